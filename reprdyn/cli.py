@@ -1,0 +1,217 @@
+"""The `reprdyn` command line: thin Typer commands over the library.
+
+Every command that can fail on user input exits 2 with a clear message on
+stderr and no traceback.
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+from . import query as q
+from .runner import plan_status
+from .runner import run as run_spec
+from .spec import Spec, SpecError, load_spec
+from .store import Results, StoreError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="Representation dynamics of diffusion models: specs -> tasks -> zarr cubes -> queries.")
+out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 200)
+err = Console(stderr=True, soft_wrap=True, width=None if sys.stderr.isatty() else 120)
+
+
+class UserError(Exception):
+    """Bad input: printed as-is, exit code 2."""
+
+
+def _fail(lines: list[str] | str, code: int = 2):
+    for line in [lines] if isinstance(lines, str) else lines:
+        err.print(line, markup=False, highlight=False)
+    raise typer.Exit(code)
+
+
+def _load(path: Path) -> tuple[Spec, str]:
+    spec = load_spec(path)
+    return spec, path.read_text(encoding="utf-8")
+
+
+@app.command()
+def validate(specs: List[Path] = typer.Argument(..., help="spec files")):
+    """Check specs; report every error at once as file:line:col: field: message."""
+    problems = []
+    for path in specs:
+        try:
+            load_spec(path)
+            err.print(f"{path}: ok", highlight=False)
+        except SpecError as e:
+            problems += [str(i) for i in e.issues]
+    if problems:
+        _fail(problems)
+
+
+@app.command()
+def schema():
+    """Print the JSON Schema of a spec."""
+    out.print_json(json.dumps(Spec.model_json_schema()))
+
+
+@app.command()
+def plan(spec_file: Path = typer.Argument(..., metavar="SPEC"),
+         store: Optional[Path] = typer.Option(None, help="store to compare against (default: the spec's)")):
+    """Show the compiled tasks and which of them the store already holds."""
+    spec, _ = _load(spec_file)
+    rows = plan_status(spec, store)
+    table = Table(title=f"{spec.name}: {len(rows)} tasks")
+    for col in ("#", "stage", "dataset", "params", "key", "status"):
+        table.add_column(col)
+    for i, (t, status) in enumerate(rows):
+        table.add_row(str(i), t.stage, t.dataset, " ".join(f"{k}={_fmt(v)}" for k, v in t.params), t.key, status)
+    out.print(table)
+
+
+@app.command()
+def run(spec_file: Path = typer.Argument(..., metavar="SPEC"),
+        store: Optional[Path] = typer.Option(None, help="store path (overrides the spec's `store`)"),
+        force: bool = typer.Option(False, "--force", help="re-run tasks the store already holds")):
+    """Run a spec's tasks into its store, then print a summary."""
+    spec, text = _load(spec_file)
+    path = str(store or spec.store_path)
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  TimeRemainingColumn(), console=err, transient=False) as progress:
+        bars: dict[str, int] = {}
+        from .runner import plan as make_plan
+        for t in make_plan(spec):
+            if t.stage not in bars:
+                bars[t.stage] = progress.add_task(t.stage, total=0)
+            progress.update(bars[t.stage], total=progress.tasks[bars[t.stage]].total + 1)
+
+        def done(t):
+            progress.advance(bars[t.stage])
+
+        rows = run_spec(spec, store=path, spec_text=text, on_done=done, force=force)
+        for bar in bars.values():  # tasks skipped because the store held them
+            progress.update(bar, completed=progress.tasks[bar].total)
+    _summary(rows, path)
+
+
+def _summary(rows: list[q.SummaryRow], path: str) -> None:
+    table = Table(title="summary (accuracy: mean over seeds at the lowest label noise)")
+    for col in ("dataset", "layer", "input", "probe", "peak σ", "peak acc", "CSNR@peak", "CSNR peak σ",
+                "unimodal", "ensemble acc"):
+        table.add_column(col, justify="right" if col not in ("dataset", "layer", "input", "probe") else "left")
+    for r in rows:
+        table.add_row(r.dataset, r.layer, r.input, r.probe, _fmt(r.peak_sigma), f"{r.peak_accuracy:.4f}",
+                      _fmt(r.csnr_at_peak), _fmt(r.csnr_peak_sigma), "yes" if r.unimodal else "no",
+                      f"{r.ensemble_accuracy:.4f}")
+    out.print(table)
+    out.print(f"store: {path}", highlight=False)
+    out.print(f"query: reprdyn query {path} accuracy --format csv", highlight=False)
+
+
+def _fmt(v) -> str:
+    return f"{v:.4g}" if isinstance(v, float) else str(v)
+
+
+@app.command()
+def layers(spec_file: Path = typer.Argument(..., metavar="SPEC")):
+    """List the model's named layers with their output widths."""
+    from .extract import hookable_layers
+    from .tasks import Context
+
+    spec, _ = _load(spec_file)
+    ctx = Context(spec.model_copy(update={"layers": ["output"]}), "")
+    name = spec.datasets[0].name
+    names = hookable_layers(ctx.model(name))
+    ctx.spec = spec.model_copy(update={"layers": names})
+    widths = ctx.channels(name)
+    table = Table(title=f"layers of {spec.model.kind} (on dataset {name})")
+    table.add_column("layer")
+    table.add_column("shape (pooled)")
+    for layer in names:
+        table.add_row(layer, f"(B, {widths[layer]})")
+    out.print(table)
+
+
+@app.command("ls")
+def ls(store: Path = typer.Argument(..., help="a reprdyn store")):
+    """Show a store's variables, dims, coords and provenance."""
+    res = Results(store)
+    a = res.attrs
+    out.print(f"[bold]{store}[/bold]  spec {a.get('spec_hash', '')[:12]}  created {a.get('created')}  "
+              f"reprdyn {a.get('reprdyn_version')}  commit {str(a.get('git_commit'))[:12]}", highlight=False)
+    for name in res.datasets:
+        ds = res[name]
+        table = Table(title=f"dataset {name}: metrics")
+        table.add_column("variable")
+        table.add_column("dims")
+        table.add_column("description")
+        for v in ds.data_vars:
+            table.add_row(v, ", ".join(f"{d}={ds.sizes[d]}" for d in ds[v].dims), ds[v].attrs.get("description", ""))
+        out.print(table)
+        for c in ds.coords:
+            vals = [_fmt(x) if isinstance(x, float) else str(x) for x in ds[c].values.tolist()]
+            out.print(f"  {c}: {', '.join(vals[:8])}{' ...' if len(vals) > 8 else ''}", highlight=False)
+        for layer in res.layers(name):
+            f = res.features(name, layer)["features"]
+            out.print(f"  features/{layer}: " + ", ".join(f"{d}={s}" for d, s in f.sizes.items()), highlight=False)
+
+
+@app.command("query")
+def query_cmd(store: Path = typer.Argument(..., help="a reprdyn store"),
+              var: str = typer.Argument(..., help="variable, e.g. accuracy, csnr, csnr_theory"),
+              dataset: Optional[str] = typer.Option(None, help="one dataset (default: all)"),
+              sel: List[str] = typer.Option([], help="DIM=VALUE; nearest grid value on float coords"),
+              mean: List[str] = typer.Option([], help="average over DIM"),
+              format: str = typer.Option("table", "--format", help="table | csv | json")):
+    """Print a tidy table of one variable: a column per remaining dim, then the value."""
+    if format not in ("table", "csv", "json"):
+        raise UserError(f"--format {format}: expected one of table, csv, json")
+    df = q.query(str(store), var, dataset=dataset, sel=sel, mean=mean)
+    if format == "csv":
+        sys.stdout.write(q.to_csv(df))
+    elif format == "json":
+        sys.stdout.write(q.to_json(df) + "\n")
+    else:
+        table = Table()
+        for col in df.columns:
+            table.add_column(str(col), justify="right" if df[col].dtype.kind in "fiu" else "left")
+        for row in df.itertuples(index=False):
+            table.add_row(*[_fmt(v) if isinstance(v, float) else str(v) for v in row])
+        out.print(table)
+
+
+def main() -> None:
+    """Entry point: run the app, turning known errors into exit 2 without a traceback."""
+    try:
+        app(standalone_mode=False)
+    except typer.Exit as e:
+        sys.exit(e.exit_code)
+    except SpecError as e:
+        for issue in e.issues:
+            err.print(str(issue), markup=False, highlight=False)
+        sys.exit(2)
+    except (StoreError, q.QueryError, UserError) as e:
+        err.print(f"error: {e}", markup=False, highlight=False)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        err.print("interrupted; finished tasks are kept in the store, run again to resume")
+        sys.exit(130)
+    except Exception as e:  # noqa: BLE001 - the user sees one line, not a traceback
+        import click
+        if isinstance(e, click.ClickException):
+            e.show()
+            sys.exit(2)
+        if isinstance(e, click.exceptions.Abort):
+            sys.exit(1)
+        if os.environ.get("REPRDYN_DEBUG"):
+            raise
+        err.print(f"error: {type(e).__name__}: {e} (set REPRDYN_DEBUG=1 for the traceback)", markup=False)
+        sys.exit(1)

@@ -1,0 +1,45 @@
+"""Run a spec end to end: plan -> create the store -> executor -> summary."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Callable
+
+from . import store as st
+from .executors import get_executor
+from .plan import Task, plan
+from .query import SummaryRow, summarize
+from .spec import Spec, canonical, spec_hash
+from .tasks import Context
+
+
+def run(spec: Spec, store: str | Path | None = None, spec_text: str | None = None,
+        on_start: Callable[[Task], None] | None = None,
+        on_done: Callable[[Task], None] | None = None, force: bool = False) -> list[SummaryRow]:
+    """Run the tasks of `spec` into `store` (default: the spec's own) and return the summary.
+
+    Tasks the store already holds are skipped unless `force`. `spec_text` is
+    the spec as written, kept verbatim in the store; without it the canonical
+    form is stored in its place.
+    """
+    path = str(store or spec.store_path)
+    text = spec_text if spec_text is not None else json.dumps(canonical(spec), indent=2)
+    st.create(path, st.provenance(text, spec_hash(spec), canonical(spec)), fresh=force)
+    done = st.done_keys(path)
+    todo = [t for t in plan(spec) if t.key not in done]
+
+    def finished(task: Task) -> None:
+        st.mark_done(path, task.key, task.label)
+        if on_done:
+            on_done(task)
+
+    get_executor(spec.compute.executor)(todo, Context(spec, path), on_start, finished)
+    return summarize(path)
+
+
+def plan_status(spec: Spec, store: str | Path | None = None) -> list[tuple[Task, str]]:
+    """Each planned task with 'done' or 'pending' against the store (if it is this spec's)."""
+    path = str(store or spec.store_path)
+    attrs = st.read_attrs(path)
+    done = st.done_keys(path) if attrs and attrs.get("spec_hash") == spec_hash(spec) else set()
+    return [(t, "done" if t.key in done else "pending") for t in plan(spec)]

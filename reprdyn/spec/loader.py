@@ -1,0 +1,263 @@
+"""Load a spec from YAML 1.2 with positions, so every error reads `file:line:col: path: message`.
+
+ruamel.yaml's round-trip loader keeps line/column for every key and item and
+follows YAML 1.2 number rules (`1e-3` is a float). Validation errors from
+pydantic are mapped back onto those positions and reported all at once.
+"""
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+import types
+import typing
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydantic import BaseModel, Tag, ValidationError
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
+from .schema import Spec
+
+MAX_BYTES = 1_000_000  # a spec is a small text file
+
+
+@dataclass(frozen=True)
+class Issue:
+    file: str
+    line: int  # 1-based
+    col: int  # 1-based
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.path}: " if self.path else ""
+        return f"{self.file}:{self.line}:{self.col}: {where}{self.message}"
+
+
+class SpecError(Exception):
+    """A spec failed to load or validate; carries every issue found."""
+
+    def __init__(self, issues: list[Issue]):
+        self.issues = issues
+        super().__init__("\n".join(str(i) for i in issues))
+
+
+def _yaml() -> YAML:
+    y = YAML(typ="rt")
+    y.allow_duplicate_keys = False
+    return y
+
+
+def parse_yaml(text: str, file: str) -> CommentedMap:
+    """Parse YAML text into a position-carrying mapping, or raise SpecError."""
+    if "\x00" in text:
+        raise SpecError([Issue(file, 1, 1, "", "this is a binary file, not a YAML spec")])
+    if len(text) > MAX_BYTES:
+        raise SpecError([Issue(file, 1, 1, "", f"file is {len(text)} bytes; a spec must be under {MAX_BYTES}")])
+    try:
+        data = _yaml().load(text)
+    except MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        msg = " ".join(x for x in (e.context, e.problem) if x) or "invalid YAML"
+        if "\t" in text and "tab" in str(e).lower() or "found character '\\t'" in str(e):
+            msg += " (YAML forbids tabs for indentation; use spaces)"
+        raise SpecError([Issue(file, line, col, "", f"YAML syntax error: {msg}")]) from None
+    except YAMLError as e:
+        raise SpecError([Issue(file, 1, 1, "", f"YAML error: {e}")]) from None
+    if data is None:
+        raise SpecError([Issue(file, 1, 1, "", "the file is empty; a spec is a mapping with "
+                               "spec_version, name, model, datasets and sigma")])
+    if not isinstance(data, CommentedMap):
+        raise SpecError([Issue(file, 1, 1, "", f"a spec must be a mapping of keys, not a "
+                               f"{type(data).__name__}")])
+    return data
+
+
+def _plain(node):
+    """ruamel containers -> plain dicts/lists for pydantic."""
+    if isinstance(node, dict):
+        return {str(k): _plain(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_plain(v) for v in node]
+    return node
+
+
+def load_spec(path: str | Path) -> Spec:
+    """Read and validate a spec file; raise SpecError listing every problem."""
+    path = Path(path)
+    file = str(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as e:
+        raise SpecError([Issue(file, 1, 1, "", f"cannot read spec: {e.strerror or e}")]) from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise SpecError([Issue(file, 1, 1, "", "this is a binary file, not a UTF-8 YAML spec")]) from None
+    return validate_text(text, file)
+
+
+def validate_text(text: str, file: str = "<spec>") -> Spec:
+    data = parse_yaml(text, file)
+    try:
+        return Spec.model_validate(_plain(data))
+    except ValidationError as e:
+        raise SpecError(_issues(e, data, file)) from None
+
+
+# --- mapping pydantic errors onto YAML positions ----------------------------
+
+def _position(root, loc: tuple) -> tuple[int, int, list]:
+    """Walk `loc` through the YAML tree; return (line, col, consumed loc parts).
+
+    Parts that are not keys (union tags such as 'molrg-optimal') are skipped.
+    Positions point at the value, or at the key for an unknown key.
+    """
+    node, line, col, path = root, 0, 0, []
+    for i, part in enumerate(loc):
+        last = i == len(loc) - 1
+        if isinstance(node, CommentedMap) and part in node:
+            ln, cl = node.lc.key(part) if last else node.lc.value(part)
+            if last and not isinstance(node[part], (CommentedMap, CommentedSeq)):
+                ln, cl = node.lc.value(part)
+            line, col, node = ln, cl, node[part]
+            path.append(part)
+        elif isinstance(node, CommentedSeq) and isinstance(part, int) and part < len(node):
+            line, col = node.lc.item(part)
+            node = node[part]
+            path.append(part)
+        elif isinstance(node, (CommentedMap, CommentedSeq)) and hasattr(node, "lc") and not path:
+            line, col = node.lc.line, node.lc.col
+    return line + 1, col + 1, path
+
+
+def _key_position(root, loc: tuple) -> tuple[int, int]:
+    """Position of the key itself (for unknown keys)."""
+    node = root
+    for part in loc[:-1]:
+        if isinstance(node, CommentedMap) and part in node:
+            node = node[part]
+        elif isinstance(node, CommentedSeq) and isinstance(part, int) and part < len(node):
+            node = node[part]
+    if isinstance(node, CommentedMap) and loc[-1] in node:
+        ln, cl = node.lc.key(loc[-1])
+        return ln + 1, cl + 1
+    return _position(root, loc)[:2]
+
+
+def _fmt_path(loc: tuple, root) -> str:
+    out, node = "", root
+    for part in loc:
+        if isinstance(node, CommentedMap) and part in node:
+            out += f".{part}" if out else str(part)
+            node = node[part]
+        elif isinstance(node, CommentedSeq) and isinstance(part, int):
+            out += f"[{part}]"
+            node = node[part] if part < len(node) else None
+        elif isinstance(part, str) and not isinstance(node, (CommentedMap, CommentedSeq)):
+            out += f".{part}" if out else part
+    return out
+
+
+def _members(tp) -> list[tuple[object, object]]:
+    """Union members of `tp` as (tag, type); a lone type is a one-member union."""
+    tp = _strip(tp)
+    args = typing.get_args(tp) if typing.get_origin(tp) in (typing.Union, types.UnionType) else (tp,)
+    out = []
+    for arg in args:
+        tag = None
+        if typing.get_origin(arg) is typing.Annotated:
+            tag = next((m.tag for m in typing.get_args(arg)[1:] if isinstance(m, Tag)), None)
+        arg = _strip(arg)
+        if tag is None and _is_model(arg) and "kind" in arg.model_fields:
+            tag = typing.get_args(arg.model_fields["kind"].annotation)[0]
+        out.append((tag, arg))
+    return out
+
+
+def _strip(tp):
+    while typing.get_origin(tp) is typing.Annotated:
+        tp = typing.get_args(tp)[0]
+    return tp
+
+
+def _is_model(tp) -> bool:
+    return isinstance(tp, type) and issubclass(tp, BaseModel)
+
+
+def _step(tp, part):
+    """The type one loc part below `tp`: a union tag, a list item or a field."""
+    members = _members(tp)
+    for tag, arg in members:
+        if tag is not None and part == tag:
+            return arg
+    for _, arg in members:
+        if isinstance(part, int) and typing.get_origin(arg) is list:
+            return typing.get_args(arg)[0]
+        if _is_model(arg) and part in arg.model_fields:
+            return arg.model_fields[part].annotation
+    return None
+
+
+def _fields_at(loc: tuple) -> list[str]:
+    """Field names of the pydantic model reached by `loc` (for 'did you mean')."""
+    tp = Spec
+    for part in loc:
+        tp = _step(tp, part)
+        if tp is None:
+            return []
+    models = [arg for _, arg in _members(tp) if _is_model(arg)]
+    return list(models[0].model_fields) if len(models) == 1 else []
+
+
+def _issues(err: ValidationError, root: CommentedMap, file: str) -> list[Issue]:
+    issues = []
+    for e in err.errors(include_url=False):
+        loc = tuple(e["loc"])
+        kind, msg = e["type"], e["msg"]
+        if msg.startswith("Value error, "):
+            msg = msg[len("Value error, "):]
+        if kind == "extra_forbidden":
+            line, col = _key_position(root, loc)
+            fields = _fields_at(loc[:-1])
+            near = difflib.get_close_matches(str(loc[-1]), fields, n=1, cutoff=0.6)
+            msg = f"unknown key {loc[-1]!r}"
+            msg += f"; did you mean {near[0]!r}?" if near else ""
+            if fields:
+                msg += f" (valid keys: {', '.join(fields)})"
+        elif kind == "missing":
+            line, col, _ = _position(root, loc[:-1])
+            msg = f"missing required key {loc[-1]!r}"
+        else:
+            line, col, _ = _position(root, loc)
+            if "input" in e and kind not in ("union_tag_invalid", "union_tag_not_found"):
+                msg += f" (got {_short(e['input'])})"
+        issues.append(Issue(file, line, col, _fmt_path(loc, root), msg))
+    return sorted(set(issues), key=lambda i: (i.line, i.col, i.path))
+
+
+def _short(v) -> str:
+    s = json.dumps(v, default=str) if not isinstance(v, str) else repr(v)
+    return s if len(s) <= 60 else s[:57] + "..."
+
+
+# --- identity ----------------------------------------------------------------
+
+def canonical(spec: Spec) -> dict:
+    """The spec's canonical form: validated values, defaults filled, grid expanded.
+
+    `store` and `compute` are left out: where results go and what hardware
+    runs them does not change what they are.
+    """
+    d = spec.model_dump(mode="json", exclude={"store", "compute"})
+    d["sigma"] = spec.sigmas
+    return d
+
+
+def spec_hash(spec: Spec) -> str:
+    blob = json.dumps(canonical(spec), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(blob.encode()).hexdigest()

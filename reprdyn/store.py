@@ -1,0 +1,216 @@
+"""Store stage: the zarr v3 layout, provenance, region writes, and opening a store for queries.
+
+Layout (one group per dataset):
+    /                                  root attrs: provenance (spec, hash, versions, commit, time)
+    /datasets/<name>/data              sample labels and splits, ground-truth extras (MoLRG bases U)
+    /datasets/<name>/metrics           accuracy, class_accuracy, csnr, csnr_theory, ensemble_*, best_sigma
+    /datasets/<name>/features/<layer>  features (sigma, input, sample, channel)
+
+Each task writes its own region of arrays pre-allocated with NaN, so no two
+tasks share a chunk.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import shutil
+import subprocess
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+import zarr
+
+FORMAT = "reprdyn-store"
+FORMAT_VERSION = 1
+KEY_PACKAGES = ("torch", "numpy", "xarray", "zarr", "scikit-learn", "pydantic")
+
+
+class StoreError(Exception):
+    """A store path is unusable (not a store, another spec's store, unreadable)."""
+
+
+def group(dataset: str, part: str, layer: str | None = None) -> str:
+    return f"datasets/{dataset}/{part}" + (f"/{layer}" if layer else "")
+
+
+# --- provenance ----------------------------------------------------------------
+
+def _versions() -> dict[str, str]:
+    out = {}
+    for pkg in ("reprdyn", *KEY_PACKAGES):
+        try:
+            out[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            out[pkg] = "not installed"
+    return out
+
+
+def _git_commit() -> str | None:
+    here = Path(__file__).resolve().parent
+    try:
+        r = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, timeout=5)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return r.stdout.strip() or None if r.returncode == 0 else None
+
+
+def provenance(spec_text: str, spec_hash: str, canonical: dict) -> dict:
+    return {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "spec": spec_text,
+        "spec_hash": spec_hash,
+        "spec_canonical": json.dumps(canonical, sort_keys=True),
+        "reprdyn_version": _versions()["reprdyn"],
+        "versions": _versions(),
+        "git_commit": _git_commit(),
+        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+# --- creating and writing ----------------------------------------------------
+
+def read_attrs(path: str | Path) -> dict | None:
+    """Root attributes of a reprdyn store, or None where `path` holds none."""
+    try:
+        attrs = dict(zarr.open_group(str(path), mode="r").attrs)
+    except (FileNotFoundError, zarr.errors.GroupNotFoundError, ValueError, OSError):
+        return None
+    return attrs if attrs.get("format") == FORMAT else None
+
+
+def diff_fields(a, b, path: str = "") -> list[str]:
+    """Field paths where two canonical specs differ, as 'path: old -> new'."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        out = []
+        for k in sorted(set(a) | set(b)):
+            out += diff_fields(a.get(k), b.get(k), f"{path}.{k}" if path else k)
+        return out
+    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b) and any(isinstance(x, dict) for x in a):
+        return [d for i, (x, y) in enumerate(zip(a, b)) for d in diff_fields(x, y, f"{path}[{i}]")]
+    return [] if a == b else [f"{path}: {json.dumps(a)} -> {json.dumps(b)}"]
+
+
+MANIFEST = "manifest.jsonl"
+
+
+def done_keys(path: str | Path) -> set[str]:
+    """Content keys of the tasks whose results the store holds."""
+    f = Path(path) / MANIFEST
+    if not f.exists():
+        return set()
+    keys = set()
+    for line in f.read_text().splitlines():
+        try:
+            keys.add(json.loads(line)["key"])
+        except (ValueError, KeyError, TypeError):
+            continue  # a torn last line from an interrupted run: that task is simply redone
+    return keys
+
+
+def mark_done(path: str | Path, key: str, label: str) -> None:
+    """Record a finished task; called only after its region is fully written."""
+    line = json.dumps({"key": key, "task": label, "at": _dt.datetime.now(_dt.timezone.utc).isoformat()})
+    with open(Path(path) / MANIFEST, "a") as fh:
+        fh.write(line + "\n")
+
+
+def create(path: str | Path, prov: dict, fresh: bool = False) -> None:
+    """Start a store at `path`, or reopen this spec's store to resume it.
+
+    Refuses to clobber anything that is not a store of this same spec. With
+    `fresh`, this spec's existing store is emptied first.
+    """
+    path = Path(path)
+    if path.exists():
+        old = read_attrs(path)
+        if old is None:
+            what = "folder" if path.is_dir() else "file"
+            if not (path.is_dir() and not any(path.iterdir())):
+                raise StoreError(f"{path}: this {what} exists and is not a reprdyn store; "
+                                 "choose another --store path or remove it yourself")
+        elif old.get("spec_hash") != prov["spec_hash"]:
+            fields = diff_fields(json.loads(old["spec_canonical"]), json.loads(prov["spec_canonical"]))
+            raise StoreError(f"{path}: this store was written by a different spec; differing fields:\n  "
+                             + "\n  ".join(fields or ["(spec hashes differ)"])
+                             + "\nuse another --store path for the new spec")
+        elif not fresh:
+            return
+        else:
+            shutil.rmtree(path)  # only ever a store of this same spec
+    root = zarr.open_group(str(path), mode="w")
+    root.attrs.update(prov)
+
+
+def allocate(path: str | Path, grp: str, template: xr.Dataset, chunks: dict[str, dict[str, int]]) -> None:
+    """Write a NaN-filled template for `grp`; `chunks` maps variable -> {dim: chunk}."""
+    encoding = {v: {"chunks": tuple(c.get(d, template[v].sizes[d]) for d in template[v].dims)}
+                for v, c in chunks.items() if v in template}
+    template.to_zarr(str(path), group=grp, mode="w", consolidated=False, encoding=encoding)
+
+
+def write_region(path: str | Path, grp: str, part: xr.Dataset) -> None:
+    """Write `part` into the region of `grp` that its index coordinates pick out."""
+    keep = set(part.dims)
+    drop = [c for c in part.coords if c not in keep or part[c].dims != (c,)]
+    part.drop_vars(drop).to_zarr(str(path), group=grp, region="auto", mode="r+", consolidated=False)
+
+
+# --- reading -----------------------------------------------------------------
+
+def _tidy(ds: xr.Dataset) -> xr.Dataset:
+    """Plain object dtype for string coords (zarr v3 reads them as StringDType)."""
+    fix = {c: ds[c].astype(object) for c in ds.coords if ds[c].dtype.kind == "T"}
+    return ds.assign_coords(fix) if fix else ds
+
+
+def open_group(path: str | Path, grp: str) -> xr.Dataset:
+    return _tidy(xr.open_zarr(str(path), group=grp, consolidated=False))
+
+
+class Results:
+    """A read-only view of a store: `res["molrg"]` is that dataset's metric cube.
+
+    `res.features(dataset, layer)` gives the feature cube, `res.data(dataset)`
+    the stored data extras, `res.attrs` the provenance.
+    """
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        attrs = read_attrs(self.path)
+        if attrs is None:
+            raise StoreError(f"{self.path}: not a reprdyn store (no such path, or no reprdyn provenance)")
+        self.attrs = attrs
+        root = zarr.open_group(str(self.path), mode="r")
+        self.datasets = sorted(root["datasets"].group_keys()) if "datasets" in root else []
+
+    def _check(self, dataset: str) -> None:
+        if dataset not in self.datasets:
+            raise StoreError(f"unknown dataset {dataset!r} in {self.path}; expected one of {self.datasets}")
+
+    def __getitem__(self, dataset: str) -> xr.Dataset:
+        self._check(dataset)
+        return open_group(self.path, group(dataset, "metrics"))
+
+    def layers(self, dataset: str) -> list[str]:
+        self._check(dataset)
+        g = zarr.open_group(str(self.path), mode="r", path=group(dataset, "features"))
+        return sorted(g.group_keys())
+
+    def features(self, dataset: str, layer: str) -> xr.Dataset:
+        if layer not in self.layers(dataset):
+            raise StoreError(f"unknown layer {layer!r} for dataset {dataset!r}; expected one of {self.layers(dataset)}")
+        return open_group(self.path, group(dataset, "features", layer))
+
+    def data(self, dataset: str) -> xr.Dataset:
+        self._check(dataset)
+        return open_group(self.path, group(dataset, "data"))
+
+    def __repr__(self) -> str:
+        return f"Results({str(self.path)!r}, datasets={self.datasets}, spec_hash={self.attrs['spec_hash'][:12]})"
+
+
+def open_store(path: str | Path) -> Results:
+    return Results(path)

@@ -5,6 +5,7 @@ stderr and no traceback.
 """
 from __future__ import annotations
 
+import functools
 import json
 import os
 import sys
@@ -38,12 +39,34 @@ def _fail(lines: list[str] | str, code: int = 2):
     raise typer.Exit(code)
 
 
+def handled(fn):
+    """Turn known errors into a clear message on stderr and exit 2; unknown ones into one line, exit 1."""
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except (typer.Exit, typer.Abort):
+            raise
+        except SpecError as e:
+            _fail([str(i) for i in e.issues])
+        except (StoreError, q.QueryError, UserError) as e:
+            _fail(f"error: {e}")
+        except KeyboardInterrupt:
+            _fail("interrupted; finished tasks are kept in the store, run again to resume", 130)
+        except Exception as e:  # noqa: BLE001 - the user sees one line, not a traceback
+            if os.environ.get("REPRDYN_DEBUG"):
+                raise
+            _fail(f"error: {type(e).__name__}: {e} (set REPRDYN_DEBUG=1 for the traceback)", 1)
+    return wrapper
+
+
 def _load(path: Path) -> tuple[Spec, str]:
     spec = load_spec(path)
     return spec, path.read_text(encoding="utf-8")
 
 
 @app.command()
+@handled
 def validate(specs: List[Path] = typer.Argument(..., help="spec files")):
     """Check specs; report every error at once as file:line:col: field: message."""
     problems = []
@@ -58,12 +81,14 @@ def validate(specs: List[Path] = typer.Argument(..., help="spec files")):
 
 
 @app.command()
+@handled
 def schema():
     """Print the JSON Schema of a spec."""
     out.print_json(json.dumps(Spec.model_json_schema()))
 
 
 @app.command()
+@handled
 def plan(spec_file: Path = typer.Argument(..., metavar="SPEC"),
          store: Optional[Path] = typer.Option(None, help="store to compare against (default: the spec's)")):
     """Show the compiled tasks and which of them the store already holds."""
@@ -78,6 +103,7 @@ def plan(spec_file: Path = typer.Argument(..., metavar="SPEC"),
 
 
 @app.command()
+@handled
 def run(spec_file: Path = typer.Argument(..., metavar="SPEC"),
         store: Optional[Path] = typer.Option(None, help="store path (overrides the spec's `store`)"),
         force: bool = typer.Option(False, "--force", help="re-run tasks the store already holds")):
@@ -121,6 +147,7 @@ def _fmt(v) -> str:
 
 
 @app.command()
+@handled
 def layers(spec_file: Path = typer.Argument(..., metavar="SPEC")):
     """List the model's named layers with their output widths."""
     from .extract import hookable_layers
@@ -141,6 +168,7 @@ def layers(spec_file: Path = typer.Argument(..., metavar="SPEC")):
 
 
 @app.command("ls")
+@handled
 def ls(store: Path = typer.Argument(..., help="a reprdyn store")):
     """Show a store's variables, dims, coords and provenance."""
     res = Results(store)
@@ -165,6 +193,7 @@ def ls(store: Path = typer.Argument(..., help="a reprdyn store")):
 
 
 @app.command("query")
+@handled
 def query_cmd(store: Path = typer.Argument(..., help="a reprdyn store"),
               var: str = typer.Argument(..., help="variable, e.g. accuracy, csnr, csnr_theory"),
               dataset: Optional[str] = typer.Option(None, help="one dataset (default: all)"),
@@ -189,29 +218,5 @@ def query_cmd(store: Path = typer.Argument(..., help="a reprdyn store"),
 
 
 def main() -> None:
-    """Entry point: run the app, turning known errors into exit 2 without a traceback."""
-    try:
-        app(standalone_mode=False)
-    except typer.Exit as e:
-        sys.exit(e.exit_code)
-    except SpecError as e:
-        for issue in e.issues:
-            err.print(str(issue), markup=False, highlight=False)
-        sys.exit(2)
-    except (StoreError, q.QueryError, UserError) as e:
-        err.print(f"error: {e}", markup=False, highlight=False)
-        sys.exit(2)
-    except KeyboardInterrupt:
-        err.print("interrupted; finished tasks are kept in the store, run again to resume")
-        sys.exit(130)
-    except Exception as e:  # noqa: BLE001 - the user sees one line, not a traceback
-        import click
-        if isinstance(e, click.ClickException):
-            e.show()
-            sys.exit(2)
-        if isinstance(e, click.exceptions.Abort):
-            sys.exit(1)
-        if os.environ.get("REPRDYN_DEBUG"):
-            raise
-        err.print(f"error: {type(e).__name__}: {e} (set REPRDYN_DEBUG=1 for the traceback)", markup=False)
-        sys.exit(1)
+    """Console entry point."""
+    app()

@@ -234,7 +234,8 @@ def _issues(err: ValidationError, root: CommentedMap, file: str) -> list[Issue]:
             msg = f"missing required key {loc[-1]!r}"
         else:
             line, col, _ = _position(root, loc)
-            if "input" in e and kind not in ("union_tag_invalid", "union_tag_not_found"):
+            if "input" in e and not isinstance(e["input"], (dict, list)) \
+                    and kind not in ("union_tag_invalid", "union_tag_not_found"):
                 msg += f" (got {_short(e['input'])})"
         issues.append(Issue(file, line, col, _fmt_path(loc, root), msg))
     return sorted(set(issues), key=lambda i: (i.line, i.col, i.path))

@@ -1,0 +1,41 @@
+"""Shared fixtures: a small MoLRG spec that runs in about a second."""
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+SMALL = textwrap.dedent("""\
+    spec_version: 1
+    name: small
+    seed: 3
+    model: {kind: molrg-optimal}
+    datasets:
+      - {kind: molrg, name: toy, n: 12, K: 3, d: 2, delta: 0.3, n_train: 300, n_test: 200}
+    sigma: {start: 0.05, stop: 5, num: 5, scale: log}
+    probes: [{kind: logistic, transform: abs, standardize: false}]
+    label_noise: [0.0, 0.4]
+    seeds: [0, 1]
+    ensemble: {k: 1}
+    """)
+
+
+@pytest.fixture
+def small_spec_file(tmp_path):
+    path = tmp_path / "small.yaml"
+    path.write_text(SMALL)
+    return path
+
+
+@pytest.fixture
+def small_spec(small_spec_file):
+    from reprdyn import load_spec
+    return load_spec(small_spec_file)
+
+
+@pytest.fixture
+def small_store(small_spec, tmp_path):
+    from reprdyn import run
+    path = tmp_path / "small.zarr"
+    run(small_spec, store=path, spec_text=SMALL)
+    return path

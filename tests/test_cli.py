@@ -1,0 +1,81 @@
+"""Every command through Typer's CliRunner: output, exit codes, no tracebacks."""
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from reprdyn.cli import app
+
+runner = CliRunner()
+
+
+def invoke(*args):
+    r = runner.invoke(app, [str(a) for a in args])
+    assert "Traceback" not in r.output and "Traceback" not in r.stderr
+    return r
+
+
+def test_validate_ok_and_errors(small_spec_file, tmp_path):
+    assert invoke("validate", small_spec_file).exit_code == 0
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(small_spec_file.read_text().replace("K: 3", "K: x") + "sigmas: [1]\n")
+    r = invoke("validate", small_spec_file, bad)
+    assert r.exit_code == 2
+    lines = r.stderr.strip().splitlines()
+    assert any(line.startswith(f"{bad}:6:") and "datasets[0].K" in line for line in lines)
+    assert any("unknown key 'sigmas'; did you mean 'sigma'?" in line for line in lines)
+
+
+def test_schema():
+    r = invoke("schema")
+    assert r.exit_code == 0 and json.loads(r.stdout)["title"] == "Spec"
+
+
+def test_run_plan_ls_query(small_spec_file, tmp_path):
+    store = tmp_path / "s.zarr"
+    r = invoke("plan", small_spec_file, "--store", store)
+    assert r.exit_code == 0 and "pending" in r.stdout and "done" not in r.stdout
+    r = invoke("run", small_spec_file, "--store", store)
+    assert r.exit_code == 0, r.output
+    assert "peak" in r.stdout and f"reprdyn query {store} accuracy" in r.stdout
+    assert "pending" not in invoke("plan", small_spec_file, "--store", store).stdout
+    r = invoke("ls", store)
+    assert r.exit_code == 0 and "csnr_theory" in r.stdout and "features/output" in r.stdout
+    r = invoke("query", store, "accuracy", "--sel", "sigma=0.5", "--mean", "seed", "--format", "csv")
+    assert r.exit_code == 0
+    lines = r.stdout.strip().splitlines()
+    assert lines[0] == "dataset,sigma,layer,label_noise,probe,input,accuracy" and len(lines) == 3
+    r = invoke("query", store, "csnr", "--format", "json")
+    assert r.exit_code == 0 and len(json.loads(r.stdout)) == 5 * 3
+    r = invoke("query", store, "csnr_theory")
+    assert r.exit_code == 0 and "csnr_theory" in r.stdout
+
+
+def test_layers(small_spec_file):
+    r = invoke("layers", small_spec_file)
+    assert r.exit_code == 0 and "output" in r.stdout and "(B, 12)" in r.stdout
+
+
+@pytest.mark.parametrize("args, match", [
+    (("query", "{store}", "nope"), "unknown variable 'nope'"),
+    (("query", "{store}", "accuracy", "--format", "xml"), "expected one of table, csv, json"),
+    (("ls", "{tmp}/missing.zarr"), "not a reprdyn store"),
+    (("run", "{tmp}/missing.yaml"), "cannot read spec"),
+])
+def test_user_errors_exit_2(small_store, tmp_path, args, match):
+    r = invoke(*[a.format(store=small_store, tmp=tmp_path) for a in args])
+    assert r.exit_code == 2 and match in r.stderr
+
+
+def test_run_refuses_other_spec_and_foreign_folder(small_spec_file, small_store, tmp_path):
+    changed = tmp_path / "changed.yaml"
+    changed.write_text(small_spec_file.read_text().replace("delta: 0.3", "delta: 0.35"))
+    r = invoke("run", changed, "--store", small_store)
+    assert r.exit_code == 2 and "datasets[0].delta: 0.3 -> 0.35" in r.stderr
+    folder = tmp_path / "papers"
+    folder.mkdir()
+    (folder / "draft.txt").write_text("x")
+    r = invoke("run", small_spec_file, "--store", folder)
+    assert r.exit_code == 2 and "not a reprdyn store" in r.stderr and (folder / "draft.txt").exists()

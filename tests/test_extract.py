@@ -1,0 +1,53 @@
+"""Extraction: hooks capture what a manual forward pass computes; pooling; seeded noisy input."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from reprdyn.extract import extract, extract_all, hookable_layers
+
+
+class Tiny(nn.Module):
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(0)
+        self.conv = nn.Conv2d(1, 3, 3, padding=1)
+        self.act = nn.ReLU()
+        self.head = nn.Linear(3, 4)
+
+    def forward(self, x, sigma):
+        h = self.act(self.conv(x * (1 + sigma)))
+        return self.head(h.mean((2, 3)))
+
+
+def test_hooks_equal_manual_forward():
+    net, x = Tiny(), torch.randn(5, 1, 6, 6)
+    got = extract(net, x, 0.5, ["conv", "act", "output"])
+    with torch.no_grad():
+        conv = net.conv(x * 1.5)
+        out = net.head(torch.relu(conv).mean((2, 3)))
+    torch.testing.assert_close(got["conv"], conv.mean((2, 3)))  # global average pooling, (B, C)
+    torch.testing.assert_close(got["act"], torch.relu(conv).mean((2, 3)))
+    torch.testing.assert_close(got["output"], out)
+    assert not net.conv._forward_hooks  # hooks are removed
+
+
+def test_unknown_layer_lists_valid_names():
+    assert hookable_layers(Tiny()) == ["conv", "act", "head", "output"]
+    with pytest.raises(ValueError, match="unknown layer 'cnv'; valid layers: conv, act, head, output"):
+        extract(Tiny(), torch.randn(1, 1, 4, 4), 0.1, ["cnv"])
+
+
+def test_noisy_input_is_seeded_and_follows_theory():
+    class Identity(nn.Module):
+        def forward(self, x, sigma):
+            return x
+    x0 = np.zeros((2000, 3))
+    a = extract_all(Identity(), x0, 0.7, ["output"], noisy=True, seed=5, batch_size=300)["output"]
+    b = extract_all(Identity(), x0, 0.7, ["output"], noisy=True, seed=5, batch_size=300)["output"]
+    np.testing.assert_array_equal(a, b)
+    assert a.std() == pytest.approx(0.7, rel=0.03)  # x_sigma = x0 + sigma * eps
+    clean = extract_all(Identity(), x0 + 1, 0.7, ["output"], noisy=False, seed=5, batch_size=300)["output"]
+    np.testing.assert_array_equal(clean, x0 + 1)

@@ -1,0 +1,135 @@
+"""Spec loading: YAML 1.2 numbers, positioned errors, suggestions, grid validation, identity."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from reprdyn.spec import Spec, SpecError, canonical, load_spec, spec_hash, validate_text
+
+BASE = """\
+spec_version: 1
+name: t
+model: {kind: molrg-optimal}
+datasets:
+  - {kind: molrg, name: m, n: 12, K: 3, d: 2, delta: 0.3, n_train: 30, n_test: 20}
+sigma: [0.5, 1e-3, 2]
+"""
+
+
+def errors(text: str) -> list[str]:
+    with pytest.raises(SpecError) as e:
+        validate_text(text, "s.yaml")
+    return [str(i) for i in e.value.issues]
+
+
+def test_yaml12_exponent_is_float_and_grid_sorted():
+    spec = validate_text(BASE)
+    assert spec.sigmas == [0.001, 0.5, 2.0]
+    assert isinstance(spec.sigmas[0], float)
+
+
+def test_sigma_range_log_and_linear():
+    spec = validate_text(BASE.replace("sigma: [0.5, 1e-3, 2]", "sigma: {start: 0.01, stop: 10, num: 4}"))
+    assert spec.sigmas == pytest.approx([0.01, 0.1, 1.0, 10.0])
+    spec = validate_text(BASE.replace("sigma: [0.5, 1e-3, 2]",
+                                      "sigma: {start: 0, stop: 1, num: 3, scale: linear}"))
+    assert spec.sigmas == [0.0, 0.5, 1.0]
+
+
+def test_unknown_key_has_line_and_suggestion():
+    out = errors(BASE + "layerz: [output]\n")
+    assert out == [out[0]]
+    assert out[0].startswith("s.yaml:7:1: layerz: unknown key 'layerz'; did you mean 'layers'?")
+
+
+def test_nested_unknown_key_position():
+    out = errors(BASE.replace("n_train: 30", "n_trian: 30"))
+    assert any(o.startswith("s.yaml:5:") and "datasets[0].n_trian" in o and "did you mean 'n_train'" in o
+               for o in out)
+    assert any("missing required key 'n_train'" in o for o in out)
+
+
+def test_wrong_type():
+    out = errors(BASE.replace("K: 3", "K: three"))
+    assert len(out) == 1 and out[0].startswith("s.yaml:5:") and "datasets[0].K" in out[0]
+    assert "valid integer" in out[0]
+
+
+def test_negative_nan_inf_sigma():
+    out = errors(BASE.replace("[0.5, 1e-3, 2]", "[0.5, -1e-3, .nan, .inf]"))
+    assert len(out) == 3
+    assert out[0].startswith("s.yaml:6:14: sigma[1]:") and "greater than or equal to 0" in out[0]
+    assert all("sigma[" in o for o in out)
+
+
+def test_empty_grid_and_duplicates():
+    assert "the sigma grid is empty" in errors(BASE.replace("[0.5, 1e-3, 2]", "[]"))[0]
+    assert "duplicate sigma 0.5" in errors(BASE.replace("[0.5, 1e-3, 2]", "[0.5, 0.5]"))[0]
+    assert "log-scaled grid needs start > 0" in errors(
+        BASE.replace("[0.5, 1e-3, 2]", "{start: 0, stop: 1, num: 3}"))[0]
+
+
+def test_all_errors_reported_at_once():
+    out = errors(BASE.replace("K: 3", "K: 1").replace("delta: 0.3", "delta: 2") + "label_noise: [1.0]\nfoo: 1\n")
+    assert len(out) == 4
+
+
+def test_yaml_syntax_errors():
+    out = errors("spec_version: 1\nname: [unclosed\n")
+    assert out[0].startswith("s.yaml:") and "YAML syntax error" in out[0]
+    out = errors("spec_version: 1\n\tname: x\n")
+    assert "s.yaml:2:1:" in out[0] and "tab" in out[0]
+    out = errors("a: 1\na: 2\n")
+    assert "YAML syntax error" in out[0] and "duplicate" in out[0]
+
+
+def test_empty_binary_and_non_mapping(tmp_path):
+    assert "the file is empty" in errors("")[0]
+    assert "must be a mapping" in errors("- 1\n- 2\n")[0]
+    bin_file = tmp_path / "b.yaml"
+    bin_file.write_bytes(b"\x00\x01\xff\xfe")
+    with pytest.raises(SpecError, match="binary"):
+        load_spec(bin_file)
+    with pytest.raises(SpecError, match="cannot read spec"):
+        load_spec(tmp_path / "missing.yaml")
+
+
+def test_unknown_kind_lists_valid_ones():
+    out = errors(BASE.replace("kind: molrg-optimal", "kind: molrg-optimum"))
+    assert out[0].startswith("s.yaml:3:") and "'molrg-optimal'" in out[0]
+
+
+def test_unknown_layer_for_static_model():
+    out = errors(BASE + "layers: [outptu]\n")
+    assert "unknown layer 'outptu'" in out[0] and "did you mean 'output'" in out[0]
+    assert "duplicate layer" in errors(BASE + "layers: [output, output]\n")[0]
+
+
+def test_cross_field_checks():
+    assert "K*d = 21 must be at most n = 12" in errors(BASE.replace("d: 2", "d: 7"))[0]
+    two = BASE.replace("datasets:\n", "datasets:\n  - {kind: molrg, name: m, n: 4, K: 2, d: 2, delta: 0.3, "
+                                      "n_train: 30, n_test: 20}\n")
+    assert "duplicate dataset name 'm'" in errors(two)[0]
+
+
+def test_hash_ignores_formatting_and_store():
+    a = validate_text(BASE)
+    b = validate_text("# a comment\n" + BASE.replace("[0.5, 1e-3, 2]", "[2, 0.001, 0.5]") + "store: elsewhere\n")
+    assert spec_hash(a) == spec_hash(b)
+    c = validate_text(BASE.replace("delta: 0.3", "delta: 0.31"))
+    assert spec_hash(a) != spec_hash(c)
+    assert json.loads(json.dumps(canonical(a)))["sigma"] == [0.001, 0.5, 2.0]
+
+
+def test_schema_is_json_and_shipped_copy_is_current():
+    from pathlib import Path
+    schema = Spec.model_json_schema()
+    shipped = Path(__file__).parents[1] / "reprdyn.schema.json"
+    assert json.loads(shipped.read_text()) == schema, "regenerate: reprdyn schema > reprdyn.schema.json"
+
+
+def test_shipped_specs_validate():
+    from pathlib import Path
+    for path in sorted((Path(__file__).parents[1] / "specs").glob("*.yaml")):
+        load_spec(path)

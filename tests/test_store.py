@@ -1,0 +1,81 @@
+"""Store: round trip through zarr, provenance, refusal to clobber, resume."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import xarray as xr
+import xarray.testing as xrt
+
+from reprdyn import store as st
+from reprdyn.spec import canonical, spec_hash, validate_text
+
+from conftest import SMALL
+
+
+def test_region_round_trip(tmp_path):
+    path = tmp_path / "s.zarr"
+    st.create(path, {"format": st.FORMAT, "spec_hash": "h", "spec_canonical": "{}"})
+    tpl = xr.Dataset({"a": (("sigma", "layer"), np.full((3, 2), np.nan))},
+                     coords={"sigma": [0.1, 1.0, 10.0], "layer": np.array(["x", "y"], dtype=object)})
+    st.allocate(path, "g", tpl, {"a": {"sigma": 1}})
+    part = xr.Dataset({"a": (("sigma", "layer"), [[1.0, 2.0]])}, coords={"sigma": [1.0], "layer": tpl.layer})
+    st.write_region(path, "g", part)
+    back = st.open_group(path, "g").load()
+    want = tpl.copy(deep=True)
+    want["a"][1] = [1.0, 2.0]
+    xrt.assert_identical(back, want)
+
+
+def test_metric_cube_round_trip(small_store, small_spec):
+    res = st.open_store(small_store)
+    ds = res["toy"].load()
+    again = xr.open_zarr(str(small_store), group="datasets/toy/metrics", consolidated=False).load()
+    xrt.assert_allclose(ds, again.assign_coords({c: again[c].astype(object) for c in ("layer", "probe", "input", "class")}))
+    assert ds["accuracy"].dims == ("sigma", "layer", "label_noise", "seed", "probe", "input")
+    assert ds["class_accuracy"].dims[-1] == "class" and ds["csnr"].dims == ("sigma", "layer", "input", "class")
+    assert ds["csnr_theory"].dims == ("sigma",)
+    assert ds["ensemble_accuracy"].dims == ("layer", "label_noise", "seed", "probe", "input")
+    for v in ds.data_vars:
+        if v != "ensemble_members":
+            assert np.isfinite(ds[v].values).all(), v
+    f = res.features("toy", "output")["features"]
+    assert f.dims == ("sigma", "input", "sample", "channel") and f.shape == (5, 1, 500, 12)
+    assert set(f["split"].values) == {"train", "test"}
+    np.testing.assert_array_equal(res.data("toy")["label"].values, f["label"].values)
+    assert res.data("toy")["U"].shape == (3, 12, 2)
+
+
+def test_provenance(small_store, small_spec):
+    a = st.open_store(small_store).attrs
+    assert a["spec"] == SMALL and a["spec_hash"] == spec_hash(small_spec)
+    assert json.loads(a["spec_canonical"]) == json.loads(json.dumps(canonical(small_spec), sort_keys=True))
+    assert a["versions"]["zarr"].startswith("3") and "created" in a and "git_commit" in a
+
+
+def test_refuses_foreign_folder_and_other_spec(tmp_path, small_store):
+    foreign = tmp_path / "mine"
+    foreign.mkdir()
+    (foreign / "thesis.tex").write_text("precious")
+    with pytest.raises(st.StoreError, match="exists and is not a reprdyn store"):
+        st.create(foreign, {"format": st.FORMAT, "spec_hash": "x", "spec_canonical": "{}"})
+    assert (foreign / "thesis.tex").read_text() == "precious"
+    other = validate_text(SMALL.replace("delta: 0.3", "delta: 0.2"))
+    prov = st.provenance("x", spec_hash(other), canonical(other))
+    with pytest.raises(st.StoreError, match=r"different spec; differing fields:\n  datasets\[0\]\.delta: 0.3 -> 0.2"):
+        st.create(small_store, prov)
+
+
+def test_manifest_tolerates_torn_line(tmp_path):
+    tmp_path.joinpath(st.MANIFEST).write_text('{"key": "a"}\n{"key": "b"}\n{"ke')
+    assert st.done_keys(tmp_path) == {"a", "b"}
+
+
+def test_open_errors(tmp_path, small_store):
+    with pytest.raises(st.StoreError, match="not a reprdyn store"):
+        st.open_store(tmp_path / "nope")
+    with pytest.raises(st.StoreError, match="unknown dataset 'x'"):
+        st.open_store(small_store)["x"]
+    with pytest.raises(st.StoreError, match="unknown layer 'h'"):
+        st.open_store(small_store).features("toy", "h")

@@ -18,7 +18,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from . import query as q
-from .runner import plan_status
+from .runner import describe_layers, plan_status
 from .runner import run as run_spec
 from .spec import Spec, SpecError, load_spec
 from .store import Results, StoreError
@@ -149,22 +149,16 @@ def _fmt(v) -> str:
 @app.command()
 @handled
 def layers(spec_file: Path = typer.Argument(..., metavar="SPEC")):
-    """List the model's named layers with their output widths."""
-    from .extract import hookable_layers
-    from .tasks import Context
-
+    """List every hookable layer of the model(s) with its output shape (spatial maps are pooled to C)."""
     spec, _ = _load(spec_file)
-    ctx = Context(spec.model_copy(update={"layers": ["output"]}), "")
-    name = spec.datasets[0].name
-    names = hookable_layers(ctx.model(name))
-    ctx.spec = spec.model_copy(update={"layers": names})
-    widths = ctx.channels(name)
-    table = Table(title=f"layers of {spec.model.kind} (on dataset {name})")
-    table.add_column("layer")
-    table.add_column("shape (pooled)")
-    for layer in names:
-        table.add_row(layer, f"(B, {widths[layer]})")
-    out.print(table)
+    for model, shapes in describe_layers(spec).items():
+        table = Table(title=f"layers of {model} (on dataset {spec.datasets[0].name})")
+        table.add_column("layer")
+        table.add_column("output shape")
+        table.add_column("probed as")
+        for layer, shape in shapes.items():
+            table.add_row(layer, str(shape), f"(B, {shape[0]})")
+        out.print(table)
 
 
 @app.command("ls")

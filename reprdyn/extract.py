@@ -1,10 +1,13 @@
 """Extract stage: read named layers of a denoiser at one sigma, with forward hooks.
 
-One forward pass per (batch, sigma) serves every requested layer. `output` is
-the model's return value, the posterior estimate. Spatial maps are
-global-average-pooled to one vector per sample.
+One forward pass per (batch, sigma) serves every requested layer, under
+`torch.inference_mode`. `output` is the model's return value, the posterior
+estimate. Spatial maps are global-average-pooled to one vector per sample.
+Batches stream out one at a time, so memory stays bounded.
 """
 from __future__ import annotations
+
+from typing import Iterator
 
 import numpy as np
 import torch
@@ -13,21 +16,32 @@ from torch import nn
 OUTPUT = "output"
 
 
-def hookable_layers(net: nn.Module) -> list[str]:
-    """Every name a spec may list: the named submodules, plus `output`."""
-    return [name for name, _ in net.named_modules() if name] + [OUTPUT]
-
-
-def _pool(t: torch.Tensor) -> torch.Tensor:
+def _pool(t) -> torch.Tensor:
     if isinstance(t, (tuple, list)):
         t = t[0]
-    return t.flatten(2).mean(2) if t.ndim > 2 else t  # (B, C, *spatial) -> (B, C)
+    return t.flatten(2).mean(2) if t.ndim > 2 else t.flatten(1)  # (B, C, *spatial) -> (B, C)
 
 
-def noisy_input(x0: torch.Tensor, sigma: float, generator: torch.Generator) -> torch.Tensor:
-    """x_sigma = x0 + sigma * eps with seeded eps (THEORY.md §1, "noisy input" mode)."""
-    eps = torch.randn(x0.shape, generator=generator, dtype=x0.dtype, device="cpu").to(x0.device)
-    return x0 + sigma * eps
+@torch.inference_mode()
+def layer_shapes(net: nn.Module, x: torch.Tensor, sigma: float) -> dict[str, tuple[int, ...]]:
+    """Every hookable name with its (unpooled, per-sample) output shape: modules that run, then `output`."""
+    shapes: dict[str, tuple[int, ...]] = {}
+    handles = [m.register_forward_hook(lambda m, i, o, name=name: shapes.setdefault(
+        name, tuple((o[0] if isinstance(o, (tuple, list)) else o).shape[1:])))
+        for name, m in net.named_modules() if name]
+    try:
+        out = net(x, sigma)
+    finally:
+        for h in handles:
+            h.remove()
+    names = [name for name, _ in net.named_modules() if name in shapes]  # definition order
+    return {**{n: shapes[n] for n in names}, OUTPUT: tuple(out.shape[1:])}
+
+
+def hookable_layers(net: nn.Module) -> list[str]:
+    """Named submodules (and `output`); containers that never run are listed by `layer_shapes` only."""
+    return [name for name, m in net.named_modules() if name and not isinstance(m, (nn.ModuleList, nn.ModuleDict))] \
+        + [OUTPUT]
 
 
 @torch.inference_mode()
@@ -49,18 +63,42 @@ def extract(net: nn.Module, x: torch.Tensor, sigma: float, layers: list[str]) ->
             h.remove()
     if OUTPUT in layers:
         captured[OUTPUT] = _pool(out)
+    never = [name for name in layers if name not in captured]
+    if never:
+        raise ValueError(f"layer {never[0]!r} never ran in the forward pass (a container?); "
+                         "pick one of its blocks, see `reprdyn layers`")
     return {name: captured[name] for name in layers}
 
 
-def extract_all(net: nn.Module, x0: np.ndarray, sigma: float, layers: list[str], *, noisy: bool,
-                seed: int, batch_size: int, device: str = "cpu") -> dict[str, np.ndarray]:
-    """Features of all samples at one sigma, batched; noise is seeded per (seed, sigma)."""
-    gen = torch.Generator().manual_seed(seed)
-    parts: dict[str, list[np.ndarray]] = {name: [] for name in layers}
+def iter_features(net: nn.Module, x0: np.ndarray, sigma: float, layers: list[str], *, noisy: bool = False,
+                  rng: np.random.Generator | None = None, draws: int = 1, batch_size: int = 1024,
+                  device: str = "cpu") -> Iterator[tuple[int, int, dict[str, np.ndarray]]]:
+    """Yield (start, stop, {layer: (B, C) float64}) batch by batch.
+
+    Clean input feeds x0 (THEORY.md §1); noisy input feeds x0 + sigma eps with
+    eps from `rng`, averaged over `draws`. numpy draws are sequential, so the
+    noise of a sample does not depend on the batch size.
+    """
+    dtype = next((p.dtype for p in net.parameters()), torch.float32)
     for start in range(0, len(x0), batch_size):
-        xb = torch.as_tensor(x0[start:start + batch_size]).to(device)  # (B, *shape)
-        if noisy:
-            xb = noisy_input(xb, sigma, gen)
-        for name, f in extract(net, xb, sigma, layers).items():
-            parts[name].append(f.detach().to("cpu", torch.float64).numpy())
+        xb = np.asarray(x0[start:start + batch_size])  # (B, *shape)
+        acc: dict[str, np.ndarray] = {}
+        for _ in range(draws if noisy else 1):
+            x = xb + sigma * rng.standard_normal(xb.shape) if noisy else xb
+            feats = extract(net, torch.as_tensor(x, dtype=dtype, device=device), sigma, layers)
+            for name, f in feats.items():
+                f = f.to("cpu", torch.float64).numpy()
+                acc[name] = acc[name] + f if name in acc else f
+        yield start, start + len(xb), {k: v / (draws if noisy else 1) for k, v in acc.items()}
+
+
+def extract_all(net: nn.Module, x0: np.ndarray, sigma: float, layers: list[str], *, noisy: bool, seed: int,
+                batch_size: int, device: str = "cpu", draws: int = 1) -> dict[str, np.ndarray]:
+    """All samples' features at one sigma, in memory (for small data and tests)."""
+    parts: dict[str, list[np.ndarray]] = {name: [] for name in layers}
+    rng = np.random.default_rng(seed)
+    for _, _, feats in iter_features(net, x0, sigma, layers, noisy=noisy, rng=rng, draws=draws,
+                                     batch_size=batch_size, device=device):
+        for name, f in feats.items():
+            parts[name].append(f)
     return {name: np.concatenate(v) for name, v in parts.items()}

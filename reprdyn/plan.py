@@ -1,8 +1,8 @@
 """Plan stage: compile a validated Spec into a list of Tasks (a pure function).
 
-A task is one unit of work whose result lands in its own region of the store.
-Its content key hashes everything the result depends on, so equal keys mean
-equal results.
+A task is one unit of work whose result lands in its own region of the store
+(or, for training, in the checkpoint cache). Its content key hashes everything
+the result depends on, so equal keys mean equal results.
 """
 from __future__ import annotations
 
@@ -10,25 +10,26 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 
+from .models import TRAINABLE, dae_sigmas
 from .spec import Spec
 
-STAGES = ("data", "features", "theory", "probe")
+STAGES = ("train", "data", "features", "theory", "probe")
 
 
 @dataclass(frozen=True)
 class Task:
     stage: str  # one of STAGES
-    dataset: str
+    dataset: str  # the probed dataset (for `train`: the training data's name)
     params: tuple[tuple[str, object], ...] = ()
     key: str = ""
     deps: tuple[str, ...] = field(default=(), compare=False)
 
-    def param(self, name: str):
-        return dict(self.params)[name]
+    def param(self, name: str, default=None):
+        return dict(self.params).get(name, default)
 
     @property
     def label(self) -> str:
-        extra = " ".join(f"{k}={v}" for k, v in self.params)
+        extra = " ".join(f"{k}={v}" for k, v in self.params if v != "")
         return f"{self.stage}[{self.dataset}{' ' + extra if extra else ''}]"
 
 
@@ -37,30 +38,56 @@ def _key(*parts) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
+def train_data_name(model_cfg) -> str:
+    src = model_cfg.train.data
+    return src if isinstance(src, str) else src.name
+
+
+def _train_tasks(spec: Spec, name: str, cfg) -> list[Task]:
+    """One task per checkpoint: a diffusion model, or one DAE per noise-level set."""
+    src = cfg.train.data
+    data_cfg = next(d for d in spec.datasets if d.name == src) if isinstance(src, str) else src
+    base = ("v1", spec.seed, cfg.model_dump(mode="json"), data_cfg.model_dump(mode="json"))
+    levels = dae_sigmas(cfg, spec.sigmas)
+    if levels is None:
+        return [Task("train", data_cfg.name, (("model", name),), _key("train", *base))]
+    return [Task("train", data_cfg.name, (("model", name), ("variant", v), ("train_sigma", s)),
+                 _key("train", *base, s)) for v, s in enumerate(levels)]
+
+
 def plan(spec: Spec) -> list[Task]:
-    """Tasks in dependency order: data, then features per sigma, then theory and probes."""
+    """Tasks in dependency order: training, data, features per sigma, then theory and probes."""
     sigmas = spec.sigmas
-    model = spec.model.model_dump(mode="json")
     tasks: list[Task] = []
+    trains = {name: _train_tasks(spec, name, cfg) for name, cfg in spec.model_items() if cfg.kind in TRAINABLE}
+    for ts in trains.values():
+        tasks.extend(ts)
     for ds in spec.datasets:
-        dcfg = ds.model_dump(mode="json")
-        base = ("v1", spec.seed, dcfg)
-        data = Task("data", ds.name, (), _key("data", *base))
+        base = ("v1", spec.seed, ds.model_dump(mode="json"))
+        data = Task("data", ds.name, (), _key("data", *base, spec.model_dump(mode="json", include={"models", "model"}),
+                                               sigmas, spec.layers, spec.inputs, spec.metrics))
         tasks.append(data)
         feats = []
-        for i, s in enumerate(sigmas):
-            params = (("sigma_index", i), ("sigma", s))
-            key = _key("features", *base, model, s, spec.layers, spec.inputs)
-            feats.append(Task("features", ds.name, params, key, (data.key,)))
+        extract_cfg = (spec.layers, spec.inputs, spec.noise_draws, spec.csnr.model_dump())
+        for name, cfg in spec.model_items():
+            model = cfg.model_dump(mode="json")
+            ckpts = trains.get(name, [])
+            for i, s in enumerate(sigmas):
+                dep = ckpts[i] if len(ckpts) > 1 else (ckpts[0] if ckpts else None)
+                params = (("model", name), ("sigma_index", i), ("sigma", s))
+                key = _key("features", *base, model, s, extract_cfg, dep.key if dep else None)
+                feats.append(Task("features", ds.name, params, key, (data.key,) + ((dep.key,) if dep else ())))
         tasks.extend(feats)
         if "csnr_theory" in spec.metrics:
             tasks.append(Task("theory", ds.name, (), _key("theory", *base, sigmas), (data.key,)))
         if {"accuracy", "class_accuracy"} & set(spec.metrics):
             protocol = (sigmas, spec.label_noise, spec.seeds, spec.val_fraction, spec.ensemble.model_dump())
-            for layer in spec.layers:
-                for inp in spec.inputs:
-                    for probe in spec.probes:
-                        params = (("layer", layer), ("input", inp), ("probe", probe.label))
-                        key = _key("probe", *base, model, params, probe.model_dump(mode="json"), protocol)
-                        tasks.append(Task("probe", ds.name, params, key, tuple(f.key for f in feats)))
+            for name, _ in spec.model_items():
+                mine = tuple(f.key for f in feats if f.param("model") == name)
+                for probe in spec.probes:
+                    for layer in spec.probe_layers(probe):
+                        for inp in spec.inputs:
+                            params = (("model", name), ("layer", layer), ("input", inp), ("probe", probe.label))
+                            key = _key("probe", *base, params, probe.model_dump(mode="json"), protocol, mine)
+                            tasks.append(Task("probe", ds.name, params, key, mine))
     return tasks

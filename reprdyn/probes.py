@@ -91,7 +91,7 @@ def make_probe(cfg, n_classes: int):
         cls = PROBES[cfg.kind]
     except KeyError:
         raise ValueError(f"unknown probe kind {cfg.kind!r}; expected one of {sorted(PROBES)}") from None
-    params = cfg.model_dump(exclude={"kind", "name"})
+    params = cfg.model_dump(exclude={"kind", "name", "layers"})
     return cls(**params, n_classes=n_classes)
 
 

@@ -43,3 +43,25 @@ def plan_status(spec: Spec, store: str | Path | None = None) -> list[tuple[Task,
     attrs = st.read_attrs(path)
     done = st.done_keys(path) if attrs and attrs.get("spec_hash") == spec_hash(spec) else set()
     return [(t, "done" if t.key in done else "pending") for t in plan(spec)]
+
+
+def describe_layers(spec: Spec) -> dict[str, dict[str, tuple[int, ...]]]:
+    """Every hookable layer of each model with its per-sample output shape, on the first dataset.
+
+    Untrained networks have the same shapes as trained ones, so nothing is trained.
+    """
+    import torch
+
+    from .extract import layer_shapes
+    from .models import build_denoiser, molrg_optimal
+
+    ctx = Context(spec, "")
+    data = ctx.data(spec.datasets[0].name)
+    out = {}
+    for name, cfg in spec.model_items():
+        if cfg.kind == "molrg-optimal":
+            net, dtype = molrg_optimal(data), torch.float64
+        else:
+            net, dtype = build_denoiser(cfg, data.x.shape[1:]), torch.float32
+        out[name or cfg.kind] = layer_shapes(net.eval(), torch.as_tensor(data.x[:2], dtype=dtype), spec.sigmas[0])
+    return out

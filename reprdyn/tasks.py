@@ -1,25 +1,31 @@
 """Tasks: the function that computes each planned stage and writes its region of the store.
 
-Executors call `run_task(task, ctx)`; a `Context` caches each dataset and
-model once per process (per worker, on a cluster).
+Executors call `run_task(task, ctx)`; a `Context` caches datasets and models
+once per process (per worker, on a cluster).
 """
 from __future__ import annotations
 
+import warnings
 import zlib
+from typing import Callable
 
 import numpy as np
 import torch
 import xarray as xr
+import zarr
 from sklearn.model_selection import train_test_split
 
 from . import store as st
 from .data import Data, build_dataset
-from .extract import OUTPUT, extract_all
-from .metrics import csnr, csnr_theory
-from .models import build_model
+from .extract import OUTPUT, iter_features, layer_shapes
+from .metrics import ClassMoments, csnr_from_moments, csnr_theory, svd_bases
+from .models import build_denoiser, dae_sigmas, molrg_optimal
 from .plan import Task
 from .probes import accuracy, corrupt_labels, ensemble_members, make_probe, soft_vote
 from .spec import Spec
+from .train import ensure_trained
+
+MOMENT_BUDGET = 2 << 30  # bytes of per-class second moments before CSNR of a layer is skipped
 
 
 def pick_device(name: str) -> str:
@@ -41,36 +47,90 @@ def derive_seed(*parts) -> int:
 class Context:
     """What tasks share within one process: the spec, the store path, built data and models."""
 
-    def __init__(self, spec: Spec, path: str):
-        self.spec, self.path = spec, str(path)
+    def __init__(self, spec: Spec, path: str, progress: Callable[[str, int, int, float], None] | None = None):
+        self.spec, self.path, self.progress = spec, str(path), progress
         self.device = pick_device(spec.compute.device)
         self._data: dict[str, Data] = {}
-        self._models: dict[str, torch.nn.Module] = {}
+        self._nets: dict[tuple, torch.nn.Module] = {}
 
-    def config(self, dataset: str):
-        return next(d for d in self.spec.datasets if d.name == dataset)
+    def model_cfg(self, name: str):
+        return dict(self.spec.model_items())[name]
 
     def data(self, dataset: str) -> Data:
         if dataset not in self._data:
-            self._data[dataset] = build_dataset(self.config(dataset), self.spec.seed)
+            cfg = next(d for d in self.spec.datasets if d.name == dataset)
+            self._data[dataset] = build_dataset(cfg, self.spec.seed)
         return self._data[dataset]
 
-    def model(self, dataset: str) -> torch.nn.Module:
-        if dataset not in self._models:
-            self._models[dataset] = build_model(self.spec.model, self.data(dataset)).to(self.device)
-        return self._models[dataset]
+    def train_data(self, cfg) -> Data:
+        src = cfg.train.data
+        data = self.data(src) if isinstance(src, str) else build_dataset(src, self.spec.seed)
+        return data.train()
+
+    def denoiser(self, model: str, dataset: str, sigma_index: int, label: str = "") -> torch.nn.Module:
+        """The (trained) denoiser that serves `dataset` at grid point `sigma_index`."""
+        cfg = self.model_cfg(model)
+        if cfg.kind == "molrg-optimal":
+            key = (model, dataset)
+            if key not in self._nets:
+                self._nets[key] = molrg_optimal(self.data(dataset)).to(self.device)
+            return self._nets[key]
+        levels = dae_sigmas(cfg, self.spec.sigmas)
+        variant = sigma_index if levels is not None and len(levels) > 1 else 0
+        key = (model, variant)
+        if key not in self._nets:
+            seed = cfg.train.seed if cfg.train.seed is not None else self.spec.seed
+            report = (lambda i, n, loss: self.progress(label, i, n, loss)) if self.progress and label else None
+            net, _, _ = ensure_trained(cfg, self.train_data(cfg), levels[variant] if levels else None, seed,
+                                       self.spec.compute.cache, self.device, report)
+            self._nets[key] = net
+        return self._nets[key]
 
     def channels(self, dataset: str) -> dict[str, int]:
-        """Feature width of every requested layer, from a forward pass on two samples."""
-        x = self.data(dataset).x[:2]
-        f = extract_all(self.model(dataset), x, self.spec.sigmas[0], self.spec.layers, noisy=False,
-                        seed=0, batch_size=2, device=self.device)
-        return {k: v.shape[1] for k, v in f.items()}
+        """Pooled width of every requested layer; every model must agree (they share the cube)."""
+        data, sigma = self.data(dataset), self.spec.sigmas[0]
+        widths = None
+        for name, cfg in self.spec.model_items():
+            net = molrg_optimal(data) if cfg.kind == "molrg-optimal" else build_denoiser(cfg, data.x.shape[1:])
+            shapes = layer_shapes(net, torch.as_tensor(data.x[:2], dtype=torch.float32 if cfg.kind != "molrg-optimal"
+                                                       else torch.float64), sigma)
+            missing = [x for x in self.spec.layers if x not in shapes]
+            if missing:
+                raise ValueError(f"unknown layer {missing[0]!r} for model {name or cfg.kind!r}; "
+                                 f"valid layers: {', '.join(shapes)}")
+            w = {x: shapes[x][0] for x in self.spec.layers}
+            if widths is not None and w != widths:
+                raise ValueError(f"models disagree on layer widths ({widths} vs {w}); models compared in one "
+                                 "spec must share the probed layers' widths")
+            widths = w
+        return widths
 
-    def features(self, dataset: str, sigma: float, noisy: bool, index: int) -> dict[str, np.ndarray]:
-        seed = derive_seed(self.spec.seed, dataset, "noise", index)
-        return extract_all(self.model(dataset), self.data(dataset).x, sigma, self.spec.layers, noisy=noisy,
-                           seed=seed, batch_size=self.spec.compute.batch_size, device=self.device)
+
+# --- dims shared by the cube --------------------------------------------------
+
+def lead(spec: Spec) -> tuple[str, ...]:
+    """('model',) when the spec compares several models, else ()."""
+    return ("model",) if spec.multi_model else ()
+
+
+def model_sel(spec: Spec, model: str) -> dict:
+    return {"model": [model]} if spec.multi_model else {}
+
+
+def _grid_coords(spec: Spec) -> dict:
+    c = {"sigma": spec.sigmas}
+    if spec.timestep_coord is not None:
+        c["timestep"] = ("sigma", spec.timestep_coord)
+    if spec.multi_model:
+        c["model"] = np.array([n for n, _ in spec.model_items()], dtype=object)
+    return c
+
+
+# --- train: make sure a checkpoint exists --------------------------------------
+
+def _train_task(task: Task, ctx: Context) -> None:
+    variant = task.param("variant", 0)
+    ctx.denoiser(task.param("model"), task.dataset, variant, label=task.label)
 
 
 # --- data: store the samples' labels and allocate every array ----------------
@@ -79,38 +139,43 @@ def _data_task(task: Task, ctx: Context) -> None:
     spec, data = ctx.spec, ctx.data(task.dataset)
     sample = np.arange(len(data.y))
     coords = {"sample": sample, "label": ("sample", data.y), "split": ("sample", data.split)}
-    extras = {k: (dims, v) for k, (dims, v) in data.extras.items()}
-    ds = xr.Dataset(extras, coords={**coords, "class": np.array(data.classes, dtype=object)}, attrs=data.meta)
+    ds = xr.Dataset(dict(data.extras), coords={**coords, "class": np.array(data.classes, dtype=object)},
+                    attrs=data.meta)
     ds.to_zarr(ctx.path, group=st.group(task.dataset, "data"), mode="w", consolidated=False)
-    shapes = ctx.channels(task.dataset)
-    st.allocate(ctx.path, st.group(task.dataset, "metrics"), metric_template(spec, data), METRIC_CHUNKS)
-    for layer, channels in shapes.items():
-        tpl = xr.Dataset(
-            {"features": (("sigma", "input", "sample", "channel"),
-                          np.full((len(spec.sigmas), len(spec.inputs), len(sample), channels), np.nan, np.float32))},
-            coords={"sigma": spec.sigmas, "input": np.array(spec.inputs, dtype=object), **coords},
-        )
-        st.allocate(ctx.path, st.group(task.dataset, "features", layer), tpl, {"features": {"sigma": 1, "input": 1}})
+    st.allocate(ctx.path, st.group(task.dataset, "metrics"), metric_template(spec, data), metric_chunks(spec))
+    L = lead(spec)
+    for layer, channels in ctx.channels(task.dataset).items():
+        dims = (*L, "sigma", "input", "sample", "channel")
+        shape = (len(spec.model_items()),) * len(L) + (len(spec.sigmas), len(spec.inputs), len(sample), channels)
+        tpl = xr.Dataset({"features": (dims, np.full(shape, np.nan, np.float32))},
+                         coords={**_grid_coords(spec), "input": np.array(spec.inputs, dtype=object), **coords})
+        chunks = {"features": {"model": 1, "sigma": 1, "input": 1, "sample": spec.compute.batch_size}}
+        st.allocate(ctx.path, st.group(task.dataset, "features", layer), tpl, chunks)
 
 
-METRIC_CHUNKS = {
-    name: {"layer": 1, "probe": 1, "input": 1} for name in
-    ("accuracy", "val_accuracy", "class_accuracy", "best_sigma", "ensemble_accuracy", "ensemble_members")
-} | {"csnr": {"sigma": 1}, "csnr_overall": {"sigma": 1}}
+PROBE_VARS = ("accuracy", "val_accuracy", "class_accuracy", "best_sigma", "ensemble_accuracy", "ensemble_members")
+
+
+def metric_chunks(spec: Spec) -> dict[str, dict[str, int]]:
+    """Chunks aligned with tasks: probe tasks own (model, layer, probe, input); feature tasks own sigma."""
+    probe = {"model": 1, "layer": 1, "probe": 1, "input": 1}
+    return {**{v: probe for v in PROBE_VARS}, "csnr": {"model": 1, "sigma": 1}, "csnr_overall": {"model": 1, "sigma": 1}}
 
 
 def metric_template(spec: Spec, data: Data) -> xr.Dataset:
     """NaN-filled metric cube with every dim kept, even single-valued ones."""
     c = {
-        "sigma": spec.sigmas, "layer": np.array(spec.layers, dtype=object),
+        **_grid_coords(spec), "layer": np.array(spec.layers, dtype=object),
         "label_noise": spec.label_noise, "seed": spec.seeds,
         "probe": np.array([p.label for p in spec.probes], dtype=object),
         "input": np.array(spec.inputs, dtype=object), "class": np.array(data.classes, dtype=object),
         "member": np.arange(2 * spec.ensemble.k + 1),
     }
-    size = {k: len(v) for k, v in c.items()}
+    size = {k: len(v) if not isinstance(v, tuple) else None for k, v in c.items()}
+    L = lead(spec)
 
     def nan(*dims):
+        dims = (*L, *dims)
         return dims, np.full([size[d] for d in dims], np.nan)
 
     probe_dims = ("layer", "label_noise", "seed", "probe", "input")
@@ -128,11 +193,13 @@ def metric_template(spec: Spec, data: Data) -> xr.Dataset:
         v["csnr"] = nan("sigma", "layer", "input", "class")
         v["csnr_overall"] = nan("sigma", "layer", "input")
     if "csnr_theory" in want:
-        v["csnr_theory"] = nan("sigma")
-    ds = xr.Dataset(v, coords={k: c[k] for k in c if any(k in dv[0] for dv in v.values())})
+        v["csnr_theory"] = ("sigma",), np.full(len(spec.sigmas), np.nan)
+    used = {d for dims, _ in v.values() for d in dims}
+    ds = xr.Dataset(v, coords={k: c[k] for k in c if k in used or (k == "timestep" and "sigma" in used)})
     for name, text in DESCRIPTIONS.items():
         if name in ds:
             ds[name].attrs["description"] = text
+    ds.attrs["csnr"] = spec.csnr.model_dump_json()
     return ds
 
 
@@ -143,7 +210,7 @@ DESCRIPTIONS = {
     "best_sigma": "sigma with the highest validation accuracy",
     "ensemble_accuracy": "test accuracy of soft voting over best_sigma and its k neighbours",
     "ensemble_members": "sigmas in the ensemble (NaN-padded)",
-    "csnr": "empirical CSNR per class (THEORY.md §4), train split, true class bases",
+    "csnr": "empirical CSNR per class (THEORY.md §4) on the train split; bases per the `csnr` attr",
     "csnr_overall": "empirical CSNR over all classes (ratio of means)",
     "csnr_theory": "closed-form CSNR of the optimal posterior (THEORY.md §5)",
 }
@@ -151,30 +218,54 @@ DESCRIPTIONS = {
 
 # --- features: one forward pass per (batch, sigma) for all layers ------------
 
+def _bases(ctx: Context, data: Data, layer: str, M: np.ndarray):
+    """Class bases for CSNR: MoLRG's true U_k for `output`, else per-class SVD (THEORY.md §4)."""
+    cfg = ctx.spec.csnr
+    U = data.extras.get("U", (None, None))[1]
+    true_ok = U is not None and M.shape[1] == U.shape[1]
+    if cfg.basis == "true" or (cfg.basis == "auto" and layer == OUTPUT and true_ok):
+        if not true_ok:
+            raise ValueError(f"csnr.basis 'true' needs the data-space output of a molrg dataset, not layer {layer!r}")
+        return list(U)
+    return svd_bases(M, cfg.rank, cfg.energy)
+
+
 def _features_task(task: Task, ctx: Context) -> None:
     spec, data = ctx.spec, ctx.data(task.dataset)
-    i, sigma = task.param("sigma_index"), task.param("sigma")
-    basis = data.extras.get("U", (None, None))[1]
+    model, i, sigma = task.param("model"), task.param("sigma_index"), task.param("sigma")
+    net = ctx.denoiser(model, task.dataset, i)
+    mi = (next(k for k, (n, _) in enumerate(spec.model_items()) if n == model),) if spec.multi_model else ()
+    arrays = {layer: zarr.open_array(f"{ctx.path}/{st.group(task.dataset, 'features', layer)}/features", mode="r+")
+              for layer in spec.layers}
     train = data.split == "train"
-    csnr_k = np.full((len(spec.layers), len(spec.inputs), data.n_classes), np.nan)
-    csnr_all = np.full((len(spec.layers), len(spec.inputs)), np.nan)
-    per_layer: dict[str, list[np.ndarray]] = {name: [] for name in spec.layers}
+    K, nl, ni = data.n_classes, len(spec.layers), len(spec.inputs)
+    csnr_k, csnr_all = np.full((nl, ni, K), np.nan), np.full((nl, ni), np.nan)
     for j, inp in enumerate(spec.inputs):
-        feats = ctx.features(task.dataset, sigma, inp == "noisy", i)
-        for li, (name, f) in enumerate(feats.items()):
-            per_layer[name].append(f)
-            if basis is not None and name == OUTPUT and f.shape[1] == basis.shape[1]:
-                csnr_all[li, j], csnr_k[li, j] = csnr(f[train], data.y[train], basis)
-    for name, fs in per_layer.items():
-        part = xr.Dataset({"features": (("sigma", "input", "sample", "channel"),
-                                        np.stack(fs)[None].astype(np.float32))},
-                          coords={"sigma": [sigma], "input": np.array(spec.inputs, dtype=object)})
-        st.write_region(ctx.path, st.group(task.dataset, "features", name), part)
+        rng = np.random.default_rng(derive_seed(spec.seed, task.dataset, "noise", model, i))
+        moments = {}
+        for start, stop, feats in iter_features(net, data.x, sigma, spec.layers, noisy=inp == "noisy", rng=rng,
+                                                draws=spec.noise_draws, batch_size=spec.compute.batch_size,
+                                                device=ctx.device):
+            m = train[start:stop]
+            for layer, f in feats.items():
+                arrays[layer][(*mi, i, j, slice(start, stop))] = f.astype(np.float32)  # (B, C) into its chunk
+                C = f.shape[1]
+                if "csnr" in spec.metrics and K * C * C * 8 <= MOMENT_BUDGET:
+                    moments.setdefault(layer, ClassMoments(K, C)).update(f[m], data.y[start:stop][m])
+        for li, layer in enumerate(spec.layers):
+            if layer in moments:
+                mom = moments[layer]
+                M = mom.second_moment(spec.csnr.center)
+                csnr_all[li, j], csnr_k[li, j] = csnr_from_moments(M, mom.n, _bases(ctx, data, layer, M))
+            elif "csnr" in spec.metrics:
+                warnings.warn(f"CSNR of layer {layer!r} skipped: per-class moments would exceed "
+                              f"{MOMENT_BUDGET >> 30} GiB", stacklevel=1)
     if "csnr" in spec.metrics:
+        L = lead(spec)
         part = xr.Dataset(
-            {"csnr": (("sigma", "layer", "input", "class"), csnr_k[None]),
-             "csnr_overall": (("sigma", "layer", "input"), csnr_all[None])},
-            coords={"sigma": [sigma]},
+            {"csnr": ((*L, "sigma", "layer", "input", "class"), csnr_k[(None,) * (len(L) + 1)]),
+             "csnr_overall": ((*L, "sigma", "layer", "input"), csnr_all[(None,) * (len(L) + 1)])},
+            coords={"sigma": [sigma], **model_sel(spec, model)},
         )
         st.write_region(ctx.path, st.group(task.dataset, "metrics"), part)
 
@@ -198,10 +289,10 @@ def select_best(val_acc: np.ndarray) -> int:
 
 def _probe_task(task: Task, ctx: Context) -> None:
     spec, data = ctx.spec, ctx.data(task.dataset)
-    layer, inp, label = task.param("layer"), task.param("input"), task.param("probe")
+    model, layer, inp, label = (task.param(k) for k in ("model", "layer", "input", "probe"))
     cfg = next(p for p in spec.probes if p.label == label)
     F = st.open_group(ctx.path, st.group(task.dataset, "features", layer))["features"]
-    F = F.sel(input=inp).values.astype(np.float64)  # (S, N, C)
+    F = F.sel({"input": inp, **({"model": model} if spec.multi_model else {})}).values.astype(np.float64)  # (S, N, C)
     train, test = np.flatnonzero(data.split == "train"), np.flatnonzero(data.split == "test")
     K, S = data.n_classes, len(spec.sigmas)
     shape = (len(spec.label_noise), len(spec.seeds))
@@ -227,22 +318,25 @@ def _probe_task(task: Task, ctx: Context) -> None:
             best[a, b] = spec.sigmas[i]
             members[a, b, :len(idx)] = np.asarray(spec.sigmas)[idx]
             ens[a, b] = (soft_vote(logits, idx).argmax(1) == y_test).mean()
-    sl = {"layer": [layer], "probe": [label], "input": [inp]}
+    L = lead(spec)
 
-    def put(x, lead, tail=()):  # insert the singleton layer/probe/input axes
-        return (*lead, "layer", "label_noise", "seed", "probe", "input", *tail), \
-            x.reshape(*x.shape[:len(lead)], 1, *shape, 1, 1, *x.shape[len(lead) + 2:])
+    def put(x, before, after=()):  # insert the singleton model/layer/probe/input axes
+        nb = len(before)
+        return (*L, *before, "layer", "label_noise", "seed", "probe", "input", *after), \
+            x.reshape(*(1,) * len(L), *x.shape[:nb], 1, *shape, 1, 1, *x.shape[nb + 2:])
 
     v = {"accuracy": put(acc, ("sigma",)), "val_accuracy": put(val, ("sigma",)),
          "best_sigma": put(best, ()), "ensemble_accuracy": put(ens, ()),
          "ensemble_members": put(members, (), ("member",))}
     if "class_accuracy" in spec.metrics:
         v["class_accuracy"] = put(cls, ("sigma",), ("class",))
-    part = xr.Dataset(v, coords={**sl, "sigma": spec.sigmas, "label_noise": spec.label_noise, "seed": spec.seeds})
-    st.write_region(ctx.path, st.group(task.dataset, "metrics"), part)
+    coords = {"layer": [layer], "probe": [label], "input": [inp], "sigma": spec.sigmas,
+              "label_noise": spec.label_noise, "seed": spec.seeds, **model_sel(spec, model)}
+    st.write_region(ctx.path, st.group(task.dataset, "metrics"), xr.Dataset(v, coords=coords))
 
 
-STAGE_FUNCTIONS = {"data": _data_task, "features": _features_task, "theory": _theory_task, "probe": _probe_task}
+STAGE_FUNCTIONS = {"train": _train_task, "data": _data_task, "features": _features_task,
+                   "theory": _theory_task, "probe": _probe_task}
 
 
 def run_task(task: Task, ctx: Context) -> None:

@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from reprdyn.data.molrg import molrg_bases
-from reprdyn.models import build_model
+from reprdyn.models import check_kind
+from reprdyn.models.networks import build_network
 from reprdyn.models.molrg import MolrgPosterior
 
 
@@ -46,8 +47,10 @@ def test_delta_zero_small_sigma_is_projection():
     np.testing.assert_allclose(out, x, atol=1e-12)
 
 
-def test_build_model_table():
+def test_lookup_tables_name_valid_kinds():
     class Cfg:
         kind = "unet-9000"
-    with pytest.raises(ValueError, match="unknown model kind 'unet-9000'; expected one of"):
-        build_model(Cfg(), None)
+    with pytest.raises(ValueError, match="unknown network kind 'unet-9000'; expected one of"):
+        build_network(Cfg(), (1, 8, 8))
+    with pytest.raises(ValueError, match="unknown model kind 'x'; expected one of"):
+        check_kind("x")

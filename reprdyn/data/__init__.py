@@ -6,10 +6,12 @@ arrays (such as MoLRG's ground-truth bases) that the store keeps.
 """
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from .digits import digits
 from .molrg import molrg_bases, molrg_sample
 
 
@@ -25,6 +27,17 @@ class Data:
     @property
     def n_classes(self) -> int:
         return len(self.classes)
+
+    def train(self) -> "Data":
+        """The train split alone."""
+        m = self.split == "train"
+        return Data(self.x[m], self.y[m], self.split[m], self.classes, self.extras, self.meta)
+
+    def fingerprint(self) -> str:
+        """Content hash of the samples and labels (part of a checkpoint's cache key)."""
+        h = hashlib.sha256(np.ascontiguousarray(self.x).tobytes())
+        h.update(np.ascontiguousarray(self.y).tobytes())
+        return h.hexdigest()[:16]
 
 
 def _build_molrg(cfg, seed: int) -> Data:
@@ -42,7 +55,17 @@ def _build_molrg(cfg, seed: int) -> Data:
     )
 
 
-BUILDERS = {"molrg": _build_molrg}
+def _build_digits(cfg, seed: int) -> Data:
+    x, y, n_train = digits(cfg.size, cfg.test_fraction, seed)
+    return Data(
+        x=x, y=y,
+        split=np.array(["train"] * n_train + ["test"] * (len(y) - n_train), dtype=object),
+        classes=[str(k) for k in range(10)],
+        meta={"size": cfg.size, "seed": seed},
+    )
+
+
+BUILDERS = {"molrg": _build_molrg, "digits": _build_digits}
 
 
 def build_dataset(cfg, spec_seed: int) -> Data:

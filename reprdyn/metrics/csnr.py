@@ -29,6 +29,64 @@ def csnr(f: np.ndarray, y: np.ndarray, U: np.ndarray) -> tuple[float, np.ndarray
     return float(on.mean() / off.mean()), per
 
 
+class ClassMoments:
+    """Streaming per-class second moments sum_i f_i f_i^T, sums and counts (for CSNR of any layer)."""
+
+    def __init__(self, n_classes: int, dim: int):
+        self.G = np.zeros((n_classes, dim, dim))  # (K, C, C)
+        self.s = np.zeros((n_classes, dim))
+        self.n = np.zeros(n_classes)
+
+    def update(self, f: np.ndarray, y: np.ndarray) -> None:
+        for k in np.unique(y):
+            fk = f[y == k].astype(np.float64)  # (n_k, C)
+            self.G[k] += fk.T @ fk
+            self.s[k] += fk.sum(0)
+            self.n[k] += len(fk)
+
+    def second_moment(self, center: bool) -> np.ndarray:
+        """E[f f^T] per class, or the class covariance when `center` (each class about its own mean)."""
+        n = np.maximum(self.n, 1)[:, None, None]
+        M = self.G / n
+        if center:
+            mu = self.s / n[:, :, 0]
+            M = M - np.einsum("kc,kd->kcd", mu, mu)
+        return M
+
+
+def svd_bases(M: np.ndarray, rank: int | None, energy: float) -> list[np.ndarray]:
+    """Per-class top-r right singular vectors of the feature matrix, from its second moment M (K, C, C).
+
+    The right singular vectors of F_k are the eigenvectors of F_k^T F_k. With no
+    `rank`, r is the smallest that keeps `energy` of the squared singular values.
+    """
+    bases = []
+    for Mk in M:
+        w, V = np.linalg.eigh(Mk)  # ascending
+        w, V = np.clip(w[::-1], 0, None), V[:, ::-1]
+        if rank is not None:
+            r = min(rank, len(w))
+        else:
+            r = int(np.searchsorted(np.cumsum(w) / max(w.sum(), 1e-300), energy) + 1)
+        bases.append(V[:, :min(r, len(w))])
+    return bases
+
+
+def csnr_from_moments(M: np.ndarray, n: np.ndarray, bases) -> tuple[float, np.ndarray]:
+    """CSNR from per-class second moments M (K, C, C), counts n (K,) and bases B_l (C, r_l).
+
+    E_k||B_l^T f||^2 = tr(B_l^T M_k B_l), so this equals `csnr` on the samples.
+    """
+    K = len(M)
+    E = np.array([[np.trace(B.T @ M[k] @ B) for B in bases] for k in range(K)])  # (K, K): class k data, basis l
+    on = np.diag(E)
+    off = E.sum(1) - on
+    with np.errstate(invalid="ignore", divide="ignore"):
+        per = np.where(n > 0, on / off, np.nan)
+        overall = float((n * on).sum() / (n * off).sum())
+    return overall, per
+
+
 def csnr_theory(sigma, K: int, d: int, delta: float) -> np.ndarray:
     """Closed-form CSNR of the optimal posterior at clean inputs (THEORY.md §5)."""
     sigma = np.asarray(sigma, dtype=np.float64)

@@ -104,9 +104,36 @@ def load_spec(path: str | Path) -> Spec:
 def validate_text(text: str, file: str = "<spec>") -> Spec:
     data = parse_yaml(text, file)
     try:
-        return Spec.model_validate(_plain(data))
+        spec = Spec.model_validate(_plain(data))
     except ValidationError as e:
         raise SpecError(_issues(e, data, file)) from None
+    problems = layer_problems(spec)
+    if problems:
+        issues = []
+        for loc, msg in problems:
+            line, col, _ = _position(data, loc)
+            issues.append(Issue(file, line, col, _fmt_path(loc, data), msg))
+        raise SpecError(issues)
+    return spec
+
+
+def layer_problems(spec: Spec) -> list[tuple[tuple, str]]:
+    """Layers no model has, found by building the untrained networks on a dummy batch (no I/O)."""
+    from ..models import network_layers  # the spec stays pure data; models know their layers
+
+    problems = []
+    for name, cfg in spec.model_items():
+        if cfg.kind == "molrg-optimal":
+            continue  # checked statically by the schema
+        known = network_layers(cfg, spec.datasets[0].shape)
+        for i, layer in enumerate(spec.layers):
+            if layer not in known:
+                near = difflib.get_close_matches(layer, known, n=1, cutoff=0.5)
+                hint = f"; did you mean {near[0]!r}?" if near else ""
+                where = f"model {name!r}" if name else f"this {cfg.network.kind} model"
+                problems.append((("layers", i), f"unknown layer {layer!r} for {where}{hint} "
+                                                 f"(valid: {', '.join(known)}; see `reprdyn layers`)"))
+    return problems
 
 
 # --- mapping pydantic errors onto YAML positions ----------------------------

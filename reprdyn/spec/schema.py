@@ -9,59 +9,13 @@ import difflib
 from typing import Annotated, Literal, Union
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator, model_validator
+from pydantic import Discriminator, Field, Tag, field_validator, model_validator
 
 SPEC_VERSION = 1
 
 
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-# --- models ------------------------------------------------------------------
-
-class MolrgOptimal(Strict):
-    """The analytic MoLRG posterior mean (THEORY.md §3); needs no training.
-
-    It is the optimal denoiser of each probed `molrg` dataset, built from that
-    dataset's own bases and delta. Its only layer is `output`.
-    """
-    kind: Literal["molrg-optimal"]
-
-
-Model = Annotated[Union[MolrgOptimal], Field(discriminator="kind")]
-
-# Layers known from the spec alone; trained networks list theirs after building.
-STATIC_LAYERS: dict[str, list[str]] = {"molrg-optimal": ["output"]}
-
-
-# --- datasets ----------------------------------------------------------------
-
-Name = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=64)]
-
-
-class MolrgData(Strict):
-    """Noisy mixture of low-rank Gaussians (THEORY.md §2)."""
-    kind: Literal["molrg"]
-    name: Name
-    n: int = Field(gt=0, description="ambient dimension")
-    K: int = Field(ge=2, description="number of classes")
-    d: int = Field(gt=0, description="subspace dimension per class")
-    delta: float = Field(ge=0, lt=1, allow_inf_nan=False, description="off-subspace noise level")
-    n_train: int = Field(gt=0)
-    n_test: int = Field(gt=0)
-    seed: int | None = Field(None, description="data seed; defaults to the spec seed")
-
-    @model_validator(mode="after")
-    def _fits(self) -> "MolrgData":
-        if self.K * self.d > self.n:
-            raise ValueError(f"K*d = {self.K * self.d} must be at most n = {self.n} "
-                             "(the class subspaces are mutually orthogonal)")
-        return self
-
-
-Dataset = Annotated[Union[MolrgData], Field(discriminator="kind")]
-
+from .datacfg import Dataset, Name, Strict
+from .modelcfg import STATIC_LAYERS, VP, Model
 
 # --- sigma grid --------------------------------------------------------------
 
@@ -114,6 +68,7 @@ class LogisticProbe(Strict):
     standardize: bool = Field(
         True, description="z-score features with train statistics; false keeps their scale, as the "
                           "paper's posterior probe does (the shrinkage at large sigma then matters)")
+    layers: list[str] | None = Field(None, description="layers this probe reads; default all")
 
     @property
     def label(self) -> str:
@@ -134,21 +89,40 @@ MetricName = Literal["accuracy", "class_accuracy", "csnr", "csnr_theory"]
 ALL_METRICS: tuple[str, ...] = ("accuracy", "class_accuracy", "csnr", "csnr_theory")
 
 
+class Csnr(Strict):
+    """How CSNR bases are found (THEORY.md §4): the true MoLRG bases, or per-class SVD of features."""
+    basis: Literal["auto", "true", "svd"] = Field(
+        "auto", description="auto: true bases for `output` on molrg data, SVD otherwise")
+    rank: int | None = Field(None, gt=0, description="SVD rank r; default: keep `energy` of the spectrum")
+    energy: float = Field(0.9, gt=0, le=1)
+    center: bool = Field(False, description="centre each class's features before the SVD (the paper does not)")
+
+
 class Compute(Strict):
     device: str = Field("auto", pattern=r"^(auto|cpu|mps|cuda(:\d+)?)$")
     batch_size: int = Field(1024, gt=0)
     executor: Literal["local"] = "local"
+    cache: str | None = Field(None, description="checkpoint cache; default $REPRDYN_CACHE or ~/.cache/reprdyn")
 
 
 # --- the spec ----------------------------------------------------------------
 
+def _dups(values: list) -> list:
+    return [x for i, x in enumerate(values) if x in values[:i]]
+
+
 def _sorted_unique(values: list, what: str) -> list:
-    seen = set()
-    for v in values:
-        if v in seen:
-            raise ValueError(f"duplicate {what} {v!r}; each value may appear once")
-        seen.add(v)
+    dup = _dups(values)
+    if dup:
+        raise ValueError(f"duplicate {what} {dup[0]!r}; each value may appear once")
     return sorted(values)
+
+
+def _models(data: dict) -> list:
+    """The model blocks validated so far (from `model` or `models`)."""
+    if data.get("model") is not None:
+        return [data["model"]]
+    return list((data.get("models") or {}).values())
 
 
 class Spec(Strict):
@@ -156,20 +130,25 @@ class Spec(Strict):
     spec_version: Literal[1]
     name: Name
     seed: int = 0
-    model: Model
+    model: Model | None = Field(None, description="the model to probe")
+    models: dict[Name, Model] | None = Field(None, description="several models to compare: adds a `model` dim")
     datasets: list[Dataset] = Field(min_length=1)
     sigma: Annotated[
         Union[Annotated[list[Sigma], Tag("list")], Annotated[SigmaRange, Tag("range")]],
         Discriminator(_grid_kind),
-    ] = Field(description="the sigma grid: a list, or {start, stop, num, scale}")
+    ] | None = Field(None, description="the sigma grid: a list, or {start, stop, num, scale}")
+    timesteps: list[Annotated[int, Field(ge=0)]] | None = Field(
+        None, description="the grid as VP timesteps instead of sigmas (needs a vp model)")
     layers: list[Annotated[str, Field(min_length=1)]] = Field(["output"], min_length=1)
     inputs: list[Literal["clean", "noisy"]] = Field(["clean"], min_length=1)
+    noise_draws: int = Field(1, ge=1, description="noisy input: features averaged over this many draws")
     probes: list[Probe] = Field(default_factory=lambda: [LogisticProbe(kind="logistic")], min_length=1)
     label_noise: list[Annotated[float, Field(ge=0, lt=1, allow_inf_nan=False)]] = Field([0.0], min_length=1)
     seeds: list[int] = Field([0], min_length=1, description="probe / label-noise seeds: the `seed` dim")
     val_fraction: float = Field(0.2, gt=0, lt=1, description="share of train held out to pick best sigma")
     ensemble: Ensemble = Ensemble()
     metrics: list[MetricName] = Field(list(ALL_METRICS), min_length=1)
+    csnr: Csnr = Csnr()
     store: str | None = Field(None, description="store path; default store/<name>.zarr")
     compute: Compute = Compute()
 
@@ -177,6 +156,13 @@ class Spec(Strict):
     @classmethod
     def _one_input(cls, v):
         return [v] if isinstance(v, str) else v
+
+    @field_validator("models")
+    @classmethod
+    def _some_models(cls, v):
+        if v is not None and not v:
+            raise ValueError("`models` is empty; name at least one model")
+        return v
 
     @field_validator("sigma")
     @classmethod
@@ -187,50 +173,78 @@ class Spec(Strict):
             return _sorted_unique(v, "sigma")
         return v
 
+    @field_validator("timesteps")
+    @classmethod
+    def _timesteps(cls, v, info):
+        if not v:
+            raise ValueError("the timestep grid is empty; give at least one timestep")
+        vps = [m.precond for m in _models(info.data) if getattr(m, "precond", None) is not None
+               and m.precond.kind == "vp"]
+        if not vps:
+            raise ValueError("a timestep grid needs a model with a vp precond; give `sigma` instead")
+        if len({p.model_dump_json() for p in vps}) > 1:
+            raise ValueError("the vp models use different schedules, so timesteps are ambiguous; give `sigma`")
+        if max(v) >= vps[0].T:
+            raise ValueError(f"timestep {max(v)} is outside the schedule's range 0..{vps[0].T - 1}")
+        return _sorted_unique(v, "timestep")
+
     @field_validator("datasets")
     @classmethod
     def _datasets(cls, v, info):
-        names = [d.name for d in v]
-        dup = [x for i, x in enumerate(names) if x in names[:i]]
+        dup = _dups([d.name for d in v])
         if dup:
             raise ValueError(f"duplicate dataset name {dup[0]!r}; names must be unique")
-        model = info.data.get("model")
-        if model is not None and model.kind == "molrg-optimal":
-            bad = [d.name for d in v if d.kind != "molrg"]
+        by_name = {d.name: d for d in v}
+        for m in _models(info.data):
+            if m.kind == "molrg-optimal":
+                bad = [d.name for d in v if d.kind != "molrg"]
+                if bad:
+                    raise ValueError(f"model kind 'molrg-optimal' is the posterior of molrg data; "
+                                     f"datasets {bad} are not of kind 'molrg'")
+                continue
+            src = m.train.data
+            if isinstance(src, str) and src not in by_name:
+                raise ValueError(f"the model's train.data names dataset {src!r}, which is not in `datasets` "
+                                 f"(expected one of {list(by_name)}, or a dataset block)")
+            shape = by_name[src].shape if isinstance(src, str) else src.shape
+            bad = [d.name for d in v if d.shape != shape]
             if bad:
-                raise ValueError(f"model kind 'molrg-optimal' is the posterior of molrg data; "
-                                 f"datasets {bad} are not of kind 'molrg'")
+                raise ValueError(f"datasets {bad} do not have the training data's shape {shape}")
         return v
 
     @field_validator("layers")
     @classmethod
     def _layers(cls, v, info):
-        dup = [x for i, x in enumerate(v) if x in v[:i]]
+        dup = _dups(v)
         if dup:
             raise ValueError(f"duplicate layer {dup[0]!r}; each layer may appear once")
-        model = info.data.get("model")
-        known = STATIC_LAYERS.get(model.kind) if model is not None else None
-        for name in v if known else []:
-            if name not in known:
-                near = difflib.get_close_matches(name, known, n=1)
-                hint = f"; did you mean {near[0]!r}?" if near else ""
-                raise ValueError(f"unknown layer {name!r} for model kind {model.kind!r}; "
-                                 f"valid layers: {', '.join(known)}{hint}")
+        for model in _models(info.data):
+            known = STATIC_LAYERS.get(model.kind)
+            for name in v if known else []:
+                if name not in known:
+                    near = difflib.get_close_matches(name, known, n=1)
+                    hint = f"; did you mean {near[0]!r}?" if near else ""
+                    raise ValueError(f"unknown layer {name!r} for model kind {model.kind!r}; "
+                                     f"valid layers: {', '.join(known)}{hint}")
         return v
 
     @field_validator("probes")
     @classmethod
-    def _probes(cls, v):
-        labels = [p.label for p in v]
-        dup = [x for i, x in enumerate(labels) if x in labels[:i]]
+    def _probes(cls, v, info):
+        dup = _dups([p.label for p in v])
         if dup:
             raise ValueError(f"two probes are both called {dup[0]!r}; give one a `name`")
+        layers = info.data.get("layers") or []
+        for p in v:
+            bad = [x for x in p.layers or [] if x not in layers]
+            if bad:
+                raise ValueError(f"probe {p.label!r} reads layers {bad} that are not in `layers` {layers}")
         return v
 
     @field_validator("inputs", "metrics")
     @classmethod
     def _unique(cls, v, info):
-        dup = [x for i, x in enumerate(v) if x in v[:i]]
+        dup = _dups(v)
         if dup:
             raise ValueError(f"duplicate entry {dup[0]!r}")
         datasets = info.data.get("datasets") or []
@@ -240,25 +254,54 @@ class Spec(Strict):
                 raise ValueError(f"csnr_theory is defined for molrg datasets only, not {bad}")
         return v
 
-    @field_validator("label_noise")
-    @classmethod
-    def _noise(cls, v):
-        return _sorted_unique(v, "label_noise level")
+    @model_validator(mode="after")
+    def _one_of(self) -> "Spec":
+        if (self.model is None) == (self.models is None):
+            raise ValueError("give exactly one of `model` (one model) or `models` (a mapping of named models)")
+        if (self.sigma is None) == (self.timesteps is None):
+            raise ValueError("give exactly one of `sigma` (a sigma grid) or `timesteps` (a VP timestep grid)")
+        return self
 
-    @field_validator("seeds")
-    @classmethod
-    def _seeds(cls, v):
-        dup = [x for i, x in enumerate(v) if x in v[:i]]
-        if dup:
-            raise ValueError(f"duplicate seed {dup[0]!r}")
-        return v
+    # --- derived views -------------------------------------------------------
+
+    def model_items(self) -> list[tuple[str, Model]]:
+        """(name, block) per model; a single `model` is named ''."""
+        return [("", self.model)] if self.model is not None else list(self.models.items())
+
+    @property
+    def multi_model(self) -> bool:
+        return self.models is not None
+
+    def _vp(self) -> VP | None:
+        vps = {m.precond.model_dump_json(): m.precond for _, m in self.model_items()
+               if getattr(m, "precond", None) is not None and m.precond.kind == "vp"}
+        return next(iter(vps.values())) if len(vps) == 1 else None
 
     @property
     def sigmas(self) -> list[float]:
-        """The validated, sorted sigma grid."""
+        """The validated, sorted sigma grid (converted from timesteps where given)."""
+        if self.timesteps is not None:
+            from ..models.schedules import VPSchedule
+            vp = self._vp()
+            sched = VPSchedule(vp.schedule, vp.T, vp.beta_start, vp.beta_end)
+            return [float(s) for s in sched.sigma(self.timesteps)]
         return self.sigma.values() if isinstance(self.sigma, SigmaRange) else list(self.sigma)
+
+    @property
+    def timestep_coord(self) -> list[float] | None:
+        """Timesteps along the sigma grid, where one VP schedule applies; else None."""
+        if self.timesteps is not None:
+            return [float(t) for t in self.timesteps]
+        vp = self._vp()
+        if vp is None:
+            return None
+        from ..models.schedules import VPSchedule
+        sched = VPSchedule(vp.schedule, vp.T, vp.beta_start, vp.beta_end)
+        return [float(t) for t in sched.timestep(self.sigmas)]
+
+    def probe_layers(self, probe) -> list[str]:
+        return probe.layers or self.layers
 
     @property
     def store_path(self) -> str:
         return self.store or f"store/{self.name}.zarr"
-

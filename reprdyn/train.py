@@ -1,0 +1,99 @@
+"""Training: Adam on a parameterisation's loss, with optional EMA, cached by content key.
+
+A checkpoint's key hashes the model block, the noise levels it is trained at and
+a fingerprint of the training data; a cached key is loaded (weights_only=True),
+never retrained.
+"""
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+
+from .models import build_denoiser, make_loss
+
+ProgressFn = Callable[[int, int, float], None]  # (step, total, loss)
+
+
+def cache_dir(configured: str | None) -> Path:
+    path = configured or os.environ.get("REPRDYN_CACHE") or Path.home() / ".cache" / "reprdyn"
+    return Path(path).expanduser() / "checkpoints"
+
+
+def checkpoint_key(model_cfg, train_sigmas: list[float] | None, data_fingerprint: str, seed: int) -> str:
+    blob = json.dumps([model_cfg.model_dump(mode="json"), train_sigmas, data_fingerprint, seed], sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:20]
+
+
+def fit(D: torch.nn.Module, loss_fn, x: np.ndarray, train_cfg, seed: int, device: str,
+        progress: ProgressFn | None = None) -> tuple[dict, list[float]]:
+    """Train D on samples x; return (state dict for features, per-epoch mean losses)."""
+    gen = torch.Generator().manual_seed(seed)
+    data = torch.as_tensor(x, dtype=torch.float32)
+    n, bs = len(data), min(train_cfg.batch_size, len(data))
+    per_epoch = max(n // bs, 1)
+    total = train_cfg.steps or train_cfg.epochs * per_epoch
+    opt = torch.optim.Adam(D.parameters(), lr=train_cfg.lr)
+    ema = copy.deepcopy(D).eval().requires_grad_(False) if train_cfg.ema else None
+    D.train()
+    losses, running, step = [], [], 0
+    while step < total:
+        order = torch.randperm(n, generator=gen)
+        for b in range(per_epoch):
+            if step >= total:
+                break
+            x0 = data[order[b * bs:(b + 1) * bs]].to(device)  # (B, *shape)
+            loss = loss_fn(D, x0, gen)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            if ema is not None:
+                with torch.no_grad():
+                    for pe, p in zip(ema.parameters(), D.parameters()):
+                        pe.lerp_(p, 1 - train_cfg.ema)
+            running.append(loss.item())
+            step += 1
+            if progress:
+                progress(step, total, running[-1])
+        losses.append(float(np.mean(running)))
+        running = []
+    final = ema if ema is not None else D
+    return {k: v.detach().cpu() for k, v in final.state_dict().items()}, losses
+
+
+def ensure_trained(model_cfg, data, train_sigmas: list[float] | None, seed: int, cache: str | None,
+                   device: str, progress: ProgressFn | None = None) -> tuple[torch.nn.Module, Path, bool]:
+    """The trained denoiser for `model_cfg` on `data` (train split), from the cache when possible.
+
+    Returns (denoiser in eval mode, checkpoint path, whether it was trained now).
+    """
+    key = checkpoint_key(model_cfg, train_sigmas, data.fingerprint(), seed)
+    path = cache_dir(cache) / f"{key}.pt"
+    shape = tuple(data.x.shape[1:])
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)  # the network's initialisation, without touching global state
+        D = build_denoiser(model_cfg, shape)
+    trained = False
+    if path.exists():
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+        D.load_state_dict(ckpt["state"])
+    else:
+        D.to(device)
+        state, losses = fit(D, make_loss(model_cfg, train_sigmas), data.x, model_cfg.train, seed, device, progress)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".tmp{os.getpid()}")
+        torch.save({"state": state, "losses": losses, "key": key}, tmp)
+        os.replace(tmp, path)  # atomic: a half-written checkpoint is never seen
+        D.load_state_dict(state)
+        trained = True
+    return D.to(device).eval(), path, trained
+
+
+def checkpoint_losses(path: Path) -> list[float]:
+    return list(torch.load(path, map_location="cpu", weights_only=True)["losses"])

@@ -2,7 +2,8 @@
 
 One forward pass per (batch, sigma) serves every requested layer, under
 `torch.inference_mode`. `output` is the model's return value, the posterior
-estimate. Spatial maps are global-average-pooled to one vector per sample.
+estimate, probed flattened; spatial maps of hidden layers are
+global-average-pooled to one vector per sample.
 Batches stream out one at a time, so memory stays bounded.
 """
 from __future__ import annotations
@@ -16,6 +17,12 @@ from torch import nn
 OUTPUT = "output"
 
 
+def hook_root(model: nn.Module) -> nn.Module:
+    """Layers are named inside the raw network, not its parameterisation wrapper (`model.net`)."""
+    net = getattr(model, "net", None)
+    return net if isinstance(net, nn.Module) else model
+
+
 def _pool(t) -> torch.Tensor:
     if isinstance(t, (tuple, list)):
         t = t[0]
@@ -26,43 +33,50 @@ def _pool(t) -> torch.Tensor:
 def layer_shapes(net: nn.Module, x: torch.Tensor, sigma: float) -> dict[str, tuple[int, ...]]:
     """Every hookable name with its (unpooled, per-sample) output shape: modules that run, then `output`."""
     shapes: dict[str, tuple[int, ...]] = {}
-    handles = [m.register_forward_hook(lambda m, i, o, name=name: shapes.setdefault(
-        name, tuple((o[0] if isinstance(o, (tuple, list)) else o).shape[1:])))
-        for name, m in net.named_modules() if name]
+
+    def record(name):
+        def hook(module, args, out) -> None:  # returning None keeps the module's output
+            if name not in shapes:
+                shapes[name] = tuple((out[0] if isinstance(out, (tuple, list)) else out).shape[1:])
+        return hook
+
+    handles = [m.register_forward_hook(record(name)) for name, m in hook_root(net).named_modules() if name]
     try:
         out = net(x, sigma)
     finally:
         for h in handles:
             h.remove()
-    names = [name for name, _ in net.named_modules() if name in shapes]  # definition order
+    names = [name for name, _ in hook_root(net).named_modules() if name in shapes]  # definition order
     return {**{n: shapes[n] for n in names}, OUTPUT: tuple(out.shape[1:])}
 
 
 def hookable_layers(net: nn.Module) -> list[str]:
     """Named submodules (and `output`); containers that never run are listed by `layer_shapes` only."""
-    return [name for name, m in net.named_modules() if name and not isinstance(m, (nn.ModuleList, nn.ModuleDict))] \
-        + [OUTPUT]
+    return [name for name, m in hook_root(net).named_modules()
+            if name and not isinstance(m, (nn.ModuleList, nn.ModuleDict))] + [OUTPUT]
 
 
 @torch.inference_mode()
 def extract(net: nn.Module, x: torch.Tensor, sigma: float, layers: list[str]) -> dict[str, torch.Tensor]:
     """Run net(x, sigma) once and return {layer: (B, C) pooled features}."""
-    modules = dict(net.named_modules())
+    modules = dict(hook_root(net).named_modules())
     missing = [name for name in layers if name != OUTPUT and name not in modules]
     if missing:
         raise ValueError(f"unknown layer {missing[0]!r}; valid layers: {', '.join(hookable_layers(net))}")
     captured: dict[str, torch.Tensor] = {}
-    handles = [
-        modules[name].register_forward_hook(lambda m, i, o, name=name: captured.__setitem__(name, _pool(o)))
-        for name in layers if name != OUTPUT
-    ]
+    def capture(name):
+        def hook(module, args, out) -> None:  # returning None keeps the module's output
+            captured[name] = _pool(out)
+        return hook
+
+    handles = [modules[name].register_forward_hook(capture(name)) for name in layers if name != OUTPUT]
     try:
         out = net(x, sigma)
     finally:
         for h in handles:
             h.remove()
     if OUTPUT in layers:
-        captured[OUTPUT] = _pool(out)
+        captured[OUTPUT] = out.flatten(1)  # the posterior estimate is probed whole, not pooled
     never = [name for name in layers if name not in captured]
     if never:
         raise ValueError(f"layer {never[0]!r} never ran in the forward pass (a container?); "

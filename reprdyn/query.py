@@ -123,6 +123,8 @@ def summarize(path: str) -> list[SummaryRow]:
             for inp in acc.input.values:
                 for probe in acc.probe.values:
                     curve = acc.sel(layer=layer, input=inp, probe=probe)
+                    if not np.isfinite(curve.values).any():
+                        continue  # this probe does not read this layer
                     u = unimodality(curve.sigma.values, curve.values)
                     c, c_peak = float("nan"), float("nan")
                     if "csnr_overall" in ds and u.peak_index >= 0:

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import json
+
+import numpy as np
 from pathlib import Path
 from typing import Callable
 
@@ -63,5 +65,7 @@ def describe_layers(spec: Spec) -> dict[str, dict[str, tuple[int, ...]]]:
             net, dtype = molrg_optimal(data), torch.float64
         else:
             net, dtype = build_denoiser(cfg, data.x.shape[1:]), torch.float32
-        out[name or cfg.kind] = layer_shapes(net.eval(), torch.as_tensor(data.x[:2], dtype=dtype), spec.sigmas[0])
+        shapes = layer_shapes(net.eval(), torch.as_tensor(data.x[:2], dtype=dtype), spec.sigmas[0])
+        shapes["output"] = (int(np.prod(shapes["output"])),)  # probed flattened
+        out[name or cfg.kind] = shapes
     return out

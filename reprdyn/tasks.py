@@ -98,7 +98,7 @@ class Context:
             if missing:
                 raise ValueError(f"unknown layer {missing[0]!r} for model {name or cfg.kind!r}; "
                                  f"valid layers: {', '.join(shapes)}")
-            w = {x: shapes[x][0] for x in self.spec.layers}
+            w = {x: int(np.prod(shapes[x])) if x == OUTPUT else shapes[x][0] for x in self.spec.layers}
             if widths is not None and w != widths:
                 raise ValueError(f"models disagree on layer widths ({widths} vs {w}); models compared in one "
                                  "spec must share the probed layers' widths")

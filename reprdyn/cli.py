@@ -130,13 +130,14 @@ def run(spec_file: Path = typer.Argument(..., metavar="SPEC"),
 
 def _summary(rows: list[q.SummaryRow], path: str) -> None:
     table = Table(title="summary (accuracy: mean over seeds at the lowest label noise)")
-    for col in ("dataset", "layer", "input", "probe", "peak σ", "peak acc", "CSNR@peak", "CSNR peak σ",
-                "unimodal", "ensemble acc"):
-        table.add_column(col, justify="right" if col not in ("dataset", "layer", "input", "probe") else "left")
+    multi = any(r.model for r in rows)
+    names = ("dataset",) + ("model",) * multi + ("layer", "input", "probe")
+    for col in names + ("peak σ", "peak acc", "CSNR@peak", "CSNR peak σ", "unimodal", "ensemble acc"):
+        table.add_column(col, justify="left" if col in names else "right")
     for r in rows:
-        table.add_row(r.dataset, r.layer, r.input, r.probe, _fmt(r.peak_sigma), f"{r.peak_accuracy:.4f}",
-                      _fmt(r.csnr_at_peak), _fmt(r.csnr_peak_sigma), "yes" if r.unimodal else "no",
-                      f"{r.ensemble_accuracy:.4f}")
+        table.add_row(r.dataset, *((r.model,) if multi else ()), r.layer, r.input, r.probe, _fmt(r.peak_sigma),
+                      f"{r.peak_accuracy:.4f}", _fmt(r.csnr_at_peak), _fmt(r.csnr_peak_sigma),
+                      "yes" if r.unimodal else "no", f"{r.ensemble_accuracy:.4f}")
     out.print(table)
     out.print(f"store: {path}", highlight=False)
     out.print(f"query: reprdyn query {path} accuracy --format csv", highlight=False)

@@ -96,6 +96,7 @@ def _plain(v):
 @dataclass(frozen=True)
 class SummaryRow:
     dataset: str
+    model: str  # '' for a single-model spec
     layer: str
     input: str
     probe: str
@@ -108,7 +109,7 @@ class SummaryRow:
 
 
 def summarize(path: str) -> list[SummaryRow]:
-    """Per dataset, layer, input and probe: the accuracy curve's peak and shape.
+    """Per dataset, model, layer, input and probe: the accuracy curve's peak and shape.
 
     The curve is the mean over seeds at the lowest label-noise level.
     """
@@ -117,22 +118,27 @@ def summarize(path: str) -> list[SummaryRow]:
         ds = res[name]
         if "accuracy" not in ds:
             continue
+        if "model" not in ds.dims:
+            ds = ds.expand_dims(model=[""])
         acc = ds["accuracy"].isel(label_noise=0).mean("seed").load()
         ens = ds["ensemble_accuracy"].isel(label_noise=0).mean("seed").load()
-        for layer in acc.layer.values:
-            for inp in acc.input.values:
-                for probe in acc.probe.values:
-                    curve = acc.sel(layer=layer, input=inp, probe=probe)
-                    if not np.isfinite(curve.values).any():
-                        continue  # this probe does not read this layer
-                    u = unimodality(curve.sigma.values, curve.values)
-                    c, c_peak = float("nan"), float("nan")
-                    if "csnr_overall" in ds and u.peak_index >= 0:
-                        snr = ds["csnr_overall"].sel(layer=layer, input=inp).load()
-                        c = float(snr.isel(sigma=u.peak_index))
-                        c_peak = unimodality(snr.sigma.values, snr.values).peak_sigma
-                    rows.append(SummaryRow(name, str(layer), str(inp), str(probe), u.peak_sigma, u.peak_value, c,
-                                           c_peak, u.unimodal, float(ens.sel(layer=layer, input=inp, probe=probe))))
+        for model in acc.model.values:
+            for layer in acc.layer.values:
+                for inp in acc.input.values:
+                    for probe in acc.probe.values:
+                        at = dict(model=model, layer=layer, input=inp)
+                        curve = acc.sel(**at, probe=probe)
+                        if not np.isfinite(curve.values).any():
+                            continue  # this probe does not read this layer
+                        u = unimodality(curve.sigma.values, curve.values)
+                        c, c_peak = float("nan"), float("nan")
+                        if "csnr_overall" in ds:
+                            snr = ds["csnr_overall"].sel(**at).load()
+                            c = float(snr.isel(sigma=u.peak_index))
+                            c_peak = unimodality(snr.sigma.values, snr.values).peak_sigma
+                        rows.append(SummaryRow(name, str(model), str(layer), str(inp), str(probe), u.peak_sigma,
+                                               u.peak_value, c, c_peak, u.unimodal,
+                                               float(ens.sel(**at, probe=probe))))
     return rows
 
 

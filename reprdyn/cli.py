@@ -20,6 +20,7 @@ from rich.table import Table
 from . import query as q
 from .runner import describe_layers, plan_status
 from .runner import run as run_spec
+from .runner import train as train_spec
 from .spec import Spec, SpecError, load_spec
 from .store import Results, StoreError
 
@@ -110,8 +111,7 @@ def run(spec_file: Path = typer.Argument(..., metavar="SPEC"),
     """Run a spec's tasks into its store, then print a summary."""
     spec, text = _load(spec_file)
     path = str(store or spec.store_path)
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  TimeRemainingColumn(), console=err, transient=False) as progress:
+    with _progress() as progress:
         bars: dict[str, int] = {}
         from .runner import plan as make_plan
         for t in make_plan(spec):
@@ -122,10 +122,40 @@ def run(spec_file: Path = typer.Argument(..., metavar="SPEC"),
         def done(t):
             progress.advance(bars[t.stage])
 
-        rows = run_spec(spec, store=path, spec_text=text, on_done=done, force=force)
+        rows = run_spec(spec, store=path, spec_text=text, on_done=done, force=force,
+                        on_train_step=_train_bar(progress))
         for bar in bars.values():  # tasks skipped because the store held them
             progress.update(bar, completed=progress.tasks[bar].total)
     _summary(rows, path)
+
+
+def _train_bar(progress: Progress):
+    """A progress callback that shows the running training loss on its own bar."""
+    state: dict[str, int] = {}
+
+    def step(label: str, i: int, total: int, loss: float) -> None:
+        if label not in state:
+            state[label] = progress.add_task(label, total=total)
+        progress.update(state[label], completed=i, description=f"{label} loss {loss:.4g}")
+    return step
+
+
+@app.command()
+@handled
+def train(spec_file: Path = typer.Argument(..., metavar="SPEC")):
+    """Train every model the spec needs (or find it in the checkpoint cache)."""
+    spec, _ = _load(spec_file)
+    with _progress() as progress:
+        done = train_spec(spec, on_train_step=_train_bar(progress))
+    if not done:
+        err.print("this spec trains nothing (its model needs no training)")
+    for task, path, trained in done:
+        out.print(f"{task.label}: {'trained' if trained else 'cached'} {path}", highlight=False, markup=False)
+
+
+def _progress() -> Progress:
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                    TimeRemainingColumn(), console=err, transient=False)
 
 
 def _summary(rows: list[q.SummaryRow], path: str) -> None:

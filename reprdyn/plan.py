@@ -30,7 +30,7 @@ class Task:
     @property
     def label(self) -> str:
         extra = " ".join(f"{k}={v}" for k, v in self.params if v != "")
-        return f"{self.stage}[{self.dataset}{' ' + extra if extra else ''}]"
+        return f"{self.stage} {self.dataset}{' ' + extra if extra else ''}"
 
 
 def _key(*parts) -> str:

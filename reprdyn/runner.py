@@ -17,7 +17,8 @@ from .tasks import Context
 
 def run(spec: Spec, store: str | Path | None = None, spec_text: str | None = None,
         on_start: Callable[[Task], None] | None = None,
-        on_done: Callable[[Task], None] | None = None, force: bool = False) -> list[SummaryRow]:
+        on_done: Callable[[Task], None] | None = None, force: bool = False,
+        on_train_step: Callable[[str, int, int, float], None] | None = None) -> list[SummaryRow]:
     """Run the tasks of `spec` into `store` (default: the spec's own) and return the summary.
 
     Tasks the store already holds are skipped unless `force`. `spec_text` is
@@ -35,8 +36,26 @@ def run(spec: Spec, store: str | Path | None = None, spec_text: str | None = Non
         if on_done:
             on_done(task)
 
-    get_executor(spec.compute.executor)(todo, Context(spec, path), on_start, finished)
+    get_executor(spec.compute.executor)(todo, Context(spec, path, on_train_step), on_start, finished)
     return summarize(path)
+
+
+def train(spec: Spec, on_train_step: Callable[[str, int, int, float], None] | None = None,
+          on_done: Callable[[Task], None] | None = None) -> list[tuple[Task, str, bool]]:
+    """Train (or find in the cache) every checkpoint the spec needs; no store is written.
+
+    Returns each train task with its checkpoint path and whether it was trained now.
+    """
+    ctx = Context(spec, "", on_train_step)
+    out = []
+    for task in plan(spec):
+        if task.stage == "train":
+            variant = task.param("variant", 0)
+            ctx.denoiser(task.param("model"), task.dataset, variant, label=task.label)
+            out.append((task, *ctx.checkpoints[(task.param("model"), variant)]))
+            if on_done:
+                on_done(task)
+    return out
 
 
 def plan_status(spec: Spec, store: str | Path | None = None) -> list[tuple[Task, str]]:

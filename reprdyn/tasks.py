@@ -52,6 +52,7 @@ class Context:
         self.device = pick_device(spec.compute.device)
         self._data: dict[str, Data] = {}
         self._nets: dict[tuple, torch.nn.Module] = {}
+        self.checkpoints: dict[tuple, tuple[str, bool]] = {}  # (model, variant) -> (path, trained now)
 
     def model_cfg(self, name: str):
         return dict(self.spec.model_items())[name]
@@ -81,9 +82,9 @@ class Context:
         if key not in self._nets:
             seed = cfg.train.seed if cfg.train.seed is not None else self.spec.seed
             report = (lambda i, n, loss: self.progress(label, i, n, loss)) if self.progress and label else None
-            net, _, _ = ensure_trained(cfg, self.train_data(cfg), levels[variant] if levels else None, seed,
-                                       self.spec.compute.cache, self.device, report)
-            self._nets[key] = net
+            net, path, trained = ensure_trained(cfg, self.train_data(cfg), levels[variant] if levels else None,
+                                                seed, self.spec.compute.cache, self.device, report)
+            self._nets[key], self.checkpoints[key] = net, (str(path), trained)
         return self._nets[key]
 
     def channels(self, dataset: str) -> dict[str, int]:

@@ -58,3 +58,16 @@ def test_unknown_kind_is_clear():
         kind = "cifar"
     with pytest.raises(ValueError, match="unknown dataset kind 'cifar'; expected one of"):
         build_dataset(Cfg(), 0)
+
+
+def test_digits_scaled_stratified_and_resizable():
+    from reprdyn.spec.datacfg import DigitsData
+    a = build_dataset(DigitsData(kind="digits", name="d", test_fraction=0.25), 0)
+    assert a.x.shape == (1797, 1, 8, 8) and a.x.min() == -1 and a.x.max() == 1
+    tr, te = a.y[a.split == "train"], a.y[a.split == "test"]
+    assert len(te) == 450
+    np.testing.assert_allclose(np.bincount(te) / len(te), np.bincount(a.y) / len(a.y), atol=0.01)  # stratified
+    b = build_dataset(DigitsData(kind="digits", name="d", test_fraction=0.25), 1)
+    assert not np.array_equal(a.y, b.y)  # the split is set by the seed
+    c = build_dataset(DigitsData(kind="digits", name="d16", size=16), 0)
+    assert c.x.shape == (1797, 1, 16, 16) and c.x.min() >= -1 and c.x.max() <= 1

@@ -79,3 +79,33 @@ def test_unimodality_flags():
     assert not unimodality(s, [1, 5, 1, 5, 1, 5, 1]).unimodal  # several peaks
     assert unimodality(s, [1, 2, 4, 3.98, 5, 3, 1], tol=0.05).unimodal  # a dip inside the tolerance
     assert not unimodality(s, [np.nan] * 7).unimodal
+
+
+def test_moments_give_the_same_csnr_as_samples():
+    from reprdyn.metrics import ClassMoments, csnr_from_moments
+    rng = np.random.default_rng(4)
+    U = molrg_bases(10, 3, 2, rng)
+    x, y = molrg_sample(U, 0.4, 900, rng)
+    mom = ClassMoments(3, 10)
+    for i in range(0, 900, 128):  # streamed in batches
+        mom.update(x[i:i + 128], y[i:i + 128])
+    got = csnr_from_moments(mom.second_moment(False), mom.n, list(U))
+    want = csnr(x, y, U)
+    assert got[0] == pytest.approx(want[0], rel=1e-10)
+    np.testing.assert_allclose(got[1], want[1], rtol=1e-10)
+
+
+def test_svd_bases_recover_class_subspaces():
+    from reprdyn.metrics import ClassMoments, svd_bases
+    rng = np.random.default_rng(5)
+    U = molrg_bases(12, 3, 2, rng)
+    x, y = molrg_sample(U, 0.1, 6000, rng)
+    mom = ClassMoments(3, 12)
+    mom.update(x, y)
+    B = svd_bases(mom.second_moment(False), rank=2, energy=1.0)
+    for k in range(3):  # top-2 right singular vectors span U_k: projector distance is small
+        assert np.linalg.norm(B[k] @ B[k].T - U[k] @ U[k].T) < 0.05
+    by_energy = svd_bases(mom.second_moment(False), rank=None, energy=0.9)
+    assert all(b.shape[1] == 2 for b in by_energy)  # 2 directions hold > 90% of each class's energy
+    centered = svd_bases(mom.second_moment(True), rank=1, energy=1.0)
+    assert all(b.shape == (12, 1) for b in centered)

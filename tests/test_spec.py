@@ -133,3 +133,45 @@ def test_shipped_specs_validate():
     from pathlib import Path
     for path in sorted((Path(__file__).parents[1] / "specs").glob("*.yaml")):
         load_spec(path)
+
+
+TRAINED = """spec_version: 1
+name: t
+model:
+  kind: diffusion
+  network: {kind: mlp, width: 16}
+  precond: {kind: vp}
+  train: {data: m, epochs: 1}
+datasets:
+  - {kind: molrg, name: m, n: 12, K: 3, d: 2, delta: 0.3, n_train: 30, n_test: 20}
+timesteps: [1, 10, 100]
+layers: [fc2, outptu]
+"""
+
+
+def test_unknown_network_layer_is_positioned_with_suggestion():
+    out = errors(TRAINED)
+    assert len(out) == 1 and out[0].startswith("s.yaml:11:15: layers[1]: unknown layer 'outptu'")
+    assert "did you mean 'output'?" in out[0] and "fc1" in out[0]
+
+
+def test_timestep_grid_converts_to_sigma():
+    from reprdyn.models.schedules import VPSchedule
+    spec = validate_text(TRAINED.replace(", outptu", ""))
+    assert spec.sigmas == pytest.approx(VPSchedule().sigmas[[1, 10, 100]].tolist())
+    assert spec.timestep_coord == [1.0, 10.0, 100.0]
+    assert "needs a model with a vp precond" in errors(TRAINED.replace("kind: vp", "kind: edm"))[0]
+    assert "outside the schedule's range" in errors(TRAINED.replace("[1, 10, 100]", "[1, 1000]"))[0]
+    assert "exactly one of `sigma`" in errors(TRAINED.replace(", outptu", "") + "sigma: [1]\n")[0]
+
+
+def test_train_data_must_exist_and_match_shape():
+    assert "names dataset 'x', which is not in `datasets`" in errors(TRAINED.replace("data: m", "data: x"))[0]
+    two = TRAINED.replace("datasets:\n", "datasets:\n  - {kind: digits, name: dg}\n")
+    assert "datasets ['dg'] do not have the training data's shape (12,)" in errors(two)[0]
+
+
+def test_models_mapping_and_exactly_one_model():
+    assert "exactly one of `model`" in errors(BASE.replace("model: {kind: molrg-optimal}", ""))[0]
+    spec = validate_text(BASE.replace("model: {kind: molrg-optimal}", "models: {a: {kind: molrg-optimal}}"))
+    assert spec.multi_model and [n for n, _ in spec.model_items()] == ["a"]

@@ -152,6 +152,16 @@ class Spec(Strict):
     store: str | None = Field(None, description="store path; default store/<name>.zarr")
     compute: Compute = Compute()
 
+    @model_validator(mode="before")
+    @classmethod
+    def _default_metrics(cls, data):
+        """Default metrics: all that apply (csnr_theory only when every dataset is molrg)."""
+        if isinstance(data, dict) and "metrics" not in data:
+            ds = data.get("datasets")
+            molrg = isinstance(ds, list) and all(isinstance(d, dict) and d.get("kind") == "molrg" for d in ds)
+            data = {**data, "metrics": [m for m in ALL_METRICS if molrg or m != "csnr_theory"]}
+        return data
+
     @field_validator("inputs", mode="before")
     @classmethod
     def _one_input(cls, v):

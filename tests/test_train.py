@@ -1,0 +1,57 @@
+"""Training: the loss goes down, checkpoints are cached by content key and never retrained."""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from reprdyn.spec import validate_text
+from reprdyn.tasks import Context
+from reprdyn.train import checkpoint_losses, ensure_trained
+
+SPEC = """spec_version: 1
+name: tr
+model:
+  kind: diffusion
+  network: {kind: mlp, width: 64}
+  precond: {kind: vp}
+  train: {data: m, epochs: 25, batch_size: 64, lr: 0.003}
+datasets: [{kind: molrg, name: m, n: 12, K: 3, d: 2, delta: 0.3, n_train: 512, n_test: 64}]
+sigma: [0.1, 1.0]
+layers: [fc2]
+"""
+
+
+def test_training_lowers_loss_and_cache_is_reused(tmp_path):
+    spec = validate_text(SPEC)
+    data = Context(spec, "").train_data(spec.model)
+    net, path, trained = ensure_trained(spec.model, data, None, 0, str(tmp_path), "cpu")
+    assert trained and path.exists()
+    losses = checkpoint_losses(path)
+    assert np.mean(losses[-3:]) < 0.7 * np.mean(losses[:2])
+    calls = []
+    net2, path2, trained2 = ensure_trained(spec.model, data, None, 0, str(tmp_path), "cpu",
+                                           lambda *a: calls.append(a))
+    assert not trained2 and path2 == path and calls == []  # loaded, not retrained
+    for a, b in zip(net.state_dict().values(), net2.state_dict().values()):
+        torch.testing.assert_close(a, b)
+    torch.load(path, weights_only=True)  # a plain tensor checkpoint
+
+
+def test_cache_key_covers_config_data_and_seed(tmp_path):
+    spec = validate_text(SPEC)
+    data = Context(spec, "").train_data(spec.model)
+    _, p0, _ = ensure_trained(spec.model, data, [0.5], 0, str(tmp_path), "cpu")
+    _, p1, _ = ensure_trained(spec.model, data, [0.6], 0, str(tmp_path), "cpu")
+    _, p2, _ = ensure_trained(spec.model, data, [0.5], 1, str(tmp_path), "cpu")
+    other = validate_text(SPEC.replace("n_train: 512", "n_train: 500"))
+    _, p3, _ = ensure_trained(other.model, Context(other, "").train_data(other.model), [0.5], 0, str(tmp_path), "cpu")
+    assert len({p0, p1, p2, p3}) == 4
+
+
+def test_training_is_deterministic(tmp_path):
+    spec = validate_text(SPEC.replace("epochs: 25", "epochs: 2"))
+    data = Context(spec, "").train_data(spec.model)
+    a, _, _ = ensure_trained(spec.model, data, None, 0, str(tmp_path / "a"), "cpu")
+    b, _, _ = ensure_trained(spec.model, data, None, 0, str(tmp_path / "b"), "cpu")
+    for x, y in zip(a.state_dict().values(), b.state_dict().values()):
+        torch.testing.assert_close(x, y, rtol=0, atol=0)

@@ -158,6 +158,39 @@ def write_region(path: str | Path, grp: str, part: xr.Dataset) -> None:
     part.drop_vars(drop).to_zarr(str(path), group=grp, region="auto", mode="r+", consolidated=False)
 
 
+CHUNK_BYTES = 8 << 20  # target size of one feature chunk
+
+
+def sample_chunk(n_samples: int, channels: int, batch_size: int) -> int:
+    """Rows per feature chunk: a multiple of the batch size near CHUNK_BYTES of float32."""
+    rows = max(batch_size, CHUNK_BYTES // (4 * channels) // batch_size * batch_size)
+    return min(rows, max(n_samples, 1))
+
+
+class RowWriter:
+    """Buffers (B, C) row blocks of one feature array and writes whole chunks.
+
+    Memory is bounded by one chunk per array, whatever the dataset size.
+    """
+
+    def __init__(self, array: zarr.Array, prefix: tuple, chunk: int):
+        self.array, self.prefix, self.chunk = array, prefix, chunk
+        self.start, self.parts = 0, []
+
+    def add(self, start: int, rows: np.ndarray) -> None:
+        if not self.parts:
+            self.start = start
+        self.parts.append(rows.astype(np.float32))
+        if sum(len(p) for p in self.parts) >= self.chunk:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.parts:
+            block = np.concatenate(self.parts)  # (rows, C)
+            self.array[(*self.prefix, slice(self.start, self.start + len(block)))] = block
+            self.parts = []
+
+
 # --- reading -----------------------------------------------------------------
 
 def _tidy(ds: xr.Dataset) -> xr.Dataset:

@@ -150,7 +150,8 @@ def _data_task(task: Task, ctx: Context) -> None:
         shape = (len(spec.model_items()),) * len(L) + (len(spec.sigmas), len(spec.inputs), len(sample), channels)
         tpl = xr.Dataset({"features": (dims, np.full(shape, np.nan, np.float32))},
                          coords={**_grid_coords(spec), "input": np.array(spec.inputs, dtype=object), **coords})
-        chunks = {"features": {"model": 1, "sigma": 1, "input": 1, "sample": spec.compute.batch_size}}
+        chunks = {"features": {"model": 1, "sigma": 1, "input": 1,
+                               "sample": st.sample_chunk(len(sample), channels, spec.compute.batch_size)}}
         st.allocate(ctx.path, st.group(task.dataset, "features", layer), tpl, chunks)
 
 
@@ -238,21 +239,25 @@ def _features_task(task: Task, ctx: Context) -> None:
     mi = (next(k for k, (n, _) in enumerate(spec.model_items()) if n == model),) if spec.multi_model else ()
     arrays = {layer: zarr.open_array(f"{ctx.path}/{st.group(task.dataset, 'features', layer)}/features", mode="r+")
               for layer in spec.layers}
+    chunk = {layer: a.chunks[-2] for layer, a in arrays.items()}
     train = data.split == "train"
     K, nl, ni = data.n_classes, len(spec.layers), len(spec.inputs)
     csnr_k, csnr_all = np.full((nl, ni, K), np.nan), np.full((nl, ni), np.nan)
     for j, inp in enumerate(spec.inputs):
         rng = np.random.default_rng(derive_seed(spec.seed, task.dataset, "noise", model, i))
         moments = {}
+        writers = {layer: st.RowWriter(a, (*mi, i, j), chunk[layer]) for layer, a in arrays.items()}
         for start, stop, feats in iter_features(net, data.x, sigma, spec.layers, noisy=inp == "noisy", rng=rng,
                                                 draws=spec.noise_draws, batch_size=spec.compute.batch_size,
                                                 device=ctx.device):
             m = train[start:stop]
             for layer, f in feats.items():
-                arrays[layer][(*mi, i, j, slice(start, stop))] = f.astype(np.float32)  # (B, C) into its chunk
+                writers[layer].add(start, f)  # (B, C), written a whole chunk at a time
                 C = f.shape[1]
                 if "csnr" in spec.metrics and K * C * C * 8 <= MOMENT_BUDGET:
                     moments.setdefault(layer, ClassMoments(K, C)).update(f[m], data.y[start:stop][m])
+        for w in writers.values():
+            w.flush()
         for li, layer in enumerate(spec.layers):
             if layer in moments:
                 mom = moments[layer]

@@ -79,3 +79,27 @@ def test_run_refuses_other_spec_and_foreign_folder(small_spec_file, small_store,
     (folder / "draft.txt").write_text("x")
     r = invoke("run", small_spec_file, "--store", folder)
     assert r.exit_code == 2 and "not a reprdyn store" in r.stderr and (folder / "draft.txt").exists()
+
+
+def test_train_and_layers_for_a_trained_model(tmp_path, monkeypatch):
+    monkeypatch.setenv("REPRDYN_CACHE", str(tmp_path / "cache"))
+    spec = tmp_path / "mlp.yaml"
+    spec.write_text("""spec_version: 1
+name: t
+model:
+  kind: diffusion
+  network: {kind: mlp, width: 32}
+  precond: {kind: vp}
+  train: {data: m, steps: 5}
+datasets: [{kind: molrg, name: m, n: 12, K: 3, d: 2, delta: 0.3, n_train: 60, n_test: 20}]
+timesteps: [1, 100]
+layers: [fc2]
+""")
+    r = invoke("layers", spec)
+    assert r.exit_code == 0 and "fc2" in r.stdout and "(32,)" in r.stdout and "embed.mlp" in r.stdout
+    r = invoke("train", spec)
+    assert r.exit_code == 0 and "trained" in r.stdout and ".pt" in r.stdout
+    r = invoke("train", spec)
+    assert r.exit_code == 0 and "cached" in r.stdout
+    r = invoke("train", tmp_path.parent / "nothing.yaml")
+    assert r.exit_code == 2

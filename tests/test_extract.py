@@ -51,3 +51,27 @@ def test_noisy_input_is_seeded_and_follows_theory():
     assert a.std() == pytest.approx(0.7, rel=0.03)  # x_sigma = x0 + sigma * eps
     clean = extract_all(Identity(), x0 + 1, 0.7, ["output"], noisy=False, seed=5, batch_size=300)["output"]
     np.testing.assert_array_equal(clean, x0 + 1)
+
+
+def test_noise_does_not_depend_on_batch_size_and_draws_average():
+    class Identity(nn.Module):
+        def forward(self, x, sigma):
+            return x
+    x0 = np.zeros((1000, 4))
+    a = extract_all(Identity(), x0, 1.0, ["output"], noisy=True, seed=1, batch_size=64)["output"]
+    b = extract_all(Identity(), x0, 1.0, ["output"], noisy=True, seed=1, batch_size=1000)["output"]
+    np.testing.assert_allclose(a, b, rtol=0, atol=1e-6)  # float32 forward, same noise
+    avg = extract_all(Identity(), x0, 1.0, ["output"], noisy=True, seed=1, batch_size=64, draws=4)["output"]
+    assert avg.std() == pytest.approx(0.5, rel=0.05)  # mean of 4 draws: sigma / sqrt(4)
+
+
+def test_output_is_flattened_and_maps_are_pooled():
+    net = Tiny()
+    got = extract(net, torch.randn(2, 1, 6, 6), 0.0, ["conv"])
+    assert got["conv"].shape == (2, 3)
+
+    class Img(nn.Module):
+        def forward(self, x, sigma):
+            return x
+    out = extract(Img(), torch.randn(2, 1, 6, 6), 0.0, ["output"])["output"]
+    assert out.shape == (2, 36)

@@ -79,3 +79,20 @@ def test_open_errors(tmp_path, small_store):
         st.open_store(small_store)["x"]
     with pytest.raises(st.StoreError, match="unknown layer 'h'"):
         st.open_store(small_store).features("toy", "h")
+
+
+def test_row_writer_writes_whole_chunks(tmp_path):
+    import zarr
+    xr.Dataset({"f": (("s", "n", "c"), np.full((2, 10, 3), np.nan, np.float32))}).to_zarr(
+        tmp_path / "w.zarr", mode="w", consolidated=False, encoding={"f": {"chunks": (1, 4, 3)}})
+    arr = zarr.open_array(str(tmp_path / "w.zarr" / "f"), mode="r+")
+    w = st.RowWriter(arr, (1,), 4)
+    rows = np.arange(30, dtype=np.float32).reshape(10, 3)
+    for start in range(0, 10, 2):
+        w.add(start, rows[start:start + 2])
+        if start == 0:
+            assert np.isnan(arr[1]).all()  # buffered until a chunk is full
+    w.flush()
+    np.testing.assert_array_equal(arr[1], rows)
+    assert np.isnan(arr[0]).all()
+    assert st.sample_chunk(100_000, 256, 512) % 512 == 0 and st.sample_chunk(50, 256, 512) == 50

@@ -81,7 +81,8 @@ def plan(spec: Spec) -> list[Task]:
         if "csnr_theory" in spec.metrics:
             tasks.append(Task("theory", ds.name, (), _key("theory", *base, sigmas), (data.key,)))
         if {"accuracy", "class_accuracy"} & set(spec.metrics):
-            protocol = (sigmas, spec.label_noise, spec.seeds, spec.val_fraction, spec.ensemble.model_dump())
+            protocol = (sigmas, spec.label_noise, spec.label_noise_kind, spec.seeds, spec.val_fraction,
+                        spec.ensemble.model_dump())
             for name, _ in spec.model_items():
                 mine = tuple(f.key for f in feats if f.param("model") == name)
                 for probe in spec.probes:

@@ -101,17 +101,20 @@ class SummaryRow:
     input: str
     probe: str
     peak_sigma: float
-    peak_accuracy: float
+    peak_accuracy: float  # mean over seeds
+    peak_accuracy_std: float  # std over seeds at the peak sigma
     csnr_at_peak: float
     csnr_peak_sigma: float
     unimodal: bool
     ensemble_accuracy: float
+    ensemble_accuracy_std: float
 
 
 def summarize(path: str) -> list[SummaryRow]:
     """Per dataset, model, layer, input and probe: the accuracy curve's peak and shape.
 
-    The curve is the mean over seeds at the lowest label-noise level.
+    The curve is the mean over seeds at the lowest label-noise level; the
+    spread over seeds is reported beside the peak and the ensemble.
     """
     res, rows = Results(path), []
     for name in res.datasets:
@@ -120,8 +123,10 @@ def summarize(path: str) -> list[SummaryRow]:
             continue
         if "model" not in ds.dims:
             ds = ds.expand_dims(model=[""])
-        acc = ds["accuracy"].isel(label_noise=0).mean("seed").load()
-        ens = ds["ensemble_accuracy"].isel(label_noise=0).mean("seed").load()
+        acc_all = ds["accuracy"].isel(label_noise=0).load()
+        acc, acc_sd = acc_all.mean("seed"), acc_all.std("seed")
+        ens_all = ds["ensemble_accuracy"].isel(label_noise=0).load()
+        ens, ens_sd = ens_all.mean("seed"), ens_all.std("seed")
         for model in acc.model.values:
             for layer in acc.layer.values:
                 for inp in acc.input.values:
@@ -136,9 +141,11 @@ def summarize(path: str) -> list[SummaryRow]:
                             snr = ds["csnr_overall"].sel(**at).load()
                             c = float(snr.isel(sigma=u.peak_index))
                             c_peak = unimodality(snr.sigma.values, snr.values).peak_sigma
+                        sd = float(acc_sd.sel(**at, probe=probe).isel(sigma=u.peak_index))
                         rows.append(SummaryRow(name, str(model), str(layer), str(inp), str(probe), u.peak_sigma,
-                                               u.peak_value, c, c_peak, u.unimodal,
-                                               float(ens.sel(**at, probe=probe))))
+                                               u.peak_value, sd, c, c_peak, u.unimodal,
+                                               float(ens.sel(**at, probe=probe)),
+                                               float(ens_sd.sel(**at, probe=probe))))
     return rows
 
 

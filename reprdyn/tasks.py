@@ -21,7 +21,7 @@ from .extract import OUTPUT, iter_features, layer_shapes
 from .metrics import ClassMoments, csnr_from_moments, csnr_theory, svd_bases
 from .models import build_denoiser, dae_sigmas, molrg_optimal
 from .plan import Task
-from .probes import accuracy, corrupt_labels, ensemble_members, make_probe, soft_vote
+from .probes import accuracy, corrupt_labels, make_probe, select, soft_vote
 from .spec import Spec
 from .train import ensure_trained
 
@@ -171,7 +171,7 @@ def metric_template(spec: Spec, data: Data) -> xr.Dataset:
         "label_noise": spec.label_noise, "seed": spec.seeds,
         "probe": np.array([p.label for p in spec.probes], dtype=object),
         "input": np.array(spec.inputs, dtype=object), "class": np.array(data.classes, dtype=object),
-        "member": np.arange(2 * spec.ensemble.k + 1),
+        "member": np.arange(spec.ensemble.size(len(spec.sigmas))),
     }
     size = {k: len(v) if not isinstance(v, tuple) else None for k, v in c.items()}
     L = lead(spec)
@@ -210,7 +210,7 @@ DESCRIPTIONS = {
     "val_accuracy": "accuracy on the validation split carved from train (used for selection)",
     "class_accuracy": "per-class test accuracy",
     "best_sigma": "sigma with the highest validation accuracy",
-    "ensemble_accuracy": "test accuracy of soft voting over best_sigma and its k neighbours",
+    "ensemble_accuracy": "test accuracy of soft voting over the ensemble members (see the spec's ensemble)",
     "ensemble_members": "sigmas in the ensemble (NaN-padded)",
     "csnr": "empirical CSNR per class (THEORY.md §4) on the train split; bases per the `csnr` attr",
     "csnr_overall": "empirical CSNR over all classes (ratio of means)",
@@ -283,14 +283,41 @@ def _theory_task(task: Task, ctx: Context) -> None:
     st.write_region(ctx.path, st.group(task.dataset, "metrics"), part)
 
 
-# --- probes: fit at every sigma, select on validation, ensemble --------------
+# --- probes: the whole (sigma x label-noise x seed) grid at once -------------
 
-def select_best(val_acc: np.ndarray) -> int:
-    """Grid index with the highest validation accuracy (the lowest sigma on ties).
+def val_split(spec: Spec, dataset: str, y_train: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(fit, val) positions within the train split: fixed per spec and dataset, stratified.
 
-    Takes validation accuracies only: test labels cannot influence selection.
+    The split does not depend on the label-noise level or seed, so one
+    factorisation per feature set serves all of them.
     """
-    return int(np.argmax(val_acc))
+    return train_test_split(np.arange(len(y_train)), test_size=spec.val_fraction,
+                            random_state=derive_seed(spec.seed, dataset, "val"), stratify=y_train)
+
+
+def noisy_labels(spec: Spec, dataset: str, y_train: np.ndarray, K: int) -> np.ndarray:
+    """Training labels for every (label-noise level, seed): (P * R, n_train), seed varying fastest."""
+    return np.stack([corrupt_labels(y_train, p, K, np.random.default_rng(derive_seed(spec.seed, dataset, "labels",
+                                                                                       seed, repr(p))),
+                                    spec.label_noise_kind)
+                     for p in spec.label_noise for seed in spec.seeds])
+
+
+def choose(val_acc: np.ndarray, ensemble) -> tuple[np.ndarray, np.ndarray]:
+    """Best sigma index and ensemble members per target set, from validation accuracy (S, T) alone."""
+    picks = [select(val_acc[:, t], ensemble.strategy, ensemble.k, ensemble.m) for t in range(val_acc.shape[1])]
+    return np.array([b for b, _ in picks]), [m for _, m in picks]
+
+
+def evaluate(test_logits: np.ndarray, y_test: np.ndarray, best: np.ndarray, members: list, K: int):
+    """The only place test labels are read: per-sigma, per-class and ensemble test accuracy."""
+    S, T = test_logits.shape[:2]
+    acc, cls = np.empty((S, T)), np.empty((S, T, K))
+    for s in range(S):
+        for t in range(T):
+            acc[s, t], cls[s, t] = accuracy(test_logits[s, t].argmax(-1), y_test, K)
+    ens = np.array([(soft_vote(test_logits[:, t], members[t]).argmax(-1) == y_test).mean() for t in range(T)])
+    return acc, cls, ens
 
 
 def _probe_task(task: Task, ctx: Context) -> None:
@@ -298,42 +325,33 @@ def _probe_task(task: Task, ctx: Context) -> None:
     model, layer, inp, label = (task.param(k) for k in ("model", "layer", "input", "probe"))
     cfg = next(p for p in spec.probes if p.label == label)
     F = st.open_group(ctx.path, st.group(task.dataset, "features", layer))["features"]
-    F = F.sel({"input": inp, **({"model": model} if spec.multi_model else {})}).values.astype(np.float64)  # (S, N, C)
+    F = F.sel({"input": inp, **({"model": model} if spec.multi_model else {})}).values  # (S, N, C)
     train, test = np.flatnonzero(data.split == "train"), np.flatnonzero(data.split == "test")
     K, S = data.n_classes, len(spec.sigmas)
+    fit, hold = val_split(spec, task.dataset, data.y[train])
+    Y = noisy_labels(spec, task.dataset, data.y[train], K)  # (T, n_train); noise hits train and validation alike
+    probe = make_probe(cfg, K, ctx.device, derive_seed(spec.seed, task.dataset, model, layer, inp, label))
+    probe.fit(F[:, train[fit]], Y[:, fit], X_val=F[:, train[hold]], Y_val=Y[:, hold])
+    val_pred = probe.predict(F[:, train[hold]]).cpu().numpy()  # (S, T, n_val)
+    val = (val_pred == Y[None, :, hold]).mean(-1)  # (S, T)
+    best, members = choose(val, spec.ensemble)
+    acc, cls, ens = evaluate(probe.decision_function(F[:, test]).cpu().numpy(), data.y[test], best, members, K)
+    M = spec.ensemble.size(S)
+    member_sigmas = np.full((len(members), M), np.nan)
+    for t, idx in enumerate(members):
+        member_sigmas[t, :len(idx)] = np.asarray(spec.sigmas)[idx]
     shape = (len(spec.label_noise), len(spec.seeds))
-    acc, val = np.full((S, *shape), np.nan), np.full((S, *shape), np.nan)
-    cls = np.full((S, *shape, K), np.nan)
-    best, ens = np.full(shape, np.nan), np.full(shape, np.nan)
-    members = np.full((*shape, 2 * spec.ensemble.k + 1), np.nan)
-    y_test = data.y[test]
-    for a, p in enumerate(spec.label_noise):
-        for b, seed in enumerate(spec.seeds):
-            rng = np.random.default_rng(derive_seed(spec.seed, task.dataset, "labels", seed, repr(p)))
-            y_noisy = corrupt_labels(data.y[train], p, K, rng)  # noise hits train and validation alike
-            fit, hold = train_test_split(np.arange(len(train)), test_size=spec.val_fraction,
-                                         random_state=derive_seed(spec.seed, "val", seed), stratify=y_noisy)
-            logits = np.empty((S, len(test), K))
-            for s in range(S):
-                probe = make_probe(cfg, K).fit(F[s, train[fit]], y_noisy[fit])
-                val[s, a, b] = (probe.predict(F[s, train[hold]]) == y_noisy[hold]).mean()
-                logits[s] = probe.decision_function(F[s, test])
-                acc[s, a, b], cls[s, a, b] = accuracy(logits[s].argmax(1), y_test, K)
-            i = select_best(val[:, a, b])
-            idx = ensemble_members(i, spec.ensemble.k, S)
-            best[a, b] = spec.sigmas[i]
-            members[a, b, :len(idx)] = np.asarray(spec.sigmas)[idx]
-            ens[a, b] = (soft_vote(logits, idx).argmax(1) == y_test).mean()
     L = lead(spec)
 
-    def put(x, before, after=()):  # insert the singleton model/layer/probe/input axes
+    def put(x, before, after=()):  # (..., T, ...) -> labelled dims with singleton model/layer/probe/input
         nb = len(before)
+        x = x.reshape(*x.shape[:nb], *shape, *x.shape[nb + 1:])
         return (*L, *before, "layer", "label_noise", "seed", "probe", "input", *after), \
             x.reshape(*(1,) * len(L), *x.shape[:nb], 1, *shape, 1, 1, *x.shape[nb + 2:])
 
     v = {"accuracy": put(acc, ("sigma",)), "val_accuracy": put(val, ("sigma",)),
-         "best_sigma": put(best, ()), "ensemble_accuracy": put(ens, ()),
-         "ensemble_members": put(members, (), ("member",))}
+         "best_sigma": put(np.asarray(spec.sigmas)[best], ()), "ensemble_accuracy": put(ens, ()),
+         "ensemble_members": put(member_sigmas, (), ("member",))}
     if "class_accuracy" in spec.metrics:
         v["class_accuracy"] = put(cls, ("sigma",), ("class",))
     coords = {"layer": [layer], "probe": [label], "input": [inp], "sigma": spec.sigmas,

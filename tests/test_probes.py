@@ -1,73 +1,151 @@
-"""Probes against scikit-learn, label-noise corruption, ensembles, selection without test labels."""
+"""Batched probes against scikit-learn and brute force; label noise; selection and ensembles."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
-from sklearn.linear_model import LogisticRegression
+import torch
+from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.preprocessing import StandardScaler
 
-from reprdyn.probes import (LogisticProbe, accuracy, corrupt_labels, ensemble_members, make_probe,
-                            soft_vote)
+from reprdyn.probes import (BNLinearProbe, LogisticProbe, MLPProbe, RidgeProbe, accuracy, corrupt_labels,
+                            ensemble_members, make_probe, select, soft_vote)
+from reprdyn.probes.ridge import loo_and_gcv, ridge_path
 
 
-def blobs(seed=0, n=400, D=6, K=3):
+def stack(seed=0, S=3, n=400, D=6, K=3):
+    """S feature sets of increasing separability, shared labels y."""
     rng = np.random.default_rng(seed)
     y = rng.integers(0, K, n)
-    X = rng.standard_normal((n, D)) * 3 + np.eye(K, D)[y] * 4 + 10
+    X = rng.standard_normal((S, n, D)) * 3 + np.eye(K, D)[y][None] * np.arange(1, S + 1)[:, None, None] + 10
     return X, y
 
 
-def test_logistic_matches_sklearn_on_standardised_data():
-    X, y = blobs()
-    ours = LogisticProbe(C=0.5).fit(X[:300], y[:300])
-    sc = StandardScaler().fit(X[:300])
-    ref = LogisticRegression(C=0.5, max_iter=1000).fit(sc.transform(X[:300]), y[:300])
-    np.testing.assert_allclose(ours.decision_function(X[300:]), ref.decision_function(sc.transform(X[300:])),
-                               rtol=1e-6, atol=1e-6)
-    assert ours is ours.fit(X, y)  # fit returns self
+def test_ridge_equals_sklearn_at_fixed_lambda():
+    X, y = stack()
+    Y = np.stack([y, np.roll(y, 1)])  # two target sets
+    probe = RidgeProbe(3, lambdas=[7.5], selection="loo").fit(X[:, :300], Y[:, :300])
+    scores = probe.decision_function(X[:, 300:]).numpy()  # (S, T, m, K)
+    for s in range(3):
+        sc = StandardScaler().fit(X[s, :300])
+        for t in range(2):
+            ref = Ridge(alpha=7.5).fit(sc.transform(X[s, :300]), np.eye(3)[Y[t, :300]])
+            np.testing.assert_allclose(scores[s, t], ref.predict(sc.transform(X[s, 300:])), atol=1e-9)
+    assert probe is probe.fit(X, Y)
 
 
-def test_abs_transform_and_no_standardize():
-    X, y = blobs(1)
-    ours = LogisticProbe(transform="abs", standardize=False).fit(X - 10, y)
-    ref = LogisticRegression(max_iter=1000).fit(np.abs(X - 10), y)
-    np.testing.assert_array_equal(ours.predict(X - 10), ref.predict(np.abs(X - 10)))
+def test_loo_shortcut_equals_brute_force():
+    rng = np.random.default_rng(1)
+    n, D, K = 40, 5, 3
+    X, y = rng.standard_normal((1, n, D)), rng.integers(0, K, n)
+    Xc = torch.as_tensor(X - X.mean(1, keepdims=True))
+    Yh = np.eye(K)[y][None]  # (T=1, n, K)
+    Yc = torch.as_tensor(Yh - Yh.mean(1, keepdims=True))
+    lam = torch.tensor([0.1, 3.0, 50.0], dtype=torch.float64)
+    U, d, UtY, _ = ridge_path(Xc, Yc, lam)
+    loo, gcv = loo_and_gcv(U, d, UtY, Yc, lam)
+    for li, l in enumerate(lam.tolist()):
+        errs = []
+        for i in range(n):  # refit without sample i, with an unpenalised intercept
+            keep = np.arange(n) != i
+            m = Ridge(alpha=l).fit(X[0, keep], Yh[0, keep])
+            errs.append(((m.predict(X[0, i:i + 1]) - Yh[0, i]) ** 2).sum())
+        assert float(loo[0, 0, li]) == pytest.approx(np.mean(errs), rel=1e-9)
+        full = Ridge(alpha=l).fit(X[0], Yh[0])
+        H = np.ones((n, n)) / n + Xc[0].numpy() @ np.linalg.solve(Xc[0].numpy().T @ Xc[0].numpy() + l * np.eye(D),
+                                                                  Xc[0].numpy().T)
+        rss = ((full.predict(X[0]) - Yh[0]) ** 2).sum(1).mean()
+        assert float(gcv[0, 0, li]) == pytest.approx(rss / (1 - np.trace(H) / n) ** 2, rel=1e-9)
 
 
-def test_missing_class_gets_minus_inf():
-    X, y = blobs(2)
-    keep = y != 2
-    probe = LogisticProbe(n_classes=3).fit(X[keep], y[keep])
-    z = probe.decision_function(X)
-    assert z.shape == (len(X), 3) and np.all(z[:, 2] == -np.inf)
+def test_ridge_lambda_choice_follows_its_criterion():
+    X, y = stack(2, n=300, D=20)
+    Y = y[None]
+    loo = RidgeProbe(3, selection="loo").fit(X, Y)
+    assert torch.equal(loo.lambda_, loo.lambda_)  # (S, T)
+    assert loo.lambda_.shape == (3, 1) and torch.all(loo.cv_.argmin(-1) == loo.cv_.argmin(-1))
+    val = RidgeProbe(3, selection="val").fit(X[:, :200], Y[:, :200], X[:, 200:], Y[:, 200:])
+    assert val.lambda_.shape == (3, 1)
+
+
+def test_logistic_matches_sklearn():
+    X, y = stack(3, n=500)
+    Y = np.stack([y, corrupt_labels(y, 0.3, 3, np.random.default_rng(0))])
+    probe = LogisticProbe(3, C=0.5).fit(X[:, :350], Y[:, :350])
+    pred = probe.predict(X[:, 350:]).numpy()
+    deltas = []
+    for s in range(3):
+        sc = StandardScaler().fit(X[s, :350])
+        for t in range(2):
+            ref = LogisticRegression(C=0.5, max_iter=1000).fit(sc.transform(X[s, :350]), Y[t, :350])
+            a = (ref.predict(sc.transform(X[s, 350:])) == y[350:]).mean()
+            deltas.append(abs(a - (pred[s, t] == y[350:]).mean()))
+            W = probe.coef_[s, t].double().numpy()
+            np.testing.assert_allclose(W - W.mean(1, keepdims=True), ref.coef_.T, atol=0.02)
+    assert np.mean(deltas) <= 0.005
+
+
+def test_logistic_c_grid_is_chosen_on_validation():
+    X, y = stack(4, n=400)
+    probe = LogisticProbe(3, C=[1e-4, 1.0]).fit(X[:, :200], y[None, :200], X[:, 200:300], y[None, 200:300])
+    assert probe.C_.shape == (3, 1) and torch.all(probe.C_ == 1.0)  # 1e-4 barely learns
+    with pytest.raises(ValueError, match="needs validation data"):
+        LogisticProbe(3, C=[0.1, 1.0]).fit(X, y[None])
+
+
+@pytest.mark.parametrize("cls", [BNLinearProbe, MLPProbe])
+def test_trained_probes_learn_and_are_seeded(cls):
+    X, y = stack(5, n=600)
+    Y = np.stack([y, y])
+    a = cls(3, epochs=30, batch_size=64, lr=1e-2, hidden=32, seed=1).fit(X[:, :400], Y[:, :400])
+    b = cls(3, epochs=30, batch_size=64, lr=1e-2, hidden=32, seed=1).fit(X[:, :400], Y[:, :400])
+    za, zb = a.decision_function(X[:, 400:]), b.decision_function(X[:, 400:])
+    assert za.shape == (3, 2, 200, 3)
+    torch.testing.assert_close(za, zb)  # deterministic per seed
+    acc = (za.argmax(-1).numpy() == y[400:]).mean((1, 2))
+    lin = LogisticProbe(3).fit(X[:, :400], Y[:, :400]).predict(X[:, 400:]).numpy()
+    assert np.all(acc > (lin == y[400:]).mean((1, 2)) - 0.05) and acc[-1] > 0.5  # chance: 1/3
+
+
+def test_bn_uses_running_statistics_at_evaluation():
+    X, y = stack(6, S=1, n=300)
+    p = BNLinearProbe(3, epochs=5, batch_size=50).fit(X, y[None])
+    sc = (X - X.mean(1, keepdims=True)) / X.std(1, keepdims=True)
+    np.testing.assert_allclose(p.running_mean_.numpy(), np.zeros((1, 6)), atol=0.05)
+    np.testing.assert_allclose(p.running_var_.numpy(), sc.var(1), atol=0.1)
 
 
 @pytest.mark.parametrize("p", [0.0, 0.2, 0.37, 0.8])
-def test_label_noise_exact_fraction_and_always_wrong(p):
+@pytest.mark.parametrize("kind", ["uniform", "pair"])
+def test_label_noise_exact_fraction_and_always_wrong(p, kind):
     y = np.random.default_rng(0).integers(0, 5, 1001)
-    noisy = corrupt_labels(y, p, 5, np.random.default_rng(1))
+    noisy = corrupt_labels(y, p, 5, np.random.default_rng(1), kind)
     changed = noisy != y
     assert changed.sum() == round(p * len(y))  # exact count, and every flip leaves its class
-    again = corrupt_labels(y, p, 5, np.random.default_rng(1))
-    np.testing.assert_array_equal(noisy, again)  # deterministic per seed
-    assert noisy.min() >= 0 and noisy.max() < 5
+    np.testing.assert_array_equal(noisy, corrupt_labels(y, p, 5, np.random.default_rng(1), kind))
+    if kind == "pair":
+        assert np.all(noisy[changed] == (y[changed] + 1) % 5)
 
 
-def test_label_noise_targets_are_uniform_over_other_classes():
+def test_uniform_noise_targets_are_uniform_over_other_classes():
     y = np.zeros(60_000, dtype=int)
     noisy = corrupt_labels(y, 0.5, 4, np.random.default_rng(2))
     counts = np.bincount(noisy[noisy != 0], minlength=4)[1:]
     assert np.all(np.abs(counts / counts.sum() - 1 / 3) < 0.01)
+    with pytest.raises(ValueError, match="unknown label-noise kind"):
+        corrupt_labels(y, 0.5, 4, np.random.default_rng(2), "symmetric")
 
 
-def test_ensemble_equals_manual_average():
+def test_ensemble_strategies_and_soft_vote():
     rng = np.random.default_rng(3)
     logits = rng.standard_normal((6, 10, 4))  # (S, N, K)
-    idx = ensemble_members(4, 2, 6)
-    np.testing.assert_array_equal(idx, [2, 3, 4, 5])  # clipped at the end of the grid
+    val = np.array([0.1, 0.5, 0.3, 0.4, 0.9, 0.2])
+    assert select(val, "neighbours", k=2)[1].tolist() == [2, 3, 4, 5]  # clipped at the end of the grid
+    assert select(val, "all")[1].tolist() == list(range(6))
+    best, top = select(val, "top", m=3)
+    assert best == 4 and top.tolist() == [1, 3, 4]
     manual = (logits[2] + logits[3] + logits[4] + logits[5]) / 4
-    np.testing.assert_allclose(soft_vote(logits, idx), manual)
-    np.testing.assert_array_equal(ensemble_members(0, 2, 6), [0, 1, 2])
+    np.testing.assert_allclose(soft_vote(logits, ensemble_members(4, 2, 6)), manual)
+    assert select(np.array([0.5, 0.5]))[0] == 0  # ties go to the lower sigma
 
 
 def test_accuracy_per_class():

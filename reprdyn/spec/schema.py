@@ -57,30 +57,71 @@ def _grid_kind(v) -> str | None:
 
 # --- probes ------------------------------------------------------------------
 
-class LogisticProbe(Strict):
-    """Multinomial L2 logistic regression on standardised features (scikit-learn)."""
-    kind: Literal["logistic"]
-    name: Name | None = None
-    C: float = Field(1.0, gt=0, allow_inf_nan=False)
-    max_iter: int = Field(1000, gt=0)
+class _Probe(Strict):
+    name: Name | None = Field(None, description="label on the `probe` coord; default: the kind")
+    layers: list[str] | None = Field(None, description="layers this probe reads; default all")
     transform: Literal["none", "abs"] = Field(
         "none", description="'abs' probes |features|, as for posterior probes (THEORY.md §5)")
     standardize: bool = Field(
         True, description="z-score features with train statistics; false keeps their scale, as the "
                           "paper's posterior probe does (the shrinkage at large sigma then matters)")
-    layers: list[str] | None = Field(None, description="layers this probe reads; default all")
 
     @property
     def label(self) -> str:
         return self.name or self.kind
 
 
-Probe = Annotated[Union[LogisticProbe], Field(discriminator="kind")]
+PositiveFloat = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+
+
+class RidgeProbe(_Probe):
+    """Closed-form ridge on one-hot labels; lambda per feature set by exact LOO, GCV or validation."""
+    kind: Literal["ridge"]
+    lambdas: list[PositiveFloat] | None = Field(
+        None, min_length=1, description="the lambda grid; default 13 values from 1e-4 n to 1e2 n")
+    selection: Literal["loo", "gcv", "val"] = "loo"
+
+
+class LogisticProbe(_Probe):
+    """Multinomial L2 logistic regression, full-batch L-BFGS over the whole stack at once."""
+    kind: Literal["logistic"]
+    C: Union[PositiveFloat, Annotated[list[PositiveFloat], Field(min_length=1)]] = Field(
+        1.0, description="inverse regularisation; a list is a grid chosen on validation data")
+    max_iter: int = Field(500, gt=0)
+    tol: float = Field(1e-4, gt=0, description="L-BFGS gradient tolerance (scikit-learn's default)")
+
+
+class _TrainedProbe(_Probe):
+    epochs: int = Field(50, gt=0)
+    batch_size: int = Field(256, gt=1)
+    lr: float = Field(1e-3, gt=0)
+    weight_decay: float = Field(0.0, ge=0)
+
+
+class BNLinearProbe(_TrainedProbe):
+    """BatchNorm1d then Linear, trained with Adam: the paper's Table 1 protocol."""
+    kind: Literal["bn-linear"]
+
+
+class MLPProbe(_TrainedProbe):
+    """Linear, ReLU, Linear: the paper's posterior probe."""
+    kind: Literal["mlp"]
+    hidden: int = Field(256, gt=0)
+
+
+Probe = Annotated[Union[RidgeProbe, LogisticProbe, BNLinearProbe, MLPProbe], Field(discriminator="kind")]
 
 
 class Ensemble(Strict):
-    """Soft voting over the best sigma and its k neighbours on each side (THEORY.md §6)."""
+    """Soft voting of probes across sigmas (THEORY.md §6): logits (ridge: scores) are averaged."""
+    strategy: Literal["neighbours", "all", "top"] = Field(
+        "neighbours", description="best sigma +- k grid points | every sigma | the m best on validation")
     k: int = Field(2, ge=0)
+    m: int = Field(3, ge=1)
+
+    def size(self, n_sigmas: int) -> int:
+        """Most members an ensemble can have (the length of the `member` dim)."""
+        return {"neighbours": 2 * self.k + 1, "all": n_sigmas, "top": self.m}[self.strategy]
 
 
 # --- metrics, compute --------------------------------------------------------
@@ -142,8 +183,10 @@ class Spec(Strict):
     layers: list[Annotated[str, Field(min_length=1)]] = Field(["output"], min_length=1)
     inputs: list[Literal["clean", "noisy"]] = Field(["clean"], min_length=1)
     noise_draws: int = Field(1, ge=1, description="noisy input: features averaged over this many draws")
-    probes: list[Probe] = Field(default_factory=lambda: [LogisticProbe(kind="logistic")], min_length=1)
+    probes: list[Probe] = Field(default_factory=lambda: [RidgeProbe(kind="ridge")], min_length=1)
     label_noise: list[Annotated[float, Field(ge=0, lt=1, allow_inf_nan=False)]] = Field([0.0], min_length=1)
+    label_noise_kind: Literal["uniform", "pair"] = Field(
+        "uniform", description="uniform: to a random other class; pair: class k -> k+1 (mod K)")
     seeds: list[int] = Field([0], min_length=1, description="probe / label-noise seeds: the `seed` dim")
     val_fraction: float = Field(0.2, gt=0, lt=1, description="share of train held out to pick best sigma")
     ensemble: Ensemble = Ensemble()

@@ -1,0 +1,55 @@
+"""The batched probe contract, shared by every probe kind.
+
+A probe is fitted on a *stack*: S feature sets X (S, n, C) — one per sigma —
+against T label vectors Y (T, n) — one per (label-noise level, seed). It learns
+every (s, t) pair at once and `decision_function` returns logits (S, T, m, K).
+Constructors only store parameters, `fit` returns self and learned state ends
+in `_`, as in scikit-learn. Inputs are standardised with the fitting data's
+statistics only.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+
+def as_stack(X, device: str, dtype=torch.float64) -> torch.Tensor:
+    X = torch.as_tensor(np.asarray(X), dtype=dtype, device=device)
+    return X.reshape(X.shape[0], X.shape[1], -1)  # (S, n, C)
+
+
+class StackProbe:
+    """Base: input transform, standardisation with fit statistics, and predictions from logits."""
+
+    transform: str = "none"
+    standardize: bool = True
+    device: str = "cpu"
+    dtype = torch.float64
+
+    def _prepare(self, X) -> torch.Tensor:
+        X = as_stack(X, self.device, self.dtype)
+        return X.abs() if self.transform == "abs" else X
+
+    def _fit_scaler(self, X: torch.Tensor) -> torch.Tensor:
+        if self.standardize:
+            self.mean_ = X.mean(1, keepdim=True)  # (S, 1, C)
+            sd = X.std(1, unbiased=False, keepdim=True)
+            self.scale_ = torch.where(sd > 1e-12, sd, torch.ones_like(sd))
+        else:
+            self.mean_, self.scale_ = torch.zeros_like(X[:, :1]), torch.ones_like(X[:, :1])
+        return self._scale(X)
+
+    def _scale(self, X: torch.Tensor) -> torch.Tensor:
+        return (X - self.mean_) / self.scale_
+
+    def transform_input(self, X) -> torch.Tensor:
+        """Prepared and standardised inputs (S, m, C) for a fitted probe."""
+        return self._scale(self._prepare(X))
+
+    def predict(self, X) -> np.ndarray:
+        """Class predictions (S, T, m)."""
+        return self.decision_function(X).argmax(-1)
+
+
+def one_hot(Y: torch.Tensor, K: int, dtype) -> torch.Tensor:
+    return torch.nn.functional.one_hot(Y, K).to(dtype)  # (T, n, K)

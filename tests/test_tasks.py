@@ -1,0 +1,89 @@
+"""Task functions: the probe protocol (splits, label noise, selection, evaluation) and leakage."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import xarray.testing as xrt
+
+import reprdyn
+from reprdyn.spec import validate_text
+from reprdyn.tasks import choose, derive_seed, evaluate, noisy_labels, val_split
+
+from conftest import SMALL
+
+
+def test_val_split_is_fixed_and_stratified(small_spec):
+    y = np.repeat(np.arange(3), 100)
+    fit, hold = val_split(small_spec, "toy", y)
+    again = val_split(small_spec, "toy", y)
+    np.testing.assert_array_equal(fit, again[0])
+    assert len(hold) == 60 and np.all(np.bincount(y[hold]) == 20)
+    assert not set(fit) & set(hold)
+
+
+def test_noisy_labels_grid(small_spec):
+    y = np.random.default_rng(0).integers(0, 3, 300)
+    Y = noisy_labels(small_spec, "toy", y, 3)  # label_noise [0, 0.4] x seeds [0, 1]
+    assert Y.shape == (4, 300)
+    np.testing.assert_array_equal(Y[0], y)
+    np.testing.assert_array_equal(Y[1], y)
+    assert (Y[2] != y).sum() == 120 and (Y[3] != y).sum() == 120 and not np.array_equal(Y[2], Y[3])
+
+
+def test_choose_and_evaluate():
+    val = np.array([[0.2, 0.9], [0.8, 0.1], [0.5, 0.3]])  # (S, T)
+    from reprdyn.spec.schema import Ensemble
+    best, members = choose(val, Ensemble(k=1))
+    assert best.tolist() == [1, 0] and [m.tolist() for m in members] == [[0, 1, 2], [0, 1]]
+    logits = np.zeros((3, 2, 4, 2))
+    logits[1, 0, :, 1] = 1  # sigma 1 says class 1 for everything
+    acc, cls, ens = evaluate(logits, np.array([1, 1, 0, 0]), best, members, 2)
+    assert acc[1, 0] == 0.5 and cls[1, 0].tolist() == [0.0, 1.0] and ens[0] == 0.5
+
+
+def test_selection_never_reads_test_labels(small_spec, tmp_path, monkeypatch):
+    """Shuffle the test labels: selection (val accuracy, best sigma, members) must not move."""
+    import reprdyn.tasks as tasks
+
+    reprdyn.run(small_spec, store=tmp_path / "a.zarr")
+    real = tasks.Context.data
+
+    def shuffled(self, name):
+        d = real(self, name)
+        test = d.split == "test"
+        d.y[test] = np.random.default_rng(9).permutation(d.y[test])
+        return d
+    monkeypatch.setattr(tasks.Context, "data", shuffled)
+    reprdyn.run(small_spec, store=tmp_path / "b.zarr")
+    a, b = reprdyn.open(tmp_path / "a.zarr")["toy"].load(), reprdyn.open(tmp_path / "b.zarr")["toy"].load()
+    for v in ("val_accuracy", "best_sigma", "ensemble_members"):
+        xrt.assert_identical(a[v], b[v])
+    assert not a["accuracy"].equals(b["accuracy"])  # the test numbers did change
+
+
+ALL_PROBES = SMALL.replace(
+    "probes: [{kind: logistic, transform: abs, standardize: false}]",
+    """probes:
+  - {kind: ridge, transform: abs}
+  - {kind: ridge, name: ridge-gcv, selection: gcv, transform: abs}
+  - {kind: logistic, C: [0.1, 1.0], transform: abs}
+  - {kind: bn-linear, epochs: 10, batch_size: 64, lr: 0.01, transform: abs}
+  - {kind: mlp, epochs: 10, batch_size: 64, hidden: 16, lr: 0.01, transform: abs}
+label_noise_kind: pair
+ensemble: {strategy: top, m: 2}""").replace("ensemble: {k: 1}\n", "")
+
+
+def test_every_probe_kind_fills_every_variable(tmp_path):
+    spec = validate_text(ALL_PROBES)
+    rows = reprdyn.run(spec, store=tmp_path / "p.zarr")
+    ds = reprdyn.open(tmp_path / "p.zarr")["toy"]
+    assert list(ds.probe.values) == ["ridge", "ridge-gcv", "logistic", "bn-linear", "mlp"]
+    for v in ("accuracy", "val_accuracy", "class_accuracy", "best_sigma", "ensemble_accuracy", "ensemble_members"):
+        assert ds[v].notnull().all(), v
+    assert ds.sizes["member"] == 2 and len(rows) == 5
+    assert all(r.peak_accuracy > 0.5 for r in rows)  # chance is 1/3 (MoLRG needs |features|)
+
+
+def test_derive_seed_is_stable():
+    assert derive_seed(0, "toy", "val") == derive_seed(0, "toy", "val") != derive_seed(1, "toy", "val")
+    assert derive_seed(-1, 0.5) >= 0

@@ -9,7 +9,7 @@ from sklearn.preprocessing import StandardScaler
 
 from reprdyn.probes import (BNLinearProbe, LogisticProbe, MLPProbe, RidgeProbe, accuracy, corrupt_labels,
                             ensemble_members, make_probe, select, soft_vote)
-from reprdyn.probes.ridge import loo_and_gcv, ridge_path
+from reprdyn.probes.ridge import gcv, gram_path, loo
 
 
 def stack(seed=0, S=3, n=400, D=6, K=3):
@@ -41,30 +41,35 @@ def test_loo_shortcut_equals_brute_force():
     Yh = np.eye(K)[y][None]  # (T=1, n, K)
     Yc = torch.as_tensor(Yh - Yh.mean(1, keepdims=True))
     lam = torch.tensor([0.1, 3.0, 50.0], dtype=torch.float64)
-    U, d, UtY, _ = ridge_path(Xc, Yc, lam)
-    loo, gcv = loo_and_gcv(U, d, UtY, Yc, lam)
+    V, d, UtY = gram_path(Xc, Yc)
+    loo_mse, gcv_score = loo(Xc, V, d, UtY, Yc, lam), gcv(d, UtY, Yc, lam)
     for li, l in enumerate(lam.tolist()):
         errs = []
         for i in range(n):  # refit without sample i, with an unpenalised intercept
             keep = np.arange(n) != i
             m = Ridge(alpha=l).fit(X[0, keep], Yh[0, keep])
             errs.append(((m.predict(X[0, i:i + 1]) - Yh[0, i]) ** 2).sum())
-        assert float(loo[0, 0, li]) == pytest.approx(np.mean(errs), rel=1e-9)
+        assert float(loo_mse[0, 0, li]) == pytest.approx(np.mean(errs), rel=1e-9)
         full = Ridge(alpha=l).fit(X[0], Yh[0])
         H = np.ones((n, n)) / n + Xc[0].numpy() @ np.linalg.solve(Xc[0].numpy().T @ Xc[0].numpy() + l * np.eye(D),
                                                                   Xc[0].numpy().T)
         rss = ((full.predict(X[0]) - Yh[0]) ** 2).sum(1).mean()
-        assert float(gcv[0, 0, li]) == pytest.approx(rss / (1 - np.trace(H) / n) ** 2, rel=1e-9)
+        assert float(gcv_score[0, 0, li]) == pytest.approx(rss / (1 - np.trace(H) / n) ** 2, rel=1e-9)
 
 
 def test_ridge_lambda_choice_follows_its_criterion():
     X, y = stack(2, n=300, D=20)
-    Y = y[None]
-    loo = RidgeProbe(3, selection="loo").fit(X, Y)
-    assert torch.equal(loo.lambda_, loo.lambda_)  # (S, T)
-    assert loo.lambda_.shape == (3, 1) and torch.all(loo.cv_.argmin(-1) == loo.cv_.argmin(-1))
+    Y = np.stack([y, corrupt_labels(y, 0.5, 3, np.random.default_rng(0))])
+    lam = torch.as_tensor(np.logspace(-4, 2, 13)) * 300
+    for sel in ("gcv", "loo"):
+        p = RidgeProbe(3, selection=sel).fit(X, Y)
+        assert p.cv_.shape == (3, 2, 13) and torch.equal(p.lambda_, lam[p.cv_.argmin(-1)])
+    # more label noise wants more shrinkage
+    assert torch.all(RidgeProbe(3, selection="loo").fit(X, Y).lambda_[:, 1] >= RidgeProbe(3).fit(X, Y).lambda_[:, 0])
     val = RidgeProbe(3, selection="val").fit(X[:, :200], Y[:, :200], X[:, 200:], Y[:, 200:])
-    assert val.lambda_.shape == (3, 1)
+    assert val.lambda_.shape == (3, 2)
+    with pytest.raises(ValueError, match="needs validation data"):
+        RidgeProbe(3, selection="val").fit(X, Y)
 
 
 def test_logistic_matches_sklearn():

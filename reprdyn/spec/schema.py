@@ -79,7 +79,8 @@ class RidgeProbe(_Probe):
     kind: Literal["ridge"]
     lambdas: list[PositiveFloat] | None = Field(
         None, min_length=1, description="the lambda grid; default 13 values from 1e-4 n to 1e2 n")
-    selection: Literal["loo", "gcv", "val"] = "loo"
+    selection: Literal["gcv", "loo", "val"] = Field(
+        "gcv", description="gcv: O(r) per lambda; loo: exact leave-one-out; val: validation accuracy")
 
 
 class LogisticProbe(_Probe):

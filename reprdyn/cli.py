@@ -174,7 +174,7 @@ def _summary(rows: list[q.SummaryRow], path: str) -> None:
 
 
 def _pm(mean: float, sd: float) -> str:
-    return f"{mean:.4f}" if not sd or sd != sd else f"{mean:.4f} ± {sd:.4f}"
+    return f"{mean:.4f} ± {sd:.4f}" if sd > 5e-5 else f"{mean:.4f}"  # NaN and float dust print bare
 
 
 def _fmt(v) -> str:

@@ -155,7 +155,8 @@ def _data_task(task: Task, ctx: Context) -> None:
         st.allocate(ctx.path, st.group(task.dataset, "features", layer), tpl, chunks)
 
 
-PROBE_VARS = ("accuracy", "val_accuracy", "class_accuracy", "best_sigma", "ensemble_accuracy", "ensemble_members")
+PROBE_VARS = ("accuracy", "val_accuracy", "class_accuracy", "best_sigma", "best_accuracy", "ensemble_accuracy",
+              "ensemble_members")
 
 
 def metric_chunks(spec: Spec) -> dict[str, dict[str, int]]:
@@ -187,6 +188,7 @@ def metric_template(spec: Spec, data: Data) -> xr.Dataset:
         v["accuracy"] = nan("sigma", *probe_dims)
         v["val_accuracy"] = nan("sigma", *probe_dims)
         v["best_sigma"] = nan(*probe_dims)
+        v["best_accuracy"] = nan(*probe_dims)
         v["ensemble_accuracy"] = nan(*probe_dims)
         v["ensemble_members"] = nan(*probe_dims, "member")
     if "class_accuracy" in want:
@@ -210,6 +212,7 @@ DESCRIPTIONS = {
     "val_accuracy": "accuracy on the validation split carved from train (used for selection)",
     "class_accuracy": "per-class test accuracy",
     "best_sigma": "sigma with the highest validation accuracy",
+    "best_accuracy": "test accuracy of the single probe at best_sigma (the ensemble's baseline)",
     "ensemble_accuracy": "test accuracy of soft voting over the ensemble members (see the spec's ensemble)",
     "ensemble_members": "sigmas in the ensemble (NaN-padded)",
     "csnr": "empirical CSNR per class (THEORY.md §4) on the train split; bases per the `csnr` attr",
@@ -351,6 +354,7 @@ def _probe_task(task: Task, ctx: Context) -> None:
 
     v = {"accuracy": put(acc, ("sigma",)), "val_accuracy": put(val, ("sigma",)),
          "best_sigma": put(np.asarray(spec.sigmas)[best], ()), "ensemble_accuracy": put(ens, ()),
+         "best_accuracy": put(acc[best, np.arange(len(best))], ()),
          "ensemble_members": put(member_sigmas, (), ("member",))}
     if "class_accuracy" in spec.metrics:
         v["class_accuracy"] = put(cls, ("sigma",), ("class",))

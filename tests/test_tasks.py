@@ -78,8 +78,11 @@ def test_every_probe_kind_fills_every_variable(tmp_path):
     rows = reprdyn.run(spec, store=tmp_path / "p.zarr")
     ds = reprdyn.open(tmp_path / "p.zarr")["toy"]
     assert list(ds.probe.values) == ["ridge", "ridge-gcv", "logistic", "bn-linear", "mlp"]
-    for v in ("accuracy", "val_accuracy", "class_accuracy", "best_sigma", "ensemble_accuracy", "ensemble_members"):
+    for v in ("accuracy", "val_accuracy", "class_accuracy", "best_sigma", "best_accuracy", "ensemble_accuracy",
+              "ensemble_members"):
         assert ds[v].notnull().all(), v
+    at_best = ds["accuracy"].sel(sigma=ds["best_sigma"])  # vectorised pick of each probe's best sigma
+    xrt.assert_allclose(at_best.drop_vars("sigma"), ds["best_accuracy"])
     assert ds.sizes["member"] == 2 and len(rows) == 5
     assert all(r.peak_accuracy > 0.5 for r in rows)  # chance is 1/3 (MoLRG needs |features|)
 

@@ -228,9 +228,9 @@ def _bases(ctx: Context, data: Data, layer: str, M: np.ndarray):
     cfg = ctx.spec.csnr
     U = data.extras.get("U", (None, None))[1]
     true_ok = U is not None and M.shape[1] == U.shape[1]
-    if cfg.basis == "true" or (cfg.basis == "auto" and layer == OUTPUT and true_ok):
+    if cfg.basis == "truth" or (cfg.basis == "auto" and layer == OUTPUT and true_ok):
         if not true_ok:
-            raise ValueError(f"csnr.basis 'true' needs the data-space output of a molrg dataset, not layer {layer!r}")
+            raise ValueError(f"csnr.basis 'truth' needs the data-space output of a molrg dataset, not layer {layer!r}")
         return list(U)
     return svd_bases(M, cfg.rank, cfg.energy)
 

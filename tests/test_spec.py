@@ -175,3 +175,10 @@ def test_models_mapping_and_exactly_one_model():
     assert "exactly one of `model`" in errors(BASE.replace("model: {kind: molrg-optimal}", ""))[0]
     spec = validate_text(BASE.replace("model: {kind: molrg-optimal}", "models: {a: {kind: molrg-optimal}}"))
     assert spec.multi_model and [n for n, _ in spec.model_items()] == ["a"]
+
+
+def test_true_csnr_basis_needs_molrg():
+    digits = TRAINED.replace("  - {kind: molrg, name: m, n: 12, K: 3, d: 2, delta: 0.3, n_train: 30, n_test: 20}",
+                             "  - {kind: digits, name: m}").replace("mlp, width: 16", "unet, channels: 8")
+    digits = digits.replace("layers: [fc2, outptu]", "layers: [mid]") + "csnr: {basis: truth}\n"
+    assert "basis 'truth' needs molrg datasets" in errors(digits)[0]

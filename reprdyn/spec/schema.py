@@ -133,8 +133,8 @@ ALL_METRICS: tuple[str, ...] = ("accuracy", "class_accuracy", "csnr", "csnr_theo
 
 class Csnr(Strict):
     """How CSNR bases are found (THEORY.md §4): the true MoLRG bases, or per-class SVD of features."""
-    basis: Literal["auto", "true", "svd"] = Field(
-        "auto", description="auto: true bases for `output` on molrg data, SVD otherwise")
+    basis: Literal["auto", "truth", "svd"] = Field(
+        "auto", description="auto: the true bases (truth) for `output` on molrg data, SVD otherwise")
     rank: int | None = Field(None, gt=0, description="SVD rank r; default: keep `energy` of the spectrum")
     energy: float = Field(0.9, gt=0, le=1)
     center: bool = Field(False, description="centre each class's features before the SVD (the paper does not)")
@@ -306,6 +306,14 @@ class Spec(Strict):
             bad = [d.name for d in datasets if d.kind != "molrg"]
             if bad:
                 raise ValueError(f"csnr_theory is defined for molrg datasets only, not {bad}")
+        return v
+
+    @field_validator("csnr")
+    @classmethod
+    def _csnr(cls, v, info):
+        bad = [d.name for d in info.data.get("datasets") or [] if d.kind != "molrg"]
+        if v.basis == "truth" and bad:
+            raise ValueError(f"basis 'truth' needs molrg datasets (their true U_k); {bad} are not; use auto or svd")
         return v
 
     @model_validator(mode="after")

@@ -182,3 +182,9 @@ def test_true_csnr_basis_needs_molrg():
                              "  - {kind: digits, name: m}").replace("mlp, width: 16", "unet, channels: 8")
     digits = digits.replace("layers: [fc2, outptu]", "layers: [mid]") + "csnr: {basis: truth}\n"
     assert "basis 'truth' needs molrg datasets" in errors(digits)[0]
+
+
+def test_duplicate_seeds_and_probe_layers():
+    assert "duplicate entry 0" in errors(BASE + "seeds: [0, 1, 0]\n")[0]
+    out = errors(BASE + "probes: [{kind: ridge, layers: [fc9]}]\n")
+    assert "probe 'ridge' reads layers ['fc9'] that are not in `layers`" in out[0]

@@ -167,6 +167,11 @@ def _models(data: dict) -> list:
     return list((data.get("models") or {}).values())
 
 
+def _not_molrg(data: dict) -> list[str]:
+    """Names of the validated datasets that are not MoLRG (they have no true bases)."""
+    return [d.name for d in data.get("datasets") or [] if d.kind != "molrg"]
+
+
 class Spec(Strict):
     """One reprdyn experiment. See the README's spec reference."""
     spec_version: Literal[1]
@@ -251,7 +256,7 @@ class Spec(Strict):
         by_name = {d.name: d for d in v}
         for m in _models(info.data):
             if m.kind == "molrg-optimal":
-                bad = [d.name for d in v if d.kind != "molrg"]
+                bad = _not_molrg({"datasets": v})
                 if bad:
                     raise ValueError(f"model kind 'molrg-optimal' is the posterior of molrg data; "
                                      f"datasets {bad} are not of kind 'molrg'")
@@ -295,23 +300,21 @@ class Spec(Strict):
                 raise ValueError(f"probe {p.label!r} reads layers {bad} that are not in `layers` {layers}")
         return v
 
-    @field_validator("inputs", "metrics")
+    @field_validator("inputs", "metrics", "seeds")
     @classmethod
     def _unique(cls, v, info):
         dup = _dups(v)
         if dup:
             raise ValueError(f"duplicate entry {dup[0]!r}")
-        datasets = info.data.get("datasets") or []
-        if info.field_name == "metrics" and "csnr_theory" in v:
-            bad = [d.name for d in datasets if d.kind != "molrg"]
-            if bad:
-                raise ValueError(f"csnr_theory is defined for molrg datasets only, not {bad}")
+        bad = _not_molrg(info.data)
+        if info.field_name == "metrics" and "csnr_theory" in v and bad:
+            raise ValueError(f"csnr_theory is defined for molrg datasets only, not {bad}")
         return v
 
     @field_validator("csnr")
     @classmethod
     def _csnr(cls, v, info):
-        bad = [d.name for d in info.data.get("datasets") or [] if d.kind != "molrg"]
+        bad = _not_molrg(info.data)
         if v.basis == "truth" and bad:
             raise ValueError(f"basis 'truth' needs molrg datasets (their true U_k); {bad} are not; use auto or svd")
         return v

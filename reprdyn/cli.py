@@ -18,11 +18,11 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from . import query as q
-from .runner import describe_layers, plan_status
+from .runner import TasksFailed, describe_layers, plan_status
 from .runner import run as run_spec
 from .runner import train as train_spec
 from .spec import Spec, SpecError, load_spec
-from .store import Results, StoreError
+from .store import Results, StoreError, task_status
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Representation dynamics of diffusion models: specs -> tasks -> zarr cubes -> queries.")
@@ -107,26 +107,96 @@ def plan(spec_file: Path = typer.Argument(..., metavar="SPEC"),
 @handled
 def run(spec_file: Path = typer.Argument(..., metavar="SPEC"),
         store: Optional[Path] = typer.Option(None, help="store path (overrides the spec's `store`)"),
-        force: bool = typer.Option(False, "--force", help="re-run tasks the store already holds")):
+        force: bool = typer.Option(False, "--force", help="re-run tasks the store already holds"),
+        wait: bool = typer.Option(False, "--wait", help="if another run holds the store, wait for it"),
+        json_out: bool = typer.Option(False, "--json", help="print the summary as JSON on stdout, nothing else")):
     """Run a spec's tasks into its store, then print a summary."""
     spec, text = _load(spec_file)
     path = str(store or spec.store_path)
-    with _progress() as progress:
-        bars: dict[str, int] = {}
-        from .runner import plan as make_plan
-        for t in make_plan(spec):
-            if t.stage not in bars:
-                bars[t.stage] = progress.add_task(t.stage, total=0)
-            progress.update(bars[t.stage], total=progress.tasks[bars[t.stage]].total + 1)
+    with _reporter() as report:
+        try:
+            rows = run_spec(spec, store=path, spec_text=text, on_done=report.done, force=force,
+                            on_train_step=report.train_step, on_start=report.start, wait=wait)
+            failures = []
+        except TasksFailed as e:
+            rows, failures = e.summary, e.failures
+    if json_out:
+        sys.stdout.write(json.dumps({"store": path, "summary": json.loads(q.summary_json(rows)),
+                                     "failed": failures}) + "\n")
+    else:
+        _summary(rows, path)
+    if failures:
+        for f in failures:
+            err.print(f"failed: {f['task']}: {f['error']}", markup=False, highlight=False)
+        err.print(f"{len(failures)} task(s) failed; the others are in the store. `reprdyn status {path}` "
+                  "lists them; run again to retry them.", markup=False, highlight=False)
+        raise typer.Exit(1)
 
-        def done(t):
-            progress.advance(bars[t.stage])
 
-        rows = run_spec(spec, store=path, spec_text=text, on_done=done, force=force,
-                        on_train_step=_train_bar(progress))
-        for bar in bars.values():  # tasks skipped because the store held them
-            progress.update(bar, completed=progress.tasks[bar].total)
-    _summary(rows, path)
+@app.command()
+@handled
+def status(store: Path = typer.Argument(..., help="a reprdyn store"),
+           json_out: bool = typer.Option(False, "--json", help="JSON on stdout")):
+    """Show which of a store's tasks are done, pending or failed."""
+    rows = task_status(store)
+    if json_out:
+        sys.stdout.write(json.dumps(rows) + "\n")
+        return
+    counts = {k: sum(r["status"] == k for r in rows) for k in ("done", "pending", "failed")}
+    table = Table(title=f"{store}: {counts['done']} done, {counts['pending']} pending, {counts['failed']} failed")
+    for col in ("task", "key", "status", "error"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(r["task"], r["key"], r["status"], r["error"] or "")
+    out.print(table)
+
+
+class _Reporter:
+    """Progress per stage: rich bars with ETA on a terminal, plain log lines otherwise."""
+
+    def __init__(self):
+        self.live = err.is_terminal
+        self.progress = _progress() if self.live else None
+        self.bars: dict[str, int] = {}
+        self.train = _train_bar(self.progress) if self.live else None
+        self._last_log: dict[str, float] = {}
+
+    def __enter__(self) -> "_Reporter":
+        if self.progress:
+            self.progress.__enter__()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.progress:
+            self.progress.__exit__(*exc)
+
+    def start(self, task) -> None:
+        if self.live:
+            if task.stage not in self.bars:
+                self.bars[task.stage] = self.progress.add_task(task.stage, total=None)
+        else:
+            _log(f"start {task.label}")
+
+    def done(self, task) -> None:
+        if self.live:
+            self.progress.advance(self.bars[task.stage])
+        else:
+            _log(f"done  {task.label}")
+
+    def train_step(self, label: str, i: int, total: int, loss: float) -> None:
+        if self.live:
+            self.train(label, i, total, loss)
+        elif i == total or i % max(total // 10, 1) == 0:
+            _log(f"train {label}: step {i}/{total} loss {loss:.4g}")
+
+
+def _log(msg: str) -> None:
+    import datetime as dt
+    err.print(f"{dt.datetime.now().strftime('%H:%M:%S')} {msg}", markup=False, highlight=False)
+
+
+def _reporter() -> _Reporter:
+    return _Reporter()
 
 
 def _train_bar(progress: Progress):

@@ -1,26 +1,56 @@
-"""Executors: run planned tasks. `local` runs them in this process, in plan order."""
+"""Executors: run planned tasks. `local` runs them in this process, in plan order.
+
+Every executor calls the same `run_task`. A failed task is reported through
+`on_fail` and the tasks that depend on it are skipped; the others go on.
+"""
 from __future__ import annotations
 
+import traceback
 from typing import Callable
 
 from .plan import Task
 from .tasks import Context, run_task
 
 Callback = Callable[[Task], None]
+FailCallback = Callable[[Task, str], None]
+
+
+def describe(exc: BaseException) -> str:
+    """One line for the user; the last frames for the failure log."""
+    tb = traceback.extract_tb(exc.__traceback__)[-3:]
+    where = "; ".join(f"{f.filename.rsplit('/', 1)[-1]}:{f.lineno} in {f.name}" for f in tb)
+    return f"{type(exc).__name__}: {exc} [{where}]"
 
 
 def run_local(tasks: list[Task], ctx: Context, on_start: Callback | None = None,
-              on_done: Callback | None = None) -> None:
+              on_done: Callback | None = None, on_fail: FailCallback | None = None) -> None:
     """Run every task here, in order (the plan is already in dependency order)."""
+    broken: set[str] = set()
     for task in tasks:
+        if broken & set(task.deps):
+            broken.add(task.key)
+            if on_fail:
+                on_fail(task, "skipped: a task it depends on failed")
+            continue
         if on_start:
             on_start(task)
-        run_task(task, ctx)
+        try:
+            run_task(task, ctx)
+        except Exception as e:  # noqa: BLE001 - reported, and the run goes on
+            broken.add(task.key)
+            if on_fail:
+                on_fail(task, describe(e))
+            continue
         if on_done:
             on_done(task)
 
 
-EXECUTORS = {"local": run_local}
+def run_dask(tasks, ctx, on_start=None, on_done=None, on_fail=None) -> None:
+    from .dask_executor import run_dask as run
+    run(tasks, ctx, on_start, on_done, on_fail)
+
+
+EXECUTORS = {"local": run_local, "dask": run_dask}
 
 
 def get_executor(name: str):

@@ -15,29 +15,55 @@ from .spec import Spec, canonical, spec_hash
 from .tasks import Context
 
 
+class TasksFailed(Exception):
+    """Some tasks failed; the others ran and are in the store."""
+
+    def __init__(self, failures: list[dict], summary: list[SummaryRow]):
+        self.failures, self.summary = failures, summary
+        super().__init__(f"{len(failures)} task(s) failed: " + "; ".join(f"{f['task']}: {f['error']}"
+                                                                         for f in failures[:3]))
+
+
 def run(spec: Spec, store: str | Path | None = None, spec_text: str | None = None,
         on_start: Callable[[Task], None] | None = None,
         on_done: Callable[[Task], None] | None = None, force: bool = False,
-        on_train_step: Callable[[str, int, int, float], None] | None = None) -> list[SummaryRow]:
+        on_train_step: Callable[[str, int, int, float], None] | None = None,
+        wait: bool = False) -> list[SummaryRow]:
     """Run the tasks of `spec` into `store` (default: the spec's own) and return the summary.
 
     Tasks the store already holds are skipped unless `force`. `spec_text` is
     the spec as written, kept verbatim in the store; without it the canonical
-    form is stored in its place.
+    form is stored in its place. The store is locked for the run (`wait` queues
+    behind another run instead of refusing). Failed tasks do not stop the
+    others; they raise `TasksFailed` at the end.
     """
     path = str(store or spec.store_path)
     text = spec_text if spec_text is not None else json.dumps(canonical(spec), indent=2)
-    st.create(path, st.provenance(text, spec_hash(spec), canonical(spec)), fresh=force)
-    done = st.done_keys(path)
-    todo = [t for t in plan(spec) if t.key not in done]
+    prov = st.provenance(text, spec_hash(spec), canonical(spec))
+    st.check_destination(path, prov)  # refuse before anything is created
+    with st.StoreLock(path, wait=wait):
+        st.create(path, prov, fresh=force)
+        tasks = plan(spec)
+        st.write_plan(path, tasks)
+        done = st.done_keys(path)
+        todo = [t for t in tasks if t.key not in done]
+        failures: list[dict] = []
 
-    def finished(task: Task) -> None:
-        st.mark_done(path, task.key, task.label)
-        if on_done:
-            on_done(task)
+        def finished(task: Task) -> None:
+            st.mark_done(path, task.key, task.label)
+            if on_done:
+                on_done(task)
 
-    get_executor(spec.compute.executor)(todo, Context(spec, path, on_train_step), on_start, finished)
-    return summarize(path)
+        def failed(task: Task, error: str) -> None:
+            failures.append({"key": task.key, "task": task.label, "error": error})
+
+        get_executor(spec.compute.executor)(todo, Context(spec, path, on_train_step), on_start, finished, failed)
+        st.record_failures(path, failures)
+        st.consolidate(path)
+        summary = summarize(path) if not any(f["task"].startswith("data ") for f in failures) else []
+    if failures:
+        raise TasksFailed(failures, summary)
+    return summary
 
 
 def train(spec: Spec, on_train_step: Callable[[str, int, int, float], None] | None = None,

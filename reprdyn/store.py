@@ -72,10 +72,24 @@ def provenance(spec_text: str, spec_hash: str, canonical: dict) -> dict:
 
 # --- creating and writing ----------------------------------------------------
 
+def _open(store: str | Path, sub: str | None = None) -> zarr.Group:
+    g = zarr.open_group(str(store), mode="r", use_consolidated=False)
+    return g[sub] if sub else g
+
+
+def consolidate(path: str | Path) -> None:
+    """Consolidate metadata once, at the end of a run (readers here never depend on it)."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # zarr warns that consolidated metadata is not in the v3 spec yet
+        zarr.consolidate_metadata(str(path))
+
+
 def read_attrs(path: str | Path) -> dict | None:
     """Root attributes of a reprdyn store, or None where `path` holds none."""
     try:
-        attrs = dict(zarr.open_group(str(path), mode="r").attrs)
+        attrs = dict(_open(path).attrs)
     except (FileNotFoundError, zarr.errors.GroupNotFoundError, ValueError, OSError):
         return None
     return attrs if attrs.get("format") == FORMAT else None
@@ -93,7 +107,79 @@ def diff_fields(a, b, path: str = "") -> list[str]:
     return [] if a == b else [f"{path}: {json.dumps(a)} -> {json.dumps(b)}"]
 
 
-MANIFEST = "manifest.jsonl"
+MANIFEST = "manifest.jsonl"  # one line per finished task, appended after its region is written
+FAILURES = "failed.jsonl"  # one line per failed task of the latest run
+PLAN = "plan.json"  # the task list of the spec this store belongs to
+LOCK = ".lock"
+
+
+class StoreLocked(StoreError):
+    """Another process is running into this store."""
+
+
+class StoreLock:
+    """An exclusive advisory lock on a store, held for a whole run.
+
+    The OS drops it when the holding process dies, so a killed run never leaves
+    a stale lock behind.
+    """
+
+    def __init__(self, path: str | Path, wait: bool = False):
+        self.path, self.wait, self.fh = Path(path), wait, None
+
+    def __enter__(self) -> "StoreLock":
+        import fcntl
+
+        if self.path.exists() and not self.path.is_dir():
+            raise StoreError(f"{self.path}: this is a file, not a reprdyn store; choose another --store path")
+        self.path.mkdir(parents=True, exist_ok=True)
+        self.fh = open(self.path / LOCK, "a+")
+        try:
+            fcntl.flock(self.fh, fcntl.LOCK_EX | (0 if self.wait else fcntl.LOCK_NB))
+        except BlockingIOError:
+            self.fh.close()
+            raise StoreLocked(f"{self.path}: another reprdyn run is writing to this store; wait for it, "
+                              "or pass --wait to queue behind it") from None
+        return self
+
+    def __exit__(self, *exc) -> None:
+        import fcntl
+
+        fcntl.flock(self.fh, fcntl.LOCK_UN)
+        self.fh.close()
+
+
+def write_plan(path: str | Path, tasks) -> None:
+    rows = [{"key": t.key, "task": t.label, "stage": t.stage, "deps": list(t.deps)} for t in tasks]
+    tmp = Path(path) / (PLAN + ".tmp")
+    tmp.write_text(json.dumps(rows, indent=1))
+    tmp.replace(Path(path) / PLAN)  # atomic
+
+
+def record_failures(path: str | Path, failures: list[dict]) -> None:
+    tmp = Path(path) / (FAILURES + ".tmp")
+    tmp.write_text("".join(json.dumps(f) + "\n" for f in failures))
+    tmp.replace(Path(path) / FAILURES)
+
+
+def task_status(path: str | Path) -> list[dict]:
+    """Every planned task with status done, failed (with its error) or pending."""
+    path = Path(path)
+    if read_attrs(path) is None:
+        raise StoreError(f"{path}: not a reprdyn store (no such path, or no reprdyn provenance)")
+    if not (path / PLAN).exists():
+        raise StoreError(f"{path}: this store has no task plan (written by an older reprdyn?)")
+    done = done_keys(path)
+    failed = {}
+    if (path / FAILURES).exists():
+        for line in (path / FAILURES).read_text().splitlines():
+            f = json.loads(line)
+            failed[f["key"]] = f["error"]
+    out = []
+    for row in json.loads((path / PLAN).read_text()):
+        status = "done" if row["key"] in done else "failed" if row["key"] in failed else "pending"
+        out.append({**row, "status": status, "error": failed.get(row["key"])})
+    return out
 
 
 def done_keys(path: str | Path) -> set[str]:
@@ -117,6 +203,26 @@ def mark_done(path: str | Path, key: str, label: str) -> None:
         fh.write(line + "\n")
 
 
+def check_destination(path: str | Path, prov: dict) -> bool:
+    """Raise unless `path` is free, empty, or this same spec's store; True when it is that store."""
+    path = Path(path)
+    if not path.exists():
+        return False
+    old = read_attrs(path)
+    if old is None:
+        what = "folder" if path.is_dir() else "file"
+        if not (path.is_dir() and not [c for c in path.iterdir() if c.name != LOCK]):
+            raise StoreError(f"{path}: this {what} exists and is not a reprdyn store; "
+                             "choose another --store path or remove it yourself")
+        return False
+    if old.get("spec_hash") != prov["spec_hash"]:
+        fields = diff_fields(json.loads(old["spec_canonical"]), json.loads(prov["spec_canonical"]))
+        raise StoreError(f"{path}: this store was written by a different spec; differing fields:\n  "
+                         + "\n  ".join(fields or ["(spec hashes differ)"])
+                         + "\nuse another --store path for the new spec")
+    return True
+
+
 def create(path: str | Path, prov: dict, fresh: bool = False) -> None:
     """Start a store at `path`, or reopen this spec's store to resume it.
 
@@ -124,23 +230,14 @@ def create(path: str | Path, prov: dict, fresh: bool = False) -> None:
     `fresh`, this spec's existing store is emptied first.
     """
     path = Path(path)
-    if path.exists():
-        old = read_attrs(path)
-        if old is None:
-            what = "folder" if path.is_dir() else "file"
-            if not (path.is_dir() and not any(path.iterdir())):
-                raise StoreError(f"{path}: this {what} exists and is not a reprdyn store; "
-                                 "choose another --store path or remove it yourself")
-        elif old.get("spec_hash") != prov["spec_hash"]:
-            fields = diff_fields(json.loads(old["spec_canonical"]), json.loads(prov["spec_canonical"]))
-            raise StoreError(f"{path}: this store was written by a different spec; differing fields:\n  "
-                             + "\n  ".join(fields or ["(spec hashes differ)"])
-                             + "\nuse another --store path for the new spec")
-        elif not fresh:
+    if check_destination(path, prov):
+        if not fresh:
             return
         else:
-            shutil.rmtree(path)  # only ever a store of this same spec
-    root = zarr.open_group(str(path), mode="w")
+            for child in path.iterdir():  # only ever a store of this same spec; the lock file stays
+                if child.name != LOCK:
+                    shutil.rmtree(child) if child.is_dir() else child.unlink()
+    root = zarr.open_group(str(path), mode="a")
     root.attrs.update(prov)
 
 
@@ -216,7 +313,7 @@ class Results:
         if attrs is None:
             raise StoreError(f"{self.path}: not a reprdyn store (no such path, or no reprdyn provenance)")
         self.attrs = attrs
-        root = zarr.open_group(str(self.path), mode="r")
+        root = _open(self.path)
         self.datasets = sorted(root["datasets"].group_keys()) if "datasets" in root else []
 
     def _check(self, dataset: str) -> None:
@@ -229,7 +326,7 @@ class Results:
 
     def layers(self, dataset: str) -> list[str]:
         self._check(dataset)
-        g = zarr.open_group(str(self.path), mode="r", path=group(dataset, "features"))
+        g = _open(self.path, group(dataset, "features"))
         return sorted(g.group_keys())
 
     def features(self, dataset: str, layer: str) -> xr.Dataset:

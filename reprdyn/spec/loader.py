@@ -22,6 +22,8 @@ from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from .schema import Spec
 
 MAX_BYTES = 1_000_000  # a spec is a small text file
+MAX_NODES = 100_000  # values after expanding YAML aliases (a guard against alias bombs)
+MAX_DEPTH = 64  # nesting levels
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,9 @@ def parse_yaml(text: str, file: str) -> CommentedMap:
         raise SpecError([Issue(file, 1, 1, "", f"file is {len(text)} bytes; a spec must be under {MAX_BYTES}")])
     try:
         data = _yaml().load(text)
+    except RecursionError:
+        raise SpecError([Issue(file, 1, 1, "", f"YAML nested too deeply; a spec needs a few levels, "
+                                                f"at most {MAX_DEPTH}")]) from None
     except MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
@@ -72,17 +77,32 @@ def parse_yaml(text: str, file: str) -> CommentedMap:
         raise SpecError([Issue(file, 1, 1, "", "the file is empty; a spec is a mapping with "
                                "spec_version, name, model, datasets and sigma")])
     if not isinstance(data, CommentedMap):
-        raise SpecError([Issue(file, 1, 1, "", f"a spec must be a mapping of keys, not a "
-                               f"{type(data).__name__}")])
+        what = "list" if isinstance(data, list) else type(data).__name__
+        raise SpecError([Issue(file, 1, 1, "", f"a spec must be a mapping of keys (key: value), not a {what}")])
     return data
 
 
-def _plain(node):
-    """ruamel containers -> plain dicts/lists for pydantic."""
+class _Budget:
+    def __init__(self, file: str):
+        self.file, self.left = file, MAX_NODES
+
+    def spend(self, node, depth: int) -> None:
+        self.left -= 1
+        if self.left < 0:
+            raise SpecError([Issue(self.file, 1, 1, "", f"the spec expands to more than {MAX_NODES:,} values "
+                                                        "(YAML aliases used as a bomb?)")])
+        if depth > MAX_DEPTH:
+            line, col = (node.lc.line + 1, node.lc.col + 1) if hasattr(node, "lc") else (1, 1)
+            raise SpecError([Issue(self.file, line, col, "", f"nested more than {MAX_DEPTH} levels deep")])
+
+
+def _plain(node, budget: _Budget, depth: int = 0):
+    """ruamel containers -> plain dicts/lists for pydantic, expanding aliases within a budget."""
+    budget.spend(node, depth)
     if isinstance(node, dict):
-        return {str(k): _plain(v) for k, v in node.items()}
+        return {str(k): _plain(v, budget, depth + 1) for k, v in node.items()}
     if isinstance(node, list):
-        return [_plain(v) for v in node]
+        return [_plain(v, budget, depth + 1) for v in node]
     return node
 
 
@@ -90,7 +110,12 @@ def load_spec(path: str | Path) -> Spec:
     """Read and validate a spec file; raise SpecError listing every problem."""
     path = Path(path)
     file = str(path)
+    if path.is_dir():
+        raise SpecError([Issue(file, 1, 1, "", "this is a folder, not a spec file; give the path of a .yaml file")])
     try:
+        if path.stat().st_size > MAX_BYTES:
+            raise SpecError([Issue(file, 1, 1, "", f"file is {path.stat().st_size:,} bytes; a spec must be "
+                                                   f"under {MAX_BYTES:,}")])
         raw = path.read_bytes()
     except OSError as e:
         raise SpecError([Issue(file, 1, 1, "", f"cannot read spec: {e.strerror or e}")]) from None
@@ -104,7 +129,7 @@ def load_spec(path: str | Path) -> Spec:
 def validate_text(text: str, file: str = "<spec>") -> Spec:
     data = parse_yaml(text, file)
     try:
-        spec = Spec.model_validate(_plain(data))
+        spec = Spec.model_validate(_plain(data, _Budget(file)))
     except ValidationError as e:
         raise SpecError(_issues(e, data, file)) from None
     problems = layer_problems(spec)
@@ -200,6 +225,9 @@ def _members(tp) -> list[tuple[object, object]]:
         if typing.get_origin(arg) is typing.Annotated:
             tag = next((m.tag for m in typing.get_args(arg)[1:] if isinstance(m, Tag)), None)
         arg = _strip(arg)
+        if typing.get_origin(arg) in (typing.Union, types.UnionType):  # Optional[Union[...]]: flatten
+            out += _members(arg)
+            continue
         if tag is None and _is_model(arg) and "kind" in arg.model_fields:
             tag = typing.get_args(arg.model_fields["kind"].annotation)[0]
         out.append((tag, arg))
@@ -256,6 +284,19 @@ def _issues(err: ValidationError, root: CommentedMap, file: str) -> list[Issue]:
             msg += f"; did you mean {near[0]!r}?" if near else ""
             if fields:
                 msg += f" (valid keys: {', '.join(fields)})"
+        elif kind == "union_tag_invalid":
+            line, col, _ = _position(root, loc + ("kind",))
+            tags = [t.strip("'") for t in e["ctx"]["expected_tags"].split(", ")]
+            near = difflib.get_close_matches(str(e["ctx"]["tag"]), tags, n=1)
+            msg = f"unknown kind {e['ctx']['tag']!r}; expected one of {', '.join(tags)}"
+            msg += f"; did you mean {near[0]!r}?" if near else ""
+            loc = loc + ("kind",)
+        elif kind == "union_tag_not_found":
+            line, col, _ = _position(root, loc)
+            if e["ctx"].get("discriminator") == "'kind'":
+                msg = f"missing key 'kind' (it says which variant this is)"
+            else:
+                msg = "expected a list of sigmas, or a mapping {start, stop, num, scale}"
         elif kind == "missing":
             line, col, _ = _position(root, loc[:-1])
             msg = f"missing required key {loc[-1]!r}"

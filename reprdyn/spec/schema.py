@@ -6,6 +6,7 @@ discriminated unions on `kind`, so later kinds slot in as new union members.
 from __future__ import annotations
 
 import difflib
+import re
 from typing import Annotated, Literal, Union
 
 import numpy as np
@@ -141,10 +142,17 @@ class Csnr(Strict):
 
 
 class Compute(Strict):
-    device: str = Field("auto", pattern=r"^(auto|cpu|mps|cuda(:\d+)?)$")
+    device: str = Field("auto", description="auto | cpu | mps | cuda | cuda:N")
     batch_size: int = Field(1024, gt=0)
     executor: Literal["local"] = "local"
     cache: str | None = Field(None, description="checkpoint cache; default $REPRDYN_CACHE or ~/.cache/reprdyn")
+
+    @field_validator("device")
+    @classmethod
+    def _device(cls, v):
+        if not re.fullmatch(r"auto|cpu|mps|cuda(:\d+)?", v):
+            raise ValueError(f"unknown device {v!r}; expected auto, cpu, mps, cuda or cuda:N")
+        return v
 
 
 # --- the spec ----------------------------------------------------------------

@@ -30,6 +30,20 @@ out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 200)
 err = Console(stderr=True, soft_wrap=True, width=None if sys.stderr.isatty() else 120)
 
 
+@app.callback()
+def _setup() -> None:
+    """Representation dynamics of diffusion models: specs -> tasks -> zarr cubes -> queries."""
+    import logging
+
+    from rich.logging import RichHandler
+
+    log = logging.getLogger("reprdyn")
+    if not log.handlers:
+        log.addHandler(RichHandler(console=err, show_path=False, markup=False))
+        log.setLevel(logging.INFO)
+        log.propagate = False
+
+
 class UserError(Exception):
     """Bad input: printed as-is, exit code 2."""
 

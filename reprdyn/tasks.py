@@ -5,6 +5,7 @@ once per process (per worker, on a cluster).
 """
 from __future__ import annotations
 
+import logging
 import warnings
 import zlib
 from typing import Callable
@@ -25,6 +26,7 @@ from .probes import accuracy, corrupt_labels, make_probe, select, soft_vote
 from .spec import Spec
 from .train import ensure_trained
 
+log = logging.getLogger("reprdyn")
 MOMENT_BUDGET = 2 << 30  # bytes of per-class second moments before CSNR of a layer is skipped
 
 
@@ -235,6 +237,24 @@ def _bases(ctx: Context, data: Data, layer: str, M: np.ndarray):
     return svd_bases(M, cfg.rank, cfg.energy)
 
 
+def _stream(ctx: Context, net, data: Data, sigma: float, inp: str, rng, batch: int,
+            writers: dict[str, st.RowWriter]) -> dict[str, ClassMoments]:
+    """Extract every layer batch by batch into the store; return per-class moments for CSNR."""
+    spec, train, K = ctx.spec, data.split == "train", data.n_classes
+    moments: dict[str, ClassMoments] = {}
+    for start, stop, feats in iter_features(net, data.x, sigma, spec.layers, noisy=inp == "noisy", rng=rng,
+                                            draws=spec.noise_draws, batch_size=batch, device=ctx.device):
+        m = train[start:stop]
+        for layer, f in feats.items():
+            writers[layer].add(start, f)  # (B, C), written a whole chunk at a time
+            C = f.shape[1]
+            if "csnr" in spec.metrics and K * C * C * 8 <= MOMENT_BUDGET:
+                moments.setdefault(layer, ClassMoments(K, C)).update(f[m], data.y[start:stop][m])
+    for w in writers.values():
+        w.flush()
+    return moments
+
+
 def _features_task(task: Task, ctx: Context) -> None:
     spec, data = ctx.spec, ctx.data(task.dataset)
     model, i, sigma = task.param("model"), task.param("sigma_index"), task.param("sigma")
@@ -243,24 +263,23 @@ def _features_task(task: Task, ctx: Context) -> None:
     arrays = {layer: zarr.open_array(f"{ctx.path}/{st.group(task.dataset, 'features', layer)}/features", mode="r+")
               for layer in spec.layers}
     chunk = {layer: a.chunks[-2] for layer, a in arrays.items()}
-    train = data.split == "train"
     K, nl, ni = data.n_classes, len(spec.layers), len(spec.inputs)
     csnr_k, csnr_all = np.full((nl, ni, K), np.nan), np.full((nl, ni), np.nan)
     for j, inp in enumerate(spec.inputs):
-        rng = np.random.default_rng(derive_seed(spec.seed, task.dataset, "noise", model, i))
-        moments = {}
-        writers = {layer: st.RowWriter(a, (*mi, i, j), chunk[layer]) for layer, a in arrays.items()}
-        for start, stop, feats in iter_features(net, data.x, sigma, spec.layers, noisy=inp == "noisy", rng=rng,
-                                                draws=spec.noise_draws, batch_size=spec.compute.batch_size,
-                                                device=ctx.device):
-            m = train[start:stop]
-            for layer, f in feats.items():
-                writers[layer].add(start, f)  # (B, C), written a whole chunk at a time
-                C = f.shape[1]
-                if "csnr" in spec.metrics and K * C * C * 8 <= MOMENT_BUDGET:
-                    moments.setdefault(layer, ClassMoments(K, C)).update(f[m], data.y[start:stop][m])
-        for w in writers.values():
-            w.flush()
+        batch = spec.compute.batch_size
+        while True:
+            rng = np.random.default_rng(derive_seed(spec.seed, task.dataset, "noise", model, i))
+            writers = {layer: st.RowWriter(a, (*mi, i, j), chunk[layer]) for layer, a in arrays.items()}
+            try:
+                moments = _stream(ctx, net, data, sigma, inp, rng, batch, writers)
+                break
+            except torch.OutOfMemoryError:
+                if batch == 1:
+                    raise
+                batch //= 2  # the noise stream does not depend on the batch, so results do not change
+                log.warning("%s: out of memory on %s; retrying with batch size %d", task.label, ctx.device, batch)
+                if torch.cuda.is_available():
+                    torch.cuda.empty_cache()
         for li, layer in enumerate(spec.layers):
             if layer in moments:
                 mom = moments[layer]

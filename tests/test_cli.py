@@ -103,3 +103,27 @@ layers: [fc2]
     assert r.exit_code == 0 and "cached" in r.stdout
     r = invoke("train", tmp_path.parent / "nothing.yaml")
     assert r.exit_code == 2
+
+
+def test_status_json_and_failures(small_spec_file, small_store, tmp_path, monkeypatch):
+    r = invoke("status", small_store)
+    assert r.exit_code == 0 and "8 done, 0 pending, 0 failed" in r.stdout
+    rows = json.loads(invoke("status", small_store, "--json").stdout)
+    assert {row["status"] for row in rows} == {"done"}
+    r = invoke("run", small_spec_file, "--store", small_store, "--json")
+    assert r.exit_code == 0
+    doc = json.loads(r.stdout)  # stdout holds only JSON
+    assert doc["failed"] == [] and doc["summary"][0]["dataset"] == "toy"
+    import reprdyn.tasks as tasks
+
+    def broken(task, ctx):
+        raise RuntimeError("disk on fire")
+    monkeypatch.setitem(tasks.STAGE_FUNCTIONS, "theory", broken)
+    store = tmp_path / "f.zarr"
+    r = invoke("run", small_spec_file, "--store", store)
+    assert r.exit_code == 1 and "failed: theory toy: RuntimeError: disk on fire" in r.stderr
+    r = invoke("status", store)
+    assert "7 done, 0 pending, 1 failed" in r.stdout and "disk on fire" in r.stdout
+    monkeypatch.undo()
+    assert invoke("run", small_spec_file, "--store", store).exit_code == 0  # a re-run retries it
+    assert "8 done" in invoke("status", store).stdout

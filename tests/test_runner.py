@@ -132,3 +132,79 @@ def test_unet_dae_vs_diffusion_on_digits(tmp_path, monkeypatch):
     f = reprdyn.open(tmp_path / "u.zarr").features("digits", "mid")["features"]
     assert f.dims == ("model", "sigma", "input", "sample", "channel") and f.shape == (2, 3, 2, 1797, 16)
     assert float(ds["accuracy"].max()) > 0.5  # far above chance (0.1) even after 20 steps
+
+
+KILL = """spec_version: 1
+name: kill
+model: {kind: molrg-optimal}
+datasets: [{kind: molrg, name: toy, n: 40, K: 4, d: 5, delta: 0.3, n_train: 4000, n_test: 2000}]
+sigma: {start: 0.01, stop: 10, num: 40}
+probes: [{kind: ridge, transform: abs}, {kind: logistic, transform: abs}]
+label_noise: [0.0, 0.3]
+compute: {batch_size: 500}
+"""
+
+
+def test_sigkill_then_resume_equals_uninterrupted(tmp_path):
+    """SIGKILL a real `reprdyn run` mid-way, run it again: the cube equals an uninterrupted run's."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from reprdyn.spec import validate_text
+    spec_file = tmp_path / "kill.yaml"
+    spec_file.write_text(KILL)
+    store = tmp_path / "killed.zarr"
+    cmd = [sys.executable, "-m", "reprdyn", "run", str(spec_file), "--store", str(store)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 60
+    while time.time() < deadline and len(st.done_keys(store)) < 10:  # kill it among the feature tasks
+        time.sleep(0.02)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    killed_at = len(st.done_keys(store))
+    assert 10 <= killed_at < len(plan(validate_text(KILL)))
+    assert subprocess.run(cmd, capture_output=True).returncode == 0
+    reprdyn.run(validate_text(KILL), store=tmp_path / "whole.zarr")
+    a, b = reprdyn.open(store), reprdyn.open(tmp_path / "whole.zarr")
+    xrt.assert_identical(a["toy"].load(), b["toy"].load())
+    xrt.assert_identical(a.features("toy", "output").load(), b.features("toy", "output").load())
+
+
+def test_partial_task_is_redone(small_spec, small_store, tmp_path):
+    """A task whose region was half written but never committed to the manifest is detected and redone."""
+    import shutil
+    import zarr
+    path = tmp_path / "partial.zarr"
+    shutil.copytree(small_store, path)
+    keys = [t.key for t in plan(small_spec) if t.stage == "features"]
+    arr = zarr.open_array(str(path / "datasets/toy/features/output/features"), mode="r+")
+    arr[2, 0, :100] = 123.0  # garbage in sigma 2's region ...
+    lines = (path / st.MANIFEST).read_text().splitlines()
+    (path / st.MANIFEST).write_text("\n".join(l for l in lines if keys[2] not in l) + "\n")  # ... uncommitted
+    status = {r["key"]: r["status"] for r in st.task_status(path)}
+    assert status[keys[2]] == "pending" and list(status.values()).count("pending") == 1
+    ran = []
+    reprdyn.run(small_spec, store=path, on_start=ran.append)
+    assert [t.key for t in ran] == [keys[2]]
+    xrt.assert_identical(reprdyn.open(small_store).features("toy", "output").load(),
+                         reprdyn.open(path).features("toy", "output").load())
+
+
+def test_second_run_is_refused_while_locked(small_spec, small_store):
+    import pytest
+    with st.StoreLock(small_store):
+        with pytest.raises(st.StoreLocked, match="another reprdyn run is writing to this store"):
+            reprdyn.run(small_spec, store=small_store)
+
+
+def test_wait_queues_behind_the_lock(small_spec, small_store):
+    import threading
+    import time
+    lock = st.StoreLock(small_store).__enter__()
+    threading.Timer(0.5, lock.__exit__, (None, None, None)).start()
+    t = time.time()
+    reprdyn.run(small_spec, store=small_store, wait=True)
+    assert time.time() - t >= 0.4

@@ -90,3 +90,22 @@ def test_every_probe_kind_fills_every_variable(tmp_path):
 def test_derive_seed_is_stable():
     assert derive_seed(0, "toy", "val") == derive_seed(0, "toy", "val") != derive_seed(1, "toy", "val")
     assert derive_seed(-1, 0.5) >= 0
+
+
+def test_out_of_memory_halves_the_batch_and_keeps_results(small_spec, small_store, tmp_path, monkeypatch, caplog):
+    import torch
+
+    import reprdyn.tasks as tasks
+    real = tasks.iter_features
+
+    def picky(net, x0, sigma, layers, *, batch_size, **kw):
+        if batch_size > 100:  # a device that only fits 100 samples at once
+            raise torch.OutOfMemoryError("CUDA out of memory (simulated)")
+        return real(net, x0, sigma, layers, batch_size=batch_size, **kw)
+    monkeypatch.setattr(tasks, "iter_features", picky)
+    with caplog.at_level("WARNING", logger="reprdyn"):
+        reprdyn.run(small_spec, store=tmp_path / "oom.zarr")
+    assert "retrying with batch size 64" in caplog.text  # 1024 -> 512 -> ... -> 64
+    a, b = reprdyn.open(small_store), reprdyn.open(tmp_path / "oom.zarr")
+    xrt.assert_allclose(a.features("toy", "output").load(), b.features("toy", "output").load())
+    xrt.assert_allclose(a["toy"].load(), b["toy"].load())

@@ -144,7 +144,11 @@ class Csnr(Strict):
 class Compute(Strict):
     device: str = Field("auto", description="auto | cpu | mps | cuda | cuda:N")
     batch_size: int = Field(1024, gt=0)
-    executor: Literal["local"] = "local"
+    executor: Literal["local", "dask"] = Field("local", description="local (in process) | dask (a cluster)")
+    address: str | None = Field(None, description="dask: scheduler address, e.g. tcp://10.0.0.5:8786")
+    n_workers: int = Field(2, ge=1, description="dask without address: LocalCluster worker processes")
+    threads_per_worker: int = Field(1, ge=1)
+    retries: int = Field(2, ge=0, description="dask: resubmissions of a task whose worker died")
     cache: str | None = Field(None, description="checkpoint cache; default $REPRDYN_CACHE or ~/.cache/reprdyn")
 
     @field_validator("device")

@@ -1,0 +1,77 @@
+"""The `dask` executor: the same task functions on a Dask distributed cluster.
+
+`compute.address` connects to a running scheduler (for example one started by
+dask-jobqueue on SLURM); otherwise a LocalCluster of `compute.n_workers`
+processes starts here. Tasks are submitted in plan order with their
+dependencies, so Dask runs independent ones in parallel; each worker builds its
+models once (a per-process Context cache) and writes its own, chunk-aligned
+zarr regions. Only this process writes the manifest.
+"""
+from __future__ import annotations
+
+from .plan import Task
+from .tasks import Context, run_task
+
+_CONTEXTS: dict[tuple[str, str], Context] = {}  # per worker process: (spec json, store) -> Context
+
+
+def _context(spec, path: str) -> Context:
+    key = (spec.model_dump_json(), path)
+    if key not in _CONTEXTS:
+        _CONTEXTS.clear()  # one spec at a time per worker keeps memory bounded
+        _CONTEXTS[key] = Context(spec, path)
+    return _CONTEXTS[key]
+
+
+def _remote(task: Task, spec, path: str, *deps) -> str:
+    """Runs on a worker. `deps` are upstream results, passed only so Dask orders the tasks."""
+    import torch
+    from distributed import get_worker
+
+    torch.set_num_threads(max(get_worker().state.nthreads, 1))  # no oversubscription across workers
+    run_task(task, _context(spec, path))
+    return task.key
+
+
+def _client(compute):
+    from distributed import Client, LocalCluster
+
+    if compute.address:
+        return Client(compute.address), None
+    cluster = LocalCluster(n_workers=compute.n_workers, threads_per_worker=compute.threads_per_worker,
+                           processes=True, dashboard_address=None, host="127.0.0.1")
+    return Client(cluster), cluster
+
+
+def run_dask(tasks: list[Task], ctx: Context, on_start=None, on_done=None, on_fail=None) -> None:
+    from distributed import as_completed
+
+    from .executors import describe
+
+    compute = ctx.spec.compute
+    resources = {"GPU": 1} if ctx.device.startswith("cuda") else None
+    client, cluster = _client(compute)
+    try:
+        futures, by_future = {}, {}
+        for task in tasks:  # plan order: dependencies are submitted first
+            deps = [futures[d] for d in task.deps if d in futures]
+            if on_start:
+                on_start(task)
+            fut = client.submit(_remote, task, ctx.spec, ctx.path, *deps, key=f"{task.stage}-{task.key}",
+                                retries=compute.retries, resources=resources, pure=False)
+            futures[task.key], by_future[fut.key] = fut, task
+        failed: set[str] = set()
+        for fut in as_completed(list(futures.values())):
+            task = by_future[fut.key]
+            if fut.status == "finished":
+                if on_done:
+                    on_done(task)
+                continue
+            failed.add(task.key)
+            if on_fail:
+                upstream = failed & set(task.deps)
+                on_fail(task, "skipped: a task it depends on failed" if upstream else describe(fut.exception()))
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()

@@ -8,6 +8,7 @@ Batches stream out one at a time, so memory stays bounded.
 """
 from __future__ import annotations
 
+import threading
 from typing import Iterator
 
 import numpy as np
@@ -33,10 +34,11 @@ def _pool(t) -> torch.Tensor:
 def layer_shapes(net: nn.Module, x: torch.Tensor, sigma: float) -> dict[str, tuple[int, ...]]:
     """Every hookable name with its (unpooled, per-sample) output shape: modules that run, then `output`."""
     shapes: dict[str, tuple[int, ...]] = {}
+    owner = threading.get_ident()
 
     def record(name):
         def hook(module, args, out) -> None:  # returning None keeps the module's output
-            if name not in shapes:
+            if name not in shapes and threading.get_ident() == owner:
                 shapes[name] = tuple((out[0] if isinstance(out, (tuple, list)) else out).shape[1:])
         return hook
 
@@ -64,9 +66,12 @@ def extract(net: nn.Module, x: torch.Tensor, sigma: float, layers: list[str]) ->
     if missing:
         raise ValueError(f"unknown layer {missing[0]!r}; valid layers: {', '.join(hookable_layers(net))}")
     captured: dict[str, torch.Tensor] = {}
+    owner = threading.get_ident()
+
     def capture(name):
         def hook(module, args, out) -> None:  # returning None keeps the module's output
-            captured[name] = _pool(out)
+            if threading.get_ident() == owner:  # tasks sharing this model in other threads have their own hooks
+                captured[name] = _pool(out)
         return hook
 
     handles = [modules[name].register_forward_hook(capture(name)) for name in layers if name != OUTPUT]

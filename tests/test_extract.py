@@ -75,3 +75,25 @@ def test_output_is_flattened_and_maps_are_pooled():
             return x
     out = extract(Img(), torch.randn(2, 1, 6, 6), 0.0, ["output"])["output"]
     assert out.shape == (2, 36)
+
+
+def test_hooks_of_concurrent_threads_do_not_cross():
+    import threading
+    net = Tiny()
+    results, errors = {}, []
+
+    def work(b):
+        try:
+            for _ in range(20):
+                x = torch.full((b, 1, 6, 6), float(b))
+                got = extract(net, x, 0.1, ["conv", "output"])
+                assert got["conv"].shape[0] == b and got["output"].shape[0] == b
+            results[b] = got["conv"]
+        except AssertionError as e:  # pragma: no cover - reported below
+            errors.append(e)
+    threads = [threading.Thread(target=work, args=(b,)) for b in (3, 5, 7)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors and sorted(results) == [3, 5, 7]

@@ -297,7 +297,7 @@ def _tidy(ds: xr.Dataset) -> xr.Dataset:
 
 
 def open_group(path: str | Path, grp: str) -> xr.Dataset:
-    return _tidy(xr.open_zarr(str(path), group=grp, consolidated=False))
+    return _tidy(xr.open_zarr(str(path), group=grp, consolidated=False, chunks=None))  # lazy, no dask graph
 
 
 class Results:

@@ -1,10 +1,13 @@
 """Benchmark: the dask executor (2-worker LocalCluster) against the local executor on an
 extraction-heavy spec.
 
-    python benchmarks/executors.py [--repeats 2]
+    python benchmarks/executors.py [--repeats 2] [--spec unet|mlp]
 
-The spec: a U-Net (channels 48, mult [1, 2]) on scikit-learn's digits, 24 sigmas,
-clean and noisy inputs with 2 noise draws, four layers, ridge probes. The model
+Two extraction-heavy specs. `unet`: a U-Net (channels 48, mult [1, 2]) on
+scikit-learn's digits, 24 sigmas, clean and noisy inputs with 2 noise draws, four
+layers, ridge probes. `mlp`: a width-256 MLP DDPM on MoLRG (8,000 samples), 20
+timesteps, clean and noisy inputs with 4 draws, batch 128, three layers: many
+small forward passes, where Python overhead rather than BLAS sets the pace. The model
 is trained once beforehand (the checkpoint cache is shared), so both executors
 time the same work: extraction, CSNR, probes and writes. Local runs in one
 process with torch on both cores; dask runs two single-threaded worker
@@ -18,6 +21,23 @@ import shutil
 import statistics
 import tempfile
 import time
+
+MLP_SPEC = """spec_version: 1
+name: bench-executors-mlp
+model:
+  kind: diffusion
+  network: {kind: mlp, width: 256}
+  precond: {kind: vp}
+  train: {data: molrg, steps: 5, batch_size: 64}
+datasets: [{kind: molrg, name: molrg, n: 50, K: 3, d: 5, delta: 0.3, n_train: 6000, n_test: 2000}]
+timesteps: [1, 5, 10, 20, 40, 60, 80, 100, 120, 140, 160, 180, 200, 220, 240, 260, 280, 300, 320, 340]
+layers: [fc1, fc2, output]
+inputs: [clean, noisy]
+noise_draws: 4
+probes: [{kind: ridge}]
+metrics: [accuracy, csnr]
+compute: {batch_size: 128, executor: EXECUTOR}
+"""
 
 SPEC = """spec_version: 1
 name: bench-executors
@@ -44,10 +64,12 @@ def main() -> None:
 
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeats", type=int, default=2)
+    ap.add_argument("--spec", choices=["unet", "mlp"], default="unet")
     args = ap.parse_args()
+    text = SPEC if args.spec == "unet" else MLP_SPEC
     tmp = tempfile.mkdtemp()
     os.environ["REPRDYN_CACHE"] = os.path.join(tmp, "cache")
-    specs = {name: validate_text(SPEC.replace("EXECUTOR", name)) for name in ("local", "dask")}
+    specs = {name: validate_text(text.replace("EXECUTOR", name)) for name in ("local", "dask")}
     train(specs["local"])  # both executors find this checkpoint in the cache
     times = {name: [] for name in specs}
     for r in range(args.repeats):

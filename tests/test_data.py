@@ -64,7 +64,7 @@ def test_digits_scaled_stratified_and_resizable():
     from reprdyn.spec.datacfg import DigitsData
     a = build_dataset(DigitsData(kind="digits", name="d", test_fraction=0.25), 0)
     assert a.x.shape == (1797, 1, 8, 8) and a.x.min() == -1 and a.x.max() == 1
-    tr, te = a.y[a.split == "train"], a.y[a.split == "test"]
+    te = a.y[a.split == "test"]
     assert len(te) == 450
     np.testing.assert_allclose(np.bincount(te) / len(te), np.bincount(a.y) / len(a.y), atol=0.01)  # stratified
     b = build_dataset(DigitsData(kind="digits", name="d", test_fraction=0.25), 1)

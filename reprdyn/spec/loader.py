@@ -294,7 +294,7 @@ def _issues(err: ValidationError, root: CommentedMap, file: str) -> list[Issue]:
         elif kind == "union_tag_not_found":
             line, col, _ = _position(root, loc)
             if e["ctx"].get("discriminator") == "'kind'":
-                msg = f"missing key 'kind' (it says which variant this is)"
+                msg = "missing key 'kind' (it says which variant this is)"
             else:
                 msg = "expected a list of sigmas, or a mapping {start, stop, num, scale}"
         elif kind == "missing":

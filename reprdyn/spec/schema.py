@@ -12,7 +12,6 @@ from typing import Annotated, Literal, Union
 import numpy as np
 from pydantic import Discriminator, Field, Tag, field_validator, model_validator
 
-SPEC_VERSION = 1
 
 
 from .datacfg import Dataset, Name, Strict

@@ -35,7 +35,7 @@ def _remote(task: Task, spec, path: str, *deps) -> str:
     return task.key
 
 
-def _client(compute):
+def _client(compute, gpu: bool = False):
     from distributed import Client, LocalCluster
 
     if compute.address:
@@ -48,7 +48,8 @@ def _client(compute):
         # tensor allocation a fresh mmap: feature and probe tasks ran 3-6x slower on the workers
         with dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}):
             cluster = LocalCluster(n_workers=compute.n_workers, threads_per_worker=compute.threads_per_worker,
-                                   processes=True, dashboard_address=None, host="127.0.0.1")
+                                   processes=True, dashboard_address=None, host="127.0.0.1",
+                                   resources={"GPU": 1} if gpu else None)  # GPU tasks need a worker that has one
     finally:  # distributed sets OMP_NUM_THREADS=1 and friends for its workers in *our* environment
         os.environ.clear()
         os.environ.update(env)
@@ -62,7 +63,7 @@ def run_dask(tasks: list[Task], ctx: Context, on_start=None, on_done=None, on_fa
 
     compute = ctx.spec.compute
     resources = {"GPU": 1} if ctx.device.startswith("cuda") else None
-    client, cluster = _client(compute)
+    client, cluster = _client(compute, gpu=resources is not None)
     try:
         futures, by_future = {}, {}
         for task in tasks:  # plan order: dependencies are submitted first

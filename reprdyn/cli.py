@@ -18,11 +18,12 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from . import query as q
-from .runner import TasksFailed, describe_layers, plan_status
+from .runner import TasksFailed, catalog, describe_layers, plan_status, spec_of
+from .runner import diff as diff_specs
 from .runner import run as run_spec
 from .runner import train as train_spec
 from .spec import Spec, SpecError, load_spec
-from .store import Results, StoreError, task_status
+from .store import Results, StoreError, read_attrs, task_status
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Representation dynamics of diffusion models: specs -> tasks -> zarr cubes -> queries.")
@@ -280,10 +281,56 @@ def layers(spec_file: Path = typer.Argument(..., metavar="SPEC")):
         out.print(table)
 
 
+@app.command("spec")
+@handled
+def spec_cmd(store: Path = typer.Argument(..., help="a reprdyn store")):
+    """Print the exact resolved spec a store was written from (re-running it reproduces the cube)."""
+    sys.stdout.write(spec_of(store))
+
+
+@app.command("diff")
+@handled
+def diff_cmd(a: Path = typer.Argument(..., help="a spec file or a store"),
+             b: Path = typer.Argument(..., help="a spec file or a store"),
+             json_out: bool = typer.Option(False, "--json", help="JSON on stdout")):
+    """Semantic differences between two specs or stores (fields; for stores, metrics on shared coords)."""
+    d = diff_specs(a, b)
+    if json_out:
+        sys.stdout.write(json.dumps(d) + "\n")
+        return
+    if not d["fields"]:
+        out.print("specs: no differences (same canonical spec)", highlight=False)
+    for line in d["fields"]:
+        out.print(f"  {line}", markup=False, highlight=False)
+    if d["metrics"]:
+        table = Table(title="metrics on shared coordinates")
+        for col in ("dataset", "variable", "shared", "max |Δ|", "mean |Δ|"):
+            table.add_column(col)
+        for m in d["metrics"]:
+            table.add_row(m["dataset"], m["variable"], str(m["shared"]), f"{m['max_abs_diff']:.4g}",
+                          f"{m['mean_abs_diff']:.4g}")
+        out.print(table)
+
+
 @app.command("ls")
 @handled
-def ls(store: Path = typer.Argument(..., help="a reprdyn store")):
-    """Show a store's variables, dims, coords and provenance."""
+def ls(store: Path = typer.Argument(..., help="a reprdyn store, or a folder of stores"),
+       format: str = typer.Option("table", "--format", help="table | json (for a folder of stores)")):
+    """Show a store's variables, dims, coords and provenance; for a folder, list the stores in it."""
+    if store.is_dir() and read_attrs(store) is None:
+        rows = catalog(store)
+        if format == "json":
+            sys.stdout.write(json.dumps(rows) + "\n")
+            return
+        table = Table(title=f"{len(rows)} store(s) under {store}")
+        for col in ("store", "name", "spec", "status", "created", "size", "peak acc", "at σ"):
+            table.add_column(col)
+        for r in rows:
+            table.add_row(r["store"], str(r["name"]), r["spec_hash"], r["status"], str(r["created"]),
+                          f"{r['size_bytes'] / 2**20:.1f} MiB", _fmt(r["peak_accuracy"]) if r["peak_accuracy"]
+                          is not None else "-", _fmt(r["peak_sigma"]) if r["peak_sigma"] is not None else "-")
+        out.print(table)
+        return
     res = Results(store)
     a = res.attrs
     out.print(f"[bold]{store}[/bold]  spec {a.get('spec_hash', '')[:12]}  created {a.get('created')}  "

@@ -11,7 +11,7 @@ from . import store as st
 from .executors import get_executor
 from .plan import Task, plan
 from .query import SummaryRow, summarize
-from .spec import Spec, canonical, spec_hash
+from .spec import Spec, canonical, resolved, spec_hash
 from .tasks import Context
 
 
@@ -39,7 +39,7 @@ def run(spec: Spec, store: str | Path | None = None, spec_text: str | None = Non
     """
     path = str(store or spec.store_path)
     text = spec_text if spec_text is not None else json.dumps(canonical(spec), indent=2)
-    prov = st.provenance(text, spec_hash(spec), canonical(spec))
+    prov = st.provenance(text, spec_hash(spec), canonical(spec), resolved(spec))
     st.check_destination(path, prov)  # refuse before anything is created
     with st.StoreLock(path, wait=wait):
         st.create(path, prov, fresh=force)
@@ -114,3 +114,83 @@ def describe_layers(spec: Spec) -> dict[str, dict[str, tuple[int, ...]]]:
         shapes["output"] = (int(np.prod(shapes["output"])),)  # probed flattened
         out[name or cfg.kind] = shapes
     return out
+
+
+def spec_of(store: str | Path) -> str:
+    """The exact resolved spec a store was written from, as YAML that re-runs to the same cube."""
+    from .spec import to_yaml
+
+    attrs = st.Results(store).attrs
+    if "spec_resolved" not in attrs:
+        raise st.StoreError(f"{store}: this store keeps no resolved spec (written by an older reprdyn)")
+    head = f"# resolved spec of {store} (spec hash {attrs['spec_hash'][:16]})\n"
+    return head + to_yaml(json.loads(attrs["spec_resolved"]))
+
+
+def _canonical_of(path: str | Path) -> tuple[dict, bool]:
+    """(canonical spec, is a store) for a spec file or a store."""
+    from .spec import load_spec
+
+    p = Path(path)
+    if st.read_attrs(p) is not None:
+        return json.loads(st.read_attrs(p)["spec_canonical"]), True
+    if p.is_dir():
+        raise st.StoreError(f"{p}: neither a spec file nor a reprdyn store")
+    return canonical(load_spec(p)), False
+
+
+def diff(a: str | Path, b: str | Path) -> dict:
+    """Semantic differences between two specs or stores: spec fields, and for two stores the metrics
+    on their shared coordinates (max and mean |difference| per dataset and variable)."""
+    import numpy as np
+    import xarray as xr
+
+    (ca, sa), (cb, sb) = _canonical_of(a), _canonical_of(b)
+    out = {"fields": st.diff_fields(ca, cb), "metrics": []}
+    if sa and sb:
+        ra, rb = st.Results(a), st.Results(b)
+        for name in sorted(set(ra.datasets) & set(rb.datasets)):
+            da, db = ra[name], rb[name]
+            for var in sorted(set(da.data_vars) & set(db.data_vars)):
+                try:
+                    x, y = xr.align(da[var], db[var], join="inner")
+                except ValueError:
+                    continue
+                if x.size == 0:
+                    continue
+                d = np.abs(x.values - y.values)
+                if np.isfinite(d).any():
+                    out["metrics"].append({"dataset": name, "variable": var, "shared": int(x.size),
+                                           "max_abs_diff": float(np.nanmax(d)), "mean_abs_diff": float(np.nanmean(d))})
+    return out
+
+
+def catalog(folder: str | Path, max_depth: int = 4) -> list[dict]:
+    """Every reprdyn store under `folder`: name, spec hash, status, creation time, size, headline metric."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise st.StoreError(f"{folder}: not a folder")
+    found, stack = [], [(folder, 0)]
+    while stack:
+        here, depth = stack.pop()
+        attrs = st.read_attrs(here) if (here / "zarr.json").exists() else None
+        if attrs is not None:
+            found.append((here, attrs))
+            continue  # a store's own subfolders hold no stores
+        if depth < max_depth:
+            stack += [(c, depth + 1) for c in sorted(here.iterdir(), reverse=True) if c.is_dir()]
+    rows = []
+    for path, attrs in sorted(found):
+        try:
+            tasks = st.task_status(path)
+            status = ("failed" if any(t["status"] == "failed" for t in tasks) else
+                      "complete" if all(t["status"] == "done" for t in tasks) else "partial")
+        except st.StoreError:
+            status = "partial"
+        best = max(summarize(path), key=lambda r: r.peak_accuracy, default=None) if status != "partial" else None
+        size = sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+        rows.append({"store": str(path), "name": json.loads(attrs["spec_canonical"]).get("name"),
+                     "spec_hash": attrs["spec_hash"][:12], "status": status, "created": attrs.get("created"),
+                     "size_bytes": size, "peak_accuracy": best.peak_accuracy if best else None,
+                     "peak_sigma": best.peak_sigma if best else None})
+    return rows

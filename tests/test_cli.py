@@ -127,3 +127,41 @@ def test_status_json_and_failures(small_spec_file, small_store, tmp_path, monkey
     monkeypatch.undo()
     assert invoke("run", small_spec_file, "--store", store).exit_code == 0  # a re-run retries it
     assert "8 done" in invoke("status", store).stdout
+
+
+def test_spec_from_store_reruns_to_the_same_cube(small_store, tmp_path):
+    import xarray.testing as xrt
+
+    import reprdyn
+    r = invoke("spec", small_store)
+    assert r.exit_code == 0 and r.stdout.startswith("# resolved spec of")
+    again = tmp_path / "again.yaml"
+    again.write_text(r.stdout)
+    from reprdyn.spec import load_spec, spec_hash
+    assert spec_hash(load_spec(again)) == reprdyn.open(small_store).attrs["spec_hash"]
+    assert invoke("run", again, "--store", tmp_path / "again.zarr").exit_code == 0
+    xrt.assert_identical(reprdyn.open(small_store)["toy"].load(), reprdyn.open(tmp_path / "again.zarr")["toy"].load())
+    r = invoke("diff", small_store, tmp_path / "again.zarr")
+    assert r.exit_code == 0 and "no differences" in r.stdout
+    d = json.loads(invoke("diff", small_store, tmp_path / "again.zarr", "--json").stdout)
+    assert d["fields"] == [] and all(m["max_abs_diff"] == 0 for m in d["metrics"]) and d["metrics"]
+
+
+def test_diff_specs(small_spec_file, tmp_path):
+    other = tmp_path / "other.yaml"
+    other.write_text(small_spec_file.read_text().replace("delta: 0.3", "delta: 0.25").replace("seeds: [0, 1]",
+                                                                                              "seeds: [0]"))
+    r = invoke("diff", small_spec_file, other)
+    assert r.exit_code == 0
+    assert "datasets[0].delta: 0.3 -> 0.25" in r.stdout and "seeds: [0, 1] -> [0]" in r.stdout
+    assert invoke("diff", small_spec_file, tmp_path / "missing.yaml").exit_code == 2
+
+
+def test_ls_folder_catalog(small_store, tmp_path):
+    r = invoke("ls", small_store.parent, "--format", "json")
+    assert r.exit_code == 0
+    (row,) = [x for x in json.loads(r.stdout) if x["store"] == str(small_store)]
+    assert row["name"] == "small" and row["status"] == "complete" and row["size_bytes"] > 0
+    assert 0.3 < row["peak_accuracy"] <= 1
+    r = invoke("ls", small_store.parent)
+    assert r.exit_code == 0 and "complete" in r.stdout

@@ -327,6 +327,22 @@ def canonical(spec: Spec) -> dict:
     return d
 
 
+def resolved(spec: Spec) -> dict:
+    """The spec with every default filled in, as plain data that validates back to the same spec."""
+    return spec.model_dump(mode="json", exclude_none=True)
+
+
+def to_yaml(data: dict) -> str:
+    import io
+
+    y = YAML(typ="safe", pure=True)
+    y.default_flow_style = None
+    y.sort_base_mapping_type_on_output = False
+    buf = io.StringIO()
+    y.dump(data, buf)
+    return buf.getvalue()
+
+
 def spec_hash(spec: Spec) -> str:
     blob = json.dumps(canonical(spec), sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(blob.encode()).hexdigest()

@@ -76,19 +76,23 @@ def handled(fn):
     return wrapper
 
 
-def _load(path: Path) -> tuple[Spec, str]:
-    spec = load_spec(path)
-    return spec, path.read_text(encoding="utf-8")
+def _load(path: Path, overrides: list[str] = ()) -> tuple[Spec, str]:
+    spec = load_spec(path, overrides)
+    text = path.read_text(encoding="utf-8")
+    if overrides:  # the store keeps the spec as written plus what the command line changed
+        text += "".join(f"\n# --set {o}" for o in overrides) + "\n"
+    return spec, text
 
 
 @app.command()
 @handled
-def validate(specs: List[Path] = typer.Argument(..., help="spec files")):
+def validate(specs: List[Path] = typer.Argument(..., help="spec files"),
+             set_: List[str] = typer.Option([], "--set", help="override PATH=VALUE, e.g. model.width=512")):
     """Check specs; report every error at once as file:line:col: field: message."""
     problems = []
     for path in specs:
         try:
-            load_spec(path)
+            load_spec(path, set_)
             err.print(f"{path}: ok", highlight=False)
         except SpecError as e:
             problems += [str(i) for i in e.issues]
@@ -106,9 +110,10 @@ def schema():
 @app.command()
 @handled
 def plan(spec_file: Path = typer.Argument(..., metavar="SPEC"),
-         store: Optional[Path] = typer.Option(None, help="store to compare against (default: the spec's)")):
+         store: Optional[Path] = typer.Option(None, help="store to compare against (default: the spec's)"),
+         set_: List[str] = typer.Option([], "--set", help="override PATH=VALUE, e.g. model.width=512")):
     """Show the compiled tasks and which of them the store already holds."""
-    spec, _ = _load(spec_file)
+    spec, _ = _load(spec_file, set_)
     rows = plan_status(spec, store)
     table = Table(title=f"{spec.name}: {len(rows)} tasks")
     for col in ("#", "stage", "dataset", "params", "key", "status"):
@@ -124,9 +129,10 @@ def run(spec_file: Path = typer.Argument(..., metavar="SPEC"),
         store: Optional[Path] = typer.Option(None, help="store path (overrides the spec's `store`)"),
         force: bool = typer.Option(False, "--force", help="re-run tasks the store already holds"),
         wait: bool = typer.Option(False, "--wait", help="if another run holds the store, wait for it"),
-        json_out: bool = typer.Option(False, "--json", help="print the summary as JSON on stdout, nothing else")):
+        json_out: bool = typer.Option(False, "--json", help="print the summary as JSON on stdout, nothing else"),
+        set_: List[str] = typer.Option([], "--set", help="override PATH=VALUE, e.g. label_noise=[0,0.4]")):
     """Run a spec's tasks into its store, then print a summary."""
-    spec, text = _load(spec_file)
+    spec, text = _load(spec_file, set_)
     path = str(store or spec.store_path)
     with _reporter() as report:
         try:

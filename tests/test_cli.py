@@ -165,3 +165,17 @@ def test_ls_folder_catalog(small_store, tmp_path):
     assert 0.3 < row["peak_accuracy"] <= 1
     r = invoke("ls", small_store.parent)
     assert r.exit_code == 0 and "complete" in r.stdout
+
+
+def test_run_with_set_overrides(small_spec_file, tmp_path):
+    import reprdyn
+    store = tmp_path / "o.zarr"
+    r = invoke("run", small_spec_file, "--store", store, "--set", "label_noise=[0.2]", "--set", "seeds=[5]")
+    assert r.exit_code == 0, r.stderr
+    res = reprdyn.open(store)
+    assert list(res["toy"].label_noise.values) == [0.2] and list(res["toy"].seed.values) == [5]
+    assert "# --set label_noise=[0.2]" in res.attrs["spec"]
+    r = invoke("validate", small_spec_file, "--set", "ensemble.k=-1")
+    assert r.exit_code == 2 and r.stderr.startswith("--set ensemble.k=-1:1:1: ensemble.k:")
+    r = invoke("plan", small_spec_file, "--set", "seeds=[1]", "--store", store)
+    assert r.exit_code == 0

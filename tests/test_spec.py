@@ -188,3 +188,27 @@ def test_duplicate_seeds_and_probe_layers():
     assert "duplicate entry 0" in errors(BASE + "seeds: [0, 1, 0]\n")[0]
     out = errors(BASE + "probes: [{kind: ridge, layers: [fc9]}]\n")
     assert "probe 'ridge' reads layers ['fc9'] that are not in `layers`" in out[0]
+
+
+def test_env_expansion(monkeypatch):
+    monkeypatch.setenv("RD_NAME", "fromenv")
+    spec = validate_text(BASE.replace("name: t", "name: ${RD_NAME}") + "store: ${RD_STORE:-/tmp/x.zarr}\n")
+    assert spec.name == "fromenv" and spec.store == "/tmp/x.zarr"
+    out = errors(BASE.replace("name: t", "name: ${RD_UNSET_VAR}"))
+    assert out[0].startswith("s.yaml:2:7: name: environment variable RD_UNSET_VAR is not set")
+
+
+def test_set_overrides_are_typed_validated_and_hashed():
+    base = validate_text(BASE)
+    spec = validate_text(BASE, "s.yaml", ["datasets[0].n_train=40", "label_noise=[0, 0.4]", "compute.device=cpu"])
+    assert spec.datasets[0].n_train == 40 and spec.label_noise == [0.0, 0.4] and spec.compute.device == "cpu"
+    assert spec_hash(spec) != spec_hash(base)
+    with pytest.raises(SpecError) as e:
+        validate_text(BASE, "s.yaml", ["label_noise=[0, 1.5]"])
+    assert str(e.value.issues[0]).startswith("--set label_noise=[0, 1.5]:1:1: label_noise[1]: Input should be less")
+    with pytest.raises(SpecError, match="expected PATH=VALUE"):
+        validate_text(BASE, "s.yaml", ["label_noise"])
+    with pytest.raises(SpecError, match=r"has no item \[3\]"):
+        validate_text(BASE, "s.yaml", ["datasets[3].n=4"])
+    with pytest.raises(SpecError, match="unknown key 'widht'"):
+        validate_text(BASE, "s.yaml", ["compute.widht=3"])

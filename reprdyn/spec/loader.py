@@ -19,6 +19,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
+from .resolve import apply_override, expand_env
 from .schema import Spec
 
 MAX_BYTES = 1_000_000  # a spec is a small text file
@@ -106,8 +107,8 @@ def _plain(node, budget: _Budget, depth: int = 0):
     return node
 
 
-def load_spec(path: str | Path) -> Spec:
-    """Read and validate a spec file; raise SpecError listing every problem."""
+def load_spec(path: str | Path, overrides: tuple[str, ...] | list[str] = ()) -> Spec:
+    """Read and validate a spec file, with `--set PATH=VALUE` overrides; raise SpecError listing every problem."""
     path = Path(path)
     file = str(path)
     if path.is_dir():
@@ -123,15 +124,24 @@ def load_spec(path: str | Path) -> Spec:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise SpecError([Issue(file, 1, 1, "", "this is a binary file, not a UTF-8 YAML spec")]) from None
-    return validate_text(text, file)
+    return validate_text(text, file, overrides)
 
 
-def validate_text(text: str, file: str = "<spec>") -> Spec:
+def validate_text(text: str, file: str = "<spec>", overrides: tuple[str, ...] | list[str] = ()) -> Spec:
     data = parse_yaml(text, file)
+    problems = expand_env(data)
+    if problems:
+        raise SpecError([Issue(file, *_position(data, loc)[:2], _fmt_path(loc, data), msg) for loc, msg in problems])
+    set_paths = {}
+    for expr in overrides:
+        try:
+            set_paths[_fmt_path(apply_override(data, expr), data)] = expr
+        except ValueError as e:
+            raise SpecError([Issue("--set", 1, 1, "", str(e))]) from None
     try:
         spec = Spec.model_validate(_plain(data, _Budget(file)))
     except ValidationError as e:
-        raise SpecError(_issues(e, data, file)) from None
+        raise SpecError([_blame_override(i, set_paths) for i in _issues(e, data, file)]) from None
     problems = layer_problems(spec)
     if problems:
         issues = []
@@ -140,6 +150,14 @@ def validate_text(text: str, file: str = "<spec>") -> Spec:
             issues.append(Issue(file, line, col, _fmt_path(loc, data), msg))
         raise SpecError(issues)
     return spec
+
+
+def _blame_override(issue: Issue, set_paths: dict[str, str]) -> Issue:
+    """An issue about a value that a --set wrote is reported against that --set."""
+    for path, expr in set_paths.items():
+        if issue.path == path or issue.path.startswith(path + ".") or issue.path.startswith(path + "["):
+            return Issue(f"--set {expr}", 1, 1, issue.path, issue.message)
+    return issue
 
 
 def layer_problems(spec: Spec) -> list[tuple[tuple, str]]:
@@ -173,9 +191,12 @@ def _position(root, loc: tuple) -> tuple[int, int, list]:
     for i, part in enumerate(loc):
         last = i == len(loc) - 1
         if isinstance(node, CommentedMap) and part in node:
-            ln, cl = node.lc.key(part) if last else node.lc.value(part)
-            if last and not isinstance(node[part], (CommentedMap, CommentedSeq)):
-                ln, cl = node.lc.value(part)
+            try:
+                ln, cl = node.lc.key(part) if last else node.lc.value(part)
+                if last and not isinstance(node[part], (CommentedMap, CommentedSeq)):
+                    ln, cl = node.lc.value(part)
+            except (KeyError, TypeError):  # written by --set: no position in the file
+                ln, cl = line, col
             line, col, node = ln, cl, node[part]
             path.append(part)
         elif isinstance(node, CommentedSeq) and isinstance(part, int) and part < len(node):
@@ -196,21 +217,24 @@ def _key_position(root, loc: tuple) -> tuple[int, int]:
         elif isinstance(node, CommentedSeq) and isinstance(part, int) and part < len(node):
             node = node[part]
     if isinstance(node, CommentedMap) and loc[-1] in node:
-        ln, cl = node.lc.key(loc[-1])
-        return ln + 1, cl + 1
+        try:
+            ln, cl = node.lc.key(loc[-1])
+            return ln + 1, cl + 1
+        except (KeyError, TypeError):
+            pass
     return _position(root, loc)[:2]
 
 
 def _fmt_path(loc: tuple, root) -> str:
     out, node = "", root
     for part in loc:
-        if isinstance(node, CommentedMap) and part in node:
+        if isinstance(node, dict) and part in node:
             out += f".{part}" if out else str(part)
             node = node[part]
-        elif isinstance(node, CommentedSeq) and isinstance(part, int):
+        elif isinstance(node, list) and isinstance(part, int):
             out += f"[{part}]"
             node = node[part] if part < len(node) else None
-        elif isinstance(part, str) and not isinstance(node, (CommentedMap, CommentedSeq)):
+        elif isinstance(part, str) and not isinstance(node, (dict, list)):
             out += f".{part}" if out else part
     return out
 

@@ -1,0 +1,87 @@
+"""Turn a parsed spec tree into what gets validated: `${VAR}` expansion and `--set` overrides.
+
+Both work on the position-carrying YAML tree, so errors still name a place:
+an unset variable points at the value that uses it, and a bad override is
+reported against the `--set` expression that wrote it.
+"""
+from __future__ import annotations
+
+import os
+import re
+
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.error import YAMLError
+
+VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+PART = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
+
+
+def expand_env(node, env=None, where=None) -> list[tuple[tuple, str]]:
+    """Expand ${VAR} and ${VAR:-default} in every string value, in place.
+
+    Returns (loc, message) for each variable that is unset and has no default.
+    """
+    env = os.environ if env is None else env
+    problems: list[tuple[tuple, str]] = []
+    items = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else []
+    for key, value in list(items):
+        loc = (*(where or ()), key)
+        if isinstance(value, (dict, list)):
+            problems += expand_env(value, env, loc)
+        elif isinstance(value, str) and "${" in value:
+            def sub(m):
+                if m.group(1) in env:
+                    return env[m.group(1)]
+                if m.group(2) is not None:
+                    return m.group(2)
+                problems.append((loc, f"environment variable {m.group(1)} is not set and has no default; "
+                                      f"set it, or write ${{{m.group(1)}:-default}}"))
+                return m.group(0)
+            node[key] = VAR.sub(sub, value)
+    return problems
+
+
+def parse_path(path: str) -> tuple:
+    """'datasets[0].n_train' -> ('datasets', 0, 'n_train')."""
+    parts, pos = [], 0
+    for m in PART.finditer(path):
+        if m.start() != pos and path[pos:m.start()] != ".":
+            raise ValueError(f"cannot read the path {path!r}; write it like model.width or datasets[0].n_train")
+        parts.append(int(m.group(2)) if m.group(2) is not None else m.group(1))
+        pos = m.end()
+    if not parts or pos != len(path):
+        raise ValueError(f"cannot read the path {path!r}; write it like model.width or datasets[0].n_train")
+    return tuple(parts)
+
+
+def apply_override(root: CommentedMap, expr: str) -> tuple:
+    """Apply one `path=value` (value in YAML: 512, 1e-3, [0, 0.4], {kind: ridge}); return the path."""
+    path, eq, raw = expr.partition("=")
+    if not eq:
+        raise ValueError(f"--set {expr!r}: expected PATH=VALUE, for example model.width=512")
+    loc = parse_path(path.strip())
+    try:
+        value = YAML(typ="safe", pure=True).load(raw) if raw.strip() else None
+    except YAMLError as e:
+        raise ValueError(f"--set {expr!r}: the value is not valid YAML ({str(e).splitlines()[0]})") from None
+    node = root
+    for i, part in enumerate(loc[:-1]):
+        if isinstance(part, int):
+            if not isinstance(node, list) or part >= len(node):
+                raise ValueError(f"--set {expr!r}: {path.split('[')[0]} has no item [{part}]")
+            node = node[part]
+        else:
+            if not isinstance(node, dict):
+                raise ValueError(f"--set {expr!r}: {'.'.join(map(str, loc[:i]))} is not a mapping")
+            if part not in node:
+                node[part] = CommentedMap()
+            node = node[part]
+    last = loc[-1]
+    if isinstance(last, int):
+        if not isinstance(node, list) or last >= len(node):
+            raise ValueError(f"--set {expr!r}: no item [{last}] to replace")
+    elif not isinstance(node, dict):
+        raise ValueError(f"--set {expr!r}: {'.'.join(map(str, loc[:-1]))} is not a mapping")
+    node[last] = value
+    return loc

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from reprdyn.data.molrg import molrg_bases
-from reprdyn.models import check_kind
+from reprdyn.models import make_loss
 from reprdyn.models.networks import build_network
 from reprdyn.models.molrg import MolrgPosterior
 
@@ -52,5 +52,7 @@ def test_lookup_tables_name_valid_kinds():
         kind = "unet-9000"
     with pytest.raises(ValueError, match="unknown network kind 'unet-9000'; expected one of"):
         build_network(Cfg(), (1, 8, 8))
-    with pytest.raises(ValueError, match="unknown model kind 'x'; expected one of"):
-        check_kind("x")
+    class Model:
+        precond = Cfg()
+    with pytest.raises(ValueError, match="unknown precond kind 'unet-9000'; expected one of"):
+        make_loss(Model(), None)

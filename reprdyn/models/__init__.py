@@ -65,12 +65,6 @@ def dae_sigmas(cfg, grid: list[float]) -> list[list[float]] | None:
 
 
 TRAINABLE = {"diffusion", "dae"}
-KINDS = ("molrg-optimal", *sorted(TRAINABLE))
-
-
-def check_kind(kind: str) -> None:
-    if kind not in KINDS:
-        raise ValueError(f"unknown model kind {kind!r}; expected one of {list(KINDS)}")
 
 
 def network_layers(cfg, shape: tuple[int, ...]) -> list[str]:

@@ -97,20 +97,8 @@ def describe_layers(spec: Spec) -> dict[str, dict[str, tuple[int, ...]]]:
 
     Untrained networks have the same shapes as trained ones, so nothing is trained.
     """
-    import torch
-
-    from .extract import layer_shapes
-    from .models import build_denoiser, molrg_optimal
-
-    ctx = Context(spec, "")
-    data = ctx.data(spec.datasets[0].name)
     out = {}
-    for name, cfg in spec.model_items():
-        if cfg.kind == "molrg-optimal":
-            net, dtype = molrg_optimal(data), torch.float64
-        else:
-            net, dtype = build_denoiser(cfg, data.x.shape[1:]), torch.float32
-        shapes = layer_shapes(net.eval(), torch.as_tensor(data.x[:2], dtype=dtype), spec.sigmas[0])
+    for (name, cfg), shapes in zip(spec.model_items(), Context(spec, "").layer_shapes(spec.datasets[0].name).values()):
         shapes["output"] = (int(np.prod(shapes["output"])),)  # probed flattened
         out[name or cfg.kind] = shapes
     return out
@@ -132,8 +120,9 @@ def _canonical_of(path: str | Path) -> tuple[dict, bool]:
     from .spec import load_spec
 
     p = Path(path)
-    if st.read_attrs(p) is not None:
-        return json.loads(st.read_attrs(p)["spec_canonical"]), True
+    attrs = st.read_attrs(p)
+    if attrs is not None:
+        return json.loads(attrs["spec_canonical"]), True
     if p.is_dir():
         raise st.StoreError(f"{p}: neither a spec file nor a reprdyn store")
     return canonical(load_spec(p)), False

@@ -20,7 +20,7 @@ from . import store as st
 from .data import Data, build_dataset
 from .extract import OUTPUT, iter_features, layer_shapes
 from .metrics import ClassMoments, csnr_from_moments, csnr_theory, svd_bases
-from .models import build_denoiser, dae_sigmas, molrg_optimal
+from .models import dae_sigmas, molrg_optimal, untrained
 from .plan import Task
 from .probes import accuracy, corrupt_labels, make_probe, select, soft_vote
 from .spec import Spec
@@ -89,14 +89,17 @@ class Context:
             self._nets[key], self.checkpoints[key] = net, (str(path), trained)
         return self._nets[key]
 
+    def layer_shapes(self, dataset: str) -> dict[str, dict[str, tuple[int, ...]]]:
+        """Per model: every hookable layer's per-sample output shape, from untrained networks on two samples."""
+        data = self.data(dataset)
+        x = torch.as_tensor(data.x[:2], dtype=torch.float32)  # the analytic posterior casts to its own dtype
+        return {name: layer_shapes(untrained(cfg, data), x, self.spec.sigmas[0])
+                for name, cfg in self.spec.model_items()}
+
     def channels(self, dataset: str) -> dict[str, int]:
         """Pooled width of every requested layer; every model must agree (they share the cube)."""
-        data, sigma = self.data(dataset), self.spec.sigmas[0]
         widths = None
-        for name, cfg in self.spec.model_items():
-            net = molrg_optimal(data) if cfg.kind == "molrg-optimal" else build_denoiser(cfg, data.x.shape[1:])
-            shapes = layer_shapes(net, torch.as_tensor(data.x[:2], dtype=torch.float32 if cfg.kind != "molrg-optimal"
-                                                       else torch.float64), sigma)
+        for (name, cfg), shapes in zip(self.spec.model_items(), self.layer_shapes(dataset).values()):
             missing = [x for x in self.spec.layers if x not in shapes]
             if missing:
                 raise ValueError(f"unknown layer {missing[0]!r} for model {name or cfg.kind!r}; "

@@ -55,6 +55,16 @@ def molrg_optimal(data) -> nn.Module:
     return MolrgPosterior(data.extras["U"][1], data.meta["delta"]).eval()
 
 
+def untrained(cfg, data) -> nn.Module:
+    """The denoiser a model block describes, untrained, for its layer shapes; the global RNG is untouched."""
+    if cfg.kind == "molrg-optimal":
+        return molrg_optimal(data)
+    import torch
+
+    with torch.random.fork_rng(devices=[]):
+        return build_denoiser(cfg, tuple(data.x.shape[1:])).eval()
+
+
 def dae_sigmas(cfg, grid: list[float]) -> list[list[float]] | None:
     """Noise levels of each DAE a model block trains: one list per checkpoint (None: a diffusion model)."""
     if cfg.kind != "dae":

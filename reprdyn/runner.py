@@ -28,18 +28,19 @@ def run(spec: Spec, store: str | Path | None = None, spec_text: str | None = Non
         on_start: Callable[[Task], None] | None = None,
         on_done: Callable[[Task], None] | None = None, force: bool = False,
         on_train_step: Callable[[str, int, int, float], None] | None = None,
-        wait: bool = False) -> list[SummaryRow]:
+        wait: bool = False, spec_bases: dict[str, str] | None = None) -> list[SummaryRow]:
     """Run the tasks of `spec` into `store` (default: the spec's own) and return the summary.
 
     Tasks the store already holds are skipped unless `force`. `spec_text` is
     the spec as written, kept verbatim in the store; without it the canonical
-    form is stored in its place. The store is locked for the run (`wait` queues
+    form is stored in its place; `spec_bases` holds the text of each file it
+    `extends`, keyed by path. The store is locked for the run (`wait` queues
     behind another run instead of refusing). Failed tasks do not stop the
     others; they raise `TasksFailed` at the end.
     """
     path = str(store or spec.store_path)
     text = spec_text if spec_text is not None else json.dumps(canonical(spec), indent=2)
-    prov = st.provenance(text, spec_hash(spec), canonical(spec), resolved(spec))
+    prov = st.provenance(text, spec_hash(spec), canonical(spec), resolved(spec), spec_bases)
     st.check_destination(path, prov)  # refuse before anything is created
     with st.StoreLock(path, wait=wait):
         st.create(path, prov, fresh=force)

@@ -56,12 +56,14 @@ def _git_commit() -> str | None:
     return r.stdout.strip() or None if r.returncode == 0 else None
 
 
-def provenance(spec_text: str, spec_hash: str, canonical: dict, resolved: dict | None = None) -> dict:
+def provenance(spec_text: str, spec_hash: str, canonical: dict, resolved: dict | None = None,
+               bases: dict[str, str] | None = None) -> dict:
     return {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         "spec": spec_text,
         "spec_resolved": json.dumps(resolved if resolved is not None else canonical, sort_keys=True),
+        "spec_bases": json.dumps(bases or {}),
         "spec_hash": spec_hash,
         "spec_canonical": json.dumps(canonical, sort_keys=True),
         "reprdyn_version": _versions()["reprdyn"],

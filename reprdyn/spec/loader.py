@@ -19,6 +19,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
+from .compose import compose, resolve_paths
 from .resolve import apply_override, expand_env
 from .schema import Spec
 
@@ -107,9 +108,8 @@ def _plain(node, budget: _Budget, depth: int = 0):
     return node
 
 
-def load_spec(path: str | Path, overrides: tuple[str, ...] | list[str] = ()) -> Spec:
-    """Read and validate a spec file, with `--set PATH=VALUE` overrides; raise SpecError listing every problem."""
-    path = Path(path)
+def _read(path: Path) -> str:
+    """The text of one spec file, or a SpecError saying why it cannot be read."""
     file = str(path)
     if path.is_dir():
         raise SpecError([Issue(file, 1, 1, "", "this is a folder, not a spec file; give the path of a .yaml file")])
@@ -121,35 +121,78 @@ def load_spec(path: str | Path, overrides: tuple[str, ...] | list[str] = ()) -> 
     except OSError as e:
         raise SpecError([Issue(file, 1, 1, "", f"cannot read spec: {e.strerror or e}")]) from None
     try:
-        text = raw.decode("utf-8")
+        return raw.decode("utf-8")
     except UnicodeDecodeError:
         raise SpecError([Issue(file, 1, 1, "", "this is a binary file, not a UTF-8 YAML spec")]) from None
-    return validate_text(text, file, overrides)
+
+
+def load(path: str | Path, overrides: tuple[str, ...] | list[str] = ()) -> tuple[Spec, dict[str, str]]:
+    """Read, compose and validate a spec file; return the spec and the text of every file read.
+
+    The texts are keyed by path, the spec file first and then each base it extends.
+    """
+    path = Path(path)
+    sources: dict[str, str] = {}
+
+    def read(p: Path) -> CommentedMap:
+        text = _read(p)
+        sources[str(p)] = text
+        return parse_yaml(text, str(p))
+
+    data = compose(read(path), path, read, _fail_at)
+    return _validate(data, str(path), overrides), sources
+
+
+def load_spec(path: str | Path, overrides: tuple[str, ...] | list[str] = ()) -> Spec:
+    """Read and validate a spec file, with `--set PATH=VALUE` overrides; raise SpecError listing every problem."""
+    return load(path, overrides)[0]
 
 
 def validate_text(text: str, file: str = "<spec>", overrides: tuple[str, ...] | list[str] = ()) -> Spec:
-    data = parse_yaml(text, file)
+    """Validate spec text; an `extends` in it resolves against the current folder."""
+    base = Path(file) if file != "<spec>" else Path.cwd() / file
+    data = compose(parse_yaml(text, file), base, lambda p: parse_yaml(_read(p), str(p)), _fail_at)
+    return _validate(data, file, overrides)
+
+
+def _fail_at(node, key, message: str):
+    """A SpecError positioned at `node[key]` (or at the node itself when key is None)."""
+    file = getattr(node, "_src", "<spec>")
+    if key is None:
+        line, col = node.lc.line, node.lc.col
+    elif isinstance(node, CommentedSeq):
+        line, col = node.lc.item(key)
+    else:
+        line, col = node.lc.value(key)
+    return SpecError([Issue(file, line + 1, col + 1, "extends", message)])
+
+
+def _validate(data: CommentedMap, file: str, overrides) -> Spec:
     problems = expand_env(data)
     if problems:
-        raise SpecError([Issue(file, *_position(data, loc)[:2], _fmt_path(loc, data), msg) for loc, msg in problems])
-    set_paths = {}
+        raise SpecError([_issue_at(data, loc, msg, file) for loc, msg in problems])
+    set_paths, set_locs = {}, []
     for expr in overrides:
         try:
-            set_paths[_fmt_path(apply_override(data, expr), data)] = expr
+            loc = apply_override(data, expr)
         except ValueError as e:
             raise SpecError([Issue("--set", 1, 1, "", str(e))]) from None
+        set_paths[_fmt_path(loc, data)] = expr
+        set_locs.append(loc)
+    resolve_paths(data, Spec, set_locs)
     try:
         spec = Spec.model_validate(_plain(data, _Budget(file)))
     except ValidationError as e:
         raise SpecError([_blame_override(i, set_paths) for i in _issues(e, data, file)]) from None
     problems = layer_problems(spec)
     if problems:
-        issues = []
-        for loc, msg in problems:
-            line, col, _ = _position(data, loc)
-            issues.append(Issue(file, line, col, _fmt_path(loc, data), msg))
-        raise SpecError(issues)
+        raise SpecError([_issue_at(data, loc, msg, file) for loc, msg in problems])
     return spec
+
+
+def _issue_at(data, loc: tuple, message: str, file: str) -> Issue:
+    line, col, _, src = _position(data, loc)
+    return Issue(src or file, line, col, _fmt_path(loc, data), message)
 
 
 def _blame_override(issue: Issue, set_paths: dict[str, str]) -> Issue:
@@ -181,13 +224,22 @@ def layer_problems(spec: Spec) -> list[tuple[tuple, str]]:
 
 # --- mapping pydantic errors onto YAML positions ----------------------------
 
-def _position(root, loc: tuple) -> tuple[int, int, list]:
-    """Walk `loc` through the YAML tree; return (line, col, consumed loc parts).
+def _src(node, key=None) -> str | None:
+    """The file a node (or its entry `key`) was written in; a merged mapping knows it per key."""
+    per_key = getattr(node, "_key_src", None)
+    if key is not None and per_key and key in per_key:
+        return per_key[key]
+    return getattr(node, "_src", None)
+
+
+def _position(root, loc: tuple) -> tuple[int, int, list, str | None]:
+    """Walk `loc` through the YAML tree; return (line, col, consumed loc parts, file).
 
     Parts that are not keys (union tags such as 'molrg-optimal') are skipped.
-    Positions point at the value, or at the key for an unknown key.
+    Positions point at the value, or at the key for an unknown key. The file
+    is the one the value was written in, which may be a base the spec extends.
     """
-    node, line, col, path = root, 0, 0, []
+    node, line, col, path, file = root, 0, 0, [], _src(root)
     for i, part in enumerate(loc):
         last = i == len(loc) - 1
         if isinstance(node, CommentedMap) and part in node:
@@ -197,19 +249,21 @@ def _position(root, loc: tuple) -> tuple[int, int, list]:
                     ln, cl = node.lc.value(part)
             except (KeyError, TypeError):  # written by --set: no position in the file
                 ln, cl = line, col
+            file = _src(node, part) or file
             line, col, node = ln, cl, node[part]
             path.append(part)
         elif isinstance(node, CommentedSeq) and isinstance(part, int) and part < len(node):
             line, col = node.lc.item(part)
+            file = _src(node) or file
             node = node[part]
             path.append(part)
         elif isinstance(node, (CommentedMap, CommentedSeq)) and hasattr(node, "lc") and not path:
             line, col = node.lc.line, node.lc.col
-    return line + 1, col + 1, path
+    return line + 1, col + 1, path, file
 
 
-def _key_position(root, loc: tuple) -> tuple[int, int]:
-    """Position of the key itself (for unknown keys)."""
+def _key_position(root, loc: tuple) -> tuple[int, int, str | None]:
+    """Position of the key itself (for unknown keys), and its file."""
     node = root
     for part in loc[:-1]:
         if isinstance(node, CommentedMap) and part in node:
@@ -219,10 +273,11 @@ def _key_position(root, loc: tuple) -> tuple[int, int]:
     if isinstance(node, CommentedMap) and loc[-1] in node:
         try:
             ln, cl = node.lc.key(loc[-1])
-            return ln + 1, cl + 1
+            return ln + 1, cl + 1, _src(node, loc[-1])
         except (KeyError, TypeError):
             pass
-    return _position(root, loc)[:2]
+    line, col, _, file = _position(root, loc)
+    return line, col, file
 
 
 def _fmt_path(loc: tuple, root) -> str:
@@ -301,7 +356,7 @@ def _issues(err: ValidationError, root: CommentedMap, file: str) -> list[Issue]:
         if msg.startswith("Value error, "):
             msg = msg[len("Value error, "):]
         if kind == "extra_forbidden":
-            line, col = _key_position(root, loc)
+            line, col, src = _key_position(root, loc)
             fields = _fields_at(loc[:-1])
             near = difflib.get_close_matches(str(loc[-1]), fields, n=1, cutoff=0.6)
             msg = f"unknown key {loc[-1]!r}"
@@ -309,27 +364,26 @@ def _issues(err: ValidationError, root: CommentedMap, file: str) -> list[Issue]:
             if fields:
                 msg += f" (valid keys: {', '.join(fields)})"
         elif kind == "union_tag_invalid":
-            line, col, _ = _position(root, loc + ("kind",))
+            line, col, _, src = _position(root, loc + ("kind",))
             tags = [t.strip("'") for t in e["ctx"]["expected_tags"].split(", ")]
             near = difflib.get_close_matches(str(e["ctx"]["tag"]), tags, n=1)
             msg = f"unknown kind {e['ctx']['tag']!r}; expected one of {', '.join(tags)}"
             msg += f"; did you mean {near[0]!r}?" if near else ""
             loc = loc + ("kind",)
         elif kind == "union_tag_not_found":
-            line, col, _ = _position(root, loc)
+            line, col, _, src = _position(root, loc)
             if e["ctx"].get("discriminator") == "'kind'":
                 msg = "missing key 'kind' (it says which variant this is)"
             else:
                 msg = "expected a list of sigmas, or a mapping {start, stop, num, scale}"
         elif kind == "missing":
-            line, col, _ = _position(root, loc[:-1])
+            line, col, _, src = _position(root, loc[:-1])
             msg = f"missing required key {loc[-1]!r}"
         else:
-            line, col, _ = _position(root, loc)
-            if "input" in e and not isinstance(e["input"], (dict, list)) \
-                    and kind not in ("union_tag_invalid", "union_tag_not_found"):
+            line, col, _, src = _position(root, loc)
+            if "input" in e and not isinstance(e["input"], (dict, list)) and str(e["input"]) not in msg:
                 msg += f" (got {_short(e['input'])})"
-        issues.append(Issue(file, line, col, _fmt_path(loc, root), msg))
+        issues.append(Issue(src or file, line, col, _fmt_path(loc, root), msg))
     return sorted(set(issues), key=lambda i: (i.line, i.col, i.path))
 
 

@@ -148,7 +148,9 @@ class Compute(Strict):
     n_workers: int = Field(2, ge=1, description="dask without address: LocalCluster worker processes")
     threads_per_worker: int = Field(1, ge=1)
     retries: int = Field(2, ge=0, description="dask: resubmissions of a task whose worker died")
-    cache: str | None = Field(None, description="checkpoint cache; default $REPRDYN_CACHE or ~/.cache/reprdyn")
+    cache: str | None = Field(None, description="checkpoint cache, relative to the spec's folder; "
+                                                "default $REPRDYN_CACHE or ~/.cache/reprdyn",
+                              json_schema_extra={"x-path": True})
 
     @field_validator("device")
     @classmethod
@@ -185,6 +187,9 @@ def _not_molrg(data: dict) -> list[str]:
 
 class Spec(Strict):
     """One reprdyn experiment. See the README's spec reference."""
+    extends: str | list[str] | None = Field(
+        None, exclude=True, description="base spec file(s) to deep-merge under this one, relative to this "
+                                        "file's folder; merged before validation, so always empty here")
     spec_version: Literal[1]
     name: Name
     seed: int = 0
@@ -209,7 +214,9 @@ class Spec(Strict):
     ensemble: Ensemble = Ensemble()
     metrics: list[MetricName] = Field(list(ALL_METRICS), min_length=1)
     csnr: Csnr = Csnr()
-    store: str | None = Field(None, description="store path; default store/<name>.zarr")
+    store: str | None = Field(None, description="store path, relative to the spec's folder; "
+                                                "default store/<name>.zarr in the current folder",
+                              json_schema_extra={"x-path": True})
     compute: Compute = Compute()
 
     @model_validator(mode="before")

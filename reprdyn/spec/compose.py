@@ -1,0 +1,160 @@
+"""Spec composition and portable paths, on the position-carrying YAML tree.
+
+`extends: base.yaml` (or a list) is resolved against the spec file's folder and
+deep-merged: mappings merge key by key, lists and scalars replace. Every node
+remembers the file it was written in (`_src`, and `_key_src` per key for merged
+mappings), so a validation error inside a base file still names that file.
+
+Relative paths in path fields (marked `json_schema_extra={"x-path": ...}` in the
+schema) resolve against the folder of the file that wrote them; a path given
+with `--set` resolves against the current folder.
+"""
+from __future__ import annotations
+
+import os
+import types
+import typing
+from pathlib import Path
+from typing import Callable
+
+from pydantic import BaseModel
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+
+MAX_FILES = 32  # files read through `extends`, all together
+MAX_CHAIN = 16  # bases nested in bases
+
+
+def tag(node, file: str) -> None:
+    """Mark every container in a freshly parsed tree with the file it came from."""
+    if isinstance(node, (CommentedMap, CommentedSeq)) and getattr(node, "_src", None) is None:
+        node._src = file
+        for v in node.values() if isinstance(node, dict) else node:
+            tag(v, file)
+
+
+def compose(data: CommentedMap, path: Path, read: Callable[[Path], CommentedMap], fail,
+            chain: tuple[Path, ...] = (), budget: list | None = None) -> CommentedMap:
+    """Resolve `extends` in `data` (read from `path`) recursively; return the merged tree.
+
+    `fail(node, key, message)` builds the positioned error to raise.
+    """
+    budget = [MAX_FILES] if budget is None else budget
+    tag(data, str(path))
+    chain = (*chain, path)
+    if "extends" not in data:
+        return data
+    ext = data["extends"]
+    names = [ext] if isinstance(ext, str) else list(ext) if isinstance(ext, list) else None
+    if not names or not all(isinstance(n, str) and n.strip() for n in names):
+        raise fail(data, "extends", "expected a file name, or a list of file names, relative to this spec's folder")
+    merged = None
+    for i, name in enumerate(names):
+        where = (ext, i) if isinstance(ext, list) else (data, "extends")
+        base = Path(os.path.expanduser(name))
+        base = base if base.is_absolute() else path.parent / base
+        seen = [Path(os.path.abspath(p)) for p in chain]
+        if Path(os.path.abspath(base)) in seen:
+            loop = " -> ".join(str(p) for p in (*chain[seen.index(Path(os.path.abspath(base))):], base))
+            raise fail(*where, f"extends cycle: {loop}; a spec cannot extend itself, directly or through bases")
+        if len(chain) >= MAX_CHAIN:
+            raise fail(*where, f"extends chain is more than {MAX_CHAIN} files deep")
+        if not base.is_file():
+            raise fail(*where, f"base spec {name!r} not found (looked for {base}); paths in `extends` are "
+                               "relative to the folder of the file that names them")
+        budget[0] -= 1
+        if budget[0] < 0:
+            raise fail(*where, f"extends reads more than {MAX_FILES} files in all")
+        tree = compose(read(base), base, read, fail, chain, budget)
+        merged = tree if merged is None else merge(merged, tree)
+    del data["extends"]
+    return merge(merged, data)
+
+
+def merge(base: CommentedMap, over: CommentedMap) -> CommentedMap:
+    """Deep merge: `over` wins; mappings merge key by key, lists and scalars replace.
+
+    Positions and source files are carried per key, so errors find where a value was written.
+    """
+    out = CommentedMap()
+    out._src, out._key_src = over._src, {}
+    out.lc.line, out.lc.col = over.lc.line, over.lc.col
+    for src in (base, over):
+        for key, value in src.items():
+            if src is over and isinstance(out.get(key), CommentedMap) and isinstance(value, CommentedMap):
+                value = merge(out[key], value)
+            out[key] = value
+            if src.lc.data and key in src.lc.data:
+                out.lc.add_kv_line_col(key, list(src.lc.data[key]))
+            out._key_src[key] = (getattr(src, "_key_src", None) or {}).get(key, src._src)
+    return out
+
+
+# --- portable paths ------------------------------------------------------------
+
+def resolve_paths(node, tp, set_locs: list[tuple] = (), loc: tuple = ()) -> None:
+    """Make relative paths in path fields absolute, in place, against the folder of their file.
+
+    `x-path: true` fields always resolve; `x-path: maybe` (a hub id or a local
+    path) resolve only when the path exists there.
+    """
+    if isinstance(node, dict):
+        model = _pick_model(tp, node)
+        if model is None:
+            value_tp = _container_arg(tp, dict)
+            for k, v in node.items():
+                resolve_paths(v, value_tp, set_locs, (*loc, k))
+            return
+        for k, v in node.items():
+            field = model.model_fields.get(k)
+            if field is None:
+                continue
+            mark = (field.json_schema_extra or {}).get("x-path") if isinstance(field.json_schema_extra, dict) else None
+            if mark and isinstance(v, str) and v.strip():
+                from_cli = any((*loc, k)[:len(s)] == s for s in set_locs)
+                folder = Path.cwd() if from_cli else Path(_file_of(node, k)).parent
+                node[k] = absolute(v, folder, must_exist=mark == "maybe")
+            else:
+                resolve_paths(v, field.annotation, set_locs, (*loc, k))
+    elif isinstance(node, list):
+        item_tp = _container_arg(tp, list)
+        for i, v in enumerate(node):
+            resolve_paths(v, item_tp, set_locs, (*loc, i))
+
+
+def absolute(value: str, folder: Path, must_exist: bool = False) -> str:
+    """`value` joined onto `folder` (after ~ expansion) unless it is absolute; unchanged if
+    `must_exist` and nothing is there."""
+    p = Path(os.path.expanduser(value))
+    if p.is_absolute():
+        return str(p)
+    joined = Path(os.path.abspath(folder / p))
+    return value if must_exist and not joined.exists() else str(joined)
+
+
+def _file_of(node, key) -> str:
+    per_key = getattr(node, "_key_src", None) or {}
+    return per_key.get(key) or getattr(node, "_src", None) or "<spec>"
+
+
+def _leaves(tp) -> list:
+    """The member types of `tp`, with Annotated and Union/Optional unwrapped."""
+    while typing.get_origin(tp) is typing.Annotated:
+        tp = typing.get_args(tp)[0]
+    if typing.get_origin(tp) in (typing.Union, types.UnionType):
+        return [leaf for arg in typing.get_args(tp) for leaf in _leaves(arg)]
+    return [tp]
+
+
+def _pick_model(tp, node: dict):
+    models = [t for t in _leaves(tp) if isinstance(t, type) and issubclass(t, BaseModel)]
+    if len(models) > 1 and "kind" in node:
+        models = [m for m in models if "kind" in m.model_fields
+                  and node["kind"] in typing.get_args(m.model_fields["kind"].annotation)]
+    return models[0] if len(models) == 1 else None
+
+
+def _container_arg(tp, origin):
+    for leaf in _leaves(tp):
+        if typing.get_origin(leaf) is origin:
+            return typing.get_args(leaf)[-1]
+    return None

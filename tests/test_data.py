@@ -71,3 +71,70 @@ def test_digits_scaled_stratified_and_resizable():
     assert not np.array_equal(a.y, b.y)  # the split is set by the seed
     c = build_dataset(DigitsData(kind="digits", name="d16", size=16), 0)
     assert c.x.shape == (1797, 1, 16, 16) and c.x.min() >= -1 and c.x.max() <= 1
+
+
+# --- npz -------------------------------------------------------------------------
+
+def _npz_spec(path) -> str:
+    return f"""\
+spec_version: 1
+name: t
+model:
+  kind: dae
+  network: {{kind: mlp, width: 8}}
+  precond: {{kind: edm}}
+  train: {{data: a, epochs: 1}}
+  train_sigma: 0.5
+datasets:
+  - {{kind: npz, name: a, path: {path}}}
+sigma: [0.5]
+layers: [fc1]
+"""
+
+
+def test_npz_split_is_stratified_and_uint8_is_scaled(tmp_path):
+    rng = np.random.default_rng(0)
+    y = np.repeat(np.arange(4), 25)
+    x = rng.integers(0, 256, size=(100, 1, 4, 4), dtype=np.uint8)
+    np.savez(tmp_path / "a.npz", x=x, y=y)
+    spec = validate_text(_npz_spec(tmp_path / "a.npz"))
+    assert spec.datasets[0].shape == (1, 4, 4)
+    data = build_dataset(spec.datasets[0], 0)
+    tr = data.split == "train"
+    assert tr.sum() == 70 and sorted(np.bincount(data.y[~tr]).tolist()) == [7, 7, 8, 8]
+    assert data.x.dtype == np.float32 and data.x.min() >= -1 and data.x.max() <= 1
+    # every sample is kept exactly once, scaled x/127.5 - 1
+    np.testing.assert_allclose(np.sort(data.x.ravel()), np.sort(x.ravel() / 127.5 - 1), atol=1e-6)
+    assert data.classes == ["0", "1", "2", "3"]
+
+
+def test_npz_uses_its_own_test_split(tmp_path):
+    x = np.arange(24, dtype=np.float32).reshape(6, 4)
+    np.savez(tmp_path / "a.npz", x=x, y=np.array([0, 1, 0, 1, 0, 1]), x_test=x[:2] + 100, y_test=np.array([1, 0]))
+    data = build_dataset(validate_text(_npz_spec(tmp_path / "a.npz")).datasets[0], 0)
+    assert (data.split == "test").sum() == 2
+    np.testing.assert_array_equal(data.x[data.split == "test"], x[:2] + 100)
+    np.testing.assert_array_equal(data.y, [0, 1, 0, 1, 0, 1, 1, 0])
+
+
+@pytest.mark.parametrize("arrays, match", [
+    (None, "npz file not found"),
+    ("not a zip", "is not a readable .npz file"),
+    ({"x": np.zeros((4, 2))}, "has no array 'y'; it has ['x']"),
+    ({"x": np.zeros((4, 2)), "y": np.zeros(3, int)}, "must be one label per sample"),
+    ({"x": np.zeros((4, 2)), "y": np.zeros(4)}, "expected integers"),
+    ({"x": np.zeros(4), "y": np.zeros(4, int)}, "expected (N, features...) samples"),
+])
+def test_npz_problems_are_positioned_errors(tmp_path, arrays, match):
+    from reprdyn.spec import SpecError
+
+    path = tmp_path / "a.npz"
+    if isinstance(arrays, dict):
+        np.savez(path, **arrays)
+    elif isinstance(arrays, str):
+        path.write_text(arrays)
+    with pytest.raises(SpecError) as e:
+        validate_text(_npz_spec(path), "s.yaml")
+    (issue,) = e.value.issues
+    assert issue.file == "s.yaml" and issue.line == 10 and match in issue.message
+    assert str(path) in issue.message

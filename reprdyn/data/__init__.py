@@ -13,6 +13,7 @@ import numpy as np
 
 from .digits import digits
 from .molrg import molrg_bases, molrg_sample
+from .npz import npz
 
 
 @dataclass
@@ -65,7 +66,17 @@ def _build_digits(cfg, seed: int) -> Data:
     )
 
 
-BUILDERS = {"molrg": _build_molrg, "digits": _build_digits}
+def _build_npz(cfg, seed: int) -> Data:
+    x, y, n_train, classes = npz(cfg.path, cfg.x, cfg.y, cfg.test_fraction, seed)
+    return Data(
+        x=x, y=y,
+        split=np.array(["train"] * n_train + ["test"] * (len(y) - n_train), dtype=object),
+        classes=classes,
+        meta={"path": cfg.path, "seed": seed},
+    )
+
+
+BUILDERS = {"molrg": _build_molrg, "digits": _build_digits, "npz": _build_npz}
 
 
 def build_dataset(cfg, spec_seed: int) -> Data:

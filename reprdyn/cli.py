@@ -22,7 +22,9 @@ from .runner import TasksFailed, catalog, describe_layers, plan_status, spec_of
 from .runner import diff as diff_specs
 from .runner import run as run_spec
 from .runner import train as train_spec
-from .spec import Spec, SpecError, load_spec
+from .spec import Spec, SpecError, load, load_spec
+from .templates import TEMPLATES, InitError
+from .templates import init as init_spec
 from .store import Results, StoreError, read_attrs, task_status
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -76,12 +78,13 @@ def handled(fn):
     return wrapper
 
 
-def _load(path: Path, overrides: list[str] = ()) -> tuple[Spec, str]:
-    spec = load_spec(path, overrides)
-    text = path.read_text(encoding="utf-8")
+def _load(path: Path, overrides: list[str] = ()) -> tuple[Spec, str, dict[str, str]]:
+    """The spec, its text as written (plus the --set lines) and the texts of the bases it extends."""
+    spec, sources = load(path, overrides)
+    text = sources.pop(str(path))
     if overrides:  # the store keeps the spec as written plus what the command line changed
         text += "".join(f"\n# --set {o}" for o in overrides) + "\n"
-    return spec, text
+    return spec, text, sources
 
 
 @app.command()
@@ -109,11 +112,33 @@ def schema():
 
 @app.command()
 @handled
+def init(path: Optional[Path] = typer.Argument(None, help="the spec file (or folder) to write; "
+                                                         "default <template>.yaml here"),
+         template: str = typer.Option("molrg-theory", "--template", "-t",
+                                      help=f"one of: {', '.join(TEMPLATES)}"),
+         list_: bool = typer.Option(False, "--list", help="list the templates and exit"),
+         force: bool = typer.Option(False, "--force", help="overwrite an existing spec file")):
+    """Write a commented starter spec, with the JSON Schema line editors use for completion."""
+    if list_:
+        for name, what in TEMPLATES.items():
+            out.print(f"{name:18} {what}", highlight=False)
+        return
+    try:
+        written = init_spec(template, path, force)
+    except InitError as e:
+        raise UserError(str(e)) from None
+    for f in written:
+        err.print(f"wrote {f}", highlight=False)
+    err.print(f"next: reprdyn validate {written[0]} && reprdyn run {written[0]}", highlight=False)
+
+
+@app.command()
+@handled
 def plan(spec_file: Path = typer.Argument(..., metavar="SPEC"),
          store: Optional[Path] = typer.Option(None, help="store to compare against (default: the spec's)"),
          set_: List[str] = typer.Option([], "--set", help="override PATH=VALUE, e.g. model.width=512")):
     """Show the compiled tasks and which of them the store already holds."""
-    spec, _ = _load(spec_file, set_)
+    spec, _, _ = _load(spec_file, set_)
     rows = plan_status(spec, store)
     table = Table(title=f"{spec.name}: {len(rows)} tasks")
     for col in ("#", "stage", "dataset", "params", "key", "status"):
@@ -132,11 +157,11 @@ def run(spec_file: Path = typer.Argument(..., metavar="SPEC"),
         json_out: bool = typer.Option(False, "--json", help="print the summary as JSON on stdout, nothing else"),
         set_: List[str] = typer.Option([], "--set", help="override PATH=VALUE, e.g. label_noise=[0,0.4]")):
     """Run a spec's tasks into its store, then print a summary."""
-    spec, text = _load(spec_file, set_)
+    spec, text, bases = _load(spec_file, set_)
     path = str(store or spec.store_path)
     with _reporter() as report:
         try:
-            rows = run_spec(spec, store=path, spec_text=text, on_done=report.done, force=force,
+            rows = run_spec(spec, store=path, spec_text=text, spec_bases=bases, on_done=report.done, force=force,
                             on_train_step=report.train_step, on_start=report.start, wait=wait)
             failures = []
         except TasksFailed as e:
@@ -235,7 +260,7 @@ def _train_bar(progress: Progress):
 @handled
 def train(spec_file: Path = typer.Argument(..., metavar="SPEC")):
     """Train every model the spec needs (or find it in the checkpoint cache)."""
-    spec, _ = _load(spec_file)
+    spec, _, _ = _load(spec_file)
     with _progress() as progress:
         done = train_spec(spec, on_train_step=_train_bar(progress))
     if not done:
@@ -276,7 +301,7 @@ def _fmt(v) -> str:
 @handled
 def layers(spec_file: Path = typer.Argument(..., metavar="SPEC")):
     """List every hookable layer of the model(s) with its output shape (spatial maps are pooled to C)."""
-    spec, _ = _load(spec_file)
+    spec, _, _ = _load(spec_file)
     for model, shapes in describe_layers(spec).items():
         table = Table(title=f"layers of {model} (on dataset {spec.datasets[0].name})")
         table.add_column("layer")

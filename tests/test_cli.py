@@ -179,3 +179,67 @@ def test_run_with_set_overrides(small_spec_file, tmp_path):
     assert r.exit_code == 2 and r.stderr.startswith("--set ensemble.k=-1:1:1: ensemble.k:")
     r = invoke("plan", small_spec_file, "--set", "seeds=[1]", "--store", store)
     assert r.exit_code == 0
+
+
+def test_init_command(tmp_path):
+    r = invoke("init", "--list")
+    assert r.exit_code == 0 and "digits-unet" in r.stdout
+    target = tmp_path / "mine.yaml"
+    r = invoke("init", "--template", "molrg-mlp", target)
+    assert r.exit_code == 0 and f"wrote {target}" in r.stderr
+    assert invoke("validate", target).exit_code == 0
+    r = invoke("init", "--template", "molrg-mlp", target)
+    assert r.exit_code == 2 and "already exists" in r.stderr
+    assert invoke("init", "-t", "nope", tmp_path / "x.yaml").exit_code == 2
+
+
+NPZ_SPEC = """\
+extends: base.yaml
+name: copied
+datasets:
+  - {kind: npz, name: toy, path: data/toy.npz}
+"""
+NPZ_BASE = """\
+spec_version: 1
+model:
+  kind: dae
+  network: {kind: mlp, width: 16}
+  precond: {kind: edm}
+  train: {data: toy, epochs: 2, batch_size: 32}
+  train_sigma: 0.5
+sigma: [0.1, 1.0]
+layers: [fc1]
+store: runs/out.zarr
+compute: {cache: ckpt}
+"""
+
+
+def test_a_copied_spec_folder_with_relative_data_still_runs(tmp_path, monkeypatch):
+    import shutil
+
+    import numpy as np
+    import xarray.testing as xrt
+
+    import reprdyn
+    src = tmp_path / "alice"
+    (src / "data").mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    y = np.repeat(np.arange(3), 20)
+    np.savez(src / "data/toy.npz", x=(rng.normal(size=(60, 6)) + y[:, None]).astype(np.float32), y=y)
+    (src / "spec.yaml").write_text(NPZ_SPEC)
+    (src / "base.yaml").write_text(NPZ_BASE)
+    dst = tmp_path / "bob" / "copy"
+    shutil.copytree(src, dst)
+    shutil.rmtree(src)  # nothing may point back into Alice's folder
+    monkeypatch.chdir(tmp_path)  # run from elsewhere
+    r = invoke("run", "bob/copy/spec.yaml")
+    assert r.exit_code == 0, r.stderr
+    store = dst / "runs/out.zarr"  # the store path resolved against the spec's folder
+    res = reprdyn.open(store)
+    assert (dst / "ckpt").is_dir() and res.attrs["spec"] == NPZ_SPEC
+    assert json.loads(res.attrs["spec_bases"]) == {"bob/copy/base.yaml": NPZ_BASE}  # the bases, as written
+    assert json.loads(res.attrs["spec_resolved"])["datasets"][0]["path"] == str(dst / "data/toy.npz")
+    r = invoke("spec", store)
+    (tmp_path / "again.yaml").write_text(r.stdout)
+    assert invoke("run", "again.yaml", "--store", "again.zarr").exit_code == 0
+    xrt.assert_identical(res["toy"].load(), reprdyn.open(tmp_path / "again.zarr")["toy"].load())

@@ -212,3 +212,25 @@ def test_wait_queues_behind_the_lock(small_spec, small_store):
     t = time.time()
     reprdyn.run(small_spec, store=small_store, wait=True)
     assert time.time() - t >= 0.4
+
+
+def test_catalog_tells_complete_partial_and_failed_apart(small_spec, small_store, tmp_path):
+    import shutil
+
+    from reprdyn.runner import catalog
+    root = tmp_path / "stores"
+    shutil.copytree(small_store, root / "done.zarr")
+    shutil.copytree(small_store, root / "team/half.zarr")  # nested a level deeper
+    lines = (root / "team/half.zarr" / st.MANIFEST).read_text().splitlines()
+    (root / "team/half.zarr" / st.MANIFEST).write_text("\n".join(lines[: len(lines) // 2]) + "\n")
+    shutil.copytree(small_store, root / "bad.zarr")
+    key = next(t for t in plan(small_spec) if t.stage == "probe")
+    manifest = root / "bad.zarr" / st.MANIFEST
+    manifest.write_text("".join(l + "\n" for l in manifest.read_text().splitlines() if key.key not in l))
+    st.record_failures(root / "bad.zarr", [{"key": key.key, "task": key.label, "error": "boom"}])
+    (root / "notes").mkdir()  # folders that are not stores are skipped
+    rows = {Path(r["store"]).name: r for r in catalog(root)}
+    assert {k: r["status"] for k, r in rows.items()} == {"done.zarr": "complete", "half.zarr": "partial",
+                                                         "bad.zarr": "failed"}
+    assert rows["done.zarr"]["peak_accuracy"] is not None and rows["half.zarr"]["peak_accuracy"] is None
+    assert len({r["spec_hash"] for r in rows.values()}) == 1

@@ -1,9 +1,10 @@
 """Spec blocks for datasets: a discriminated union on `kind`."""
 from __future__ import annotations
 
+from functools import cached_property
 from typing import Annotated, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 Name = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=64)]
 
@@ -49,4 +50,46 @@ class DigitsData(Strict):
         return (1, self.size, self.size)
 
 
-Dataset = Annotated[Union[MolrgData, DigitsData], Field(discriminator="kind")]
+class NpzData(Strict):
+    """Arrays from a NumPy .npz file: `x` (N, ...) and integer labels `y` (N,).
+
+    uint8 images are scaled to [-1, 1]; float arrays are used as they are.
+    A test split comes from `x_test`/`y_test` when the file has them, else
+    from a stratified `test_fraction` of `x`.
+    """
+    model_config = ConfigDict(extra="forbid", frozen=True, ignored_types=(cached_property,))
+    kind: Literal["npz"]
+    name: Name
+    path: str = Field(description="the .npz file, relative to the spec's folder", json_schema_extra={"x-path": True})
+    x: str = Field("x", description="array of samples")
+    y: str = Field("y", description="array of integer labels")
+    test_fraction: float = Field(0.3, gt=0, lt=1, description="stratified test split when there is no x_test")
+    seed: int | None = Field(None, description="split seed; defaults to the spec seed")
+
+    @field_validator("path")
+    @classmethod
+    def _readable(cls, v: str) -> str:
+        from ..data.npz import npz_header  # reads array headers only, never the data
+
+        npz_header(v)
+        return v
+
+    @model_validator(mode="after")
+    def _arrays(self) -> "NpzData":
+        from ..data.npz import check_arrays
+
+        check_arrays(self.path, self.header, self.x, self.y)
+        return self
+
+    @cached_property
+    def header(self) -> dict[str, tuple[tuple[int, ...], str]]:
+        from ..data.npz import npz_header
+
+        return npz_header(self.path)
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.header[self.x][0][1:]
+
+
+Dataset = Annotated[Union[MolrgData, DigitsData, NpzData], Field(discriminator="kind")]

@@ -1,0 +1,64 @@
+"""Starter specs for `reprdyn init`: one commented template per shipped spec family."""
+from __future__ import annotations
+
+import json
+import re
+from importlib import resources
+from pathlib import Path
+
+SCHEMA_FILE = "reprdyn.schema.json"
+TEMPLATES = {  # name -> what it sets up
+    "molrg-theory": "analytic MoLRG posterior: probe accuracy and CSNR across sigma (seconds)",
+    "molrg-mlp": "an MLP trained as a DDPM on MoLRG, probed across VP timesteps (minutes)",
+    "digits-unet": "an EDM U-Net on 8x8 digits with label noise and sigma ensembles (minutes)",
+    "dae-vs-diffusion": "single-sigma DAEs against one diffusion model (minutes)",
+}
+
+
+class InitError(Exception):
+    pass
+
+
+def template_text(name: str) -> str:
+    if name not in TEMPLATES:
+        raise InitError(f"unknown template {name!r}; expected one of {', '.join(TEMPLATES)}")
+    return resources.files(__package__).joinpath(f"{name}.yaml").read_text(encoding="utf-8")
+
+
+def init(template: str = "molrg-theory", path: str | Path | None = None, force: bool = False) -> list[Path]:
+    """Write a starter spec (and the JSON Schema editors read beside it); return the files written.
+
+    The spec's `name` is the file's stem when that is a valid name. An existing
+    spec is kept unless `force`; an existing schema file is refreshed only if
+    reprdyn wrote it.
+    """
+    from ..spec import Spec
+
+    text = template_text(template)
+    path = Path(path) if path is not None else Path(f"{template}.yaml")
+    if path.is_dir():
+        path = path / f"{template}.yaml"
+    if path.suffix not in (".yaml", ".yml"):
+        raise InitError(f"{path}: a spec file ends in .yaml or .yml")
+    if path.exists() and not force:
+        raise InitError(f"{path} already exists; pass --force to overwrite it, or give another path")
+    if re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}", path.stem):
+        text = re.sub(r"^name: .*$", f"name: {path.stem}", text, count=1, flags=re.M)
+    text = f"# yaml-language-server: $schema={SCHEMA_FILE}\n" + text.replace("{file}", str(path))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    written = [path]
+    path.write_text(text, encoding="utf-8")
+    schema = path.parent / SCHEMA_FILE
+    if not schema.exists() or _ours(schema):
+        schema.write_text(json.dumps(Spec.model_json_schema(), indent=2) + "\n", encoding="utf-8")
+        written.append(schema)
+    return written
+
+
+def _ours(schema: Path) -> bool:
+    """True when `schema` is a spec schema reprdyn wrote (safe to refresh)."""
+    try:
+        data = json.loads(schema.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(data, dict) and data.get("title") == "Spec" and "spec_version" in data.get("properties", {})

@@ -1,0 +1,50 @@
+"""`reprdyn init` templates: one per shipped spec family, each valid, commented and schema-linked."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from reprdyn.spec import Spec, load_spec
+from reprdyn.templates import TEMPLATES, InitError, init, template_text
+
+SHIPPED = Path(__file__).parents[1] / "specs"
+
+
+def test_every_shipped_spec_family_has_a_template():
+    assert {p.stem for p in SHIPPED.glob("*.yaml")} <= set(TEMPLATES)
+
+
+@pytest.mark.parametrize("name", list(TEMPLATES))
+def test_each_template_writes_a_valid_commented_spec(tmp_path, name):
+    spec_file, schema = init(name, tmp_path / "exp" / f"my-{name}.yaml")
+    text = spec_file.read_text()
+    assert text.startswith("# yaml-language-server: $schema=reprdyn.schema.json\n")
+    assert sum(line.lstrip().startswith("#") or " # " in line for line in text.splitlines()) >= 5
+    spec = load_spec(spec_file)
+    assert spec.name == f"my-{name}"  # named after the file
+    assert json.loads(schema.read_text()) == Spec.model_json_schema()
+    assert "{file}" not in text and str(spec_file) in text
+
+
+def test_init_defaults_refusals_and_schema_care(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (written, _) = init()
+    assert written == Path("molrg-theory.yaml") and load_spec(written).name == "molrg-theory"
+    with pytest.raises(InitError, match="already exists; pass --force"):
+        init()
+    init(force=True)
+    with pytest.raises(InitError, match="unknown template 'cifar'; expected one of molrg-theory"):
+        init("cifar")
+    with pytest.raises(InitError, match="ends in .yaml"):
+        init(path="spec.txt")
+    (tmp_path / "other").mkdir()
+    foreign = tmp_path / "other" / "reprdyn.schema.json"
+    foreign.write_text('{"not": "ours"}')
+    assert init(path=tmp_path / "other") == [tmp_path / "other" / "molrg-theory.yaml"]  # a folder
+    assert foreign.read_text() == '{"not": "ours"}'  # someone else's file is never overwritten
+
+
+def test_template_text_is_the_packaged_file():
+    assert template_text("digits-unet").count("kind: unet") == 1

@@ -78,9 +78,12 @@ def handled(fn):
     return wrapper
 
 
-def _load(path: Path, overrides: list[str] = ()) -> tuple[Spec, str, dict[str, str]]:
+TRUST = typer.Option(False, "--trust-code", help="allow `python` models (the spec must say trust_code: true)")
+
+
+def _load(path: Path, overrides: list[str] = (), trust: bool = False) -> tuple[Spec, str, dict[str, str]]:
     """The spec, its text as written (plus the --set lines) and the texts of the bases it extends."""
-    spec, sources = load(path, overrides)
+    spec, sources = load(path, overrides, trust)
     text = sources.pop(str(path))
     if overrides:  # the store keeps the spec as written plus what the command line changed
         text += "".join(f"\n# --set {o}" for o in overrides) + "\n"
@@ -90,12 +93,13 @@ def _load(path: Path, overrides: list[str] = ()) -> tuple[Spec, str, dict[str, s
 @app.command()
 @handled
 def validate(specs: List[Path] = typer.Argument(..., help="spec files"),
-             set_: List[str] = typer.Option([], "--set", help="override PATH=VALUE, e.g. model.width=512")):
+             set_: List[str] = typer.Option([], "--set", help="override PATH=VALUE, e.g. model.width=512"),
+             trust: bool = TRUST):
     """Check specs; report every error at once as file:line:col: field: message."""
     problems = []
     for path in specs:
         try:
-            load_spec(path, set_)
+            load_spec(path, set_, trust)
             err.print(f"{path}: ok", highlight=False)
         except SpecError as e:
             problems += [str(i) for i in e.issues]
@@ -136,9 +140,10 @@ def init(path: Optional[Path] = typer.Argument(None, help="the spec file (or fol
 @handled
 def plan(spec_file: Path = typer.Argument(..., metavar="SPEC"),
          store: Optional[Path] = typer.Option(None, help="store to compare against (default: the spec's)"),
-         set_: List[str] = typer.Option([], "--set", help="override PATH=VALUE, e.g. model.width=512")):
+         set_: List[str] = typer.Option([], "--set", help="override PATH=VALUE, e.g. model.width=512"),
+         trust: bool = TRUST):
     """Show the compiled tasks and which of them the store already holds."""
-    spec, _, _ = _load(spec_file, set_)
+    spec, _, _ = _load(spec_file, set_, trust)
     rows = plan_status(spec, store)
     table = Table(title=f"{spec.name}: {len(rows)} tasks")
     for col in ("#", "stage", "dataset", "params", "key", "status"):
@@ -155,9 +160,10 @@ def run(spec_file: Path = typer.Argument(..., metavar="SPEC"),
         force: bool = typer.Option(False, "--force", help="re-run tasks the store already holds"),
         wait: bool = typer.Option(False, "--wait", help="if another run holds the store, wait for it"),
         json_out: bool = typer.Option(False, "--json", help="print the summary as JSON on stdout, nothing else"),
-        set_: List[str] = typer.Option([], "--set", help="override PATH=VALUE, e.g. label_noise=[0,0.4]")):
+        set_: List[str] = typer.Option([], "--set", help="override PATH=VALUE, e.g. label_noise=[0,0.4]"),
+        trust: bool = TRUST):
     """Run a spec's tasks into its store, then print a summary."""
-    spec, text, bases = _load(spec_file, set_)
+    spec, text, bases = _load(spec_file, set_, trust)
     path = str(store or spec.store_path)
     with _reporter() as report:
         try:
@@ -258,9 +264,9 @@ def _train_bar(progress: Progress):
 
 @app.command()
 @handled
-def train(spec_file: Path = typer.Argument(..., metavar="SPEC")):
+def train(spec_file: Path = typer.Argument(..., metavar="SPEC"), trust: bool = TRUST):
     """Train every model the spec needs (or find it in the checkpoint cache)."""
-    spec, _, _ = _load(spec_file)
+    spec, _, _ = _load(spec_file, trust=trust)
     with _progress() as progress:
         done = train_spec(spec, on_train_step=_train_bar(progress))
     if not done:
@@ -299,9 +305,9 @@ def _fmt(v) -> str:
 
 @app.command()
 @handled
-def layers(spec_file: Path = typer.Argument(..., metavar="SPEC")):
+def layers(spec_file: Path = typer.Argument(..., metavar="SPEC"), trust: bool = TRUST):
     """List every hookable layer of the model(s) with its output shape (spatial maps are pooled to C)."""
-    spec, _, _ = _load(spec_file)
+    spec, _, _ = _load(spec_file, trust=trust)
     for model, shapes in describe_layers(spec).items():
         table = Table(title=f"layers of {model} (on dataset {spec.datasets[0].name})")
         table.add_column("layer")

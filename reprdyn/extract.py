@@ -3,7 +3,8 @@
 One forward pass per (batch, sigma) serves every requested layer, under
 `torch.inference_mode`. `output` is the model's return value, the posterior
 estimate, probed flattened; spatial maps of hidden layers are
-global-average-pooled to one vector per sample.
+global-average-pooled to one vector per sample, and the patch tokens of a
+transformer (a model with `tokens = True`) are mean-pooled.
 Batches stream out one at a time, so memory stays bounded.
 """
 from __future__ import annotations
@@ -24,22 +25,34 @@ def hook_root(model: nn.Module) -> nn.Module:
     return net if isinstance(net, nn.Module) else model
 
 
-def _pool(t) -> torch.Tensor:
-    if isinstance(t, (tuple, list)):
-        t = t[0]
+def _first(t) -> torch.Tensor:
+    return t[0] if isinstance(t, (tuple, list)) else t
+
+
+def _pool(t, tokens: bool = False) -> torch.Tensor:
+    t = _first(t)
+    if tokens and t.ndim == 3:
+        return t.mean(1)  # (B, N, D) patch tokens -> (B, D)
     return t.flatten(2).mean(2) if t.ndim > 2 else t.flatten(1)  # (B, C, *spatial) -> (B, C)
+
+
+def _shape(t, tokens: bool) -> tuple[int, ...]:
+    """Per-sample shape, channels first: token maps (N, D) are reported as (D, N)."""
+    shape = tuple(_first(t).shape[1:])
+    return shape[::-1] if tokens and len(shape) == 2 else shape
 
 
 @torch.inference_mode()
 def layer_shapes(net: nn.Module, x: torch.Tensor, sigma: float) -> dict[str, tuple[int, ...]]:
-    """Every hookable name with its (unpooled, per-sample) output shape: modules that run, then `output`."""
+    """Every hookable name with its (unpooled, per-sample, channels-first) output shape: modules that run,
+    then `output`."""
     shapes: dict[str, tuple[int, ...]] = {}
-    owner = threading.get_ident()
+    owner, tokens = threading.get_ident(), getattr(net, "tokens", False)
 
     def record(name):
         def hook(module, args, out) -> None:  # returning None keeps the module's output
             if name not in shapes and threading.get_ident() == owner:
-                shapes[name] = tuple((out[0] if isinstance(out, (tuple, list)) else out).shape[1:])
+                shapes[name] = _shape(out, tokens)
         return hook
 
     handles = [m.register_forward_hook(record(name)) for name, m in hook_root(net).named_modules() if name]
@@ -66,12 +79,12 @@ def extract(net: nn.Module, x: torch.Tensor, sigma: float, layers: list[str]) ->
     if missing:
         raise ValueError(f"unknown layer {missing[0]!r}; valid layers: {', '.join(hookable_layers(net))}")
     captured: dict[str, torch.Tensor] = {}
-    owner = threading.get_ident()
+    owner, tokens = threading.get_ident(), getattr(net, "tokens", False)
 
     def capture(name):
         def hook(module, args, out) -> None:  # returning None keeps the module's output
             if threading.get_ident() == owner:  # tasks sharing this model in other threads have their own hooks
-                captured[name] = _pool(out)
+                captured[name] = _pool(out, tokens)
         return hook
 
     handles = [modules[name].register_forward_hook(capture(name)) for name in layers if name != OUTPUT]

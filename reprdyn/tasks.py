@@ -20,7 +20,7 @@ from . import store as st
 from .data import Data, build_dataset
 from .extract import OUTPUT, iter_features, layer_shapes
 from .metrics import ClassMoments, csnr_from_moments, csnr_theory, svd_bases
-from .models import dae_sigmas, molrg_optimal, untrained
+from .models import PRETRAINED, dae_sigmas, load_pretrained, molrg_optimal, untrained
 from .plan import Task
 from .probes import accuracy, corrupt_labels, make_probe, select, soft_vote
 from .spec import Spec
@@ -54,6 +54,7 @@ class Context:
         self.device = pick_device(spec.compute.device)
         self._data: dict[str, Data] = {}
         self._nets: dict[tuple, torch.nn.Module] = {}
+        self._latents: dict[tuple, np.ndarray] = {}
         self.checkpoints: dict[tuple, tuple[str, bool]] = {}  # (model, variant) -> (path, trained now)
 
     def model_cfg(self, name: str):
@@ -78,6 +79,8 @@ class Context:
             if key not in self._nets:
                 self._nets[key] = molrg_optimal(self.data(dataset)).to(self.device)
             return self._nets[key]
+        if cfg.kind in PRETRAINED:
+            return self.pretrained(model)
         levels = dae_sigmas(cfg, self.spec.sigmas)
         variant = sigma_index if levels is not None and len(levels) > 1 else 0
         key = (model, variant)
@@ -89,12 +92,48 @@ class Context:
             self._nets[key], self.checkpoints[key] = net, (str(path), trained)
         return self._nets[key]
 
-    def layer_shapes(self, dataset: str) -> dict[str, dict[str, tuple[int, ...]]]:
-        """Per model: every hookable layer's per-sample output shape, from untrained networks on two samples."""
+    def pretrained(self, model: str) -> torch.nn.Module:
+        """A pretrained model, loaded once per process; its sigma range is checked against the grid."""
+        key = (model, "pretrained")
+        if key not in self._nets:
+            cfg = self.model_cfg(model)
+            if cfg.kind == "python" and not self.spec.trust_code:
+                raise ValueError("a `python` model needs `trust_code: true` in the spec")
+            net = load_pretrained(cfg).to(self.device)
+            if hasattr(net, "check_sigmas"):
+                net.check_sigmas(self.spec.sigmas)
+            self._nets[key] = net
+        return self._nets[key]
+
+    def inputs(self, model: str, dataset: str) -> np.ndarray:
+        """What the model denoises: the dataset's samples, or their latents for a latent model (cached)."""
         data = self.data(dataset)
-        x = torch.as_tensor(data.x[:2], dtype=torch.float32)  # the analytic posterior casts to its own dtype
-        return {name: layer_shapes(untrained(cfg, data), x, self.spec.sigmas[0])
-                for name, cfg in self.spec.model_items()}
+        net = self.denoiser(model, dataset, 0) if self.model_cfg(model).kind in PRETRAINED else None
+        if net is None or getattr(net, "autoencoder", None) is None:
+            return data.x
+        key = (model, dataset)
+        if key not in self._latents:
+            dtype = next(net.autoencoder.parameters()).dtype
+            parts = [net.encode(torch.as_tensor(data.x[i:i + self.spec.compute.batch_size], dtype=dtype,
+                                                device=self.device)).float().cpu().numpy()
+                     for i in range(0, len(data.x), self.spec.compute.batch_size)]
+            self._latents[key] = np.concatenate(parts)  # (N, c, h, w)
+        return self._latents[key]
+
+    def layer_shapes(self, dataset: str) -> dict[str, dict[str, tuple[int, ...]]]:
+        """Per model: every hookable layer's per-sample output shape, on two samples (untrained networks
+        for models reprdyn trains, the loaded ones for pretrained models)."""
+        data, out = self.data(dataset), {}
+        for name, cfg in self.spec.model_items():
+            if cfg.kind in PRETRAINED:
+                net = self.pretrained(name)
+                x = torch.as_tensor(self.inputs(name, dataset)[:2], dtype=next(net.parameters()).dtype,
+                                    device=self.device)
+            else:
+                net = untrained(cfg, data)
+                x = torch.as_tensor(data.x[:2], dtype=torch.float32)  # the analytic posterior casts to its own dtype
+            out[name] = layer_shapes(net, x, self.spec.sigmas[0])
+        return out
 
     def channels(self, dataset: str) -> dict[str, int]:
         """Pooled width of every requested layer; every model must agree (they share the cube)."""
@@ -240,12 +279,15 @@ def _bases(ctx: Context, data: Data, layer: str, M: np.ndarray):
     return svd_bases(M, cfg.rank, cfg.energy)
 
 
-def _stream(ctx: Context, net, data: Data, sigma: float, inp: str, rng, batch: int,
+def _stream(ctx: Context, net, data: Data, x0: np.ndarray, sigma: float, inp: str, rng, batch: int,
             writers: dict[str, st.RowWriter]) -> dict[str, ClassMoments]:
-    """Extract every layer batch by batch into the store; return per-class moments for CSNR."""
+    """Extract every layer batch by batch into the store; return per-class moments for CSNR.
+
+    `x0` is what the model denoises: the samples, or their latents.
+    """
     spec, train, K = ctx.spec, data.split == "train", data.n_classes
     moments: dict[str, ClassMoments] = {}
-    for start, stop, feats in iter_features(net, data.x, sigma, spec.layers, noisy=inp == "noisy", rng=rng,
+    for start, stop, feats in iter_features(net, x0, sigma, spec.layers, noisy=inp == "noisy", rng=rng,
                                             draws=spec.noise_draws, batch_size=batch, device=ctx.device):
         m = train[start:stop]
         for layer, f in feats.items():
@@ -262,6 +304,7 @@ def _features_task(task: Task, ctx: Context) -> None:
     spec, data = ctx.spec, ctx.data(task.dataset)
     model, i, sigma = task.param("model"), task.param("sigma_index"), task.param("sigma")
     net = ctx.denoiser(model, task.dataset, i)
+    x0 = ctx.inputs(model, task.dataset)
     mi = (next(k for k, (n, _) in enumerate(spec.model_items()) if n == model),) if spec.multi_model else ()
     arrays = {layer: zarr.open_array(f"{ctx.path}/{st.group(task.dataset, 'features', layer)}/features", mode="r+")
               for layer in spec.layers}
@@ -274,7 +317,7 @@ def _features_task(task: Task, ctx: Context) -> None:
             rng = np.random.default_rng(derive_seed(spec.seed, task.dataset, "noise", model, i))
             writers = {layer: st.RowWriter(a, (*mi, i, j), chunk[layer]) for layer, a in arrays.items()}
             try:
-                moments = _stream(ctx, net, data, sigma, inp, rng, batch, writers)
+                moments = _stream(ctx, net, data, x0, sigma, inp, rng, batch, writers)
                 break
             except torch.OutOfMemoryError:
                 if batch == 1:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .digits import digits
+from .images import hf_images, torchvision_images
 from .molrg import molrg_bases, molrg_sample
 from .npz import npz
 
@@ -76,7 +77,20 @@ def _build_npz(cfg, seed: int) -> Data:
     )
 
 
-BUILDERS = {"molrg": _build_molrg, "digits": _build_digits, "npz": _build_npz}
+def _images(load):
+    def build(cfg, seed: int) -> Data:
+        x, y, n_train, classes = load(cfg, seed)
+        return Data(
+            x=x, y=y,
+            split=np.array(["train"] * n_train + ["test"] * (len(y) - n_train), dtype=object),
+            classes=classes,
+            meta={"source": getattr(cfg, "path", None) or getattr(cfg, "root", ""), "seed": seed},
+        )
+    return build
+
+
+BUILDERS = {"molrg": _build_molrg, "digits": _build_digits, "npz": _build_npz,
+            "hf": _images(hf_images), "torchvision": _images(torchvision_images)}
 
 
 def build_dataset(cfg, spec_seed: int) -> Data:

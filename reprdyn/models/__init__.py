@@ -12,6 +12,7 @@ from torch import nn
 from .molrg import MolrgPosterior
 from .networks import build_network
 from .precond import EDMLoss, EDMPrecond, VPLoss, VPPrecond
+from .pretrained import LOADERS, ModelUnavailable, load_pretrained
 from .schedules import VPSchedule
 
 
@@ -75,6 +76,7 @@ def dae_sigmas(cfg, grid: list[float]) -> list[list[float]] | None:
 
 
 TRAINABLE = {"diffusion", "dae"}
+PRETRAINED = set(LOADERS)  # loaded, never trained
 
 
 def network_layers(cfg, shape: tuple[int, ...]) -> list[str]:

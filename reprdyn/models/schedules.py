@@ -28,6 +28,16 @@ class VPSchedule:
         self.alphas_cumprod = np.cumprod(1 - betas)  # abar_t, t = 0..T-1
         self.sigmas = np.sqrt((1 - self.alphas_cumprod) / self.alphas_cumprod)  # increasing in t
 
+    @classmethod
+    def from_alphas_cumprod(cls, alphas_cumprod) -> "VPSchedule":
+        """A schedule given by its abar_t, t = 0..T-1 (a pretrained model's own)."""
+        self = cls.__new__(cls)
+        self.alphas_cumprod = np.asarray(alphas_cumprod, dtype=np.float64)
+        self.kind, self.T = "custom", len(self.alphas_cumprod)
+        self.betas = 1 - self.alphas_cumprod / np.concatenate([[1.0], self.alphas_cumprod[:-1]])
+        self.sigmas = np.sqrt((1 - self.alphas_cumprod) / self.alphas_cumprod)
+        return self
+
     @property
     def sigma_min(self) -> float:
         return float(self.sigmas[0])

@@ -92,4 +92,81 @@ class NpzData(Strict):
         return self.header[self.x][0][1:]
 
 
-Dataset = Annotated[Union[MolrgData, DigitsData, NpzData], Field(discriminator="kind")]
+# --- image datasets: hf, torchvision ----------------------------------------------
+
+class Transform(Strict):
+    """Image preprocessing: resize the shorter side, centre-crop, scale to the model's input range."""
+    size: int = Field(gt=0, description="resize the shorter side to this many pixels")
+    crop: int | None = Field(None, gt=0, description="centre-crop to crop x crop; default: size")
+    channels: Literal[1, 3] = Field(3, description="3: RGB, 1: greyscale")
+    range: tuple[float, float] = Field((-1.0, 1.0), description="pixel values are mapped from [0, 1] to this "
+                                                               "range; diffusers models expect [-1, 1]")
+
+    @model_validator(mode="after")
+    def _fits(self) -> "Transform":
+        if self.crop is not None and self.crop > self.size:
+            raise ValueError(f"crop {self.crop} is larger than the resized image ({self.size})")
+        if self.range[0] >= self.range[1]:
+            raise ValueError(f"range {list(self.range)} must go from low to high")
+        return self
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        side = self.crop or self.size
+        return (self.channels, side, side)
+
+
+class _Images(Strict):
+    name: Name
+    transform: Transform
+    n_train: int | None = Field(None, gt=0, description="use a random subset of this many train images")
+    n_test: int | None = Field(None, gt=0, description="use a random subset of this many test images")
+    per_class: bool = Field(False, description="n_train / n_test count per class instead of in all")
+    seed: int | None = Field(None, description="subset seed; defaults to the spec seed")
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.transform.shape
+
+
+class HfData(_Images):
+    """A Hugging Face dataset: a hub name for `datasets.load_dataset`, or a local imagefolder or parquet folder."""
+    kind: Literal["hf"]
+    path: str = Field(description="a hub dataset name (uoft-cs/cifar10), or a local folder, relative to the spec",
+                      json_schema_extra={"x-path": "maybe"})
+    config: str | None = Field(None, description="the dataset's configuration name, if it has several")
+    revision: str | None = None
+    image_column: str = "image"
+    label_column: str = "label"
+    train_split: str = "train"
+    test_split: str = "test"
+
+
+TORCHVISION = ("CIFAR10", "CIFAR100", "Flowers102", "DTD", "ImageFolder")
+
+
+class TorchvisionData(_Images):
+    """A torchvision dataset (needs the optional torchvision package): CIFAR10/100, Flowers102, DTD, or an
+    ImageFolder with train/ and test/ subfolders."""
+    kind: Literal["torchvision"]
+    dataset: Literal["CIFAR10", "CIFAR100", "Flowers102", "DTD", "ImageFolder"]
+    root: str = Field(description="where the files are (or go, with download), relative to the spec",
+                      json_schema_extra={"x-path": True})
+    download: bool = Field(False, description="let torchvision download the files into root")
+
+    @field_validator("dataset")
+    @classmethod
+    def _installed(cls, v):
+        import importlib.util
+
+        try:
+            found = importlib.util.find_spec("torchvision") is not None
+        except (ImportError, ValueError):
+            found = False
+        if not found:
+            raise ValueError("dataset kind 'torchvision' needs the optional torchvision package, built for your "
+                             "torch: pip install 'reprdyn[torchvision]'; or use kind: hf (an imagefolder) or npz")
+        return v
+
+
+Dataset = Annotated[Union[MolrgData, DigitsData, NpzData, HfData, TorchvisionData], Field(discriminator="kind")]

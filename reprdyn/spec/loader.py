@@ -126,10 +126,13 @@ def _read(path: Path) -> str:
         raise SpecError([Issue(file, 1, 1, "", "this is a binary file, not a UTF-8 YAML spec")]) from None
 
 
-def load(path: str | Path, overrides: tuple[str, ...] | list[str] = ()) -> tuple[Spec, dict[str, str]]:
+def load(path: str | Path, overrides: tuple[str, ...] | list[str] = (),
+         trust_code: bool = False) -> tuple[Spec, dict[str, str]]:
     """Read, compose and validate a spec file; return the spec and the text of every file read.
 
     The texts are keyed by path, the spec file first and then each base it extends.
+    `trust_code` is the caller's consent (`--trust-code`) to `python` models,
+    which the spec must also ask for; without both, nothing is imported.
     """
     path = Path(path)
     sources: dict[str, str] = {}
@@ -140,19 +143,20 @@ def load(path: str | Path, overrides: tuple[str, ...] | list[str] = ()) -> tuple
         return parse_yaml(text, str(p))
 
     data = compose(read(path), path, read, _fail_at)
-    return _validate(data, str(path), overrides), sources
+    return _validate(data, str(path), overrides, trust_code), sources
 
 
-def load_spec(path: str | Path, overrides: tuple[str, ...] | list[str] = ()) -> Spec:
+def load_spec(path: str | Path, overrides: tuple[str, ...] | list[str] = (), trust_code: bool = False) -> Spec:
     """Read and validate a spec file, with `--set PATH=VALUE` overrides; raise SpecError listing every problem."""
-    return load(path, overrides)[0]
+    return load(path, overrides, trust_code)[0]
 
 
-def validate_text(text: str, file: str = "<spec>", overrides: tuple[str, ...] | list[str] = ()) -> Spec:
+def validate_text(text: str, file: str = "<spec>", overrides: tuple[str, ...] | list[str] = (),
+                  trust_code: bool = False) -> Spec:
     """Validate spec text; an `extends` in it resolves against the current folder."""
     base = Path(file) if file != "<spec>" else Path.cwd() / file
     data = compose(parse_yaml(text, file), base, lambda p: parse_yaml(_read(p), str(p)), _fail_at)
-    return _validate(data, file, overrides)
+    return _validate(data, file, overrides, trust_code)
 
 
 def _fail_at(node, key, message: str):
@@ -167,7 +171,7 @@ def _fail_at(node, key, message: str):
     return SpecError([Issue(file, line + 1, col + 1, "extends", message)])
 
 
-def _validate(data: CommentedMap, file: str, overrides) -> Spec:
+def _validate(data: CommentedMap, file: str, overrides, trust_code: bool = False) -> Spec:
     problems = expand_env(data)
     if problems:
         raise SpecError([_issue_at(data, loc, msg, file) for loc, msg in problems])
@@ -184,7 +188,8 @@ def _validate(data: CommentedMap, file: str, overrides) -> Spec:
         spec = Spec.model_validate(_plain(data, _Budget(file)))
     except ValidationError as e:
         raise SpecError([_blame_override(i, set_paths) for i in _issues(e, data, file)]) from None
-    problems = layer_problems(spec)
+    problems = [(loc, "this spec runs its own Python code; pass --trust-code (trust_code=True) to allow it")
+                for loc in _python_models(spec) if not trust_code] or layer_problems(spec)
     if problems:
         raise SpecError([_issue_at(data, loc, msg, file) for loc, msg in problems])
     return spec
@@ -203,14 +208,20 @@ def _blame_override(issue: Issue, set_paths: dict[str, str]) -> Issue:
     return issue
 
 
+def _python_models(spec: Spec) -> list[tuple]:
+    """Where the spec's `python` models are: ('model', 'kind') or ('models', name, 'kind')."""
+    return [(("models", name) if name else ("model",)) + ("kind",)
+            for name, cfg in spec.model_items() if cfg.kind == "python"]
+
+
 def layer_problems(spec: Spec) -> list[tuple[tuple, str]]:
     """Layers no model has, found by building the untrained networks on a dummy batch (no I/O)."""
-    from ..models import network_layers  # the spec stays pure data; models know their layers
+    from ..models import TRAINABLE, network_layers  # the spec stays pure data; models know their layers
 
     problems = []
     for name, cfg in spec.model_items():
-        if cfg.kind == "molrg-optimal":
-            continue  # checked statically by the schema
+        if cfg.kind not in TRAINABLE:
+            continue  # molrg-optimal: checked by the schema; pretrained: checked when loaded, not at validation
         known = network_layers(cfg, spec.datasets[0].shape)
         for i, layer in enumerate(spec.layers):
             if layer not in known:
@@ -397,10 +408,10 @@ def _short(v) -> str:
 def canonical(spec: Spec) -> dict:
     """The spec's canonical form: validated values, defaults filled, grid expanded.
 
-    `store` and `compute` are left out: where results go and what hardware
-    runs them does not change what they are.
+    `store`, `compute` and `trust_code` are left out: where results go, what
+    hardware runs them and who vouched for the code do not change what they are.
     """
-    d = spec.model_dump(mode="json", exclude={"store", "compute"})
+    d = spec.model_dump(mode="json", exclude={"store", "compute", "trust_code"})
     d["sigma"] = spec.sigmas
     return d
 

@@ -1,11 +1,11 @@
-"""Spec blocks for models: analytic posteriors, trained diffusion models and DAEs.
+"""Spec blocks for models: analytic posteriors, trained diffusion models and DAEs, pretrained models.
 
 A trainable model names its own training data inside its `train` block, apart
 from the probed `datasets` (DESIGN.md: the transfer setting).
 """
 from __future__ import annotations
 
-from typing import Annotated, Literal, Union
+from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -117,7 +117,74 @@ class DAE(Strict):
     dropout: float | None = Field(None, ge=0, lt=1, description="overrides the network's dropout")
 
 
-Model = Annotated[Union[MolrgOptimal, Diffusion, DAE], Field(discriminator="kind")]
+# --- pretrained models (loaded, never trained) --------------------------------
+
+HubId = Annotated[str, Field(min_length=1, description="a Hugging Face hub id (google/ddpm-cifar10-32) or a local "
+                                                       "folder written by save_pretrained, relative to the spec",
+                             json_schema_extra={"x-path": "maybe"})]
+Dtype = Literal["float32", "float16", "bfloat16"]
+
+
+class _Pretrained(Strict):
+    id: HubId
+    revision: str | None = Field(None, description="a hub branch, tag or commit")
+    scheduler_subfolder: str = Field("scheduler", description="the DDPM/DDIM scheduler config (its alphas_cumprod)")
+    prediction: Literal["auto", "epsilon", "sample", "v_prediction"] = Field(
+        "auto", description="what the network predicts; auto reads the scheduler's prediction_type")
+    dtype: Dtype = "float32"
+
+
+class DiffusersUNet(_Pretrained):
+    """A diffusers `UNet2DModel` and its scheduler (DDPM); sigma <-> timestep through its alphas_cumprod."""
+    kind: Literal["diffusers-unet"]
+    subfolder: str | None = Field(None, description="the UNet's folder inside `id`; default: unet/ if there, "
+                                                    "else the root")
+
+
+class DiT(_Pretrained):
+    """A diffusers `DiTTransformer2DModel` with its `AutoencoderKL`: noise is added to latents,
+    features are mean-pooled patch tokens, the class label is the null class (unconditional)."""
+    kind: Literal["dit"]
+    subfolder: str = Field("transformer", description="the transformer's folder inside `id`")
+    vae_subfolder: str = Field("vae", description="the autoencoder's folder inside `id` (or `vae_id`)")
+    vae_id: HubId | None = Field(None, description="a separate hub id or folder for the autoencoder")
+    class_label: int | None = Field(None, ge=0, description="a class to condition on; default the null class")
+
+
+class LDM(_Pretrained):
+    """A latent diffusion model: a diffusers `UNet2DModel` on the latents of a VQ or KL autoencoder."""
+    kind: Literal["ldm"]
+    subfolder: str = Field("unet", description="the UNet's folder inside `id`")
+    autoencoder: Literal["vq", "kl"] = Field("vq", description="vq: VQModel; kl: AutoencoderKL")
+    vae_subfolder: str = Field("vqvae", description="the autoencoder's folder inside `id` (or `vae_id`)")
+    vae_id: HubId | None = Field(None, description="a separate hub id or folder for the autoencoder")
+
+
+class PythonModel(Strict):
+    """Your own denoiser from Python: `factory(**kwargs)` returns an nn.Module with
+    forward(x, sigma) -> estimate of x0, for x = x0 + sigma * eps (THEORY.md §1).
+
+    Runs code named by the spec, so it needs `trust_code: true` in the spec and
+    `--trust-code` on the command line.
+    """
+    kind: Literal["python"]
+    module: str | None = Field(None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$",
+                               description="an importable module, e.g. mylab.models")
+    file: str | None = Field(None, description="or a .py file, relative to the spec", json_schema_extra={"x-path": True})
+    factory: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", description="the function in it that builds the model")
+    kwargs: dict[str, Any] = Field({}, description="keyword arguments for the factory")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> "PythonModel":
+        if (self.module is None) == (self.file is None):
+            raise ValueError("give exactly one of `module` (importable) or `file` (a .py file)")
+        return self
+
+
+PRETRAINED = ("diffusers-unet", "dit", "ldm", "python")
+
+Model = Annotated[Union[MolrgOptimal, Diffusion, DAE, DiffusersUNet, DiT, LDM, PythonModel],
+                  Field(discriminator="kind")]
 
 # Layers known from the spec alone; trained networks list theirs after building.
 STATIC_LAYERS: dict[str, list[str]] = {"molrg-optimal": ["output"]}

@@ -15,7 +15,7 @@ from pydantic import Discriminator, Field, Tag, field_validator, model_validator
 
 
 from .datacfg import Dataset, Name, Strict
-from .modelcfg import STATIC_LAYERS, VP, Model
+from .modelcfg import PRETRAINED, STATIC_LAYERS, VP, Model
 
 # --- sigma grid --------------------------------------------------------------
 
@@ -193,6 +193,8 @@ class Spec(Strict):
     spec_version: Literal[1]
     name: Name
     seed: int = 0
+    trust_code: bool = Field(False, description="allow `python` models to import code named by this spec "
+                                                "(the command line must also pass --trust-code)")
     model: Model | None = Field(None, description="the model to probe")
     models: dict[Name, Model] | None = Field(None, description="several models to compare: adds a `model` dim")
     datasets: list[Dataset] = Field(min_length=1)
@@ -241,6 +243,15 @@ class Spec(Strict):
             raise ValueError("`models` is empty; name at least one model")
         return v
 
+    @field_validator("model", "models")
+    @classmethod
+    def _trusted(cls, v, info):
+        blocks = [v] if info.field_name == "model" else list((v or {}).values())
+        if not info.data.get("trust_code") and any(getattr(m, "kind", None) == "python" for m in blocks):
+            raise ValueError("a `python` model runs code the spec names; only if you trust that code, set "
+                             "`trust_code: true` in the spec and pass --trust-code")
+        return v
+
     @field_validator("sigma")
     @classmethod
     def _grid(cls, v):
@@ -279,6 +290,8 @@ class Spec(Strict):
                     raise ValueError(f"model kind 'molrg-optimal' is the posterior of molrg data; "
                                      f"datasets {bad} are not of kind 'molrg'")
                 continue
+            if m.kind in PRETRAINED:
+                continue  # its input shape is checked when it is loaded
             src = m.train.data
             if isinstance(src, str) and src not in by_name:
                 raise ValueError(f"the model's train.data names dataset {src!r}, which is not in `datasets` "

@@ -1,0 +1,174 @@
+"""Image datasets: Hugging Face `datasets` (hub, imagefolder, parquet) and torchvision, with one transform.
+
+Labels are read first and the subset is chosen from them, so only the images
+that are used are decoded. Images become (C, H, W) float32 in the model's range.
+"""
+from __future__ import annotations
+
+import io
+import os
+from pathlib import Path
+
+import numpy as np
+
+
+class DataUnavailable(ValueError):
+    """A dataset that cannot be found or read; the message says where reprdyn looked and what to do."""
+
+
+# --- transform and subsets --------------------------------------------------------
+
+def to_array(img, t) -> np.ndarray:
+    """PIL image (or array, or encoded bytes) -> (C, crop, crop) float32 in t.range (the spec's Transform)."""
+    from PIL import Image
+
+    if isinstance(img, dict) and img.get("bytes") is not None:  # an undecoded parquet image
+        img = Image.open(io.BytesIO(img["bytes"]))
+    elif isinstance(img, np.ndarray):
+        img = Image.fromarray(img)
+    img = img.convert("RGB" if t.channels == 3 else "L")
+    w, h = img.size
+    scale = t.size / min(w, h)  # the shorter side becomes `size`
+    img = img.resize((max(t.size, round(w * scale)), max(t.size, round(h * scale))), Image.BICUBIC)
+    crop = t.crop or t.size
+    left, top = (img.size[0] - crop) // 2, (img.size[1] - crop) // 2
+    img = img.crop((left, top, left + crop, top + crop))
+    x = np.asarray(img, dtype=np.float32) / 255.0  # (H, W) or (H, W, C) in [0, 1]
+    x = x[None] if x.ndim == 2 else x.transpose(2, 0, 1)  # (C, H, W)
+    lo, hi = t.range
+    return lo + (hi - lo) * x
+
+
+def subset(labels: np.ndarray, n: int | None, per_class: bool, rng: np.random.Generator) -> np.ndarray:
+    """Sorted indices of a seeded random subset: n in all, or n of each class."""
+    if n is None:
+        return np.arange(len(labels))
+    if per_class:
+        picks = [rng.permutation(np.flatnonzero(labels == k))[:n] for k in np.unique(labels)]
+        return np.sort(np.concatenate(picks))
+    return np.sort(rng.permutation(len(labels))[:n])
+
+
+def _stack(images, t) -> np.ndarray:
+    return np.stack([to_array(img, t) for img in images]) if len(images) else np.zeros((0, *t.shape), np.float32)
+
+
+# --- Hugging Face datasets ----------------------------------------------------------
+
+def _hf_cache() -> str:
+    try:
+        import datasets
+        return str(datasets.config.HF_DATASETS_CACHE)
+    except Exception:  # noqa: BLE001 - only for the message
+        return os.path.expanduser("~/.cache/huggingface/datasets")
+
+
+def _local_format(folder: Path) -> str:
+    return "parquet" if any(folder.rglob("*.parquet")) else "imagefolder"
+
+
+def load_hf(cfg) -> dict:
+    """{split name: datasets.Dataset} for the train and test splits of an `hf` spec block."""
+    try:
+        import datasets
+    except ImportError:
+        raise DataUnavailable("dataset kind 'hf' needs the `datasets` package: pip install 'reprdyn[hf]'") from None
+    folder = Path(cfg.path)
+    if folder.is_dir():
+        fmt = _local_format(folder)
+        args, kwargs, where = (fmt,), {"data_dir": str(folder)}, f"local {fmt} folder {folder}"
+    elif cfg.path.startswith((".", "/", "~")):
+        raise DataUnavailable(f"dataset folder {cfg.path} does not exist (a relative path resolves against the "
+                              "spec's folder)")
+    else:
+        args, kwargs, where = (cfg.path, cfg.config), {"revision": cfg.revision}, f"hub dataset {cfg.path!r}"
+    try:
+        ds = datasets.load_dataset(*args, **kwargs)
+    except Exception as e:  # noqa: BLE001 - offline, missing, malformed: one clear message
+        if folder.is_dir():
+            raise DataUnavailable(f"cannot read the {where}: {e}. An imagefolder holds train/<class>/*.png and "
+                                  "test/<class>/*.png; a parquet folder holds *.parquet files with "
+                                  f"{cfg.image_column!r} and {cfg.label_column!r} columns") from None
+        raise DataUnavailable(
+            f"dataset {cfg.path!r} is not available offline ({type(e).__name__}: {str(e).splitlines()[0][:200]}); "
+            f"looked in the Hugging Face datasets cache {_hf_cache()}. Download it once on a machine with a "
+            f"network (datasets.load_dataset({cfg.path!r})) and copy that cache, or point `path:` at a local "
+            "imagefolder or parquet folder") from None
+    for split in (cfg.train_split, cfg.test_split):
+        if split not in ds:
+            raise DataUnavailable(f"the {where} has no split {split!r}; it has {sorted(ds)} "
+                                  "(set train_split / test_split)")
+    for col in (cfg.image_column, cfg.label_column):
+        if col not in ds[cfg.train_split].column_names:
+            raise DataUnavailable(f"the {where} has no column {col!r}; it has {ds[cfg.train_split].column_names} "
+                                  "(set image_column / label_column)")
+    return {"train": ds[cfg.train_split], "test": ds[cfg.test_split]}
+
+
+def hf_images(cfg, seed: int):
+    """Images (N, C, H, W), labels (train first, then test), n_train and class names."""
+    splits = load_hf(cfg)
+    feature = splits["train"].features[cfg.label_column]
+    rng = np.random.default_rng([seed, 0x4846])  # "HF": the subset stream
+    xs, ys = [], []
+    for part, n in (("train", cfg.n_train), ("test", cfg.n_test)):
+        ds = splits[part]
+        labels = np.asarray(ds[cfg.label_column], dtype=np.int64)
+        idx = subset(labels, n, cfg.per_class, rng)
+        chosen = ds.select(idx.tolist())
+        xs.append(_stack(chosen[cfg.image_column], cfg.transform))
+        ys.append(labels[idx])
+    names = getattr(feature, "names", None)
+    K = int(max(y.max(initial=-1) for y in ys)) + 1
+    return np.concatenate(xs), np.concatenate(ys), len(ys[0]), list(names) if names else [str(k) for k in range(K)]
+
+
+# --- torchvision ---------------------------------------------------------------
+
+def _torchvision():
+    try:
+        import torchvision
+    except Exception as e:  # noqa: BLE001 - a mismatched build raises more than ImportError
+        raise DataUnavailable(f"dataset kind 'torchvision' needs torchvision built for torch "
+                              f"(pip install 'reprdyn[torchvision]'); importing it failed: {e}") from None
+    return torchvision
+
+
+def _tv_split(tv, cfg, train: bool):
+    root, name = Path(cfg.root), cfg.dataset
+    try:
+        if name in ("CIFAR10", "CIFAR100"):
+            return getattr(tv.datasets, name)(str(root), train=train, download=cfg.download)
+        if name in ("Flowers102", "DTD"):
+            return getattr(tv.datasets, name)(str(root), split="train" if train else "test", download=cfg.download)
+        folder = root / ("train" if train else "test")
+        if not folder.is_dir():
+            raise DataUnavailable(f"ImageFolder root {root} has no {folder.name}/ subfolder; it needs "
+                                  "train/<class>/*.png and test/<class>/*.png")
+        return tv.datasets.ImageFolder(str(folder))
+    except (RuntimeError, FileNotFoundError) as e:
+        raise DataUnavailable(f"torchvision {name} not found under {root} ({e}); set `download: true` on a "
+                              "machine with a network, or copy the files there") from None
+
+
+def _tv_labels(ds) -> np.ndarray:
+    for attr in ("targets", "_labels"):
+        if hasattr(ds, attr):
+            return np.asarray(getattr(ds, attr), dtype=np.int64)
+    return np.asarray([ds[i][1] for i in range(len(ds))], dtype=np.int64)
+
+
+def torchvision_images(cfg, seed: int):
+    """Images (N, C, H, W), labels (train first, then test), n_train and class names."""
+    tv = _torchvision()
+    rng = np.random.default_rng([seed, 0x5456])  # "TV": the subset stream
+    xs, ys, classes = [], [], None
+    for train, n in ((True, cfg.n_train), (False, cfg.n_test)):
+        ds = _tv_split(tv, cfg, train)
+        labels = _tv_labels(ds)
+        idx = subset(labels, n, cfg.per_class, rng)
+        xs.append(_stack([ds[int(i)][0] for i in idx], cfg.transform))
+        ys.append(labels[idx])
+        classes = classes or getattr(ds, "classes", None)
+    K = int(max(y.max(initial=-1) for y in ys)) + 1
+    return np.concatenate(xs), np.concatenate(ys), len(ys[0]), list(classes) if classes else [str(k) for k in range(K)]

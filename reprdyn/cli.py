@@ -22,6 +22,7 @@ from .runner import TasksFailed, catalog, describe_layers, plan_status, spec_of
 from .runner import diff as diff_specs
 from .runner import run as run_spec
 from .runner import train as train_spec
+from .errors import InputError
 from .spec import Spec, SpecError, load, load_spec
 from .templates import TEMPLATES, InitError
 from .templates import init as init_spec
@@ -67,7 +68,7 @@ def handled(fn):
             raise
         except SpecError as e:
             _fail([str(i) for i in e.issues])
-        except (StoreError, q.QueryError, UserError) as e:
+        except (StoreError, q.QueryError, UserError, InputError) as e:
             _fail(f"error: {e}")
         except KeyboardInterrupt:
             _fail("interrupted; finished tasks are kept in the store, run again to resume", 130)

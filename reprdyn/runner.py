@@ -2,17 +2,21 @@
 from __future__ import annotations
 
 import json
+import logging
+from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
-from pathlib import Path
-from typing import Callable
 
 from . import store as st
+from .budget import preflight
 from .executors import get_executor
 from .plan import Task, plan
 from .query import SummaryRow, summarize
 from .spec import Spec, canonical, resolved, spec_hash
 from .tasks import Context
+
+log = logging.getLogger("reprdyn")
 
 
 class TasksFailed(Exception):
@@ -42,6 +46,8 @@ def run(spec: Spec, store: str | Path | None = None, spec_text: str | None = Non
     text = spec_text if spec_text is not None else json.dumps(canonical(spec), indent=2)
     prov = st.provenance(text, spec_hash(spec), canonical(spec), resolved(spec), spec_bases)
     st.check_destination(path, prov)  # refuse before anything is created
+    ctx = Context(spec, path, on_train_step)
+    preflight(ctx, log.info)  # load and check every model, estimate sizes, refuse over the spec's limits
     with st.StoreLock(path, wait=wait):
         st.create(path, prov, fresh=force)
         tasks = plan(spec)
@@ -58,7 +64,7 @@ def run(spec: Spec, store: str | Path | None = None, spec_text: str | None = Non
         def failed(task: Task, error: str) -> None:
             failures.append({"key": task.key, "task": task.label, "error": error})
 
-        get_executor(spec.compute.executor)(todo, Context(spec, path, on_train_step), on_start, finished, failed)
+        get_executor(spec.compute.executor)(todo, ctx, on_start, finished, failed)
         st.record_failures(path, failures)
         st.consolidate(path)
         summary = summarize(path) if not any(f["task"].startswith("data ") for f in failures) else []

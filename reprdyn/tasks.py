@@ -18,6 +18,7 @@ from sklearn.model_selection import train_test_split
 
 from . import store as st
 from .data import Data, build_dataset
+from .errors import InputError
 from .extract import OUTPUT, iter_features, layer_shapes
 from .metrics import ClassMoments, csnr_from_moments, csnr_theory, svd_bases
 from .models import PRETRAINED, dae_sigmas, load_pretrained, molrg_optimal, untrained
@@ -141,11 +142,11 @@ class Context:
         for (name, cfg), shapes in zip(self.spec.model_items(), self.layer_shapes(dataset).values()):
             missing = [x for x in self.spec.layers if x not in shapes]
             if missing:
-                raise ValueError(f"unknown layer {missing[0]!r} for model {name or cfg.kind!r}; "
+                raise InputError(f"unknown layer {missing[0]!r} for model {name or cfg.kind!r}; "
                                  f"valid layers: {', '.join(shapes)}")
             w = {x: int(np.prod(shapes[x])) if x == OUTPUT else shapes[x][0] for x in self.spec.layers}
             if widths is not None and w != widths:
-                raise ValueError(f"models disagree on layer widths ({widths} vs {w}); models compared in one "
+                raise InputError(f"models disagree on layer widths ({widths} vs {w}); models compared in one "
                                  "spec must share the probed layers' widths")
             widths = w
         return widths

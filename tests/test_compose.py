@@ -165,3 +165,4 @@ def test_maybe_paths_resolve_only_when_they_exist(tmp_path):
     (tmp_path / "here").mkdir()
     assert absolute("here", tmp_path, must_exist=True) == str(tmp_path / "here")
     assert absolute("google/ddpm-cifar10-32", tmp_path, must_exist=True) == "google/ddpm-cifar10-32"
+    assert absolute("./not-yet", tmp_path, must_exist=True) == str(tmp_path / "not-yet")  # plainly a path

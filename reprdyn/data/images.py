@@ -11,8 +11,10 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import InputError
 
-class DataUnavailable(ValueError):
+
+class DataUnavailable(InputError):
     """A dataset that cannot be found or read; the message says where reprdyn looked and what to do."""
 
 

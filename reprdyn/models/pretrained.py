@@ -18,10 +18,11 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..errors import InputError
 from .schedules import VPSchedule
 
 
-class ModelUnavailable(ValueError):
+class ModelUnavailable(InputError):
     """A model that cannot be found or read; the message says where reprdyn looked and what to do."""
 
 
@@ -51,7 +52,7 @@ class PretrainedVP(nn.Module):
         lo, hi = self.sigma_range
         bad = [s for s in sigmas if not lo * (1 - 1e-6) <= s <= hi * (1 + 1e-6)]
         if bad:
-            raise ValueError(f"sigma {bad[0]:g} is outside this model's range [{lo:.4g}, {hi:.4g}] (timesteps "
+            raise InputError(f"sigma {bad[0]:g} is outside this model's range [{lo:.4g}, {hi:.4g}] (timesteps "
                              f"0..{self.schedule.T - 1} of its alphas_cumprod); use sigmas inside that range")
 
     @torch.inference_mode()

@@ -122,13 +122,17 @@ def resolve_paths(node, tp, set_locs: list[tuple] = (), loc: tuple = ()) -> None
 
 
 def absolute(value: str, folder: Path, must_exist: bool = False) -> str:
-    """`value` joined onto `folder` (after ~ expansion) unless it is absolute; unchanged if
-    `must_exist` and nothing is there."""
+    """`value` joined onto `folder` (after ~ expansion) unless it is absolute.
+
+    With `must_exist` (a hub id or a path), a value that is not there stays as
+    written, unless it is plainly a path (./, ../): then it is a missing folder.
+    """
     p = Path(os.path.expanduser(value))
     if p.is_absolute():
         return str(p)
     joined = Path(os.path.abspath(folder / p))
-    return value if must_exist and not joined.exists() else str(joined)
+    plainly_local = value.startswith(("./", "../", ".\\", "..\\"))
+    return value if must_exist and not joined.exists() and not plainly_local else str(joined)
 
 
 def _file_of(node, key) -> str:

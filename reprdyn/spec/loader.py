@@ -154,8 +154,7 @@ def load_spec(path: str | Path, overrides: tuple[str, ...] | list[str] = (), tru
 def validate_text(text: str, file: str = "<spec>", overrides: tuple[str, ...] | list[str] = (),
                   trust_code: bool = False) -> Spec:
     """Validate spec text; an `extends` in it resolves against the current folder."""
-    base = Path(file) if file != "<spec>" else Path.cwd() / file
-    data = compose(parse_yaml(text, file), base, lambda p: parse_yaml(_read(p), str(p)), _fail_at)
+    data = compose(parse_yaml(text, file), Path(file), lambda p: parse_yaml(_read(p), str(p)), _fail_at)
     return _validate(data, file, overrides, trust_code)
 
 

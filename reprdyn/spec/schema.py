@@ -148,6 +148,8 @@ class Compute(Strict):
     n_workers: int = Field(2, ge=1, description="dask without address: LocalCluster worker processes")
     threads_per_worker: int = Field(1, ge=1)
     retries: int = Field(2, ge=0, description="dask: resubmissions of a task whose worker died")
+    max_store_gb: float | None = Field(None, gt=0, description="refuse to run if the feature store would be larger")
+    max_memory_gb: float | None = Field(None, gt=0, description="refuse to run if peak memory would be larger")
     cache: str | None = Field(None, description="checkpoint cache, relative to the spec's folder; "
                                                 "default $REPRDYN_CACHE or ~/.cache/reprdyn",
                               json_schema_extra={"x-path": True})

@@ -1,0 +1,130 @@
+"""Preflight: load every model once, check it against the spec, and estimate the run's size before writing.
+
+The estimate is arithmetic on shapes, printed before extraction and checked
+against the spec's `compute.max_store_gb` / `compute.max_memory_gb`:
+- the feature store: models x sigmas x inputs x samples x channels x 4 bytes, per layer;
+- peak memory: data (and latents) + model weights + the larger of one
+  extraction batch's activations and one probe task's working set.
+"""
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from .errors import InputError
+from .extract import hook_root
+from .models import PRETRAINED, untrained
+
+GiB = 1 << 30
+
+
+class BudgetExceeded(InputError):
+    """The estimate is over a limit the spec sets."""
+
+
+@dataclass(frozen=True)
+class Estimate:
+    dataset: str
+    samples: int
+    store_bytes: int  # the feature cubes of this dataset
+    data_bytes: int  # samples (and latents) in memory
+    weight_bytes: int  # every model's parameters
+    extract_bytes: int  # activations of one extraction batch
+    probe_bytes: int  # one probe task: a layer's features over sigma, plus ridge's Gram matrices
+
+    @property
+    def peak_bytes(self) -> int:
+        return self.data_bytes + self.weight_bytes + max(self.extract_bytes, self.probe_bytes)
+
+    def line(self) -> str:
+        return (f"{self.dataset}: {self.samples:,} samples; feature store ~{_size(self.store_bytes)}, peak memory "
+                f"~{_size(self.peak_bytes)} (data {_size(self.data_bytes)}, weights {_size(self.weight_bytes)}, "
+                f"extraction {_size(self.extract_bytes)}, probes {_size(self.probe_bytes)})")
+
+
+def _size(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if n < 1024 or unit == "TiB":
+            return f"{n:.1f} {unit}" if unit != "B" else f"{int(n)} B"
+        n /= 1024
+    return ""
+
+
+@torch.inference_mode()
+def activation_bytes(net: torch.nn.Module, x: torch.Tensor, sigma: float) -> int:
+    """Per-sample activation bytes of one forward pass: what the top-level blocks return (U-Net skips are
+    kept until the decoder uses them) plus twice the largest single leaf output (one op's input and output)."""
+    top, biggest = 0, 0
+    owner = threading.get_ident()
+    children = {m for _, m in hook_root(net).named_children()}
+
+    def hook(module, args, out):
+        nonlocal top, biggest
+        if threading.get_ident() != owner:
+            return
+        t = out[0] if isinstance(out, (tuple, list)) else out
+        if not isinstance(t, torch.Tensor):
+            return
+        n = t.numel() * t.element_size() // max(len(x), 1)
+        if module in children:
+            top += n
+        if not any(True for _ in module.children()):
+            biggest = max(biggest, n)
+
+    handles = [m.register_forward_hook(hook) for m in hook_root(net).modules()]
+    try:
+        net(x, sigma)
+    finally:
+        for h in handles:
+            h.remove()
+    return top + 2 * biggest
+
+
+def estimate(ctx, dataset: str) -> Estimate:
+    """The estimate for one dataset; loads the data and every model (cached in `ctx`)."""
+    spec = ctx.spec
+    data = ctx.data(dataset)
+    widths = ctx.channels(dataset)  # also checks every layer against every model
+    n, S, I, M = len(data.y), len(spec.sigmas), len(spec.inputs), len(spec.model_items())
+    store = sum(M * S * I * n * c * 4 for c in widths.values())
+    data_bytes, weights, act = data.x.nbytes, 0, 0
+    for name, cfg in spec.model_items():
+        # pretrained models are loaded (once, cached); trained ones are measured untrained: same sizes
+        net = ctx.pretrained(name) if cfg.kind in PRETRAINED else untrained(cfg, data)
+        x0 = ctx.inputs(name, dataset)
+        if x0 is not data.x:
+            data_bytes += x0.nbytes
+        weights += sum(p.numel() * p.element_size() for p in net.parameters())
+        dtype = next((p.dtype for p in net.parameters()), torch.float32)
+        xb = torch.as_tensor(x0[:2], dtype=dtype, device=next((p.device for p in net.parameters()), "cpu"))
+        act = max(act, activation_bytes(net, xb, spec.sigmas[0]))
+    batch = min(spec.compute.batch_size, n)
+    n_train = int((data.split == "train").sum())
+    widest = max(widths.values())
+    ridge = any(p.kind == "ridge" for p in spec.probes)
+    probe = S * n * widest * 4 + (S * n_train * n_train * 8 if ridge and n_train <= widest else S * widest ** 2 * 8)
+    return Estimate(dataset, n, store, data_bytes, weights, act * batch, probe)
+
+
+def preflight(ctx, log=None) -> list[Estimate]:
+    """Load and check every model and dataset, print the estimate, and refuse a run over the spec's limits."""
+    spec = ctx.spec
+    out = [estimate(ctx, d.name) for d in spec.datasets]
+    for e in out:
+        if log:
+            log(f"estimate {e.line()}")
+    store, peak = sum(e.store_bytes for e in out), max(e.peak_bytes for e in out)
+    lim = spec.compute
+    if lim.max_store_gb is not None and store > lim.max_store_gb * GiB:
+        raise BudgetExceeded(f"the feature store would take ~{_size(store)}, over compute.max_store_gb = "
+                             f"{lim.max_store_gb:g}; probe fewer layers, sigmas or samples (n_train / n_test), "
+                             "or raise the limit")
+    if lim.max_memory_gb is not None and peak > lim.max_memory_gb * GiB:
+        raise BudgetExceeded(f"peak memory would be ~{_size(peak)}, over compute.max_memory_gb = "
+                             f"{lim.max_memory_gb:g}; lower compute.batch_size, use fewer samples, or raise the "
+                             "limit")
+    return out
+

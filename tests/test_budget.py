@@ -1,0 +1,70 @@
+"""Preflight estimates: the feature store size against a real store, activations on a known network, limits."""
+from __future__ import annotations
+
+import numpy as np
+import torch
+import zarr
+from typer.testing import CliRunner
+
+import reprdyn
+from reprdyn.budget import activation_bytes, estimate
+from reprdyn.cli import app
+from reprdyn.spec import validate_text
+from reprdyn.tasks import Context
+
+from conftest import SMALL
+
+TRAINED = """\
+spec_version: 1
+name: b
+model:
+  kind: diffusion
+  network: {kind: mlp, width: 32}
+  precond: {kind: edm}
+  train: {data: toy, epochs: 1}
+datasets:
+  - {kind: molrg, name: toy, n: 12, K: 3, d: 2, delta: 0.3, n_train: 100, n_test: 50}
+sigma: [0.1, 1.0, 3.0]
+layers: [fc1, fc2, output]
+inputs: [clean, noisy]
+"""
+
+
+def test_store_estimate_equals_the_feature_cubes_written(tmp_path):
+    spec = validate_text(TRAINED)
+    est = estimate(Context(spec, ""), "toy")
+    reprdyn.run(spec, store=tmp_path / "b.zarr")
+    written = 0
+    for layer in spec.layers:
+        a = zarr.open_array(str(tmp_path / f"b.zarr/datasets/toy/features/{layer}/features"), mode="r")
+        written += int(np.prod(a.shape)) * a.dtype.itemsize
+    assert est.store_bytes == written == 3 * 2 * 150 * (32 + 32 + 12) * 4
+    assert est.weight_bytes > 0 and est.data_bytes == 150 * 12 * 8  # molrg samples are float64
+
+
+class Stack(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.a, self.b = torch.nn.Linear(10, 40), torch.nn.Linear(40, 5)
+
+    def forward(self, x, sigma):
+        return self.b(self.a(x))
+
+
+def test_activation_bytes_on_a_known_network():
+    # top-level blocks return 40 + 5 floats; the largest leaf output is 40 floats
+    assert activation_bytes(Stack(), torch.zeros(4, 10), 1.0) == (40 + 5) * 4 + 2 * 40 * 4
+
+
+def test_limits_refuse_before_anything_is_written(tmp_path):
+    spec = tmp_path / "s.yaml"
+    spec.write_text(SMALL + "compute: {max_store_gb: 0.000001}\n")
+    r = CliRunner().invoke(app, ["run", str(spec), "--store", str(tmp_path / "s.zarr")])
+    assert r.exit_code == 2 and "over compute.max_store_gb = 1e-06" in r.stderr and "Traceback" not in r.stderr
+    assert not (tmp_path / "s.zarr").exists()
+    spec.write_text(SMALL + "compute: {max_memory_gb: 0.000001}\n")
+    r = CliRunner().invoke(app, ["run", str(spec), "--store", str(tmp_path / "s.zarr")])
+    assert r.exit_code == 2 and "peak memory would be" in r.stderr and "lower compute.batch_size" in r.stderr
+    spec.write_text(SMALL + "compute: {max_store_gb: 1, max_memory_gb: 4}\n")
+    r = CliRunner().invoke(app, ["run", str(spec), "--store", str(tmp_path / "s.zarr")])
+    assert r.exit_code == 0 and "estimate toy: 500 samples; feature store ~" in r.stderr

@@ -1,0 +1,268 @@
+"""Pretrained models: tiny diffusers UNet / DiT / LDM saved with save_pretrained and run as whole specs;
+the wrapper against the diffusers scheduler's own x0 formula; offline errors; trusted Python plugins."""
+from __future__ import annotations
+
+import json
+import sys
+
+import numpy as np
+import pytest
+import torch
+from typer.testing import CliRunner
+
+import reprdyn
+from reprdyn.cli import app
+from reprdyn.models.pretrained import ModelUnavailable, PretrainedVP, from_pretrained, load_pretrained
+from reprdyn.spec import SpecError, validate_text
+
+diffusers = pytest.importorskip("diffusers")
+
+T = 100  # a short schedule keeps the tiny models fast
+
+
+def tiny_unet(channels: int = 3, size: int = 8):
+    torch.manual_seed(0)
+    return diffusers.UNet2DModel(sample_size=size, in_channels=channels, out_channels=channels,
+                                 block_out_channels=(8, 16), layers_per_block=1, norm_num_groups=4,
+                                 down_block_types=("DownBlock2D", "DownBlock2D"),
+                                 up_block_types=("UpBlock2D", "UpBlock2D"))
+
+
+def scheduler(prediction: str = "epsilon"):
+    return diffusers.DDPMScheduler(num_train_timesteps=T, beta_start=1e-3, beta_end=0.1,
+                                   prediction_type=prediction, clip_sample=False)
+
+
+def vae(kind: str):
+    torch.manual_seed(1)
+    args = dict(in_channels=3, out_channels=3, down_block_types=("DownEncoderBlock2D", "DownEncoderBlock2D"),
+                up_block_types=("UpDecoderBlock2D", "UpDecoderBlock2D"), block_out_channels=(8, 16),
+                norm_num_groups=4, sample_size=8)
+    if kind == "kl":
+        return diffusers.AutoencoderKL(latent_channels=4, **args)
+    return diffusers.VQModel(latent_channels=3, num_vq_embeddings=16, vq_embed_dim=3, **args)
+
+
+@pytest.fixture(scope="module")
+def repos(tmp_path_factory):
+    root = tmp_path_factory.mktemp("hub")
+    tiny_unet().save_pretrained(root / "ddpm")  # google/ddpm-cifar10-32's layout: UNet and scheduler at the root
+    scheduler().save_pretrained(root / "ddpm")
+    torch.manual_seed(2)
+    diffusers.DiTTransformer2DModel(num_attention_heads=2, attention_head_dim=8, in_channels=4, out_channels=8,
+                                    num_layers=2, sample_size=4, patch_size=2, num_embeds_ada_norm=10,
+                                    norm_num_groups=4).save_pretrained(root / "dit/transformer")
+    vae("kl").save_pretrained(root / "dit/vae")
+    scheduler().save_pretrained(root / "dit/scheduler")
+    tiny_unet(3, 4).save_pretrained(root / "ldm/unet")
+    vae("vq").save_pretrained(root / "ldm/vqvae")
+    scheduler("v_prediction").save_pretrained(root / "ldm/scheduler")
+    rng = np.random.default_rng(0)
+    y = np.repeat(np.arange(3), 16)
+    x = np.clip(rng.normal(size=(48, 3, 8, 8)) * 0.3 + (y[:, None, None, None] - 1) * 0.5, -1, 1)
+    np.savez(root / "images.npz", x=x.astype(np.float32), y=y)
+    return root
+
+
+def spec_text(model: str, layers: str, sigma: str = "[0.1, 0.5, 2.0]", extra: str = "") -> str:
+    return f"""\
+spec_version: 1
+name: pre
+{extra}model: {model}
+datasets:
+  - {{kind: npz, name: img, path: images.npz}}
+sigma: {sigma}
+layers: {layers}
+probes: [{{kind: ridge}}]
+compute: {{batch_size: 16}}
+"""
+
+
+def run(tmp_path, repos, text, *args):
+    spec = repos / f"spec-{abs(hash(text))}.yaml"
+    spec.write_text(text)
+    store = tmp_path / "s.zarr"
+    r = CliRunner().invoke(app, ["run", str(spec), "--store", str(store), *args])
+    assert "Traceback" not in r.output and "Traceback" not in r.stderr
+    return r, store
+
+
+# --- the wrapper, against diffusers' own formulas ------------------------------------
+
+@pytest.mark.parametrize("prediction", ["epsilon", "v_prediction", "sample"])
+def test_wrapper_x0_matches_the_scheduler_at_integer_timesteps(prediction):
+    net, sched = tiny_unet().eval(), scheduler(prediction)
+    D = PretrainedVP(net, sched.alphas_cumprod.double().numpy(), prediction).eval()
+    x0, eps = torch.randn(2, 3, 8, 8), torch.randn(2, 3, 8, 8)
+    sched.set_timesteps(T)
+    for t in (3, 40, 99):
+        abar = sched.alphas_cumprod[t]
+        sigma = float(torch.sqrt((1 - abar) / abar))
+        x_t = torch.sqrt(abar) * x0 + torch.sqrt(1 - abar) * eps  # diffusers' forward process
+        with torch.no_grad():
+            out = net(x_t, torch.tensor([t, t])).sample
+            ref = sched.step(out, t, x_t).pred_original_sample
+            got = D(x0 + sigma * eps, sigma)  # reprdyn's frame: x = x0 + sigma eps
+        torch.testing.assert_close(got, ref, rtol=1e-4, atol=1e-4)
+
+
+def test_sigma_outside_the_model_range_is_a_clear_error(tmp_path, repos):
+    D = PretrainedVP(tiny_unet(), scheduler().alphas_cumprod.numpy())
+    lo, hi = D.sigma_range
+    D.check_sigmas([lo, hi])
+    with pytest.raises(ValueError, match=r"sigma 0\.001 is outside this model's range \[0\.03"):
+        D.check_sigmas([0.001])
+    r, store = run(tmp_path, repos, spec_text("{kind: diffusers-unet, id: ddpm}", "[mid_block]", "[0.001, 1.0]"))
+    assert r.exit_code == 2 and "is outside this model's range" in r.stderr and not store.exists()
+
+
+# --- whole specs --------------------------------------------------------------------------
+
+def test_ddpm_unet_spec_runs_with_bottleneck_and_decoder_layers(tmp_path, repos):
+    r, store = run(tmp_path, repos, spec_text("{kind: diffusers-unet, id: ddpm}", "[mid_block, up_blocks.0, output]"))
+    assert r.exit_code == 0, r.stderr
+    assert "estimate img: 48 samples" in r.stderr
+    res = reprdyn.open(store)
+    assert res.features("img", "mid_block").sizes["channel"] == 16
+    assert res.features("img", "up_blocks.0").sizes["channel"] == 16
+    assert res.features("img", "output").sizes["channel"] == 3 * 8 * 8
+    acc = res["img"]["accuracy"]
+    assert np.isfinite(acc.values).all() and float(acc.max()) > 0.5  # the classes differ in mean brightness
+
+
+def test_dit_adds_noise_to_latents_pools_tokens_and_uses_the_null_class(tmp_path, repos):
+    spec = validate_text(spec_text("{kind: dit, id: %s}" % (repos / "dit"), "[transformer_blocks.1, output]")
+                         .replace("images.npz", str(repos / "images.npz")))
+    from reprdyn.tasks import Context
+    ctx = Context(spec, "")
+    net = ctx.pretrained("")
+    assert net.class_label == 10  # num_embeds_ada_norm: the null class
+    vae_ = diffusers.AutoencoderKL.from_pretrained(repos / "dit/vae")
+    with torch.no_grad():
+        z = vae_.encode(torch.as_tensor(ctx.data("img").x[:4])).latent_dist.mean * vae_.config.scaling_factor
+    np.testing.assert_allclose(ctx.inputs("", "img")[:4], z.numpy(), rtol=1e-5, atol=1e-5)  # latents, (4, 4, 4, 4)
+    assert ctx.channels("img") == {"transformer_blocks.1": 16, "output": 4 * 4 * 4}  # D = heads * head_dim
+    seen = []
+    net.net.register_forward_pre_hook(lambda m, a, kw: seen.append(kw["class_labels"].tolist()), with_kwargs=True)
+    net(torch.as_tensor(ctx.inputs("", "img")[:2]), 0.5)
+    assert seen == [[10, 10]]
+    r, store = run(tmp_path, repos, spec_text("{kind: dit, id: dit}", "[transformer_blocks.1, output]"))
+    assert r.exit_code == 0, r.stderr
+    assert reprdyn.open(store).features("img", "output").sizes["channel"] == 64
+
+
+def test_ldm_with_a_vq_autoencoder_runs(tmp_path, repos):
+    r, store = run(tmp_path, repos, spec_text("{kind: ldm, id: ldm, autoencoder: vq}", "[mid_block]"))
+    assert r.exit_code == 0, r.stderr
+    assert np.isfinite(reprdyn.open(store)["img"]["accuracy"].values).all()
+
+
+# --- offline and bad folders ------------------------------------------------------------------
+
+def test_a_hub_model_that_is_not_available_offline(tmp_path, repos, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "empty-cache"))
+    with pytest.raises(ModelUnavailable) as e:
+        from_pretrained(diffusers.UNet2DModel, "nobody/no-model", ["unet", None], None, "UNet2DModel")
+    msg = str(e.value)
+    assert "'nobody/no-model' is not available offline" in msg and "huggingface-cli download" in msg
+    assert "save_pretrained" in msg and "Hugging Face cache" in msg
+    r, store = run(tmp_path, repos, spec_text("{kind: diffusers-unet, id: nobody/no-model}", "[mid_block]"))
+    assert r.exit_code == 2 and r.stderr.startswith("error: UNet2DModel 'nobody/no-model' is not available")
+    assert not store.exists()
+
+
+def test_a_local_folder_with_the_wrong_contents(tmp_path):
+    (tmp_path / "m").mkdir()
+    (tmp_path / "m" / "weights.bin").write_text("")
+    with pytest.raises(ModelUnavailable, match=r"has no config.json .*it holds \['weights.bin'\]"):
+        load_pretrained(validate_text(spec_text("{kind: diffusers-unet, id: %s}" % (tmp_path / "m"),
+                                                "[mid_block]").replace("images.npz", _npz(tmp_path))).model)
+    with pytest.raises(ModelUnavailable, match="no such folder"):
+        load_pretrained(validate_text(spec_text("{kind: diffusers-unet, id: ./nowhere}", "[mid_block]")
+                                      .replace("images.npz", _npz(tmp_path))).model)
+
+
+def _npz(folder) -> str:
+    np.savez(folder / "x.npz", x=np.zeros((6, 3, 8, 8), np.float32), y=np.arange(6) % 2)
+    return str(folder / "x.npz")
+
+
+# --- python plugins: trusted twice or never imported ---------------------------------------------
+
+PLUGIN = """\
+import pathlib
+pathlib.Path(__file__).with_suffix(".imported").write_text("imported")
+import torch
+
+class Shrink(torch.nn.Module):
+    def __init__(self, width):
+        super().__init__()
+        self.proj = torch.nn.Linear(width, width)
+
+    def forward(self, x, sigma):
+        h = self.proj(x.flatten(1))
+        return (x.flatten(1) / (1 + sigma ** 2) + 0 * h).view_as(x)
+
+def make(width=12):
+    return Shrink(width)
+"""
+
+
+@pytest.fixture
+def plugin(tmp_path):
+    (tmp_path / "plug.py").write_text(PLUGIN)
+    rng = np.random.default_rng(0)
+    y = np.repeat(np.arange(2), 20)
+    np.savez(tmp_path / "d.npz", x=(rng.normal(size=(40, 12)) + y[:, None]).astype(np.float32), y=y)
+    text = """\
+spec_version: 1
+name: plug
+{trust}model: {{kind: python, file: plug.py, factory: make, kwargs: {{width: 12}}}}
+datasets: [{{kind: npz, name: d, path: d.npz}}]
+sigma: [0.1, 1.0]
+layers: [proj, output]
+"""
+    return tmp_path, text
+
+
+@pytest.mark.parametrize("trust_in_spec, flag", [(False, False), (False, True), (True, False)])
+def test_untrusted_python_models_are_refused_and_never_imported(plugin, trust_in_spec, flag):
+    folder, text = plugin
+    spec = folder / "s.yaml"
+    spec.write_text(text.format(trust="trust_code: true\n" if trust_in_spec else ""))
+    before = set(sys.modules)
+    for cmd in (["validate"], ["run", "--store", str(folder / "s.zarr")], ["layers"]):
+        r = CliRunner().invoke(app, [cmd[0], str(spec), *cmd[1:], *(["--trust-code"] if flag else [])])
+        assert r.exit_code == 2 and "Traceback" not in r.stderr
+        assert f"{spec}:{4 if trust_in_spec else 3}:" in r.stderr and ("trust_code: true" in r.stderr or "--trust-code" in r.stderr)
+    assert not (folder / "plug.imported").exists()
+    assert not any("plug" in m for m in set(sys.modules) - before)
+    assert not (folder / "s.zarr").exists()
+
+
+def test_trusted_python_model_runs(plugin):
+    folder, text = plugin
+    spec = folder / "s.yaml"
+    spec.write_text(text.format(trust="trust_code: true\n"))
+    r = CliRunner().invoke(app, ["run", str(spec), "--store", str(folder / "s.zarr"), "--trust-code"])
+    assert r.exit_code == 0, r.stderr
+    res = reprdyn.open(folder / "s.zarr")
+    assert (folder / "plug.imported").exists()
+    assert res.features("d", "proj").sizes["channel"] == 12
+    assert json.loads(res.attrs["spec_resolved"])["model"]["file"] == str(folder / "plug.py")
+
+
+def test_python_factory_problems_are_clear(plugin):
+    folder, text = plugin
+    spec = validate_text(text.format(trust="trust_code: true\n").replace("plug.py", str(folder / "plug.py"))
+                         .replace("d.npz", str(folder / "d.npz")).replace("factory: make", "factory: nope"),
+                         trust_code=True)
+    with pytest.raises(ModelUnavailable, match=r"has no function 'nope'; it has \['Shrink', 'make'\]"):
+        load_pretrained(spec.model)
+
+
+def test_exactly_one_plugin_source():
+    with pytest.raises(SpecError, match="exactly one of `module`"):
+        validate_text(spec_text("{kind: python, factory: f}", "[output]", extra="trust_code: true\n"),
+                      trust_code=True)

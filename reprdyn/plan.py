@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from .models import TRAINABLE, dae_sigmas
 from .spec import Spec
 
-STAGES = ("train", "data", "features", "theory", "probe")
+STAGES = ("train", "data", "features", "theory", "probe", "analysis", "generate")
 
 
 @dataclass(frozen=True)
@@ -56,7 +56,8 @@ def _train_tasks(spec: Spec, name: str, cfg) -> list[Task]:
 
 
 def plan(spec: Spec) -> list[Task]:
-    """Tasks in dependency order: training, data, features per sigma, then theory and probes."""
+    """Tasks in dependency order: training, data, features per sigma, then theory, probes, feature
+    analyses (after the probes that pick their reference sigma) and generation."""
     sigmas = spec.sigmas
     tasks: list[Task] = []
     trains = {name: _train_tasks(spec, name, cfg) for name, cfg in spec.model_items() if cfg.kind in TRAINABLE}
@@ -80,9 +81,10 @@ def plan(spec: Spec) -> list[Task]:
         tasks.extend(feats)
         if "csnr_theory" in spec.metrics:
             tasks.append(Task("theory", ds.name, (), _key("theory", *base, sigmas), (data.key,)))
+        probes: list[Task] = []
         if {"accuracy", "class_accuracy"} & set(spec.metrics):
             protocol = (sigmas, spec.label_noise, spec.label_noise_kind, spec.seeds, spec.val_fraction,
-                        spec.ensemble.model_dump())
+                        spec.ensemble.model_dump(), "unimodality" in spec.metrics, spec.analysis.tolerance)
             for name, _ in spec.model_items():
                 mine = tuple(f.key for f in feats if f.param("model") == name)
                 for probe in spec.probes:
@@ -90,5 +92,25 @@ def plan(spec: Spec) -> list[Task]:
                         for inp in spec.inputs:
                             params = (("model", name), ("layer", layer), ("input", inp), ("probe", probe.label))
                             key = _key("probe", *base, params, probe.model_dump(mode="json"), protocol, mine)
-                            tasks.append(Task("probe", ds.name, params, key, mine))
+                            probes.append(Task("probe", ds.name, params, key, mine))
+        tasks.extend(probes)
+        if {"sw_distance", "cka"} & set(spec.metrics):
+            what = (sorted({"sw_distance", "cka"} & set(spec.metrics)), spec.analysis.model_dump())
+            for name, _ in spec.model_items():
+                for layer in spec.layers:
+                    for inp in spec.inputs:
+                        params = (("model", name), ("layer", layer), ("input", inp))
+                        # this model's features (they have no layer/input param) and its probes of this layer/input
+                        deps = tuple(t.key for t in feats + probes if t.param("model") == name
+                                     and t.param("layer", layer) == layer and t.param("input", inp) == inp)
+                        tasks.append(Task("analysis", ds.name, params, _key("analysis", *base, params, what, deps),
+                                          deps))
+        if "generalization" in spec.metrics:
+            for name, cfg in spec.model_items():
+                if cfg.kind == "dae":
+                    continue  # a DAE cannot generate; its score stays NaN
+                deps = (data.key,) + tuple(t.key for t in trains.get(name, []))
+                params = (("model", name),)
+                key = _key("generate", *base, cfg.model_dump(mode="json"), spec.generation.model_dump(), deps)
+                tasks.append(Task("generate", ds.name, params, key, deps))
     return tasks

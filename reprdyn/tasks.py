@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import logging
 import warnings
-import zlib
-from typing import Callable
 
 import numpy as np
 import torch
@@ -17,159 +15,17 @@ import zarr
 from sklearn.model_selection import train_test_split
 
 from . import store as st
-from .data import Data, build_dataset
-from .errors import InputError
-from .extract import OUTPUT, iter_features, layer_shapes
-from .metrics import ClassMoments, csnr_from_moments, csnr_theory, svd_bases
-from .models import PRETRAINED, dae_sigmas, load_pretrained, molrg_optimal, untrained
+from .analyses import analysis_task, generate_task, posterior_quality
+from .context import Context, derive_seed, grid_coords, lead, model_sel, pick_device  # noqa: F401 - re-exported
+from .data import Data
+from .extract import OUTPUT, iter_features
+from .metrics import ClassMoments, csnr_from_moments, csnr_theory, svd_bases, unimodality
 from .plan import Task
 from .probes import accuracy, corrupt_labels, make_probe, select, soft_vote
 from .spec import Spec
-from .train import ensure_trained
 
 log = logging.getLogger("reprdyn")
 MOMENT_BUDGET = 2 << 30  # bytes of per-class second moments before CSNR of a layer is skipped
-
-
-def pick_device(name: str) -> str:
-    if name != "auto":
-        return name
-    if torch.cuda.is_available():
-        return "cuda"
-    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-        return "mps"
-    return "cpu"
-
-
-def derive_seed(*parts) -> int:
-    """A 32-bit seed from ints and strings, stable across processes and platforms."""
-    words = [p if isinstance(p, int) and p >= 0 else zlib.crc32(repr(p).encode()) for p in parts]
-    return int(np.random.SeedSequence(words).generate_state(1)[0])
-
-
-class Context:
-    """What tasks share within one process: the spec, the store path, built data and models."""
-
-    def __init__(self, spec: Spec, path: str, progress: Callable[[str, int, int, float], None] | None = None):
-        self.spec, self.path, self.progress = spec, str(path), progress
-        self.device = pick_device(spec.compute.device)
-        self._data: dict[str, Data] = {}
-        self._nets: dict[tuple, torch.nn.Module] = {}
-        self._latents: dict[tuple, np.ndarray] = {}
-        self.checkpoints: dict[tuple, tuple[str, bool]] = {}  # (model, variant) -> (path, trained now)
-
-    def model_cfg(self, name: str):
-        return dict(self.spec.model_items())[name]
-
-    def data(self, dataset: str) -> Data:
-        if dataset not in self._data:
-            cfg = next(d for d in self.spec.datasets if d.name == dataset)
-            self._data[dataset] = build_dataset(cfg, self.spec.seed)
-        return self._data[dataset]
-
-    def train_data(self, cfg) -> Data:
-        src = cfg.train.data
-        data = self.data(src) if isinstance(src, str) else build_dataset(src, self.spec.seed)
-        return data.train()
-
-    def denoiser(self, model: str, dataset: str, sigma_index: int, label: str = "") -> torch.nn.Module:
-        """The (trained) denoiser that serves `dataset` at grid point `sigma_index`."""
-        cfg = self.model_cfg(model)
-        if cfg.kind == "molrg-optimal":
-            key = (model, dataset)
-            if key not in self._nets:
-                self._nets[key] = molrg_optimal(self.data(dataset)).to(self.device)
-            return self._nets[key]
-        if cfg.kind in PRETRAINED:
-            return self.pretrained(model)
-        levels = dae_sigmas(cfg, self.spec.sigmas)
-        variant = sigma_index if levels is not None and len(levels) > 1 else 0
-        key = (model, variant)
-        if key not in self._nets:
-            seed = cfg.train.seed if cfg.train.seed is not None else self.spec.seed
-            report = (lambda i, n, loss: self.progress(label, i, n, loss)) if self.progress and label else None
-            net, path, trained = ensure_trained(cfg, self.train_data(cfg), levels[variant] if levels else None,
-                                                seed, self.spec.compute.cache, self.device, report)
-            self._nets[key], self.checkpoints[key] = net, (str(path), trained)
-        return self._nets[key]
-
-    def pretrained(self, model: str) -> torch.nn.Module:
-        """A pretrained model, loaded once per process; its sigma range is checked against the grid."""
-        key = (model, "pretrained")
-        if key not in self._nets:
-            cfg = self.model_cfg(model)
-            if cfg.kind == "python" and not self.spec.trust_code:
-                raise ValueError("a `python` model needs `trust_code: true` in the spec")
-            net = load_pretrained(cfg).to(self.device)
-            if hasattr(net, "check_sigmas"):
-                net.check_sigmas(self.spec.sigmas)
-            self._nets[key] = net
-        return self._nets[key]
-
-    def inputs(self, model: str, dataset: str) -> np.ndarray:
-        """What the model denoises: the dataset's samples, or their latents for a latent model (cached)."""
-        data = self.data(dataset)
-        net = self.denoiser(model, dataset, 0) if self.model_cfg(model).kind in PRETRAINED else None
-        if net is None or getattr(net, "autoencoder", None) is None:
-            return data.x
-        key = (model, dataset)
-        if key not in self._latents:
-            dtype = next(net.autoencoder.parameters()).dtype
-            parts = [net.encode(torch.as_tensor(data.x[i:i + self.spec.compute.batch_size], dtype=dtype,
-                                                device=self.device)).float().cpu().numpy()
-                     for i in range(0, len(data.x), self.spec.compute.batch_size)]
-            self._latents[key] = np.concatenate(parts)  # (N, c, h, w)
-        return self._latents[key]
-
-    def layer_shapes(self, dataset: str) -> dict[str, dict[str, tuple[int, ...]]]:
-        """Per model: every hookable layer's per-sample output shape, on two samples (untrained networks
-        for models reprdyn trains, the loaded ones for pretrained models)."""
-        data, out = self.data(dataset), {}
-        for name, cfg in self.spec.model_items():
-            if cfg.kind in PRETRAINED:
-                net = self.pretrained(name)
-                x = torch.as_tensor(self.inputs(name, dataset)[:2], dtype=next(net.parameters()).dtype,
-                                    device=self.device)
-            else:
-                net = untrained(cfg, data)
-                x = torch.as_tensor(data.x[:2], dtype=torch.float32)  # the analytic posterior casts to its own dtype
-            out[name] = layer_shapes(net, x, self.spec.sigmas[0])
-        return out
-
-    def channels(self, dataset: str) -> dict[str, int]:
-        """Pooled width of every requested layer; every model must agree (they share the cube)."""
-        widths = None
-        for (name, cfg), shapes in zip(self.spec.model_items(), self.layer_shapes(dataset).values()):
-            missing = [x for x in self.spec.layers if x not in shapes]
-            if missing:
-                raise InputError(f"unknown layer {missing[0]!r} for model {name or cfg.kind!r}; "
-                                 f"valid layers: {', '.join(shapes)}")
-            w = {x: int(np.prod(shapes[x])) if x == OUTPUT else shapes[x][0] for x in self.spec.layers}
-            if widths is not None and w != widths:
-                raise InputError(f"models disagree on layer widths ({widths} vs {w}); models compared in one "
-                                 "spec must share the probed layers' widths")
-            widths = w
-        return widths
-
-
-# --- dims shared by the cube --------------------------------------------------
-
-def lead(spec: Spec) -> tuple[str, ...]:
-    """('model',) when the spec compares several models, else ()."""
-    return ("model",) if spec.multi_model else ()
-
-
-def model_sel(spec: Spec, model: str) -> dict:
-    return {"model": [model]} if spec.multi_model else {}
-
-
-def _grid_coords(spec: Spec) -> dict:
-    c = {"sigma": spec.sigmas}
-    if spec.timestep_coord is not None:
-        c["timestep"] = ("sigma", spec.timestep_coord)
-    if spec.multi_model:
-        c["model"] = np.array([n for n, _ in spec.model_items()], dtype=object)
-    return c
 
 
 # --- train: make sure a checkpoint exists --------------------------------------
@@ -194,30 +50,34 @@ def _data_task(task: Task, ctx: Context) -> None:
         dims = (*L, "sigma", "input", "sample", "channel")
         shape = (len(spec.model_items()),) * len(L) + (len(spec.sigmas), len(spec.inputs), len(sample), channels)
         tpl = xr.Dataset({"features": (dims, np.full(shape, np.nan, np.float32))},
-                         coords={**_grid_coords(spec), "input": np.array(spec.inputs, dtype=object), **coords})
+                         coords={**grid_coords(spec), "input": np.array(spec.inputs, dtype=object), **coords})
         chunks = {"features": {"model": 1, "sigma": 1, "input": 1,
                                "sample": st.sample_chunk(len(sample), channels, spec.compute.batch_size)}}
         st.allocate(ctx.path, st.group(task.dataset, "features", layer), tpl, chunks)
 
 
 PROBE_VARS = ("accuracy", "val_accuracy", "class_accuracy", "best_sigma", "best_accuracy", "ensemble_accuracy",
-              "ensemble_members")
+              "ensemble_members", "peak_sigma", "rise", "fall", "unimodal")
+SIGMA_VARS = ("csnr", "csnr_overall", "posterior_mse", "posterior_psnr")
+ANALYSIS_VARS = ("sw_distance", "sw_reference", "cka")
 
 
 def metric_chunks(spec: Spec) -> dict[str, dict[str, int]]:
-    """Chunks aligned with tasks: probe tasks own (model, layer, probe, input); feature tasks own sigma."""
+    """Chunks aligned with tasks: probe tasks own (model, layer, probe, input); feature tasks own (model, sigma);
+    analysis tasks own (model, layer, input); generate tasks own (model)."""
     probe = {"model": 1, "layer": 1, "probe": 1, "input": 1}
-    return {**{v: probe for v in PROBE_VARS}, "csnr": {"model": 1, "sigma": 1}, "csnr_overall": {"model": 1, "sigma": 1}}
+    return {**{v: probe for v in PROBE_VARS}, **{v: {"model": 1, "sigma": 1} for v in SIGMA_VARS},
+            **{v: {"model": 1, "layer": 1, "input": 1} for v in ANALYSIS_VARS}, "generalization": {"model": 1}}
 
 
 def metric_template(spec: Spec, data: Data) -> xr.Dataset:
     """NaN-filled metric cube with every dim kept, even single-valued ones."""
     c = {
-        **_grid_coords(spec), "layer": np.array(spec.layers, dtype=object),
+        **grid_coords(spec), "layer": np.array(spec.layers, dtype=object),
         "label_noise": spec.label_noise, "seed": spec.seeds,
         "probe": np.array([p.label for p in spec.probes], dtype=object),
         "input": np.array(spec.inputs, dtype=object), "class": np.array(data.classes, dtype=object),
-        "member": np.arange(spec.ensemble.size(len(spec.sigmas))),
+        "member": np.arange(spec.ensemble.size(len(spec.sigmas))), "sigma_ref": spec.sigmas,
     }
     size = {k: len(v) if not isinstance(v, tuple) else None for k, v in c.items()}
     L = lead(spec)
@@ -243,12 +103,29 @@ def metric_template(spec: Spec, data: Data) -> xr.Dataset:
         v["csnr_overall"] = nan("sigma", "layer", "input")
     if "csnr_theory" in want:
         v["csnr_theory"] = ("sigma",), np.full(len(spec.sigmas), np.nan)
+    if "unimodality" in want:
+        for name in ("peak_sigma", "rise", "fall", "unimodal"):
+            v[name] = nan(*probe_dims)
+    if "posterior_mse" in want:
+        v["posterior_mse"] = nan("sigma")
+        v["posterior_psnr"] = nan("sigma")
+    if "sw_distance" in want:
+        v["sw_distance"] = nan("sigma", "layer", "input")
+        v["sw_reference"] = nan("layer", "input")
+    if "cka" in want:
+        v["cka"] = nan("layer", "input", "sigma", "sigma_ref")
+    if "generalization" in want:
+        v["generalization"] = nan()
     used = {d for dims, _ in v.values() for d in dims}
     ds = xr.Dataset(v, coords={k: c[k] for k in c if k in used or (k == "timestep" and "sigma" in used)})
     for name, text in DESCRIPTIONS.items():
         if name in ds:
             ds[name].attrs["description"] = text
     ds.attrs["csnr"] = spec.csnr.model_dump_json()
+    if "unimodal" in ds:
+        ds["unimodal"].attrs["tolerance"] = spec.analysis.tolerance
+    if "generalization" in ds:
+        ds["generalization"].attrs["threshold"] = spec.generation.threshold
     return ds
 
 
@@ -260,6 +137,16 @@ DESCRIPTIONS = {
     "best_accuracy": "test accuracy of the single probe at best_sigma (the ensemble's baseline)",
     "ensemble_accuracy": "test accuracy of soft voting over the ensemble members (see the spec's ensemble)",
     "ensemble_members": "sigmas in the ensemble (NaN-padded)",
+    "peak_sigma": "sigma of the accuracy curve's peak",
+    "rise": "accuracy at the peak minus at the lowest sigma",
+    "fall": "accuracy at the peak minus at the highest sigma",
+    "unimodal": "1 when the curve rises to an interior peak and falls, within the tolerance attribute, else 0",
+    "posterior_mse": "mean squared error per element of `output` on x0 + sigma eps against the clean x0 (test split)",
+    "posterior_psnr": "10 log10(range^2 / posterior_mse), range = max - min of the clean test samples",
+    "sw_distance": "sliced Wasserstein distance between the features at sigma and at sw_reference (test subset)",
+    "sw_reference": "the best sigma on validation of the first probe reading the layer (lowest label noise)",
+    "cka": "linear CKA between the features at sigma and at sigma_ref (test subset)",
+    "generalization": "share of generated samples that are not near-copies of a training sample (d1/d2 >= threshold)",
     "csnr": "empirical CSNR per class (THEORY.md §4) on the train split; bases per the `csnr` attr",
     "csnr_overall": "empirical CSNR over all classes (ratio of means)",
     "csnr_theory": "closed-form CSNR of the optimal posterior (THEORY.md §5)",
@@ -343,6 +230,14 @@ def _features_task(task: Task, ctx: Context) -> None:
             coords={"sigma": [sigma], **model_sel(spec, model)},
         )
         st.write_region(ctx.path, st.group(task.dataset, "metrics"), part)
+    if "posterior_mse" in spec.metrics:
+        rng = np.random.default_rng(derive_seed(spec.seed, task.dataset, "posterior", model, i))
+        mse, psnr = posterior_quality(net, x0[data.split == "test"], sigma, rng, spec.compute.batch_size, ctx.device)
+        L = lead(spec)
+        part = xr.Dataset({"posterior_mse": ((*L, "sigma"), np.full((1,) * (len(L) + 1), mse)),
+                           "posterior_psnr": ((*L, "sigma"), np.full((1,) * (len(L) + 1), psnr))},
+                          coords={"sigma": [sigma], **model_sel(spec, model)})
+        st.write_region(ctx.path, st.group(task.dataset, "metrics"), part)
 
 
 def _theory_task(task: Task, ctx: Context) -> None:
@@ -424,13 +319,18 @@ def _probe_task(task: Task, ctx: Context) -> None:
          "ensemble_members": put(member_sigmas, (), ("member",))}
     if "class_accuracy" in spec.metrics:
         v["class_accuracy"] = put(cls, ("sigma",), ("class",))
+    if "unimodality" in spec.metrics:
+        shapes = [unimodality(spec.sigmas, acc[:, t], spec.analysis.tolerance) for t in range(acc.shape[1])]
+        for name in ("peak_sigma", "rise", "fall", "unimodal"):
+            v[name] = put(np.array([float(getattr(u, name)) for u in shapes]), ())
     coords = {"layer": [layer], "probe": [label], "input": [inp], "sigma": spec.sigmas,
               "label_noise": spec.label_noise, "seed": spec.seeds, **model_sel(spec, model)}
     st.write_region(ctx.path, st.group(task.dataset, "metrics"), xr.Dataset(v, coords=coords))
 
 
 STAGE_FUNCTIONS = {"train": _train_task, "data": _data_task, "features": _features_task,
-                   "theory": _theory_task, "probe": _probe_task}
+                   "theory": _theory_task, "probe": _probe_task, "analysis": analysis_task,
+                   "generate": generate_task}
 
 
 def run_task(task: Task, ctx: Context) -> None:

@@ -79,6 +79,63 @@ def test_unimodality_flags():
     assert not unimodality(s, [1, 5, 1, 5, 1, 5, 1]).unimodal  # several peaks
     assert unimodality(s, [1, 2, 4, 3.98, 5, 3, 1], tol=0.05).unimodal  # a dip inside the tolerance
     assert not unimodality(s, [np.nan] * 7).unimodal
+    assert not unimodality(s, [0.5] * 7).unimodal  # flat: no rise, no fall
+    assert not unimodality(s, [7, 6, 5, 4, 3, 2, 1]).unimodal  # monotone down
+
+
+def test_unimodality_on_noisy_curves():
+    """A noisy unimodal curve passes at a tolerance above its noise and fails below it."""
+    s = np.geomspace(0.01, 10, 16)
+    clean = np.exp(-np.log(s / 0.5) ** 2 / 4)  # peak at sigma = 0.5, range about 1
+    noisy = clean + np.random.default_rng(0).uniform(-0.01, 0.01, len(s))
+    u = unimodality(s, noisy, tol=0.05)
+    assert u.unimodal and abs(np.log(u.peak_sigma / 0.5)) < 0.5
+    assert not unimodality(s, clean + np.random.default_rng(0).uniform(-0.2, 0.2, len(s)), tol=0.05).unimodal
+
+
+def test_sliced_wasserstein_against_sorted_projections():
+    """SW_2 from POT equals sort-based 1-D Wasserstein on the same seeded projections, computed by hand."""
+    import ot
+
+    from reprdyn.metrics import sliced_wasserstein
+    rng = np.random.default_rng(0)
+    X, Y = rng.normal(size=(300, 5)), rng.normal(size=(300, 5)) * 1.5 + 1
+    P = ot.sliced.get_random_projections(5, 64, seed=3)  # (d, L) unit directions
+    w2 = [np.mean((np.sort(X @ P[:, j]) - np.sort(Y @ P[:, j])) ** 2) for j in range(64)]
+    assert sliced_wasserstein(X, Y, 64, 3) == pytest.approx(np.sqrt(np.mean(w2)), rel=1e-10)
+    assert sliced_wasserstein(X, X, 64, 3) == 0
+    assert sliced_wasserstein(X, Y, 64, 3) == sliced_wasserstein(X, Y, 64, 3)  # fixed seed
+
+
+def test_linear_cka_properties():
+    from scipy.stats import ortho_group
+
+    from reprdyn.metrics import cka_matrix, linear_cka
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 8))
+    Q = ortho_group.rvs(8, random_state=1)
+    assert linear_cka(X, X) == pytest.approx(1)
+    assert linear_cka(X, 3.5 * X @ Q) == pytest.approx(1)  # orthogonal transform and isotropic scale
+    Y = X @ rng.normal(size=(8, 8)) + rng.normal(size=(200, 8))
+    Xc, Yc = X - X.mean(0), Y - Y.mean(0)  # the HSIC form on Gram matrices, by hand
+    K, L = Xc @ Xc.T, Yc @ Yc.T
+    ref = (K * L).sum() / np.sqrt((K * K).sum() * (L * L).sum())
+    assert linear_cka(X, Y) == pytest.approx(ref, rel=1e-10)
+    few = cka_matrix([X[:5], Y[:5]])  # n < C: the Gram branch agrees with the covariance branch
+    Xc5, Yc5 = X[:5] - X[:5].mean(0), Y[:5] - Y[:5].mean(0)
+    cov = np.square(Yc5.T @ Xc5).sum() / np.sqrt(np.square(Xc5.T @ Xc5).sum() * np.square(Yc5.T @ Yc5).sum())
+    assert few[0, 1] == pytest.approx(cov, rel=1e-10) and 0 < linear_cka(X, rng.normal(size=(200, 8))) < 0.2
+
+
+def test_generalization_score_extremes():
+    from reprdyn.metrics import generalization_score, nn_ratio
+    rng = np.random.default_rng(0)
+    train = rng.normal(size=(500, 20))
+    assert generalization_score(train[:100], train) == 0.0  # a sampler that returns training samples
+    assert generalization_score(train[:100] + 1e-3 * rng.normal(size=(100, 20)), train) == 0.0  # near-copies
+    assert generalization_score(rng.normal(size=(200, 20)), train) > 0.95  # fresh samples
+    r = nn_ratio(np.array([[0.0, 0.0]]), np.array([[1.0, 0.0], [0.0, 3.0], [5.0, 5.0]]))
+    assert r[0] == pytest.approx(1 / 3)
 
 
 def test_moments_give_the_same_csnr_as_samples():

@@ -12,7 +12,7 @@ from torch import nn
 from .molrg import MolrgPosterior
 from .networks import build_network
 from .precond import EDMLoss, EDMPrecond, VPLoss, VPPrecond
-from .pretrained import LOADERS, ModelUnavailable, load_pretrained
+from .pretrained import LOADERS, ModelUnavailable, load_pretrained  # noqa: F401 - the models API
 from .schedules import VPSchedule
 
 

@@ -127,8 +127,31 @@ class Ensemble(Strict):
 
 # --- metrics, compute --------------------------------------------------------
 
-MetricName = Literal["accuracy", "class_accuracy", "csnr", "csnr_theory"]
-ALL_METRICS: tuple[str, ...] = ("accuracy", "class_accuracy", "csnr", "csnr_theory")
+MetricName = Literal["accuracy", "class_accuracy", "csnr", "csnr_theory", "unimodality", "posterior_mse",
+                     "sw_distance", "cka", "generalization"]
+ALL_METRICS: tuple[str, ...] = ("accuracy", "class_accuracy", "csnr", "csnr_theory", "unimodality", "posterior_mse",
+                                "sw_distance", "cka", "generalization")
+DEFAULT_METRICS: tuple[str, ...] = ("accuracy", "class_accuracy", "csnr", "csnr_theory", "unimodality")
+NEEDS_PROBES = ("unimodality", "sw_distance")  # they read the accuracy curves
+
+
+class Analysis(Strict):
+    """Settings of the curve and feature analyses (THEORY.md §6)."""
+    tolerance: float = Field(0.05, ge=0, lt=1, description="unimodality: allowed dip against the trend, "
+                                                           "as a share of the curve's range")
+    max_samples: int = Field(1000, gt=1, description="sw_distance / cka: test samples used (a seeded subset)")
+    projections: int = Field(128, gt=0, description="sw_distance: random projections")
+    seed: int = Field(0, description="seed of the subset and the projections")
+
+
+class Generation(Strict):
+    """Sampling for the generalisation score (appendix A.2; Zhang et al. 2023)."""
+    samples: int = Field(256, gt=0, description="generated samples")
+    steps: int = Field(32, ge=2, description="sampler steps")
+    sampler: Literal["auto", "heun", "ddim"] = Field("auto", description="auto: ddim for vp models, heun otherwise")
+    threshold: float = Field(1 / 3, gt=0, lt=1, description="a sample is a near-copy when d1/d2 < threshold")
+    batch_size: int = Field(256, gt=0)
+    seed: int = 0
 
 
 class Csnr(Strict):
@@ -216,7 +239,9 @@ class Spec(Strict):
     seeds: list[int] = Field([0], min_length=1, description="probe / label-noise seeds: the `seed` dim")
     val_fraction: float = Field(0.2, gt=0, lt=1, description="share of train held out to pick best sigma")
     ensemble: Ensemble = Ensemble()
-    metrics: list[MetricName] = Field(list(ALL_METRICS), min_length=1)
+    metrics: list[MetricName] = Field(list(DEFAULT_METRICS), min_length=1)
+    analysis: Analysis = Analysis()
+    generation: Generation = Generation()
     csnr: Csnr = Csnr()
     store: str | None = Field(None, description="store path, relative to the spec's folder; "
                                                 "default store/<name>.zarr in the current folder",
@@ -230,7 +255,7 @@ class Spec(Strict):
         if isinstance(data, dict) and "metrics" not in data:
             ds = data.get("datasets")
             molrg = isinstance(ds, list) and all(isinstance(d, dict) and d.get("kind") == "molrg" for d in ds)
-            data = {**data, "metrics": [m for m in ALL_METRICS if molrg or m != "csnr_theory"]}
+            data = {**data, "metrics": [m for m in DEFAULT_METRICS if molrg or m != "csnr_theory"]}
         return data
 
     @field_validator("inputs", mode="before")
@@ -342,6 +367,15 @@ class Spec(Strict):
         bad = _not_molrg(info.data)
         if info.field_name == "metrics" and "csnr_theory" in v and bad:
             raise ValueError(f"csnr_theory is defined for molrg datasets only, not {bad}")
+        if info.field_name == "metrics" and "accuracy" not in v:
+            needs = [m for m in NEEDS_PROBES if m in v]
+            if needs:
+                raise ValueError(f"{', '.join(needs)} read(s) the probes' accuracy curves; add `accuracy` to metrics")
+        if info.field_name == "metrics" and "generalization" in v:
+            kinds = [m.kind for m in _models(info.data)]
+            if kinds and all(k == "dae" for k in kinds):
+                raise ValueError("generalization samples from a diffusion model; a DAE denoises at its own "
+                                 "sigmas only, so it cannot generate")
         return v
 
     @field_validator("csnr")

@@ -283,12 +283,13 @@ def _progress() -> Progress:
 
 def _summary(rows: list[q.SummaryRow], path: str) -> None:
     table = Table(title="summary (accuracy: mean ± std over seeds, at the lowest label noise)")
-    multi = any(r.model for r in rows)
-    names = ("dataset",) + ("model",) * multi + ("layer", "input", "probe")
+    multi, swept = any(r.model for r in rows), any(r.point for r in rows)
+    names = ("point",) * swept + ("dataset",) + ("model",) * multi + ("layer", "input", "probe")
     for col in names + ("peak σ", "peak acc", "CSNR@peak", "CSNR peak σ", "unimodal", "ensemble acc"):
         table.add_column(col, justify="left" if col in names else "right")
     for r in rows:
-        table.add_row(r.dataset, *((r.model,) if multi else ()), r.layer, r.input, r.probe, _fmt(r.peak_sigma),
+        table.add_row(*((r.point,) if swept else ()), r.dataset, *((r.model,) if multi else ()), r.layer, r.input,
+                      r.probe, _fmt(r.peak_sigma),
                       _pm(r.peak_accuracy, r.peak_accuracy_std), _fmt(r.csnr_at_peak), _fmt(r.csnr_peak_sigma),
                       "yes" if r.unimodal else "no", _pm(r.ensemble_accuracy, r.ensemble_accuracy_std))
     out.print(table)

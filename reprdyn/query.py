@@ -108,6 +108,7 @@ class SummaryRow:
     unimodal: bool
     ensemble_accuracy: float
     ensemble_accuracy_std: float
+    point: str = ""  # a sweep point, e.g. "n_train=64"; '' outside sweeps
 
 
 def summarize(path: str) -> list[SummaryRow]:
@@ -117,6 +118,11 @@ def summarize(path: str) -> list[SummaryRow]:
     spread over seeds is reported beside the peak and the ensemble.
     """
     res, rows = Results(path), []
+    if res.sweep_dims:
+        from dataclasses import replace
+
+        from .store import point_label
+        return [replace(r, point=point_label(v)) for v, sub in res.points for r in summarize(sub.path)]
     for name in res.datasets:
         ds = res[name]
         if "accuracy" not in ds:

@@ -4,16 +4,18 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
 from . import store as st
+from . import sweep as sw
 from .budget import preflight
 from .executors import get_executor
 from .plan import Task, plan
 from .query import SummaryRow, summarize
-from .spec import Spec, canonical, resolved, spec_hash
+from .spec import Spec, canonical, resolved, spec_hash, to_yaml
 from .tasks import Context
 
 log = logging.getLogger("reprdyn")
@@ -45,6 +47,8 @@ def run(spec: Spec, store: str | Path | None = None, spec_text: str | None = Non
     path = str(store or spec.store_path)
     text = spec_text if spec_text is not None else json.dumps(canonical(spec), indent=2)
     prov = st.provenance(text, spec_hash(spec), canonical(spec), resolved(spec), spec_bases)
+    if spec.sweep:
+        return _run_sweep(spec, path, prov, on_start, on_done, force, on_train_step, wait)
     st.check_destination(path, prov)  # refuse before anything is created
     ctx = Context(spec, path, on_train_step)
     preflight(ctx, log.info)  # load and check every model, estimate sizes, refuse over the spec's limits
@@ -73,6 +77,41 @@ def run(spec: Spec, store: str | Path | None = None, spec_text: str | None = Non
     return summary
 
 
+def _run_sweep(spec: Spec, path: str, prov: dict, on_start, on_done, force: bool, on_train_step,
+               wait: bool) -> list[SummaryRow]:
+    """Run every sweep point into its own store under `path`; the parent store lists them.
+
+    Adding values to a sweep keeps its store (same identity): finished points are
+    reused and only new ones run.
+    """
+    info = sw.layout(spec)
+    prov = {**prov, "sweep": json.dumps(info)}
+    old = st.read_attrs(path)
+    grows = old is not None and "sweep" in old and json.loads(old["sweep"])["identity"] == info["identity"]
+    if not grows:
+        st.check_destination(path, prov)
+    rows: list[SummaryRow] = []
+    failures: list[dict] = []
+    with st.StoreLock(path, wait=wait):
+        if grows and not force:
+            st.update_attrs(path, prov)
+        else:
+            st.create(path, prov, fresh=force)
+        for point in sw.points(spec):
+            log.info("sweep point %s", point.label)
+            head = f"# sweep point {point.label} of {spec.name}\n"
+            try:
+                got = run(point.spec, Path(path) / point.folder, head + to_yaml(resolved(point.spec)), on_start,
+                          on_done, force, on_train_step)
+            except TasksFailed as e:
+                got = e.summary
+                failures += [{**f, "task": f"[{point.label}] {f['task']}"} for f in e.failures]
+            rows += [replace(r, point=point.label) for r in got]
+    if failures:
+        raise TasksFailed(failures, rows)
+    return rows
+
+
 def train(spec: Spec, on_train_step: Callable[[str, int, int, float], None] | None = None,
           on_done: Callable[[Task], None] | None = None) -> list[tuple[Task, str, bool]]:
     """Train (or find in the cache) every checkpoint the spec needs; no store is written.
@@ -92,8 +131,12 @@ def train(spec: Spec, on_train_step: Callable[[str, int, int, float], None] | No
 
 
 def plan_status(spec: Spec, store: str | Path | None = None) -> list[tuple[Task, str]]:
-    """Each planned task with 'done' or 'pending' against the store (if it is this spec's)."""
+    """Each planned task with 'done' or 'pending' against the store (if it is this spec's);
+    for a sweep, every point's tasks, labelled with the point."""
     path = str(store or spec.store_path)
+    if spec.sweep:
+        return [(replace(t, dataset=f"{t.dataset} [{p.label}]"), status) for p in sw.points(spec)
+                for t, status in plan_status(p.spec, Path(path) / p.folder)]
     attrs = st.read_attrs(path)
     done = st.done_keys(path) if attrs and attrs.get("spec_hash") == spec_hash(spec) else set()
     return [(t, "done" if t.key in done else "pending") for t in plan(spec)]

@@ -165,11 +165,34 @@ def record_failures(path: str | Path, failures: list[dict]) -> None:
     tmp.replace(Path(path) / FAILURES)
 
 
+def sweep_points(attrs: dict, path: str | Path) -> list[tuple[dict, Path]]:
+    """(values, store path) of each point of a sweep store; [] for an ordinary store."""
+    if "sweep" not in attrs:
+        return []
+    return [(p["values"], Path(path) / p["store"]) for p in json.loads(attrs["sweep"])["points"]]
+
+
+def point_label(values: dict) -> str:
+    return ",".join(f"{k}={v}" for k, v in values.items())
+
+
 def task_status(path: str | Path) -> list[dict]:
-    """Every planned task with status done, failed (with its error) or pending."""
+    """Every planned task with status done, failed (with its error) or pending; for a sweep store,
+    every point's tasks, labelled with the point (a point not started yet shows one pending row)."""
     path = Path(path)
-    if read_attrs(path) is None:
+    attrs = read_attrs(path)
+    if attrs is None:
         raise StoreError(f"{path}: not a reprdyn store (no such path, or no reprdyn provenance)")
+    if "sweep" in attrs:
+        out = []
+        for values, sub in sweep_points(attrs, path):
+            label = point_label(values)
+            if read_attrs(sub) is None or not (sub / PLAN).exists():
+                out.append({"key": label, "task": f"[{label}] (not started)", "stage": "point", "deps": [],
+                            "status": "pending", "error": None})
+                continue
+            out += [{**r, "task": f"[{label}] {r['task']}"} for r in task_status(sub)]
+        return out
     if not (path / PLAN).exists():
         raise StoreError(f"{path}: this store has no task plan (written by an older reprdyn?)")
     done = done_keys(path)
@@ -244,6 +267,11 @@ def create(path: str | Path, prov: dict, fresh: bool = False) -> None:
     root.attrs.update(prov)
 
 
+def update_attrs(path: str | Path, prov: dict) -> None:
+    """Replace the provenance of an existing store (a sweep store that grows)."""
+    zarr.open_group(str(path), mode="a").attrs.update(prov)
+
+
 def allocate(path: str | Path, grp: str, template: xr.Dataset, chunks: dict[str, dict[str, int]]) -> None:
     """Write a NaN-filled template for `grp`; `chunks` maps variable -> {dim: chunk}."""
     encoding = {v: {"chunks": tuple(c.get(d, template[v].sizes[d]) for d in template[v].dims)}
@@ -307,7 +335,9 @@ class Results:
     """A read-only view of a store: `res["molrg"]` is that dataset's metric cube.
 
     `res.features(dataset, layer)` gives the feature cube, `res.data(dataset)`
-    the stored data extras, `res.attrs` the provenance.
+    the stored data extras, `res.attrs` the provenance. For a sweep store,
+    `res["molrg"]` joins the points' cubes along one dim per swept parameter,
+    and `res.point(n_train=64)` is one point's own Results.
     """
 
     def __init__(self, path: str | Path):
@@ -316,8 +346,13 @@ class Results:
         if attrs is None:
             raise StoreError(f"{self.path}: not a reprdyn store (no such path, or no reprdyn provenance)")
         self.attrs = attrs
-        root = _open(self.path)
-        self.datasets = sorted(root["datasets"].group_keys()) if "datasets" in root else []
+        self.points = [(v, Results(sub)) for v, sub in sweep_points(attrs, self.path) if read_attrs(sub) is not None]
+        self.sweep_dims = json.loads(attrs["sweep"])["dims"] if "sweep" in attrs else []
+        if self.sweep_dims:
+            self.datasets = self.points[0][1].datasets if self.points else []
+        else:
+            root = _open(self.path)
+            self.datasets = sorted(root["datasets"].group_keys()) if "datasets" in root else []
 
     def _check(self, dataset: str) -> None:
         if dataset not in self.datasets:
@@ -325,24 +360,46 @@ class Results:
 
     def __getitem__(self, dataset: str) -> xr.Dataset:
         self._check(dataset)
-        return open_group(self.path, group(dataset, "metrics"))
+        if not self.sweep_dims:
+            return open_group(self.path, group(dataset, "metrics"))
+        parts = [res[dataset].expand_dims({d: [values[d]] for d in self.sweep_dims}) for values, res in self.points]
+        return xr.combine_by_coords(parts, combine_attrs="drop_conflicts", data_vars="all", coords="different",
+                                    compat="no_conflicts", join="outer")
+
+    def point(self, **values) -> "Results":
+        """One sweep point's Results, chosen by its values (e.g. n_train=64)."""
+        for v, res in self.points:
+            if all(str(v.get(k)) == str(x) for k, x in values.items()) and set(values) <= set(v):
+                return res
+        raise StoreError(f"no sweep point {point_label(values)} in {self.path}; points: "
+                         f"{'; '.join(point_label(v) for v, _ in self.points) or 'none yet'}")
+
+    def _whole(self, what: str) -> None:
+        if self.sweep_dims:
+            raise StoreError(f"{self.path} is a sweep over {', '.join(self.sweep_dims)}: {what} differ between "
+                             f"points; pick one with res.point({self.sweep_dims[0]}=...)")
 
     def layers(self, dataset: str) -> list[str]:
         self._check(dataset)
+        if self.sweep_dims:
+            return self.points[0][1].layers(dataset)
         g = _open(self.path, group(dataset, "features"))
         return sorted(g.group_keys())
 
     def features(self, dataset: str, layer: str) -> xr.Dataset:
+        self._whole("features")
         if layer not in self.layers(dataset):
             raise StoreError(f"unknown layer {layer!r} for dataset {dataset!r}; expected one of {self.layers(dataset)}")
         return open_group(self.path, group(dataset, "features", layer))
 
     def data(self, dataset: str) -> xr.Dataset:
+        self._whole("data")
         self._check(dataset)
         return open_group(self.path, group(dataset, "data"))
 
     def __repr__(self) -> str:
-        return f"Results({str(self.path)!r}, datasets={self.datasets}, spec_hash={self.attrs['spec_hash'][:12]})"
+        sweep = f", sweep={self.sweep_dims}" if self.sweep_dims else ""
+        return f"Results({str(self.path)!r}, datasets={self.datasets}, spec_hash={self.attrs['spec_hash'][:12]}{sweep})"
 
 
 def open_store(path: str | Path) -> Results:

@@ -191,7 +191,32 @@ def _validate(data: CommentedMap, file: str, overrides, trust_code: bool = False
                 for loc in _python_models(spec) if not trust_code] or layer_problems(spec)
     if problems:
         raise SpecError([_issue_at(data, loc, msg, file) for loc, msg in problems])
+    if spec.sweep:
+        _check_points(data, file)
     return spec
+
+
+def _check_points(data: CommentedMap, file: str) -> None:
+    """Validate every sweep value in place; a bad one is reported at the value, with what it broke."""
+    import copy
+
+    issues = []
+    for path, values in data["sweep"].items():
+        for i, value in enumerate(values):
+            tree = copy.deepcopy(data)
+            del tree["sweep"]
+            where = _issue_at(data, ("sweep", path, i), "", file)
+            try:
+                apply_override(tree, f"{path}={json.dumps(value)}")
+                Spec.model_validate(_plain(tree, _Budget(file)))
+            except ValueError as e:  # a bad path, or a ValidationError (a ValueError too)
+                found = _issues(e, tree, file) if isinstance(e, ValidationError) else [Issue(file, 0, 0, "", str(e))]
+                for f in found:
+                    what = f"{f.path}: {f.message}" if f.path else f.message
+                    issues.append(Issue(where.file, where.line, where.col, f"sweep.{path}[{i}]",
+                                        f"with {path} = {value!r}: {what}"))
+    if issues:
+        raise SpecError(issues)
 
 
 def _issue_at(data, loc: tuple, message: str, file: str) -> Issue:

@@ -243,6 +243,9 @@ class Spec(Strict):
     analysis: Analysis = Analysis()
     generation: Generation = Generation()
     csnr: Csnr = Csnr()
+    sweep: dict[str, list[Union[bool, int, float, str]]] | None = Field(
+        None, description="parameters to vary, each a path (datasets[0].n_train, model.train.epochs) with a list "
+                          "of values; every combination runs, and each path becomes a dim of the cube")
     store: str | None = Field(None, description="store path, relative to the spec's folder; "
                                                 "default store/<name>.zarr in the current folder",
                               json_schema_extra={"x-path": True})
@@ -356,6 +359,27 @@ class Spec(Strict):
             bad = [x for x in p.layers or [] if x not in layers]
             if bad:
                 raise ValueError(f"probe {p.label!r} reads layers {bad} that are not in `layers` {layers}")
+        return v
+
+    @field_validator("sweep")
+    @classmethod
+    def _sweep(cls, v):
+        from .resolve import parse_path
+
+        if v is None:
+            return v
+        if not v:
+            raise ValueError("`sweep` is empty; give at least one path with a list of values, or leave it out")
+        for path, values in v.items():
+            loc = parse_path(path)  # a ValueError names the path
+            if loc[0] not in ("model", "models", "datasets"):
+                raise ValueError(f"a sweep varies the model, its training or a dataset; {path!r} starts with "
+                                 f"{loc[0]!r} (expected model, models or datasets)")
+            if not values:
+                raise ValueError(f"sweep {path!r} has no values")
+            dup = _dups(values)
+            if dup:
+                raise ValueError(f"sweep {path!r} repeats the value {dup[0]!r}")
         return v
 
     @field_validator("inputs", "metrics", "seeds")

@@ -24,6 +24,9 @@ from .runner import run as run_spec
 from .runner import train as train_spec
 from .errors import InputError
 from .spec import Spec, SpecError, load, load_spec
+from .plot import FIGURES
+from .plot import write as write_figure
+from .report import write as write_report
 from .templates import TEMPLATES, InitError
 from .templates import init as init_spec
 from .store import Results, StoreError, read_attrs, task_status
@@ -389,6 +392,25 @@ def ls(store: Path = typer.Argument(..., help="a reprdyn store, or a folder of s
         for layer in res.layers(name):
             f = res.features(name, layer)["features"]
             out.print(f"  features/{layer}: " + ", ".join(f"{d}={s}" for d, s in f.sizes.items()), highlight=False)
+
+
+@app.command("plot")
+@handled
+def plot_cmd(store: Path = typer.Argument(..., help="a reprdyn store"),
+             figure: str = typer.Option(..., "--figure", "-f", help="one of: " + ", ".join(FIGURES)),
+             out_file: Path = typer.Option(..., "--out", "-o", help="the file to write: .png, .svg or .pdf"),
+             dataset: Optional[str] = typer.Option(None, help="the dataset to plot (default: the first)")):
+    """Write a figure read from a store."""
+    written = write_figure(store, figure, out_file, dataset)
+    err.print(f"wrote {written}", highlight=False)
+
+
+@app.command("report")
+@handled
+def report_cmd(store: Path = typer.Argument(..., help="a reprdyn store"),
+               out_file: Path = typer.Option(..., "--out", "-o", help="the .html file to write")):
+    """Write one self-contained HTML report: summary, figures, spec and provenance."""
+    err.print(f"wrote {write_report(store, out_file)}", highlight=False)
 
 
 @app.command("query")

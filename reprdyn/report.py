@@ -1,0 +1,142 @@
+"""Report stage: one self-contained HTML file per store: summary tables, every figure that applies, the spec
+as written and resolved, and its provenance. Figures are embedded as base64 PNG, so the file has no
+outside references and can be mailed or attached as it is.
+"""
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+import math
+from pathlib import Path
+
+from . import plot
+from .query import summarize
+from .spec import to_yaml
+from .store import Results
+
+CSS = """
+body{font:14px/1.45 system-ui,-apple-system,'Segoe UI',sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;
+color:#1d1d1f}
+h1{font-size:1.6em;margin-bottom:.2em}h2{border-bottom:1px solid #ddd;padding-bottom:.2em;margin-top:1.6em}
+table{border-collapse:collapse;margin:.6em 0;font-size:13px}th,td{border:1px solid #ddd;padding:3px 8px;
+text-align:right}th{background:#f4f4f6}td.l,th.l{text-align:left}
+pre{background:#f6f8fa;padding:.8em;overflow:auto;font-size:12px;border-radius:4px}
+figure{margin:1em 0}figure img{max-width:100%;border:1px solid #eee}figcaption{color:#555;font-size:12px}
+.muted{color:#777}
+"""
+# marks the page once every embedded image has decoded (tests read it from a headless browser)
+ONLOAD = ("<script>window.addEventListener('load',function(){var i=[].slice.call(document.images);"
+          "document.body.setAttribute('data-images-ok',i.filter(function(x){return x.complete&&x.naturalWidth>0})"
+          ".length+'/'+i.length)});</script>")
+
+
+def _e(x) -> str:
+    return html.escape(str(x))
+
+
+def _num(v) -> str:
+    if isinstance(v, float):
+        return "–" if math.isnan(v) else f"{v:.4g}"
+    return _e(v)
+
+
+def _table(header: list[str], rows: list[list], left: int = 0) -> str:
+    th = "".join(f"<th class='l'>{_e(h)}</th>" if i < left else f"<th>{_e(h)}</th>" for i, h in enumerate(header))
+    body = "".join("<tr>" + "".join(f"<td class='l'>{_num(v)}</td>" if i < left else f"<td>{_num(v)}</td>"
+                                    for i, v in enumerate(r)) + "</tr>" for r in rows)
+    return f"<table><thead><tr>{th}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _png(fig) -> str:
+    buf = io.BytesIO()
+    with plot.plt.rc_context(plot.STYLE):
+        fig.savefig(buf, format="png", dpi=150)
+    plot.plt.close(fig)
+    return base64.b64encode(buf.getvalue()).decode()
+
+
+def _summary(path: Path) -> str:
+    rows = summarize(str(path))
+    if not rows:
+        return "<p class='muted'>No probe results in this store.</p>"
+    swept = any(r.point for r in rows)
+    head = (["point"] if swept else []) + ["dataset", "model", "layer", "input", "probe", "peak σ", "peak acc",
+                                          "± std", "CSNR@peak", "unimodal", "ensemble acc", "± std"]
+    body = [([r.point] if swept else []) + [r.dataset, r.model or "–", r.layer, r.input, r.probe, r.peak_sigma,
+                                           r.peak_accuracy, r.peak_accuracy_std, r.csnr_at_peak,
+                                           "yes" if r.unimodal else "no", r.ensemble_accuracy,
+                                           r.ensemble_accuracy_std] for r in rows]
+    return _table(head, body, left=6 + swept)
+
+
+def _label_noise_table(res: Results, dataset: str) -> str:
+    ds = res[dataset]
+    if "best_accuracy" not in ds or "ensemble_accuracy" not in ds or res.sweep_dims:
+        return ""
+    best, ens = ds["best_accuracy"].load(), ds["ensemble_accuracy"].load()
+    rows = []
+    for lab, b in plot._series(plot._with_model(best), ("label_noise", "seed")):
+        e = plot._with_model(ens).sel({d: b[d].item() for d in b.coords if b[d].ndim == 0})
+        for p in b.label_noise.values:
+            bm, em = float(b.sel(label_noise=p).mean("seed")), float(e.sel(label_noise=p).mean("seed"))
+            rows.append([lab, float(p), bm, em, em - bm])
+    return "<h3>Ensemble vs best single σ</h3>" + _table(["series", "label noise", "best single σ", "ensemble",
+                                                           "gain"], rows, left=1)
+
+
+def _figures(res: Results, dataset: str) -> str:
+    out = []
+    for name in plot.FIGURES:
+        try:
+            fig = plot.figure(res.path, name, dataset)
+        except plot.FigureError as e:
+            out.append(f"<p class='muted'>{_e(name)}: not drawn ({_e(e)})</p>")
+            continue
+        out.append(f"<figure><img alt='{_e(name)}' src='data:image/png;base64,{_png(fig)}'>"
+                   f"<figcaption>{_e(name)} — {_e(dataset)}</figcaption></figure>")
+    return "\n".join(out)
+
+
+def build(store: str | Path) -> str:
+    """The report of a store, as one HTML string."""
+    path = Path(store)
+    res = Results(path)
+    a = res.attrs
+    name = json.loads(a["spec_canonical"]).get("name", path.name)
+    parts = [f"<h1>reprdyn report: {_e(name)}</h1>",
+             f"<p class='muted'>store {_e(path.resolve())} · created {_e(a.get('created'))} · spec hash "
+             f"<code>{_e(a['spec_hash'][:16])}</code>"
+             + (f" · sweep over {_e(', '.join(res.sweep_dims))}" if res.sweep_dims else "") + "</p>",
+             "<h2>Summary</h2>",
+             "<p class='muted'>Accuracy at the lowest label noise: mean and std over seeds.</p>", _summary(path)]
+    for dataset in res.datasets:
+        parts += [f"<h2>Dataset {_e(dataset)}</h2>", _label_noise_table(res, dataset), _figures(res, dataset)]
+    versions = json.loads(a["versions"]) if isinstance(a.get("versions"), str) else a.get("versions") or {}
+    prov = [["spec hash", a["spec_hash"]], ["created", a.get("created")], ["git commit", a.get("git_commit") or "–"],
+            ["store format", f"{a.get('format')} v{a.get('format_version')}"]]
+    prov += [[f"version of {k}", v] for k, v in versions.items()]
+    bases = json.loads(a.get("spec_bases") or "{}")
+    parts += ["<h2>Provenance</h2>", _table(["", ""], prov, left=2),
+              "<h2>Spec as written</h2>", f"<pre>{_e(a.get('spec', ''))}</pre>"]
+    for base, text in bases.items():
+        parts += [f"<h3>extends {_e(base)}</h3>", f"<pre>{_e(text)}</pre>"]
+    parts += ["<h2>Resolved spec</h2>",
+              "<p class='muted'>Every default filled in: <code>reprdyn spec STORE</code> prints it, and running it "
+              "reproduces this store.</p>",
+              f"<pre>{_e(to_yaml(json.loads(a.get('spec_resolved') or a['spec_canonical'])))}</pre>"]
+    return ("<!doctype html><html lang='en'><head><meta charset='utf-8'>"
+            f"<meta name='viewport' content='width=device-width'><title>reprdyn: {_e(name)}</title>"
+            f"<style>{CSS}</style></head><body>\n" + "\n".join(p for p in parts if p) + f"\n{ONLOAD}</body></html>\n")
+
+
+def write(store: str | Path, out: str | Path) -> Path:
+    """`reprdyn report`: write the report of `store` to `out` (.html)."""
+    out = Path(out)
+    if out.suffix.lower() not in (".html", ".htm"):
+        raise plot.FigureError(f"{out}: a report is an .html file")
+    text = build(store)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text, encoding="utf-8")
+    return out

@@ -15,6 +15,7 @@ from typing import List, Optional
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.markup import escape
 from rich.table import Table
 
 from . import query as q
@@ -49,6 +50,11 @@ def _setup() -> None:
         log.addHandler(RichHandler(console=err, show_path=False, markup=False))
         log.setLevel(logging.INFO)
         log.propagate = False
+
+
+def _row(table: Table, *cells) -> None:
+    """Add a row whose text is shown as it is: `[n_train=8]` is a sweep point, not Rich markup."""
+    table.add_row(*(escape(c) if isinstance(c, str) else c for c in cells))
 
 
 class UserError(Exception):
@@ -153,7 +159,7 @@ def plan(spec_file: Path = typer.Argument(..., metavar="SPEC"),
     for col in ("#", "stage", "dataset", "params", "key", "status"):
         table.add_column(col)
     for i, (t, status) in enumerate(rows):
-        table.add_row(str(i), t.stage, t.dataset, " ".join(f"{k}={_fmt(v)}" for k, v in t.params), t.key, status)
+        _row(table, str(i), t.stage, t.dataset, " ".join(f"{k}={_fmt(v)}" for k, v in t.params), t.key, status)
     out.print(table)
 
 
@@ -203,7 +209,7 @@ def status(store: Path = typer.Argument(..., help="a reprdyn store"),
     for col in ("task", "key", "status", "error"):
         table.add_column(col)
     for r in rows:
-        table.add_row(r["task"], r["key"], r["status"], r["error"] or "")
+        _row(table, r["task"], r["key"], r["status"], r["error"] or "")
     out.print(table)
 
 
@@ -291,7 +297,7 @@ def _summary(rows: list[q.SummaryRow], path: str) -> None:
     for col in names + ("peak σ", "peak acc", "CSNR@peak", "CSNR peak σ", "unimodal", "ensemble acc"):
         table.add_column(col, justify="left" if col in names else "right")
     for r in rows:
-        table.add_row(*((r.point,) if swept else ()), r.dataset, *((r.model,) if multi else ()), r.layer, r.input,
+        _row(table, *((r.point,) if swept else ()), r.dataset, *((r.model,) if multi else ()), r.layer, r.input,
                       r.probe, _fmt(r.peak_sigma),
                       _pm(r.peak_accuracy, r.peak_accuracy_std), _fmt(r.csnr_at_peak), _fmt(r.csnr_peak_sigma),
                       "yes" if r.unimodal else "no", _pm(r.ensemble_accuracy, r.ensemble_accuracy_std))
@@ -319,7 +325,7 @@ def layers(spec_file: Path = typer.Argument(..., metavar="SPEC"), trust: bool = 
         table.add_column("output shape")
         table.add_column("probed as")
         for layer, shape in shapes.items():
-            table.add_row(layer, str(shape), f"(B, {shape[0]})")
+            _row(table, layer, str(shape), f"(B, {shape[0]})")
         out.print(table)
 
 
@@ -349,7 +355,7 @@ def diff_cmd(a: Path = typer.Argument(..., help="a spec file or a store"),
         for col in ("dataset", "variable", "shared", "max |Δ|", "mean |Δ|"):
             table.add_column(col)
         for m in d["metrics"]:
-            table.add_row(m["dataset"], m["variable"], str(m["shared"]), f"{m['max_abs_diff']:.4g}",
+            _row(table, m["dataset"], m["variable"], str(m["shared"]), f"{m['max_abs_diff']:.4g}",
                           f"{m['mean_abs_diff']:.4g}")
         out.print(table)
 
@@ -368,7 +374,7 @@ def ls(store: Path = typer.Argument(..., help="a reprdyn store, or a folder of s
         for col in ("store", "name", "spec", "status", "created", "size", "peak acc", "at σ"):
             table.add_column(col)
         for r in rows:
-            table.add_row(r["store"], str(r["name"]), r["spec_hash"], r["status"], str(r["created"]),
+            _row(table, r["store"], str(r["name"]), r["spec_hash"], r["status"], str(r["created"]),
                           f"{r['size_bytes'] / 2**20:.1f} MiB", _fmt(r["peak_accuracy"]) if r["peak_accuracy"]
                           is not None else "-", _fmt(r["peak_sigma"]) if r["peak_sigma"] is not None else "-")
         out.print(table)
@@ -384,7 +390,7 @@ def ls(store: Path = typer.Argument(..., help="a reprdyn store, or a folder of s
         table.add_column("dims")
         table.add_column("description")
         for v in ds.data_vars:
-            table.add_row(v, ", ".join(f"{d}={ds.sizes[d]}" for d in ds[v].dims), ds[v].attrs.get("description", ""))
+            _row(table, v, ", ".join(f"{d}={ds.sizes[d]}" for d in ds[v].dims), ds[v].attrs.get("description", ""))
         out.print(table)
         for c in ds.coords:
             vals = [_fmt(x) if isinstance(x, float) else str(x) for x in ds[c].values.tolist()]
@@ -434,7 +440,7 @@ def query_cmd(store: Path = typer.Argument(..., help="a reprdyn store"),
         for col in df.columns:
             table.add_column(str(col), justify="right" if df[col].dtype.kind in "fiu" else "left")
         for row in df.itertuples(index=False):
-            table.add_row(*[_fmt(v) if isinstance(v, float) else str(v) for v in row])
+            _row(table, *[_fmt(v) if isinstance(v, float) else str(v) for v in row])
         out.print(table)
 
 

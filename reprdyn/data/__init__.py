@@ -57,40 +57,31 @@ def _build_molrg(cfg, seed: int) -> Data:
     )
 
 
+def _split(x: np.ndarray, y: np.ndarray, n_train: int, classes: list[str], meta: dict) -> Data:
+    """A Data from samples stored train first, then test."""
+    split = np.array(["train"] * n_train + ["test"] * (len(y) - n_train), dtype=object)
+    return Data(x=x, y=y, split=split, classes=classes, meta=meta)
+
+
 def _build_digits(cfg, seed: int) -> Data:
     x, y, n_train = digits(cfg.size, cfg.test_fraction, seed)
-    return Data(
-        x=x, y=y,
-        split=np.array(["train"] * n_train + ["test"] * (len(y) - n_train), dtype=object),
-        classes=[str(k) for k in range(10)],
-        meta={"size": cfg.size, "seed": seed},
-    )
+    return _split(x, y, n_train, [str(k) for k in range(10)], {"size": cfg.size, "seed": seed})
 
 
 def _build_npz(cfg, seed: int) -> Data:
-    x, y, n_train, classes = npz(cfg.path, cfg.x, cfg.y, cfg.test_fraction, seed)
-    return Data(
-        x=x, y=y,
-        split=np.array(["train"] * n_train + ["test"] * (len(y) - n_train), dtype=object),
-        classes=classes,
-        meta={"path": cfg.path, "seed": seed},
-    )
+    return _split(*npz(cfg.path, cfg.x, cfg.y, cfg.test_fraction, seed), {"path": cfg.path, "seed": seed})
 
 
-def _images(load):
-    def build(cfg, seed: int) -> Data:
-        x, y, n_train, classes = load(cfg, seed)
-        return Data(
-            x=x, y=y,
-            split=np.array(["train"] * n_train + ["test"] * (len(y) - n_train), dtype=object),
-            classes=classes,
-            meta={"source": getattr(cfg, "path", None) or getattr(cfg, "root", ""), "seed": seed},
-        )
-    return build
+def _build_hf(cfg, seed: int) -> Data:
+    return _split(*hf_images(cfg, seed), {"source": cfg.path, "seed": seed})
+
+
+def _build_torchvision(cfg, seed: int) -> Data:
+    return _split(*torchvision_images(cfg, seed), {"source": f"{cfg.dataset} in {cfg.root}", "seed": seed})
 
 
 BUILDERS = {"molrg": _build_molrg, "digits": _build_digits, "npz": _build_npz,
-            "hf": _images(hf_images), "torchvision": _images(torchvision_images)}
+            "hf": _build_hf, "torchvision": _build_torchvision}
 
 
 def build_dataset(cfg, spec_seed: int) -> Data:

@@ -130,8 +130,8 @@ class Context:
         for (name, cfg), shapes in zip(self.spec.model_items(), self.layer_shapes(dataset).values()):
             missing = [x for x in self.spec.layers if x not in shapes]
             if missing:
-                raise InputError(f"unknown layer {missing[0]!r} for model {name or cfg.kind!r}; "
-                                 f"valid layers: {', '.join(shapes)}")
+                raise InputError(f"unknown layer {missing[0]!r} for model {name or cfg.kind!r}"
+                                 + _layer_hint(missing[0], list(shapes)))
             w = {x: int(np.prod(shapes[x])) if x == OUTPUT else shapes[x][0] for x in self.spec.layers}
             if widths is not None and w != widths:
                 raise InputError(f"models disagree on layer widths ({widths} vs {w}); models compared in one "
@@ -145,6 +145,16 @@ class Context:
 def lead(spec: Spec) -> tuple[str, ...]:
     """('model',) when the spec compares several models, else ()."""
     return ("model",) if spec.multi_model else ()
+
+
+def _layer_hint(layer: str, known: list[str], shown: int = 12) -> str:
+    """'; did you mean ...? (valid: the outer blocks ...)' without listing every leaf of a big network."""
+    import difflib
+
+    near = difflib.get_close_matches(layer, known, n=1, cutoff=0.5)
+    outer = [k for k in known if k.count(".") <= 1]
+    listed = ", ".join(outer[:shown]) + (f", ... ({len(known)} in all)" if len(known) > len(outer[:shown]) else "")
+    return (f"; did you mean {near[0]!r}?" if near else "") + f" (valid: {listed}; `reprdyn layers SPEC` lists them)"
 
 
 def model_sel(spec: Spec, model: str) -> dict:

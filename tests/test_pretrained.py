@@ -266,3 +266,10 @@ def test_exactly_one_plugin_source():
     with pytest.raises(SpecError, match="exactly one of `module`"):
         validate_text(spec_text("{kind: python, factory: f}", "[output]", extra="trust_code: true\n"),
                       trust_code=True)
+
+
+def test_unknown_layer_of_a_pretrained_model_suggests_one(tmp_path, repos):
+    r, store = run(tmp_path, repos, spec_text("{kind: diffusers-unet, id: ddpm}", "[up_blocks.9]"))
+    assert r.exit_code == 2 and "unknown layer 'up_blocks.9'" in r.stderr
+    assert "did you mean 'up_blocks.1'?" in r.stderr and "`reprdyn layers SPEC` lists them" in r.stderr
+    assert len(r.stderr) < 600 and not store.exists()  # not every leaf module of the UNet

@@ -138,7 +138,12 @@ def _diffusers():
     except ImportError:
         raise ModelUnavailable("pretrained model kinds need the `diffusers` package: "
                                "pip install 'reprdyn[diffusers]'") from None
+    diffusers.utils.logging.set_verbosity_error()  # reprdyn reports what matters itself
     return diffusers
+
+
+def _cast(module: nn.Module, dtype: str) -> nn.Module:
+    return module if dtype == "float32" else module.to(DTYPES[dtype])
 
 
 def _schedule(diffusers, cfg) -> tuple[np.ndarray, str]:
@@ -161,7 +166,7 @@ def load_unet(cfg) -> PretrainedVP:
     subs = [cfg.subfolder] if cfg.subfolder else ["unet", None]
     net = from_pretrained(d.UNet2DModel, cfg.id, subs, cfg.revision, "UNet2DModel")
     abar, prediction = _schedule(d, cfg)
-    return PretrainedVP(net.to(DTYPES[cfg.dtype]), abar, prediction)
+    return PretrainedVP(_cast(net, cfg.dtype), abar, prediction)
 
 
 def load_dit(cfg) -> PretrainedVP:
@@ -170,7 +175,7 @@ def load_dit(cfg) -> PretrainedVP:
     vae, scale = _autoencoder(d, cfg, "kl")
     abar, prediction = _schedule(d, cfg)
     null = cfg.class_label if cfg.class_label is not None else int(net.config.num_embeds_ada_norm)
-    return PretrainedVP(net.to(DTYPES[cfg.dtype]), abar, prediction, vae.to(DTYPES[cfg.dtype]), scale, null,
+    return PretrainedVP(_cast(net, cfg.dtype), abar, prediction, _cast(vae, cfg.dtype), scale, null,
                         tokens=True)
 
 
@@ -179,7 +184,7 @@ def load_ldm(cfg) -> PretrainedVP:
     net = from_pretrained(d.UNet2DModel, cfg.id, [cfg.subfolder], cfg.revision, "latent UNet2DModel")
     vae, scale = _autoencoder(d, cfg, cfg.autoencoder)
     abar, prediction = _schedule(d, cfg)
-    return PretrainedVP(net.to(DTYPES[cfg.dtype]), abar, prediction, vae.to(DTYPES[cfg.dtype]), scale)
+    return PretrainedVP(_cast(net, cfg.dtype), abar, prediction, _cast(vae, cfg.dtype), scale)
 
 
 def load_python(cfg) -> nn.Module:

@@ -86,3 +86,8 @@ def test_bad_sweeps_are_positioned(sweep, match):
     with pytest.raises(SpecError) as e:
         validate_text(BASE + "sweep:\n" + sweep, "s.yaml")
     assert match in str(e.value), str(e.value)
+
+
+def test_a_sweep_can_be_set_from_the_command_line():
+    spec = validate_text(BASE, overrides=["sweep.datasets[0].delta=[0.1, 0.2]", "sweep.model.kind=[molrg-optimal]"])
+    assert spec.sweep == {"datasets[0].delta": [0.1, 0.2], "model.kind": ["molrg-optimal"]}

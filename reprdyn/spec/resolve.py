@@ -60,7 +60,12 @@ def apply_override(root: CommentedMap, expr: str) -> tuple:
     path, eq, raw = expr.partition("=")
     if not eq:
         raise ValueError(f"--set {expr!r}: expected PATH=VALUE, for example model.width=512")
-    loc = parse_path(path.strip())
+    path = path.strip()
+    if path.startswith("sweep."):  # a sweep key is itself a path: sweep.datasets[0].n_train=[64, 256]
+        parse_path(path[len("sweep."):])
+        loc = ("sweep", path[len("sweep."):])
+    else:
+        loc = parse_path(path)
     try:
         value = YAML(typ="safe", pure=True).load(raw) if raw.strip() else None
     except YAMLError as e:

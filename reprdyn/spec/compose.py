@@ -12,13 +12,13 @@ with `--set` resolves against the current folder.
 from __future__ import annotations
 
 import os
-import types
 import typing
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
-from pydantic import BaseModel
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
+
+from .annotations import is_model, members
 
 MAX_FILES = 32  # files read through `extends`, all together
 MAX_CHAIN = 16  # bases nested in bases
@@ -140,25 +140,17 @@ def _file_of(node, key) -> str:
     return per_key.get(key) or getattr(node, "_src", None) or "<spec>"
 
 
-def _leaves(tp) -> list:
-    """The member types of `tp`, with Annotated and Union/Optional unwrapped."""
-    while typing.get_origin(tp) is typing.Annotated:
-        tp = typing.get_args(tp)[0]
-    if typing.get_origin(tp) in (typing.Union, types.UnionType):
-        return [leaf for arg in typing.get_args(tp) for leaf in _leaves(arg)]
-    return [tp]
-
-
 def _pick_model(tp, node: dict):
-    models = [t for t in _leaves(tp) if isinstance(t, type) and issubclass(t, BaseModel)]
+    """The pydantic model `node` is an instance of: the only one, or the union member tagged by its kind."""
+    models = [(tag, arg) for tag, arg in members(tp) if is_model(arg)]
     if len(models) > 1 and "kind" in node:
-        models = [m for m in models if "kind" in m.model_fields
-                  and node["kind"] in typing.get_args(m.model_fields["kind"].annotation)]
-    return models[0] if len(models) == 1 else None
+        models = [(tag, arg) for tag, arg in models if tag == node["kind"]]
+    return models[0][1] if len(models) == 1 else None
 
 
 def _container_arg(tp, origin):
-    for leaf in _leaves(tp):
-        if typing.get_origin(leaf) is origin:
-            return typing.get_args(leaf)[-1]
+    """The item type of a list (or value type of a dict) among `tp`'s members."""
+    for _, arg in members(tp):
+        if typing.get_origin(arg) is origin:
+            return typing.get_args(arg)[-1]
     return None

@@ -9,16 +9,17 @@ from __future__ import annotations
 import difflib
 import hashlib
 import json
-import types
 import typing
 from dataclasses import dataclass
 from pathlib import Path
 
-from pydantic import BaseModel, Tag, ValidationError
+from pydantic import ValidationError
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
+from .annotations import is_model as _is_model
+from .annotations import members as _members
 from .compose import compose, resolve_paths
 from .resolve import apply_override, expand_env
 from .schema import Spec
@@ -327,35 +328,6 @@ def _fmt_path(loc: tuple, root) -> str:
         elif isinstance(part, str) and not isinstance(node, (dict, list)):
             out += f".{part}" if out else part
     return out
-
-
-def _members(tp) -> list[tuple[object, object]]:
-    """Union members of `tp` as (tag, type); a lone type is a one-member union."""
-    tp = _strip(tp)
-    args = typing.get_args(tp) if typing.get_origin(tp) in (typing.Union, types.UnionType) else (tp,)
-    out = []
-    for arg in args:
-        tag = None
-        if typing.get_origin(arg) is typing.Annotated:
-            tag = next((m.tag for m in typing.get_args(arg)[1:] if isinstance(m, Tag)), None)
-        arg = _strip(arg)
-        if typing.get_origin(arg) in (typing.Union, types.UnionType):  # Optional[Union[...]]: flatten
-            out += _members(arg)
-            continue
-        if tag is None and _is_model(arg) and "kind" in arg.model_fields:
-            tag = typing.get_args(arg.model_fields["kind"].annotation)[0]
-        out.append((tag, arg))
-    return out
-
-
-def _strip(tp):
-    while typing.get_origin(tp) is typing.Annotated:
-        tp = typing.get_args(tp)[0]
-    return tp
-
-
-def _is_model(tp) -> bool:
-    return isinstance(tp, type) and issubclass(tp, BaseModel)
 
 
 def _step(tp, part):

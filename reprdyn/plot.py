@@ -221,15 +221,15 @@ FIGURES = {"curves": curves, "csnr": csnr, "label-noise": label_noise, "dae-vs-d
            "generalization": generalization, "cka": cka}
 
 
-def figure(store: str | Path, name: str, dataset: str | None = None) -> plt.Figure:
-    """Build figure `name` from a store (the first dataset unless one is named)."""
+def figure(store: str | Path | Results, name: str, dataset: str | None = None) -> plt.Figure:
+    """Build figure `name` from a store or its open Results (the first dataset unless one is named)."""
     try:
         fn = FIGURES[name]
     except KeyError:
         raise FigureError(f"unknown figure {name!r}; expected one of {', '.join(FIGURES)}") from None
-    res = Results(store)
+    res = store if isinstance(store, Results) else Results(store)
     if not res.datasets:
-        raise FigureError(f"{store}: the store holds no results yet; run its spec first")
+        raise FigureError(f"{res.path}: the store holds no results yet; run its spec first")
     dataset = dataset or res.datasets[0]
     res._check(dataset)
     with plt.rc_context(STYLE):

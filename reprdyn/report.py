@@ -90,7 +90,7 @@ def _figures(res: Results, dataset: str) -> str:
     out = []
     for name in plot.FIGURES:
         try:
-            fig = plot.figure(res.path, name, dataset)
+            fig = plot.figure(res, name, dataset)
         except plot.FigureError as e:
             out.append(f"<p class='muted'>{_e(name)}: not drawn ({_e(e)})</p>")
             continue

@@ -84,7 +84,8 @@ def _run_sweep(spec: Spec, path: str, prov: dict, on_start, on_done, force: bool
     Adding values to a sweep keeps its store (same identity): finished points are
     reused and only new ones run.
     """
-    info = sw.layout(spec)
+    pts = sw.points(spec)
+    info = sw.layout(spec, pts)
     prov = {**prov, "sweep": json.dumps(info)}
     old = st.read_attrs(path)
     grows = old is not None and "sweep" in old and json.loads(old["sweep"])["identity"] == info["identity"]
@@ -97,7 +98,7 @@ def _run_sweep(spec: Spec, path: str, prov: dict, on_start, on_done, force: bool
             st.update_attrs(path, prov)
         else:
             st.create(path, prov, fresh=force)
-        for point in sw.points(spec):
+        for point in pts:
             log.info("sweep point %s", point.label)
             head = f"# sweep point {point.label} of {spec.name}\n"
             try:

@@ -77,9 +77,8 @@ def identity(spec: Spec) -> str:
     return hashlib.sha256(json.dumps(c, sort_keys=True).encode()).hexdigest()
 
 
-def layout(spec: Spec) -> dict:
+def layout(spec: Spec, pts: list[Point]) -> dict:
     """The `sweep` attribute of a parent store: dims, paths, and each point's values and folder."""
-    pts = points(spec)
     return {"dims": dim_names(list(spec.sweep)), "paths": list(spec.sweep),
             "values": [list(v) for v in spec.sweep.values()], "identity": identity(spec),
             "points": [{"values": p.values, "store": p.folder, "spec_hash": spec_hash(p.spec)} for p in pts]}

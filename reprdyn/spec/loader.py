@@ -160,11 +160,9 @@ def validate_text(text: str, file: str = "<spec>", overrides: tuple[str, ...] | 
 
 
 def _fail_at(node, key, message: str):
-    """A SpecError positioned at `node[key]` (or at the node itself when key is None)."""
+    """A SpecError positioned at `node[key]` (a mapping key or a list index)."""
     file = getattr(node, "_src", "<spec>")
-    if key is None:
-        line, col = node.lc.line, node.lc.col
-    elif isinstance(node, CommentedSeq):
+    if isinstance(node, CommentedSeq):
         line, col = node.lc.item(key)
     else:
         line, col = node.lc.value(key)

@@ -16,6 +16,7 @@ import xarray as xr
 
 from . import store as st
 from .context import Context, derive_seed, lead, model_sel
+from .extract import FORWARD_ROWS, NoiseStream
 from .metrics import cka_matrix, generalization_score, sliced_wasserstein
 from .models import PRETRAINED
 from .models.schedules import VPSchedule
@@ -24,15 +25,17 @@ from .sample import ddim_steps, edm_steps, generate
 
 
 @torch.inference_mode()
-def posterior_quality(net, x0: np.ndarray, sigma: float, rng: np.random.Generator, batch_size: int,
+def posterior_quality(net, x0: np.ndarray, sigma: float, noise: NoiseStream, rows: int = FORWARD_ROWS,
                       device: str = "cpu") -> tuple[float, float]:
-    """(MSE per element, PSNR in dB) of D(x0 + sigma eps; sigma) against x0, over the rows of x0."""
-    dtype = next((p.dtype for p in net.parameters()), torch.float32)
+    """(MSE per element, PSNR in dB) of D(x0 + sigma eps; sigma) against x0, over the rows of x0.
+
+    The noisy input is formed in float64 and fed as float32; the estimate is read back in float64.
+    """
     sq, count = 0.0, 0
-    for start in range(0, len(x0), batch_size):
-        xb = np.asarray(x0[start:start + batch_size], np.float64)  # (B, *shape)
-        x = xb + sigma * rng.standard_normal(xb.shape)
-        out = net(torch.as_tensor(x, dtype=dtype, device=device), sigma).to("cpu", torch.float64).numpy()
+    for start in range(0, len(x0), rows):  # the same aligned blocks as extraction
+        xb = np.asarray(x0[start:start + rows], np.float64)  # (B, *shape)
+        x = xb + sigma * noise(start, start + len(xb))
+        out = net(torch.as_tensor(x, dtype=torch.float32, device=device), sigma).to("cpu", torch.float64).numpy()
         sq += float(np.square(out.reshape(xb.shape) - xb).sum())
         count += xb.size
     mse = sq / max(count, 1)
@@ -88,11 +91,10 @@ def sampler_for(net, cfg, steps: int, choice: str) -> tuple[np.ndarray, str]:
     """The model's sampling grid (VP: its schedule's timesteps; otherwise EDM's) and solver."""
     precond = getattr(cfg, "precond", None)
     if precond is not None and precond.kind == "vp":
-        sigmas, auto = ddim_steps(VPSchedule(precond.schedule, precond.T, precond.beta_start, precond.beta_end),
-                                  steps), "ddim"
+        sigmas, auto = ddim_steps(VPSchedule.from_config(precond), steps), "ddim"
     elif precond is not None and precond.kind == "edm":
         sigmas, auto = edm_steps(steps, precond.sigma_min, precond.sigma_max, precond.rho), "heun"
-    elif cfg.kind in PRETRAINED and hasattr(net, "schedule"):
+    elif cfg.kind in PRETRAINED and hasattr(net, "schedule"):  # a pretrained VP model
         sigmas, auto = ddim_steps(net.schedule, steps), "ddim"
     else:
         sigmas, auto = edm_steps(steps), "heun"

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 import torch
 
 from .errors import InputError
-from .extract import hook_root
+from .extract import FORWARD_ROWS, hook_root
+from .models import PRETRAINED
 
 GiB = 1 << 30
 
@@ -95,14 +96,22 @@ def estimate(ctx, dataset: str) -> Estimate:
         x0 = ctx.inputs(name, dataset)
         if x0 is not data.x:
             data_bytes += x0.nbytes
-        weights += sum(p.numel() * p.element_size() for p in net.parameters())
+        encoder = ctx.pretrained(name).encoder if ctx.model_cfg(name).kind in PRETRAINED else None
+        for module in (net, encoder) if encoder is not None else (net,):
+            weights += sum(p.numel() * p.element_size() for p in module.parameters())
         act = max(act, activation_bytes(net, x2, spec.sigmas[0]))
-    batch = min(spec.compute.batch_size, n)
+    batch = min(FORWARD_ROWS, n)
     n_train = int((data.split == "train").sum())
-    widest = max(widths.values())
     ridge = any(p.kind == "ridge" for p in spec.probes)
-    probe = S * n * widest * 4 + (S * n_train * n_train * 8 if ridge and n_train <= widest else S * widest ** 2 * 8)
+    probe = probe_bytes(S, n, n_train, max(widths.values()), ridge)
     return Estimate(dataset, n, store, data_bytes, weights, act * batch, probe)
+
+
+def probe_bytes(S: int, n: int, n_train: int, C: int, ridge: bool) -> int:
+    """One probe task's working set for a layer C wide over S sigmas and n samples (n_train of them train):
+    the features read from the store (float32), a float64 working copy of the train rows, and for ridge the
+    C x C Gram matrix and its eigenvectors per sigma, which `probes.ridge` forms whatever n_train is."""
+    return S * n * C * 4 + S * n_train * C * 8 + (2 * S * C * C * 8 if ridge else 0)
 
 
 def preflight(ctx, log=None) -> list[Estimate]:
@@ -120,7 +129,7 @@ def preflight(ctx, log=None) -> list[Estimate]:
                              "or raise the limit")
     if lim.max_memory_gb is not None and peak > lim.max_memory_gb * GiB:
         raise BudgetExceeded(f"peak memory would be ~{_size(peak)}, over compute.max_memory_gb = "
-                             f"{lim.max_memory_gb:g}; lower compute.batch_size, use fewer samples, or raise the "
+                             f"{lim.max_memory_gb:g}; use fewer samples (n_train / n_test), fewer sigmas, or raise the "
                              "limit")
     return out
 

@@ -171,6 +171,9 @@ def run(spec_file: Path = typer.Argument(..., metavar="SPEC"),
         wait: bool = typer.Option(False, "--wait", help="if another run holds the store, wait for it"),
         json_out: bool = typer.Option(False, "--json", help="print the summary as JSON on stdout, nothing else"),
         set_: List[str] = typer.Option([], "--set", help="override PATH=VALUE, e.g. label_noise=[0,0.4]"),
+        dask: Optional[str] = typer.Option(None, "--dask", metavar="ADDRESS",
+                                           help="run on this Dask scheduler, e.g. tcp://10.0.0.5:8786 "
+                                                "(default $REPRDYN_DASK_ADDRESS; a spec cannot name one)"),
         trust: bool = TRUST):
     """Run a spec's tasks into its store, then print a summary."""
     spec, text, bases = _load(spec_file, set_, trust)
@@ -178,7 +181,7 @@ def run(spec_file: Path = typer.Argument(..., metavar="SPEC"),
     with _reporter() as report:
         try:
             rows = run_spec(spec, store=path, spec_text=text, spec_bases=bases, on_done=report.done, force=force,
-                            on_train_step=report.train_step, on_start=report.start, wait=wait)
+                            on_train_step=report.train_step, on_start=report.start, wait=wait, dask=dask)
             failures = []
         except TasksFailed as e:
             rows, failures = e.summary, e.failures

@@ -13,7 +13,7 @@ import torch
 
 from .data import Data, build_dataset
 from .errors import InputError
-from .extract import OUTPUT, layer_shapes
+from .extract import FORWARD_ROWS, OUTPUT, layer_shapes
 from .models import PRETRAINED, dae_sigmas, load_pretrained, molrg_optimal, untrained
 from .spec import Spec
 from .train import ensure_trained
@@ -69,7 +69,7 @@ class Context:
                 self._nets[key] = molrg_optimal(self.data(dataset)).to(self.device)
             return self._nets[key]
         if cfg.kind in PRETRAINED:
-            return self.pretrained(model)
+            return self.pretrained(model).denoiser
         levels = dae_sigmas(cfg, self.spec.sigmas)
         variant = sigma_index if levels is not None and len(levels) > 1 else 0
         key = (model, variant)
@@ -81,29 +81,30 @@ class Context:
             self._nets[key], self.checkpoints[key] = net, (str(path), trained)
         return self._nets[key]
 
-    def pretrained(self, model: str) -> torch.nn.Module:
-        """A pretrained model, loaded once per process; its sigma range is checked against the grid."""
+    def pretrained(self, model: str):
+        """A pretrained model (denoiser and encoder), loaded once per process; its sigma range is checked."""
         key = (model, "pretrained")
         if key not in self._nets:
-            net = load_pretrained(self.model_cfg(model)).to(self.device)  # python models: the spec vouched
-            if hasattr(net, "check_sigmas"):
-                net.check_sigmas(self.spec.sigmas)
-            self._nets[key] = net
+            loaded = load_pretrained(self.model_cfg(model))  # python models: the spec vouched
+            loaded.denoiser.to(self.device)
+            if loaded.encoder is not None:
+                loaded.encoder.to(self.device)
+            loaded.check_sigmas(self.spec.sigmas)
+            self._nets[key] = loaded
         return self._nets[key]
 
     def inputs(self, model: str, dataset: str) -> np.ndarray:
         """What the model denoises: the dataset's samples, or their latents for a latent model (cached)."""
         data = self.data(dataset)
-        net = self.pretrained(model) if self.model_cfg(model).kind in PRETRAINED else None
-        if getattr(net, "autoencoder", None) is None:
+        encoder = self.pretrained(model).encoder if self.model_cfg(model).kind in PRETRAINED else None
+        if encoder is None:
             return data.x
         key = (model, dataset)
         if key not in self._latents:
-            dtype = next(net.autoencoder.parameters()).dtype
-            parts = [net.encode(torch.as_tensor(data.x[i:i + self.spec.compute.batch_size], dtype=dtype,
-                                                device=self.device)).float().cpu().numpy()
-                     for i in range(0, len(data.x), self.spec.compute.batch_size)]
-            self._latents[key] = np.concatenate(parts)  # (N, c, h, w)
+            bs = FORWARD_ROWS  # the same aligned blocks on every run
+            parts = [encoder(torch.as_tensor(data.x[i:i + bs], device=self.device)).cpu().numpy()
+                     for i in range(0, len(data.x), bs)]
+            self._latents[key] = np.concatenate(parts)  # (N, c, h, w) float32
         return self._latents[key]
 
     def shape_net(self, model: str, dataset: str) -> tuple[torch.nn.Module, torch.Tensor]:
@@ -111,9 +112,8 @@ class Context:
         pretrained model, an untrained build (cached) for models reprdyn trains or computes."""
         cfg = self.model_cfg(model)
         if cfg.kind in PRETRAINED:
-            net = self.pretrained(model)
-            return net, torch.as_tensor(self.inputs(model, dataset)[:2], dtype=next(net.parameters()).dtype,
-                                        device=self.device)
+            net = self.pretrained(model).denoiser
+            return net, torch.as_tensor(self.inputs(model, dataset)[:2], dtype=torch.float32, device=self.device)
         key = (model, dataset, "untrained")
         if key not in self._nets:
             self._nets[key] = untrained(cfg, self.data(dataset))

@@ -1,8 +1,9 @@
 """The `dask` executor: the same task functions on a Dask distributed cluster.
 
-`compute.address` connects to a running scheduler (for example one started by
-dask-jobqueue on SLURM); otherwise a LocalCluster of `compute.n_workers`
-processes starts here. Tasks are submitted in plan order with their
+An address given on the command line (`reprdyn run --dask ADDRESS`) or in
+`REPRDYN_DASK_ADDRESS` connects to a running scheduler (for example one started
+by dask-jobqueue on SLURM), never one named in a spec; otherwise a LocalCluster
+of `compute.n_workers` processes starts here. Tasks are submitted in plan order with their
 dependencies, so Dask runs independent ones in parallel; each worker builds its
 models once (a per-process Context cache) and writes its own, chunk-aligned
 zarr regions. Only this process writes the manifest.
@@ -35,11 +36,11 @@ def _remote(task: Task, spec, path: str, *deps) -> str:
     return task.key
 
 
-def _client(compute, gpu: bool = False):
+def _client(compute, address: str | None, gpu: bool = False):
     from distributed import Client, LocalCluster
 
-    if compute.address:
-        return Client(compute.address), None
+    if address:
+        return Client(address), None
     import dask
 
     env = dict(os.environ)
@@ -56,14 +57,15 @@ def _client(compute, gpu: bool = False):
     return Client(cluster), cluster
 
 
-def run_dask(tasks: list[Task], ctx: Context, on_start=None, on_done=None, on_fail=None) -> None:
+def run_dask(tasks: list[Task], ctx: Context, on_start=None, on_done=None, on_fail=None,
+             address: str | None = None) -> None:
     from distributed import as_completed
 
     from .executors import describe
 
     compute = ctx.spec.compute
     resources = {"GPU": 1} if ctx.device.startswith("cuda") else None
-    client, cluster = _client(compute, gpu=resources is not None)
+    client, cluster = _client(compute, address, gpu=resources is not None)
     try:
         futures, by_future = {}, {}
         for task in tasks:  # plan order: dependencies are submitted first

@@ -23,7 +23,7 @@ def describe(exc: BaseException) -> str:
 
 
 def run_local(tasks: list[Task], ctx: Context, on_start: Callback | None = None,
-              on_done: Callback | None = None, on_fail: FailCallback | None = None) -> None:
+              on_done: Callback | None = None, on_fail: FailCallback | None = None, address: None = None) -> None:
     """Run every task here, in order (the plan is already in dependency order)."""
     broken: set[str] = set()
     for task in tasks:
@@ -45,9 +45,9 @@ def run_local(tasks: list[Task], ctx: Context, on_start: Callback | None = None,
             on_done(task)
 
 
-def run_dask(tasks, ctx, on_start=None, on_done=None, on_fail=None) -> None:
+def run_dask(tasks, ctx, on_start=None, on_done=None, on_fail=None, address: str | None = None) -> None:
     from .dask_executor import run_dask as run
-    run(tasks, ctx, on_start, on_done, on_fail)
+    run(tasks, ctx, on_start, on_done, on_fail, address)
 
 
 EXECUTORS = {"local": run_local, "dask": run_dask}

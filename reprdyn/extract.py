@@ -4,8 +4,13 @@ One forward pass per (batch, sigma) serves every requested layer, under
 `torch.inference_mode`. `output` is the model's return value, the posterior
 estimate, probed flattened; spatial maps of hidden layers are
 global-average-pooled to one vector per sample, and the patch tokens of a
-transformer (a model with `tokens = True`) are mean-pooled.
-Batches stream out one at a time, so memory stays bounded.
+transformer (a model with `tokens = True`) are mean-pooled; features are float32
+whatever the network's dtype. Batches stream out one at a time, so memory stays
+bounded. The noise of noisy inputs comes from a `NoiseStream`: the noise of
+sample i, draw j is a function of the stream's key and (i, j) alone, and the
+network always sees the same aligned blocks of FORWARD_ROWS samples, so no
+number depends on how a run is batched (only an out-of-memory retry, which
+splits blocks, can change results at float rounding, and says so).
 """
 from __future__ import annotations
 
@@ -17,20 +22,66 @@ import torch
 from torch import nn
 
 OUTPUT = "output"
+FORWARD_ROWS = 64  # samples per forward pass, aligned to sample index: the same blocks on every run
+
+
+def _chain(model: nn.Module) -> list[nn.Module]:
+    """The wrapper, the raw network inside it (`.net`), an adapted network inside that, and so on."""
+    out = [model]
+    while isinstance(getattr(out[-1], "net", None), nn.Module):
+        out.append(out[-1].net)
+    return out
 
 
 def hook_root(model: nn.Module) -> nn.Module:
-    """Layers are named inside the raw network, not its parameterisation wrapper (`model.net`)."""
-    net = getattr(model, "net", None)
-    return net if isinstance(net, nn.Module) else model
+    """Layers are named inside the innermost raw network, not its parameterisation wrapper or adapter."""
+    return _chain(model)[-1]
+
+
+def _tokens(model: nn.Module) -> bool:
+    """Whether hidden layers return (B, N, D) patch tokens (a transformer adapter says so)."""
+    return any(getattr(m, "tokens", False) for m in _chain(model))
+
+
+class NoiseStream:
+    """Seeded noise eps for (sample i, draw j): a function of `seed` and (i, j) alone.
+
+    Noise is drawn per block of BLOCK samples, each block from its own
+    counter-based generator (Philox keyed by seed, draw and block), so any batch
+    of rows gets the same noise however the rows are batched.
+    """
+
+    BLOCK = 256
+
+    def __init__(self, seed: int, shape: tuple[int, ...]):
+        self.seed, self.shape = int(seed), tuple(shape)
+        self._key, self._block = None, None
+
+    def _draw(self, draw: int, block: int) -> np.ndarray:
+        if self._key != (draw, block):  # sequential batches reuse the last block
+            gen = np.random.Generator(np.random.Philox(np.random.SeedSequence([self.seed, draw, block])))
+            self._key, self._block = (draw, block), gen.standard_normal((self.BLOCK, *self.shape))
+        return self._block
+
+    def __call__(self, start: int, stop: int, draw: int = 0) -> np.ndarray:
+        """eps of samples start..stop-1 for `draw`: (stop - start, *shape) float64."""
+        B = self.BLOCK
+        parts = [self._draw(draw, b)[max(start - b * B, 0):min(stop - b * B, B)]
+                 for b in range(start // B, (stop - 1) // B + 1)] if stop > start else []
+        return np.concatenate(parts) if parts else np.zeros((0, *self.shape))
 
 
 def _first(t) -> torch.Tensor:
     return t[0] if isinstance(t, (tuple, list)) else t
 
 
+def _wide(t: torch.Tensor) -> torch.Tensor:
+    """float16 / bfloat16 -> float32; float32 and float64 stay as they are."""
+    return t.float() if t.dtype in (torch.float16, torch.bfloat16) else t
+
+
 def _pool(t, tokens: bool = False) -> torch.Tensor:
-    t = _first(t)
+    t = _wide(_first(t))  # a half-precision map is pooled in float32
     if tokens and t.ndim == 3:
         return t.mean(1)  # (B, N, D) patch tokens -> (B, D)
     return t.flatten(2).mean(2) if t.ndim > 2 else t.flatten(1)  # (B, C, *spatial) -> (B, C)
@@ -47,7 +98,7 @@ def layer_shapes(net: nn.Module, x: torch.Tensor, sigma: float) -> dict[str, tup
     """Every hookable name with its (unpooled, per-sample, channels-first) output shape: modules that run,
     then `output`."""
     shapes: dict[str, tuple[int, ...]] = {}
-    owner, tokens = threading.get_ident(), getattr(net, "tokens", False)
+    owner, tokens = threading.get_ident(), _tokens(net)
 
     def record(name):
         def hook(module, args, out) -> None:  # returning None keeps the module's output
@@ -79,7 +130,7 @@ def extract(net: nn.Module, x: torch.Tensor, sigma: float, layers: list[str]) ->
     if missing:
         raise ValueError(f"unknown layer {missing[0]!r}; valid layers: {', '.join(hookable_layers(net))}")
     captured: dict[str, torch.Tensor] = {}
-    owner, tokens = threading.get_ident(), getattr(net, "tokens", False)
+    owner, tokens = threading.get_ident(), _tokens(net)
 
     def capture(name):
         def hook(module, args, out) -> None:  # returning None keeps the module's output
@@ -94,7 +145,7 @@ def extract(net: nn.Module, x: torch.Tensor, sigma: float, layers: list[str]) ->
         for h in handles:
             h.remove()
     if OUTPUT in layers:
-        captured[OUTPUT] = out.flatten(1)  # the posterior estimate is probed whole, not pooled
+        captured[OUTPUT] = _wide(out.flatten(1))  # the posterior estimate is probed whole, not pooled
     never = [name for name in layers if name not in captured]
     if never:
         raise ValueError(f"layer {never[0]!r} never ran in the forward pass (a container?); "
@@ -102,35 +153,24 @@ def extract(net: nn.Module, x: torch.Tensor, sigma: float, layers: list[str]) ->
     return {name: captured[name] for name in layers}
 
 
-def iter_features(net: nn.Module, x0: np.ndarray, sigma: float, layers: list[str], *, noisy: bool = False,
-                  rng: np.random.Generator | None = None, draws: int = 1, batch_size: int = 1024,
+def iter_features(net: nn.Module, x0: np.ndarray, sigma: float, layers: list[str], *,
+                  noise: NoiseStream | None = None, draws: int = 1, rows: int = FORWARD_ROWS,
                   device: str = "cpu") -> Iterator[tuple[int, int, dict[str, np.ndarray]]]:
-    """Yield (start, stop, {layer: (B, C) float64}) batch by batch.
+    """Yield (start, stop, {layer: (B, C) float64}) for each aligned block of `rows` samples.
 
-    Clean input feeds x0 (THEORY.md §1); noisy input feeds x0 + sigma eps with
-    eps from `rng`, averaged over `draws`. numpy draws are sequential, so the
-    noise of a sample does not depend on the batch size.
+    Clean input feeds x0 (docs/theory.md §1); with a `noise` stream the input is
+    x0 + sigma eps (formed in float64, fed as float32), averaged over `draws`.
+    The network sees one block per pass, so what a sample's features are never
+    depends on how many samples are handled at once elsewhere.
     """
-    dtype = next((p.dtype for p in net.parameters()), torch.float32)
-    for start in range(0, len(x0), batch_size):
-        xb = np.asarray(x0[start:start + batch_size])  # (B, *shape)
+    for start in range(0, len(x0), rows):
+        xb = np.asarray(x0[start:start + rows], np.float64)  # (B, *shape)
+        stop = start + len(xb)
         acc: dict[str, np.ndarray] = {}
-        for _ in range(draws if noisy else 1):
-            x = xb + sigma * rng.standard_normal(xb.shape) if noisy else xb
-            feats = extract(net, torch.as_tensor(x, dtype=dtype, device=device), sigma, layers)
+        for j in range(draws if noise is not None else 1):
+            x = xb + sigma * noise(start, stop, j) if noise is not None else xb
+            feats = extract(net, torch.as_tensor(x, dtype=torch.float32, device=device), sigma, layers)
             for name, f in feats.items():
                 f = f.to("cpu", torch.float64).numpy()
                 acc[name] = acc[name] + f if name in acc else f
-        yield start, start + len(xb), {k: v / (draws if noisy else 1) for k, v in acc.items()}
-
-
-def extract_all(net: nn.Module, x0: np.ndarray, sigma: float, layers: list[str], *, noisy: bool, seed: int,
-                batch_size: int, device: str = "cpu", draws: int = 1) -> dict[str, np.ndarray]:
-    """All samples' features at one sigma, in memory (for small data and tests)."""
-    parts: dict[str, list[np.ndarray]] = {name: [] for name in layers}
-    rng = np.random.default_rng(seed)
-    for _, _, feats in iter_features(net, x0, sigma, layers, noisy=noisy, rng=rng, draws=draws,
-                                     batch_size=batch_size, device=device):
-        for name, f in feats.items():
-            parts[name].append(f)
-    return {name: np.concatenate(v) for name, v in parts.items()}
+        yield start, stop, {k: v / (draws if noise is not None else 1) for k, v in acc.items()}

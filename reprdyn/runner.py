@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -34,7 +35,8 @@ def run(spec: Spec, store: str | Path | None = None, spec_text: str | None = Non
         on_start: Callable[[Task], None] | None = None,
         on_done: Callable[[Task], None] | None = None, force: bool = False,
         on_train_step: Callable[[str, int, int, float], None] | None = None,
-        wait: bool = False, spec_bases: dict[str, str] | None = None) -> list[SummaryRow]:
+        wait: bool = False, spec_bases: dict[str, str] | None = None,
+        dask: str | None = None) -> list[SummaryRow]:
     """Run the tasks of `spec` into `store` (default: the spec's own) and return the summary.
 
     Tasks the store already holds are skipped unless `force`. `spec_text` is
@@ -42,13 +44,16 @@ def run(spec: Spec, store: str | Path | None = None, spec_text: str | None = Non
     form is stored in its place; `spec_bases` holds the text of each file it
     `extends`, keyed by path. The store is locked for the run (`wait` queues
     behind another run instead of refusing). Failed tasks do not stop the
-    others; they raise `TasksFailed` at the end.
+    others; they raise `TasksFailed` at the end. `dask` is the address of a
+    Dask scheduler to run on (default `$REPRDYN_DASK_ADDRESS`); a spec never
+    names one.
     """
+    dask = dask or os.environ.get("REPRDYN_DASK_ADDRESS") or None
     path = str(store or spec.store_path)
     text = spec_text if spec_text is not None else json.dumps(canonical(spec), indent=2)
     prov = st.provenance(text, spec_hash(spec), canonical(spec), resolved(spec), spec_bases)
     if spec.sweep:
-        return _run_sweep(spec, path, prov, on_start, on_done, force, on_train_step, wait)
+        return _run_sweep(spec, path, prov, on_start, on_done, force, on_train_step, wait, dask)
     st.check_destination(path, prov)  # refuse before anything is created
     ctx = Context(spec, path, on_train_step)
     preflight(ctx, log.info)  # load and check every model, estimate sizes, refuse over the spec's limits
@@ -68,7 +73,8 @@ def run(spec: Spec, store: str | Path | None = None, spec_text: str | None = Non
         def failed(task: Task, error: str) -> None:
             failures.append({"key": task.key, "task": task.label, "error": error})
 
-        get_executor(spec.compute.executor)(todo, ctx, on_start, finished, failed)
+        executor = "dask" if dask else spec.compute.executor
+        get_executor(executor)(todo, ctx, on_start, finished, failed, address=dask)
         st.record_failures(path, failures)
         st.consolidate(path)
         summary = summarize(path) if not any(f["task"].startswith("data ") for f in failures) else []
@@ -78,7 +84,7 @@ def run(spec: Spec, store: str | Path | None = None, spec_text: str | None = Non
 
 
 def _run_sweep(spec: Spec, path: str, prov: dict, on_start, on_done, force: bool, on_train_step,
-               wait: bool) -> list[SummaryRow]:
+               wait: bool, dask: str | None) -> list[SummaryRow]:
     """Run every sweep point into its own store under `path`; the parent store lists them.
 
     Adding values to a sweep keeps its store (same identity): finished points are
@@ -103,7 +109,7 @@ def _run_sweep(spec: Spec, path: str, prov: dict, on_start, on_done, force: bool
             head = f"# sweep point {point.label} of {spec.name}\n"
             try:
                 got = run(point.spec, Path(path) / point.folder, head + to_yaml(resolved(point.spec)), on_start,
-                          on_done, force, on_train_step)
+                          on_done, force, on_train_step, dask=dask)
             except TasksFailed as e:
                 got = e.summary
                 failures += [{**f, "task": f"[{point.label}] {f['task']}"} for f in e.failures]

@@ -18,7 +18,7 @@ from . import store as st
 from .analyses import analysis_task, generate_task, posterior_quality
 from .context import Context, derive_seed, grid_coords, lead, model_sel, pick_device  # noqa: F401 - re-exported
 from .data import Data
-from .extract import OUTPUT, iter_features
+from .extract import FORWARD_ROWS, OUTPUT, NoiseStream, iter_features
 from .metrics import ClassMoments, csnr_from_moments, csnr_theory, svd_bases, unimodality
 from .plan import Task
 from .probes import accuracy, corrupt_labels, make_probe, select, soft_vote
@@ -52,7 +52,7 @@ def _data_task(task: Task, ctx: Context) -> None:
         tpl = xr.Dataset({"features": (dims, np.full(shape, np.nan, np.float32))},
                          coords={**grid_coords(spec), "input": np.array(spec.inputs, dtype=object), **coords})
         chunks = {"features": {"model": 1, "sigma": 1, "input": 1,
-                               "sample": st.sample_chunk(len(sample), channels, spec.compute.batch_size)}}
+                               "sample": st.sample_chunk(len(sample), channels, FORWARD_ROWS)}}
         st.allocate(ctx.path, st.group(task.dataset, "features", layer), tpl, chunks)
 
 
@@ -167,16 +167,16 @@ def _bases(ctx: Context, data: Data, layer: str, M: np.ndarray):
     return svd_bases(M, cfg.rank, cfg.energy)
 
 
-def _stream(ctx: Context, net, data: Data, x0: np.ndarray, sigma: float, inp: str, rng, batch: int,
+def _stream(ctx: Context, net, data: Data, x0: np.ndarray, sigma: float, noise: NoiseStream | None, rows: int,
             writers: dict[str, st.RowWriter]) -> dict[str, ClassMoments]:
-    """Extract every layer batch by batch into the store; return per-class moments for CSNR.
+    """Extract every layer block by block into the store; return per-class moments for CSNR.
 
     `x0` is what the model denoises: the samples, or their latents.
     """
     spec, train, K = ctx.spec, data.split == "train", data.n_classes
     moments: dict[str, ClassMoments] = {}
-    for start, stop, feats in iter_features(net, x0, sigma, spec.layers, noisy=inp == "noisy", rng=rng,
-                                            draws=spec.noise_draws, batch_size=batch, device=ctx.device):
+    for start, stop, feats in iter_features(net, x0, sigma, spec.layers, noise=noise, draws=spec.noise_draws,
+                                            rows=rows, device=ctx.device):
         m = train[start:stop]
         for layer, f in feats.items():
             writers[layer].add(start, f)  # (B, C), written a whole chunk at a time
@@ -200,18 +200,22 @@ def _features_task(task: Task, ctx: Context) -> None:
     K, nl, ni = data.n_classes, len(spec.layers), len(spec.inputs)
     csnr_k, csnr_all = np.full((nl, ni, K), np.nan), np.full((nl, ni), np.nan)
     for j, inp in enumerate(spec.inputs):
-        batch = spec.compute.batch_size
+        rows = FORWARD_ROWS
+        # the noise of (sample, draw) at this sigma: keyed by the sigma's value, not its place in the grid
+        noise = NoiseStream(derive_seed(spec.seed, task.dataset, "noise", model, repr(float(sigma))),
+                            x0.shape[1:]) if inp == "noisy" else None
         while True:
-            rng = np.random.default_rng(derive_seed(spec.seed, task.dataset, "noise", model, i))
             writers = {layer: st.RowWriter(a, (*mi, i, j), chunk[layer]) for layer, a in arrays.items()}
             try:
-                moments = _stream(ctx, net, data, x0, sigma, inp, rng, batch, writers)
+                moments = _stream(ctx, net, data, x0, sigma, noise, rows, writers)
                 break
             except torch.OutOfMemoryError:
-                if batch == 1:
+                if rows == 1:
                     raise
-                batch //= 2  # the noise stream does not depend on the batch, so results do not change
-                log.warning("%s: out of memory on %s; retrying with batch size %d", task.label, ctx.device, batch)
+                rows //= 2  # the noise of a sample stays; smaller passes can change float rounding
+                log.warning("%s: out of memory on %s; retrying with %d samples per forward pass (results can "
+                            "differ at float rounding from a run with %d)", task.label, ctx.device, rows,
+                            FORWARD_ROWS)
                 if torch.cuda.is_available():
                     torch.cuda.empty_cache()
         for li, layer in enumerate(spec.layers):
@@ -231,8 +235,9 @@ def _features_task(task: Task, ctx: Context) -> None:
         )
         st.write_region(ctx.path, st.group(task.dataset, "metrics"), part)
     if "posterior_mse" in spec.metrics:
-        rng = np.random.default_rng(derive_seed(spec.seed, task.dataset, "posterior", model, i))
-        mse, psnr = posterior_quality(net, x0[data.split == "test"], sigma, rng, spec.compute.batch_size, ctx.device)
+        noise = NoiseStream(derive_seed(spec.seed, task.dataset, "posterior", model, repr(float(sigma))),
+                            x0.shape[1:])
+        mse, psnr = posterior_quality(net, x0[data.split == "test"], sigma, noise, FORWARD_ROWS, ctx.device)
         L = lead(spec)
         part = xr.Dataset({"posterior_mse": ((*L, "sigma"), np.full((1,) * (len(L) + 1), mse)),
                            "posterior_psnr": ((*L, "sigma"), np.full((1,) * (len(L) + 1), psnr))},
@@ -294,8 +299,12 @@ def _probe_task(task: Task, ctx: Context) -> None:
     K, S = data.n_classes, len(spec.sigmas)
     fit, hold = val_split(spec, task.dataset, data.y[train])
     Y = noisy_labels(spec, task.dataset, data.y[train], K)  # (T, n_train); noise hits train and validation alike
-    probe = make_probe(cfg, K, ctx.device, derive_seed(spec.seed, task.dataset, model, layer, inp, label))
-    probe.fit(F[:, train[fit]], Y[:, fit], X_val=F[:, train[hold]], Y_val=Y[:, hold])
+    probe_seed = derive_seed(spec.seed, task.dataset, model, layer, inp, label)
+    probe = make_probe(cfg, K, ctx.device, probe_seed)
+    # every (sigma, label noise, seed) fit draws from its own coordinates, never from its place in the grid
+    cells = [[derive_seed(probe_seed, repr(float(s)), repr(float(p)), r) for p in spec.label_noise
+              for r in spec.seeds] for s in spec.sigmas]
+    probe.fit(F[:, train[fit]], Y[:, fit], X_val=F[:, train[hold]], Y_val=Y[:, hold], seeds=cells)
     val_pred = probe.predict(F[:, train[hold]]).cpu().numpy()  # (S, T, n_val)
     val = (val_pred == Y[None, :, hold]).mean(-1)  # (S, T)
     best, members = choose(val, spec.ensemble)

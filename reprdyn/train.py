@@ -1,15 +1,19 @@
 """Training: Adam on a parameterisation's loss, with optional EMA, cached by content key.
 
-A checkpoint's key hashes the model block, the noise levels it is trained at and
-a fingerprint of the training data; a cached key is loaded (weights_only=True),
-never retrained.
+A checkpoint's key hashes the model block, the noise levels it is trained at, a
+fingerprint of the training data, the seed and a digest of the model code
+(`code_version`); a cached key is loaded (weights_only=True), never retrained.
 """
 from __future__ import annotations
 
+import ast
 import copy
+import functools
 import hashlib
+import inspect
 import json
 import os
+import textwrap
 from pathlib import Path
 from typing import Callable
 
@@ -26,8 +30,41 @@ def cache_dir(configured: str | None) -> Path:
     return Path(path).expanduser() / "checkpoints"
 
 
+CHECKPOINT_FORMAT = 2  # bumped by hand when what a checkpoint file holds changes
+
+
+def _stripped(node: ast.AST) -> ast.AST:
+    """The tree without docstrings: they document the code, they do not change what it computes."""
+    for n in ast.walk(node):
+        body = getattr(n, "body", None)
+        if (isinstance(n, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and body
+                and isinstance(body[0], ast.Expr) and isinstance(getattr(body[0], "value", None), ast.Constant)
+                and isinstance(body[0].value.value, str)):
+            n.body = body[1:] or [ast.Pass()]
+    return node
+
+
+@functools.lru_cache(maxsize=1)
+def code_version() -> str:
+    """A digest of the code that defines a trained model: the raw networks, the preconditioning wrappers and
+    losses, the schedules, how a model block is built and the training loop.
+
+    It hashes their syntax trees without docstrings, so comments and formatting do
+    not count but any change to what the code computes does; it is part of every
+    checkpoint key, so a checkpoint made by other model code is never loaded.
+    """
+    from . import models
+    from .models import networks, precond, schedules
+
+    parts = [inspect.getsource(m) for m in (networks, precond, schedules)]
+    parts += [inspect.getsource(f) for f in (models.build_denoiser, models.make_loss, fit)]
+    trees = [ast.dump(_stripped(ast.parse(textwrap.dedent(p)))) for p in parts]
+    return hashlib.sha256(json.dumps([CHECKPOINT_FORMAT, trees]).encode()).hexdigest()[:16]
+
+
 def checkpoint_key(model_cfg, train_sigmas: list[float] | None, data_fingerprint: str, seed: int) -> str:
-    blob = json.dumps([model_cfg.model_dump(mode="json"), train_sigmas, data_fingerprint, seed], sort_keys=True)
+    blob = json.dumps([model_cfg.model_dump(mode="json"), train_sigmas, data_fingerprint, seed, code_version()],
+                      sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:20]
 
 
@@ -93,7 +130,3 @@ def ensure_trained(model_cfg, data, train_sigmas: list[float] | None, seed: int,
         D.load_state_dict(state)
         trained = True
     return D.to(device).eval(), path, trained
-
-
-def checkpoint_losses(path: Path) -> list[float]:
-    return list(torch.load(path, map_location="cpu", weights_only=True)["losses"])

@@ -7,6 +7,7 @@ import pytest
 import reprdyn
 from reprdyn.analyses import posterior_quality, sampler_for
 from reprdyn.data.molrg import molrg_bases, molrg_sample
+from reprdyn.extract import NoiseStream
 from reprdyn.models.molrg import MolrgPosterior
 from reprdyn.spec import SpecError, validate_text
 
@@ -21,7 +22,7 @@ def test_posterior_mse_of_the_optimal_denoiser_matches_theory(sigma):
     rng = np.random.default_rng(0)
     U = molrg_bases(n, K, d, rng)
     x0, _ = molrg_sample(U, delta, 20_000, rng)
-    mse, psnr = posterior_quality(MolrgPosterior(U, delta).double(), x0, sigma, np.random.default_rng(1), 4096)
+    mse, psnr = posterior_quality(MolrgPosterior(U, delta).double(), x0, sigma, NoiseStream(1, (n,)), 4096)
     s2 = sigma ** 2
     wiener = (d * s2 / (1 + s2) + (n - d) * delta ** 2 * s2 / (delta ** 2 + s2)) / n
     assert mse == pytest.approx(wiener, rel=0.03)

@@ -64,7 +64,7 @@ def test_limits_refuse_before_anything_is_written(tmp_path):
     assert not (tmp_path / "s.zarr").exists()
     spec.write_text(SMALL + "compute: {max_memory_gb: 0.000001}\n")
     r = CliRunner().invoke(app, ["run", str(spec), "--store", str(tmp_path / "s.zarr")])
-    assert r.exit_code == 2 and "peak memory would be" in r.stderr and "lower compute.batch_size" in r.stderr
+    assert r.exit_code == 2 and "peak memory would be" in r.stderr and "use fewer samples" in r.stderr
     spec.write_text(SMALL + "compute: {max_store_gb: 1, max_memory_gb: 4}\n")
     r = CliRunner().invoke(app, ["run", str(spec), "--store", str(tmp_path / "s.zarr")])
     assert r.exit_code == 0 and "estimate toy: 500 samples; feature store ~" in r.stderr

@@ -17,7 +17,7 @@ sigma: [0.1, 1.0, 2.0]
 probes:
   - {kind: ridge, selection: loo}
 ensemble: {strategy: neighbours, k: 2}
-compute: {device: cpu, batch_size: 256}
+compute: {device: cpu, n_workers: 3}
 """
 
 
@@ -37,21 +37,21 @@ def issues(path, overrides=()):
 def test_mappings_merge_lists_and_scalars_replace(tmp_path):
     write(tmp_path, "common/base.yaml", BASE)
     child = write(tmp_path, "child.yaml", "extends: common/base.yaml\nname: child\nsigma: [0.5]\n"
-                                          "ensemble: {k: 1}\ncompute: {batch_size: 64}\n")
+                                          "ensemble: {k: 1}\ncompute: {n_workers: 4}\n")
     spec = load_spec(child)
     assert spec.name == "child"
     assert spec.sigmas == [0.5]  # a list replaces
     assert (spec.ensemble.strategy, spec.ensemble.k) == ("neighbours", 1)  # mappings merge
-    assert (spec.compute.device, spec.compute.batch_size) == ("cpu", 64)
+    assert (spec.compute.device, spec.compute.n_workers) == ("cpu", 4)
     assert spec.probes[0].selection == "loo"  # untouched keys come from the base
 
 
 def test_later_bases_win_and_the_spec_wins_over_all(tmp_path):
     write(tmp_path, "a.yaml", BASE)
-    write(tmp_path, "b.yaml", "name: from-b\nseed: 7\ncompute: {batch_size: 32}\n")
+    write(tmp_path, "b.yaml", "name: from-b\nseed: 7\ncompute: {n_workers: 5}\n")
     child = write(tmp_path, "c.yaml", "extends: [a.yaml, b.yaml]\nseed: 9\n")
     spec = load_spec(child)
-    assert (spec.name, spec.seed, spec.compute.batch_size, spec.compute.device) == ("from-b", 9, 32, "cpu")
+    assert (spec.name, spec.seed, spec.compute.n_workers, spec.compute.device) == ("from-b", 9, 5, "cpu")
 
 
 def test_nested_bases_resolve_against_their_own_folder(tmp_path):

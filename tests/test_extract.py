@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from reprdyn.extract import extract, extract_all, hookable_layers
+from reprdyn.extract import NoiseStream, extract, hookable_layers, iter_features
 
 
 class Tiny(nn.Module):
@@ -40,28 +40,71 @@ def test_unknown_layer_lists_valid_names():
         extract(Tiny(), torch.randn(1, 1, 4, 4), 0.1, ["cnv"])
 
 
+class Identity(nn.Module):
+    def forward(self, x, sigma):
+        return x
+
+
+def features(net, x0, sigma, rows, noise=None, draws=1, layers=("output",)):
+    """All rows' features from iter_features, stacked."""
+    parts = [f for _, _, f in iter_features(net, x0, sigma, list(layers), noise=noise, draws=draws, rows=rows)]
+    return {k: np.concatenate([p[k] for p in parts]) for k in layers}
+
+
 def test_noisy_input_is_seeded_and_follows_theory():
-    class Identity(nn.Module):
-        def forward(self, x, sigma):
-            return x
     x0 = np.zeros((2000, 3))
-    a = extract_all(Identity(), x0, 0.7, ["output"], noisy=True, seed=5, batch_size=300)["output"]
-    b = extract_all(Identity(), x0, 0.7, ["output"], noisy=True, seed=5, batch_size=300)["output"]
+    a = features(Identity(), x0, 0.7, 300, NoiseStream(5, (3,)))["output"]
+    b = features(Identity(), x0, 0.7, 300, NoiseStream(5, (3,)))["output"]
     np.testing.assert_array_equal(a, b)
     assert a.std() == pytest.approx(0.7, rel=0.03)  # x_sigma = x0 + sigma * eps
-    clean = extract_all(Identity(), x0 + 1, 0.7, ["output"], noisy=False, seed=5, batch_size=300)["output"]
+    assert not np.array_equal(a, features(Identity(), x0, 0.7, 300, NoiseStream(6, (3,)))["output"])
+    clean = features(Identity(), x0 + 1, 0.7, 300)["output"]
     np.testing.assert_array_equal(clean, x0 + 1)
 
 
-def test_noise_does_not_depend_on_batch_size_and_draws_average():
-    class Identity(nn.Module):
-        def forward(self, x, sigma):
-            return x
+class Recorder(nn.Module):
+    """An elementwise 'network' (no cross-row arithmetic) that records every input it sees."""
+
+    def __init__(self):
+        super().__init__()
+        self.act = nn.Tanh()
+        self.seen = []
+
+    def forward(self, x, sigma):
+        self.seen.append(x.clone())
+        return self.act(x) * 2
+
+
+@pytest.mark.parametrize("draws", [1, 3])
+def test_noise_of_a_sample_does_not_depend_on_how_many_pass_at_once(draws):
+    """With 1, 7 or 64 samples per pass, every sample gets the same noise, and an elementwise network's
+    features are bit-identical (a network's own kernels may round differently with the pass size)."""
+    x0 = np.random.default_rng(0).normal(size=(300, 1, 4, 4))
+    runs = []
+    for rows in (1, 7, 64):
+        net = Recorder()
+        feats = features(net, x0, 0.8, rows, NoiseStream(11, (1, 4, 4)), draws, ("act", "output"))
+        inputs = [torch.cat(net.seen[j::draws]) for j in range(draws)]  # per draw, every sample in order
+        runs.append((feats, inputs))
+    for feats, inputs in runs[1:]:
+        for layer in ("act", "output"):
+            np.testing.assert_array_equal(runs[0][0][layer], feats[layer])
+        for a, b in zip(runs[0][1], inputs):
+            assert torch.equal(a, b)
+
+
+def test_noise_stream_is_a_function_of_sample_and_draw():
+    stream = NoiseStream(3, (2,))
+    whole = stream(0, 700, draw=1)
+    np.testing.assert_array_equal(stream(250, 530, draw=1), whole[250:530])  # across block edges
+    np.testing.assert_array_equal(NoiseStream(3, (2,))(699, 700, draw=1), whole[699:])  # fresh stream, last row
+    assert not np.array_equal(stream(0, 700, draw=0), whole)  # draws differ
+    assert stream(5, 5).shape == (0, 2)
+
+
+def test_draws_average():
     x0 = np.zeros((1000, 4))
-    a = extract_all(Identity(), x0, 1.0, ["output"], noisy=True, seed=1, batch_size=64)["output"]
-    b = extract_all(Identity(), x0, 1.0, ["output"], noisy=True, seed=1, batch_size=1000)["output"]
-    np.testing.assert_allclose(a, b, rtol=0, atol=1e-6)  # float32 forward, same noise
-    avg = extract_all(Identity(), x0, 1.0, ["output"], noisy=True, seed=1, batch_size=64, draws=4)["output"]
+    avg = features(Identity(), x0, 1.0, 64, NoiseStream(1, (4,)), draws=4)["output"]
     assert avg.std() == pytest.approx(0.5, rel=0.05)  # mean of 4 draws: sigma / sqrt(4)
 
 

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 import reprdyn
 from reprdyn.cli import app
-from reprdyn.models.pretrained import ModelUnavailable, PretrainedVP, from_pretrained, load_pretrained
+from reprdyn.models.pretrained import ModelUnavailable, Pretrained, from_pretrained, load_pretrained, pretrained_vp
 from reprdyn.spec import SpecError, validate_text
 
 diffusers = pytest.importorskip("diffusers")
@@ -74,7 +74,6 @@ datasets:
 sigma: {sigma}
 layers: {layers}
 probes: [{{kind: ridge}}]
-compute: {{batch_size: 16}}
 """
 
 
@@ -92,7 +91,7 @@ def run(tmp_path, repos, text, *args):
 @pytest.mark.parametrize("prediction", ["epsilon", "v_prediction", "sample"])
 def test_wrapper_x0_matches_the_scheduler_at_integer_timesteps(prediction):
     net, sched = tiny_unet().eval(), scheduler(prediction)
-    D = PretrainedVP(net, sched.alphas_cumprod.double().numpy(), prediction).eval()
+    D = pretrained_vp(net, sched.alphas_cumprod.double().numpy(), prediction).eval()
     x0, eps = torch.randn(2, 3, 8, 8), torch.randn(2, 3, 8, 8)
     sched.set_timesteps(T)
     for t in (3, 40, 99):
@@ -107,8 +106,8 @@ def test_wrapper_x0_matches_the_scheduler_at_integer_timesteps(prediction):
 
 
 def test_sigma_outside_the_model_range_is_a_clear_error(tmp_path, repos):
-    D = PretrainedVP(tiny_unet(), scheduler().alphas_cumprod.numpy())
-    lo, hi = D.sigma_range
+    D = Pretrained(pretrained_vp(tiny_unet(), scheduler().alphas_cumprod.numpy()))
+    lo, hi = D.denoiser.schedule.sigma_min, D.denoiser.schedule.sigma_max
     D.check_sigmas([lo, hi])
     with pytest.raises(ValueError, match=r"sigma 0\.001 is outside this model's range \[0\.03"):
         D.check_sigmas([0.001])
@@ -135,15 +134,15 @@ def test_dit_adds_noise_to_latents_pools_tokens_and_uses_the_null_class(tmp_path
                          .replace("images.npz", str(repos / "images.npz")))
     from reprdyn.tasks import Context
     ctx = Context(spec, "")
-    net = ctx.pretrained("")
-    assert net.class_label == 10  # num_embeds_ada_norm: the null class
+    net = ctx.pretrained("").denoiser
+    assert net.net.class_label == 10  # num_embeds_ada_norm: the null class
     vae_ = diffusers.AutoencoderKL.from_pretrained(repos / "dit/vae")
     with torch.no_grad():
         z = vae_.encode(torch.as_tensor(ctx.data("img").x[:4])).latent_dist.mean * vae_.config.scaling_factor
     np.testing.assert_allclose(ctx.inputs("", "img")[:4], z.numpy(), rtol=1e-5, atol=1e-5)  # latents, (4, 4, 4, 4)
     assert ctx.channels("img") == {"transformer_blocks.1": 16, "output": 4 * 4 * 4}  # D = heads * head_dim
     seen = []
-    net.net.register_forward_pre_hook(lambda m, a, kw: seen.append(kw["class_labels"].tolist()), with_kwargs=True)
+    net.net.net.register_forward_pre_hook(lambda m, a, kw: seen.append(kw["class_labels"].tolist()), with_kwargs=True)
     net(torch.as_tensor(ctx.inputs("", "img")[:2]), 0.5)
     assert seen == [[10, 10]]
     r, store = run(tmp_path, repos, spec_text("{kind: dit, id: dit}", "[transformer_blocks.1, output]"))

@@ -73,7 +73,6 @@ probes:
   - {kind: logistic, name: linear, layers: [fc2]}
   - {kind: logistic, name: posterior, layers: [output], transform: abs, standardize: false}
 metrics: [accuracy, class_accuracy, csnr]
-compute: {batch_size: 128}
 """
 
 UNET_SPEC = """spec_version: 1
@@ -95,7 +94,6 @@ layers: [enc.1, mid, output]
 inputs: [clean, noisy]
 noise_draws: 2
 label_noise: [0.0, 0.2, 0.4, 0.6, 0.8]
-compute: {batch_size: 512}
 """
 
 
@@ -141,7 +139,6 @@ datasets: [{kind: molrg, name: toy, n: 40, K: 4, d: 5, delta: 0.3, n_train: 4000
 sigma: {start: 0.01, stop: 10, num: 40}
 probes: [{kind: ridge, transform: abs}, {kind: logistic, transform: abs}]
 label_noise: [0.0, 0.3]
-compute: {batch_size: 500}
 """
 
 

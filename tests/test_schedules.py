@@ -1,12 +1,10 @@
-"""Schedules: DDPM betas and alphas_cumprod, sigma <-> timestep (THEORY.md §1), EDM steps."""
+"""Schedules: DDPM betas and alphas_cumprod, sigma <-> timestep (docs/theory.md §1), the range check, EDM steps."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 
-from reprdyn.models.precond import VPPrecond
-from reprdyn.models.schedules import EDMSchedule, VPSchedule, abar_from_sigma
+from reprdyn.models.schedules import EDMSchedule, VPSchedule
 
 
 @pytest.mark.parametrize("kind", ["linear", "cosine"])
@@ -23,7 +21,7 @@ def test_linear_schedule_matches_ddpm():
     abar = np.cumprod(1 - np.linspace(1e-4, 0.02, 1000))
     np.testing.assert_allclose(s.alphas_cumprod, abar)
     np.testing.assert_allclose(s.sigmas, np.sqrt((1 - abar) / abar))
-    np.testing.assert_allclose(abar_from_sigma(s.sigmas), abar)  # abar_t = 1 / (1 + sigma_t^2)
+    np.testing.assert_allclose(1 / (1 + s.sigmas ** 2), abar)  # abar_t = 1 / (1 + sigma_t^2)
     assert np.all(np.diff(VPSchedule("cosine").sigmas) > 0)
 
 
@@ -34,12 +32,14 @@ def test_out_of_range_timestep_is_clear():
         VPSchedule("quad")
 
 
-def test_torch_timestep_matches_numpy():
-    s = VPSchedule("cosine")
-    D = VPPrecond(torch.nn.Identity(), s)
-    sig = np.geomspace(0.01, 50, 40)
-    got = D.timestep(torch.tensor(sig, dtype=torch.float32)).numpy()
-    np.testing.assert_allclose(got, s.timestep(sig), atol=2e-3)
+def test_a_sigma_outside_the_schedule_is_refused_not_clamped():
+    s = VPSchedule()
+    s.check_range([s.sigma_min, 1.0, s.sigma_max])
+    assert s.out_of_range([0.001, 1.0, 500, 5000]) == [0.001, 500, 5000]
+    with pytest.raises(ValueError, match=r"sigma 500 is outside the model's range \[0\.01, 157\.4\]"):
+        s.check_range([1.0, 500], "the model")
+    with pytest.raises(ValueError, match="sigma 5000 is outside"):
+        s.timestep([5000])  # the conversion itself refuses: time conditioning and input scaling cannot disagree
 
 
 def test_edm_steps():

@@ -91,20 +91,25 @@ def test_derive_seed_is_stable():
     assert derive_seed(-1, 0.5) >= 0
 
 
-def test_out_of_memory_halves_the_batch_and_keeps_results(small_spec, small_store, tmp_path, monkeypatch, caplog):
+def test_out_of_memory_mid_stream_splits_the_passes_and_keeps_the_noise(tmp_path, monkeypatch, caplog):
+    """A simulated out-of-memory error after some blocks: the retry runs 32 samples per pass, and every
+    sample's noise, hence its features, are those of an uninterrupted run."""
     import torch
 
     import reprdyn.tasks as tasks
+    spec = validate_text(SMALL + "inputs: [clean, noisy]\nnoise_draws: 3\n")
+    reprdyn.run(spec, store=tmp_path / "plain.zarr")
     real = tasks.iter_features
 
-    def picky(net, x0, sigma, layers, *, batch_size, **kw):
-        if batch_size > 100:  # a device that only fits 100 samples at once
-            raise torch.OutOfMemoryError("CUDA out of memory (simulated)")
-        return real(net, x0, sigma, layers, batch_size=batch_size, **kw)
+    def picky(net, x0, sigma, layers, *, rows, **kw):
+        for i, block in enumerate(real(net, x0, sigma, layers, rows=rows, **kw)):
+            if rows > 32 and i == 3:  # a device that fits 32 samples per pass, found out mid-stream
+                raise torch.OutOfMemoryError("CUDA out of memory (simulated)")
+            yield block
     monkeypatch.setattr(tasks, "iter_features", picky)
     with caplog.at_level("WARNING", logger="reprdyn"):
-        reprdyn.run(small_spec, store=tmp_path / "oom.zarr")
-    assert "retrying with batch size 64" in caplog.text  # 1024 -> 512 -> ... -> 64
-    a, b = reprdyn.open(small_store), reprdyn.open(tmp_path / "oom.zarr")
-    xrt.assert_allclose(a.features("toy", "output").load(), b.features("toy", "output").load())
-    xrt.assert_allclose(a["toy"].load(), b["toy"].load())
+        reprdyn.run(spec, store=tmp_path / "oom.zarr")
+    assert "retrying with 32 samples per forward pass" in caplog.text
+    a, b = reprdyn.open(tmp_path / "plain.zarr"), reprdyn.open(tmp_path / "oom.zarr")
+    xrt.assert_equal(a.features("toy", "output").load(), b.features("toy", "output").load())
+    xrt.assert_equal(a["toy"].load(), b["toy"].load())

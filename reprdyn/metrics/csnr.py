@@ -1,4 +1,4 @@
-"""Class-specific SNR: empirical (THEORY.md §4, Definition 1) and closed form (§5, Theorem 1)."""
+"""Class-specific SNR: empirical (docs/theory.md §4, Definition 1) and closed form (§5, Theorem 1)."""
 from __future__ import annotations
 
 import numpy as np
@@ -30,22 +30,46 @@ def csnr(f: np.ndarray, y: np.ndarray, U: np.ndarray) -> tuple[float, np.ndarray
 
 
 class ClassMoments:
-    """Streaming per-class second moments sum_i f_i f_i^T, sums and counts (for CSNR of any layer)."""
+    """Streaming per-class second moments sum_i f_i f_i^T, sums and counts (for CSNR of any layer).
 
-    def __init__(self, n_classes: int, dim: int):
+    Rows are summed in fixed blocks of `block` consecutive rows, whatever chunks
+    they arrive in, so the float result does not depend on how a stream is cut.
+    """
+
+    def __init__(self, n_classes: int, dim: int, block: int = 64):
         self.G = np.zeros((n_classes, dim, dim))  # (K, C, C)
         self.s = np.zeros((n_classes, dim))
         self.n = np.zeros(n_classes)
+        self.block = block
+        self._f: list[np.ndarray] = []
+        self._y: list[np.ndarray] = []
+        self._pending = 0
 
     def update(self, f: np.ndarray, y: np.ndarray) -> None:
+        self._f.append(np.asarray(f, np.float64))
+        self._y.append(np.asarray(y))
+        self._pending += len(y)
+        if self._pending >= self.block:
+            self._drain(final=False)
+
+    def _drain(self, final: bool) -> None:
+        f, y = np.concatenate(self._f), np.concatenate(self._y)
+        whole = len(y) if final else len(y) // self.block * self.block
+        for start in range(0, whole, self.block):
+            self._add(f[start:start + self.block], y[start:start + self.block])
+        self._f, self._y, self._pending = [f[whole:]], [y[whole:]], len(y) - whole
+
+    def _add(self, f: np.ndarray, y: np.ndarray) -> None:
         for k in np.unique(y):
-            fk = f[y == k].astype(np.float64)  # (n_k, C)
+            fk = f[y == k]  # (n_k, C)
             self.G[k] += fk.T @ fk
             self.s[k] += fk.sum(0)
             self.n[k] += len(fk)
 
     def second_moment(self, center: bool) -> np.ndarray:
         """E[f f^T] per class, or the class covariance when `center` (each class about its own mean)."""
+        if self._pending:
+            self._drain(final=True)
         n = np.maximum(self.n, 1)[:, None, None]
         M = self.G / n
         if center:
@@ -88,8 +112,15 @@ def csnr_from_moments(M: np.ndarray, n: np.ndarray, bases) -> tuple[float, np.nd
 
 
 def csnr_theory(sigma, K: int, d: int, delta: float) -> np.ndarray:
-    """Closed-form CSNR of the optimal posterior at clean inputs (THEORY.md §5)."""
+    """Closed-form CSNR of the optimal posterior at clean inputs (docs/theory.md §5).
+
+    At delta = 0 it is +inf at every sigma, the delta -> 0 limit: a clean sample
+    then has no energy outside its own class subspace, and neither has the
+    posterior's estimate.
+    """
     sigma = np.asarray(sigma, dtype=np.float64)
+    if delta == 0:
+        return np.full(sigma.shape, np.inf)
     d2, s2 = delta ** 2, sigma ** 2
     c = (1 - d2) / (2 * (1 + s2) * (d2 + s2))  # softmax temperature c(sigma), Prop. 1
     # phi_+ and phi_-: expected class confidences, evaluated stably in log space (Lemma 1)

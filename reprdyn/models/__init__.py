@@ -16,10 +16,6 @@ from .pretrained import LOADERS, ModelUnavailable, load_pretrained  # noqa: F401
 from .schedules import VPSchedule
 
 
-def _vp_schedule(p) -> VPSchedule:
-    return VPSchedule(p.schedule, p.T, p.beta_start, p.beta_end)
-
-
 def build_denoiser(cfg, shape: tuple[int, ...]) -> nn.Module:
     """An untrained network inside its parameterisation, for a `diffusion` or `dae` block."""
     net_cfg = cfg.network
@@ -35,7 +31,7 @@ def build_denoiser(cfg, shape: tuple[int, ...]) -> nn.Module:
 
 
 PRECONDS = {
-    "vp": lambda net, p: VPPrecond(net, _vp_schedule(p), p.prediction),
+    "vp": lambda net, p: VPPrecond(net, VPSchedule.from_config(p), p.prediction),
     "edm": lambda net, p: EDMPrecond(net, p.sigma_data),
 }
 

@@ -1,9 +1,12 @@
 """Parameterisations: wrappers D(x; sigma) around raw networks, and their training losses.
 
-Every wrapper takes x = x0 + sigma * eps (THEORY.md §1, the EDM/VE frame) and
+Every wrapper takes x = x0 + sigma * eps (docs/theory.md §1, the EDM/VE frame) and
 returns the posterior estimate of x0, so features and `output` mean the same
-thing for every parameterisation. Losses are small callables whose
-constructors only store hyperparameters.
+thing for every parameterisation. The preconditioning arithmetic runs in
+float32 whatever the network's dtype: only the network's input is cast to it,
+and its output is cast back, so a float16 network never sees sigma^2 overflow
+or a signal rounded away. Losses are small callables whose constructors only
+store hyperparameters.
 """
 from __future__ import annotations
 
@@ -15,7 +18,7 @@ from .schedules import VPSchedule
 
 
 def _per_sample(sigma, x: torch.Tensor) -> torch.Tensor:
-    """sigma as a (B,) float tensor on x's device."""
+    """sigma as a (B,) float32 tensor on x's device."""
     s = torch.as_tensor(sigma, dtype=torch.float32, device=x.device)
     return s.expand(x.shape[0]) if s.ndim == 0 else s
 
@@ -24,33 +27,48 @@ def _bcast(v: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     return v.view(-1, *([1] * (x.ndim - 1)))  # (B,) -> (B, 1, ..., 1)
 
 
+def net_dtype(net: nn.Module) -> torch.dtype:
+    """The dtype of a network's weights (float32 for a network without any)."""
+    return next((p.dtype for p in net.parameters()), torch.float32)
+
+
 class VPPrecond(nn.Module):
-    """DDPM/VP: the net sees sqrt(abar_t) x at timestep t(sigma) and predicts eps or x0."""
+    """DDPM/VP: the net sees sqrt(abar_t) x at timestep t(sigma), c_noise = t / T, and predicts eps, x0 or v.
+
+    The same wrapper serves reprdyn's own networks and pretrained diffusers ones
+    (through an adapter that turns c_noise back into the timestep).
+    """
+
+    PREDICTIONS = ("eps", "x0", "v")
 
     def __init__(self, net: nn.Module, schedule: VPSchedule, prediction: str = "eps"):
         super().__init__()
-        if prediction not in ("eps", "x0"):
-            raise ValueError(f"unknown VP prediction {prediction!r}; expected one of ['eps', 'x0']")
+        if prediction not in self.PREDICTIONS:
+            raise ValueError(f"unknown VP prediction {prediction!r}; expected one of {list(self.PREDICTIONS)}")
         self.net, self.schedule, self.prediction = net, schedule, prediction
-        self.register_buffer("log_sigmas", torch.as_tensor(np.log(schedule.sigmas), dtype=torch.float32))
 
-    def timestep(self, sigma: torch.Tensor) -> torch.Tensor:
-        """Fractional timestep of each sigma (log-linear between integer steps), clipped to 0..T-1."""
-        ls = torch.log(sigma.clamp(min=float(self.schedule.sigmas[0]), max=float(self.schedule.sigmas[-1])))
-        i = torch.searchsorted(self.log_sigmas, ls).clamp(1, len(self.log_sigmas) - 1)
-        lo, hi = self.log_sigmas[i - 1], self.log_sigmas[i]
-        return (i - 1).float() + (ls - lo) / (hi - lo)
+    def c_noise(self, sigma: torch.Tensor) -> torch.Tensor:
+        """t(sigma) / T, from the schedule's one sigma <-> timestep conversion (an out-of-range sigma raises)."""
+        t = self.schedule.timestep(sigma.detach().to("cpu", torch.float64).numpy())
+        return torch.as_tensor(t / self.schedule.T, dtype=torch.float32, device=sigma.device)
 
     def raw(self, x: torch.Tensor, sigma) -> torch.Tensor:
+        """The network's own prediction (float32) for x = x0 + sigma eps."""
+        x = x.float()
         sigma = _per_sample(sigma, x)
-        x_in = x / _bcast(torch.sqrt(1 + sigma ** 2), x)  # sqrt(abar_t) x, THEORY.md §1
-        return self.net(x_in, self.timestep(sigma) / self.schedule.T)
+        x_in = x / _bcast(torch.sqrt(1 + sigma.double() ** 2).float(), x)  # sqrt(abar_t) x, theory §1
+        return self.net(x_in.to(net_dtype(self.net)), self.c_noise(sigma)).float()
 
     def forward(self, x: torch.Tensor, sigma) -> torch.Tensor:
+        x = x.float()
         out = self.raw(x, sigma)
+        s = _bcast(_per_sample(sigma, x), x)
         if self.prediction == "x0":
             return out
-        return x - _bcast(_per_sample(sigma, x), x) * out  # x0 = x - sigma eps
+        if self.prediction == "v":  # v = sqrt(abar) eps - sqrt(1 - abar) x0, so x0 = sqrt(abar) x_t - sqrt(1-abar) v
+            root = torch.sqrt(1 + s.double() ** 2)
+            return (x / root ** 2 - (s / root) * out).float()  # sqrt(abar) x_t = x / (1 + s^2)
+        return x - s * out  # eps: x0 = x - sigma eps
 
 
 class EDMPrecond(nn.Module):
@@ -61,19 +79,26 @@ class EDMPrecond(nn.Module):
         self.net, self.sigma_data = net, sigma_data
 
     def forward(self, x: torch.Tensor, sigma) -> torch.Tensor:
+        x = x.float()
         sigma = _bcast(_per_sample(sigma, x), x)
         sd2 = self.sigma_data ** 2
         c_skip = sd2 / (sigma ** 2 + sd2)
         c_out = sigma * self.sigma_data / torch.sqrt(sigma ** 2 + sd2)
         c_in = 1 / torch.sqrt(sd2 + sigma ** 2)
         c_noise = torch.log(sigma.clamp(min=1e-8)).flatten() / 4
-        return c_skip * x + c_out * self.net(c_in * x, c_noise)
+        F_x = self.net((c_in * x).to(net_dtype(self.net)), c_noise).float()
+        return c_skip * x + c_out * F_x
 
 
 # --- losses ------------------------------------------------------------------
 
+def _draw_sigma(sigmas: list[float], B: int, gen: torch.Generator) -> torch.Tensor:
+    """B noise levels drawn uniformly from a fixed list (a DAE's levels)."""
+    return torch.as_tensor(sigmas, dtype=torch.float32)[torch.randint(0, len(sigmas), (B,), generator=gen)]
+
+
 class VPLoss:
-    """DDPM loss: t ~ U{0..T-1} (or the given sigmas), MSE on the predicted eps or x0."""
+    """DDPM loss: t ~ U{0..T-1} (or the given sigmas), squared error of the prediction, summed per sample."""
 
     def __init__(self, sigmas: list[float] | None = None):
         self.sigmas = sigmas  # fixed noise levels: a DAE
@@ -84,11 +109,17 @@ class VPLoss:
             t = torch.randint(0, D.schedule.T, (B,), generator=gen)
             sigma = torch.as_tensor(D.schedule.sigmas, dtype=torch.float32)[t]
         else:
-            sigma = torch.as_tensor(self.sigmas, dtype=torch.float32)[torch.randint(0, len(self.sigmas), (B,), generator=gen)]
+            sigma = _draw_sigma(self.sigmas, B, gen)
         sigma = sigma.to(x0.device)
         eps = torch.randn(x0.shape, generator=gen).to(x0.device)
         out = D.raw(x0 + _bcast(sigma, x0) * eps, sigma)
-        target = eps if D.prediction == "eps" else x0
+        if D.prediction == "eps":
+            target = eps
+        elif D.prediction == "x0":
+            target = x0
+        else:  # v = sqrt(abar) eps - sqrt(1 - abar) x0, with abar = 1 / (1 + sigma^2)
+            root = _bcast(torch.sqrt(1 + sigma ** 2), x0)
+            target = eps / root - (_bcast(sigma, x0) / root) * x0
         return (out - target).pow(2).flatten(1).sum(1).mean()
 
 
@@ -103,7 +134,7 @@ class EDMLoss:
         if self.sigmas is None:
             sigma = torch.exp(torch.randn(B, generator=gen) * self.P_std + self.P_mean)
         else:
-            sigma = torch.as_tensor(self.sigmas, dtype=torch.float32)[torch.randint(0, len(self.sigmas), (B,), generator=gen)]
+            sigma = _draw_sigma(self.sigmas, B, gen)
         sigma = sigma.to(x0.device)
         sd = D.sigma_data
         weight = (sigma ** 2 + sd ** 2) / (sigma * sd) ** 2

@@ -1,17 +1,18 @@
 """Pretrained models behind reprdyn's denoiser interface: diffusers UNets, DiT, latent UNets, Python plugins.
 
-`PretrainedVP` is the parameterisation wrapper for a pretrained VP (DDPM)
-network, like `VPPrecond` for the ones reprdyn trains: it takes x = x0 + sigma eps
-(THEORY.md §1), feeds the network sqrt(abar_t) x at the fractional timestep of
-sigma under the model's own alphas_cumprod, and returns the estimate of x0.
-Latent models also `encode` images, so noise is added to latents.
-Loading is local-first; a model that is not available offline is one clear error.
+A pretrained VP (DDPM) network runs inside the same `VPPrecond` wrapper as the
+networks reprdyn trains, through `DiffusersNet`: the wrapper takes
+x = x0 + sigma eps (docs/theory.md §1) and feeds the network sqrt(abar_t) x at
+the fractional timestep of sigma under the model's own alphas_cumprod. Latent
+models come with a `LatentEncoder`, so noise is added to latents. Loading is
+local-first; a model that is not available offline is one clear error.
 """
 from __future__ import annotations
 
 import importlib
 import importlib.util
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +20,7 @@ import torch
 from torch import nn
 
 from ..errors import InputError
+from .precond import VPPrecond
 from .schedules import VPSchedule
 
 
@@ -27,61 +29,69 @@ class ModelUnavailable(InputError):
 
 
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
+PREDICTIONS = {"epsilon": "eps", "sample": "x0", "v_prediction": "v"}  # diffusers' names -> VPPrecond's
 
 
-class PretrainedVP(nn.Module):
-    """D(x; sigma) for a pretrained VP network predicting eps, x0 ('sample') or v."""
+class DiffusersNet(nn.Module):
+    """A diffusers UNet2DModel / DiTTransformer2DModel as a raw network F(x_in, c_noise), c_noise = t / T.
 
-    def __init__(self, net: nn.Module, alphas_cumprod: np.ndarray, prediction: str = "epsilon",
-                 autoencoder: nn.Module | None = None, latent_scale: float = 1.0, class_label: int | None = None,
-                 tokens: bool = False):
+    `VPPrecond` wraps it as it wraps reprdyn's own networks. A learned variance
+    (2C output channels) is dropped; `class_label` conditions a class-conditional
+    model (DiT's null class makes it unconditional); `tokens` marks hidden layers
+    that return (B, N, D) patch tokens, which extraction mean-pools over N.
+    """
+
+    def __init__(self, net: nn.Module, T: int, class_label: int | None = None, tokens: bool = False):
         super().__init__()
-        if prediction not in ("epsilon", "sample", "v_prediction"):
-            raise ValueError(f"unknown prediction {prediction!r}; expected one of epsilon, sample, v_prediction")
-        self.net, self.autoencoder, self.latent_scale = net, autoencoder, latent_scale
-        self.prediction, self.class_label = prediction, class_label
-        self.tokens = tokens  # hidden layers give (B, N, D) patch tokens: mean-pooled over N
-        self.schedule = VPSchedule.from_alphas_cumprod(alphas_cumprod)
+        self.net, self.T, self.class_label, self.tokens = net, T, class_label, tokens
 
-    @property
-    def sigma_range(self) -> tuple[float, float]:
-        return self.schedule.sigma_min, self.schedule.sigma_max
-
-    def check_sigmas(self, sigmas) -> None:
-        """Raise ValueError for a sigma whose timestep lies outside 0..T-1 of this model."""
-        lo, hi = self.sigma_range
-        bad = [s for s in sigmas if not lo * (1 - 1e-6) <= s <= hi * (1 + 1e-6)]
-        if bad:
-            raise InputError(f"sigma {bad[0]:g} is outside this model's range [{lo:.4g}, {hi:.4g}] (timesteps "
-                             f"0..{self.schedule.T - 1} of its alphas_cumprod); use sigmas inside that range")
-
-    @torch.inference_mode()
-    def encode(self, x: torch.Tensor) -> torch.Tensor:
-        """Images (B, C, H, W) in [-1, 1] -> latents (B, c, h, w), scaled as the model was trained."""
-        if self.autoencoder is None:
-            return x
-        enc = self.autoencoder.encode(x)
-        z = enc.latent_dist.mean if hasattr(enc, "latent_dist") else enc.latents  # KL: the mean; VQ: pre-quant
-        return z * self.latent_scale
-
-    def forward(self, x: torch.Tensor, sigma) -> torch.Tensor:
-        s = torch.as_tensor(sigma, dtype=torch.float32, device=x.device)
-        s = s.expand(x.shape[0]) if s.ndim == 0 else s  # (B,)
-        self.check_sigmas([float(s.min()), float(s.max())])
-        t = torch.as_tensor(self.schedule.timestep(s.cpu().numpy()), dtype=torch.float32, device=x.device)
-        sb = s.view(-1, *([1] * (x.ndim - 1))).to(x.dtype)  # (B, 1, 1, 1)
-        x_in = x / torch.sqrt(1 + sb ** 2)  # sqrt(abar_t) x0 + sqrt(1 - abar_t) eps, THEORY.md §1
+    def forward(self, x_in: torch.Tensor, c_noise: torch.Tensor) -> torch.Tensor:
         kwargs = {}
         if self.class_label is not None:
-            kwargs["class_labels"] = torch.full((x.shape[0],), self.class_label, dtype=torch.long, device=x.device)
-        out = self.net(x_in, t, **kwargs).sample
-        out = out[:, :x.shape[1]]  # (B, 2C, ...) with a learned variance: keep the mean prediction
-        if self.prediction == "sample":
-            return out
-        if self.prediction == "v_prediction":  # v = sqrt(abar) eps - sqrt(1 - abar) x0
-            abar = 1 / (1 + sb ** 2)
-            return torch.sqrt(abar) * x_in - torch.sqrt(1 - abar) * out
-        return x - sb * out  # eps: x0 = x - sigma eps
+            kwargs["class_labels"] = torch.full((x_in.shape[0],), self.class_label, dtype=torch.long,
+                                                device=x_in.device)
+        out = self.net(x_in, c_noise * self.T, **kwargs).sample  # the timestep, float32
+        return out[:, :x_in.shape[1]]  # (B, 2C, ...) with a learned variance: keep the mean prediction
+
+
+class LatentEncoder(nn.Module):
+    """Images (B, C, H, W) in [-1, 1] -> latents (B, c, h, w), scaled as the latent model was trained."""
+
+    def __init__(self, autoencoder: nn.Module, scale: float = 1.0):
+        super().__init__()
+        self.autoencoder, self.scale = autoencoder, scale
+
+    @torch.inference_mode()
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        dtype = next(self.autoencoder.parameters()).dtype
+        enc = self.autoencoder.encode(x.to(dtype))
+        z = enc.latent_dist.mean if hasattr(enc, "latent_dist") else enc.latents  # KL: the mean; VQ: pre-quant
+        return z.float() * self.scale
+
+
+@dataclass
+class Pretrained:
+    """A loaded model: the denoiser D(x; sigma), and for a latent model the encoder its inputs go through."""
+    denoiser: nn.Module
+    encoder: LatentEncoder | None = None
+
+    def check_sigmas(self, sigmas) -> None:
+        """A sigma outside a VP model's schedule is an InputError (a python model declares no range)."""
+        schedule = getattr(self.denoiser, "schedule", None)
+        if schedule is not None:
+            try:
+                schedule.check_range(sigmas, "this model")
+            except ValueError as e:
+                raise InputError(str(e)) from None
+
+
+def pretrained_vp(net: nn.Module, alphas_cumprod, prediction: str = "epsilon", class_label: int | None = None,
+                  tokens: bool = False) -> VPPrecond:
+    """A pretrained VP network (diffusers' prediction names) inside reprdyn's VP wrapper."""
+    if prediction not in PREDICTIONS:
+        raise ValueError(f"unknown prediction {prediction!r}; expected one of {', '.join(PREDICTIONS)}")
+    schedule = VPSchedule.from_alphas_cumprod(alphas_cumprod)
+    return VPPrecond(DiffusersNet(net, schedule.T, class_label, tokens), schedule, PREDICTIONS[prediction])
 
 
 # --- loading, local first ------------------------------------------------------------
@@ -161,33 +171,34 @@ def _autoencoder(diffusers, cfg, kind: str):
     return vae, scale
 
 
-def load_unet(cfg) -> PretrainedVP:
+def load_unet(cfg) -> Pretrained:
     d = _diffusers()
     subs = [cfg.subfolder] if cfg.subfolder else ["unet", None]
     net = from_pretrained(d.UNet2DModel, cfg.id, subs, cfg.revision, "UNet2DModel")
     abar, prediction = _schedule(d, cfg)
-    return PretrainedVP(_cast(net, cfg.dtype), abar, prediction)
+    return Pretrained(pretrained_vp(_cast(net, cfg.dtype), abar, prediction))
 
 
-def load_dit(cfg) -> PretrainedVP:
+def load_dit(cfg) -> Pretrained:
     d = _diffusers()
     net = from_pretrained(d.DiTTransformer2DModel, cfg.id, [cfg.subfolder], cfg.revision, "DiT transformer")
     vae, scale = _autoencoder(d, cfg, "kl")
     abar, prediction = _schedule(d, cfg)
     null = cfg.class_label if cfg.class_label is not None else int(net.config.num_embeds_ada_norm)
-    return PretrainedVP(_cast(net, cfg.dtype), abar, prediction, _cast(vae, cfg.dtype), scale, null,
-                        tokens=True)
+    return Pretrained(pretrained_vp(_cast(net, cfg.dtype), abar, prediction, null, tokens=True),
+                      LatentEncoder(_cast(vae, cfg.dtype), scale))
 
 
-def load_ldm(cfg) -> PretrainedVP:
+def load_ldm(cfg) -> Pretrained:
     d = _diffusers()
     net = from_pretrained(d.UNet2DModel, cfg.id, [cfg.subfolder], cfg.revision, "latent UNet2DModel")
     vae, scale = _autoencoder(d, cfg, cfg.autoencoder)
     abar, prediction = _schedule(d, cfg)
-    return PretrainedVP(_cast(net, cfg.dtype), abar, prediction, _cast(vae, cfg.dtype), scale)
+    return Pretrained(pretrained_vp(_cast(net, cfg.dtype), abar, prediction),
+                      LatentEncoder(_cast(vae, cfg.dtype), scale))
 
 
-def load_python(cfg) -> nn.Module:
+def load_python(cfg) -> Pretrained:
     """Import the plugin and call its factory (only reached for specs that were trusted twice)."""
     if cfg.file:
         path = Path(cfg.file)
@@ -211,16 +222,20 @@ def load_python(cfg) -> nn.Module:
     if not isinstance(model, nn.Module):
         raise ModelUnavailable(f"{where}:{cfg.factory} returned {type(model).__name__}, not a torch nn.Module "
                                "with forward(x, sigma)")
-    return model
+    return Pretrained(model)
 
 
 LOADERS = {"diffusers-unet": load_unet, "dit": load_dit, "ldm": load_ldm, "python": load_python}
 
 
-def load_pretrained(cfg) -> nn.Module:
-    """The pretrained denoiser a model block names, in eval mode."""
+def load_pretrained(cfg) -> Pretrained:
+    """The pretrained model a block names, in eval mode."""
     try:
         loader = LOADERS[cfg.kind]
     except KeyError:
         raise ValueError(f"unknown pretrained model kind {cfg.kind!r}; expected one of {sorted(LOADERS)}") from None
-    return loader(cfg).eval()
+    model = loader(cfg)
+    model.denoiser.eval()
+    if model.encoder is not None:
+        model.encoder.eval()
+    return model

@@ -1,14 +1,17 @@
-"""Noise schedules and the sigma <-> timestep conversion of THEORY.md §1.
+"""Noise schedules and the sigma <-> timestep conversion of the noise frame (docs/theory.md §1).
 
 A VP/DDPM model at timestep t sees x_t = sqrt(abar_t) x0 + sqrt(1 - abar_t) eps,
 the same point as x0 + sigma_t eps scaled by sqrt(abar_t), with
-sigma_t = sqrt((1 - abar_t) / abar_t).
+sigma_t = sqrt((1 - abar_t) / abar_t). This module is the one place sigma and t
+convert into each other; it needs numpy only.
 """
 from __future__ import annotations
 
 import math
 
 import numpy as np
+
+RANGE_SLACK = 1e-6  # relative: a sigma this close to an end of the schedule counts as inside
 
 
 class VPSchedule:
@@ -29,6 +32,11 @@ class VPSchedule:
         self.sigmas = np.sqrt((1 - self.alphas_cumprod) / self.alphas_cumprod)  # increasing in t
 
     @classmethod
+    def from_config(cls, p) -> "VPSchedule":
+        """The schedule of a spec's `precond: {kind: vp, ...}` block."""
+        return cls(p.schedule, p.T, p.beta_start, p.beta_end)
+
+    @classmethod
     def from_alphas_cumprod(cls, alphas_cumprod) -> "VPSchedule":
         """A schedule given by its abar_t, t = 0..T-1 (a pretrained model's own)."""
         self = cls.__new__(cls)
@@ -46,6 +54,23 @@ class VPSchedule:
     def sigma_max(self) -> float:
         return float(self.sigmas[-1])
 
+    def out_of_range(self, sigmas) -> list[float]:
+        """The sigmas that have no timestep in 0..T-1 of this schedule."""
+        lo, hi = self.sigma_min * (1 - RANGE_SLACK), self.sigma_max * (1 + RANGE_SLACK)
+        return [float(s) for s in np.atleast_1d(np.asarray(sigmas, np.float64)) if not lo <= s <= hi]
+
+    def check_range(self, sigmas, what: str = "this schedule") -> None:
+        """Raise ValueError naming the first sigma outside the schedule's range and the valid range.
+
+        The one range check for every VP model, trained or pretrained: a sigma outside
+        the range would be clamped in the time conditioning but not in the input scaling.
+        """
+        bad = self.out_of_range(sigmas)
+        if bad:
+            raise ValueError(f"sigma {bad[0]:g} is outside {what}'s range [{self.sigma_min:.4g}, "
+                             f"{self.sigma_max:.4g}] (timesteps 0..{self.T - 1} of its alphas_cumprod); "
+                             "use sigmas inside that range")
+
     def sigma(self, t) -> np.ndarray:
         """sigma at (possibly fractional) timesteps: log-sigma interpolated between integer steps."""
         t = np.asarray(t, dtype=np.float64)
@@ -54,9 +79,10 @@ class VPSchedule:
         return np.exp(np.interp(t, np.arange(self.T), np.log(self.sigmas)))
 
     def timestep(self, sigma) -> np.ndarray:
-        """The inverse of `sigma`: fractional timesteps, clipped to 0..T-1."""
+        """The inverse of `sigma`: fractional timesteps in 0..T-1; a sigma outside the range is an error."""
         sigma = np.asarray(sigma, dtype=np.float64)
-        log_s = np.log(np.clip(sigma, self.sigmas[0], self.sigmas[-1]))
+        self.check_range(sigma)
+        log_s = np.log(np.clip(sigma, self.sigmas[0], self.sigmas[-1]))  # clips only the RANGE_SLACK
         return np.interp(log_s, np.log(self.sigmas), np.arange(self.T, dtype=np.float64))
 
 
@@ -71,8 +97,3 @@ class EDMSchedule:
         i = np.arange(num, dtype=np.float64)
         a, b = self.sigma_max ** (1 / self.rho), self.sigma_min ** (1 / self.rho)
         return (a + i / max(num - 1, 1) * (b - a)) ** self.rho
-
-
-def abar_from_sigma(sigma):
-    """alphas_cumprod at the point where sigma_t = sigma: 1 / (1 + sigma^2)."""
-    return 1.0 / (1.0 + np.asarray(sigma, dtype=np.float64) ** 2)

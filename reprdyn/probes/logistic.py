@@ -1,9 +1,11 @@
-"""Multinomial L2 logistic regression fitted with full-batch L-BFGS over the whole stack at once.
+"""Multinomial L2 logistic regression, every (feature set, target set, C) problem solved by its own L-BFGS.
 
-Each (feature set, target set, C) problem minimises scikit-learn's objective
+Each problem minimises scikit-learn's objective
     C * sum_i CE(x_i W + b, y_i) + ||W||^2 / 2      (the intercept is not penalised),
-here divided by C * n so that problems of any size share one L-BFGS run. With
-several values of C, the best is picked per problem on validation data.
+here divided by C * n (the same minimiser). The problems are solved side by side
+by `lbfgs`, each with its own history, line search and stopping test, so a
+problem's answer does not depend on what else is in the stack. With several
+values of C, the best is picked per problem on validation data.
 """
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ import numpy as np
 import torch
 
 from .base import StackProbe
+from .lbfgs import lbfgs
 
 
 class LogisticProbe(StackProbe):
@@ -26,31 +29,30 @@ class LogisticProbe(StackProbe):
         self.standardize = standardize
         self.device = device
 
-    def fit(self, X, Y, X_val=None, Y_val=None) -> "LogisticProbe":
-        X = self._fit_scaler(self._prepare(X))  # (S, n, C)
+    def fit(self, X, Y, X_val=None, Y_val=None, seeds=None) -> "LogisticProbe":
+        """Fit every (feature set, target set) pair; deterministic, so `seeds` is unused."""
+        X = self._fit_scaler(self._prepare(X))  # (S, n, D)
         Y = torch.as_tensor(np.asarray(Y), device=self.device)  # (T, n)
         S, n, D = X.shape
         T, K = Y.shape[0], self.n_classes
         Cs = torch.as_tensor(np.atleast_1d(self.C), dtype=X.dtype, device=X.device)  # (G,)
-        W = torch.zeros(S, T, len(Cs), D, K, dtype=X.dtype, device=X.device, requires_grad=True)
-        b = torch.zeros(S, T, len(Cs), K, dtype=X.dtype, device=X.device, requires_grad=True)
-        opt = torch.optim.LBFGS([W, b], lr=1, max_iter=self.max_iter, history_size=20,
-                                tolerance_grad=self.tol, tolerance_change=1e-12, line_search_fn="strong_wolfe")
-        target = Y[None, :, None, :].expand(S, T, len(Cs), n)  # (S, T, G, n)
+        G = len(Cs)
+        target = Y[None, :, None, :].expand(S, T, G, n)  # (S, T, G, n)
 
-        def closure():
-            opt.zero_grad()
+        def fun(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+            x = x.detach().requires_grad_(True)
+            W, b = x[:, :D * K].view(S, T, G, D, K), x[:, D * K:].view(S, T, G, K)
             logits = torch.einsum("snd,stgdk->stgnk", X, W) + b[:, :, :, None]  # (S, T, G, n, K)
             ce = torch.nn.functional.cross_entropy(logits.reshape(-1, K), target.reshape(-1), reduction="none")
-            data = ce.view(S, T, len(Cs), n).mean(-1)  # (S, T, G)
-            reg = (W ** 2).sum((-1, -2)) / (2 * Cs * n)
-            loss = (data + reg).sum()
-            loss.backward()
-            return loss
+            f = ce.view(S, T, G, n).mean(-1) + (W ** 2).sum((-1, -2)) / (2 * Cs * n)  # (S, T, G)
+            (g,) = torch.autograd.grad(f.sum(), x)  # each problem's own gradient: the terms are separate
+            return f.detach().reshape(-1), g
 
-        opt.step(closure)
-        W, b = W.detach(), b.detach()
-        if len(Cs) > 1:
+        x0 = torch.zeros(S * T * G, D * K + K, dtype=X.dtype, device=X.device)
+        x, self.n_iter_ = lbfgs(fun, x0, self.max_iter, self.tol)
+        W, b = x[:, :D * K].view(S, T, G, D, K), x[:, D * K:].view(S, T, G, K)
+        self.n_iter_ = self.n_iter_.view(S, T, G)
+        if G > 1:
             if X_val is None:
                 raise ValueError("a grid of C values needs validation data to choose from")
             Xv = self.transform_input(X_val)

@@ -71,7 +71,8 @@ class RidgeProbe(StackProbe):
         self.standardize = standardize
         self.device = device
 
-    def fit(self, X, Y, X_val=None, Y_val=None) -> "RidgeProbe":
+    def fit(self, X, Y, X_val=None, Y_val=None, seeds=None) -> "RidgeProbe":
+        """Fit every (feature set, target set) pair; deterministic, so `seeds` is unused."""
         X = self._fit_scaler(self._prepare(X))  # (S, n, C)
         Y = torch.as_tensor(np.asarray(Y), device=self.device)  # (T, n)
         n = X.shape[1]

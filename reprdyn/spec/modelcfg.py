@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from .datacfg import Dataset, Name
 
@@ -115,6 +115,15 @@ class DAE(Strict):
     train: Train
     train_sigma: Union[Literal["grid"], Annotated[float, Field(gt=0)], list[Annotated[float, Field(gt=0)]]] = "grid"
     dropout: float | None = Field(None, ge=0, lt=1, description="overrides the network's dropout")
+
+    @field_validator("train_sigma")
+    @classmethod
+    def _in_range(cls, v, info):
+        precond = info.data.get("precond")
+        if precond is not None and precond.kind == "vp" and v != "grid":
+            from ..models.schedules import VPSchedule
+            VPSchedule.from_config(precond).check_range(v, "the vp schedule")
+        return v
 
 
 # --- pretrained models (loaded, never trained) --------------------------------

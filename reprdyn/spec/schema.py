@@ -165,9 +165,12 @@ class Csnr(Strict):
 
 class Compute(Strict):
     device: str = Field("auto", description="auto | cpu | mps | cuda | cuda:N")
-    batch_size: int = Field(1024, gt=0)
+    batch_size: int | None = Field(None, description="removed: the network always runs on aligned blocks of 64 "
+                                                      "samples, so that no number depends on a batch size")
     executor: Literal["local", "dask"] = Field("local", description="local (in process) | dask (a cluster)")
-    address: str | None = Field(None, description="dask: scheduler address, e.g. tcp://10.0.0.5:8786")
+    address: str | None = Field(None, description="not allowed in a spec: a shared spec must not choose the "
+                                                  "machine that runs code for you; pass `reprdyn run --dask "
+                                                  "ADDRESS` or set REPRDYN_DASK_ADDRESS")
     n_workers: int = Field(2, ge=1, description="dask without address: LocalCluster worker processes")
     threads_per_worker: int = Field(1, ge=1)
     retries: int = Field(2, ge=0, description="dask: resubmissions of a task whose worker died")
@@ -176,6 +179,24 @@ class Compute(Strict):
     cache: str | None = Field(None, description="checkpoint cache, relative to the spec's folder; "
                                                 "default $REPRDYN_CACHE or ~/.cache/reprdyn",
                               json_schema_extra={"x-path": True})
+
+    @field_validator("batch_size")
+    @classmethod
+    def _no_batch_size(cls, v):
+        if v is not None:
+            raise ValueError("compute.batch_size is no longer used: the network always runs on aligned blocks of 64 "
+                             "samples, so results never depend on a batch size (an out-of-memory error on a GPU "
+                             "splits the blocks and says so); delete this line")
+        return v
+
+    @field_validator("address")
+    @classmethod
+    def _no_address(cls, v):
+        if v is not None:
+            raise ValueError("a spec cannot name a Dask scheduler: Dask runs pickled code, so a shared spec would "
+                             "choose which machine runs code for you. Remove `address` and pass it when you run: "
+                             f"reprdyn run SPEC --dask {v} (or set REPRDYN_DASK_ADDRESS={v})")
+        return v
 
     @field_validator("device")
     @classmethod
@@ -257,7 +278,8 @@ class Spec(Strict):
         """Default metrics: all that apply (csnr_theory only when every dataset is molrg)."""
         if isinstance(data, dict) and "metrics" not in data:
             ds = data.get("datasets")
-            molrg = isinstance(ds, list) and all(isinstance(d, dict) and d.get("kind") == "molrg" for d in ds)
+            molrg = isinstance(ds, list) and all(isinstance(d, dict) and d.get("kind") == "molrg"
+                                                 and d.get("delta") != 0 for d in ds)
             data = {**data, "metrics": [m for m in DEFAULT_METRICS if molrg or m != "csnr_theory"]}
         return data
 
@@ -284,11 +306,16 @@ class Spec(Strict):
 
     @field_validator("sigma")
     @classmethod
-    def _grid(cls, v):
+    def _grid(cls, v, info):
         if isinstance(v, list):
             if not v:
                 raise ValueError("the sigma grid is empty; give at least one sigma >= 0")
-            return _sorted_unique(v, "sigma")
+            v = _sorted_unique(v, "sigma")
+        grid = v.values() if isinstance(v, SigmaRange) else v
+        for m in _models(info.data):  # the one range check pretrained VP models get too, once loaded
+            if getattr(m, "precond", None) is not None and m.precond.kind == "vp":
+                from ..models.schedules import VPSchedule
+                VPSchedule.from_config(m.precond).check_range(grid, "the model's vp schedule")
         return v
 
     @field_validator("timesteps")
@@ -391,6 +418,11 @@ class Spec(Strict):
         bad = _not_molrg(info.data)
         if info.field_name == "metrics" and "csnr_theory" in v and bad:
             raise ValueError(f"csnr_theory is defined for molrg datasets only, not {bad}")
+        exact = [d.name for d in info.data.get("datasets") or [] if d.kind == "molrg" and d.delta == 0]
+        if info.field_name == "metrics" and "csnr_theory" in v and exact:
+            raise ValueError(f"csnr_theory is infinite at every sigma for delta = 0 (datasets {exact}): clean "
+                             "samples then have no energy outside their class subspace; give delta > 0, or "
+                             "drop csnr_theory (the empirical csnr is still measured)")
         if info.field_name == "metrics" and "accuracy" not in v:
             needs = [m for m in NEEDS_PROBES if m in v]
             if needs:
@@ -439,8 +471,7 @@ class Spec(Strict):
         if self.timesteps is not None:
             from ..models.schedules import VPSchedule
             vp = self._vp()
-            sched = VPSchedule(vp.schedule, vp.T, vp.beta_start, vp.beta_end)
-            return [float(s) for s in sched.sigma(self.timesteps)]
+            return [float(s) for s in VPSchedule.from_config(vp).sigma(self.timesteps)]
         return self.sigma.values() if isinstance(self.sigma, SigmaRange) else list(self.sigma)
 
     @property
@@ -452,8 +483,7 @@ class Spec(Strict):
         if vp is None:
             return None
         from ..models.schedules import VPSchedule
-        sched = VPSchedule(vp.schedule, vp.T, vp.beta_start, vp.beta_end)
-        return [float(t) for t in sched.timestep(self.sigmas)]
+        return [float(t) for t in VPSchedule.from_config(vp).timestep(self.sigmas)]
 
     def probe_layers(self, probe) -> list[str]:
         return probe.layers or self.layers

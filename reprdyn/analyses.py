@@ -4,7 +4,7 @@
   (the generation side of the generation-representation trade-off).
 - `analysis_task`: per (model, layer, input), the sliced Wasserstein distance from
   each sigma's features to the features at the reference (best) sigma, and linear
-  CKA between every pair of sigmas (THEORY.md §6, Figure 7).
+  CKA between every pair of sigmas (docs/theory.md §6, Figure 7).
 - `generate_task`: samples from a model with its sampler and scores them against its
   training set (appendix A.2).
 """

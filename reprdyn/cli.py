@@ -293,17 +293,22 @@ def _progress() -> Progress:
                     TimeRemainingColumn(), console=err, transient=False)
 
 
+SUMMARY_TITLE = ("summary at the lowest label noise: σ* is chosen on validation; acc@σ* and the ensemble are "
+                 "test accuracy (mean ± std over seeds); the test-curve peak only describes the curve")
+
+
 def _summary(rows: list[q.SummaryRow], path: str) -> None:
-    table = Table(title="summary (accuracy: mean ± std over seeds, at the lowest label noise)")
+    table = Table(title=SUMMARY_TITLE)
     multi, swept = any(r.model for r in rows), any(r.point for r in rows)
     names = ("point",) * swept + ("dataset",) + ("model",) * multi + ("layer", "input", "probe")
-    for col in names + ("peak σ", "peak acc", "CSNR@peak", "CSNR peak σ", "unimodal", "ensemble acc"):
+    for col in names + ("σ* (val)", "acc@σ*", "ensemble acc", "CSNR@σ*", "CSNR peak σ", "test-curve peak σ",
+                        "test-curve peak acc", "unimodal"):
         table.add_column(col, justify="left" if col in names else "right")
     for r in rows:
         _row(table, *((r.point,) if swept else ()), r.dataset, *((r.model,) if multi else ()), r.layer, r.input,
-                      r.probe, _fmt(r.peak_sigma),
-                      _pm(r.peak_accuracy, r.peak_accuracy_std), _fmt(r.csnr_at_peak), _fmt(r.csnr_peak_sigma),
-                      "yes" if r.unimodal else "no", _pm(r.ensemble_accuracy, r.ensemble_accuracy_std))
+             r.probe, r.best_sigma_label, _pm(r.best_accuracy, r.best_accuracy_std),
+             _pm(r.ensemble_accuracy, r.ensemble_accuracy_std), _fmt(r.csnr_at_best), _fmt(r.csnr_peak_sigma),
+             _fmt(r.test_peak_sigma), f"{r.test_peak_accuracy:.4f}", "yes" if r.unimodal else "no")
     out.print(table)
     out.print(f"store: {path}", highlight=False)
     out.print(f"query: reprdyn query {path} accuracy --format csv", highlight=False)
@@ -374,12 +379,14 @@ def ls(store: Path = typer.Argument(..., help="a reprdyn store, or a folder of s
             sys.stdout.write(json.dumps(rows) + "\n")
             return
         table = Table(title=f"{len(rows)} store(s) under {store}")
-        for col in ("store", "name", "spec", "status", "created", "size", "peak acc", "at σ"):
+        for col in ("store", "name", "spec", "status", "created", "size", "best (chosen on validation)",
+                    "σ*", "test acc@σ*"):
             table.add_column(col)
         for r in rows:
+            chosen = r["best"]
             _row(table, r["store"], str(r["name"]), r["spec_hash"], r["status"], str(r["created"]),
-                          f"{r['size_bytes'] / 2**20:.1f} MiB", _fmt(r["peak_accuracy"]) if r["peak_accuracy"]
-                          is not None else "-", _fmt(r["peak_sigma"]) if r["peak_sigma"] is not None else "-")
+                 f"{r['size_bytes'] / 2**20:.1f} MiB", chosen["what"] if chosen else "-",
+                 _fmt(chosen["best_sigma"]) if chosen else "-", _fmt(chosen["test_accuracy"]) if chosen else "-")
         out.print(table)
         return
     res = Results(store)

@@ -110,7 +110,7 @@ def csnr(res: Results, dataset: str) -> plt.Figure:
     if "csnr_theory" in ds:
         for label, th in _series(ds["csnr_theory"].load(), ("sigma",)):
             ax.plot(th.sigma.values, th.values, "--", color="k", alpha=0.7,
-                    label=f"closed form {label}".strip() + " (THEORY.md §5)")
+                    label=f"closed form {label}".strip() + " (docs/theory.md §5)")
     _sigma_axis(ax, emp.sigma.values)
     ax.set_yscale("log")
     ax.set_ylabel("CSNR")

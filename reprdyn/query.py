@@ -95,28 +95,51 @@ def _plain(v):
 
 @dataclass(frozen=True)
 class SummaryRow:
+    """One probe curve in a run's summary, at the lowest label noise.
+
+    The headline is chosen on validation data only: `best_sigma` (sigma*), the
+    sigma with the highest validation accuracy, and `best_accuracy`, the test
+    accuracy there, next to the soft-voting ensemble's. The test curve's own
+    peak is kept as a description of its shape, never as a result.
+    """
     dataset: str
     model: str  # '' for a single-model spec
     layer: str
     input: str
     probe: str
-    peak_sigma: float
-    peak_accuracy: float  # mean over seeds
-    peak_accuracy_std: float  # std over seeds at the peak sigma
-    csnr_at_peak: float
-    csnr_peak_sigma: float
-    unimodal: bool
+    best_sigma: float  # sigma* chosen on validation (the most common choice over seeds)
+    best_sigma_agree: float  # share of seeds whose validation choice is best_sigma
+    best_accuracy: float  # test accuracy at each seed's sigma*, mean over seeds
+    best_accuracy_std: float
+    val_accuracy: float  # validation accuracy at sigma*, mean over seeds (what the choice saw)
     ensemble_accuracy: float
     ensemble_accuracy_std: float
+    csnr_at_best: float  # empirical CSNR at best_sigma
+    csnr_peak_sigma: float  # where the CSNR curve peaks
+    test_peak_sigma: float  # descriptive: where the mean test curve peaks
+    test_peak_accuracy: float  # descriptive: the mean test curve's maximum
+    unimodal: bool  # descriptive: the mean test curve rises to an interior peak and falls
     point: str = ""  # a sweep point, e.g. "n_train=64"; '' outside sweeps
+
+    @property
+    def best_sigma_label(self) -> str:
+        """sigma*, with the share of seeds that chose it when they do not all agree."""
+        agree = f" ({self.best_sigma_agree:.0%} of seeds)" if self.best_sigma_agree < 1 else ""
+        return f"{self.best_sigma:.4g}{agree}"
+
+
+def _mode(values: np.ndarray) -> tuple[float, float]:
+    """The most common value (lowest on ties) and the share of entries equal to it."""
+    vals, counts = np.unique(values[np.isfinite(values)], return_counts=True)
+    if not len(vals):
+        return float("nan"), float("nan")
+    i = int(np.argmax(counts))
+    return float(vals[i]), float(counts[i] / len(values))
 
 
 def summarize(path: str) -> list[SummaryRow]:
-    """Per dataset, model, layer, input and probe: the accuracy curve's peak and shape.
-
-    The curve is the mean over seeds at the lowest label-noise level; the
-    spread over seeds is reported beside the peak and the ensemble.
-    """
+    """Per dataset, model, layer, input and probe: the validation-chosen sigma and its test accuracy,
+    the ensemble, and the shape of the test curve, at the lowest label noise (spread over seeds)."""
     res, rows = Results(path), []
     if res.sweep_dims:
         from dataclasses import replace
@@ -129,29 +152,31 @@ def summarize(path: str) -> list[SummaryRow]:
             continue
         if "model" not in ds.dims:
             ds = ds.expand_dims(model=[""])
-        acc_all = ds["accuracy"].isel(label_noise=0).load()
-        acc, acc_sd = acc_all.mean("seed"), acc_all.std("seed")
-        ens_all = ds["ensemble_accuracy"].isel(label_noise=0).load()
-        ens, ens_sd = ens_all.mean("seed"), ens_all.std("seed")
-        for model in acc.model.values:
-            for layer in acc.layer.values:
-                for inp in acc.input.values:
-                    for probe in acc.probe.values:
+        low = {v: ds[v].isel(label_noise=0).load() for v in ("accuracy", "val_accuracy", "best_sigma",
+                                                             "best_accuracy", "ensemble_accuracy")}
+        for model in ds.model.values:
+            for layer in ds.layer.values:
+                for inp in ds.input.values:
+                    for probe in ds.probe.values:
                         at = dict(model=model, layer=layer, input=inp)
-                        curve = acc.sel(**at, probe=probe)
+                        cell = {v: da.sel(**at, probe=probe) for v, da in low.items()}
+                        curve = cell["accuracy"].mean("seed")
                         if not np.isfinite(curve.values).any():
                             continue  # this probe does not read this layer
+                        best, agree = _mode(cell["best_sigma"].values)
                         u = unimodality(curve.sigma.values, curve.values)
-                        c, c_peak = float("nan"), float("nan")
+                        c_best, c_peak = float("nan"), float("nan")
                         if "csnr_overall" in ds:
                             snr = ds["csnr_overall"].sel(**at).load()
-                            c = float(snr.isel(sigma=u.peak_index))
+                            c_best = float(snr.sel(sigma=best)) if np.isfinite(best) else float("nan")
                             c_peak = unimodality(snr.sigma.values, snr.values).peak_sigma
-                        sd = float(acc_sd.sel(**at, probe=probe).isel(sigma=u.peak_index))
-                        rows.append(SummaryRow(name, str(model), str(layer), str(inp), str(probe), u.peak_sigma,
-                                               u.peak_value, sd, c, c_peak, u.unimodal,
-                                               float(ens.sel(**at, probe=probe)),
-                                               float(ens_sd.sel(**at, probe=probe))))
+                        b, e = cell["best_accuracy"], cell["ensemble_accuracy"]
+                        rows.append(SummaryRow(
+                            name, str(model), str(layer), str(inp), str(probe), best, agree,
+                            float(b.mean("seed")), float(b.std("seed")),
+                            float(cell["val_accuracy"].max("sigma").mean("seed")),
+                            float(e.mean("seed")), float(e.std("seed")), c_best, c_peak,
+                            u.peak_sigma, u.peak_value, u.unimodal))
     return rows
 
 

@@ -62,12 +62,14 @@ def _summary(path: Path) -> str:
     if not rows:
         return "<p class='muted'>No probe results in this store.</p>"
     swept = any(r.point for r in rows)
-    head = (["point"] if swept else []) + ["dataset", "model", "layer", "input", "probe", "peak σ", "peak acc",
-                                          "± std", "CSNR@peak", "unimodal", "ensemble acc", "± std"]
-    body = [([r.point] if swept else []) + [r.dataset, r.model or "–", r.layer, r.input, r.probe, r.peak_sigma,
-                                           r.peak_accuracy, r.peak_accuracy_std, r.csnr_at_peak,
-                                           "yes" if r.unimodal else "no", r.ensemble_accuracy,
-                                           r.ensemble_accuracy_std] for r in rows]
+    head = (["point"] if swept else []) + ["dataset", "model", "layer", "input", "probe", "σ* (val)", "acc@σ*",
+                                          "± std", "ensemble acc", "± std", "CSNR@σ*", "test-curve peak σ",
+                                          "test-curve peak acc", "unimodal"]
+    body = [([r.point] if swept else []) + [r.dataset, r.model or "–", r.layer, r.input, r.probe,
+                                           r.best_sigma_label, r.best_accuracy, r.best_accuracy_std,
+                                           r.ensemble_accuracy, r.ensemble_accuracy_std, r.csnr_at_best,
+                                           r.test_peak_sigma, r.test_peak_accuracy, "yes" if r.unimodal else "no"]
+            for r in rows]
     return _table(head, body, left=6 + swept)
 
 
@@ -110,7 +112,9 @@ def build(store: str | Path) -> str:
              f"<code>{_e(a['spec_hash'][:16])}</code>"
              + (f" · sweep over {_e(', '.join(res.sweep_dims))}" if res.sweep_dims else "") + "</p>",
              "<h2>Summary</h2>",
-             "<p class='muted'>Accuracy at the lowest label noise: mean and std over seeds.</p>", _summary(path)]
+             "<p class='muted'>At the lowest label noise. σ* is chosen on validation data; acc@σ* and the "
+             "ensemble are test accuracy (mean and std over seeds). The test-curve peak describes the curve's "
+             "shape and is not a result.</p>", _summary(path)]
     for dataset in res.datasets:
         parts += [f"<h2>Dataset {_e(dataset)}</h2>", _label_noise_table(res, dataset), _figures(res, dataset)]
     versions = json.loads(a["versions"]) if isinstance(a.get("versions"), str) else a.get("versions") or {}

@@ -211,8 +211,21 @@ def diff(a: str | Path, b: str | Path) -> dict:
     return out
 
 
+def _chosen(rows: list[SummaryRow]) -> dict | None:
+    """The store's headline, chosen on validation data alone: the (point, model, layer, input, probe) whose
+    validation accuracy at its sigma* is highest, with the test accuracy there."""
+    rows = [r for r in rows if np.isfinite(r.val_accuracy)]
+    if not rows:
+        return None
+    r = max(rows, key=lambda r: r.val_accuracy)
+    what = "/".join(x for x in (r.point, r.dataset, r.model, r.layer, r.input, r.probe) if x)
+    return {"what": what, "best_sigma": r.best_sigma, "val_accuracy": r.val_accuracy,
+            "test_accuracy": r.best_accuracy}
+
+
 def catalog(folder: str | Path, max_depth: int = 4) -> list[dict]:
-    """Every reprdyn store under `folder`: name, spec hash, status, creation time, size, headline metric."""
+    """Every reprdyn store under `folder`: name, spec hash, status, creation time, size, and the headline
+    chosen on validation data (never the best test number)."""
     folder = Path(folder)
     if not folder.is_dir():
         raise st.StoreError(f"{folder}: not a folder")
@@ -233,10 +246,8 @@ def catalog(folder: str | Path, max_depth: int = 4) -> list[dict]:
                       "complete" if all(t["status"] == "done" for t in tasks) else "partial")
         except st.StoreError:
             status = "partial"
-        best = max(summarize(path), key=lambda r: r.peak_accuracy, default=None) if status != "partial" else None
         size = sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
         rows.append({"store": str(path), "name": json.loads(attrs["spec_canonical"]).get("name"),
                      "spec_hash": attrs["spec_hash"][:12], "status": status, "created": attrs.get("created"),
-                     "size_bytes": size, "peak_accuracy": best.peak_accuracy if best else None,
-                     "peak_sigma": best.peak_sigma if best else None})
+                     "size_bytes": size, "best": _chosen(summarize(path)) if status != "partial" else None})
     return rows

@@ -1,4 +1,4 @@
-"""Samplers: deterministic ODE solvers over any denoiser D(x; sigma) -> E[x0 | x] (THEORY.md §1 frame).
+"""Samplers: deterministic ODE solvers over any denoiser D(x; sigma) -> E[x0 | x] (docs/theory.md §1 frame).
 
 The probability-flow ODE in the x = x0 + sigma eps frame is dx/dsigma = (x - D(x; sigma)) / sigma.
 - `heun`: EDM's second-order solver (Karras et al. 2022, Algorithm 1), on the EDM sigma steps.

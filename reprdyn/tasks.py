@@ -147,16 +147,16 @@ DESCRIPTIONS = {
     "sw_reference": "the best sigma on validation of the first probe reading the layer (lowest label noise)",
     "cka": "linear CKA between the features at sigma and at sigma_ref (test subset)",
     "generalization": "share of generated samples that are not near-copies of a training sample (d1/d2 >= threshold)",
-    "csnr": "empirical CSNR per class (THEORY.md §4) on the train split; bases per the `csnr` attr",
+    "csnr": "empirical CSNR per class (docs/theory.md §4) on the train split; bases per the `csnr` attr",
     "csnr_overall": "empirical CSNR over all classes (ratio of means)",
-    "csnr_theory": "closed-form CSNR of the optimal posterior (THEORY.md §5)",
+    "csnr_theory": "closed-form CSNR of the optimal posterior (docs/theory.md §5)",
 }
 
 
 # --- features: one forward pass per (batch, sigma) for all layers ------------
 
 def _bases(ctx: Context, data: Data, layer: str, M: np.ndarray):
-    """Class bases for CSNR: MoLRG's true U_k for `output`, else per-class SVD (THEORY.md §4)."""
+    """Class bases for CSNR: MoLRG's true U_k for `output`, else per-class SVD (docs/theory.md §4)."""
     cfg = ctx.spec.csnr
     U = data.extras.get("U", (None, None))[1]
     true_ok = U is not None and M.shape[1] == U.shape[1]

@@ -68,3 +68,19 @@ def test_limits_refuse_before_anything_is_written(tmp_path):
     spec.write_text(SMALL + "compute: {max_store_gb: 1, max_memory_gb: 4}\n")
     r = CliRunner().invoke(app, ["run", str(spec), "--store", str(tmp_path / "s.zarr")])
     assert r.exit_code == 0 and "estimate toy: 500 samples; feature store ~" in r.stderr
+
+
+def test_ridge_term_is_the_gram_matrix_ridge_factorises(tmp_path, monkeypatch):
+    """With fewer train samples than channels, ridge still forms and factorises the C x C Gram matrix per
+    sigma; the estimate counts that matrix and its eigenvectors, not an n x n one."""
+    spec = validate_text(TRAINED.replace("width: 32", "width: 256").replace("n_train: 100", "n_train: 40")
+                         .replace("layers: [fc1, fc2, output]", "layers: [fc2]\nprobes: [{kind: ridge}]"))
+    est = estimate(Context(spec, ""), "toy")
+    factorised = []
+    real = torch.linalg.eigh
+    monkeypatch.setattr(torch.linalg, "eigh", lambda A: (factorised.append(A), real(A))[1])
+    reprdyn.run(spec, store=tmp_path / "r.zarr")
+    S, C, n, n_train = 3, 256, 40 + 50, 40
+    assert {tuple(A.shape) for A in factorised} == {(S, C, C)}  # C x C although n_train = 40 < C
+    gram = factorised[0].numel() * factorised[0].element_size()
+    assert est.probe_bytes == S * n * C * 4 + S * n_train * C * 8 + 2 * gram  # the Gram matrix and V

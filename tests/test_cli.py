@@ -162,7 +162,7 @@ def test_ls_folder_catalog(small_store, tmp_path):
     assert r.exit_code == 0
     (row,) = [x for x in json.loads(r.stdout) if x["store"] == str(small_store)]
     assert row["name"] == "small" and row["status"] == "complete" and row["size_bytes"] > 0
-    assert 0.3 < row["peak_accuracy"] <= 1
+    assert 0.3 < row["best"]["test_accuracy"] <= 1 and row["best"]["what"] == "toy/output/clean/logistic"
     r = invoke("ls", small_store.parent)
     assert r.exit_code == 0 and "complete" in r.stdout
 

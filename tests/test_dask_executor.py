@@ -39,3 +39,28 @@ def test_failures_are_reported_and_dependents_skipped(tmp_path, monkeypatch):
         reprdyn.run(spec, store=tmp_path / "f.zarr")
     assert [f["task"] for f in e.value.failures] == ["theory toy"]
     assert "theory exploded" in e.value.failures[0]["error"]
+
+
+def test_the_scheduler_address_comes_from_the_command_line_or_the_environment(small_spec_file, tmp_path,
+                                                                              monkeypatch):
+    """A spec cannot name a scheduler (the bad-spec corpus checks the refusal); --dask and
+    REPRDYN_DASK_ADDRESS reach the dask executor, which connects there and starts no cluster."""
+    from typer.testing import CliRunner
+
+    import reprdyn.executors as ex
+    from reprdyn.cli import app
+    seen = []
+    monkeypatch.setattr(ex, "EXECUTORS", {**ex.EXECUTORS, "dask": lambda *a, address=None: seen.append(address)})
+    r = CliRunner().invoke(app, ["run", str(small_spec_file), "--store", str(tmp_path / "a.zarr"),
+                                 "--dask", "tcp://127.0.0.1:1"])
+    assert seen == ["tcp://127.0.0.1:1"], r.output
+    monkeypatch.setenv("REPRDYN_DASK_ADDRESS", "tcp://127.0.0.1:2")
+    CliRunner().invoke(app, ["run", str(small_spec_file), "--store", str(tmp_path / "b.zarr")])
+    assert seen[-1] == "tcp://127.0.0.1:2"
+    from reprdyn.dask_executor import _client
+
+    class Compute:  # a LocalCluster would take these; an address must not start one
+        n_workers, threads_per_worker = 1, 1
+    import distributed
+    monkeypatch.setattr(distributed, "Client", lambda address: ("client of", address))
+    assert _client(Compute(), "tcp://127.0.0.1:3") == (("client of", "tcp://127.0.0.1:3"), None)

@@ -1,4 +1,4 @@
-"""MoLRG data (THEORY.md §2): bases, class covariances and energy expectations by Monte Carlo."""
+"""MoLRG data (docs/theory.md §2): bases, class covariances and energy expectations by Monte Carlo."""
 from __future__ import annotations
 
 import numpy as np

@@ -125,6 +125,26 @@ def test_hf_hub_name_offline_is_one_clear_error(tmp_path, monkeypatch):
         build_dataset(validate_text(_hf_spec("./missing")).datasets[0], 0)
 
 
+def test_hub_datasets_never_run_loading_scripts(monkeypatch):
+    """On datasets releases that can run a hub dataset's loading script, reprdyn passes
+    trust_remote_code=False; on releases without the option (4.0 and later), it passes nothing."""
+    datasets = pytest.importorskip("datasets")
+    calls = []
+
+    def old_api(path, name=None, revision=None, trust_remote_code=None, **kw):
+        calls.append(trust_remote_code)
+        raise FileNotFoundError("offline")
+
+    def new_api(path, name=None, revision=None, **kw):
+        calls.append(kw)
+        raise FileNotFoundError("offline")
+    for fake in (old_api, new_api):
+        monkeypatch.setattr(datasets, "load_dataset", fake)
+        with pytest.raises(DataUnavailable):
+            build_dataset(validate_text(_hf_spec("someone/with-a-script")).datasets[0], 0)
+    assert calls == [False, {}]
+
+
 # --- torchvision, through a stand-in module (the real one does not import beside this torch) --------
 
 TV_SPEC = """\

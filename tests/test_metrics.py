@@ -1,4 +1,4 @@
-"""CSNR (THEORY.md §4-5) against the reference table and Monte Carlo; unimodality summaries."""
+"""CSNR (docs/theory.md §4-5) against the reference table and Monte Carlo; unimodality summaries."""
 from __future__ import annotations
 
 import numpy as np
@@ -28,6 +28,23 @@ def test_closed_form_limits_and_single_peak():
     assert unimodality(s, csnr_theory(s, K, 5, delta), tol=0.0).unimodal
 
 
+def test_closed_form_at_delta_zero_is_the_limit_and_monte_carlo_agrees():
+    """csnr_theory grows at least like 1/delta^2 as delta -> 0 and is +inf at delta = 0; the empirical CSNR
+    of the exact posterior at delta = 0 is unbounded too (the off-class energy is zero up to rounding)."""
+    sig, K, d = [0.1, 1.0, 5.0], 3, 4
+    assert np.all(np.isinf(csnr_theory(sig, K, d, 0.0)))
+    ratios = np.array([csnr_theory(sig, K, d, 10 * delta) / csnr_theory(sig, K, d, delta)
+                       for delta in (1e-2, 1e-3, 1e-4)])
+    assert np.all(ratios <= 0.0101)  # each tenfold smaller delta multiplies CSNR by at least ~100
+    rng = np.random.default_rng(0)
+    U = molrg_bases(20, K, d, rng)
+    x0, y = molrg_sample(U, 0.0, 3000, rng)
+    for s in sig:
+        with torch.no_grad():
+            xhat = MolrgPosterior(U, 0.0)(torch.as_tensor(x0), s).numpy()
+        assert csnr(xhat, y, U)[0] > 1e20
+
+
 def test_csnr_is_ratio_of_means_per_class():
     U = np.stack([np.eye(4)[:, :2], np.eye(4)[:, 2:]])  # (2, 4, 2)
     f = np.array([[2.0, 0, 1, 0], [1.0, 1, 0, 0], [0.0, 1, 3, 0]])
@@ -55,7 +72,7 @@ def test_empirical_matches_reference_column(empirical):
 
 
 def test_empirical_follows_closed_form(empirical):
-    # THEORY.md §5: within 3% away from the peak, and off by at most ~40% near it.
+    # docs/theory.md §5: within 3% away from the peak, and off by at most ~40% near it.
     # At sigma = 2 (the shoulder) we measure 4.3% with 20k samples (MC error < 1%);
     # the reference table itself differs by 2% there, so the shoulder gets 5%.
     s, emp = empirical

@@ -1,4 +1,4 @@
-"""The analytic MoLRG posterior (THEORY.md §3) against brute-force Gaussian-mixture Bayes."""
+"""The analytic MoLRG posterior (docs/theory.md §3) against brute-force Gaussian-mixture Bayes."""
 from __future__ import annotations
 
 import numpy as np

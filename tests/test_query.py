@@ -54,8 +54,33 @@ def test_errors(small_store, kwargs, match):
         query(str(small_store), **kwargs)
 
 
-def test_summary(small_store):
+def test_summary_headline_is_chosen_on_validation(small_store):
+    """sigma* and acc@sigma* are the cube's validation choice (best_sigma, best_accuracy), never the test
+    curve's maximum, which is reported only as the labelled test-curve peak."""
     (row,) = summarize(str(small_store))
-    acc = reprdyn.open(small_store)["toy"]["accuracy"].isel(label_noise=0).mean("seed").squeeze()
-    assert row.peak_accuracy == pytest.approx(float(acc.max()))
-    assert row.peak_sigma == float(acc.sigma[int(acc.argmax("sigma"))])
+    ds = reprdyn.open(small_store)["toy"].isel(label_noise=0).squeeze()
+    assert row.best_sigma == float(ds["best_sigma"].isel(seed=0)) and row.best_sigma_agree == 1.0
+    assert row.best_accuracy == pytest.approx(float(ds["best_accuracy"].mean("seed")))
+    assert row.val_accuracy == pytest.approx(float(ds["val_accuracy"].max("sigma").mean("seed")))
+    assert row.ensemble_accuracy == pytest.approx(float(ds["ensemble_accuracy"].mean("seed")))
+    acc = ds["accuracy"].mean("seed")
+    assert row.test_peak_accuracy == pytest.approx(float(acc.max()))
+    assert row.test_peak_sigma == float(acc.sigma[int(acc.argmax("sigma"))])
+
+
+def test_summary_sigma_does_not_move_when_the_test_curve_does(small_spec, tmp_path, monkeypatch):
+    """Raise the test accuracy at one sigma far above the rest: the test-curve peak moves there, the
+    validation-chosen sigma* does not."""
+    import reprdyn.tasks as tasks
+
+    real = tasks.evaluate
+
+    def rigged(test_logits, y_test, best, members, K):
+        acc, cls, ens = real(test_logits, y_test, best, members, K)
+        acc[0] = 1.0  # the smallest sigma looks perfect on test
+        return acc, cls, ens
+    monkeypatch.setattr(tasks, "evaluate", rigged)
+    reprdyn.run(small_spec, store=tmp_path / "r.zarr")
+    (row,) = summarize(str(tmp_path / "r.zarr"))
+    assert row.test_peak_sigma == pytest.approx(0.05) and row.test_peak_accuracy == 1.0
+    assert row.best_sigma > 0.05 and row.best_accuracy < 1.0

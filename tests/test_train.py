@@ -55,3 +55,37 @@ def test_training_is_deterministic(tmp_path):
     b, _, _ = ensure_trained(spec.model, data, None, 0, str(tmp_path / "b"), "cpu")
     for x, y in zip(a.state_dict().values(), b.state_dict().values()):
         torch.testing.assert_close(x, y, rtol=0, atol=0)
+
+
+def test_checkpoint_key_covers_the_model_code(tmp_path, monkeypatch):
+    """Editing what the network computes changes every checkpoint key (an old checkpoint is never loaded
+    into new code); comments, docstrings and formatting do not."""
+    import inspect
+
+    from reprdyn import train
+    from reprdyn.models import networks
+    from reprdyn.train import checkpoint_key, code_version
+
+    spec = validate_text(SPEC)
+    key = checkpoint_key(spec.model, None, "data", 0)
+    real = inspect.getsource
+
+    def edited(change):
+        def source(obj):
+            return change(real(obj)) if obj is networks else real(obj)
+        return source
+
+    def key_with(change):
+        monkeypatch.setattr(train.inspect, "getsource", edited(change))
+        code_version.cache_clear()
+        try:
+            return checkpoint_key(spec.model, None, "data", 0)
+        finally:
+            monkeypatch.setattr(train.inspect, "getsource", real)
+            code_version.cache_clear()
+    code = "return (h + self.skip(x)) / math.sqrt(2)"
+    assert code in real(networks)
+    assert key_with(lambda s: s.replace(code, "return h + self.skip(x)")) != key
+    assert key_with(lambda s: s.replace(code, "return (h+self.skip(x))/math.sqrt(2)  # same")) == key
+    assert key_with(lambda s: s.replace('"""Single-head self-attention', '"""One-head self-attention')) == key
+    assert checkpoint_key(spec.model, None, "data", 0) == key

@@ -5,6 +5,7 @@ that are used are decoded. Images become (C, H, W) float32 in the model's range.
 """
 from __future__ import annotations
 
+import inspect
 import io
 import os
 from pathlib import Path
@@ -84,6 +85,8 @@ def load_hf(cfg) -> dict:
                               "spec's folder)")
     else:
         args, kwargs, where = (cfg.path, cfg.config), {"revision": cfg.revision}, f"hub dataset {cfg.path!r}"
+    if "trust_remote_code" in inspect.signature(datasets.load_dataset).parameters:
+        kwargs["trust_remote_code"] = False  # never run a hub dataset's loading script (datasets < 4 can)
     try:
         ds = datasets.load_dataset(*args, **kwargs)
     except Exception as e:  # noqa: BLE001 - offline, missing, malformed: one clear message

@@ -22,11 +22,12 @@ def csnr(f: np.ndarray, y: np.ndarray, U: np.ndarray) -> tuple[float, np.ndarray
     off = E.sum(1) - on  # (N,) sum over l != k
     K = U.shape[0]
     per = np.full(K, np.nan)
-    for k in range(K):
-        m = y == k
-        if m.any():
-            per[k] = on[m].mean() / off[m].mean()
-    return float(on.mean() / off.mean()), per
+    with np.errstate(divide="ignore"):  # no off-class energy at all: CSNR is +inf
+        for k in range(K):
+            m = y == k
+            if m.any():
+                per[k] = on[m].mean() / off[m].mean()
+        return float(on.mean() / off.mean()), per
 
 
 class ClassMoments:

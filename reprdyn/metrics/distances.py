@@ -1,6 +1,6 @@
 """Distances between feature sets across sigma: sliced Wasserstein (POT) and linear CKA.
 
-THEORY.md §6 (Figure 7) compares each sigma's features with the features at
+docs/theory.md §6 (Figure 7) compares each sigma's features with the features at
 the best sigma by the sliced Wasserstein distance; linear CKA (Kornblith et al.
 2019) compares every pair of sigmas up to rotation and isotropic scale.
 """

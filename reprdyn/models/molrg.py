@@ -1,4 +1,4 @@
-"""The optimal MoLRG denoiser: the analytic posterior mean, THEORY.md §3 (Proposition 1)."""
+"""The optimal MoLRG denoiser: the analytic posterior mean, docs/theory.md §3 (Proposition 1)."""
 from __future__ import annotations
 
 import torch

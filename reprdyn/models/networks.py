@@ -28,7 +28,7 @@ class NoiseEmbedding(nn.Module):
         return self.mlp(torch.cat([args.cos(), args.sin()], dim=1))  # (B, dim)
 
 
-# --- MLP (THEORY.md §6, Figure 5) ---------------------------------------------
+# --- MLP (docs/theory.md §6, Figure 5) ---------------------------------------------
 
 class DenseBlock(nn.Module):
     """relu(W x + E(emb)), then dropout: one hidden layer of the MLP."""

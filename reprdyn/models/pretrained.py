@@ -116,8 +116,11 @@ def from_pretrained(cls, id: str, subfolders: list[str | None], revision: str | 
     if local.is_dir():
         for sub in subfolders:
             if (local / (sub or "") / config_name).is_file():
+                # safetensors where the folder has them: loading them runs no pickle
+                safe = any((local / (sub or "")).glob("*.safetensors"))
                 try:
-                    return cls.from_pretrained(str(local), subfolder=sub)
+                    return cls.from_pretrained(str(local), subfolder=sub, **({"use_safetensors": True} if safe
+                                                                             else {}))
                 except Exception as e:  # noqa: BLE001 - a broken folder: say what is wrong
                     raise ModelUnavailable(f"{what}: cannot load {local / (sub or '')}: {e}") from None
         tried = ", ".join(str(local / (s or "") / config_name) for s in subfolders)

@@ -1,4 +1,4 @@
-"""Selection on validation data and soft-voting ensembles across sigmas (THEORY.md §6).
+"""Selection on validation data and soft-voting ensembles across sigmas (docs/theory.md §6).
 
 Selection functions take validation accuracies only, so test labels cannot
 reach them; `evaluate` is the one place that sees test labels.

@@ -1,4 +1,4 @@
-"""Label noise (THEORY.md §6, Tables 1-2): exact-count corruption of training labels."""
+"""Label noise (docs/theory.md §6, Tables 1-2): exact-count corruption of training labels."""
 from __future__ import annotations
 
 import numpy as np

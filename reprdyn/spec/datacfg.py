@@ -14,7 +14,7 @@ class Strict(BaseModel):
 
 
 class MolrgData(Strict):
-    """Noisy mixture of low-rank Gaussians (THEORY.md §2)."""
+    """Noisy mixture of low-rank Gaussians (docs/theory.md §2)."""
     kind: Literal["molrg"]
     name: Name
     n: int = Field(gt=0, description="ambient dimension")

@@ -1,7 +1,7 @@
 """Spec blocks for models: analytic posteriors, trained diffusion models and DAEs, pretrained models.
 
 A trainable model names its own training data inside its `train` block, apart
-from the probed `datasets` (DESIGN.md: the transfer setting).
+from the probed `datasets`: probing data the model was not trained on is the paper's transfer setting (its Table 2).
 """
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ class Strict(BaseModel):
 
 
 class MolrgOptimal(Strict):
-    """The analytic MoLRG posterior mean (THEORY.md §3); needs no training.
+    """The analytic MoLRG posterior mean (docs/theory.md §3); needs no training.
 
     It is the optimal denoiser of each probed `molrg` dataset, built from that
     dataset's own bases and delta. Its only layer is `output`.
@@ -104,7 +104,7 @@ class Diffusion(Strict):
 
 
 class DAE(Strict):
-    """A denoising auto-encoder: the same network trained at fixed noise levels (THEORY.md §6, Figure 7).
+    """A denoising auto-encoder: the same network trained at fixed noise levels (docs/theory.md §6, Figure 7).
 
     `train_sigma: grid` trains one DAE per grid sigma, and features at sigma come
     from the DAE trained there; a number or a list trains one (multi-level) DAE.
@@ -171,7 +171,7 @@ class LDM(_Pretrained):
 
 class PythonModel(Strict):
     """Your own denoiser from Python: `factory(**kwargs)` returns an nn.Module with
-    forward(x, sigma) -> estimate of x0, for x = x0 + sigma * eps (THEORY.md §1).
+    forward(x, sigma) -> estimate of x0, for x = x0 + sigma * eps (docs/theory.md §1).
 
     Runs code named by the spec, so it needs `trust_code: true` in the spec and
     `--trust-code` on the command line.

@@ -61,7 +61,7 @@ class _Probe(Strict):
     name: Name | None = Field(None, description="label on the `probe` coord; default: the kind")
     layers: list[str] | None = Field(None, description="layers this probe reads; default all")
     transform: Literal["none", "abs"] = Field(
-        "none", description="'abs' probes |features|, as for posterior probes (THEORY.md §5)")
+        "none", description="'abs' probes |features|, as for posterior probes (docs/theory.md §5)")
     standardize: bool = Field(
         True, description="z-score features with train statistics; false keeps their scale, as the "
                           "paper's posterior probe does (the shrinkage at large sigma then matters)")
@@ -114,7 +114,7 @@ Probe = Annotated[Union[RidgeProbe, LogisticProbe, BNLinearProbe, MLPProbe], Fie
 
 
 class Ensemble(Strict):
-    """Soft voting of probes across sigmas (THEORY.md §6): logits (ridge: scores) are averaged."""
+    """Soft voting of probes across sigmas (docs/theory.md §6): logits (ridge: scores) are averaged."""
     strategy: Literal["neighbours", "all", "top"] = Field(
         "neighbours", description="best sigma +- k grid points | every sigma | the m best on validation")
     k: int = Field(2, ge=0)
@@ -136,7 +136,7 @@ NEEDS_PROBES = ("unimodality", "sw_distance")  # they read the accuracy curves
 
 
 class Analysis(Strict):
-    """Settings of the curve and feature analyses (THEORY.md §6)."""
+    """Settings of the curve and feature analyses (docs/theory.md §6)."""
     tolerance: float = Field(0.05, ge=0, lt=1, description="unimodality: allowed dip against the trend, "
                                                            "as a share of the curve's range")
     max_samples: int = Field(1000, gt=1, description="sw_distance / cka: test samples used (a seeded subset)")
@@ -155,7 +155,7 @@ class Generation(Strict):
 
 
 class Csnr(Strict):
-    """How CSNR bases are found (THEORY.md §4): the true MoLRG bases, or per-class SVD of features."""
+    """How CSNR bases are found (docs/theory.md §4): the true MoLRG bases, or per-class SVD of features."""
     basis: Literal["auto", "truth", "svd"] = Field(
         "auto", description="auto: the true bases (truth) for `output` on molrg data, SVD otherwise")
     rank: int | None = Field(None, gt=0, description="SVD rank r; default: keep `energy` of the spectrum")

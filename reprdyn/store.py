@@ -280,7 +280,16 @@ def allocate(path: str | Path, grp: str, template: xr.Dataset, chunks: dict[str,
 
 
 def write_region(path: str | Path, grp: str, part: xr.Dataset) -> None:
-    """Write `part` into the region of `grp` that its index coordinates pick out."""
+    """Write `part` into the region of `grp` that its index coordinates pick out.
+
+    A variable with no dims (a single-model scalar) is written into its array directly.
+    """
+    scalars = [v for v in part.data_vars if not part[v].dims]
+    for v in scalars:
+        zarr.open_array(f"{path}/{grp}/{v}", mode="r+")[...] = part[v].values
+    part = part.drop_vars(scalars)
+    if not part.data_vars:
+        return
     keep = set(part.dims)
     drop = [c for c in part.coords if c not in keep or part[c].dims != (c,)]
     part.drop_vars(drop).to_zarr(str(path), group=grp, region="auto", mode="r+", consolidated=False)

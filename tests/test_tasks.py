@@ -94,9 +94,12 @@ def test_derive_seed_is_stable():
 def test_out_of_memory_mid_stream_splits_the_passes_and_keeps_the_noise(tmp_path, monkeypatch, caplog):
     """A simulated out-of-memory error after some blocks: the retry runs 32 samples per pass, and every
     sample's noise, hence its features, are those of an uninterrupted run."""
+    import logging
+
     import torch
 
     import reprdyn.tasks as tasks
+    monkeypatch.setattr(logging.getLogger("reprdyn"), "propagate", True)  # the CLI's own handler may be set
     spec = validate_text(SMALL + "inputs: [clean, noisy]\nnoise_draws: 3\n")
     reprdyn.run(spec, store=tmp_path / "plain.zarr")
     real = tasks.iter_features

@@ -2,18 +2,31 @@
 
     spec.yaml --load--> Spec --plan--> [Task] --executor--> store (zarr) --query--> tables
 
-Python API: `load_spec(path)`, `run(spec, store=...)`, `open(store)`.
+Python API: `load_spec(path)`, `run(spec, store=...)`, `open(store)`. They are
+imported on first use (PEP 562), so `import reprdyn` loads neither torch nor
+the store libraries.
 """
+from importlib import import_module
 from importlib.metadata import PackageNotFoundError, version
-
-from .runner import run
-from .spec import Spec, SpecError, load_spec
-from .store import Results
-from .store import open_store as open
 
 try:
     __version__ = version("reprdyn")
 except PackageNotFoundError:  # running from a source tree
     __version__ = "0.0.0+local"
 
-__all__ = ["load_spec", "run", "open", "Spec", "SpecError", "Results", "__version__"]
+_API = {  # name -> (module, attribute)
+    "load_spec": (".spec", "load_spec"), "Spec": (".spec", "Spec"), "SpecError": (".errors", "SpecError"),
+    "run": (".runner", "run"), "open": (".store", "open_store"), "Results": (".store", "Results"),
+}
+__all__ = [*_API, "__version__"]
+
+
+def __getattr__(name: str):
+    if name not in _API:
+        raise AttributeError(f"module 'reprdyn' has no attribute {name!r}")
+    module, attr = _API[name]
+    return getattr(import_module(module, __name__), attr)
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -15,7 +15,6 @@ import torch
 
 from .errors import InputError
 from .extract import FORWARD_ROWS, hook_root
-from .models import PRETRAINED
 
 GiB = 1 << 30
 
@@ -85,18 +84,18 @@ def activation_bytes(net: torch.nn.Module, x: torch.Tensor, sigma: float) -> int
 def estimate(ctx, dataset: str) -> Estimate:
     """The estimate for one dataset; loads the data and every model (cached in `ctx`)."""
     spec = ctx.spec
-    data = ctx.data(dataset)
-    widths = ctx.channels(dataset)  # also checks every layer against every model
+    data = ctx.data.get(dataset)
+    widths = ctx.models.channels(dataset)  # also checks every layer against every model
     n, S, I, M = len(data.y), len(spec.sigmas), len(spec.inputs), len(spec.model_items())
     store = sum(M * S * I * n * c * 4 for c in widths.values())
     data_bytes, weights, act = data.x.nbytes, 0, 0
     for name, _ in spec.model_items():
         # the networks `channels` just measured: pretrained ones loaded, trained ones untrained (same sizes)
-        net, x2 = ctx.shape_net(name, dataset)
-        x0 = ctx.inputs(name, dataset)
+        net, x2 = ctx.models.shape_net(name, dataset)
+        x0 = ctx.models.inputs(name, dataset)
         if x0 is not data.x:
             data_bytes += x0.nbytes
-        encoder = ctx.pretrained(name).encoder if ctx.model_cfg(name).kind in PRETRAINED else None
+        encoder = ctx.models.encoder(name)
         for module in (net, encoder) if encoder is not None else (net,):
             weights += sum(p.numel() * p.element_size() for p in module.parameters())
         act = max(act, activation_bytes(net, x2, spec.sigmas[0]))

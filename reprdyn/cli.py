@@ -14,23 +14,14 @@ from typing import List, Optional
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.markup import escape
 from rich.table import Table
 
-from . import query as q
-from .runner import TasksFailed, catalog, describe_layers, plan_status, spec_of
-from .runner import diff as diff_specs
-from .runner import run as run_spec
-from .runner import train as train_spec
-from .errors import InputError
-from .spec import Spec, SpecError, load, load_spec
-from .plot import FIGURES
-from .plot import write as write_figure
-from .report import write as write_report
+from .errors import InputError, QueryError, SpecError, StoreError
 from .templates import TEMPLATES, InitError
-from .templates import init as init_spec
-from .store import Results, StoreError, read_attrs, task_status
+
+# the figure names, for --help without importing matplotlib (a test keeps them equal to plot.FIGURES)
+FIGURE_NAMES = ("curves", "csnr", "label-noise", "dae-vs-diffusion", "generalization", "cka")
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Representation dynamics of diffusion models: specs -> tasks -> zarr cubes -> queries.")
@@ -77,7 +68,7 @@ def handled(fn):
             raise
         except SpecError as e:
             _fail([str(i) for i in e.issues])
-        except (StoreError, q.QueryError, UserError, InputError) as e:
+        except (StoreError, QueryError, UserError, InputError) as e:
             _fail(f"error: {e}")
         except KeyboardInterrupt:
             _fail("interrupted; finished tasks are kept in the store, run again to resume", 130)
@@ -91,8 +82,10 @@ def handled(fn):
 TRUST = typer.Option(False, "--trust-code", help="allow `python` models (the spec must say trust_code: true)")
 
 
-def _load(path: Path, overrides: list[str] = (), trust: bool = False) -> tuple[Spec, str, dict[str, str]]:
+def _load(path: Path, overrides: list[str] = (), trust: bool = False):
     """The spec, its text as written (plus the --set lines) and the texts of the bases it extends."""
+    from .spec import load
+
     spec, sources = load(path, overrides, trust)
     text = sources.pop(str(path))
     if overrides:  # the store keeps the spec as written plus what the command line changed
@@ -106,6 +99,8 @@ def validate(specs: List[Path] = typer.Argument(..., help="spec files"),
              set_: List[str] = typer.Option([], "--set", help="override PATH=VALUE, e.g. model.width=512"),
              trust: bool = TRUST):
     """Check specs; report every error at once as file:line:col: field: message."""
+    from .spec import load_spec
+
     problems = []
     for path in specs:
         try:
@@ -121,6 +116,8 @@ def validate(specs: List[Path] = typer.Argument(..., help="spec files"),
 @handled
 def schema():
     """Print the JSON Schema of a spec."""
+    from .spec import Spec
+
     out.print_json(json.dumps(Spec.model_json_schema()))
 
 
@@ -137,6 +134,8 @@ def init(path: Optional[Path] = typer.Argument(None, help="the spec file (or fol
         for name, what in TEMPLATES.items():
             out.print(f"{name:18} {what}", highlight=False)
         return
+    from .templates import init as init_spec
+
     try:
         written = init_spec(template, path, force)
     except InitError as e:
@@ -153,6 +152,8 @@ def plan(spec_file: Path = typer.Argument(..., metavar="SPEC"),
          set_: List[str] = typer.Option([], "--set", help="override PATH=VALUE, e.g. model.width=512"),
          trust: bool = TRUST):
     """Show the compiled tasks and which of them the store already holds."""
+    from .runner import plan_status
+
     spec, _, _ = _load(spec_file, set_, trust)
     rows = plan_status(spec, store)
     table = Table(title=f"{spec.name}: {len(rows)} tasks")
@@ -176,6 +177,10 @@ def run(spec_file: Path = typer.Argument(..., metavar="SPEC"),
                                                 "(default $REPRDYN_DASK_ADDRESS; a spec cannot name one)"),
         trust: bool = TRUST):
     """Run a spec's tasks into its store, then print a summary."""
+    from .query import summary_json
+    from .runner import TasksFailed
+    from .runner import run as run_spec
+
     spec, text, bases = _load(spec_file, set_, trust)
     path = str(store or spec.store_path)
     with _reporter() as report:
@@ -186,7 +191,7 @@ def run(spec_file: Path = typer.Argument(..., metavar="SPEC"),
         except TasksFailed as e:
             rows, failures = e.summary, e.failures
     if json_out:
-        sys.stdout.write(json.dumps({"store": path, "summary": json.loads(q.summary_json(rows)),
+        sys.stdout.write(json.dumps({"store": path, "summary": json.loads(summary_json(rows)),
                                      "failed": failures}) + "\n")
     else:
         _summary(rows, path)
@@ -203,6 +208,8 @@ def run(spec_file: Path = typer.Argument(..., metavar="SPEC"),
 def status(store: Path = typer.Argument(..., help="a reprdyn store"),
            json_out: bool = typer.Option(False, "--json", help="JSON on stdout")):
     """Show which of a store's tasks are done, pending or failed."""
+    from .store import task_status
+
     rows = task_status(store)
     if json_out:
         sys.stdout.write(json.dumps(rows) + "\n")
@@ -264,7 +271,7 @@ def _reporter() -> _Reporter:
     return _Reporter()
 
 
-def _train_bar(progress: Progress):
+def _train_bar(progress):
     """A progress callback that shows the running training loss on its own bar."""
     state: dict[str, int] = {}
 
@@ -279,6 +286,8 @@ def _train_bar(progress: Progress):
 @handled
 def train(spec_file: Path = typer.Argument(..., metavar="SPEC"), trust: bool = TRUST):
     """Train every model the spec needs (or find it in the checkpoint cache)."""
+    from .runner import train as train_spec
+
     spec, _, _ = _load(spec_file, trust=trust)
     with _progress() as progress:
         done = train_spec(spec, on_train_step=_train_bar(progress))
@@ -288,7 +297,10 @@ def train(spec_file: Path = typer.Argument(..., metavar="SPEC"), trust: bool = T
         out.print(f"{task.label}: {'trained' if trained else 'cached'} {path}", highlight=False, markup=False)
 
 
-def _progress() -> Progress:
+def _progress():
+    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
+                               TimeRemainingColumn)
+
     return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                     TimeRemainingColumn(), console=err, transient=False)
 
@@ -297,7 +309,7 @@ SUMMARY_TITLE = ("summary at the lowest label noise: σ* is chosen on validation
                  "test accuracy (mean ± std over seeds); the test-curve peak only describes the curve")
 
 
-def _summary(rows: list[q.SummaryRow], path: str) -> None:
+def _summary(rows: list, path: str) -> None:
     table = Table(title=SUMMARY_TITLE)
     multi, swept = any(r.model for r in rows), any(r.point for r in rows)
     names = ("point",) * swept + ("dataset",) + ("model",) * multi + ("layer", "input", "probe")
@@ -326,6 +338,8 @@ def _fmt(v) -> str:
 @handled
 def layers(spec_file: Path = typer.Argument(..., metavar="SPEC"), trust: bool = TRUST):
     """List every hookable layer of the model(s) with its output shape (spatial maps are pooled to C)."""
+    from .runner import describe_layers
+
     spec, _, _ = _load(spec_file, trust=trust)
     for model, shapes in describe_layers(spec).items():
         table = Table(title=f"layers of {model} (on dataset {spec.datasets[0].name})")
@@ -341,6 +355,8 @@ def layers(spec_file: Path = typer.Argument(..., metavar="SPEC"), trust: bool = 
 @handled
 def spec_cmd(store: Path = typer.Argument(..., help="a reprdyn store")):
     """Print the exact resolved spec a store was written from (re-running it reproduces the cube)."""
+    from .catalog import spec_of
+
     sys.stdout.write(spec_of(store))
 
 
@@ -350,6 +366,8 @@ def diff_cmd(a: Path = typer.Argument(..., help="a spec file or a store"),
              b: Path = typer.Argument(..., help="a spec file or a store"),
              json_out: bool = typer.Option(False, "--json", help="JSON on stdout")):
     """Semantic differences between two specs or stores (fields; for stores, metrics on shared coords)."""
+    from .catalog import diff as diff_specs
+
     d = diff_specs(a, b)
     if json_out:
         sys.stdout.write(json.dumps(d) + "\n")
@@ -373,6 +391,9 @@ def diff_cmd(a: Path = typer.Argument(..., help="a spec file or a store"),
 def ls(store: Path = typer.Argument(..., help="a reprdyn store, or a folder of stores"),
        format: str = typer.Option("table", "--format", help="table | json (for a folder of stores)")):
     """Show a store's variables, dims, coords and provenance; for a folder, list the stores in it."""
+    from .catalog import catalog
+    from .store import Results, read_attrs
+
     if store.is_dir() and read_attrs(store) is None:
         rows = catalog(store)
         if format == "json":
@@ -413,10 +434,12 @@ def ls(store: Path = typer.Argument(..., help="a reprdyn store, or a folder of s
 @app.command("plot")
 @handled
 def plot_cmd(store: Path = typer.Argument(..., help="a reprdyn store"),
-             figure: str = typer.Option(..., "--figure", "-f", help="one of: " + ", ".join(FIGURES)),
+             figure: str = typer.Option(..., "--figure", "-f", help="one of: " + ", ".join(FIGURE_NAMES)),
              out_file: Path = typer.Option(..., "--out", "-o", help="the file to write: .png, .svg or .pdf"),
              dataset: Optional[str] = typer.Option(None, help="the dataset to plot (default: the first)")):
     """Write a figure read from a store."""
+    from .plot import write as write_figure
+
     written = write_figure(store, figure, out_file, dataset)
     err.print(f"wrote {written}", highlight=False)
 
@@ -426,6 +449,8 @@ def plot_cmd(store: Path = typer.Argument(..., help="a reprdyn store"),
 def report_cmd(store: Path = typer.Argument(..., help="a reprdyn store"),
                out_file: Path = typer.Option(..., "--out", "-o", help="the .html file to write")):
     """Write one self-contained HTML report: summary, figures, spec and provenance."""
+    from .report import write as write_report
+
     err.print(f"wrote {write_report(store, out_file)}", highlight=False)
 
 
@@ -438,13 +463,15 @@ def query_cmd(store: Path = typer.Argument(..., help="a reprdyn store"),
               mean: List[str] = typer.Option([], help="average over DIM"),
               format: str = typer.Option("table", "--format", help="table | csv | json")):
     """Print a tidy table of one variable: a column per remaining dim, then the value."""
+    from .query import query, to_csv, to_json
+
     if format not in ("table", "csv", "json"):
         raise UserError(f"--format {format}: expected one of table, csv, json")
-    df = q.query(str(store), var, dataset=dataset, sel=sel, mean=mean)
+    df = query(str(store), var, dataset=dataset, sel=sel, mean=mean)
     if format == "csv":
-        sys.stdout.write(q.to_csv(df))
+        sys.stdout.write(to_csv(df))
     elif format == "json":
-        sys.stdout.write(q.to_json(df) + "\n")
+        sys.stdout.write(to_json(df) + "\n")
     else:
         table = Table()
         for col in df.columns:

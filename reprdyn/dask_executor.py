@@ -13,7 +13,8 @@ from __future__ import annotations
 import os
 
 from .plan import Task
-from .tasks import Context, run_task
+from .caches import Context
+from .tasks import run_task
 
 _CONTEXTS: dict[tuple[str, str], Context] = {}  # per worker process: (spec json, store) -> Context
 
@@ -22,7 +23,7 @@ def _context(spec, path: str) -> Context:
     key = (spec.model_dump_json(), path)
     if key not in _CONTEXTS:
         _CONTEXTS.clear()  # one spec at a time per worker keeps memory bounded
-        _CONTEXTS[key] = Context(spec, path)
+        _CONTEXTS[key] = Context.create(spec, path)
     return _CONTEXTS[key]
 
 

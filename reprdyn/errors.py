@@ -1,5 +1,58 @@
-"""Errors about the user's input found after validation (a model, a dataset, a limit): exit 2, never a traceback."""
+"""Errors the user sees, and the two helpers every table lookup and suggestion goes through.
+
+Nothing here imports more than the standard library, so the command line can
+catch these classes without loading the pipeline.
+"""
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 
 
 class InputError(ValueError):
     """Something the spec points at is missing, unreadable or does not fit; the message says what to do."""
+
+
+class StoreError(Exception):
+    """A store path is unusable (not a store, another spec's store, unreadable)."""
+
+
+class QueryError(ValueError):
+    """A query names a variable, dim or value the store does not have."""
+
+
+@dataclass(frozen=True)
+class Issue:
+    """One problem in a spec, at `file:line:col` and a field path."""
+    file: str
+    line: int  # 1-based
+    col: int  # 1-based
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.path}: " if self.path else ""
+        return f"{self.file}:{self.line}:{self.col}: {where}{self.message}"
+
+
+class SpecError(Exception):
+    """A spec failed to load or validate; carries every issue found."""
+
+    def __init__(self, issues: list[Issue]):
+        self.issues = issues
+        super().__init__("\n".join(str(i) for i in issues))
+
+
+def did_you_mean(word: str, choices: Iterable[str], cutoff: float = 0.6) -> str:
+    """'; did you mean 'x'?' for the closest choice, or '' when none is close."""
+    near = difflib.get_close_matches(str(word), [str(c) for c in choices], n=1, cutoff=cutoff)
+    return f"; did you mean {near[0]!r}?" if near else ""
+
+
+def lookup(table: Mapping, kind: str, what: str):
+    """`table[kind]`, or a ValueError naming the valid kinds (the one table lookup of the package)."""
+    if kind in table:
+        return table[kind]
+    raise ValueError(f"unknown {what} {kind!r}; expected one of {', '.join(map(str, table))}"
+                     + did_you_mean(kind, table))

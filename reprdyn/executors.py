@@ -9,7 +9,9 @@ import traceback
 from typing import Callable
 
 from .plan import Task
-from .tasks import Context, run_task
+from .caches import Context
+from .errors import lookup
+from .tasks import run_task
 
 Callback = Callable[[Task], None]
 FailCallback = Callable[[Task, str], None]
@@ -54,7 +56,4 @@ EXECUTORS = {"local": run_local, "dask": run_dask}
 
 
 def get_executor(name: str):
-    try:
-        return EXECUTORS[name]
-    except KeyError:
-        raise ValueError(f"unknown executor {name!r}; expected one of {sorted(EXECUTORS)}") from None
+    return lookup(EXECUTORS, name, "executor")

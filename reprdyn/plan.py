@@ -10,7 +10,7 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 
-from .models import TRAINABLE, dae_sigmas
+from .models.kinds import TRAINABLE, dae_sigmas
 from .spec import Spec
 
 STAGES = ("train", "data", "features", "theory", "probe", "analysis", "generate")

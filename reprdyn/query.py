@@ -9,12 +9,9 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from .metrics import unimodality
-from .store import Results, StoreError
-
-
-class QueryError(ValueError):
-    """A query names a variable, dim or value the store does not have."""
+from .errors import QueryError, StoreError
+from .metrics.unimodal import unimodality
+from .store import Results
 
 
 def parse_sel(items: list[str]) -> list[tuple[str, str]]:

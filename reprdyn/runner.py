@@ -1,4 +1,8 @@
-"""Run a spec end to end: plan -> create the store -> executor -> summary."""
+"""Run a spec end to end: preflight -> plan -> create the store -> executor -> summary; sweeps point by point.
+
+Also `train` (checkpoints only), `plan_status` and `describe_layers`. Reading
+stores back is `query`, `catalog` and `store.Results`.
+"""
 from __future__ import annotations
 
 import json
@@ -10,14 +14,16 @@ from pathlib import Path
 
 import numpy as np
 
-from . import store as st
-from . import sweep as sw
+from .store import (StoreLock, check_destination, consolidate, create, done_keys, mark_done, provenance,
+                    read_attrs, record_failures, update_attrs, write_plan)
+from .sweep import layout as sweep_layout
+from .sweep import points as sweep_points
 from .budget import preflight
+from .caches import Context
 from .executors import get_executor
 from .plan import Task, plan
 from .query import SummaryRow, summarize
 from .spec import Spec, canonical, resolved, spec_hash, to_yaml
-from .tasks import Context
 
 log = logging.getLogger("reprdyn")
 
@@ -51,22 +57,22 @@ def run(spec: Spec, store: str | Path | None = None, spec_text: str | None = Non
     dask = dask or os.environ.get("REPRDYN_DASK_ADDRESS") or None
     path = str(store or spec.store_path)
     text = spec_text if spec_text is not None else json.dumps(canonical(spec), indent=2)
-    prov = st.provenance(text, spec_hash(spec), canonical(spec), resolved(spec), spec_bases)
+    prov = provenance(text, spec_hash(spec), canonical(spec), resolved(spec), spec_bases)
     if spec.sweep:
         return _run_sweep(spec, path, prov, on_start, on_done, force, on_train_step, wait, dask)
-    st.check_destination(path, prov)  # refuse before anything is created
-    ctx = Context(spec, path, on_train_step)
+    check_destination(path, prov)  # refuse before anything is created
+    ctx = Context.create(spec, path, on_train_step)
     preflight(ctx, log.info)  # load and check every model, estimate sizes, refuse over the spec's limits
-    with st.StoreLock(path, wait=wait):
-        st.create(path, prov, fresh=force)
+    with StoreLock(path, wait=wait):
+        create(path, prov, fresh=force)
         tasks = plan(spec)
-        st.write_plan(path, tasks)
-        done = st.done_keys(path)
+        write_plan(path, tasks)
+        done = done_keys(path)
         todo = [t for t in tasks if t.key not in done]
         failures: list[dict] = []
 
         def finished(task: Task) -> None:
-            st.mark_done(path, task.key, task.label)
+            mark_done(path, task.key, task.label)
             if on_done:
                 on_done(task)
 
@@ -75,8 +81,8 @@ def run(spec: Spec, store: str | Path | None = None, spec_text: str | None = Non
 
         executor = "dask" if dask else spec.compute.executor
         get_executor(executor)(todo, ctx, on_start, finished, failed, address=dask)
-        st.record_failures(path, failures)
-        st.consolidate(path)
+        record_failures(path, failures)
+        consolidate(path)
         summary = summarize(path) if not any(f["task"].startswith("data ") for f in failures) else []
     if failures:
         raise TasksFailed(failures, summary)
@@ -90,20 +96,20 @@ def _run_sweep(spec: Spec, path: str, prov: dict, on_start, on_done, force: bool
     Adding values to a sweep keeps its store (same identity): finished points are
     reused and only new ones run.
     """
-    pts = sw.points(spec)
-    info = sw.layout(spec, pts)
+    pts = sweep_points(spec)
+    info = sweep_layout(spec, pts)
     prov = {**prov, "sweep": json.dumps(info)}
-    old = st.read_attrs(path)
+    old = read_attrs(path)
     grows = old is not None and "sweep" in old and json.loads(old["sweep"])["identity"] == info["identity"]
     if not grows:
-        st.check_destination(path, prov)
+        check_destination(path, prov)
     rows: list[SummaryRow] = []
     failures: list[dict] = []
-    with st.StoreLock(path, wait=wait):
+    with StoreLock(path, wait=wait):
         if grows and not force:
-            st.update_attrs(path, prov)
+            update_attrs(path, prov)
         else:
-            st.create(path, prov, fresh=force)
+            create(path, prov, fresh=force)
         for point in pts:
             log.info("sweep point %s", point.label)
             head = f"# sweep point {point.label} of {spec.name}\n"
@@ -125,13 +131,13 @@ def train(spec: Spec, on_train_step: Callable[[str, int, int, float], None] | No
 
     Returns each train task with its checkpoint path and whether it was trained now.
     """
-    ctx = Context(spec, "", on_train_step)
+    ctx = Context.create(spec, "", on_train_step)
     out = []
     for task in plan(spec):
         if task.stage == "train":
             variant = task.param("variant", 0)
-            ctx.denoiser(task.param("model"), task.dataset, variant, label=task.label)
-            out.append((task, *ctx.checkpoints[(task.param("model"), variant)]))
+            ctx.models.denoiser(task.param("model"), task.dataset, variant, label=task.label)
+            out.append((task, *ctx.models.checkpoints[(task.param("model"), variant)]))
             if on_done:
                 on_done(task)
     return out
@@ -142,10 +148,10 @@ def plan_status(spec: Spec, store: str | Path | None = None) -> list[tuple[Task,
     for a sweep, every point's tasks, labelled with the point."""
     path = str(store or spec.store_path)
     if spec.sweep:
-        return [(replace(t, dataset=f"{t.dataset} [{p.label}]"), status) for p in sw.points(spec)
+        return [(replace(t, dataset=f"{t.dataset} [{p.label}]"), status) for p in sweep_points(spec)
                 for t, status in plan_status(p.spec, Path(path) / p.folder)]
-    attrs = st.read_attrs(path)
-    done = st.done_keys(path) if attrs and attrs.get("spec_hash") == spec_hash(spec) else set()
+    attrs = read_attrs(path)
+    done = done_keys(path) if attrs and attrs.get("spec_hash") == spec_hash(spec) else set()
     return [(t, "done" if t.key in done else "pending") for t in plan(spec)]
 
 
@@ -155,99 +161,10 @@ def describe_layers(spec: Spec) -> dict[str, dict[str, tuple[int, ...]]]:
     Untrained networks have the same shapes as trained ones, so nothing is trained.
     """
     out = {}
-    for (name, cfg), shapes in zip(spec.model_items(), Context(spec, "").layer_shapes(spec.datasets[0].name).values()):
+    shapes_of = Context.create(spec).models.layer_shapes(spec.datasets[0].name)
+    for (name, cfg), shapes in zip(spec.model_items(), shapes_of.values()):
         shapes["output"] = (int(np.prod(shapes["output"])),)  # probed flattened
         out[name or cfg.kind] = shapes
     return out
 
 
-def spec_of(store: str | Path) -> str:
-    """The exact resolved spec a store was written from, as YAML that re-runs to the same cube."""
-    from .spec import to_yaml
-
-    attrs = st.Results(store).attrs
-    if "spec_resolved" not in attrs:
-        raise st.StoreError(f"{store}: this store keeps no resolved spec (written by an older reprdyn)")
-    head = f"# resolved spec of {store} (spec hash {attrs['spec_hash'][:16]})\n"
-    return head + to_yaml(json.loads(attrs["spec_resolved"]))
-
-
-def _canonical_of(path: str | Path) -> tuple[dict, bool]:
-    """(canonical spec, is a store) for a spec file or a store."""
-    from .spec import load_spec
-
-    p = Path(path)
-    attrs = st.read_attrs(p)
-    if attrs is not None:
-        return json.loads(attrs["spec_canonical"]), True
-    if p.is_dir():
-        raise st.StoreError(f"{p}: neither a spec file nor a reprdyn store")
-    return canonical(load_spec(p, trust_code=True)), False  # comparing imports no code
-
-
-def diff(a: str | Path, b: str | Path) -> dict:
-    """Semantic differences between two specs or stores: spec fields, and for two stores the metrics
-    on their shared coordinates (max and mean |difference| per dataset and variable)."""
-    import numpy as np
-    import xarray as xr
-
-    (ca, sa), (cb, sb) = _canonical_of(a), _canonical_of(b)
-    out = {"fields": st.diff_fields(ca, cb), "metrics": []}
-    if sa and sb:
-        ra, rb = st.Results(a), st.Results(b)
-        for name in sorted(set(ra.datasets) & set(rb.datasets)):
-            da, db = ra[name], rb[name]
-            for var in sorted(set(da.data_vars) & set(db.data_vars)):
-                try:
-                    x, y = xr.align(da[var], db[var], join="inner")
-                except ValueError:
-                    continue
-                if x.size == 0:
-                    continue
-                d = np.abs(x.values - y.values)
-                if np.isfinite(d).any():
-                    out["metrics"].append({"dataset": name, "variable": var, "shared": int(x.size),
-                                           "max_abs_diff": float(np.nanmax(d)), "mean_abs_diff": float(np.nanmean(d))})
-    return out
-
-
-def _chosen(rows: list[SummaryRow]) -> dict | None:
-    """The store's headline, chosen on validation data alone: the (point, model, layer, input, probe) whose
-    validation accuracy at its sigma* is highest, with the test accuracy there."""
-    rows = [r for r in rows if np.isfinite(r.val_accuracy)]
-    if not rows:
-        return None
-    r = max(rows, key=lambda r: r.val_accuracy)
-    what = "/".join(x for x in (r.point, r.dataset, r.model, r.layer, r.input, r.probe) if x)
-    return {"what": what, "best_sigma": r.best_sigma, "val_accuracy": r.val_accuracy,
-            "test_accuracy": r.best_accuracy}
-
-
-def catalog(folder: str | Path, max_depth: int = 4) -> list[dict]:
-    """Every reprdyn store under `folder`: name, spec hash, status, creation time, size, and the headline
-    chosen on validation data (never the best test number)."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise st.StoreError(f"{folder}: not a folder")
-    found, stack = [], [(folder, 0)]
-    while stack:
-        here, depth = stack.pop()
-        attrs = st.read_attrs(here) if (here / "zarr.json").exists() else None
-        if attrs is not None:
-            found.append((here, attrs))
-            continue  # a store's own subfolders hold no stores
-        if depth < max_depth:
-            stack += [(c, depth + 1) for c in sorted(here.iterdir(), reverse=True) if c.is_dir()]
-    rows = []
-    for path, attrs in sorted(found):
-        try:
-            tasks = st.task_status(path)
-            status = ("failed" if any(t["status"] == "failed" for t in tasks) else
-                      "complete" if all(t["status"] == "done" for t in tasks) else "partial")
-        except st.StoreError:
-            status = "partial"
-        size = sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
-        rows.append({"store": str(path), "name": json.loads(attrs["spec_canonical"]).get("name"),
-                     "spec_hash": attrs["spec_hash"][:12], "status": status, "created": attrs.get("created"),
-                     "size_bytes": size, "best": _chosen(summarize(path)) if status != "partial" else None})
-    return rows

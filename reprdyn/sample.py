@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from .errors import lookup
 from .models.schedules import EDMSchedule, VPSchedule
 
 
@@ -54,13 +55,24 @@ def generate(D, shape: tuple[int, ...], n: int, sigmas: np.ndarray, sampler: str
              batch_size: int = 256, device: str = "cpu") -> np.ndarray:
     """`n` samples of `shape` from x_T = sigmas[0] * N(0, I), drawn at once from `seed` (so the batch size
     does not change them), solved in batches; float32 numpy."""
-    try:
-        solve = SAMPLERS[sampler]
-    except KeyError:
-        raise ValueError(f"unknown sampler {sampler!r}; expected one of {sorted(SAMPLERS)}") from None
+    solve = lookup(SAMPLERS, sampler, "sampler")
     gen = torch.Generator().manual_seed(seed)
-    dtype = next((p.dtype for p in D.parameters()), torch.float32) if isinstance(D, torch.nn.Module) else torch.float32
     x_T = torch.randn((n, *shape), generator=gen, dtype=torch.float64) * float(sigmas[0])  # (n, *shape), one draw
-    out = [solve(D, x_T[i:i + batch_size].to(device=device, dtype=dtype), sigmas).float().cpu().numpy()
+    # the ODE state stays float32; a half-precision network gets its own dtype inside its wrapper
+    out = [solve(D, x_T[i:i + batch_size].to(device=device, dtype=torch.float32), sigmas).float().cpu().numpy()
            for i in range(0, n, batch_size)]
     return np.concatenate(out)
+
+
+def sampler_for(net, cfg, steps: int, choice: str) -> tuple[np.ndarray, str]:
+    """The model's sampling grid (VP: its schedule's timesteps; otherwise EDM's) and solver."""
+    precond = getattr(cfg, "precond", None)
+    if precond is not None and precond.kind == "vp":
+        sigmas, auto = ddim_steps(VPSchedule.from_config(precond), steps), "ddim"
+    elif precond is not None and precond.kind == "edm":
+        sigmas, auto = edm_steps(steps, precond.sigma_min, precond.sigma_max, precond.rho), "heun"
+    elif getattr(net, "schedule", None) is not None:  # a pretrained VP model
+        sigmas, auto = ddim_steps(net.schedule, steps), "ddim"
+    else:
+        sigmas, auto = edm_steps(steps), "heun"
+    return sigmas, auto if choice == "auto" else choice

@@ -22,13 +22,11 @@ import numpy as np
 import xarray as xr
 import zarr
 
+from .errors import StoreError
+
 FORMAT = "reprdyn-store"
 FORMAT_VERSION = 1
 KEY_PACKAGES = ("torch", "numpy", "xarray", "zarr", "scikit-learn", "pydantic")
-
-
-class StoreError(Exception):
-    """A store path is unusable (not a store, another spec's store, unreadable)."""
 
 
 def group(dataset: str, part: str, layer: str | None = None) -> str:
@@ -293,15 +291,6 @@ def write_region(path: str | Path, grp: str, part: xr.Dataset) -> None:
     keep = set(part.dims)
     drop = [c for c in part.coords if c not in keep or part[c].dims != (c,)]
     part.drop_vars(drop).to_zarr(str(path), group=grp, region="auto", mode="r+", consolidated=False)
-
-
-CHUNK_BYTES = 8 << 20  # target size of one feature chunk
-
-
-def sample_chunk(n_samples: int, channels: int, batch_size: int) -> int:
-    """Rows per feature chunk: a multiple of the batch size near CHUNK_BYTES of float32."""
-    rows = max(batch_size, CHUNK_BYTES // (4 * channels) // batch_size * batch_size)
-    return min(rows, max(n_samples, 1))
 
 
 class RowWriter:

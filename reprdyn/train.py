@@ -20,7 +20,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from .models import build_denoiser, make_loss
+from .models.build import build_denoiser, make_loss
 
 ProgressFn = Callable[[int, int, float], None]  # (step, total, loss)
 
@@ -53,11 +53,10 @@ def code_version() -> str:
     not count but any change to what the code computes does; it is part of every
     checkpoint key, so a checkpoint made by other model code is never loaded.
     """
-    from . import models
-    from .models import networks, precond, schedules
+    from .models import build, networks, precond, schedules
 
     parts = [inspect.getsource(m) for m in (networks, precond, schedules)]
-    parts += [inspect.getsource(f) for f in (models.build_denoiser, models.make_loss, fit)]
+    parts += [inspect.getsource(f) for f in (build.build_denoiser, build.make_loss, fit)]
     trees = [ast.dump(_stripped(ast.parse(textwrap.dedent(p)))) for p in parts]
     return hashlib.sha256(json.dumps([CHECKPOINT_FORMAT, trees]).encode()).hexdigest()[:16]
 

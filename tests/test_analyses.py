@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 import reprdyn
-from reprdyn.analyses import posterior_quality, sampler_for
+from reprdyn.metrics.posterior import posterior_quality
+from reprdyn.sample import sampler_for
 from reprdyn.data.molrg import molrg_bases, molrg_sample
 from reprdyn.extract import NoiseStream
 from reprdyn.models.molrg import MolrgPosterior

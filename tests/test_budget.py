@@ -10,7 +10,7 @@ import reprdyn
 from reprdyn.budget import activation_bytes, estimate
 from reprdyn.cli import app
 from reprdyn.spec import validate_text
-from reprdyn.tasks import Context
+from reprdyn.caches import Context
 
 from conftest import SMALL
 
@@ -32,7 +32,7 @@ inputs: [clean, noisy]
 
 def test_store_estimate_equals_the_feature_cubes_written(tmp_path):
     spec = validate_text(TRAINED)
-    est = estimate(Context(spec, ""), "toy")
+    est = estimate(Context.create(spec), "toy")
     reprdyn.run(spec, store=tmp_path / "b.zarr")
     written = 0
     for layer in spec.layers:
@@ -75,7 +75,7 @@ def test_ridge_term_is_the_gram_matrix_ridge_factorises(tmp_path, monkeypatch):
     sigma; the estimate counts that matrix and its eigenvectors, not an n x n one."""
     spec = validate_text(TRAINED.replace("width: 32", "width: 256").replace("n_train: 100", "n_train: 40")
                          .replace("layers: [fc1, fc2, output]", "layers: [fc2]\nprobes: [{kind: ridge}]"))
-    est = estimate(Context(spec, ""), "toy")
+    est = estimate(Context.create(spec), "toy")
     factorised = []
     real = torch.linalg.eigh
     monkeypatch.setattr(torch.linalg, "eigh", lambda A: (factorised.append(A), real(A))[1])

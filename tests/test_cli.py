@@ -118,7 +118,7 @@ def test_status_json_and_failures(small_spec_file, small_store, tmp_path, monkey
 
     def broken(task, ctx):
         raise RuntimeError("disk on fire")
-    monkeypatch.setitem(tasks.STAGE_FUNCTIONS, "theory", broken)
+    monkeypatch.setitem(tasks.STAGES, "theory", broken)
     store = tmp_path / "f.zarr"
     r = invoke("run", small_spec_file, "--store", store)
     assert r.exit_code == 1 and "failed: theory toy: RuntimeError: disk on fire" in r.stderr

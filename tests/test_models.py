@@ -6,7 +6,6 @@ import pytest
 import torch
 
 from reprdyn.data.molrg import molrg_bases
-from reprdyn.models import make_loss
 from reprdyn.models.networks import build_network
 from reprdyn.models.molrg import MolrgPosterior
 
@@ -45,14 +44,3 @@ def test_delta_zero_small_sigma_is_projection():
     x = np.einsum("nd,bd->bn", U[0], rng.standard_normal((5, 2)))  # on subspace 0
     out = MolrgPosterior(U, 0.0)(torch.tensor(x), 0.0).numpy()
     np.testing.assert_allclose(out, x, atol=1e-12)
-
-
-def test_lookup_tables_name_valid_kinds():
-    class Cfg:
-        kind = "unet-9000"
-    with pytest.raises(ValueError, match="unknown network kind 'unet-9000'; expected one of"):
-        build_network(Cfg(), (1, 8, 8))
-    class Model:
-        precond = Cfg()
-    with pytest.raises(ValueError, match="unknown precond kind 'unet-9000'; expected one of"):
-        make_loss(Model(), None)

@@ -169,13 +169,13 @@ def test_ddpm_unet_spec_runs_with_bottleneck_and_decoder_layers(tmp_path, repos)
 def test_dit_adds_noise_to_latents_pools_tokens_and_uses_the_null_class(tmp_path, repos):
     spec = validate_text(spec_text("{kind: dit, id: %s}" % (repos / "dit"), "[transformer_blocks.1, output]")
                          .replace("images.npz", str(repos / "images.npz")))
-    from reprdyn.tasks import Context
-    ctx = Context(spec, "")
+    from reprdyn.caches import Context
+    ctx = Context.create(spec).models
     net = ctx.pretrained("").denoiser
     assert net.net.class_label == 10  # num_embeds_ada_norm: the null class
     vae_ = diffusers.AutoencoderKL.from_pretrained(repos / "dit/vae")
     with torch.no_grad():
-        z = vae_.encode(torch.as_tensor(ctx.data("img").x[:4])).latent_dist.mean * vae_.config.scaling_factor
+        z = vae_.encode(torch.as_tensor(ctx.data.get("img").x[:4])).latent_dist.mean * vae_.config.scaling_factor
     np.testing.assert_allclose(ctx.inputs("", "img")[:4], z.numpy(), rtol=1e-5, atol=1e-5)  # latents, (4, 4, 4, 4)
     assert ctx.channels("img") == {"transformer_blocks.1": 16, "output": 4 * 4 * 4}  # D = heads * head_dim
     seen = []

@@ -156,10 +156,3 @@ def test_ensemble_strategies_and_soft_vote():
 def test_accuracy_per_class():
     acc, per = accuracy(np.array([0, 1, 1, 2]), np.array([0, 1, 0, 2]), 4)
     assert acc == 0.75 and per[0] == 0.5 and per[1] == 1 and per[2] == 1 and np.isnan(per[3])
-
-
-def test_make_probe_table():
-    class Cfg:
-        kind = "svm"
-    with pytest.raises(ValueError, match="unknown probe kind 'svm'; expected one of"):
-        make_probe(Cfg(), 3)

@@ -233,7 +233,7 @@ def test_wait_queues_behind_the_lock(small_spec, small_store):
 def test_catalog_tells_complete_partial_and_failed_apart(small_spec, small_store, tmp_path):
     import shutil
 
-    from reprdyn.runner import catalog
+    from reprdyn.catalog import catalog
     root = tmp_path / "stores"
     shutil.copytree(small_store, root / "done.zarr")
     shutil.copytree(small_store, root / "team/half.zarr")  # nested a level deeper
@@ -255,8 +255,8 @@ def test_catalog_tells_complete_partial_and_failed_apart(small_spec, small_store
 def test_catalog_headline_is_chosen_on_validation(tmp_path, monkeypatch):
     """Two probes; the one that is worse on validation is rigged to be perfect on test. The catalog reports
     the probe validation prefers, with its test accuracy at its own sigma*."""
-    import reprdyn.tasks as tasks
-    from reprdyn.runner import catalog
+    import reprdyn.tasks.probe as tasks
+    from reprdyn.catalog import catalog
     from reprdyn.spec import validate_text
 
     from conftest import SMALL

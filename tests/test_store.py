@@ -8,7 +8,7 @@ import pytest
 import xarray as xr
 import xarray.testing as xrt
 
-from reprdyn import store as st
+from reprdyn import store
 from reprdyn.spec import canonical, spec_hash, validate_text
 
 from conftest import SMALL
@@ -16,20 +16,20 @@ from conftest import SMALL
 
 def test_region_round_trip(tmp_path):
     path = tmp_path / "s.zarr"
-    st.create(path, {"format": st.FORMAT, "spec_hash": "h", "spec_canonical": "{}"})
+    store.create(path, {"format": store.FORMAT, "spec_hash": "h", "spec_canonical": "{}"})
     tpl = xr.Dataset({"a": (("sigma", "layer"), np.full((3, 2), np.nan))},
                      coords={"sigma": [0.1, 1.0, 10.0], "layer": np.array(["x", "y"], dtype=object)})
-    st.allocate(path, "g", tpl, {"a": {"sigma": 1}})
+    store.allocate(path, "g", tpl, {"a": {"sigma": 1}})
     part = xr.Dataset({"a": (("sigma", "layer"), [[1.0, 2.0]])}, coords={"sigma": [1.0], "layer": tpl.layer})
-    st.write_region(path, "g", part)
-    back = st.open_group(path, "g").load()
+    store.write_region(path, "g", part)
+    back = store.open_group(path, "g").load()
     want = tpl.copy(deep=True)
     want["a"][1] = [1.0, 2.0]
     xrt.assert_identical(back, want)
 
 
 def test_metric_cube_round_trip(small_store, small_spec):
-    res = st.open_store(small_store)
+    res = store.open_store(small_store)
     ds = res["toy"].load()
     again = xr.open_zarr(str(small_store), group="datasets/toy/metrics", consolidated=False).load()
     xrt.assert_allclose(ds, again.assign_coords({c: again[c].astype(object) for c in ("layer", "probe", "input", "class")}))
@@ -48,7 +48,7 @@ def test_metric_cube_round_trip(small_store, small_spec):
 
 
 def test_provenance(small_store, small_spec):
-    a = st.open_store(small_store).attrs
+    a = store.open_store(small_store).attrs
     assert a["spec"] == SMALL and a["spec_hash"] == spec_hash(small_spec)
     assert json.loads(a["spec_canonical"]) == json.loads(json.dumps(canonical(small_spec), sort_keys=True))
     assert a["versions"]["zarr"].startswith("3") and "created" in a and "git_commit" in a
@@ -58,27 +58,27 @@ def test_refuses_foreign_folder_and_other_spec(tmp_path, small_store):
     foreign = tmp_path / "mine"
     foreign.mkdir()
     (foreign / "thesis.tex").write_text("precious")
-    with pytest.raises(st.StoreError, match="exists and is not a reprdyn store"):
-        st.create(foreign, {"format": st.FORMAT, "spec_hash": "x", "spec_canonical": "{}"})
+    with pytest.raises(store.StoreError, match="exists and is not a reprdyn store"):
+        store.create(foreign, {"format": store.FORMAT, "spec_hash": "x", "spec_canonical": "{}"})
     assert (foreign / "thesis.tex").read_text() == "precious"
     other = validate_text(SMALL.replace("delta: 0.3", "delta: 0.2"))
-    prov = st.provenance("x", spec_hash(other), canonical(other))
-    with pytest.raises(st.StoreError, match=r"different spec; differing fields:\n  datasets\[0\]\.delta: 0.3 -> 0.2"):
-        st.create(small_store, prov)
+    prov = store.provenance("x", spec_hash(other), canonical(other))
+    with pytest.raises(store.StoreError, match=r"different spec; differing fields:\n  datasets\[0\]\.delta: 0.3 -> 0.2"):
+        store.create(small_store, prov)
 
 
 def test_manifest_tolerates_torn_line(tmp_path):
-    tmp_path.joinpath(st.MANIFEST).write_text('{"key": "a"}\n{"key": "b"}\n{"ke')
-    assert st.done_keys(tmp_path) == {"a", "b"}
+    tmp_path.joinpath(store.MANIFEST).write_text('{"key": "a"}\n{"key": "b"}\n{"ke')
+    assert store.done_keys(tmp_path) == {"a", "b"}
 
 
 def test_open_errors(tmp_path, small_store):
-    with pytest.raises(st.StoreError, match="not a reprdyn store"):
-        st.open_store(tmp_path / "nope")
-    with pytest.raises(st.StoreError, match="unknown dataset 'x'"):
-        st.open_store(small_store)["x"]
-    with pytest.raises(st.StoreError, match="unknown layer 'h'"):
-        st.open_store(small_store).features("toy", "h")
+    with pytest.raises(store.StoreError, match="not a reprdyn store"):
+        store.open_store(tmp_path / "nope")
+    with pytest.raises(store.StoreError, match="unknown dataset 'x'"):
+        store.open_store(small_store)["x"]
+    with pytest.raises(store.StoreError, match="unknown layer 'h'"):
+        store.open_store(small_store).features("toy", "h")
 
 
 def test_row_writer_writes_whole_chunks(tmp_path):
@@ -86,7 +86,7 @@ def test_row_writer_writes_whole_chunks(tmp_path):
     xr.Dataset({"f": (("s", "n", "c"), np.full((2, 10, 3), np.nan, np.float32))}).to_zarr(
         tmp_path / "w.zarr", mode="w", consolidated=False, encoding={"f": {"chunks": (1, 4, 3)}})
     arr = zarr.open_array(str(tmp_path / "w.zarr" / "f"), mode="r+")
-    w = st.RowWriter(arr, (1,), 4)
+    w = store.RowWriter(arr, (1,), 4)
     rows = np.arange(30, dtype=np.float32).reshape(10, 3)
     for start in range(0, 10, 2):
         w.add(start, rows[start:start + 2])
@@ -95,4 +95,3 @@ def test_row_writer_writes_whole_chunks(tmp_path):
     w.flush()
     np.testing.assert_array_equal(arr[1], rows)
     assert np.isnan(arr[0]).all()
-    assert st.sample_chunk(100_000, 256, 512) % 512 == 0 and st.sample_chunk(50, 256, 512) == 50

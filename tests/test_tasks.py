@@ -6,7 +6,8 @@ import xarray.testing as xrt
 
 import reprdyn
 from reprdyn.spec import validate_text
-from reprdyn.tasks import choose, derive_seed, evaluate, noisy_labels, val_split
+from reprdyn.seeds import derive_seed
+from reprdyn.tasks.probe import choose, evaluate, noisy_labels, val_split
 
 from conftest import SMALL
 
@@ -42,17 +43,17 @@ def test_choose_and_evaluate():
 
 def test_selection_never_reads_test_labels(small_spec, tmp_path, monkeypatch):
     """Shuffle the test labels: selection (val accuracy, best sigma, members) must not move."""
-    import reprdyn.tasks as tasks
+    from reprdyn.caches import DataCache
 
     reprdyn.run(small_spec, store=tmp_path / "a.zarr")
-    real = tasks.Context.data
+    real = DataCache.get
 
     def shuffled(self, name):
         d = real(self, name)
         test = d.split == "test"
         d.y[test] = np.random.default_rng(9).permutation(d.y[test])
         return d
-    monkeypatch.setattr(tasks.Context, "data", shuffled)
+    monkeypatch.setattr(DataCache, "get", shuffled)
     reprdyn.run(small_spec, store=tmp_path / "b.zarr")
     a, b = reprdyn.open(tmp_path / "a.zarr")["toy"].load(), reprdyn.open(tmp_path / "b.zarr")["toy"].load()
     for v in ("val_accuracy", "best_sigma", "ensemble_members"):
@@ -98,7 +99,7 @@ def test_out_of_memory_mid_stream_splits_the_passes_and_keeps_the_noise(tmp_path
 
     import torch
 
-    import reprdyn.tasks as tasks
+    import reprdyn.tasks.features as tasks
     monkeypatch.setattr(logging.getLogger("reprdyn"), "propagate", True)  # the CLI's own handler may be set
     spec = validate_text(SMALL + "inputs: [clean, noisy]\nnoise_draws: 3\n")
     reprdyn.run(spec, store=tmp_path / "plain.zarr")

@@ -5,7 +5,7 @@ import numpy as np
 import torch
 
 from reprdyn.spec import validate_text
-from reprdyn.tasks import Context
+from reprdyn.caches import DataCache
 from reprdyn.train import ensure_trained
 
 SPEC = """spec_version: 1
@@ -23,7 +23,7 @@ layers: [fc2]
 
 def test_training_lowers_loss_and_cache_is_reused(tmp_path):
     spec = validate_text(SPEC)
-    data = Context(spec, "").train_data(spec.model)
+    data = DataCache(spec).train_split(spec.model)
     net, path, trained = ensure_trained(spec.model, data, None, 0, str(tmp_path), "cpu")
     assert trained and path.exists()
     losses = torch.load(path, weights_only=True)["losses"]
@@ -39,18 +39,18 @@ def test_training_lowers_loss_and_cache_is_reused(tmp_path):
 
 def test_cache_key_covers_config_data_and_seed(tmp_path):
     spec = validate_text(SPEC)
-    data = Context(spec, "").train_data(spec.model)
+    data = DataCache(spec).train_split(spec.model)
     _, p0, _ = ensure_trained(spec.model, data, [0.5], 0, str(tmp_path), "cpu")
     _, p1, _ = ensure_trained(spec.model, data, [0.6], 0, str(tmp_path), "cpu")
     _, p2, _ = ensure_trained(spec.model, data, [0.5], 1, str(tmp_path), "cpu")
     other = validate_text(SPEC.replace("n_train: 512", "n_train: 500"))
-    _, p3, _ = ensure_trained(other.model, Context(other, "").train_data(other.model), [0.5], 0, str(tmp_path), "cpu")
+    _, p3, _ = ensure_trained(other.model, DataCache(other).train_split(other.model), [0.5], 0, str(tmp_path), "cpu")
     assert len({p0, p1, p2, p3}) == 4
 
 
 def test_training_is_deterministic(tmp_path):
     spec = validate_text(SPEC.replace("epochs: 25", "epochs: 2"))
-    data = Context(spec, "").train_data(spec.model)
+    data = DataCache(spec).train_split(spec.model)
     a, _, _ = ensure_trained(spec.model, data, None, 0, str(tmp_path / "a"), "cpu")
     b, _, _ = ensure_trained(spec.model, data, None, 0, str(tmp_path / "b"), "cpu")
     for x, y in zip(a.state_dict().values(), b.state_dict().values()):

@@ -1,5 +1,6 @@
 """Data stage: dataset builders chosen by `kind` from an explicit table.
 
+Builders import what they need when called (the package imports numpy only).
 Every builder returns a `Data`: train and test samples stacked on one sample
 axis with a `split` label, integer class labels, class names, and extra
 arrays (such as MoLRG's ground-truth bases) that the store keeps.
@@ -11,10 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .digits import digits
-from .images import hf_images, torchvision_images
-from .molrg import molrg_bases, molrg_sample
-from .npz import npz
+from ..errors import lookup
 
 
 @dataclass
@@ -43,6 +41,8 @@ class Data:
 
 
 def _build_molrg(cfg, seed: int) -> Data:
+    from .molrg import molrg_bases, molrg_sample
+
     rng = np.random.default_rng([seed, 0x4D6F4C52])  # "MoLR": data stream of this seed
     U = molrg_bases(cfg.n, cfg.K, cfg.d, rng)  # (K, n, d)
     x_tr, y_tr = molrg_sample(U, cfg.delta, cfg.n_train, rng)
@@ -64,19 +64,27 @@ def _split(x: np.ndarray, y: np.ndarray, n_train: int, classes: list[str], meta:
 
 
 def _build_digits(cfg, seed: int) -> Data:
+    from .digits import digits
+
     x, y, n_train = digits(cfg.size, cfg.test_fraction, seed)
     return _split(x, y, n_train, [str(k) for k in range(10)], {"size": cfg.size, "seed": seed})
 
 
 def _build_npz(cfg, seed: int) -> Data:
+    from .npz import npz
+
     return _split(*npz(cfg.path, cfg.x, cfg.y, cfg.test_fraction, seed), {"path": cfg.path, "seed": seed})
 
 
 def _build_hf(cfg, seed: int) -> Data:
+    from .images import hf_images
+
     return _split(*hf_images(cfg, seed), {"source": cfg.path, "seed": seed})
 
 
 def _build_torchvision(cfg, seed: int) -> Data:
+    from .images import torchvision_images
+
     return _split(*torchvision_images(cfg, seed), {"source": f"{cfg.dataset} in {cfg.root}", "seed": seed})
 
 
@@ -86,9 +94,5 @@ BUILDERS = {"molrg": _build_molrg, "digits": _build_digits, "npz": _build_npz,
 
 def build_dataset(cfg, spec_seed: int) -> Data:
     """Build the dataset described by `cfg` (a spec dataset entry)."""
-    try:
-        builder = BUILDERS[cfg.kind]
-    except KeyError:
-        raise ValueError(f"unknown dataset kind {cfg.kind!r}; expected one of {sorted(BUILDERS)}") from None
     seed = cfg.seed if getattr(cfg, "seed", None) is not None else spec_seed
-    return builder(cfg, seed)
+    return lookup(BUILDERS, cfg.kind, "dataset kind")(cfg, seed)

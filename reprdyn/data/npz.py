@@ -5,7 +5,6 @@ import zipfile
 from pathlib import Path
 
 import numpy as np
-from sklearn.model_selection import train_test_split
 
 
 HEADER_READERS = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
@@ -49,6 +48,13 @@ def check_arrays(p: str, out: dict, x: str, y: str) -> None:
         raise ValueError(f"{p}: labels {y!r} have dtype {out[y][1]}; expected integers")
 
 
+def npz_shape(path: str, x: str, y: str) -> tuple[int, ...]:
+    """The per-sample shape of array `x`, after checking the file's headers; ValueError says what is wrong."""
+    header = npz_header(path)
+    check_arrays(path, header, x, y)
+    return tuple(header[x][0][1:])
+
+
 def _scaled(x: np.ndarray) -> np.ndarray:
     """uint8 images -> [-1, 1]; floats unchanged (float32)."""
     if x.dtype == np.uint8:
@@ -64,6 +70,8 @@ def npz(path: str, x: str, y: str, test_fraction: float, seed: int):
     if test is not None:
         x_tr, y_tr, x_te, y_te = xs, ys, _scaled(test[0]), test[1].astype(np.int64)
     else:
+        from sklearn.model_selection import train_test_split
+
         idx = np.arange(len(ys))
         tr, te = train_test_split(idx, test_size=test_fraction, random_state=seed, stratify=ys)
         tr, te = np.sort(tr), np.sort(te)

@@ -1,10 +1,13 @@
-"""Metrics: CSNR (empirical, from moments with SVD bases, closed form), curve-shape summaries,
-feature distances across sigma, and the generalisation score of generated samples."""
-from .csnr import ClassMoments, class_energy, csnr, csnr_from_moments, csnr_theory, svd_bases
-from .distances import cka_matrix, linear_cka, sliced_wasserstein
+"""Metrics: CSNR (empirical from streamed moments with SVD or true bases, and the closed form), curve-shape
+summaries, feature distances across sigma, denoising quality and the generalisation score.
+
+Numpy only at import time; torch and POT are imported by the functions that need them.
+"""
+from .csnr import ClassMoments, csnr_from_moments, csnr_theory, svd_bases
+from .distances import cka_matrix, sliced_wasserstein
 from .generalization import generalization_score, nn_ratio
+from .posterior import posterior_quality
 from .unimodal import Unimodality, unimodality
 
-__all__ = ["ClassMoments", "class_energy", "csnr", "csnr_from_moments", "csnr_theory", "svd_bases",
-           "Unimodality", "unimodality", "cka_matrix", "linear_cka", "sliced_wasserstein",
-           "generalization_score", "nn_ratio"]
+__all__ = ["ClassMoments", "csnr_from_moments", "csnr_theory", "svd_bases", "Unimodality", "unimodality",
+           "cka_matrix", "sliced_wasserstein", "generalization_score", "nn_ratio", "posterior_quality"]

@@ -4,32 +4,6 @@ from __future__ import annotations
 import numpy as np
 
 
-def class_energy(f: np.ndarray, U: np.ndarray) -> np.ndarray:
-    """||U_l^T f_i||^2 for every sample i and class l: (N, K) from f (N, n) and U (K, n, d)."""
-    proj = np.einsum("in,knd->ikd", f, U)  # (N, K, d)
-    return (proj ** 2).sum(-1)
-
-
-def csnr(f: np.ndarray, y: np.ndarray, U: np.ndarray) -> tuple[float, np.ndarray]:
-    """Empirical CSNR of features f (N, n) with labels y under class bases U (K, n, d).
-
-    CSNR = E||U_k^T f||^2 / E sum_{l != k} ||U_l^T f||^2 with k the true class,
-    a ratio of means (Definition 1). Returns (overall, per_class[K]); a class
-    with no samples gives NaN.
-    """
-    E = class_energy(f, U)  # (N, K)
-    on = E[np.arange(len(y)), y]  # (N,) ||U_k^T f||^2
-    off = E.sum(1) - on  # (N,) sum over l != k
-    K = U.shape[0]
-    per = np.full(K, np.nan)
-    with np.errstate(divide="ignore"):  # no off-class energy at all: CSNR is +inf
-        for k in range(K):
-            m = y == k
-            if m.any():
-                per[k] = on[m].mean() / off[m].mean()
-        return float(on.mean() / off.mean()), per
-
-
 class ClassMoments:
     """Streaming per-class second moments sum_i f_i f_i^T, sums and counts (for CSNR of any layer).
 
@@ -100,7 +74,8 @@ def svd_bases(M: np.ndarray, rank: int | None, energy: float) -> list[np.ndarray
 def csnr_from_moments(M: np.ndarray, n: np.ndarray, bases) -> tuple[float, np.ndarray]:
     """CSNR from per-class second moments M (K, C, C), counts n (K,) and bases B_l (C, r_l).
 
-    E_k||B_l^T f||^2 = tr(B_l^T M_k B_l), so this equals `csnr` on the samples.
+    E_k||B_l^T f||^2 = tr(B_l^T M_k B_l), so this equals Definition 1's ratio of means over the samples
+    (the tests compare it with that sample formula).
     """
     K = len(M)
     E = np.array([[np.trace(B.T @ M[k] @ B) for B in bases] for k in range(K)])  # (K, K): class k data, basis l

@@ -22,11 +22,6 @@ def _centred(X: np.ndarray) -> np.ndarray:
     return X - X.mean(0, keepdims=True)
 
 
-def linear_cka(X: np.ndarray, Y: np.ndarray) -> float:
-    """CKA(X, Y) = ||Yc^T Xc||_F^2 / (||Xc^T Xc||_F ||Yc^T Yc||_F) on column-centred (n, C) features."""
-    return float(cka_matrix([X, Y])[0, 1])
-
-
 def cka_matrix(feats: list[np.ndarray]) -> np.ndarray:
     """Linear CKA between every pair of (n, C_s) feature sets on the same n samples: (S, S).
 

@@ -7,13 +7,14 @@ than the second nearest: d1(x) / d2(x) < threshold (1/3 by default).
 from __future__ import annotations
 
 import numpy as np
-import torch
 
 THRESHOLD = 1 / 3
 
 
 def nn_ratio(generated: np.ndarray, train: np.ndarray, batch: int = 1024) -> np.ndarray:
     """d1 / d2 for each generated sample: its two nearest training samples in L2 (on flattened samples)."""
+    import torch
+
     G = torch.as_tensor(np.asarray(generated, np.float64).reshape(len(generated), -1))
     X = torch.as_tensor(np.asarray(train, np.float64).reshape(len(train), -1))
     if len(X) < 2:

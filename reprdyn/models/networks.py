@@ -12,6 +12,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from ..errors import lookup
+
 
 class NoiseEmbedding(nn.Module):
     """Sinusoidal embedding of the scalar noise conditioning c_noise, then a 2-layer MLP."""
@@ -177,10 +179,7 @@ NETWORKS = {"mlp": MLP, "unet": UNet}
 
 def build_network(cfg, shape: tuple[int, ...]) -> nn.Module:
     """A raw network for a spec `network` block and the data shape (without batch)."""
-    try:
-        cls = NETWORKS[cfg.kind]
-    except KeyError:
-        raise ValueError(f"unknown network kind {cfg.kind!r}; expected one of {sorted(NETWORKS)}") from None
+    cls = lookup(NETWORKS, cfg.kind, "network kind")
     if cfg.kind == "unet" and len(shape) != 3:
         raise ValueError(f"network kind 'unet' needs image data (C, H, W); this data has shape {shape}")
     params = cfg.model_dump(exclude={"kind"})

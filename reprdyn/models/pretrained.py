@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..errors import InputError
+from ..errors import InputError, lookup
 from .precond import VPPrecond
 from .schedules import VPSchedule
 
@@ -88,10 +88,9 @@ class Pretrained:
 def pretrained_vp(net: nn.Module, alphas_cumprod, prediction: str = "epsilon", class_label: int | None = None,
                   tokens: bool = False) -> VPPrecond:
     """A pretrained VP network (diffusers' prediction names) inside reprdyn's VP wrapper."""
-    if prediction not in PREDICTIONS:
-        raise ValueError(f"unknown prediction {prediction!r}; expected one of {', '.join(PREDICTIONS)}")
     schedule = VPSchedule.from_alphas_cumprod(alphas_cumprod)
-    return VPPrecond(DiffusersNet(net, schedule.T, class_label, tokens), schedule, PREDICTIONS[prediction])
+    return VPPrecond(DiffusersNet(net, schedule.T, class_label, tokens), schedule,
+                     lookup(PREDICTIONS, prediction, "prediction"))
 
 
 # --- loading, local first ------------------------------------------------------------
@@ -233,11 +232,7 @@ LOADERS = {"diffusers-unet": load_unet, "dit": load_dit, "ldm": load_ldm, "pytho
 
 def load_pretrained(cfg) -> Pretrained:
     """The pretrained model a block names, in eval mode."""
-    try:
-        loader = LOADERS[cfg.kind]
-    except KeyError:
-        raise ValueError(f"unknown pretrained model kind {cfg.kind!r}; expected one of {sorted(LOADERS)}") from None
-    model = loader(cfg)
+    model = lookup(LOADERS, cfg.kind, "pretrained model kind")(cfg)
     model.denoiser.eval()
     if model.encoder is not None:
         model.encoder.eval()

@@ -1,10 +1,9 @@
 """Spec blocks for datasets: a discriminated union on `kind`."""
 from __future__ import annotations
 
-from functools import cached_property
 from typing import Annotated, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 Name = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=64)]
 
@@ -55,9 +54,9 @@ class NpzData(Strict):
 
     uint8 images are scaled to [-1, 1]; float arrays are used as they are.
     A test split comes from `x_test`/`y_test` when the file has them, else
-    from a stratified `test_fraction` of `x`.
+    from a stratified `test_fraction` of `x`. The file itself is checked by
+    `reprdyn.checks` (headers only), after the spec is validated.
     """
-    model_config = ConfigDict(extra="forbid", frozen=True, ignored_types=(cached_property,))
     kind: Literal["npz"]
     name: Name
     path: str = Field(description="the .npz file, relative to the spec's folder", json_schema_extra={"x-path": True})
@@ -66,30 +65,10 @@ class NpzData(Strict):
     test_fraction: float = Field(0.3, gt=0, lt=1, description="stratified test split when there is no x_test")
     seed: int | None = Field(None, description="split seed; defaults to the spec seed")
 
-    @field_validator("path")
-    @classmethod
-    def _readable(cls, v: str) -> str:
-        from ..data.npz import npz_header  # reads array headers only, never the data
-
-        npz_header(v)
-        return v
-
-    @model_validator(mode="after")
-    def _arrays(self) -> "NpzData":
-        from ..data.npz import check_arrays
-
-        check_arrays(self.path, self.header, self.x, self.y)
-        return self
-
-    @cached_property
-    def header(self) -> dict[str, tuple[tuple[int, ...], str]]:
-        from ..data.npz import npz_header
-
-        return npz_header(self.path)
-
     @property
-    def shape(self) -> tuple[int, ...]:
-        return self.header[self.x][0][1:]
+    def shape(self) -> None:
+        """Known only from the file's headers (`reprdyn.checks`)."""
+        return None
 
 
 # --- image datasets: hf, torchvision ----------------------------------------------
@@ -146,27 +125,14 @@ TORCHVISION = ("CIFAR10", "CIFAR100", "Flowers102", "DTD", "ImageFolder")
 
 
 class TorchvisionData(_Images):
-    """A torchvision dataset (needs the optional torchvision package): CIFAR10/100, Flowers102, DTD, or an
-    ImageFolder with train/ and test/ subfolders."""
+    """A torchvision dataset (needs the optional torchvision package, which `reprdyn.checks` looks for):
+    CIFAR10/100, Flowers102, DTD, or an ImageFolder with train/ and test/ subfolders."""
     kind: Literal["torchvision"]
     dataset: Literal["CIFAR10", "CIFAR100", "Flowers102", "DTD", "ImageFolder"]
     root: str = Field(description="where the files are (or go, with download), relative to the spec",
                       json_schema_extra={"x-path": True})
     download: bool = Field(False, description="let torchvision download the files into root")
 
-    @field_validator("dataset")
-    @classmethod
-    def _installed(cls, v):
-        import importlib.util
-
-        try:
-            found = importlib.util.find_spec("torchvision") is not None
-        except (ImportError, ValueError):
-            found = False
-        if not found:
-            raise ValueError("dataset kind 'torchvision' needs the optional torchvision package, built for your "
-                             "torch: pip install 'reprdyn[torchvision]'; or use kind: hf (an imagefolder) or npz")
-        return v
 
 
 Dataset = Annotated[Union[MolrgData, DigitsData, NpzData, HfData, TorchvisionData], Field(discriminator="kind")]

@@ -6,11 +6,9 @@ pydantic are mapped back onto those positions and reported all at once.
 """
 from __future__ import annotations
 
-import difflib
 import hashlib
 import json
 import typing
-from dataclasses import dataclass
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -18,6 +16,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
+from ..errors import Issue, SpecError, did_you_mean
 from .annotations import is_model as _is_model
 from .annotations import members as _members
 from .compose import compose, resolve_paths
@@ -27,27 +26,6 @@ from .schema import Spec
 MAX_BYTES = 1_000_000  # a spec is a small text file
 MAX_NODES = 100_000  # values after expanding YAML aliases (a guard against alias bombs)
 MAX_DEPTH = 64  # nesting levels
-
-
-@dataclass(frozen=True)
-class Issue:
-    file: str
-    line: int  # 1-based
-    col: int  # 1-based
-    path: str
-    message: str
-
-    def __str__(self) -> str:
-        where = f"{self.path}: " if self.path else ""
-        return f"{self.file}:{self.line}:{self.col}: {where}{self.message}"
-
-
-class SpecError(Exception):
-    """A spec failed to load or validate; carries every issue found."""
-
-    def __init__(self, issues: list[Issue]):
-        self.issues = issues
-        super().__init__("\n".join(str(i) for i in issues))
 
 
 def _yaml() -> YAML:
@@ -85,7 +63,9 @@ def parse_yaml(text: str, file: str) -> CommentedMap:
     return data
 
 
-class _Budget:
+class _NodeBudget:
+    """How many more YAML values a spec may expand to, and how deep it may nest."""
+
     def __init__(self, file: str):
         self.file, self.left = file, MAX_NODES
 
@@ -99,7 +79,7 @@ class _Budget:
             raise SpecError([Issue(self.file, line, col, "", f"nested more than {MAX_DEPTH} levels deep")])
 
 
-def _plain(node, budget: _Budget, depth: int = 0):
+def _plain(node, budget: _NodeBudget, depth: int = 0):
     """ruamel containers -> plain dicts/lists for pydantic, expanding aliases within a budget."""
     budget.spend(node, depth)
     if isinstance(node, dict):
@@ -128,7 +108,7 @@ def _read(path: Path) -> str:
 
 
 def load(path: str | Path, overrides: tuple[str, ...] | list[str] = (),
-         trust_code: bool = False) -> tuple[Spec, dict[str, str]]:
+         trust_code: bool = False, checks: bool = True) -> tuple[Spec, dict[str, str]]:
     """Read, compose and validate a spec file; return the spec and the text of every file read.
 
     The texts are keyed by path, the spec file first and then each base it extends.
@@ -144,19 +124,24 @@ def load(path: str | Path, overrides: tuple[str, ...] | list[str] = (),
         return parse_yaml(text, str(p))
 
     data = compose(read(path), path, read, _fail_at)
-    return _validate(data, str(path), overrides, trust_code), sources
+    return _validate(data, str(path), overrides, trust_code, checks), sources
 
 
-def load_spec(path: str | Path, overrides: tuple[str, ...] | list[str] = (), trust_code: bool = False) -> Spec:
-    """Read and validate a spec file, with `--set PATH=VALUE` overrides; raise SpecError listing every problem."""
-    return load(path, overrides, trust_code)[0]
+def load_spec(path: str | Path, overrides: tuple[str, ...] | list[str] = (), trust_code: bool = False,
+              checks: bool = True) -> Spec:
+    """Read and validate a spec file, with `--set PATH=VALUE` overrides; raise SpecError listing every problem.
+
+    `checks=False` stops after the pure stage (the schema, no I/O beyond the spec's files, no torch); the
+    default also runs `reprdyn.checks`, which reads data headers and builds trainable networks.
+    """
+    return load(path, overrides, trust_code, checks)[0]
 
 
 def validate_text(text: str, file: str = "<spec>", overrides: tuple[str, ...] | list[str] = (),
-                  trust_code: bool = False) -> Spec:
+                  trust_code: bool = False, checks: bool = True) -> Spec:
     """Validate spec text; an `extends` in it resolves against the current folder."""
     data = compose(parse_yaml(text, file), Path(file), lambda p: parse_yaml(_read(p), str(p)), _fail_at)
-    return _validate(data, file, overrides, trust_code)
+    return _validate(data, file, overrides, trust_code, checks)
 
 
 def _fail_at(node, key, message: str):
@@ -169,7 +154,7 @@ def _fail_at(node, key, message: str):
     return SpecError([Issue(file, line + 1, col + 1, "extends", message)])
 
 
-def _validate(data: CommentedMap, file: str, overrides, trust_code: bool = False) -> Spec:
+def _validate(data: CommentedMap, file: str, overrides, trust_code: bool = False, checks: bool = True) -> Spec:
     problems = expand_env(data)
     if problems:
         raise SpecError([_issue_at(data, loc, msg, file) for loc, msg in problems])
@@ -183,19 +168,22 @@ def _validate(data: CommentedMap, file: str, overrides, trust_code: bool = False
         set_locs.append(loc)
     resolve_paths(data, Spec, set_locs)
     try:
-        spec = Spec.model_validate(_plain(data, _Budget(file)))
+        spec = Spec.model_validate(_plain(data, _NodeBudget(file)))
     except ValidationError as e:
         raise SpecError([_blame_override(i, set_paths) for i in _issues(e, data, file)]) from None
     problems = [(loc, "this spec runs its own Python code; pass --trust-code (trust_code=True) to allow it")
-                for loc in _python_models(spec) if not trust_code] or layer_problems(spec)
+                for loc in _python_models(spec) if not trust_code]
+    if not problems and checks:
+        from ..checks import problems as check  # files and networks: the second stage
+        problems = check(spec)
     if problems:
         raise SpecError([_issue_at(data, loc, msg, file) for loc, msg in problems])
     if spec.sweep:
-        _check_points(data, file)
+        _check_points(data, file, checks)
     return spec
 
 
-def _check_points(data: CommentedMap, file: str) -> None:
+def _check_points(data: CommentedMap, file: str, checks: bool) -> None:
     """Validate every sweep value in place; a bad one is reported at the value, with what it broke."""
     import copy
 
@@ -207,13 +195,17 @@ def _check_points(data: CommentedMap, file: str) -> None:
             where = _issue_at(data, ("sweep", path, i), "", file)
             try:
                 apply_override(tree, f"{path}={json.dumps(value)}")
-                Spec.model_validate(_plain(tree, _Budget(file)))
+                point = Spec.model_validate(_plain(tree, _NodeBudget(file)))
+                found = []
+                if checks:
+                    from ..checks import problems as check
+                    found = [_issue_at(tree, loc, msg, file) for loc, msg in check(point)]
             except ValueError as e:  # a bad path, or a ValidationError (a ValueError too)
                 found = _issues(e, tree, file) if isinstance(e, ValidationError) else [Issue(file, 0, 0, "", str(e))]
-                for f in found:
-                    what = f"{f.path}: {f.message}" if f.path else f.message
-                    issues.append(Issue(where.file, where.line, where.col, f"sweep.{path}[{i}]",
-                                        f"with {path} = {value!r}: {what}"))
+            for f in found:
+                what = f"{f.path}: {f.message}" if f.path else f.message
+                issues.append(Issue(where.file, where.line, where.col, f"sweep.{path}[{i}]",
+                                    f"with {path} = {value!r}: {what}"))
     if issues:
         raise SpecError(issues)
 
@@ -235,25 +227,6 @@ def _python_models(spec: Spec) -> list[tuple]:
     """Where the spec's `python` models are: ('model', 'kind') or ('models', name, 'kind')."""
     return [(("models", name) if name else ("model",)) + ("kind",)
             for name, cfg in spec.model_items() if cfg.kind == "python"]
-
-
-def layer_problems(spec: Spec) -> list[tuple[tuple, str]]:
-    """Layers no model has, found by building the untrained networks on a dummy batch (no I/O)."""
-    from ..models import TRAINABLE, network_layers  # the spec stays pure data; models know their layers
-
-    problems = []
-    for name, cfg in spec.model_items():
-        if cfg.kind not in TRAINABLE:
-            continue  # molrg-optimal: checked by the schema; pretrained: checked when loaded, not at validation
-        known = network_layers(cfg, spec.datasets[0].shape)
-        for i, layer in enumerate(spec.layers):
-            if layer not in known:
-                near = difflib.get_close_matches(layer, known, n=1, cutoff=0.5)
-                hint = f"; did you mean {near[0]!r}?" if near else ""
-                where = f"model {name!r}" if name else f"this {cfg.network.kind} model"
-                problems.append((("layers", i), f"unknown layer {layer!r} for {where}{hint} "
-                                                 f"(valid: {', '.join(known)}; see `reprdyn layers`)"))
-    return problems
 
 
 # --- mapping pydantic errors onto YAML positions ----------------------------
@@ -363,17 +336,14 @@ def _issues(err: ValidationError, root: CommentedMap, file: str) -> list[Issue]:
         if kind == "extra_forbidden":
             line, col, src = _key_position(root, loc)
             fields = _fields_at(loc[:-1])
-            near = difflib.get_close_matches(str(loc[-1]), fields, n=1, cutoff=0.6)
-            msg = f"unknown key {loc[-1]!r}"
-            msg += f"; did you mean {near[0]!r}?" if near else ""
+            msg = f"unknown key {loc[-1]!r}" + did_you_mean(loc[-1], fields)
             if fields:
                 msg += f" (valid keys: {', '.join(fields)})"
         elif kind == "union_tag_invalid":
             line, col, _, src = _position(root, loc + ("kind",))
             tags = [t.strip("'") for t in e["ctx"]["expected_tags"].split(", ")]
-            near = difflib.get_close_matches(str(e["ctx"]["tag"]), tags, n=1)
-            msg = f"unknown kind {e['ctx']['tag']!r}; expected one of {', '.join(tags)}"
-            msg += f"; did you mean {near[0]!r}?" if near else ""
+            msg = (f"unknown kind {e['ctx']['tag']!r}; expected one of {', '.join(tags)}"
+                   + did_you_mean(e["ctx"]["tag"], tags))
             loc = loc + ("kind",)
         elif kind == "union_tag_not_found":
             line, col, _, src = _position(root, loc)

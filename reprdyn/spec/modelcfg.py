@@ -190,10 +190,5 @@ class PythonModel(Strict):
         return self
 
 
-PRETRAINED = ("diffusers-unet", "dit", "ldm", "python")
-
 Model = Annotated[Union[MolrgOptimal, Diffusion, DAE, DiffusersUNet, DiT, LDM, PythonModel],
                   Field(discriminator="kind")]
-
-# Layers known from the spec alone; trained networks list theirs after building.
-STATIC_LAYERS: dict[str, list[str]] = {"molrg-optimal": ["output"]}

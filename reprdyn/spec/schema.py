@@ -5,17 +5,17 @@ discriminated unions on `kind`, so later kinds slot in as new union members.
 """
 from __future__ import annotations
 
-import difflib
 import re
 from typing import Annotated, Literal, Union
 
-import numpy as np
 from pydantic import Discriminator, Field, Tag, field_validator, model_validator
 
 
 
 from .datacfg import Dataset, Name, Strict
-from .modelcfg import PRETRAINED, STATIC_LAYERS, VP, Model
+from ..errors import did_you_mean
+from ..models.kinds import PRETRAINED, STATIC_LAYERS
+from .modelcfg import VP, Model
 
 # --- sigma grid --------------------------------------------------------------
 
@@ -40,6 +40,8 @@ class SigmaRange(Strict):
         return self
 
     def values(self) -> list[float]:
+        import numpy as np  # only when a grid is expanded
+
         if self.scale == "log":
             v = np.geomspace(self.start, self.stop, self.num)
         else:
@@ -354,8 +356,8 @@ class Spec(Strict):
                 raise ValueError(f"the model's train.data names dataset {src!r}, which is not in `datasets` "
                                  f"(expected one of {list(by_name)}, or a dataset block)")
             shape = by_name[src].shape if isinstance(src, str) else src.shape
-            bad = [d.name for d in v if d.shape != shape]
-            if bad:
+            bad = [d.name for d in v if None not in (d.shape, shape) and d.shape != shape]
+            if bad:  # shapes read from files (npz) are compared by reprdyn.checks
                 raise ValueError(f"datasets {bad} do not have the training data's shape {shape}")
         return v
 
@@ -369,10 +371,8 @@ class Spec(Strict):
             known = STATIC_LAYERS.get(model.kind)
             for name in v if known else []:
                 if name not in known:
-                    near = difflib.get_close_matches(name, known, n=1)
-                    hint = f"; did you mean {near[0]!r}?" if near else ""
                     raise ValueError(f"unknown layer {name!r} for model kind {model.kind!r}; "
-                                     f"valid layers: {', '.join(known)}{hint}")
+                                     f"valid layers: {', '.join(known)}{did_you_mean(name, known)}")
         return v
 
     @field_validator("probes")

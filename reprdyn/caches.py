@@ -1,22 +1,29 @@
-"""What tasks share: a per-process Context (spec, store path, cached data and models) and the cube's dims.
+"""What task functions share within one process: built datasets and trained or loaded models.
 
-A `Context` builds datasets, trains or loads models and encodes latents once
-per process (once per worker on a cluster); stage functions only ask it.
+- `DataCache` builds each dataset of a spec once: `data.get(name)`, `data.train_split(model_cfg)`.
+- `ModelCache` trains (or finds in the checkpoint cache) and loads each model
+  once: `models.denoiser(...)`, `models.pretrained(...)`, `models.inputs(...)`
+  (latents for latent models), and the untrained builds that give layer shapes.
+- `Context` bundles them with the spec and the store path; executors hand one to
+  every task (one per worker process on a cluster).
 """
 from __future__ import annotations
 
-import zlib
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 
 from .data import Data, build_dataset
-from .errors import InputError
+from .errors import InputError, did_you_mean
 from .extract import FORWARD_ROWS, OUTPUT, layer_shapes
-from .models import PRETRAINED, dae_sigmas, load_pretrained, molrg_optimal, untrained
-from .spec import Spec
+from .models.build import molrg_optimal, untrained_denoiser
+from .models.kinds import PRETRAINED, dae_sigmas
+from .models.pretrained import Pretrained, load_pretrained
 from .train import ensure_trained
+
+Progress = Callable[[str, int, int, float], None]  # (label, step, total, loss)
 
 
 def pick_device(name: str) -> str:
@@ -29,44 +36,45 @@ def pick_device(name: str) -> str:
     return "cpu"
 
 
-def derive_seed(*parts) -> int:
-    """A 32-bit seed from ints and strings, stable across processes and platforms."""
-    words = [p if isinstance(p, int) and p >= 0 else zlib.crc32(repr(p).encode()) for p in parts]
-    return int(np.random.SeedSequence(words).generate_state(1)[0])
+class DataCache:
+    """A spec's datasets, built once per process."""
+
+    def __init__(self, spec):
+        self.spec = spec
+        self._built: dict[str, Data] = {}
+
+    def get(self, name: str) -> Data:
+        if name not in self._built:
+            cfg = next(d for d in self.spec.datasets if d.name == name)
+            self._built[name] = build_dataset(cfg, self.spec.seed)
+        return self._built[name]
+
+    def train_split(self, model_cfg) -> Data:
+        """The train split of the data a trainable model learns from (a probed dataset or its own block)."""
+        src = model_cfg.train.data
+        return (self.get(src) if isinstance(src, str) else build_dataset(src, self.spec.seed)).train()
 
 
-class Context:
-    """What tasks share within one process: the spec, the store path, built data and models."""
+class ModelCache:
+    """A spec's models, trained, loaded or built once per process, on one device."""
 
-    def __init__(self, spec: Spec, path: str, progress: Callable[[str, int, int, float], None] | None = None):
-        self.spec, self.path, self.progress = spec, str(path), progress
-        self.device = pick_device(spec.compute.device)
-        self._data: dict[str, Data] = {}
+    def __init__(self, spec, data: DataCache, device: str, progress: Progress | None = None):
+        self.spec, self.data, self.device, self.progress = spec, data, device, progress
         self._nets: dict[tuple, torch.nn.Module] = {}
+        self._loaded: dict[str, Pretrained] = {}
         self._latents: dict[tuple, np.ndarray] = {}
         self.checkpoints: dict[tuple, tuple[str, bool]] = {}  # (model, variant) -> (path, trained now)
 
-    def model_cfg(self, name: str):
-        return dict(self.spec.model_items())[name]
-
-    def data(self, dataset: str) -> Data:
-        if dataset not in self._data:
-            cfg = next(d for d in self.spec.datasets if d.name == dataset)
-            self._data[dataset] = build_dataset(cfg, self.spec.seed)
-        return self._data[dataset]
-
-    def train_data(self, cfg) -> Data:
-        src = cfg.train.data
-        data = self.data(src) if isinstance(src, str) else build_dataset(src, self.spec.seed)
-        return data.train()
+    def cfg(self, model: str):
+        return dict(self.spec.model_items())[model]
 
     def denoiser(self, model: str, dataset: str, sigma_index: int, label: str = "") -> torch.nn.Module:
         """The (trained) denoiser that serves `dataset` at grid point `sigma_index`."""
-        cfg = self.model_cfg(model)
+        cfg = self.cfg(model)
         if cfg.kind == "molrg-optimal":
             key = (model, dataset)
             if key not in self._nets:
-                self._nets[key] = molrg_optimal(self.data(dataset)).to(self.device)
+                self._nets[key] = molrg_optimal(self.data.get(dataset)).to(self.device)
             return self._nets[key]
         if cfg.kind in PRETRAINED:
             return self.pretrained(model).denoiser
@@ -76,49 +84,53 @@ class Context:
         if key not in self._nets:
             seed = cfg.train.seed if cfg.train.seed is not None else self.spec.seed
             report = (lambda i, n, loss: self.progress(label, i, n, loss)) if self.progress and label else None
-            net, path, trained = ensure_trained(cfg, self.train_data(cfg), levels[variant] if levels else None,
+            net, path, trained = ensure_trained(cfg, self.data.train_split(cfg), levels[variant] if levels else None,
                                                 seed, self.spec.compute.cache, self.device, report)
             self._nets[key], self.checkpoints[key] = net, (str(path), trained)
         return self._nets[key]
 
-    def pretrained(self, model: str):
-        """A pretrained model (denoiser and encoder), loaded once per process; its sigma range is checked."""
-        key = (model, "pretrained")
-        if key not in self._nets:
-            loaded = load_pretrained(self.model_cfg(model))  # python models: the spec vouched
+    def pretrained(self, model: str) -> Pretrained:
+        """A pretrained model (denoiser and encoder), loaded once; its sigma range is checked against the grid."""
+        if model not in self._loaded:
+            loaded = load_pretrained(self.cfg(model))  # python models: the spec and the caller vouched
             loaded.denoiser.to(self.device)
             if loaded.encoder is not None:
                 loaded.encoder.to(self.device)
             loaded.check_sigmas(self.spec.sigmas)
-            self._nets[key] = loaded
-        return self._nets[key]
+            self._loaded[model] = loaded
+        return self._loaded[model]
+
+    def encoder(self, model: str):
+        """The latent encoder of a latent model, else None."""
+        return self.pretrained(model).encoder if self.cfg(model).kind in PRETRAINED else None
 
     def inputs(self, model: str, dataset: str) -> np.ndarray:
         """What the model denoises: the dataset's samples, or their latents for a latent model (cached)."""
-        data = self.data(dataset)
-        encoder = self.pretrained(model).encoder if self.model_cfg(model).kind in PRETRAINED else None
+        data = self.data.get(dataset)
+        encoder = self.encoder(model)
         if encoder is None:
             return data.x
         key = (model, dataset)
         if key not in self._latents:
-            bs = FORWARD_ROWS  # the same aligned blocks on every run
-            parts = [encoder(torch.as_tensor(data.x[i:i + bs], device=self.device)).cpu().numpy()
-                     for i in range(0, len(data.x), bs)]
+            rows = FORWARD_ROWS  # the same aligned blocks on every run
+            parts = [encoder(torch.as_tensor(data.x[i:i + rows], device=self.device)).cpu().numpy()
+                     for i in range(0, len(data.x), rows)]
             self._latents[key] = np.concatenate(parts)  # (N, c, h, w) float32
         return self._latents[key]
 
     def shape_net(self, model: str, dataset: str) -> tuple[torch.nn.Module, torch.Tensor]:
         """A network with `model`'s shapes and sizes, and two input samples for it: the loaded one for a
         pretrained model, an untrained build (cached) for models reprdyn trains or computes."""
-        cfg = self.model_cfg(model)
+        cfg = self.cfg(model)
         if cfg.kind in PRETRAINED:
-            net = self.pretrained(model).denoiser
-            return net, torch.as_tensor(self.inputs(model, dataset)[:2], dtype=torch.float32, device=self.device)
+            x = self.inputs(model, dataset)[:2]
+            return self.pretrained(model).denoiser, torch.as_tensor(x, dtype=torch.float32, device=self.device)
         key = (model, dataset, "untrained")
         if key not in self._nets:
-            self._nets[key] = untrained(cfg, self.data(dataset))
-        # the analytic posterior casts to its own dtype
-        return self._nets[key], torch.as_tensor(self.data(dataset).x[:2], dtype=torch.float32)
+            data = self.data.get(dataset)
+            self._nets[key] = (molrg_optimal(data) if cfg.kind == "molrg-optimal"
+                               else untrained_denoiser(cfg, data.x.shape[1:]))
+        return self._nets[key], torch.as_tensor(self.data.get(dataset).x[:2], dtype=torch.float32)
 
     def layer_shapes(self, dataset: str) -> dict[str, dict[str, tuple[int, ...]]]:
         """Per model: every hookable layer's per-sample output shape, on two samples."""
@@ -141,31 +153,26 @@ class Context:
         return widths
 
 
-# --- dims shared by the cube --------------------------------------------------
-
-def lead(spec: Spec) -> tuple[str, ...]:
-    """('model',) when the spec compares several models, else ()."""
-    return ("model",) if spec.multi_model else ()
-
-
 def _layer_hint(layer: str, known: list[str], shown: int = 12) -> str:
     """'; did you mean ...? (valid: the outer blocks ...)' without listing every leaf of a big network."""
-    import difflib
-
-    near = difflib.get_close_matches(layer, known, n=1, cutoff=0.5)
     outer = [k for k in known if k.count(".") <= 1]
     listed = ", ".join(outer[:shown]) + (f", ... ({len(known)} in all)" if len(known) > len(outer[:shown]) else "")
-    return (f"; did you mean {near[0]!r}?" if near else "") + f" (valid: {listed}; `reprdyn layers SPEC` lists them)"
+    return did_you_mean(layer, known, 0.5) + f" (valid: {listed}; `reprdyn layers SPEC` lists them)"
 
 
-def model_sel(spec: Spec, model: str) -> dict:
-    return {"model": [model]} if spec.multi_model else {}
+@dataclass
+class Context:
+    """One process's view of a run: the spec, the store path, and the data and model caches."""
+    spec: object
+    path: str
+    data: DataCache
+    models: ModelCache
 
+    @classmethod
+    def create(cls, spec, path: str = "", progress: Progress | None = None) -> "Context":
+        data = DataCache(spec)
+        return cls(spec, str(path), data, ModelCache(spec, data, pick_device(spec.compute.device), progress))
 
-def grid_coords(spec: Spec) -> dict:
-    c = {"sigma": spec.sigmas}
-    if spec.timestep_coord is not None:
-        c["timestep"] = ("sigma", spec.timestep_coord)
-    if spec.multi_model:
-        c["model"] = np.array([n for n, _ in spec.model_items()], dtype=object)
-    return c
+    @property
+    def device(self) -> str:
+        return self.models.device

@@ -1,0 +1,102 @@
+"""Inspecting stores, next to the store: the resolved spec of a store, differences between specs or stores,
+and the catalog of every store under a folder (`reprdyn spec`, `reprdyn diff`, `reprdyn ls DIR`)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from . import store
+from .errors import StoreError
+from .query import SummaryRow, summarize
+from .spec import canonical, to_yaml
+
+
+def spec_of(path: str | Path) -> str:
+    """The exact resolved spec a store was written from, as YAML that re-runs to the same cube."""
+    attrs = store.Results(path).attrs
+    if "spec_resolved" not in attrs:
+        raise StoreError(f"{path}: this store keeps no resolved spec (written by an older reprdyn)")
+    head = f"# resolved spec of {path} (spec hash {attrs['spec_hash'][:16]})\n"
+    return head + to_yaml(json.loads(attrs["spec_resolved"]))
+
+
+def _canonical_of(path: str | Path) -> tuple[dict, bool]:
+    """(canonical spec, is a store) for a spec file or a store."""
+    from .spec import load_spec
+
+    p = Path(path)
+    attrs = store.read_attrs(p)
+    if attrs is not None:
+        return json.loads(attrs["spec_canonical"]), True
+    if p.is_dir():
+        raise StoreError(f"{p}: neither a spec file nor a reprdyn store")
+    return canonical(load_spec(p, trust_code=True)), False  # comparing imports no code
+
+
+def diff(a: str | Path, b: str | Path) -> dict:
+    """Semantic differences between two specs or stores: spec fields, and for two stores the metrics
+    on their shared coordinates (max and mean |difference| per dataset and variable)."""
+    import xarray as xr
+
+    (ca, sa), (cb, sb) = _canonical_of(a), _canonical_of(b)
+    out = {"fields": store.diff_fields(ca, cb), "metrics": []}
+    if sa and sb:
+        ra, rb = store.Results(a), store.Results(b)
+        for name in sorted(set(ra.datasets) & set(rb.datasets)):
+            da, db = ra[name], rb[name]
+            for var in sorted(set(da.data_vars) & set(db.data_vars)):
+                try:
+                    x, y = xr.align(da[var], db[var], join="inner")
+                except ValueError:
+                    continue
+                if x.size == 0:
+                    continue
+                d = np.abs(x.values - y.values)
+                if np.isfinite(d).any():
+                    out["metrics"].append({"dataset": name, "variable": var, "shared": int(x.size),
+                                           "max_abs_diff": float(np.nanmax(d)), "mean_abs_diff": float(np.nanmean(d))})
+    return out
+
+
+def _chosen(rows: list[SummaryRow]) -> dict | None:
+    """The store's headline, chosen on validation data alone: the (point, model, layer, input, probe) whose
+    validation accuracy at its sigma* is highest, with the test accuracy there."""
+    rows = [r for r in rows if np.isfinite(r.val_accuracy)]
+    if not rows:
+        return None
+    r = max(rows, key=lambda r: r.val_accuracy)
+    what = "/".join(x for x in (r.point, r.dataset, r.model, r.layer, r.input, r.probe) if x)
+    return {"what": what, "best_sigma": r.best_sigma, "val_accuracy": r.val_accuracy,
+            "test_accuracy": r.best_accuracy}
+
+
+def catalog(folder: str | Path, max_depth: int = 4) -> list[dict]:
+    """Every reprdyn store under `folder`: name, spec hash, status, creation time, size, and the headline
+    chosen on validation data (never the best test number)."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise StoreError(f"{folder}: not a folder")
+    found, stack = [], [(folder, 0)]
+    while stack:
+        here, depth = stack.pop()
+        attrs = store.read_attrs(here) if (here / "zarr.json").exists() else None
+        if attrs is not None:
+            found.append((here, attrs))
+            continue  # a store's own subfolders hold no stores
+        if depth < max_depth:
+            stack += [(c, depth + 1) for c in sorted(here.iterdir(), reverse=True) if c.is_dir()]
+    rows = []
+    for path, attrs in sorted(found):
+        try:
+            tasks = store.task_status(path)
+            status = ("failed" if any(t["status"] == "failed" for t in tasks) else
+                      "complete" if all(t["status"] == "done" for t in tasks) else "partial")
+        except StoreError:
+            status = "partial"
+        size = sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+        rows.append({"store": str(path), "name": json.loads(attrs["spec_canonical"]).get("name"),
+                     "spec_hash": attrs["spec_hash"][:12], "status": status, "created": attrs.get("created"),
+                     "size_bytes": size, "best": _chosen(summarize(path)) if status != "partial" else None})
+    return rows

@@ -1,0 +1,102 @@
+"""The second validation stage: checks that read files or build networks, after the pure schema.
+
+`reprdyn.spec` validates a spec as data (pydantic, no I/O, no torch). These
+checks then look at what the spec points to, and report each problem as
+(location in the spec, message), which the loader turns into `file:line:col`
+errors like the schema's:
+- npz files: readable, with the named arrays, labels per sample (headers only);
+- the training data and the probed datasets have one shape (npz shapes come from headers);
+- torchvision is installed for `kind: torchvision` datasets;
+- every layer exists in every trainable network (this one builds the untrained
+  networks, so it imports torch; specs with only analytic or pretrained models
+  never do: pretrained layers are checked once the model is loaded).
+"""
+from __future__ import annotations
+
+import importlib.util
+
+from .errors import did_you_mean
+from .models.kinds import TRAINABLE
+
+Problem = tuple[tuple, str]
+
+
+def problems(spec) -> list[Problem]:
+    """Every problem the file and network checks find, in spec order."""
+    shapes, found = _shapes(spec)
+    if found:
+        return found  # layers are checked on readable data only
+    found += _torchvision(spec)
+    found += _shape_mismatches(spec, shapes)
+    return found or _layers(spec, shapes)
+
+
+def _dataset_blocks(spec):
+    """(location, block) of every dataset the spec names: probed ones, and training data given inline."""
+    out = [(("datasets", i), d) for i, d in enumerate(spec.datasets)]
+    for name, cfg in spec.model_items():
+        train = getattr(cfg, "train", None)
+        if train is not None and not isinstance(train.data, str):
+            out.append(((("models", name) if name else ("model",)) + ("train", "data"), train.data))
+    return out
+
+
+def _shapes(spec) -> tuple[dict[str, tuple], list[Problem]]:
+    """Per-sample shape of every dataset by name; npz files are read from their headers."""
+    from .data.npz import npz_shape
+
+    shapes, found = {}, []
+    for loc, d in _dataset_blocks(spec):
+        if d.kind != "npz":
+            shapes[d.name] = d.shape
+            continue
+        try:
+            shapes[d.name] = npz_shape(d.path, d.x, d.y)
+        except ValueError as e:
+            found.append(((*loc, "path"), str(e)))
+    return shapes, found
+
+
+def _torchvision(spec) -> list[Problem]:
+    try:
+        installed = importlib.util.find_spec("torchvision") is not None
+    except (ImportError, ValueError):
+        installed = False
+    return [((*loc, "kind"), "dataset kind 'torchvision' needs the optional torchvision package, built for your "
+                             "torch: pip install 'reprdyn[torchvision]'; or use kind: hf (an imagefolder) or npz")
+            for loc, d in _dataset_blocks(spec) if d.kind == "torchvision" and not installed]
+
+
+def _shape_mismatches(spec, shapes: dict[str, tuple]) -> list[Problem]:
+    found = []
+    for name, cfg in spec.model_items():
+        if cfg.kind not in TRAINABLE:
+            continue
+        src = cfg.train.data if isinstance(cfg.train.data, str) else cfg.train.data.name
+        want = shapes[src]
+        found += [(("datasets", i), f"dataset {d.name!r} has samples of shape {shapes[d.name]}, not the "
+                                    f"training data's {want}; a model reads one shape")
+                  for i, d in enumerate(spec.datasets) if shapes[d.name] != want]
+    return found
+
+
+def _layers(spec, shapes: dict[str, tuple]) -> list[Problem]:
+    """Layers no trainable model has, found by building the untrained networks on a dummy batch."""
+    trainable = [(name, cfg) for name, cfg in spec.model_items() if cfg.kind in TRAINABLE]
+    if not trainable:
+        return []
+    from .extract import network_layers  # torch, only for specs that train a network
+
+    found = []
+    for name, cfg in trainable:
+        loc = (("models", name) if name else ("model",))
+        try:
+            known = network_layers(cfg, shapes[spec.datasets[0].name], spec.sigmas[0])
+        except ValueError as e:  # the network cannot take this data (a U-Net on vectors, odd sizes)
+            found.append(((*loc, "network"), str(e)))
+            continue
+        where = f"model {name!r}" if name else f"this {cfg.network.kind} model"
+        found += [(("layers", i), f"unknown layer {layer!r} for {where}{did_you_mean(layer, known, 0.5)} "
+                                  f"(valid: {', '.join(known)}; see `reprdyn layers`)")
+                  for i, layer in enumerate(spec.layers) if layer not in known]
+    return found

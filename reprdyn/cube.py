@@ -1,0 +1,163 @@
+"""The metric cube's schema: which variables exist, their dims, which stage writes them, their chunks.
+
+This module is the one place a new metric variable is declared. `VARIABLES`
+names each variable's dims (after the leading `model` dim of multi-model
+specs), the task stage that writes it (chunks follow from that: a task owns
+whole chunks, so no two tasks ever write one chunk), the spec metrics that ask
+for it, and its description. `template` builds the NaN-filled cube a run
+allocates; `model_dims`, `model_sel` and `grid_coords` are the dims every stage
+shares.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import xarray as xr
+
+PROBE_DIMS = ("layer", "label_noise", "seed", "probe", "input")  # one probe curve's dims, sigma aside
+
+# the dims each writing stage owns one chunk of (a dim a variable lacks is skipped)
+CHUNK_OWNER = {"probe": {"model": 1, "layer": 1, "probe": 1, "input": 1},
+               "features": {"model": 1, "sigma": 1},
+               "analysis": {"model": 1, "layer": 1, "input": 1},
+               "generate": {"model": 1},
+               "theory": {}}
+
+
+@dataclass(frozen=True)
+class Variable:
+    dims: tuple[str, ...]  # after the leading `model` dim of multi-model specs
+    stage: str  # the task stage that writes it: a key of CHUNK_OWNER
+    metrics: tuple[str, ...]  # the spec metrics that ask for it (any of them)
+    description: str
+    per_model: bool = True  # False: a property of the data alone, with no `model` dim
+
+    def dims_in(self, spec) -> tuple[str, ...]:
+        """The variable's dims in a spec's cube."""
+        return (*model_dims(spec), *self.dims) if self.per_model else self.dims
+
+
+ACCURACY = ("accuracy", "class_accuracy")
+VARIABLES: dict[str, Variable] = {
+    "accuracy": Variable(("sigma", *PROBE_DIMS), "probe", ACCURACY,
+                         "test accuracy of the probe trained at each sigma"),
+    "val_accuracy": Variable(("sigma", *PROBE_DIMS), "probe", ACCURACY,
+                             "accuracy on the validation split carved from train (used for selection)"),
+    "best_sigma": Variable(PROBE_DIMS, "probe", ACCURACY, "sigma with the highest validation accuracy"),
+    "best_accuracy": Variable(PROBE_DIMS, "probe", ACCURACY,
+                              "test accuracy of the single probe at best_sigma (the ensemble's baseline)"),
+    "ensemble_accuracy": Variable(PROBE_DIMS, "probe", ACCURACY, "test accuracy of soft voting over the "
+                                                                 "ensemble members (see the spec's ensemble)"),
+    "ensemble_members": Variable((*PROBE_DIMS, "member"), "probe", ACCURACY,
+                                 "sigmas in the ensemble (NaN-padded)"),
+    "class_accuracy": Variable(("sigma", *PROBE_DIMS, "class"), "probe", ("class_accuracy",),
+                               "per-class test accuracy"),
+    "csnr": Variable(("sigma", "layer", "input", "class"), "features", ("csnr",),
+                     "empirical CSNR per class (docs/theory.md §4) on the train split; bases per the `csnr` attr"),
+    "csnr_overall": Variable(("sigma", "layer", "input"), "features", ("csnr",),
+                             "empirical CSNR over all classes (ratio of means)"),
+    "csnr_theory": Variable(("sigma",), "theory", ("csnr_theory",),
+                            "closed-form CSNR of the optimal posterior (docs/theory.md §5)", per_model=False),
+    "peak_sigma": Variable(PROBE_DIMS, "probe", ("unimodality",), "sigma of the test accuracy curve's peak "
+                                                                  "(describes the curve; best_sigma is chosen)"),
+    "rise": Variable(PROBE_DIMS, "probe", ("unimodality",), "accuracy at the peak minus at the lowest sigma"),
+    "fall": Variable(PROBE_DIMS, "probe", ("unimodality",), "accuracy at the peak minus at the highest sigma"),
+    "unimodal": Variable(PROBE_DIMS, "probe", ("unimodality",), "1 when the curve rises to an interior peak and "
+                                                                "falls, within the tolerance attribute, else 0"),
+    "posterior_mse": Variable(("sigma",), "features", ("posterior_mse",), "mean squared error per element of "
+                              "`output` on x0 + sigma eps against the clean x0 (test split)"),
+    "posterior_psnr": Variable(("sigma",), "features", ("posterior_mse",), "10 log10(range^2 / posterior_mse), "
+                               "range = max - min of the clean test samples"),
+    "sw_distance": Variable(("sigma", "layer", "input"), "analysis", ("sw_distance",), "sliced Wasserstein "
+                            "distance between the features at sigma and at sw_reference (test subset)"),
+    "sw_reference": Variable(("layer", "input"), "analysis", ("sw_distance",), "the best sigma on validation of "
+                             "the first probe reading the layer (lowest label noise)"),
+    "cka": Variable(("layer", "input", "sigma", "sigma_ref"), "analysis", ("cka",),
+                    "linear CKA between the features at sigma and at sigma_ref (test subset)"),
+    "generalization": Variable((), "generate", ("generalization",), "share of generated samples that are not "
+                               "near-copies of a training sample (d1/d2 >= threshold)"),
+}
+
+
+def model_dims(spec) -> tuple[str, ...]:
+    """('model',) when the spec compares several models, else ()."""
+    return ("model",) if spec.multi_model else ()
+
+
+def model_sel(spec, model: str) -> dict:
+    """The `model` coordinate of one model's region, for multi-model specs."""
+    return {"model": [model]} if spec.multi_model else {}
+
+
+def grid_coords(spec) -> dict:
+    """sigma (with timestep riding along where one VP schedule applies), and the model names."""
+    c = {"sigma": spec.sigmas}
+    if spec.timestep_coord is not None:
+        c["timestep"] = ("sigma", spec.timestep_coord)
+    if spec.multi_model:
+        c["model"] = np.array([n for n, _ in spec.model_items()], dtype=object)
+    return c
+
+
+def wanted(spec) -> list[str]:
+    """The variables a spec's metrics ask for, in declaration order."""
+    return [name for name, v in VARIABLES.items() if set(v.metrics) & set(spec.metrics)]
+
+
+def chunks(spec) -> dict[str, dict[str, int]]:
+    """Chunks aligned with tasks: each variable chunked by the dims its writing stage owns."""
+    return {name: CHUNK_OWNER[VARIABLES[name].stage] for name in wanted(spec)}
+
+
+def template(spec, classes: list[str]) -> xr.Dataset:
+    """The NaN-filled metric cube of one dataset, with every dim kept, even single-valued ones."""
+    c = {
+        **grid_coords(spec), "layer": np.array(spec.layers, dtype=object),
+        "label_noise": spec.label_noise, "seed": spec.seeds,
+        "probe": np.array([p.label for p in spec.probes], dtype=object),
+        "input": np.array(spec.inputs, dtype=object), "class": np.array(classes, dtype=object),
+        "member": np.arange(spec.ensemble.size(len(spec.sigmas))), "sigma_ref": spec.sigmas,
+    }
+    size = {k: len(v) for k, v in c.items() if not isinstance(v, tuple)}
+    data = {}
+    for name in wanted(spec):
+        dims = VARIABLES[name].dims_in(spec)
+        data[name] = dims, np.full([size[d] for d in dims], np.nan)
+    used = {d for dims, _ in data.values() for d in dims}
+    ds = xr.Dataset(data, coords={k: c[k] for k in c if k in used or (k == "timestep" and "sigma" in used)})
+    for name in ds.data_vars:
+        ds[name].attrs["description"] = VARIABLES[name].description
+    ds.attrs["csnr"] = spec.csnr.model_dump_json()
+    if "unimodal" in ds:
+        ds["unimodal"].attrs["tolerance"] = spec.analysis.tolerance
+    if "generalization" in ds:
+        ds["generalization"].attrs["threshold"] = spec.generation.threshold
+    return ds
+
+
+CHUNK_BYTES = 8 << 20  # target size of one feature chunk
+
+
+def sample_chunk(n_samples: int, channels: int, rows: int) -> int:
+    """Samples per feature chunk: a multiple of `rows` (the forward block) near CHUNK_BYTES of float32."""
+    per = max(rows, CHUNK_BYTES // (4 * channels) // rows * rows)
+    return min(per, max(n_samples, 1))
+
+
+def features_template(spec, data, channels: int, rows: int) -> tuple[xr.Dataset, dict]:
+    """One layer's NaN-filled feature cube ([model,] sigma, input, sample, channel), with its chunks: one
+    feature task writes every chunk of its (model, sigma)."""
+    dims = (*model_dims(spec), "sigma", "input", "sample", "channel")
+    n = len(data.y)
+    shape = (len(spec.model_items()),) * spec.multi_model + (len(spec.sigmas), len(spec.inputs), n, channels)
+    coords = {**grid_coords(spec), "input": np.array(spec.inputs, dtype=object), "sample": np.arange(n),
+              "label": ("sample", data.y), "split": ("sample", data.split)}
+    tpl = xr.Dataset({"features": (dims, np.full(shape, np.nan, np.float32))}, coords=coords)
+    return tpl, {"features": {"model": 1, "sigma": 1, "input": 1, "sample": sample_chunk(n, channels, rows)}}
+
+
+def labelled(spec, values: dict[str, np.ndarray], **coords) -> xr.Dataset:
+    """A region of the cube: each named array, shaped as its variable's dims (leading model dim included),
+    with the given coordinates; the dims of a region are those of the variables it holds."""
+    return xr.Dataset({name: (VARIABLES[name].dims_in(spec), v) for name, v in values.items()}, coords=coords)

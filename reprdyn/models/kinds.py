@@ -1,0 +1,25 @@
+"""Which model kinds exist and what each needs: tables the spec, the plan and the caches share.
+
+Plain data and no imports beyond the standard library, so validating a spec
+and planning a run never load torch.
+"""
+from __future__ import annotations
+
+TRAINABLE = ("diffusion", "dae")  # reprdyn trains them (checkpoint cache)
+PRETRAINED = ("diffusers-unet", "dit", "ldm", "python")  # loaded, never trained
+ANALYTIC = ("molrg-optimal",)  # computed from the data
+
+STATIC_LAYERS: dict[str, list[str]] = {"molrg-optimal": ["output"]}  # layers known without building a network
+
+
+def dae_sigmas(cfg, grid: list[float]) -> list[list[float]] | None:
+    """Noise levels of each DAE a model block trains: one list per checkpoint (None: not a DAE).
+
+    `train_sigma: grid` trains one DAE per grid sigma; a number or a list trains
+    one DAE at that level or those levels (multi-level training).
+    """
+    if cfg.kind != "dae":
+        return None
+    if cfg.train_sigma == "grid":
+        return [[s] for s in grid]
+    return [[float(cfg.train_sigma)]] if isinstance(cfg.train_sigma, (int, float)) else [list(cfg.train_sigma)]

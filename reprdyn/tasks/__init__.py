@@ -1,0 +1,22 @@
+"""Tasks: the function that computes each planned stage and writes its region of the store.
+
+Each stage has its own module with one entry point, `run(task, ctx)`; executors
+call `run_task`, which picks it from `STAGES`. A `Context` (`reprdyn.caches`)
+holds the datasets and models a process has built, so each is built once per
+process (per worker, on a cluster).
+
+    train -> data -> features (per sigma) -> theory, probe -> analysis, generate
+"""
+from __future__ import annotations
+
+from ..caches import Context
+from ..errors import lookup
+from ..plan import Task
+from . import analysis, data, features, generate, probe, theory, train
+
+STAGES = {"train": train.run, "data": data.run, "features": features.run, "theory": theory.run,
+          "probe": probe.run, "analysis": analysis.run, "generate": generate.run}
+
+
+def run_task(task: Task, ctx: Context) -> None:
+    lookup(STAGES, task.stage, "task stage")(task, ctx)

@@ -10,12 +10,15 @@ import numpy as np
 from . import store
 from .errors import StoreError
 from .query import SummaryRow, summarize
-from .spec import canonical, to_yaml
 
 
 def spec_of(path: str | Path) -> str:
     """The exact resolved spec a store was written from, as YAML that re-runs to the same cube."""
-    attrs = store.Results(path).attrs
+    from .spec import to_yaml
+
+    attrs = store.read_attrs(path)
+    if attrs is None:
+        raise StoreError(f"{path}: not a reprdyn store (no such path, or no reprdyn provenance)")
     if "spec_resolved" not in attrs:
         raise StoreError(f"{path}: this store keeps no resolved spec (written by an older reprdyn)")
     head = f"# resolved spec of {path} (spec hash {attrs['spec_hash'][:16]})\n"
@@ -24,38 +27,34 @@ def spec_of(path: str | Path) -> str:
 
 def _canonical_of(path: str | Path) -> tuple[dict, bool]:
     """(canonical spec, is a store) for a spec file or a store."""
-    from .spec import load_spec
-
     p = Path(path)
     attrs = store.read_attrs(p)
     if attrs is not None:
         return json.loads(attrs["spec_canonical"]), True
     if p.is_dir():
         raise StoreError(f"{p}: neither a spec file nor a reprdyn store")
+    from .spec import canonical, load_spec
+
     return canonical(load_spec(p, trust_code=True)), False  # comparing imports no code
 
 
 def diff(a: str | Path, b: str | Path) -> dict:
     """Semantic differences between two specs or stores: spec fields, and for two stores the metrics
     on their shared coordinates (max and mean |difference| per dataset and variable)."""
-    import xarray as xr
+    from .reader import CubeStore, align
 
     (ca, sa), (cb, sb) = _canonical_of(a), _canonical_of(b)
     out = {"fields": store.diff_fields(ca, cb), "metrics": []}
     if sa and sb:
-        ra, rb = store.Results(a), store.Results(b)
+        ra, rb = CubeStore(a), CubeStore(b)
         for name in sorted(set(ra.datasets) & set(rb.datasets)):
-            da, db = ra[name], rb[name]
-            for var in sorted(set(da.data_vars) & set(db.data_vars)):
-                try:
-                    x, y = xr.align(da[var], db[var], join="inner")
-                except ValueError:
+            for var in sorted(set(ra.names(name)) & set(rb.names(name))):
+                pair = align(ra.cube(name, var), rb.cube(name, var))
+                if pair is None or pair[0].size == 0:
                     continue
-                if x.size == 0:
-                    continue
-                d = np.abs(x.values - y.values)
+                d = np.abs(np.asarray(pair[0], float) - np.asarray(pair[1], float))
                 if np.isfinite(d).any():
-                    out["metrics"].append({"dataset": name, "variable": var, "shared": int(x.size),
+                    out["metrics"].append({"dataset": name, "variable": var, "shared": int(d.size),
                                            "max_abs_diff": float(np.nanmax(d)), "mean_abs_diff": float(np.nanmean(d))})
     return out
 

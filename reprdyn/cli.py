@@ -118,7 +118,7 @@ def schema():
     """Print the JSON Schema of a spec."""
     from .spec import Spec
 
-    out.print_json(json.dumps(Spec.model_json_schema()))
+    sys.stdout.write(json.dumps(Spec.model_json_schema(), indent=2) + "\n")
 
 
 @app.command()
@@ -391,10 +391,12 @@ def diff_cmd(a: Path = typer.Argument(..., help="a spec file or a store"),
 def ls(store: Path = typer.Argument(..., help="a reprdyn store, or a folder of stores"),
        format: str = typer.Option("table", "--format", help="table | json (for a folder of stores)")):
     """Show a store's variables, dims, coords and provenance; for a folder, list the stores in it."""
-    from .catalog import catalog
-    from .store import Results, read_attrs
+    from .reader import CubeStore
+    from .store import read_attrs
 
     if store.is_dir() and read_attrs(store) is None:
+        from .catalog import catalog
+
         rows = catalog(store)
         if format == "json":
             sys.stdout.write(json.dumps(rows) + "\n")
@@ -410,25 +412,31 @@ def ls(store: Path = typer.Argument(..., help="a reprdyn store, or a folder of s
                  _fmt(chosen["best_sigma"]) if chosen else "-", _fmt(chosen["test_accuracy"]) if chosen else "-")
         out.print(table)
         return
-    res = Results(store)
-    a = res.attrs
-    out.print(f"[bold]{store}[/bold]  spec {a.get('spec_hash', '')[:12]}  created {a.get('created')}  "
+    cubes = CubeStore(store)
+    a = cubes.attrs
+    out.print(f"[bold]{escape(str(store))}[/bold]  spec {a.get('spec_hash', '')[:12]}  created {a.get('created')}  "
               f"reprdyn {a.get('reprdyn_version')}  commit {str(a.get('git_commit'))[:12]}", highlight=False)
-    for name in res.datasets:
-        ds = res[name]
+    if cubes.sweep_dims:
+        out.print(f"  a sweep over {', '.join(cubes.sweep_dims)}: {len(cubes.points)} point(s) so far",
+                  highlight=False)
+    for name in cubes.datasets:
+        coords = cubes.coordinates(name)
+        sizes = {d: len(v) for d, (dims, v) in coords.items() if dims == (d,)}
         table = Table(title=f"dataset {name}: metrics")
-        table.add_column("variable")
-        table.add_column("dims")
-        table.add_column("description")
-        for v in ds.data_vars:
-            _row(table, v, ", ".join(f"{d}={ds.sizes[d]}" for d in ds[v].dims), ds[v].attrs.get("description", ""))
+        for col in ("variable", "dims", "description"):
+            table.add_column(col)
+        for v, (dims, attrs) in cubes.variables(name).items():
+            _row(table, v, ", ".join(f"{d}={sizes[d]}" for d in dims), attrs.get("description", ""))
         out.print(table)
-        for c in ds.coords:
-            vals = [_fmt(x) if isinstance(x, float) else str(x) for x in ds[c].values.tolist()]
-            out.print(f"  {c}: {', '.join(vals[:8])}{' ...' if len(vals) > 8 else ''}", highlight=False)
-        for layer in res.layers(name):
-            f = res.features(name, layer)["features"]
-            out.print(f"  features/{layer}: " + ", ".join(f"{d}={s}" for d, s in f.sizes.items()), highlight=False)
+        for c, (dims, values) in coords.items():
+            vals = [_fmt(x) if isinstance(x, float) else str(x) for x in values.tolist()]
+            ride = f" (along {dims[0]})" if dims != (c,) else ""
+            out.print(f"  {c}{ride}: {', '.join(vals[:8])}{' ...' if len(vals) > 8 else ''}", highlight=False)
+        for layer in cubes.layers(name):
+            if not cubes.sweep_dims:
+                sizes_f = cubes.feature_sizes(name, layer)
+                out.print(f"  features/{layer}: " + ", ".join(f"{d}={s}" for d, s in sizes_f.items()),
+                          highlight=False)
 
 
 @app.command("plot")
@@ -461,22 +469,27 @@ def query_cmd(store: Path = typer.Argument(..., help="a reprdyn store"),
               dataset: Optional[str] = typer.Option(None, help="one dataset (default: all)"),
               sel: List[str] = typer.Option([], help="DIM=VALUE; nearest grid value on float coords"),
               mean: List[str] = typer.Option([], help="average over DIM"),
-              format: str = typer.Option("table", "--format", help="table | csv | json")):
+              format: str = typer.Option("table", "--format", help="table | csv | json"),
+              keep_nan: bool = typer.Option(False, "--keep-nan", help="keep rows with no value (NaN)")):
     """Print a tidy table of one variable: a column per remaining dim, then the value."""
-    from .query import query, to_csv, to_json
+    from .query import query
 
     if format not in ("table", "csv", "json"):
         raise UserError(f"--format {format}: expected one of table, csv, json")
-    df = query(str(store), var, dataset=dataset, sel=sel, mean=mean)
+    result = query(str(store), var, dataset=dataset, sel=sel, mean=mean, keep_nan=keep_nan)
+    for note in result.notes:
+        err.print(note, markup=False, highlight=False)
     if format == "csv":
-        sys.stdout.write(to_csv(df))
+        sys.stdout.write(result.to_csv())
     elif format == "json":
-        sys.stdout.write(to_json(df) + "\n")
+        sys.stdout.write(result.to_json() + "\n")
     else:
         table = Table()
-        for col in df.columns:
-            table.add_column(str(col), justify="right" if df[col].dtype.kind in "fiu" else "left")
-        for row in df.itertuples(index=False):
+        numeric = [all(isinstance(r[i], (int, float)) for r in result.rows) and result.rows
+                   for i in range(len(result.columns))]
+        for col, num in zip(result.columns, numeric):
+            table.add_column(str(col), justify="right" if num else "left")
+        for row in result.rows:
             _row(table, *[_fmt(v) if isinstance(v, float) else str(v) for v in row])
         out.print(table)
 

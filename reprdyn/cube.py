@@ -12,8 +12,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import xarray as xr
+
+if TYPE_CHECKING:  # building cubes needs xarray; reading the schema does not
+    import xarray as xr
 
 PROBE_DIMS = ("layer", "label_noise", "seed", "probe", "input")  # one probe curve's dims, sigma aside
 
@@ -112,6 +116,8 @@ def chunks(spec) -> dict[str, dict[str, int]]:
 
 def template(spec, classes: list[str]) -> xr.Dataset:
     """The NaN-filled metric cube of one dataset, with every dim kept, even single-valued ones."""
+    import xarray as xr
+
     c = {
         **grid_coords(spec), "layer": np.array(spec.layers, dtype=object),
         "label_noise": spec.label_noise, "seed": spec.seeds,
@@ -148,6 +154,8 @@ def sample_chunk(n_samples: int, channels: int, rows: int) -> int:
 def features_template(spec, data, channels: int, rows: int) -> tuple[xr.Dataset, dict]:
     """One layer's NaN-filled feature cube ([model,] sigma, input, sample, channel), with its chunks: one
     feature task writes every chunk of its (model, sigma)."""
+    import xarray as xr
+
     dims = (*model_dims(spec), "sigma", "input", "sample", "channel")
     n = len(data.y)
     shape = (len(spec.model_items()),) * spec.multi_model + (len(spec.sigmas), len(spec.inputs), n, channels)
@@ -160,4 +168,6 @@ def features_template(spec, data, channels: int, rows: int) -> tuple[xr.Dataset,
 def labelled(spec, values: dict[str, np.ndarray], **coords) -> xr.Dataset:
     """A region of the cube: each named array, shaped as its variable's dims (leading model dim included),
     with the given coordinates; the dims of a region are those of the variables it holds."""
+    import xarray as xr
+
     return xr.Dataset({name: (VARIABLES[name].dims_in(spec), v) for name, v in values.items()}, coords=coords)

@@ -1,17 +1,23 @@
-"""Query stage: tidy tables from a store (select, average, format) and the run summary."""
+"""Query stage: tidy tables of one variable (select, average, format) and the run summary.
+
+`query` reads straight from zarr (`reprdyn.reader`), so the command line
+answers without importing xarray or pandas; `summarize` reads the store as
+xarray (`reprdyn.store.Results`).
+"""
 from __future__ import annotations
 
+import csv
+import io
 import json
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
-import pandas as pd
-import xarray as xr
 
-from .errors import QueryError, StoreError
+from .cube import VARIABLES
+from .errors import QueryError, StoreError, did_you_mean
 from .metrics.unimodal import unimodality
-from .store import Results
+from .reader import Cube, CubeStore
 
 
 def parse_sel(items: list[str]) -> list[tuple[str, str]]:
@@ -24,68 +30,127 @@ def parse_sel(items: list[str]) -> list[tuple[str, str]]:
     return out
 
 
-def _select(da: xr.DataArray, dim: str, raw: str) -> xr.DataArray:
-    if dim not in da.dims:
-        raise QueryError(f"--sel {dim}={raw}: {da.name!r} has no dim {dim!r}; its dims are {list(da.dims)}")
-    coord = da[dim]
+def _select(cube: Cube, dim: str, raw: str, notes: list[str]) -> Cube:
+    """The cube at one value of `dim` (kept as a dim of length one).
+
+    On a float coordinate the nearest grid value is taken, and `notes` says so when it is not the value
+    asked for; a value beyond the grid's ends by more than one grid step is an error. Other coordinates
+    must hold the value exactly.
+    """
+    if dim not in cube.dims:
+        raise QueryError(f"--sel {dim}={raw}: {cube.name!r} has no dim {dim!r}; its dims are {list(cube.dims)}")
+    coord = cube.coords[dim]
     if coord.dtype.kind in "fiu":
         try:
             value = float(raw)
         except ValueError:
             raise QueryError(f"--sel {dim}={raw}: {dim!r} is numeric; give a number") from None
-        if coord.dtype.kind == "f":  # nearest grid value on float coords
-            return da.sel({dim: [value]}, method="nearest")
-        if value not in coord.values:
-            raise QueryError(f"--sel {dim}={raw}: no such {dim}; expected one of {coord.values.tolist()}")
-        return da.sel({dim: [int(value)]})
-    values = [str(v) for v in coord.values]
+        if coord.dtype.kind == "f":
+            return cube.take(dim, np.array([_nearest(coord, value, dim, raw, notes)]))
+        hits = np.flatnonzero(coord == value)
+        if not len(hits):
+            raise QueryError(f"--sel {dim}={raw}: no such {dim}; expected one of {coord.tolist()}")
+        return cube.take(dim, hits[:1])
+    values = [str(v) for v in coord]
     if raw not in values:
-        raise QueryError(f"--sel {dim}={raw}: no such {dim}; expected one of {values}")
-    return da.sel({dim: [raw]})
+        raise QueryError(f"--sel {dim}={raw}: no such {dim}; expected one of {values}" + did_you_mean(raw, values))
+    return cube.take(dim, np.array([values.index(raw)]))
 
 
-def query(path: str, var: str, dataset: str | None = None, sel: list[str] = (), mean: list[str] = ()) -> pd.DataFrame:
-    """A tidy table of `var`: one column per remaining dim (plus `dataset`), then the value."""
-    res = Results(path)
-    names = [dataset] if dataset else res.datasets
-    if dataset and dataset not in res.datasets:
-        raise QueryError(f"--dataset {dataset}: not in this store; expected one of {res.datasets}")
-    frames = []
+def _nearest(coord: np.ndarray, value: float, dim: str, raw: str, notes: list[str]) -> int:
+    """Index of the grid value nearest `value`; refuses values more than one grid step beyond either end."""
+    lo, hi = float(coord.min()), float(coord.max())
+    ordered = np.sort(coord)
+    step_lo = ordered[1] - ordered[0] if len(coord) > 1 else max(abs(lo), 1e-12)
+    step_hi = ordered[-1] - ordered[-2] if len(coord) > 1 else max(abs(hi), 1e-12)
+    if value < lo - step_lo or value > hi + step_hi:
+        raise QueryError(f"--sel {dim}={raw}: outside the grid, which runs from {lo:.4g} to {hi:.4g} "
+                         f"({len(coord)} values); give a value inside it")
+    i = int(np.argmin(np.abs(coord - value)))
+    if not np.isclose(coord[i], value, rtol=1e-9, atol=0):  # 0.5 for a grid value stored as 0.49999999999999994
+        notes.append(f"--sel {dim}={raw}: took the nearest grid value, {dim}={float(coord[i]):.6g}")
+    return i
+
+
+@dataclass
+class Table:
+    """A tidy table: one column per dim (after `dataset`), then the value; `notes` are messages for stderr."""
+    columns: list[str]
+    rows: list[tuple]
+    notes: list[str] = field(default_factory=list)
+
+    def to_csv(self) -> str:
+        buf = io.StringIO()
+        w = csv.writer(buf, lineterminator="\n")
+        w.writerow(self.columns)
+        w.writerows([[_csv_cell(v) for v in r] for r in self.rows])
+        return buf.getvalue()
+
+    def to_json(self) -> str:
+        return json.dumps([dict(zip(self.columns, (_json_cell(v) for v in r))) for r in self.rows])
+
+    def to_pandas(self):
+        import pandas as pd
+
+        return pd.DataFrame(self.rows, columns=self.columns)
+
+
+def _csv_cell(v) -> str:
+    if isinstance(v, (float, np.floating)):
+        return "" if math.isnan(v) else f"{v:.6g}"
+    return str(v.item() if isinstance(v, np.generic) else v)
+
+
+def _json_cell(v):
+    v = v.item() if isinstance(v, np.generic) else v
+    return None if isinstance(v, float) and math.isnan(v) else v
+
+
+def query(path: str, var: str, dataset: str | None = None, sel: list[str] = (), mean: list[str] = (),
+          keep_nan: bool = False) -> Table:
+    """A tidy table of `var`: one column per remaining dim (plus `dataset`), then the value.
+
+    Rows with no value (NaN: a probe that never reads a layer, a class with no samples) are dropped unless
+    `keep_nan`; the table's notes say how many.
+    """
+    store = CubeStore(path)
+    names = [dataset] if dataset else store.datasets
+    if dataset and dataset not in store.datasets:
+        raise QueryError(f"--dataset {dataset}: not in this store; expected one of {store.datasets}"
+                         + did_you_mean(dataset, store.datasets))
+    pairs, notes, columns = parse_sel(list(sel)), [], None
+    rows: list[tuple] = []
     for name in names:
-        ds = res[name]
-        if var not in ds.data_vars:
-            raise QueryError(f"unknown variable {var!r} for dataset {name!r}; expected one of {sorted(ds.data_vars)}")
-        da = ds[var]
-        for dim, raw in parse_sel(list(sel)):
-            da = _select(da, dim, raw)
+        cube = store.cube(name, _check_variable(store, name, var))
+        for dim, raw in pairs:
+            cube = _select(cube, dim, raw, notes)
         for dim in mean:
-            if dim not in da.dims:
-                raise QueryError(f"--mean {dim}: {var!r} has no dim {dim!r}; its dims are {list(da.dims)}")
-            da = da.mean(dim)
-        frames.append(_frame(da.load(), var).assign(dataset=name))
-    df = pd.concat(frames, ignore_index=True)
-    return df[["dataset", *[c for c in df.columns if c not in ("dataset", var)], var]]
+            if dim not in cube.dims:
+                raise QueryError(f"--mean {dim}: {var!r} has no dim {dim!r}; its dims are {list(cube.dims)}")
+            cube = cube.mean(dim)
+        columns = ["dataset", *cube.dims, var]
+        rows += [(name, *r) for r in cube.rows()]
+    dropped = 0
+    if not keep_nan:
+        kept = [r for r in rows if not (isinstance(r[-1], (float, np.floating)) and math.isnan(r[-1]))]
+        dropped, rows = len(rows) - len(kept), kept
+    if dropped:
+        notes.append(f"dropped {dropped} row(s) with no value (NaN: probe x layer pairs that were never fitted, "
+                     "or classes with no samples); --keep-nan keeps them")
+    return Table(columns, rows, list(dict.fromkeys(notes)))
 
 
-def _frame(da: xr.DataArray, var: str) -> pd.DataFrame:
-    da = da.drop_vars([c for c in da.coords if c not in da.dims])
-    if da.ndim == 0:
-        return pd.DataFrame({var: [da.item()]})
-    return da.to_dataframe(name=var).reset_index()
-
-
-def to_csv(df: pd.DataFrame) -> str:
-    return df.to_csv(index=False, float_format="%.6g")
-
-
-def to_json(df: pd.DataFrame) -> str:
-    rows = df.to_dict(orient="records")
-    clean = [{k: (None if isinstance(v, float) and math.isnan(v) else _plain(v)) for k, v in r.items()} for r in rows]
-    return json.dumps(clean, indent=None)
-
-
-def _plain(v):
-    return v.item() if isinstance(v, np.generic) else v
+def _check_variable(store: CubeStore, dataset: str, var: str) -> str:
+    """`var` if the store has it, else a message that says how to get it or what was meant."""
+    have = store.names(dataset)
+    if var in have:
+        return var
+    if var in VARIABLES:
+        metric = VARIABLES[var].metrics[0]
+        raise QueryError(f"{var!r} was not computed for this store (dataset {dataset!r}): add {metric!r} to the "
+                         f"spec's `metrics:` and run it again; this store has {', '.join(have)}")
+    raise QueryError(f"unknown variable {var!r} for dataset {dataset!r}; expected one of {', '.join(have)}"
+                     + did_you_mean(var, have))
 
 
 # --- run summary ---------------------------------------------------------------
@@ -137,6 +202,8 @@ def _mode(values: np.ndarray) -> tuple[float, float]:
 def summarize(path: str) -> list[SummaryRow]:
     """Per dataset, model, layer, input and probe: the validation-chosen sigma and its test accuracy,
     the ensemble, and the shape of the test curve, at the lowest label noise (spread over seeds)."""
+    from .store import Results
+
     res, rows = Results(path), []
     if res.sweep_dims:
         from dataclasses import replace
@@ -182,4 +249,4 @@ def summary_json(rows: list[SummaryRow]) -> str:
                        for r in rows])
 
 
-__all__ = ["query", "parse_sel", "QueryError", "StoreError", "summarize", "SummaryRow", "to_csv", "to_json"]
+__all__ = ["query", "parse_sel", "QueryError", "StoreError", "summarize", "SummaryRow", "Table"]

@@ -18,11 +18,15 @@ import subprocess
 from importlib import metadata
 from pathlib import Path
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import xarray as xr
-import zarr
 
 from .errors import StoreError
+
+if TYPE_CHECKING:  # xarray and zarr are imported where arrays are read or written, not to look at a store
+    import xarray as xr
+    import zarr
 
 FORMAT = "reprdyn-store"
 FORMAT_VERSION = 1
@@ -74,6 +78,8 @@ def provenance(spec_text: str, spec_hash: str, canonical: dict, resolved: dict |
 # --- creating and writing ----------------------------------------------------
 
 def _open(store: str | Path, sub: str | None = None) -> zarr.Group:
+    import zarr
+
     g = zarr.open_group(str(store), mode="r", use_consolidated=False)
     return g[sub] if sub else g
 
@@ -82,18 +88,24 @@ def consolidate(path: str | Path) -> None:
     """Consolidate metadata once, at the end of a run (readers here never depend on it)."""
     import warnings
 
+    import zarr
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # zarr warns that consolidated metadata is not in the v3 spec yet
         zarr.consolidate_metadata(str(path))
 
 
 def read_attrs(path: str | Path) -> dict | None:
-    """Root attributes of a reprdyn store, or None where `path` holds none."""
+    """Root attributes of a reprdyn store, or None where `path` holds none.
+
+    Read from the root group's zarr.json alone, so asking what a folder is does not load zarr.
+    """
     try:
-        attrs = dict(_open(path).attrs)
-    except (FileNotFoundError, zarr.errors.GroupNotFoundError, ValueError, OSError):
+        meta = json.loads((Path(path) / "zarr.json").read_text())
+    except (OSError, ValueError):
         return None
-    return attrs if attrs.get("format") == FORMAT else None
+    attrs = meta.get("attributes") if isinstance(meta, dict) and meta.get("node_type") == "group" else None
+    return attrs if isinstance(attrs, dict) and attrs.get("format") == FORMAT else None
 
 
 def diff_fields(a, b, path: str = "") -> list[str]:
@@ -253,6 +265,8 @@ def create(path: str | Path, prov: dict, fresh: bool = False) -> None:
     Refuses to clobber anything that is not a store of this same spec. With
     `fresh`, this spec's existing store is emptied first.
     """
+    import zarr
+
     path = Path(path)
     if check_destination(path, prov):
         if not fresh:
@@ -267,6 +281,8 @@ def create(path: str | Path, prov: dict, fresh: bool = False) -> None:
 
 def update_attrs(path: str | Path, prov: dict) -> None:
     """Replace the provenance of an existing store (a sweep store that grows)."""
+    import zarr
+
     zarr.open_group(str(path), mode="a").attrs.update(prov)
 
 
@@ -282,6 +298,8 @@ def write_region(path: str | Path, grp: str, part: xr.Dataset) -> None:
 
     A variable with no dims (a single-model scalar) is written into its array directly.
     """
+    import zarr
+
     scalars = [v for v in part.data_vars if not part[v].dims]
     for v in scalars:
         zarr.open_array(f"{path}/{grp}/{v}", mode="r+")[...] = part[v].values
@@ -326,6 +344,8 @@ def _tidy(ds: xr.Dataset) -> xr.Dataset:
 
 
 def open_group(path: str | Path, grp: str) -> xr.Dataset:
+    import xarray as xr
+
     return _tidy(xr.open_zarr(str(path), group=grp, consolidated=False, chunks=None))  # lazy, no dask graph
 
 
@@ -357,6 +377,8 @@ class Results:
             raise StoreError(f"unknown dataset {dataset!r} in {self.path}; expected one of {self.datasets}")
 
     def __getitem__(self, dataset: str) -> xr.Dataset:
+        import xarray as xr
+
         self._check(dataset)
         if not self.sweep_dims:
             return open_group(self.path, group(dataset, "metrics"))

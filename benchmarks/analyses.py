@@ -1,4 +1,5 @@
-"""Benchmark: the CKA matrix and sliced Wasserstein distances of one analysis task against naive loops.
+"""Benchmark: the CKA matrix and sliced Wasserstein distances of one analysis task against naive
+loops.
 
     python benchmarks/analyses.py [--sigmas 16] [--samples 1000] [--dims 256]
 
@@ -9,6 +10,7 @@ recomputes both centred Gram matrices for every pair. Sliced Wasserstein: POT
 on all sigmas against a loop that draws projections and sorts per pair by hand
 in numpy. Prints the ratios (naive / reprdyn) and the largest disagreement.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -42,7 +44,10 @@ def main() -> None:
     rng = np.random.default_rng(0)
     x = rng.standard_normal((args.samples, 64))
     W = rng.standard_normal((64, args.dims)) / 8
-    feats = [np.maximum((x + s * rng.standard_normal(x.shape)) @ W, 0) for s in np.geomspace(0.01, 10, args.sigmas)]
+    feats = [
+        np.maximum((x + s * rng.standard_normal(x.shape)) @ W, 0)
+        for s in np.geomspace(0.01, 10, args.sigmas)
+    ]
 
     t = time.perf_counter()
     ours = cka_matrix(feats)
@@ -50,8 +55,12 @@ def main() -> None:
     t = time.perf_counter()
     ref = np.array([[naive_cka(a, b) for b in feats] for a in feats])
     t_naive = time.perf_counter() - t
-    print(f"CKA {args.sigmas}x{args.sigmas}, n={args.samples}, C={args.dims}: reprdyn {t_ours:.3f} s, "
-          f"pairwise loop {t_naive:.3f} s -> {t_naive / t_ours:.1f}x; max |diff| {np.abs(ours - ref).max():.2e}")
+    print(
+        f"CKA {args.sigmas}x{args.sigmas}, n={args.samples}, C={args.dims}: reprdyn {t_ours:.3f} "
+        "s, "
+        f"pairwise loop {t_naive:.3f} s -> {t_naive / t_ours:.1f}x; max |diff| "
+        f"{np.abs(ours - ref).max():.2e}"
+    )
 
     ref_i = len(feats) // 2
     t = time.perf_counter()
@@ -61,8 +70,11 @@ def main() -> None:
     sw_naive = [naive_sw(f, feats[ref_i], 128, 0) for f in feats]
     t_naive = time.perf_counter() - t
     rel = np.max(np.abs(np.array(sw) - sw_naive) / np.maximum(sw_naive, 1e-12))
-    print(f"sliced W2, {args.sigmas} sigmas x 128 projections: POT {t_ours:.3f} s, numpy loop {t_naive:.3f} s "
-          f"-> {t_naive / t_ours:.2f}x; max relative diff {rel:.2%} (different random projections)")
+    print(
+        f"sliced W2, {args.sigmas} sigmas x 128 projections: POT {t_ours:.3f} s, numpy loop "
+        f"{t_naive:.3f} s "
+        f"-> {t_naive / t_ours:.2f}x; max relative diff {rel:.2%} (different random projections)"
+    )
 
 
 if __name__ == "__main__":

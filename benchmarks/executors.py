@@ -13,6 +13,7 @@ time the same work: extraction, CSNR, probes and writes. Local runs in one
 process with torch on both cores; dask runs two single-threaded worker
 processes, cluster start-up included. Prints the throughput ratio.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -30,7 +31,8 @@ model:
   precond: {kind: vp}
   train: {data: molrg, steps: 5, batch_size: 64}
 datasets: [{kind: molrg, name: molrg, n: 50, K: 3, d: 5, delta: 0.3, n_train: 6000, n_test: 2000}]
-timesteps: [1, 5, 10, 20, 40, 60, 80, 100, 120, 140, 160, 180, 200, 220, 240, 260, 280, 300, 320, 340]
+timesteps: [1, 5, 10, 20, 40, 60, 80, 100, 120, 140, 160, 180, 200, 220, 240, 260, 280, 300,
+            320, 340]
 layers: [fc1, fc2, output]
 inputs: [clean, noisy]
 noise_draws: 4
@@ -84,7 +86,10 @@ def main() -> None:
     print(f"tasks per run: {n_tasks}; repeats: {args.repeats}; cores: {os.cpu_count()}")
     for k, v in med.items():
         print(f"  {k:6s} median {v:7.2f} s   (all: {', '.join(f'{x:.2f}' for x in times[k])})")
-    print(f"throughput ratio dask(2 workers)/local: {med['local'] / med['dask']:.2f}x  (target >= 1.5x)")
+    print(
+        f"throughput ratio dask(2 workers)/local: {med['local'] / med['dask']:.2f}x  (target >= "
+        "1.5x)"
+    )
     shutil.rmtree(tmp)
 
 

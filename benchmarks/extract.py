@@ -4,10 +4,12 @@
 
 Three timings over the same batches, interleaved and repeated (medians reported):
   bare    - net(x, sigma) under inference_mode: no hooks, no pooling, no writes
-  reprdyn - iter_features (hooks on every requested layer, pooling) + chunked zarr writes (RowWriter)
+  reprdyn - iter_features (hooks on every requested layer, pooling) + chunked zarr writes
+  (RowWriter)
   naive   - one forward pass per layer, each with a single hook (the usual notebook loop)
 Prints throughput ratios measured in this run: reprdyn/bare (target >= 0.85) and reprdyn/naive.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -39,14 +41,25 @@ def main() -> None:
     D = EDMPrecond(UNet((1, 8, 8), channels=32, mult=(1, 2))).eval()
     x, _, _ = digits(8, 0.3, 0)
     x = np.concatenate([x] * 3)  # (5391, 1, 8, 8)
-    batches = [torch.as_tensor(x[i:i + args.batch]) for i in range(0, len(x), args.batch)]
+    batches = [torch.as_tensor(x[i : i + args.batch]) for i in range(0, len(x), args.batch)]
     tmp = tempfile.mkdtemp()
     widths = {name: f.shape[1] for name, f in extract(D, batches[0][:2], 1.0, LAYERS).items()}
     arrays = {}
     for name, c in widths.items():
-        xr.Dataset({"features": (("sigma", "sample", "channel"), np.full((len(SIGMAS), len(x), c), np.nan, np.float32))}
-                   ).to_zarr(tmp, group=name, mode="w", consolidated=False,
-                             encoding={"features": {"chunks": (1, sample_chunk(len(x), c, args.batch), c)}})
+        xr.Dataset(
+            {
+                "features": (
+                    ("sigma", "sample", "channel"),
+                    np.full((len(SIGMAS), len(x), c), np.nan, np.float32),
+                )
+            }
+        ).to_zarr(
+            tmp,
+            group=name,
+            mode="w",
+            consolidated=False,
+            encoding={"features": {"chunks": (1, sample_chunk(len(x), c, args.batch), c)}},
+        )
         arrays[name] = zarr.open_array(f"{tmp}/{name}/features", mode="r+")
 
     @torch.inference_mode()
@@ -79,7 +92,10 @@ def main() -> None:
             times[name].append(time.perf_counter() - t)
     med = {k: statistics.median(v) for k, v in times.items()}
     n = len(x) * len(SIGMAS)
-    print(f"samples x sigmas: {n}, layers: {len(LAYERS)}, batch: {args.batch}, threads: {torch.get_num_threads()}")
+    print(
+        f"samples x sigmas: {n}, layers: {len(LAYERS)}, batch: {args.batch}, threads: "
+        f"{torch.get_num_threads()}"
+    )
     for k, v in med.items():
         print(f"  {k:8s} median {v:.3f} s  ({n / v:,.0f} samples/s)")
     print(f"throughput ratio reprdyn/bare:  {med['bare'] / med['reprdyn']:.3f}  (target >= 0.85)")

@@ -9,6 +9,7 @@ grid of 60 probes. The baseline standardises each feature set with its train
 statistics and fits LogisticRegression(C=1, max_iter=1000) per probe. Prints
 the speed ratios (loop / batched) and the accuracy deltas, all measured here.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -29,7 +30,8 @@ def features(dims: int, n_sigmas: int, rng: np.random.Generator):
     x = x.reshape(len(x), -1)  # (N, 64)
     W = rng.standard_normal((64, dims)) / 8
     sigmas = np.geomspace(0.05, 4, n_sigmas)
-    F = np.stack([np.maximum((x + s * rng.standard_normal(x.shape)) @ W, 0) for s in sigmas])  # (S, N, dims)
+    # (S, N, dims)
+    F = np.stack([np.maximum((x + s * rng.standard_normal(x.shape)) @ W, 0) for s in sigmas])
     return F, y, n_train
 
 
@@ -41,10 +43,15 @@ def main() -> None:
     rng = np.random.default_rng(0)
     F, y, n = features(args.dims, args.sigmas, rng)
     tr, te = slice(0, n), slice(n, None)
-    Y = np.stack([corrupt_labels(y[tr], p, 10, np.random.default_rng(i)) for i, p in enumerate(NOISE)])  # (T, n)
+    Y = np.stack(
+        [corrupt_labels(y[tr], p, 10, np.random.default_rng(i)) for i, p in enumerate(NOISE)]
+    )  # (T, n)
     S, T = F.shape[0], len(NOISE)
-    print(f"grid: {S} sigmas x {T} label-noise levels = {S * T} probes; {n} train, {len(y) - n} test, "
-          f"{args.dims} dims, 10 classes")
+    print(
+        f"grid: {S} sigmas x {T} label-noise levels = {S * T} probes; {n} train, {len(y) - n} "
+        "test, "
+        f"{args.dims} dims, 10 classes"
+    )
 
     t = time.perf_counter()
     loop_acc = np.empty((S, T))
@@ -79,10 +86,18 @@ def main() -> None:
     print(f"speed-up ridge (LOO) vs loop: {t_loop / t_loo:7.1f}x")
     print(f"speed-up logistic vs loop:    {t_loop / t_logi:7.1f}x  (target >= 3x)")
     d = np.abs(logi_acc - loop_acc) * 100
-    print(f"logistic |delta accuracy| vs loop: mean {d.mean():.3f} points, max {d.max():.3f} (target mean <= 0.5)")
+    print(
+        f"logistic |delta accuracy| vs loop: mean {d.mean():.3f} points, max {d.max():.3f} (target "
+        "mean <= 0.5)"
+    )
     for name, acc in (("ridge GCV", ridge_acc), ("ridge LOO", loo_acc)):
-        print(f"{name} - loop accuracy by label noise (points): "
-              + ", ".join(f"p={p}: {100 * (acc[:, j] - loop_acc[:, j]).mean():+.2f}" for j, p in enumerate(NOISE)))
+        print(
+            f"{name} - loop accuracy by label noise (points): "
+            + ", ".join(
+                f"p={p}: {100 * (acc[:, j] - loop_acc[:, j]).mean():+.2f}"
+                for j, p in enumerate(NOISE)
+            )
+        )
 
 
 if __name__ == "__main__":

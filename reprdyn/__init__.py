@@ -6,6 +6,7 @@ Python API: `load_spec(path)`, `run(spec, store=...)`, `open(store)`. They are
 imported on first use (PEP 562), so `import reprdyn` loads neither torch nor
 the store libraries.
 """
+
 from importlib import import_module
 from importlib.metadata import PackageNotFoundError, version
 
@@ -15,8 +16,12 @@ except PackageNotFoundError:  # running from a source tree
     __version__ = "0.0.0+local"
 
 _API = {  # name -> (module, attribute)
-    "load_spec": (".spec", "load_spec"), "Spec": (".spec", "Spec"), "SpecError": (".errors", "SpecError"),
-    "run": (".runner", "run"), "open": (".store", "open_store"), "Results": (".store", "Results"),
+    "load_spec": (".spec", "load_spec"),
+    "Spec": (".spec", "Spec"),
+    "SpecError": (".errors", "SpecError"),
+    "run": (".runner", "run"),
+    "open": (".store", "open_store"),
+    "Results": (".store", "Results"),
 }
 __all__ = [*_API, "__version__"]
 

@@ -1,4 +1,5 @@
 """`python -m reprdyn` runs the command line."""
+
 from .cli import main
 
 main()

@@ -1,4 +1,5 @@
-"""Preflight: load every model once, check it against the spec, and estimate the run's size before writing.
+"""Preflight: load every model once, check it against the spec, and estimate the run's size before
+writing.
 
 The estimate is arithmetic on shapes, printed before extraction and checked
 against the spec's `compute.max_store_gb` / `compute.max_memory_gb`:
@@ -6,6 +7,7 @@ against the spec's `compute.max_store_gb` / `compute.max_memory_gb`:
 - peak memory: data (and latents) + model weights + the larger of one
   extraction batch's activations and one probe task's working set.
 """
+
 from __future__ import annotations
 
 import threading
@@ -38,9 +40,13 @@ class Estimate:
         return self.data_bytes + self.weight_bytes + max(self.extract_bytes, self.probe_bytes)
 
     def line(self) -> str:
-        return (f"{self.dataset}: {self.samples:,} samples; feature store ~{_size(self.store_bytes)}, peak memory "
-                f"~{_size(self.peak_bytes)} (data {_size(self.data_bytes)}, weights {_size(self.weight_bytes)}, "
-                f"extraction {_size(self.extract_bytes)}, probes {_size(self.probe_bytes)})")
+        return (
+            f"{self.dataset}: {self.samples:,} samples; feature store ~{_size(self.store_bytes)}, "
+            "peak memory "
+            f"~{_size(self.peak_bytes)} (data {_size(self.data_bytes)}, weights "
+            f"{_size(self.weight_bytes)}, "
+            f"extraction {_size(self.extract_bytes)}, probes {_size(self.probe_bytes)})"
+        )
 
 
 def _size(n: float) -> str:
@@ -53,8 +59,10 @@ def _size(n: float) -> str:
 
 @torch.inference_mode()
 def activation_bytes(net: torch.nn.Module, x: torch.Tensor, sigma: float) -> int:
-    """Per-sample activation bytes of one forward pass: what the top-level blocks return (U-Net skips are
-    kept until the decoder uses them) plus twice the largest single leaf output (one op's input and output)."""
+    """Per-sample activation bytes of one forward pass: what the top-level blocks return (U-Net
+    skips are
+    kept until the decoder uses them) plus twice the largest single leaf output (one op's input and
+    output)."""
     top, biggest = 0, 0
     owner = threading.get_ident()
     children = {m for _, m in hook_root(net).named_children()}
@@ -86,11 +94,12 @@ def estimate(ctx, dataset: str) -> Estimate:
     spec = ctx.spec
     data = ctx.data.get(dataset)
     widths = ctx.models.channels(dataset)  # also checks every layer against every model
-    n, S, I, M = len(data.y), len(spec.sigmas), len(spec.inputs), len(spec.model_items())
-    store = sum(M * S * I * n * c * 4 for c in widths.values())
+    n, S, n_inputs, M = len(data.y), len(spec.sigmas), len(spec.inputs), len(spec.model_items())
+    store = sum(M * S * n_inputs * n * c * 4 for c in widths.values())
     data_bytes, weights, act = data.x.nbytes, 0, 0
     for name, _ in spec.model_items():
-        # the networks `channels` just measured: pretrained ones loaded, trained ones untrained (same sizes)
+        # the networks `channels` just measured: pretrained ones loaded, trained ones untrained
+        # (same sizes)
         net, x2 = ctx.models.shape_net(name, dataset)
         x0 = ctx.models.inputs(name, dataset)
         if x0 is not data.x:
@@ -107,14 +116,18 @@ def estimate(ctx, dataset: str) -> Estimate:
 
 
 def probe_bytes(S: int, n: int, n_train: int, C: int, ridge: bool) -> int:
-    """One probe task's working set for a layer C wide over S sigmas and n samples (n_train of them train):
-    the features read from the store (float32), a float64 working copy of the train rows, and for ridge the
-    C x C Gram matrix and its eigenvectors per sigma, which `probes.ridge` forms whatever n_train is."""
+    """One probe task's working set for a layer C wide over S sigmas and n samples (n_train of them
+    train):
+    the features read from the store (float32), a float64 working copy of the train rows, and for
+    ridge the
+    C x C Gram matrix and its eigenvectors per sigma, which `probes.ridge` forms whatever n_train
+    is."""
     return S * n * C * 4 + S * n_train * C * 8 + (2 * S * C * C * 8 if ridge else 0)
 
 
 def preflight(ctx, log=None) -> list[Estimate]:
-    """Load and check every model and dataset, print the estimate, and refuse a run over the spec's limits."""
+    """Load and check every model and dataset, print the estimate, and refuse a run over the spec's
+    limits."""
     spec = ctx.spec
     out = [estimate(ctx, d.name) for d in spec.datasets]
     for e in out:
@@ -123,12 +136,16 @@ def preflight(ctx, log=None) -> list[Estimate]:
     store, peak = sum(e.store_bytes for e in out), max(e.peak_bytes for e in out)
     lim = spec.compute
     if lim.max_store_gb is not None and store > lim.max_store_gb * GiB:
-        raise BudgetExceeded(f"the feature store would take ~{_size(store)}, over compute.max_store_gb = "
-                             f"{lim.max_store_gb:g}; probe fewer layers, sigmas or samples (n_train / n_test), "
-                             "or raise the limit")
+        raise BudgetExceeded(
+            f"the feature store would take ~{_size(store)}, over compute.max_store_gb = "
+            f"{lim.max_store_gb:g}; probe fewer layers, sigmas or samples (n_train / n_test), "
+            "or raise the limit"
+        )
     if lim.max_memory_gb is not None and peak > lim.max_memory_gb * GiB:
-        raise BudgetExceeded(f"peak memory would be ~{_size(peak)}, over compute.max_memory_gb = "
-                             f"{lim.max_memory_gb:g}; use fewer samples (n_train / n_test), fewer sigmas, or raise the "
-                             "limit")
+        raise BudgetExceeded(
+            f"peak memory would be ~{_size(peak)}, over compute.max_memory_gb = "
+            f"{lim.max_memory_gb:g}; use fewer samples (n_train / n_test), fewer sigmas, or raise "
+            "the "
+            "limit"
+        )
     return out
-

@@ -7,6 +7,7 @@
 - `Context` bundles them with the spec and the store path; executors hand one to
   every task (one per worker process on a cluster).
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -50,9 +51,12 @@ class DataCache:
         return self._built[name]
 
     def train_split(self, model_cfg) -> Data:
-        """The train split of the data a trainable model learns from (a probed dataset or its own block)."""
+        """The train split of the data a trainable model learns from (a probed dataset or its own
+        block)."""
         src = model_cfg.train.data
-        return (self.get(src) if isinstance(src, str) else build_dataset(src, self.spec.seed)).train()
+        return (
+            self.get(src) if isinstance(src, str) else build_dataset(src, self.spec.seed)
+        ).train()
 
 
 class ModelCache:
@@ -63,12 +67,15 @@ class ModelCache:
         self._nets: dict[tuple, torch.nn.Module] = {}
         self._loaded: dict[str, Pretrained] = {}
         self._latents: dict[tuple, np.ndarray] = {}
-        self.checkpoints: dict[tuple, tuple[str, bool]] = {}  # (model, variant) -> (path, trained now)
+        # (model, variant) -> (path, trained now)
+        self.checkpoints: dict[tuple, tuple[str, bool]] = {}
 
     def cfg(self, model: str):
         return dict(self.spec.model_items())[model]
 
-    def denoiser(self, model: str, dataset: str, sigma_index: int, label: str = "") -> torch.nn.Module:
+    def denoiser(
+        self, model: str, dataset: str, sigma_index: int, label: str = ""
+    ) -> torch.nn.Module:
         """The (trained) denoiser that serves `dataset` at grid point `sigma_index`."""
         cfg = self.cfg(model)
         if cfg.kind == "molrg-optimal":
@@ -83,16 +90,29 @@ class ModelCache:
         key = (model, variant)
         if key not in self._nets:
             seed = cfg.train.seed if cfg.train.seed is not None else self.spec.seed
-            report = (lambda i, n, loss: self.progress(label, i, n, loss)) if self.progress and label else None
-            net, path, trained = ensure_trained(cfg, self.data.train_split(cfg), levels[variant] if levels else None,
-                                                seed, self.spec.compute.cache, self.device, report)
+            report = (
+                (lambda i, n, loss: self.progress(label, i, n, loss))
+                if self.progress and label
+                else None
+            )
+            net, path, trained = ensure_trained(
+                cfg,
+                self.data.train_split(cfg),
+                levels[variant] if levels else None,
+                seed,
+                self.spec.compute.cache,
+                self.device,
+                report,
+            )
             self._nets[key], self.checkpoints[key] = net, (str(path), trained)
         return self._nets[key]
 
     def pretrained(self, model: str) -> Pretrained:
-        """A pretrained model (denoiser and encoder), loaded once; its sigma range is checked against the grid."""
+        """A pretrained model (denoiser and encoder), loaded once; its sigma range is checked
+        against the grid."""
         if model not in self._loaded:
-            loaded = load_pretrained(self.cfg(model))  # python models: the spec and the caller vouched
+            # python models: the spec and the caller vouched
+            loaded = load_pretrained(self.cfg(model))
             loaded.denoiser.to(self.device)
             if loaded.encoder is not None:
                 loaded.encoder.to(self.device)
@@ -105,7 +125,8 @@ class ModelCache:
         return self.pretrained(model).encoder if self.cfg(model).kind in PRETRAINED else None
 
     def inputs(self, model: str, dataset: str) -> np.ndarray:
-        """What the model denoises: the dataset's samples, or their latents for a latent model (cached)."""
+        """What the model denoises: the dataset's samples, or their latents for a latent model
+        (cached)."""
         data = self.data.get(dataset)
         encoder = self.encoder(model)
         if encoder is None:
@@ -113,65 +134,93 @@ class ModelCache:
         key = (model, dataset)
         if key not in self._latents:
             rows = FORWARD_ROWS  # the same aligned blocks on every run
-            parts = [encoder(torch.as_tensor(data.x[i:i + rows], device=self.device)).cpu().numpy()
-                     for i in range(0, len(data.x), rows)]
+            parts = [
+                encoder(torch.as_tensor(data.x[i : i + rows], device=self.device)).cpu().numpy()
+                for i in range(0, len(data.x), rows)
+            ]
             self._latents[key] = np.concatenate(parts)  # (N, c, h, w) float32
         return self._latents[key]
 
     def shape_net(self, model: str, dataset: str) -> tuple[torch.nn.Module, torch.Tensor]:
-        """A network with `model`'s shapes and sizes, and two input samples for it: the loaded one for a
+        """A network with `model`'s shapes and sizes, and two input samples for it: the loaded one
+        for a
         pretrained model, an untrained build (cached) for models reprdyn trains or computes."""
         cfg = self.cfg(model)
         if cfg.kind in PRETRAINED:
             x = self.inputs(model, dataset)[:2]
-            return self.pretrained(model).denoiser, torch.as_tensor(x, dtype=torch.float32, device=self.device)
+            return self.pretrained(model).denoiser, torch.as_tensor(
+                x, dtype=torch.float32, device=self.device
+            )
         key = (model, dataset, "untrained")
         if key not in self._nets:
             data = self.data.get(dataset)
-            self._nets[key] = (molrg_optimal(data) if cfg.kind == "molrg-optimal"
-                               else untrained_denoiser(cfg, data.x.shape[1:]))
+            self._nets[key] = (
+                molrg_optimal(data)
+                if cfg.kind == "molrg-optimal"
+                else untrained_denoiser(cfg, data.x.shape[1:])
+            )
         return self._nets[key], torch.as_tensor(self.data.get(dataset).x[:2], dtype=torch.float32)
 
     def layer_shapes(self, dataset: str) -> dict[str, dict[str, tuple[int, ...]]]:
         """Per model: every hookable layer's per-sample output shape, on two samples."""
-        return {name: layer_shapes(*self.shape_net(name, dataset), self.spec.sigmas[0])
-                for name, _ in self.spec.model_items()}
+        return {
+            name: layer_shapes(*self.shape_net(name, dataset), self.spec.sigmas[0])
+            for name, _ in self.spec.model_items()
+        }
 
     def channels(self, dataset: str) -> dict[str, int]:
         """Pooled width of every requested layer; every model must agree (they share the cube)."""
         widths = None
-        for (name, cfg), shapes in zip(self.spec.model_items(), self.layer_shapes(dataset).values()):
+        for (name, cfg), shapes in zip(
+            self.spec.model_items(), self.layer_shapes(dataset).values()
+        ):
             missing = [x for x in self.spec.layers if x not in shapes]
             if missing:
-                raise InputError(f"unknown layer {missing[0]!r} for model {name or cfg.kind!r}"
-                                 + _layer_hint(missing[0], list(shapes)))
-            w = {x: int(np.prod(shapes[x])) if x == OUTPUT else shapes[x][0] for x in self.spec.layers}
+                raise InputError(
+                    f"unknown layer {missing[0]!r} for model {name or cfg.kind!r}"
+                    + _layer_hint(missing[0], list(shapes))
+                )
+            w = {
+                x: int(np.prod(shapes[x])) if x == OUTPUT else shapes[x][0]
+                for x in self.spec.layers
+            }
             if widths is not None and w != widths:
-                raise InputError(f"models disagree on layer widths ({widths} vs {w}); models compared in one "
-                                 "spec must share the probed layers' widths")
+                raise InputError(
+                    f"models disagree on layer widths ({widths} vs {w}); models compared in one "
+                    "spec must share the probed layers' widths"
+                )
             widths = w
         return widths
 
 
 def _layer_hint(layer: str, known: list[str], shown: int = 12) -> str:
-    """'; did you mean ...? (valid: the outer blocks ...)' without listing every leaf of a big network."""
+    """'; did you mean ...? (valid: the outer blocks ...)' without listing every leaf of a big
+    network."""
     outer = [k for k in known if k.count(".") <= 1]
-    listed = ", ".join(outer[:shown]) + (f", ... ({len(known)} in all)" if len(known) > len(outer[:shown]) else "")
+    listed = ", ".join(outer[:shown]) + (
+        f", ... ({len(known)} in all)" if len(known) > len(outer[:shown]) else ""
+    )
     return did_you_mean(layer, known, 0.5) + f" (valid: {listed}; `reprdyn layers SPEC` lists them)"
 
 
 @dataclass
 class Context:
     """One process's view of a run: the spec, the store path, and the data and model caches."""
+
     spec: object
     path: str
     data: DataCache
     models: ModelCache
 
     @classmethod
-    def create(cls, spec, path: str = "", progress: Progress | None = None) -> "Context":
+    def create(cls, spec, path: str = "", progress: Progress | None = None) -> Context:
         data = DataCache(spec)
-        return cls(spec, str(path), data, ModelCache(spec, data, pick_device(spec.compute.device), progress))
+        return cls(
+            spec,
+            str(path),
+            data,
+            ModelCache(spec, data, pick_device(spec.compute.device), progress),
+        )
 
     @property
     def device(self) -> str:

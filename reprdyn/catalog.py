@@ -1,5 +1,7 @@
-"""Inspecting stores, next to the store: the resolved spec of a store, differences between specs or stores,
+"""Inspecting stores, next to the store: the resolved spec of a store, differences between specs or
+stores,
 and the catalog of every store under a folder (`reprdyn spec`, `reprdyn diff`, `reprdyn ls DIR`)."""
+
 from __future__ import annotations
 
 import json
@@ -54,25 +56,38 @@ def diff(a: str | Path, b: str | Path) -> dict:
                     continue
                 d = np.abs(np.asarray(pair[0], float) - np.asarray(pair[1], float))
                 if np.isfinite(d).any():
-                    out["metrics"].append({"dataset": name, "variable": var, "shared": int(d.size),
-                                           "max_abs_diff": float(np.nanmax(d)), "mean_abs_diff": float(np.nanmean(d))})
+                    out["metrics"].append(
+                        {
+                            "dataset": name,
+                            "variable": var,
+                            "shared": int(d.size),
+                            "max_abs_diff": float(np.nanmax(d)),
+                            "mean_abs_diff": float(np.nanmean(d)),
+                        }
+                    )
     return out
 
 
 def _chosen(rows: list[SummaryRow]) -> dict | None:
-    """The store's headline, chosen on validation data alone: the (point, model, layer, input, probe) whose
+    """The store's headline, chosen on validation data alone: the (point, model, layer, input,
+    probe) whose
     validation accuracy at its sigma* is highest, with the test accuracy there."""
     rows = [r for r in rows if np.isfinite(r.val_accuracy)]
     if not rows:
         return None
     r = max(rows, key=lambda r: r.val_accuracy)
     what = "/".join(x for x in (r.point, r.dataset, r.model, r.layer, r.input, r.probe) if x)
-    return {"what": what, "best_sigma": r.best_sigma, "val_accuracy": r.val_accuracy,
-            "test_accuracy": r.best_accuracy}
+    return {
+        "what": what,
+        "best_sigma": r.best_sigma,
+        "val_accuracy": r.val_accuracy,
+        "test_accuracy": r.best_accuracy,
+    }
 
 
 def catalog(folder: str | Path, max_depth: int = 4) -> list[dict]:
-    """Every reprdyn store under `folder`: name, spec hash, status, creation time, size, and the headline
+    """Every reprdyn store under `folder`: name, spec hash, status, creation time, size, and the
+    headline
     chosen on validation data (never the best test number)."""
     folder = Path(folder)
     if not folder.is_dir():
@@ -90,12 +105,25 @@ def catalog(folder: str | Path, max_depth: int = 4) -> list[dict]:
     for path, attrs in sorted(found):
         try:
             tasks = store.task_status(path)
-            status = ("failed" if any(t["status"] == "failed" for t in tasks) else
-                      "complete" if all(t["status"] == "done" for t in tasks) else "partial")
+            status = (
+                "failed"
+                if any(t["status"] == "failed" for t in tasks)
+                else "complete"
+                if all(t["status"] == "done" for t in tasks)
+                else "partial"
+            )
         except StoreError:
             status = "partial"
         size = sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
-        rows.append({"store": str(path), "name": json.loads(attrs["spec_canonical"]).get("name"),
-                     "spec_hash": attrs["spec_hash"][:12], "status": status, "created": attrs.get("created"),
-                     "size_bytes": size, "best": _chosen(summarize(path)) if status != "partial" else None})
+        rows.append(
+            {
+                "store": str(path),
+                "name": json.loads(attrs["spec_canonical"]).get("name"),
+                "spec_hash": attrs["spec_hash"][:12],
+                "status": status,
+                "created": attrs.get("created"),
+                "size_bytes": size,
+                "best": _chosen(summarize(path)) if status != "partial" else None,
+            }
+        )
     return rows

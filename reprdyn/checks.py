@@ -11,6 +11,7 @@ errors like the schema's:
   networks, so it imports torch; specs with only analytic or pretrained models
   never do: pretrained layers are checked once the model is loaded).
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -32,7 +33,8 @@ def problems(spec) -> list[Problem]:
 
 
 def _dataset_blocks(spec):
-    """(location, block) of every dataset the spec names: probed ones, and training data given inline."""
+    """(location, block) of every dataset the spec names: probed ones, and training data given
+    inline."""
     out = [(("datasets", i), d) for i, d in enumerate(spec.datasets)]
     for name, cfg in spec.model_items():
         train = getattr(cfg, "train", None)
@@ -62,9 +64,15 @@ def _torchvision(spec) -> list[Problem]:
         installed = importlib.util.find_spec("torchvision") is not None
     except (ImportError, ValueError):
         installed = False
-    return [((*loc, "kind"), "dataset kind 'torchvision' needs the optional torchvision package, built for your "
-                             "torch: pip install 'reprdyn[torchvision]'; or use kind: hf (an imagefolder) or npz")
-            for loc, d in _dataset_blocks(spec) if d.kind == "torchvision" and not installed]
+    return [
+        (
+            (*loc, "kind"),
+            "dataset kind 'torchvision' needs the optional torchvision package, built for your "
+            "torch: pip install 'reprdyn[torchvision]'; or use kind: hf (an imagefolder) or npz",
+        )
+        for loc, d in _dataset_blocks(spec)
+        if d.kind == "torchvision" and not installed
+    ]
 
 
 def _shape_mismatches(spec, shapes: dict[str, tuple]) -> list[Problem]:
@@ -74,9 +82,15 @@ def _shape_mismatches(spec, shapes: dict[str, tuple]) -> list[Problem]:
             continue
         src = cfg.train.data if isinstance(cfg.train.data, str) else cfg.train.data.name
         want = shapes[src]
-        found += [(("datasets", i), f"dataset {d.name!r} has samples of shape {shapes[d.name]}, not the "
-                                    f"training data's {want}; a model reads one shape")
-                  for i, d in enumerate(spec.datasets) if shapes[d.name] != want]
+        found += [
+            (
+                ("datasets", i),
+                f"dataset {d.name!r} has samples of shape {shapes[d.name]}, not the "
+                f"training data's {want}; a model reads one shape",
+            )
+            for i, d in enumerate(spec.datasets)
+            if shapes[d.name] != want
+        ]
     return found
 
 
@@ -89,14 +103,20 @@ def _layers(spec, shapes: dict[str, tuple]) -> list[Problem]:
 
     found = []
     for name, cfg in trainable:
-        loc = (("models", name) if name else ("model",))
+        loc = ("models", name) if name else ("model",)
         try:
             known = network_layers(cfg, shapes[spec.datasets[0].name], spec.sigmas[0])
         except ValueError as e:  # the network cannot take this data (a U-Net on vectors, odd sizes)
             found.append(((*loc, "network"), str(e)))
             continue
         where = f"model {name!r}" if name else f"this {cfg.network.kind} model"
-        found += [(("layers", i), f"unknown layer {layer!r} for {where}{did_you_mean(layer, known, 0.5)} "
-                                  f"(valid: {', '.join(known)}; see `reprdyn layers`)")
-                  for i, layer in enumerate(spec.layers) if layer not in known]
+        found += [
+            (
+                ("layers", i),
+                f"unknown layer {layer!r} for {where}{did_you_mean(layer, known, 0.5)} "
+                f"(valid: {', '.join(known)}; see `reprdyn layers`)",
+            )
+            for i, layer in enumerate(spec.layers)
+            if layer not in known
+        ]
     return found

@@ -3,6 +3,7 @@
 Every command that can fail on user input exits 2 with a clear message on
 stderr and no traceback.
 """
+
 from __future__ import annotations
 
 import functools
@@ -10,7 +11,6 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import List, Optional
 
 import typer
 from rich.console import Console
@@ -20,11 +20,16 @@ from rich.table import Table
 from .errors import InputError, QueryError, SpecError, StoreError
 from .templates import TEMPLATES, InitError
 
-# the figure names, for --help without importing matplotlib (a test keeps them equal to plot.FIGURES)
+# the figure names, for --help without importing matplotlib (a test keeps them equal to
+# plot.FIGURES)
 FIGURE_NAMES = ("curves", "csnr", "label-noise", "dae-vs-diffusion", "generalization", "cka")
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
-                  help="Representation dynamics of diffusion models: specs -> tasks -> zarr cubes -> queries.")
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="Representation dynamics of diffusion models: specs -> tasks -> zarr cubes -> queries.",
+)
 out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 200)
 err = Console(stderr=True, soft_wrap=True, width=None if sys.stderr.isatty() else 120)
 
@@ -59,7 +64,9 @@ def _fail(lines: list[str] | str, code: int = 2):
 
 
 def handled(fn):
-    """Turn known errors into a clear message on stderr and exit 2; unknown ones into one line, exit 1."""
+    """Turn known errors into a clear message on stderr and exit 2; unknown ones into one line,
+    exit 1."""
+
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         try:
@@ -76,14 +83,18 @@ def handled(fn):
             if os.environ.get("REPRDYN_DEBUG"):
                 raise
             _fail(f"error: {type(e).__name__}: {e} (set REPRDYN_DEBUG=1 for the traceback)", 1)
+
     return wrapper
 
 
-TRUST = typer.Option(False, "--trust-code", help="allow `python` models (the spec must say trust_code: true)")
+TRUST = typer.Option(
+    False, "--trust-code", help="allow `python` models (the spec must say trust_code: true)"
+)
 
 
 def _load(path: Path, overrides: list[str] = (), trust: bool = False):
-    """The spec, its text as written (plus the --set lines) and the texts of the bases it extends."""
+    """The spec, its text as written (plus the --set lines) and the texts of the bases it
+    extends."""
     from .spec import load
 
     spec, sources = load(path, overrides, trust)
@@ -95,9 +106,11 @@ def _load(path: Path, overrides: list[str] = (), trust: bool = False):
 
 @app.command()
 @handled
-def validate(specs: List[Path] = typer.Argument(..., help="spec files"),
-             set_: List[str] = typer.Option([], "--set", help="override PATH=VALUE, e.g. model.width=512"),
-             trust: bool = TRUST):
+def validate(
+    specs: list[Path] = typer.Argument(..., help="spec files"),
+    set_: list[str] = typer.Option([], "--set", help="override PATH=VALUE, e.g. model.width=512"),
+    trust: bool = TRUST,
+):
     """Check specs; report every error at once as file:line:col: field: message."""
     from .spec import load_spec
 
@@ -123,12 +136,16 @@ def schema():
 
 @app.command()
 @handled
-def init(path: Optional[Path] = typer.Argument(None, help="the spec file (or folder) to write; "
-                                                         "default <template>.yaml here"),
-         template: str = typer.Option("molrg-theory", "--template", "-t",
-                                      help=f"one of: {', '.join(TEMPLATES)}"),
-         list_: bool = typer.Option(False, "--list", help="list the templates and exit"),
-         force: bool = typer.Option(False, "--force", help="overwrite an existing spec file")):
+def init(
+    path: Path | None = typer.Argument(
+        None, help="the spec file (or folder) to write; default <template>.yaml here"
+    ),
+    template: str = typer.Option(
+        "molrg-theory", "--template", "-t", help=f"one of: {', '.join(TEMPLATES)}"
+    ),
+    list_: bool = typer.Option(False, "--list", help="list the templates and exit"),
+    force: bool = typer.Option(False, "--force", help="overwrite an existing spec file"),
+):
     """Write a commented starter spec, with the JSON Schema line editors use for completion."""
     if list_:
         for name, what in TEMPLATES.items():
@@ -147,10 +164,12 @@ def init(path: Optional[Path] = typer.Argument(None, help="the spec file (or fol
 
 @app.command()
 @handled
-def plan(spec_file: Path = typer.Argument(..., metavar="SPEC"),
-         store: Optional[Path] = typer.Option(None, help="store to compare against (default: the spec's)"),
-         set_: List[str] = typer.Option([], "--set", help="override PATH=VALUE, e.g. model.width=512"),
-         trust: bool = TRUST):
+def plan(
+    spec_file: Path = typer.Argument(..., metavar="SPEC"),
+    store: Path | None = typer.Option(None, help="store to compare against (default: the spec's)"),
+    set_: list[str] = typer.Option([], "--set", help="override PATH=VALUE, e.g. model.width=512"),
+    trust: bool = TRUST,
+):
     """Show the compiled tasks and which of them the store already holds."""
     from .runner import plan_status
 
@@ -160,22 +179,40 @@ def plan(spec_file: Path = typer.Argument(..., metavar="SPEC"),
     for col in ("#", "stage", "dataset", "params", "key", "status"):
         table.add_column(col)
     for i, (t, status) in enumerate(rows):
-        _row(table, str(i), t.stage, t.dataset, " ".join(f"{k}={_fmt(v)}" for k, v in t.params), t.key, status)
+        _row(
+            table,
+            str(i),
+            t.stage,
+            t.dataset,
+            " ".join(f"{k}={_fmt(v)}" for k, v in t.params),
+            t.key,
+            status,
+        )
     out.print(table)
 
 
 @app.command()
 @handled
-def run(spec_file: Path = typer.Argument(..., metavar="SPEC"),
-        store: Optional[Path] = typer.Option(None, help="store path (overrides the spec's `store`)"),
-        force: bool = typer.Option(False, "--force", help="re-run tasks the store already holds"),
-        wait: bool = typer.Option(False, "--wait", help="if another run holds the store, wait for it"),
-        json_out: bool = typer.Option(False, "--json", help="print the summary as JSON on stdout, nothing else"),
-        set_: List[str] = typer.Option([], "--set", help="override PATH=VALUE, e.g. label_noise=[0,0.4]"),
-        dask: Optional[str] = typer.Option(None, "--dask", metavar="ADDRESS",
-                                           help="run on this Dask scheduler, e.g. tcp://10.0.0.5:8786 "
-                                                "(default $REPRDYN_DASK_ADDRESS; a spec cannot name one)"),
-        trust: bool = TRUST):
+def run(
+    spec_file: Path = typer.Argument(..., metavar="SPEC"),
+    store: Path | None = typer.Option(None, help="store path (overrides the spec's `store`)"),
+    force: bool = typer.Option(False, "--force", help="re-run tasks the store already holds"),
+    wait: bool = typer.Option(False, "--wait", help="if another run holds the store, wait for it"),
+    json_out: bool = typer.Option(
+        False, "--json", help="print the summary as JSON on stdout, nothing else"
+    ),
+    set_: list[str] = typer.Option(
+        [], "--set", help="override PATH=VALUE, e.g. label_noise=[0,0.4]"
+    ),
+    dask: str | None = typer.Option(
+        None,
+        "--dask",
+        metavar="ADDRESS",
+        help="run on this Dask scheduler, e.g. tcp://10.0.0.5:8786 "
+        "(default $REPRDYN_DASK_ADDRESS; a spec cannot name one)",
+    ),
+    trust: bool = TRUST,
+):
     """Run a spec's tasks into its store, then print a summary."""
     from .query import summary_json
     from .runner import TasksFailed
@@ -185,28 +222,48 @@ def run(spec_file: Path = typer.Argument(..., metavar="SPEC"),
     path = str(store or spec.store_path)
     with _reporter() as report:
         try:
-            rows = run_spec(spec, store=path, spec_text=text, spec_bases=bases, on_done=report.done, force=force,
-                            on_train_step=report.train_step, on_start=report.start, wait=wait, dask=dask)
+            rows = run_spec(
+                spec,
+                store=path,
+                spec_text=text,
+                spec_bases=bases,
+                on_done=report.done,
+                force=force,
+                on_train_step=report.train_step,
+                on_start=report.start,
+                wait=wait,
+                dask=dask,
+            )
             failures = []
         except TasksFailed as e:
             rows, failures = e.summary, e.failures
     if json_out:
-        sys.stdout.write(json.dumps({"store": path, "summary": json.loads(summary_json(rows)),
-                                     "failed": failures}) + "\n")
+        sys.stdout.write(
+            json.dumps(
+                {"store": path, "summary": json.loads(summary_json(rows)), "failed": failures}
+            )
+            + "\n"
+        )
     else:
         _summary(rows, path)
     if failures:
         for f in failures:
             err.print(f"failed: {f['task']}: {f['error']}", markup=False, highlight=False)
-        err.print(f"{len(failures)} task(s) failed; the others are in the store. `reprdyn status {path}` "
-                  "lists them; run again to retry them.", markup=False, highlight=False)
+        err.print(
+            f"{len(failures)} task(s) failed; the others are in the store. `reprdyn status {path}` "
+            "lists them; run again to retry them.",
+            markup=False,
+            highlight=False,
+        )
         raise typer.Exit(1)
 
 
 @app.command()
 @handled
-def status(store: Path = typer.Argument(..., help="a reprdyn store"),
-           json_out: bool = typer.Option(False, "--json", help="JSON on stdout")):
+def status(
+    store: Path = typer.Argument(..., help="a reprdyn store"),
+    json_out: bool = typer.Option(False, "--json", help="JSON on stdout"),
+):
     """Show which of a store's tasks are done, pending or failed."""
     from .store import task_status
 
@@ -215,7 +272,10 @@ def status(store: Path = typer.Argument(..., help="a reprdyn store"),
         sys.stdout.write(json.dumps(rows) + "\n")
         return
     counts = {k: sum(r["status"] == k for r in rows) for k in ("done", "pending", "failed")}
-    table = Table(title=f"{store}: {counts['done']} done, {counts['pending']} pending, {counts['failed']} failed")
+    table = Table(
+        title=f"{store}: {counts['done']} done, {counts['pending']} pending, "
+        f"{counts['failed']} failed"
+    )
     for col in ("task", "key", "status", "error"):
         table.add_column(col)
     for r in rows:
@@ -233,7 +293,7 @@ class _Reporter:
         self.train = _train_bar(self.progress) if self.live else None
         self._last_log: dict[str, float] = {}
 
-    def __enter__(self) -> "_Reporter":
+    def __enter__(self) -> _Reporter:
         if self.progress:
             self.progress.__enter__()
         return self
@@ -264,6 +324,7 @@ class _Reporter:
 
 def _log(msg: str) -> None:
     import datetime as dt
+
     err.print(f"{dt.datetime.now().strftime('%H:%M:%S')} {msg}", markup=False, highlight=False)
 
 
@@ -279,6 +340,7 @@ def _train_bar(progress):
         if label not in state:
             state[label] = progress.add_task(label, total=total)
         progress.update(state[label], completed=i, description=f"{label} loss {loss:.4g}")
+
     return step
 
 
@@ -294,33 +356,73 @@ def train(spec_file: Path = typer.Argument(..., metavar="SPEC"), trust: bool = T
     if not done:
         err.print("this spec trains nothing (its model needs no training)")
     for task, path, trained in done:
-        out.print(f"{task.label}: {'trained' if trained else 'cached'} {path}", highlight=False, markup=False)
+        out.print(
+            f"{task.label}: {'trained' if trained else 'cached'} {path}",
+            highlight=False,
+            markup=False,
+        )
 
 
 def _progress():
-    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
-                               TimeRemainingColumn)
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                    TimeRemainingColumn(), console=err, transient=False)
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        transient=False,
+    )
 
 
-SUMMARY_TITLE = ("summary at the lowest label noise: σ* is chosen on validation; acc@σ* and the ensemble are "
-                 "test accuracy (mean ± std over seeds); the test-curve peak only describes the curve")
+SUMMARY_TITLE = (
+    "summary at the lowest label noise: σ* is chosen on validation; acc@σ* and the ensemble are "
+    "test accuracy (mean ± std over seeds); the test-curve peak only describes the curve"
+)
 
 
 def _summary(rows: list, path: str) -> None:
     table = Table(title=SUMMARY_TITLE)
     multi, swept = any(r.model for r in rows), any(r.point for r in rows)
     names = ("point",) * swept + ("dataset",) + ("model",) * multi + ("layer", "input", "probe")
-    for col in names + ("σ* (val)", "acc@σ*", "ensemble acc", "CSNR@σ*", "CSNR peak σ", "test-curve peak σ",
-                        "test-curve peak acc", "unimodal"):
+    for col in names + (
+        "σ* (val)",
+        "acc@σ*",
+        "ensemble acc",
+        "CSNR@σ*",
+        "CSNR peak σ",
+        "test-curve peak σ",
+        "test-curve peak acc",
+        "unimodal",
+    ):
         table.add_column(col, justify="left" if col in names else "right")
     for r in rows:
-        _row(table, *((r.point,) if swept else ()), r.dataset, *((r.model,) if multi else ()), r.layer, r.input,
-             r.probe, r.best_sigma_label, _pm(r.best_accuracy, r.best_accuracy_std),
-             _pm(r.ensemble_accuracy, r.ensemble_accuracy_std), _fmt(r.csnr_at_best), _fmt(r.csnr_peak_sigma),
-             _fmt(r.test_peak_sigma), f"{r.test_peak_accuracy:.4f}", "yes" if r.unimodal else "no")
+        _row(
+            table,
+            *((r.point,) if swept else ()),
+            r.dataset,
+            *((r.model,) if multi else ()),
+            r.layer,
+            r.input,
+            r.probe,
+            r.best_sigma_label,
+            _pm(r.best_accuracy, r.best_accuracy_std),
+            _pm(r.ensemble_accuracy, r.ensemble_accuracy_std),
+            _fmt(r.csnr_at_best),
+            _fmt(r.csnr_peak_sigma),
+            _fmt(r.test_peak_sigma),
+            f"{r.test_peak_accuracy:.4f}",
+            "yes" if r.unimodal else "no",
+        )
     out.print(table)
     out.print(f"store: {path}", highlight=False)
     out.print(f"query: reprdyn query {path} accuracy --format csv", highlight=False)
@@ -337,7 +439,8 @@ def _fmt(v) -> str:
 @app.command()
 @handled
 def layers(spec_file: Path = typer.Argument(..., metavar="SPEC"), trust: bool = TRUST):
-    """List every hookable layer of the model(s) with its output shape (spatial maps are pooled to C)."""
+    """List every hookable layer of the model(s) with its output shape (spatial maps are pooled to
+    C)."""
     from .runner import describe_layers
 
     spec, _, _ = _load(spec_file, trust=trust)
@@ -354,7 +457,8 @@ def layers(spec_file: Path = typer.Argument(..., metavar="SPEC"), trust: bool = 
 @app.command("spec")
 @handled
 def spec_cmd(store: Path = typer.Argument(..., help="a reprdyn store")):
-    """Print the exact resolved spec a store was written from (re-running it reproduces the cube)."""
+    """Print the exact resolved spec a store was written from (re-running it reproduces the
+    cube)."""
     from .catalog import spec_of
 
     sys.stdout.write(spec_of(store))
@@ -362,10 +466,13 @@ def spec_cmd(store: Path = typer.Argument(..., help="a reprdyn store")):
 
 @app.command("diff")
 @handled
-def diff_cmd(a: Path = typer.Argument(..., help="a spec file or a store"),
-             b: Path = typer.Argument(..., help="a spec file or a store"),
-             json_out: bool = typer.Option(False, "--json", help="JSON on stdout")):
-    """Semantic differences between two specs or stores (fields; for stores, metrics on shared coords)."""
+def diff_cmd(
+    a: Path = typer.Argument(..., help="a spec file or a store"),
+    b: Path = typer.Argument(..., help="a spec file or a store"),
+    json_out: bool = typer.Option(False, "--json", help="JSON on stdout"),
+):
+    """Semantic differences between two specs or stores (fields; for stores, metrics on shared
+    coords)."""
     from .catalog import diff as diff_specs
 
     d = diff_specs(a, b)
@@ -381,16 +488,25 @@ def diff_cmd(a: Path = typer.Argument(..., help="a spec file or a store"),
         for col in ("dataset", "variable", "shared", "max |Δ|", "mean |Δ|"):
             table.add_column(col)
         for m in d["metrics"]:
-            _row(table, m["dataset"], m["variable"], str(m["shared"]), f"{m['max_abs_diff']:.4g}",
-                          f"{m['mean_abs_diff']:.4g}")
+            _row(
+                table,
+                m["dataset"],
+                m["variable"],
+                str(m["shared"]),
+                f"{m['max_abs_diff']:.4g}",
+                f"{m['mean_abs_diff']:.4g}",
+            )
         out.print(table)
 
 
 @app.command("ls")
 @handled
-def ls(store: Path = typer.Argument(..., help="a reprdyn store, or a folder of stores"),
-       format: str = typer.Option("table", "--format", help="table | json (for a folder of stores)")):
-    """Show a store's variables, dims, coords and provenance; for a folder, list the stores in it."""
+def ls(
+    store: Path = typer.Argument(..., help="a reprdyn store, or a folder of stores"),
+    format: str = typer.Option("table", "--format", help="table | json (for a folder of stores)"),
+):
+    """Show a store's variables, dims, coords and provenance; for a folder, list the stores in
+    it."""
     from .reader import CubeStore
     from .store import read_attrs
 
@@ -402,23 +518,47 @@ def ls(store: Path = typer.Argument(..., help="a reprdyn store, or a folder of s
             sys.stdout.write(json.dumps(rows) + "\n")
             return
         table = Table(title=f"{len(rows)} store(s) under {store}")
-        for col in ("store", "name", "spec", "status", "created", "size", "best (chosen on validation)",
-                    "σ*", "test acc@σ*"):
+        for col in (
+            "store",
+            "name",
+            "spec",
+            "status",
+            "created",
+            "size",
+            "best (chosen on validation)",
+            "σ*",
+            "test acc@σ*",
+        ):
             table.add_column(col)
         for r in rows:
             chosen = r["best"]
-            _row(table, r["store"], str(r["name"]), r["spec_hash"], r["status"], str(r["created"]),
-                 f"{r['size_bytes'] / 2**20:.1f} MiB", chosen["what"] if chosen else "-",
-                 _fmt(chosen["best_sigma"]) if chosen else "-", _fmt(chosen["test_accuracy"]) if chosen else "-")
+            _row(
+                table,
+                r["store"],
+                str(r["name"]),
+                r["spec_hash"],
+                r["status"],
+                str(r["created"]),
+                f"{r['size_bytes'] / 2**20:.1f} MiB",
+                chosen["what"] if chosen else "-",
+                _fmt(chosen["best_sigma"]) if chosen else "-",
+                _fmt(chosen["test_accuracy"]) if chosen else "-",
+            )
         out.print(table)
         return
     cubes = CubeStore(store)
     a = cubes.attrs
-    out.print(f"[bold]{escape(str(store))}[/bold]  spec {a.get('spec_hash', '')[:12]}  created {a.get('created')}  "
-              f"reprdyn {a.get('reprdyn_version')}  commit {str(a.get('git_commit'))[:12]}", highlight=False)
+    out.print(
+        f"[bold]{escape(str(store))}[/bold]  spec {a.get('spec_hash', '')[:12]}  created "
+        f"{a.get('created')}  "
+        f"reprdyn {a.get('reprdyn_version')}  commit {str(a.get('git_commit'))[:12]}",
+        highlight=False,
+    )
     if cubes.sweep_dims:
-        out.print(f"  a sweep over {', '.join(cubes.sweep_dims)}: {len(cubes.points)} point(s) so far",
-                  highlight=False)
+        out.print(
+            f"  a sweep over {', '.join(cubes.sweep_dims)}: {len(cubes.points)} point(s) so far",
+            highlight=False,
+        )
     for name in cubes.datasets:
         coords = cubes.coordinates(name)
         sizes = {d: len(v) for d, (dims, v) in coords.items() if dims == (d,)}
@@ -431,20 +571,27 @@ def ls(store: Path = typer.Argument(..., help="a reprdyn store, or a folder of s
         for c, (dims, values) in coords.items():
             vals = [_fmt(x) if isinstance(x, float) else str(x) for x in values.tolist()]
             ride = f" (along {dims[0]})" if dims != (c,) else ""
-            out.print(f"  {c}{ride}: {', '.join(vals[:8])}{' ...' if len(vals) > 8 else ''}", highlight=False)
+            out.print(
+                f"  {c}{ride}: {', '.join(vals[:8])}{' ...' if len(vals) > 8 else ''}",
+                highlight=False,
+            )
         for layer in cubes.layers(name):
             if not cubes.sweep_dims:
                 sizes_f = cubes.feature_sizes(name, layer)
-                out.print(f"  features/{layer}: " + ", ".join(f"{d}={s}" for d, s in sizes_f.items()),
-                          highlight=False)
+                out.print(
+                    f"  features/{layer}: " + ", ".join(f"{d}={s}" for d, s in sizes_f.items()),
+                    highlight=False,
+                )
 
 
 @app.command("plot")
 @handled
-def plot_cmd(store: Path = typer.Argument(..., help="a reprdyn store"),
-             figure: str = typer.Option(..., "--figure", "-f", help="one of: " + ", ".join(FIGURE_NAMES)),
-             out_file: Path = typer.Option(..., "--out", "-o", help="the file to write: .png, .svg or .pdf"),
-             dataset: Optional[str] = typer.Option(None, help="the dataset to plot (default: the first)")):
+def plot_cmd(
+    store: Path = typer.Argument(..., help="a reprdyn store"),
+    figure: str = typer.Option(..., "--figure", "-f", help="one of: " + ", ".join(FIGURE_NAMES)),
+    out_file: Path = typer.Option(..., "--out", "-o", help="the file to write: .png, .svg or .pdf"),
+    dataset: str | None = typer.Option(None, help="the dataset to plot (default: the first)"),
+):
     """Write a figure read from a store."""
     from .plot import write as write_figure
 
@@ -454,8 +601,10 @@ def plot_cmd(store: Path = typer.Argument(..., help="a reprdyn store"),
 
 @app.command("report")
 @handled
-def report_cmd(store: Path = typer.Argument(..., help="a reprdyn store"),
-               out_file: Path = typer.Option(..., "--out", "-o", help="the .html file to write")):
+def report_cmd(
+    store: Path = typer.Argument(..., help="a reprdyn store"),
+    out_file: Path = typer.Option(..., "--out", "-o", help="the .html file to write"),
+):
     """Write one self-contained HTML report: summary, figures, spec and provenance."""
     from .report import write as write_report
 
@@ -464,13 +613,15 @@ def report_cmd(store: Path = typer.Argument(..., help="a reprdyn store"),
 
 @app.command("query")
 @handled
-def query_cmd(store: Path = typer.Argument(..., help="a reprdyn store"),
-              var: str = typer.Argument(..., help="variable, e.g. accuracy, csnr, csnr_theory"),
-              dataset: Optional[str] = typer.Option(None, help="one dataset (default: all)"),
-              sel: List[str] = typer.Option([], help="DIM=VALUE; nearest grid value on float coords"),
-              mean: List[str] = typer.Option([], help="average over DIM"),
-              format: str = typer.Option("table", "--format", help="table | csv | json"),
-              keep_nan: bool = typer.Option(False, "--keep-nan", help="keep rows with no value (NaN)")):
+def query_cmd(
+    store: Path = typer.Argument(..., help="a reprdyn store"),
+    var: str = typer.Argument(..., help="variable, e.g. accuracy, csnr, csnr_theory"),
+    dataset: str | None = typer.Option(None, help="one dataset (default: all)"),
+    sel: list[str] = typer.Option([], help="DIM=VALUE; nearest grid value on float coords"),
+    mean: list[str] = typer.Option([], help="average over DIM"),
+    format: str = typer.Option("table", "--format", help="table | csv | json"),
+    keep_nan: bool = typer.Option(False, "--keep-nan", help="keep rows with no value (NaN)"),
+):
     """Print a tidy table of one variable: a column per remaining dim, then the value."""
     from .query import query
 
@@ -485,8 +636,10 @@ def query_cmd(store: Path = typer.Argument(..., help="a reprdyn store"),
         sys.stdout.write(result.to_json() + "\n")
     else:
         table = Table()
-        numeric = [all(isinstance(r[i], (int, float)) for r in result.rows) and result.rows
-                   for i in range(len(result.columns))]
+        numeric = [
+            all(isinstance(r[i], (int, float)) for r in result.rows) and result.rows
+            for i in range(len(result.columns))
+        ]
         for col, num in zip(result.columns, numeric):
             table.add_column(str(col), justify="right" if num else "left")
         for row in result.rows:

@@ -1,4 +1,5 @@
-"""The metric cube's schema: which variables exist, their dims, which stage writes them, their chunks.
+"""The metric cube's schema: which variables exist, their dims, which stage writes them, their
+chunks.
 
 This module is the one place a new metric variable is declared. `VARIABLES`
 names each variable's dims (after the leading `model` dim of multi-model
@@ -8,10 +9,10 @@ for it, and its description. `template` builds the NaN-filled cube a run
 allocates; `model_dims`, `model_sel` and `grid_coords` are the dims every stage
 shares.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
-
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -19,14 +20,17 @@ import numpy as np
 if TYPE_CHECKING:  # building cubes needs xarray; reading the schema does not
     import xarray as xr
 
-PROBE_DIMS = ("layer", "label_noise", "seed", "probe", "input")  # one probe curve's dims, sigma aside
+# one probe curve's dims, sigma aside
+PROBE_DIMS = ("layer", "label_noise", "seed", "probe", "input")
 
 # the dims each writing stage owns one chunk of (a dim a variable lacks is skipped)
-CHUNK_OWNER = {"probe": {"model": 1, "layer": 1, "probe": 1, "input": 1},
-               "features": {"model": 1, "sigma": 1},
-               "analysis": {"model": 1, "layer": 1, "input": 1},
-               "generate": {"model": 1},
-               "theory": {}}
+CHUNK_OWNER = {
+    "probe": {"model": 1, "layer": 1, "probe": 1, "input": 1},
+    "features": {"model": 1, "sigma": 1},
+    "analysis": {"model": 1, "layer": 1, "input": 1},
+    "generate": {"model": 1},
+    "theory": {},
+}
 
 
 @dataclass(frozen=True)
@@ -44,43 +48,117 @@ class Variable:
 
 ACCURACY = ("accuracy", "class_accuracy")
 VARIABLES: dict[str, Variable] = {
-    "accuracy": Variable(("sigma", *PROBE_DIMS), "probe", ACCURACY,
-                         "test accuracy of the probe trained at each sigma"),
-    "val_accuracy": Variable(("sigma", *PROBE_DIMS), "probe", ACCURACY,
-                             "accuracy on the validation split carved from train (used for selection)"),
-    "best_sigma": Variable(PROBE_DIMS, "probe", ACCURACY, "sigma with the highest validation accuracy"),
-    "best_accuracy": Variable(PROBE_DIMS, "probe", ACCURACY,
-                              "test accuracy of the single probe at best_sigma (the ensemble's baseline)"),
-    "ensemble_accuracy": Variable(PROBE_DIMS, "probe", ACCURACY, "test accuracy of soft voting over the "
-                                                                 "ensemble members (see the spec's ensemble)"),
-    "ensemble_members": Variable((*PROBE_DIMS, "member"), "probe", ACCURACY,
-                                 "sigmas in the ensemble (NaN-padded)"),
-    "class_accuracy": Variable(("sigma", *PROBE_DIMS, "class"), "probe", ("class_accuracy",),
-                               "per-class test accuracy"),
-    "csnr": Variable(("sigma", "layer", "input", "class"), "features", ("csnr",),
-                     "empirical CSNR per class (docs/theory.md §4) on the train split; bases per the `csnr` attr"),
-    "csnr_overall": Variable(("sigma", "layer", "input"), "features", ("csnr",),
-                             "empirical CSNR over all classes (ratio of means)"),
-    "csnr_theory": Variable(("sigma",), "theory", ("csnr_theory",),
-                            "closed-form CSNR of the optimal posterior (docs/theory.md §5)", per_model=False),
-    "peak_sigma": Variable(PROBE_DIMS, "probe", ("unimodality",), "sigma of the test accuracy curve's peak "
-                                                                  "(describes the curve; best_sigma is chosen)"),
-    "rise": Variable(PROBE_DIMS, "probe", ("unimodality",), "accuracy at the peak minus at the lowest sigma"),
-    "fall": Variable(PROBE_DIMS, "probe", ("unimodality",), "accuracy at the peak minus at the highest sigma"),
-    "unimodal": Variable(PROBE_DIMS, "probe", ("unimodality",), "1 when the curve rises to an interior peak and "
-                                                                "falls, within the tolerance attribute, else 0"),
-    "posterior_mse": Variable(("sigma",), "features", ("posterior_mse",), "mean squared error per element of "
-                              "`output` on x0 + sigma eps against the clean x0 (test split)"),
-    "posterior_psnr": Variable(("sigma",), "features", ("posterior_mse",), "10 log10(range^2 / posterior_mse), "
-                               "range = max - min of the clean test samples"),
-    "sw_distance": Variable(("sigma", "layer", "input"), "analysis", ("sw_distance",), "sliced Wasserstein "
-                            "distance between the features at sigma and at sw_reference (test subset)"),
-    "sw_reference": Variable(("layer", "input"), "analysis", ("sw_distance",), "the best sigma on validation of "
-                             "the first probe reading the layer (lowest label noise)"),
-    "cka": Variable(("layer", "input", "sigma", "sigma_ref"), "analysis", ("cka",),
-                    "linear CKA between the features at sigma and at sigma_ref (test subset)"),
-    "generalization": Variable((), "generate", ("generalization",), "share of generated samples that are not "
-                               "near-copies of a training sample (d1/d2 >= threshold)"),
+    "accuracy": Variable(
+        ("sigma", *PROBE_DIMS),
+        "probe",
+        ACCURACY,
+        "test accuracy of the probe trained at each sigma",
+    ),
+    "val_accuracy": Variable(
+        ("sigma", *PROBE_DIMS),
+        "probe",
+        ACCURACY,
+        "accuracy on the validation split carved from train (used for selection)",
+    ),
+    "best_sigma": Variable(
+        PROBE_DIMS, "probe", ACCURACY, "sigma with the highest validation accuracy"
+    ),
+    "best_accuracy": Variable(
+        PROBE_DIMS,
+        "probe",
+        ACCURACY,
+        "test accuracy of the single probe at best_sigma (the ensemble's baseline)",
+    ),
+    "ensemble_accuracy": Variable(
+        PROBE_DIMS,
+        "probe",
+        ACCURACY,
+        "test accuracy of soft voting over the ensemble members (see the spec's ensemble)",
+    ),
+    "ensemble_members": Variable(
+        (*PROBE_DIMS, "member"), "probe", ACCURACY, "sigmas in the ensemble (NaN-padded)"
+    ),
+    "class_accuracy": Variable(
+        ("sigma", *PROBE_DIMS, "class"), "probe", ("class_accuracy",), "per-class test accuracy"
+    ),
+    "csnr": Variable(
+        ("sigma", "layer", "input", "class"),
+        "features",
+        ("csnr",),
+        "empirical CSNR per class (docs/theory.md §4) on the train split; bases per the `csnr` "
+        "attr",
+    ),
+    "csnr_overall": Variable(
+        ("sigma", "layer", "input"),
+        "features",
+        ("csnr",),
+        "empirical CSNR over all classes (ratio of means)",
+    ),
+    "csnr_theory": Variable(
+        ("sigma",),
+        "theory",
+        ("csnr_theory",),
+        "closed-form CSNR of the optimal posterior (docs/theory.md §5)",
+        per_model=False,
+    ),
+    "peak_sigma": Variable(
+        PROBE_DIMS,
+        "probe",
+        ("unimodality",),
+        "sigma of the test accuracy curve's peak (describes the curve; best_sigma is chosen)",
+    ),
+    "rise": Variable(
+        PROBE_DIMS, "probe", ("unimodality",), "accuracy at the peak minus at the lowest sigma"
+    ),
+    "fall": Variable(
+        PROBE_DIMS, "probe", ("unimodality",), "accuracy at the peak minus at the highest sigma"
+    ),
+    "unimodal": Variable(
+        PROBE_DIMS,
+        "probe",
+        ("unimodality",),
+        "1 when the curve rises to an interior peak and "
+        "falls, within the tolerance attribute, else 0",
+    ),
+    "posterior_mse": Variable(
+        ("sigma",),
+        "features",
+        ("posterior_mse",),
+        "mean squared error per element of "
+        "`output` on x0 + sigma eps against the clean x0 (test split)",
+    ),
+    "posterior_psnr": Variable(
+        ("sigma",),
+        "features",
+        ("posterior_mse",),
+        "10 log10(range^2 / posterior_mse), range = max - min of the clean test samples",
+    ),
+    "sw_distance": Variable(
+        ("sigma", "layer", "input"),
+        "analysis",
+        ("sw_distance",),
+        "sliced Wasserstein "
+        "distance between the features at sigma and at sw_reference (test subset)",
+    ),
+    "sw_reference": Variable(
+        ("layer", "input"),
+        "analysis",
+        ("sw_distance",),
+        "the best sigma on validation of the first probe reading the layer (lowest label noise)",
+    ),
+    "cka": Variable(
+        ("layer", "input", "sigma", "sigma_ref"),
+        "analysis",
+        ("cka",),
+        "linear CKA between the features at sigma and at sigma_ref (test subset)",
+    ),
+    "generalization": Variable(
+        (),
+        "generate",
+        ("generalization",),
+        "share of generated samples that are not "
+        "near-copies of a training sample (d1/d2 >= threshold)",
+    ),
 }
 
 
@@ -119,11 +197,15 @@ def template(spec, classes: list[str]) -> xr.Dataset:
     import xarray as xr
 
     c = {
-        **grid_coords(spec), "layer": np.array(spec.layers, dtype=object),
-        "label_noise": spec.label_noise, "seed": spec.seeds,
+        **grid_coords(spec),
+        "layer": np.array(spec.layers, dtype=object),
+        "label_noise": spec.label_noise,
+        "seed": spec.seeds,
         "probe": np.array([p.label for p in spec.probes], dtype=object),
-        "input": np.array(spec.inputs, dtype=object), "class": np.array(classes, dtype=object),
-        "member": np.arange(spec.ensemble.size(len(spec.sigmas))), "sigma_ref": spec.sigmas,
+        "input": np.array(spec.inputs, dtype=object),
+        "class": np.array(classes, dtype=object),
+        "member": np.arange(spec.ensemble.size(len(spec.sigmas))),
+        "sigma_ref": spec.sigmas,
     }
     size = {k: len(v) for k, v in c.items() if not isinstance(v, tuple)}
     data = {}
@@ -131,7 +213,9 @@ def template(spec, classes: list[str]) -> xr.Dataset:
         dims = VARIABLES[name].dims_in(spec)
         data[name] = dims, np.full([size[d] for d in dims], np.nan)
     used = {d for dims, _ in data.values() for d in dims}
-    ds = xr.Dataset(data, coords={k: c[k] for k in c if k in used or (k == "timestep" and "sigma" in used)})
+    ds = xr.Dataset(
+        data, coords={k: c[k] for k in c if k in used or (k == "timestep" and "sigma" in used)}
+    )
     for name in ds.data_vars:
         ds[name].attrs["description"] = VARIABLES[name].description
     ds.attrs["csnr"] = spec.csnr.model_dump_json()
@@ -146,28 +230,45 @@ CHUNK_BYTES = 8 << 20  # target size of one feature chunk
 
 
 def sample_chunk(n_samples: int, channels: int, rows: int) -> int:
-    """Samples per feature chunk: a multiple of `rows` (the forward block) near CHUNK_BYTES of float32."""
+    """Samples per feature chunk: a multiple of `rows` (the forward block) near CHUNK_BYTES of
+    float32."""
     per = max(rows, CHUNK_BYTES // (4 * channels) // rows * rows)
     return min(per, max(n_samples, 1))
 
 
 def features_template(spec, data, channels: int, rows: int) -> tuple[xr.Dataset, dict]:
-    """One layer's NaN-filled feature cube ([model,] sigma, input, sample, channel), with its chunks: one
+    """One layer's NaN-filled feature cube ([model,] sigma, input, sample, channel), with its
+    chunks: one
     feature task writes every chunk of its (model, sigma)."""
     import xarray as xr
 
     dims = (*model_dims(spec), "sigma", "input", "sample", "channel")
     n = len(data.y)
-    shape = (len(spec.model_items()),) * spec.multi_model + (len(spec.sigmas), len(spec.inputs), n, channels)
-    coords = {**grid_coords(spec), "input": np.array(spec.inputs, dtype=object), "sample": np.arange(n),
-              "label": ("sample", data.y), "split": ("sample", data.split)}
+    shape = (len(spec.model_items()),) * spec.multi_model + (
+        len(spec.sigmas),
+        len(spec.inputs),
+        n,
+        channels,
+    )
+    coords = {
+        **grid_coords(spec),
+        "input": np.array(spec.inputs, dtype=object),
+        "sample": np.arange(n),
+        "label": ("sample", data.y),
+        "split": ("sample", data.split),
+    }
     tpl = xr.Dataset({"features": (dims, np.full(shape, np.nan, np.float32))}, coords=coords)
-    return tpl, {"features": {"model": 1, "sigma": 1, "input": 1, "sample": sample_chunk(n, channels, rows)}}
+    return tpl, {
+        "features": {"model": 1, "sigma": 1, "input": 1, "sample": sample_chunk(n, channels, rows)}
+    }
 
 
 def labelled(spec, values: dict[str, np.ndarray], **coords) -> xr.Dataset:
-    """A region of the cube: each named array, shaped as its variable's dims (leading model dim included),
+    """A region of the cube: each named array, shaped as its variable's dims (leading model dim
+    included),
     with the given coordinates; the dims of a region are those of the variables it holds."""
     import xarray as xr
 
-    return xr.Dataset({name: (VARIABLES[name].dims_in(spec), v) for name, v in values.items()}, coords=coords)
+    return xr.Dataset(
+        {name: (VARIABLES[name].dims_in(spec), v) for name, v in values.items()}, coords=coords
+    )

@@ -8,12 +8,13 @@ dependencies, so Dask runs independent ones in parallel; each worker builds its
 models once (a per-process Context cache) and writes its own, chunk-aligned
 zarr regions. Only this process writes the manifest.
 """
+
 from __future__ import annotations
 
 import os
 
-from .plan import Task
 from .caches import Context
+from .plan import Task
 from .tasks import run_task
 
 _CONTEXTS: dict[tuple[str, str], Context] = {}  # per worker process: (spec json, store) -> Context
@@ -49,17 +50,29 @@ def _client(compute, address: str | None, gpu: bool = False):
         # distributed's default worker environment trims malloc at 64 KiB, which makes every large
         # tensor allocation a fresh mmap: feature and probe tasks ran 3-6x slower on the workers
         with dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}):
-            cluster = LocalCluster(n_workers=compute.n_workers, threads_per_worker=compute.threads_per_worker,
-                                   processes=True, dashboard_address=None, host="127.0.0.1",
-                                   resources={"GPU": 1} if gpu else None)  # GPU tasks need a worker that has one
+            cluster = LocalCluster(
+                n_workers=compute.n_workers,
+                threads_per_worker=compute.threads_per_worker,
+                processes=True,
+                dashboard_address=None,
+                host="127.0.0.1",
+                # GPU tasks need a worker that has one
+                resources={"GPU": 1} if gpu else None,
+            )
     finally:  # distributed sets OMP_NUM_THREADS=1 and friends for its workers in *our* environment
         os.environ.clear()
         os.environ.update(env)
     return Client(cluster), cluster
 
 
-def run_dask(tasks: list[Task], ctx: Context, on_start=None, on_done=None, on_fail=None,
-             address: str | None = None) -> None:
+def run_dask(
+    tasks: list[Task],
+    ctx: Context,
+    on_start=None,
+    on_done=None,
+    on_fail=None,
+    address: str | None = None,
+) -> None:
     from distributed import as_completed
 
     from .executors import describe
@@ -73,8 +86,17 @@ def run_dask(tasks: list[Task], ctx: Context, on_start=None, on_done=None, on_fa
             deps = [futures[d] for d in task.deps if d in futures]
             if on_start:
                 on_start(task)
-            fut = client.submit(_remote, task, ctx.spec, ctx.path, *deps, key=f"{task.stage}-{task.key}",
-                                retries=compute.retries, resources=resources, pure=False)
+            fut = client.submit(
+                _remote,
+                task,
+                ctx.spec,
+                ctx.path,
+                *deps,
+                key=f"{task.stage}-{task.key}",
+                retries=compute.retries,
+                resources=resources,
+                pure=False,
+            )
             futures[task.key], by_future[fut.key] = fut, task
         failed: set[str] = set()
         for fut in as_completed(list(futures.values())):
@@ -86,7 +108,12 @@ def run_dask(tasks: list[Task], ctx: Context, on_start=None, on_done=None, on_fa
             failed.add(task.key)
             if on_fail:
                 upstream = failed & set(task.deps)
-                on_fail(task, "skipped: a task it depends on failed" if upstream else describe(fut.exception()))
+                on_fail(
+                    task,
+                    "skipped: a task it depends on failed"
+                    if upstream
+                    else describe(fut.exception()),
+                )
     finally:
         client.close()
         if cluster is not None:

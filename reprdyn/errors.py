@@ -3,6 +3,7 @@
 Nothing here imports more than the standard library, so the command line can
 catch these classes without loading the pipeline.
 """
+
 from __future__ import annotations
 
 import difflib
@@ -11,7 +12,8 @@ from dataclasses import dataclass
 
 
 class InputError(ValueError):
-    """Something the spec points at is missing, unreadable or does not fit; the message says what to do."""
+    """Something the spec points at is missing, unreadable or does not fit; the message says what
+    to do."""
 
 
 class StoreError(Exception):
@@ -25,6 +27,7 @@ class QueryError(ValueError):
 @dataclass(frozen=True)
 class Issue:
     """One problem in a spec, at `file:line:col` and a field path."""
+
     file: str
     line: int  # 1-based
     col: int  # 1-based
@@ -51,8 +54,11 @@ def did_you_mean(word: str, choices: Iterable[str], cutoff: float = 0.6) -> str:
 
 
 def lookup(table: Mapping, kind: str, what: str):
-    """`table[kind]`, or a ValueError naming the valid kinds (the one table lookup of the package)."""
+    """`table[kind]`, or a ValueError naming the valid kinds (the one table lookup of the
+    package)."""
     if kind in table:
         return table[kind]
-    raise ValueError(f"unknown {what} {kind!r}; expected one of {', '.join(map(str, table))}"
-                     + did_you_mean(kind, table))
+    raise ValueError(
+        f"unknown {what} {kind!r}; expected one of {', '.join(map(str, table))}"
+        + did_you_mean(kind, table)
+    )

@@ -3,14 +3,15 @@
 Every executor calls the same `run_task`. A failed task is reported through
 `on_fail` and the tasks that depend on it are skipped; the others go on.
 """
+
 from __future__ import annotations
 
 import traceback
-from typing import Callable
+from collections.abc import Callable
 
-from .plan import Task
 from .caches import Context
 from .errors import lookup
+from .plan import Task
 from .tasks import run_task
 
 Callback = Callable[[Task], None]
@@ -24,8 +25,14 @@ def describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc} [{where}]"
 
 
-def run_local(tasks: list[Task], ctx: Context, on_start: Callback | None = None,
-              on_done: Callback | None = None, on_fail: FailCallback | None = None, address: None = None) -> None:
+def run_local(
+    tasks: list[Task],
+    ctx: Context,
+    on_start: Callback | None = None,
+    on_done: Callback | None = None,
+    on_fail: FailCallback | None = None,
+    address: None = None,
+) -> None:
     """Run every task here, in order (the plan is already in dependency order)."""
     broken: set[str] = set()
     for task in tasks:
@@ -47,8 +54,11 @@ def run_local(tasks: list[Task], ctx: Context, on_start: Callback | None = None,
             on_done(task)
 
 
-def run_dask(tasks, ctx, on_start=None, on_done=None, on_fail=None, address: str | None = None) -> None:
+def run_dask(
+    tasks, ctx, on_start=None, on_done=None, on_fail=None, address: str | None = None
+) -> None:
     from .dask_executor import run_dask as run
+
     run(tasks, ctx, on_start, on_done, on_fail, address)
 
 

@@ -12,10 +12,11 @@ network always sees the same aligned blocks of FORWARD_ROWS samples, so no
 number depends on how a run is batched (only an out-of-memory retry, which
 splits blocks, can change results at float rounding, and says so).
 """
+
 from __future__ import annotations
 
 import threading
-from typing import Iterator
+from collections.abc import Iterator
 
 import numpy as np
 import torch
@@ -26,7 +27,8 @@ FORWARD_ROWS = 64  # samples per forward pass, aligned to sample index: the same
 
 
 def _chain(model: nn.Module) -> list[nn.Module]:
-    """The wrapper, the raw network inside it (`.net`), an adapted network inside that, and so on."""
+    """The wrapper, the raw network inside it (`.net`), an adapted network inside that, and so
+    on."""
     out = [model]
     while isinstance(getattr(out[-1], "net", None), nn.Module):
         out.append(out[-1].net)
@@ -34,7 +36,8 @@ def _chain(model: nn.Module) -> list[nn.Module]:
 
 
 def hook_root(model: nn.Module) -> nn.Module:
-    """Layers are named inside the innermost raw network, not its parameterisation wrapper or adapter."""
+    """Layers are named inside the innermost raw network, not its parameterisation wrapper or
+    adapter."""
     return _chain(model)[-1]
 
 
@@ -59,15 +62,23 @@ class NoiseStream:
 
     def _draw(self, draw: int, block: int) -> np.ndarray:
         if self._key != (draw, block):  # sequential batches reuse the last block
-            gen = np.random.Generator(np.random.Philox(np.random.SeedSequence([self.seed, draw, block])))
+            gen = np.random.Generator(
+                np.random.Philox(np.random.SeedSequence([self.seed, draw, block]))
+            )
             self._key, self._block = (draw, block), gen.standard_normal((self.BLOCK, *self.shape))
         return self._block
 
     def __call__(self, start: int, stop: int, draw: int = 0) -> np.ndarray:
         """eps of samples start..stop-1 for `draw`: (stop - start, *shape) float64."""
         B = self.BLOCK
-        parts = [self._draw(draw, b)[max(start - b * B, 0):min(stop - b * B, B)]
-                 for b in range(start // B, (stop - 1) // B + 1)] if stop > start else []
+        parts = (
+            [
+                self._draw(draw, b)[max(start - b * B, 0) : min(stop - b * B, B)]
+                for b in range(start // B, (stop - 1) // B + 1)
+            ]
+            if stop > start
+            else []
+        )
         return np.concatenate(parts) if parts else np.zeros((0, *self.shape))
 
 
@@ -95,7 +106,8 @@ def _shape(t, tokens: bool) -> tuple[int, ...]:
 
 @torch.inference_mode()
 def layer_shapes(net: nn.Module, x: torch.Tensor, sigma: float) -> dict[str, tuple[int, ...]]:
-    """Every hookable name with its (unpooled, per-sample, channels-first) output shape: modules that run,
+    """Every hookable name with its (unpooled, per-sample, channels-first) output shape: modules
+    that run,
     then `output`."""
     shapes: dict[str, tuple[int, ...]] = {}
     owner, tokens = threading.get_ident(), _tokens(net)
@@ -104,15 +116,19 @@ def layer_shapes(net: nn.Module, x: torch.Tensor, sigma: float) -> dict[str, tup
         def hook(module, args, out) -> None:  # returning None keeps the module's output
             if name not in shapes and threading.get_ident() == owner:
                 shapes[name] = _shape(out, tokens)
+
         return hook
 
-    handles = [m.register_forward_hook(record(name)) for name, m in hook_root(net).named_modules() if name]
+    handles = [
+        m.register_forward_hook(record(name)) for name, m in hook_root(net).named_modules() if name
+    ]
     try:
         out = net(x, sigma)
     finally:
         for h in handles:
             h.remove()
-    names = [name for name, _ in hook_root(net).named_modules() if name in shapes]  # definition order
+    # definition order
+    names = [name for name, _ in hook_root(net).named_modules() if name in shapes]
     return {**{n: shapes[n] for n in names}, OUTPUT: tuple(out.shape[1:])}
 
 
@@ -124,45 +140,68 @@ def network_layers(cfg, shape: tuple[int, ...], sigma: float) -> list[str]:
 
 
 def hookable_layers(net: nn.Module) -> list[str]:
-    """Named submodules (and `output`); containers that never run are listed by `layer_shapes` only."""
-    return [name for name, m in hook_root(net).named_modules()
-            if name and not isinstance(m, (nn.ModuleList, nn.ModuleDict))] + [OUTPUT]
+    """Named submodules (and `output`); containers that never run are listed by `layer_shapes`
+    only."""
+    return [
+        name
+        for name, m in hook_root(net).named_modules()
+        if name and not isinstance(m, (nn.ModuleList, nn.ModuleDict))
+    ] + [OUTPUT]
 
 
 @torch.inference_mode()
-def extract(net: nn.Module, x: torch.Tensor, sigma: float, layers: list[str]) -> dict[str, torch.Tensor]:
+def extract(
+    net: nn.Module, x: torch.Tensor, sigma: float, layers: list[str]
+) -> dict[str, torch.Tensor]:
     """Run net(x, sigma) once and return {layer: (B, C) pooled features}."""
     modules = dict(hook_root(net).named_modules())
     missing = [name for name in layers if name != OUTPUT and name not in modules]
     if missing:
-        raise ValueError(f"unknown layer {missing[0]!r}; valid layers: {', '.join(hookable_layers(net))}")
+        raise ValueError(
+            f"unknown layer {missing[0]!r}; valid layers: {', '.join(hookable_layers(net))}"
+        )
     captured: dict[str, torch.Tensor] = {}
     owner, tokens = threading.get_ident(), _tokens(net)
 
     def capture(name):
         def hook(module, args, out) -> None:  # returning None keeps the module's output
-            if threading.get_ident() == owner:  # tasks sharing this model in other threads have their own hooks
+            # tasks sharing this model in other threads have their own hooks
+            if threading.get_ident() == owner:
                 captured[name] = _pool(out, tokens)
+
         return hook
 
-    handles = [modules[name].register_forward_hook(capture(name)) for name in layers if name != OUTPUT]
+    handles = [
+        modules[name].register_forward_hook(capture(name)) for name in layers if name != OUTPUT
+    ]
     try:
         out = net(x, sigma)
     finally:
         for h in handles:
             h.remove()
     if OUTPUT in layers:
-        captured[OUTPUT] = _wide(out.flatten(1))  # the posterior estimate is probed whole, not pooled
+        # the posterior estimate is probed whole, not pooled
+        captured[OUTPUT] = _wide(out.flatten(1))
     never = [name for name in layers if name not in captured]
     if never:
-        raise ValueError(f"layer {never[0]!r} never ran in the forward pass (a container?); "
-                         "pick one of its blocks, see `reprdyn layers`")
+        raise ValueError(
+            f"layer {never[0]!r} never ran in the forward pass (a container?); "
+            "pick one of its blocks, see `reprdyn layers`"
+        )
     return {name: captured[name] for name in layers}
 
 
-def iter_features(net: nn.Module, x0: np.ndarray, sigma: float, layers: list[str], *,
-                  noise: NoiseStream | None = None, draws: int = 1, rows: int = FORWARD_ROWS,
-                  device: str = "cpu") -> Iterator[tuple[int, int, dict[str, np.ndarray]]]:
+def iter_features(
+    net: nn.Module,
+    x0: np.ndarray,
+    sigma: float,
+    layers: list[str],
+    *,
+    noise: NoiseStream | None = None,
+    draws: int = 1,
+    rows: int = FORWARD_ROWS,
+    device: str = "cpu",
+) -> Iterator[tuple[int, int, dict[str, np.ndarray]]]:
     """Yield (start, stop, {layer: (B, C) float64}) for each aligned block of `rows` samples.
 
     Clean input feeds x0 (docs/theory.md §1); with a `noise` stream the input is
@@ -171,12 +210,14 @@ def iter_features(net: nn.Module, x0: np.ndarray, sigma: float, layers: list[str
     depends on how many samples are handled at once elsewhere.
     """
     for start in range(0, len(x0), rows):
-        xb = np.asarray(x0[start:start + rows], np.float64)  # (B, *shape)
+        xb = np.asarray(x0[start : start + rows], np.float64)  # (B, *shape)
         stop = start + len(xb)
         acc: dict[str, np.ndarray] = {}
         for j in range(draws if noise is not None else 1):
             x = xb + sigma * noise(start, stop, j) if noise is not None else xb
-            feats = extract(net, torch.as_tensor(x, dtype=torch.float32, device=device), sigma, layers)
+            feats = extract(
+                net, torch.as_tensor(x, dtype=torch.float32, device=device), sigma, layers
+            )
             for name, f in feats.items():
                 f = f.to("cpu", torch.float64).numpy()
                 acc[name] = acc[name] + f if name in acc else f

@@ -4,6 +4,7 @@ A task is one unit of work whose result lands in its own region of the store
 (or, for training, in the checkpoint cache). Its content key hashes everything
 the result depends on, so equal keys mean equal results.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -51,8 +52,15 @@ def _train_tasks(spec: Spec, name: str, cfg) -> list[Task]:
     levels = dae_sigmas(cfg, spec.sigmas)
     if levels is None:
         return [Task("train", data_cfg.name, (("model", name),), _key("train", *base))]
-    return [Task("train", data_cfg.name, (("model", name), ("variant", v), ("train_sigma", s)),
-                 _key("train", *base, s)) for v, s in enumerate(levels)]
+    return [
+        Task(
+            "train",
+            data_cfg.name,
+            (("model", name), ("variant", v), ("train_sigma", s)),
+            _key("train", *base, s),
+        )
+        for v, s in enumerate(levels)
+    ]
 
 
 def plan(spec: Spec) -> list[Task]:
@@ -60,13 +68,29 @@ def plan(spec: Spec) -> list[Task]:
     analyses (after the probes that pick their reference sigma) and generation."""
     sigmas = spec.sigmas
     tasks: list[Task] = []
-    trains = {name: _train_tasks(spec, name, cfg) for name, cfg in spec.model_items() if cfg.kind in TRAINABLE}
+    trains = {
+        name: _train_tasks(spec, name, cfg)
+        for name, cfg in spec.model_items()
+        if cfg.kind in TRAINABLE
+    }
     for ts in trains.values():
         tasks.extend(ts)
     for ds in spec.datasets:
         base = ("v1", spec.seed, ds.model_dump(mode="json"))
-        data = Task("data", ds.name, (), _key("data", *base, spec.model_dump(mode="json", include={"models", "model"}),
-                                               sigmas, spec.layers, spec.inputs, spec.metrics))
+        data = Task(
+            "data",
+            ds.name,
+            (),
+            _key(
+                "data",
+                *base,
+                spec.model_dump(mode="json", include={"models", "model"}),
+                sigmas,
+                spec.layers,
+                spec.inputs,
+                spec.metrics,
+            ),
+        )
         tasks.append(data)
         feats = []
         extract_cfg = (spec.layers, spec.inputs, spec.noise_draws, spec.csnr.model_dump())
@@ -77,21 +101,45 @@ def plan(spec: Spec) -> list[Task]:
                 dep = ckpts[i] if len(ckpts) > 1 else (ckpts[0] if ckpts else None)
                 params = (("model", name), ("sigma_index", i), ("sigma", s))
                 key = _key("features", *base, model, s, extract_cfg, dep.key if dep else None)
-                feats.append(Task("features", ds.name, params, key, (data.key,) + ((dep.key,) if dep else ())))
+                feats.append(
+                    Task(
+                        "features", ds.name, params, key, (data.key,) + ((dep.key,) if dep else ())
+                    )
+                )
         tasks.extend(feats)
         if "csnr_theory" in spec.metrics:
             tasks.append(Task("theory", ds.name, (), _key("theory", *base, sigmas), (data.key,)))
         probes: list[Task] = []
         if {"accuracy", "class_accuracy"} & set(spec.metrics):
-            protocol = (sigmas, spec.label_noise, spec.label_noise_kind, spec.seeds, spec.val_fraction,
-                        spec.ensemble.model_dump(), "unimodality" in spec.metrics, spec.analysis.tolerance)
+            protocol = (
+                sigmas,
+                spec.label_noise,
+                spec.label_noise_kind,
+                spec.seeds,
+                spec.val_fraction,
+                spec.ensemble.model_dump(),
+                "unimodality" in spec.metrics,
+                spec.analysis.tolerance,
+            )
             for name, _ in spec.model_items():
                 mine = tuple(f.key for f in feats if f.param("model") == name)
                 for probe in spec.probes:
                     for layer in spec.probe_layers(probe):
                         for inp in spec.inputs:
-                            params = (("model", name), ("layer", layer), ("input", inp), ("probe", probe.label))
-                            key = _key("probe", *base, params, probe.model_dump(mode="json"), protocol, mine)
+                            params = (
+                                ("model", name),
+                                ("layer", layer),
+                                ("input", inp),
+                                ("probe", probe.label),
+                            )
+                            key = _key(
+                                "probe",
+                                *base,
+                                params,
+                                probe.model_dump(mode="json"),
+                                protocol,
+                                mine,
+                            )
                             probes.append(Task("probe", ds.name, params, key, mine))
         tasks.extend(probes)
         if {"sw_distance", "cka"} & set(spec.metrics):
@@ -100,17 +148,36 @@ def plan(spec: Spec) -> list[Task]:
                 for layer in spec.layers:
                     for inp in spec.inputs:
                         params = (("model", name), ("layer", layer), ("input", inp))
-                        # this model's features (they have no layer/input param) and its probes of this layer/input
-                        deps = tuple(t.key for t in feats + probes if t.param("model") == name
-                                     and t.param("layer", layer) == layer and t.param("input", inp) == inp)
-                        tasks.append(Task("analysis", ds.name, params, _key("analysis", *base, params, what, deps),
-                                          deps))
+                        # this model's features (they have no layer/input param) and its probes of
+                        # this layer/input
+                        deps = tuple(
+                            t.key
+                            for t in feats + probes
+                            if t.param("model") == name
+                            and t.param("layer", layer) == layer
+                            and t.param("input", inp) == inp
+                        )
+                        tasks.append(
+                            Task(
+                                "analysis",
+                                ds.name,
+                                params,
+                                _key("analysis", *base, params, what, deps),
+                                deps,
+                            )
+                        )
         if "generalization" in spec.metrics:
             for name, cfg in spec.model_items():
                 if cfg.kind == "dae":
                     continue  # a DAE cannot generate; its score stays NaN
                 deps = (data.key,) + tuple(t.key for t in trains.get(name, []))
                 params = (("model", name),)
-                key = _key("generate", *base, cfg.model_dump(mode="json"), spec.generation.model_dump(), deps)
+                key = _key(
+                    "generate",
+                    *base,
+                    cfg.model_dump(mode="json"),
+                    spec.generation.model_dump(),
+                    deps,
+                )
                 tasks.append(Task("generate", ds.name, params, key, deps))
     return tasks

@@ -4,6 +4,7 @@
 answers without importing xarray or pandas; `summarize` reads the store as
 xarray (`reprdyn.store.Results`).
 """
+
 from __future__ import annotations
 
 import csv
@@ -25,7 +26,9 @@ def parse_sel(items: list[str]) -> list[tuple[str, str]]:
     for item in items:
         dim, eq, value = item.partition("=")
         if not eq or not dim.strip() or not value.strip():
-            raise QueryError(f"--sel {item!r}: expected DIM=VALUE, for example sigma=0.5 or layer=output")
+            raise QueryError(
+                f"--sel {item!r}: expected DIM=VALUE, for example sigma=0.5 or layer=output"
+            )
         out.append((dim.strip(), value.strip()))
     return out
 
@@ -33,12 +36,16 @@ def parse_sel(items: list[str]) -> list[tuple[str, str]]:
 def _select(cube: Cube, dim: str, raw: str, notes: list[str]) -> Cube:
     """The cube at one value of `dim` (kept as a dim of length one).
 
-    On a float coordinate the nearest grid value is taken, and `notes` says so when it is not the value
-    asked for; a value beyond the grid's ends by more than one grid step is an error. Other coordinates
+    On a float coordinate the nearest grid value is taken, and `notes` says so when it is not the
+    value
+    asked for; a value beyond the grid's ends by more than one grid step is an error. Other
+    coordinates
     must hold the value exactly.
     """
     if dim not in cube.dims:
-        raise QueryError(f"--sel {dim}={raw}: {cube.name!r} has no dim {dim!r}; its dims are {list(cube.dims)}")
+        raise QueryError(
+            f"--sel {dim}={raw}: {cube.name!r} has no dim {dim!r}; its dims are {list(cube.dims)}"
+        )
     coord = cube.coords[dim]
     if coord.dtype.kind in "fiu":
         try:
@@ -53,28 +60,37 @@ def _select(cube: Cube, dim: str, raw: str, notes: list[str]) -> Cube:
         return cube.take(dim, hits[:1])
     values = [str(v) for v in coord]
     if raw not in values:
-        raise QueryError(f"--sel {dim}={raw}: no such {dim}; expected one of {values}" + did_you_mean(raw, values))
+        raise QueryError(
+            f"--sel {dim}={raw}: no such {dim}; expected one of {values}"
+            + did_you_mean(raw, values)
+        )
     return cube.take(dim, np.array([values.index(raw)]))
 
 
 def _nearest(coord: np.ndarray, value: float, dim: str, raw: str, notes: list[str]) -> int:
-    """Index of the grid value nearest `value`; refuses values more than one grid step beyond either end."""
+    """Index of the grid value nearest `value`; refuses values more than one grid step beyond
+    either end."""
     lo, hi = float(coord.min()), float(coord.max())
     ordered = np.sort(coord)
     step_lo = ordered[1] - ordered[0] if len(coord) > 1 else max(abs(lo), 1e-12)
     step_hi = ordered[-1] - ordered[-2] if len(coord) > 1 else max(abs(hi), 1e-12)
     if value < lo - step_lo or value > hi + step_hi:
-        raise QueryError(f"--sel {dim}={raw}: outside the grid, which runs from {lo:.4g} to {hi:.4g} "
-                         f"({len(coord)} values); give a value inside it")
+        raise QueryError(
+            f"--sel {dim}={raw}: outside the grid, which runs from {lo:.4g} to {hi:.4g} "
+            f"({len(coord)} values); give a value inside it"
+        )
     i = int(np.argmin(np.abs(coord - value)))
-    if not np.isclose(coord[i], value, rtol=1e-9, atol=0):  # 0.5 for a grid value stored as 0.49999999999999994
+    # 0.5 for a grid value stored as 0.49999999999999994
+    if not np.isclose(coord[i], value, rtol=1e-9, atol=0):
         notes.append(f"--sel {dim}={raw}: took the nearest grid value, {dim}={float(coord[i]):.6g}")
     return i
 
 
 @dataclass
 class Table:
-    """A tidy table: one column per dim (after `dataset`), then the value; `notes` are messages for stderr."""
+    """A tidy table: one column per dim (after `dataset`), then the value; `notes` are messages for
+    stderr."""
+
     columns: list[str]
     rows: list[tuple]
     notes: list[str] = field(default_factory=list)
@@ -106,18 +122,27 @@ def _json_cell(v):
     return None if isinstance(v, float) and math.isnan(v) else v
 
 
-def query(path: str, var: str, dataset: str | None = None, sel: list[str] = (), mean: list[str] = (),
-          keep_nan: bool = False) -> Table:
+def query(
+    path: str,
+    var: str,
+    dataset: str | None = None,
+    sel: list[str] = (),
+    mean: list[str] = (),
+    keep_nan: bool = False,
+) -> Table:
     """A tidy table of `var`: one column per remaining dim (plus `dataset`), then the value.
 
-    Rows with no value (NaN: a probe that never reads a layer, a class with no samples) are dropped unless
+    Rows with no value (NaN: a probe that never reads a layer, a class with no samples) are dropped
+    unless
     `keep_nan`; the table's notes say how many.
     """
     store = CubeStore(path)
     names = [dataset] if dataset else store.datasets
     if dataset and dataset not in store.datasets:
-        raise QueryError(f"--dataset {dataset}: not in this store; expected one of {store.datasets}"
-                         + did_you_mean(dataset, store.datasets))
+        raise QueryError(
+            f"--dataset {dataset}: not in this store; expected one of {store.datasets}"
+            + did_you_mean(dataset, store.datasets)
+        )
     pairs, notes, columns = parse_sel(list(sel)), [], None
     rows: list[tuple] = []
     for name in names:
@@ -126,17 +151,24 @@ def query(path: str, var: str, dataset: str | None = None, sel: list[str] = (), 
             cube = _select(cube, dim, raw, notes)
         for dim in mean:
             if dim not in cube.dims:
-                raise QueryError(f"--mean {dim}: {var!r} has no dim {dim!r}; its dims are {list(cube.dims)}")
+                raise QueryError(
+                    f"--mean {dim}: {var!r} has no dim {dim!r}; its dims are {list(cube.dims)}"
+                )
             cube = cube.mean(dim)
         columns = ["dataset", *cube.dims, var]
         rows += [(name, *r) for r in cube.rows()]
     dropped = 0
     if not keep_nan:
-        kept = [r for r in rows if not (isinstance(r[-1], (float, np.floating)) and math.isnan(r[-1]))]
+        kept = [
+            r for r in rows if not (isinstance(r[-1], (float, np.floating)) and math.isnan(r[-1]))
+        ]
         dropped, rows = len(rows) - len(kept), kept
     if dropped:
-        notes.append(f"dropped {dropped} row(s) with no value (NaN: probe x layer pairs that were never fitted, "
-                     "or classes with no samples); --keep-nan keeps them")
+        notes.append(
+            f"dropped {dropped} row(s) with no value (NaN: probe x layer pairs that were never "
+            "fitted, "
+            "or classes with no samples); --keep-nan keeps them"
+        )
     return Table(columns, rows, list(dict.fromkeys(notes)))
 
 
@@ -147,13 +179,18 @@ def _check_variable(store: CubeStore, dataset: str, var: str) -> str:
         return var
     if var in VARIABLES:
         metric = VARIABLES[var].metrics[0]
-        raise QueryError(f"{var!r} was not computed for this store (dataset {dataset!r}): add {metric!r} to the "
-                         f"spec's `metrics:` and run it again; this store has {', '.join(have)}")
-    raise QueryError(f"unknown variable {var!r} for dataset {dataset!r}; expected one of {', '.join(have)}"
-                     + did_you_mean(var, have))
+        raise QueryError(
+            f"{var!r} was not computed for this store (dataset {dataset!r}): add {metric!r} to the "
+            f"spec's `metrics:` and run it again; this store has {', '.join(have)}"
+        )
+    raise QueryError(
+        f"unknown variable {var!r} for dataset {dataset!r}; expected one of {', '.join(have)}"
+        + did_you_mean(var, have)
+    )
 
 
 # --- run summary ---------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class SummaryRow:
@@ -164,6 +201,7 @@ class SummaryRow:
     accuracy there, next to the soft-voting ensemble's. The test curve's own
     peak is kept as a description of its shape, never as a result.
     """
+
     dataset: str
     model: str  # '' for a single-model spec
     layer: str
@@ -200,7 +238,8 @@ def _mode(values: np.ndarray) -> tuple[float, float]:
 
 
 def summarize(path: str) -> list[SummaryRow]:
-    """Per dataset, model, layer, input and probe: the validation-chosen sigma and its test accuracy,
+    """Per dataset, model, layer, input and probe: the validation-chosen sigma and its test
+    accuracy,
     the ensemble, and the shape of the test curve, at the lowest label noise (spread over seeds)."""
     from .store import Results
 
@@ -209,15 +248,26 @@ def summarize(path: str) -> list[SummaryRow]:
         from dataclasses import replace
 
         from .store import point_label
-        return [replace(r, point=point_label(v)) for v, sub in res.points for r in summarize(sub.path)]
+
+        return [
+            replace(r, point=point_label(v)) for v, sub in res.points for r in summarize(sub.path)
+        ]
     for name in res.datasets:
         ds = res[name]
         if "accuracy" not in ds:
             continue
         if "model" not in ds.dims:
             ds = ds.expand_dims(model=[""])
-        low = {v: ds[v].isel(label_noise=0).load() for v in ("accuracy", "val_accuracy", "best_sigma",
-                                                             "best_accuracy", "ensemble_accuracy")}
+        low = {
+            v: ds[v].isel(label_noise=0).load()
+            for v in (
+                "accuracy",
+                "val_accuracy",
+                "best_sigma",
+                "best_accuracy",
+                "ensemble_accuracy",
+            )
+        }
         for model in ds.model.values:
             for layer in ds.layer.values:
                 for inp in ds.input.values:
@@ -232,21 +282,45 @@ def summarize(path: str) -> list[SummaryRow]:
                         c_best, c_peak = float("nan"), float("nan")
                         if "csnr_overall" in ds:
                             snr = ds["csnr_overall"].sel(**at).load()
-                            c_best = float(snr.sel(sigma=best)) if np.isfinite(best) else float("nan")
+                            c_best = (
+                                float(snr.sel(sigma=best)) if np.isfinite(best) else float("nan")
+                            )
                             c_peak = unimodality(snr.sigma.values, snr.values).peak_sigma
                         b, e = cell["best_accuracy"], cell["ensemble_accuracy"]
-                        rows.append(SummaryRow(
-                            name, str(model), str(layer), str(inp), str(probe), best, agree,
-                            float(b.mean("seed")), float(b.std("seed")),
-                            float(cell["val_accuracy"].max("sigma").mean("seed")),
-                            float(e.mean("seed")), float(e.std("seed")), c_best, c_peak,
-                            u.peak_sigma, u.peak_value, u.unimodal))
+                        rows.append(
+                            SummaryRow(
+                                name,
+                                str(model),
+                                str(layer),
+                                str(inp),
+                                str(probe),
+                                best,
+                                agree,
+                                float(b.mean("seed")),
+                                float(b.std("seed")),
+                                float(cell["val_accuracy"].max("sigma").mean("seed")),
+                                float(e.mean("seed")),
+                                float(e.std("seed")),
+                                c_best,
+                                c_peak,
+                                u.peak_sigma,
+                                u.peak_value,
+                                u.unimodal,
+                            )
+                        )
     return rows
 
 
 def summary_json(rows: list[SummaryRow]) -> str:
-    return json.dumps([{k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in asdict(r).items()}
-                       for r in rows])
+    return json.dumps(
+        [
+            {
+                k: (None if isinstance(v, float) and math.isnan(v) else v)
+                for k, v in asdict(r).items()
+            }
+            for r in rows
+        ]
+    )
 
 
 __all__ = ["query", "parse_sel", "QueryError", "StoreError", "summarize", "SummaryRow", "Table"]

@@ -6,6 +6,7 @@ take most of a second to import). A `Cube` is one variable: its dims, one
 coordinate array per dim, and its values. The Python API (`reprdyn.open`)
 returns the same data as xarray objects; a test checks that both read alike.
 """
+
 from __future__ import annotations
 
 import functools
@@ -29,28 +30,37 @@ def _plain(values: np.ndarray) -> np.ndarray:
 @dataclass
 class Cube:
     """One labelled variable: values with dims, and a coordinate array per dim."""
+
     name: str
     dims: tuple[str, ...]
     coords: dict[str, np.ndarray]
     values: np.ndarray
     attrs: dict = field(default_factory=dict)
 
-    def take(self, dim: str, index: np.ndarray) -> "Cube":
+    def take(self, dim: str, index: np.ndarray) -> Cube:
         """The cube at positions `index` of `dim` (the dim is kept)."""
         axis = self.dims.index(dim)
         coords = {**self.coords, dim: self.coords[dim][index]}
-        return Cube(self.name, self.dims, coords, np.take(self.values, index, axis=axis), self.attrs)
+        return Cube(
+            self.name, self.dims, coords, np.take(self.values, index, axis=axis), self.attrs
+        )
 
-    def mean(self, dim: str) -> "Cube":
+    def mean(self, dim: str) -> Cube:
         """Average over `dim`, skipping NaN (as xarray does); the dim goes away."""
         import warnings
 
         axis = self.dims.index(dim)
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # "mean of empty slice": an all-NaN cell stays NaN
+            # "mean of empty slice": an all-NaN cell stays NaN
+            warnings.simplefilter("ignore", RuntimeWarning)
             values = np.nanmean(self.values, axis=axis)
-        return Cube(self.name, self.dims[:axis] + self.dims[axis + 1:],
-                    {d: c for d, c in self.coords.items() if d != dim}, values, self.attrs)
+        return Cube(
+            self.name,
+            self.dims[:axis] + self.dims[axis + 1 :],
+            {d: c for d, c in self.coords.items() if d != dim},
+            values,
+            self.attrs,
+        )
 
     def rows(self) -> list[tuple]:
         """Tidy rows: one per cell, the coordinate of each dim in order, then the value."""
@@ -59,11 +69,14 @@ class Cube:
         grids = np.meshgrid(*(np.arange(len(self.coords[d])) for d in self.dims), indexing="ij")
         flat = [g.ravel() for g in grids]
         labels = [self.coords[d][i] for d, i in zip(self.dims, flat)]
-        return [(*(lab[k] for lab in labels), self.values.ravel()[k]) for k in range(self.values.size)]
+        return [
+            (*(lab[k] for lab in labels), self.values.ravel()[k]) for k in range(self.values.size)
+        ]
 
 
 class CubeStore:
-    """A store's metric variables, read lazily: `names(dataset)`, `cube(dataset, name)`, `info(...)`.
+    """A store's metric variables, read lazily: `names(dataset)`, `cube(dataset, name)`,
+    `info(...)`.
 
     A sweep store joins its points along one leading dim per swept parameter.
     """
@@ -72,10 +85,16 @@ class CubeStore:
         self.path = Path(path)
         attrs = read_attrs(self.path)
         if attrs is None:
-            raise StoreError(f"{self.path}: not a reprdyn store (no such path, or no reprdyn provenance)")
+            raise StoreError(
+                f"{self.path}: not a reprdyn store (no such path, or no reprdyn provenance)"
+            )
         self.attrs = attrs
         self.sweep_dims = json.loads(attrs["sweep"])["dims"] if "sweep" in attrs else []
-        self.points = [(v, CubeStore(p)) for v, p in sweep_points(attrs, self.path) if read_attrs(p) is not None]
+        self.points = [
+            (v, CubeStore(p))
+            for v, p in sweep_points(attrs, self.path)
+            if read_attrs(p) is not None
+        ]
 
     @property
     def datasets(self) -> list[str]:
@@ -86,8 +105,12 @@ class CubeStore:
 
     def _group(self, dataset: str, part: str = "metrics", layer: str | None = None) -> zarr.Group:
         if dataset not in self.datasets:
-            raise StoreError(f"unknown dataset {dataset!r} in {self.path}; expected one of {self.datasets}")
-        return zarr.open_group(str(self.path / group(dataset, part, layer)), mode="r", use_consolidated=False)
+            raise StoreError(
+                f"unknown dataset {dataset!r} in {self.path}; expected one of {self.datasets}"
+            )
+        return zarr.open_group(
+            str(self.path / group(dataset, part, layer)), mode="r", use_consolidated=False
+        )
 
     @functools.cache
     def _arrays(self, dataset: str) -> dict[str, zarr.Array]:
@@ -99,9 +122,14 @@ class CubeStore:
         if self.sweep_dims:
             return self.points[0][1].names(dataset)
         arrays = self._arrays(dataset)
-        found = [n for n, a in arrays.items() if tuple(a.metadata.dimension_names or ()) != (n,)
-                 and n not in _coordinate_names(arrays)]
-        order = {n: i for i, n in enumerate(VARIABLES)}  # the cube schema's order, then any others by name
+        found = [
+            n
+            for n, a in arrays.items()
+            if tuple(a.metadata.dimension_names or ()) != (n,)
+            and n not in _coordinate_names(arrays)
+        ]
+        # the cube schema's order, then any others by name
+        order = {n: i for i, n in enumerate(VARIABLES)}
         return sorted(found, key=lambda n: (order.get(n, len(order)), n))
 
     def variables(self, dataset: str) -> dict[str, tuple[tuple[str, ...], dict]]:
@@ -110,16 +138,29 @@ class CubeStore:
             sub = self.points[0][1].variables(dataset)
             return {n: ((*self.sweep_dims, *dims), attrs) for n, (dims, attrs) in sub.items()}
         arrays = self._arrays(dataset)
-        return {n: (tuple(arrays[n].metadata.dimension_names or ()),
-                    {k: v for k, v in arrays[n].attrs.items() if not k.startswith("_")}) for n in self.names(dataset)}
+        return {
+            n: (
+                tuple(arrays[n].metadata.dimension_names or ()),
+                {k: v for k, v in arrays[n].attrs.items() if not k.startswith("_")},
+            )
+            for n in self.names(dataset)
+        }
 
     def cube(self, dataset: str, name: str) -> Cube:
         if self.sweep_dims:
-            return _join([(values, sub.cube(dataset, name)) for values, sub in self.points], self.sweep_dims)
+            return _join(
+                [(values, sub.cube(dataset, name)) for values, sub in self.points], self.sweep_dims
+            )
         a = self._arrays(dataset)[name]
         dims = tuple(a.metadata.dimension_names or ())
         coords = {d: self._coordinate(dataset, d, size) for d, size in zip(dims, a.shape)}
-        return Cube(name, dims, coords, np.asarray(a[...]), {k: v for k, v in a.attrs.items() if k[0] != "_"})
+        return Cube(
+            name,
+            dims,
+            coords,
+            np.asarray(a[...]),
+            {k: v for k, v in a.attrs.items() if k[0] != "_"},
+        )
 
     @functools.cache
     def _coordinate(self, dataset: str, dim: str, size: int) -> np.ndarray:
@@ -131,12 +172,23 @@ class CubeStore:
         """Every coordinate of the metric cube: name -> (dims, values)."""
         if self.sweep_dims:
             sub = self.points[0][1].coordinates(dataset)
-            return {**{d: ((d,), np.array([v[d] for v, _ in self.points], dtype=object)) for d in self.sweep_dims},
-                    **sub}
+            return {
+                **{
+                    d: ((d,), np.array([v[d] for v, _ in self.points], dtype=object))
+                    for d in self.sweep_dims
+                },
+                **sub,
+            }
         arrays = self._arrays(dataset)
-        names = list(dict.fromkeys(d for v in self.names(dataset) for d in arrays[v].metadata.dimension_names))
+        names = list(
+            dict.fromkeys(
+                d for v in self.names(dataset) for d in arrays[v].metadata.dimension_names
+            )
+        )
         names += sorted(_coordinate_names(arrays) - set(names))
-        return {n: (tuple(arrays[n].metadata.dimension_names), _plain(arrays[n][...])) for n in names}
+        return {
+            n: (tuple(arrays[n].metadata.dimension_names), _plain(arrays[n][...])) for n in names
+        }
 
     def layers(self, dataset: str) -> list[str]:
         if self.sweep_dims:
@@ -149,7 +201,8 @@ class CubeStore:
 
 
 def _coordinate_names(arrays: dict) -> set[str]:
-    """Non-index coordinates (timestep riding along sigma), as xarray records them on each variable."""
+    """Non-index coordinates (timestep riding along sigma), as xarray records them on each
+    variable."""
     out = set()
     for a in arrays.values():
         out |= set(str(a.attrs.get("coordinates", "")).split())
@@ -157,10 +210,13 @@ def _coordinate_names(arrays: dict) -> set[str]:
 
 
 def _join(parts: list[tuple[dict, Cube]], sweep_dims: list[str]) -> Cube:
-    """Stack the points' cubes along the sweep dims; a label one point lacks is NaN there (an outer join)."""
+    """Stack the points' cubes along the sweep dims; a label one point lacks is NaN there (an outer
+    join)."""
     first = parts[0][1]
-    coords = {d: np.array(sorted({v[d] for v, _ in parts}, key=lambda x: (str(type(x)), x)), dtype=object)
-              for d in sweep_dims}
+    coords = {
+        d: np.array(sorted({v[d] for v, _ in parts}, key=lambda x: (str(type(x)), x)), dtype=object)
+        for d in sweep_dims
+    }
     for d in first.dims:  # labels in the order they are first seen
         seen: dict = {}
         for _, c in parts:
@@ -171,14 +227,18 @@ def _join(parts: list[tuple[dict, Cube]], sweep_dims: list[str]) -> Cube:
     values = np.full([len(coords[d]) for d in dims], np.nan)
     for v, c in parts:
         at = tuple(int(np.flatnonzero(coords[d] == v[d])[0]) for d in sweep_dims)
-        where = np.ix_(*(np.array([list(coords[d]).index(x) for x in c.coords[d]]) for d in c.dims)) \
-            if c.dims else ()
+        where = (
+            np.ix_(*(np.array([list(coords[d]).index(x) for x in c.coords[d]]) for d in c.dims))
+            if c.dims
+            else ()
+        )
         values[at][where] = c.values
     return Cube(first.name, dims, coords, values, first.attrs)
 
 
 def align(a: Cube, b: Cube) -> tuple[np.ndarray, np.ndarray] | None:
-    """The values of two cubes on the labels they share in every dim (an inner join), or None when their
+    """The values of two cubes on the labels they share in every dim (an inner join), or None when
+    their
     dims differ."""
     if a.dims != b.dims:
         return None

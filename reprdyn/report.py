@@ -1,7 +1,9 @@
-"""Report stage: one self-contained HTML file per store: summary tables, every figure that applies, the spec
+"""Report stage: one self-contained HTML file per store: summary tables, every figure that applies,
+the spec
 as written and resolved, and its provenance. Figures are embedded as base64 PNG, so the file has no
 outside references and can be mailed or attached as it is.
 """
+
 from __future__ import annotations
 
 import base64
@@ -17,19 +19,27 @@ from .spec import to_yaml
 from .store import Results
 
 CSS = """
-body{font:14px/1.45 system-ui,-apple-system,'Segoe UI',sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;
-color:#1d1d1f}
-h1{font-size:1.6em;margin-bottom:.2em}h2{border-bottom:1px solid #ddd;padding-bottom:.2em;margin-top:1.6em}
-table{border-collapse:collapse;margin:.6em 0;font-size:13px}th,td{border:1px solid #ddd;padding:3px 8px;
-text-align:right}th{background:#f4f4f6}td.l,th.l{text-align:left}
+body{font:14px/1.45 system-ui,-apple-system,'Segoe UI',sans-serif;max-width:1100px;margin:2em auto;
+padding:0 1em;color:#1d1d1f}
+h1{font-size:1.6em;margin-bottom:.2em}
+h2{border-bottom:1px solid #ddd;padding-bottom:.2em;margin-top:1.6em}
+table{border-collapse:collapse;margin:.6em 0;font-size:13px}
+th,td{border:1px solid #ddd;padding:3px 8px;text-align:right}
+th{background:#f4f4f6}
+td.l,th.l{text-align:left}
 pre{background:#f6f8fa;padding:.8em;overflow:auto;font-size:12px;border-radius:4px}
-figure{margin:1em 0}figure img{max-width:100%;border:1px solid #eee}figcaption{color:#555;font-size:12px}
+figure{margin:1em 0}
+figure img{max-width:100%;border:1px solid #eee}
+figcaption{color:#555;font-size:12px}
 .muted{color:#777}
 """
 # marks the page once every embedded image has decoded (tests read it from a headless browser)
-ONLOAD = ("<script>window.addEventListener('load',function(){var i=[].slice.call(document.images);"
-          "document.body.setAttribute('data-images-ok',i.filter(function(x){return x.complete&&x.naturalWidth>0})"
-          ".length+'/'+i.length)});</script>")
+ONLOAD = (
+    "<script>window.addEventListener('load',function(){var i=[].slice.call(document.images);"
+    "document.body.setAttribute('data-images-ok',i.filter(function(x){return "
+    "x.complete&&x.naturalWidth>0})"
+    ".length+'/'+i.length)});</script>"
+)
 
 
 def _e(x) -> str:
@@ -43,9 +53,19 @@ def _num(v) -> str:
 
 
 def _table(header: list[str], rows: list[list], left: int = 0) -> str:
-    th = "".join(f"<th class='l'>{_e(h)}</th>" if i < left else f"<th>{_e(h)}</th>" for i, h in enumerate(header))
-    body = "".join("<tr>" + "".join(f"<td class='l'>{_num(v)}</td>" if i < left else f"<td>{_num(v)}</td>"
-                                    for i, v in enumerate(r)) + "</tr>" for r in rows)
+    th = "".join(
+        f"<th class='l'>{_e(h)}</th>" if i < left else f"<th>{_e(h)}</th>"
+        for i, h in enumerate(header)
+    )
+    body = "".join(
+        "<tr>"
+        + "".join(
+            f"<td class='l'>{_num(v)}</td>" if i < left else f"<td>{_num(v)}</td>"
+            for i, v in enumerate(r)
+        )
+        + "</tr>"
+        for r in rows
+    )
     return f"<table><thead><tr>{th}</tr></thead><tbody>{body}</tbody></table>"
 
 
@@ -62,14 +82,42 @@ def _summary(path: Path) -> str:
     if not rows:
         return "<p class='muted'>No probe results in this store.</p>"
     swept = any(r.point for r in rows)
-    head = (["point"] if swept else []) + ["dataset", "model", "layer", "input", "probe", "σ* (val)", "acc@σ*",
-                                          "± std", "ensemble acc", "± std", "CSNR@σ*", "test-curve peak σ",
-                                          "test-curve peak acc", "unimodal"]
-    body = [([r.point] if swept else []) + [r.dataset, r.model or "–", r.layer, r.input, r.probe,
-                                           r.best_sigma_label, r.best_accuracy, r.best_accuracy_std,
-                                           r.ensemble_accuracy, r.ensemble_accuracy_std, r.csnr_at_best,
-                                           r.test_peak_sigma, r.test_peak_accuracy, "yes" if r.unimodal else "no"]
-            for r in rows]
+    head = (["point"] if swept else []) + [
+        "dataset",
+        "model",
+        "layer",
+        "input",
+        "probe",
+        "σ* (val)",
+        "acc@σ*",
+        "± std",
+        "ensemble acc",
+        "± std",
+        "CSNR@σ*",
+        "test-curve peak σ",
+        "test-curve peak acc",
+        "unimodal",
+    ]
+    body = [
+        ([r.point] if swept else [])
+        + [
+            r.dataset,
+            r.model or "–",
+            r.layer,
+            r.input,
+            r.probe,
+            r.best_sigma_label,
+            r.best_accuracy,
+            r.best_accuracy_std,
+            r.ensemble_accuracy,
+            r.ensemble_accuracy_std,
+            r.csnr_at_best,
+            r.test_peak_sigma,
+            r.test_peak_accuracy,
+            "yes" if r.unimodal else "no",
+        ]
+        for r in rows
+    ]
     return _table(head, body, left=6 + swept)
 
 
@@ -82,10 +130,14 @@ def _label_noise_table(res: Results, dataset: str) -> str:
     for lab, b in plot._series(plot._with_model(best), ("label_noise", "seed")):
         e = plot._with_model(ens).sel({d: b[d].item() for d in b.coords if b[d].ndim == 0})
         for p in b.label_noise.values:
-            bm, em = float(b.sel(label_noise=p).mean("seed")), float(e.sel(label_noise=p).mean("seed"))
+            bm, em = (
+                float(b.sel(label_noise=p).mean("seed")),
+                float(e.sel(label_noise=p).mean("seed")),
+            )
             rows.append([lab, float(p), bm, em, em - bm])
-    return "<h3>Ensemble vs best single σ</h3>" + _table(["series", "label noise", "best single σ", "ensemble",
-                                                           "gain"], rows, left=1)
+    return "<h3>Ensemble vs best single σ</h3>" + _table(
+        ["series", "label noise", "best single σ", "ensemble", "gain"], rows, left=1
+    )
 
 
 def _figures(res: Results, dataset: str) -> str:
@@ -96,8 +148,10 @@ def _figures(res: Results, dataset: str) -> str:
         except plot.FigureError as e:
             out.append(f"<p class='muted'>{_e(name)}: not drawn ({_e(e)})</p>")
             continue
-        out.append(f"<figure><img alt='{_e(name)}' src='data:image/png;base64,{_png(fig)}'>"
-                   f"<figcaption>{_e(name)} — {_e(dataset)}</figcaption></figure>")
+        out.append(
+            f"<figure><img alt='{_e(name)}' src='data:image/png;base64,{_png(fig)}'>"
+            f"<figcaption>{_e(name)} — {_e(dataset)}</figcaption></figure>"
+        )
     return "\n".join(out)
 
 
@@ -107,32 +161,59 @@ def build(store: str | Path) -> str:
     res = Results(path)
     a = res.attrs
     name = json.loads(a["spec_canonical"]).get("name", path.name)
-    parts = [f"<h1>reprdyn report: {_e(name)}</h1>",
-             f"<p class='muted'>store {_e(path.resolve())} · created {_e(a.get('created'))} · spec hash "
-             f"<code>{_e(a['spec_hash'][:16])}</code>"
-             + (f" · sweep over {_e(', '.join(res.sweep_dims))}" if res.sweep_dims else "") + "</p>",
-             "<h2>Summary</h2>",
-             "<p class='muted'>At the lowest label noise. σ* is chosen on validation data; acc@σ* and the "
-             "ensemble are test accuracy (mean and std over seeds). The test-curve peak describes the curve's "
-             "shape and is not a result.</p>", _summary(path)]
+    parts = [
+        f"<h1>reprdyn report: {_e(name)}</h1>",
+        f"<p class='muted'>store {_e(path.resolve())} · created {_e(a.get('created'))} · spec hash "
+        f"<code>{_e(a['spec_hash'][:16])}</code>"
+        + (f" · sweep over {_e(', '.join(res.sweep_dims))}" if res.sweep_dims else "")
+        + "</p>",
+        "<h2>Summary</h2>",
+        "<p class='muted'>At the lowest label noise. σ* is chosen on validation data; acc@σ* and "
+        "the "
+        "ensemble are test accuracy (mean and std over seeds). The test-curve peak describes the "
+        "curve's "
+        "shape and is not a result.</p>",
+        _summary(path),
+    ]
     for dataset in res.datasets:
-        parts += [f"<h2>Dataset {_e(dataset)}</h2>", _label_noise_table(res, dataset), _figures(res, dataset)]
-    versions = json.loads(a["versions"]) if isinstance(a.get("versions"), str) else a.get("versions") or {}
-    prov = [["spec hash", a["spec_hash"]], ["created", a.get("created")], ["git commit", a.get("git_commit") or "–"],
-            ["store format", f"{a.get('format')} v{a.get('format_version')}"]]
+        parts += [
+            f"<h2>Dataset {_e(dataset)}</h2>",
+            _label_noise_table(res, dataset),
+            _figures(res, dataset),
+        ]
+    versions = (
+        json.loads(a["versions"]) if isinstance(a.get("versions"), str) else a.get("versions") or {}
+    )
+    prov = [
+        ["spec hash", a["spec_hash"]],
+        ["created", a.get("created")],
+        ["git commit", a.get("git_commit") or "–"],
+        ["store format", f"{a.get('format')} v{a.get('format_version')}"],
+    ]
     prov += [[f"version of {k}", v] for k, v in versions.items()]
     bases = json.loads(a.get("spec_bases") or "{}")
-    parts += ["<h2>Provenance</h2>", _table(["", ""], prov, left=2),
-              "<h2>Spec as written</h2>", f"<pre>{_e(a.get('spec', ''))}</pre>"]
+    parts += [
+        "<h2>Provenance</h2>",
+        _table(["", ""], prov, left=2),
+        "<h2>Spec as written</h2>",
+        f"<pre>{_e(a.get('spec', ''))}</pre>",
+    ]
     for base, text in bases.items():
         parts += [f"<h3>extends {_e(base)}</h3>", f"<pre>{_e(text)}</pre>"]
-    parts += ["<h2>Resolved spec</h2>",
-              "<p class='muted'>Every default filled in: <code>reprdyn spec STORE</code> prints it, and running it "
-              "reproduces this store.</p>",
-              f"<pre>{_e(to_yaml(json.loads(a.get('spec_resolved') or a['spec_canonical'])))}</pre>"]
-    return ("<!doctype html><html lang='en'><head><meta charset='utf-8'>"
-            f"<meta name='viewport' content='width=device-width'><title>reprdyn: {_e(name)}</title>"
-            f"<style>{CSS}</style></head><body>\n" + "\n".join(p for p in parts if p) + f"\n{ONLOAD}</body></html>\n")
+    parts += [
+        "<h2>Resolved spec</h2>",
+        "<p class='muted'>Every default filled in: <code>reprdyn spec STORE</code> prints it, and "
+        "running it "
+        "reproduces this store.</p>",
+        f"<pre>{_e(to_yaml(json.loads(a.get('spec_resolved') or a['spec_canonical'])))}</pre>",
+    ]
+    return (
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
+        f"<meta name='viewport' content='width=device-width'><title>reprdyn: {_e(name)}</title>"
+        f"<style>{CSS}</style></head><body>\n"
+        + "\n".join(p for p in parts if p)
+        + f"\n{ONLOAD}</body></html>\n"
+    )
 
 
 def write(store: str | Path, out: str | Path) -> Path:

@@ -1,8 +1,10 @@
-"""Run a spec end to end: preflight -> plan -> create the store -> executor -> summary; sweeps point by point.
+"""Run a spec end to end: preflight -> plan -> create the store -> executor -> summary; sweeps point
+by point.
 
 Also `train` (checkpoints only), `plan_status` and `describe_layers`. Reading
 stores back is `query`, `catalog` and `store.Results`.
 """
+
 from __future__ import annotations
 
 import json
@@ -14,16 +16,27 @@ from pathlib import Path
 
 import numpy as np
 
-from .store import (StoreLock, check_destination, consolidate, create, done_keys, mark_done, provenance,
-                    read_attrs, record_failures, update_attrs, write_plan)
-from .sweep import layout as sweep_layout
-from .sweep import points as sweep_points
 from .budget import preflight
 from .caches import Context
 from .executors import get_executor
 from .plan import Task, plan
 from .query import SummaryRow, summarize
 from .spec import Spec, canonical, resolved, spec_hash, to_yaml
+from .store import (
+    StoreLock,
+    check_destination,
+    consolidate,
+    create,
+    done_keys,
+    mark_done,
+    provenance,
+    read_attrs,
+    record_failures,
+    update_attrs,
+    write_plan,
+)
+from .sweep import layout as sweep_layout
+from .sweep import points as sweep_points
 
 log = logging.getLogger("reprdyn")
 
@@ -33,16 +46,24 @@ class TasksFailed(Exception):
 
     def __init__(self, failures: list[dict], summary: list[SummaryRow]):
         self.failures, self.summary = failures, summary
-        super().__init__(f"{len(failures)} task(s) failed: " + "; ".join(f"{f['task']}: {f['error']}"
-                                                                         for f in failures[:3]))
+        super().__init__(
+            f"{len(failures)} task(s) failed: "
+            + "; ".join(f"{f['task']}: {f['error']}" for f in failures[:3])
+        )
 
 
-def run(spec: Spec, store: str | Path | None = None, spec_text: str | None = None,
-        on_start: Callable[[Task], None] | None = None,
-        on_done: Callable[[Task], None] | None = None, force: bool = False,
-        on_train_step: Callable[[str, int, int, float], None] | None = None,
-        wait: bool = False, spec_bases: dict[str, str] | None = None,
-        dask: str | None = None) -> list[SummaryRow]:
+def run(
+    spec: Spec,
+    store: str | Path | None = None,
+    spec_text: str | None = None,
+    on_start: Callable[[Task], None] | None = None,
+    on_done: Callable[[Task], None] | None = None,
+    force: bool = False,
+    on_train_step: Callable[[str, int, int, float], None] | None = None,
+    wait: bool = False,
+    spec_bases: dict[str, str] | None = None,
+    dask: str | None = None,
+) -> list[SummaryRow]:
     """Run the tasks of `spec` into `store` (default: the spec's own) and return the summary.
 
     Tasks the store already holds are skipped unless `force`. `spec_text` is
@@ -62,7 +83,8 @@ def run(spec: Spec, store: str | Path | None = None, spec_text: str | None = Non
         return _run_sweep(spec, path, prov, on_start, on_done, force, on_train_step, wait, dask)
     check_destination(path, prov)  # refuse before anything is created
     ctx = Context.create(spec, path, on_train_step)
-    preflight(ctx, log.info)  # load and check every model, estimate sizes, refuse over the spec's limits
+    # load and check every model, estimate sizes, refuse over the spec's limits
+    preflight(ctx, log.info)
     with StoreLock(path, wait=wait):
         create(path, prov, fresh=force)
         tasks = plan(spec)
@@ -83,14 +105,25 @@ def run(spec: Spec, store: str | Path | None = None, spec_text: str | None = Non
         get_executor(executor)(todo, ctx, on_start, finished, failed, address=dask)
         record_failures(path, failures)
         consolidate(path)
-        summary = summarize(path) if not any(f["task"].startswith("data ") for f in failures) else []
+        summary = (
+            summarize(path) if not any(f["task"].startswith("data ") for f in failures) else []
+        )
     if failures:
         raise TasksFailed(failures, summary)
     return summary
 
 
-def _run_sweep(spec: Spec, path: str, prov: dict, on_start, on_done, force: bool, on_train_step,
-               wait: bool, dask: str | None) -> list[SummaryRow]:
+def _run_sweep(
+    spec: Spec,
+    path: str,
+    prov: dict,
+    on_start,
+    on_done,
+    force: bool,
+    on_train_step,
+    wait: bool,
+    dask: str | None,
+) -> list[SummaryRow]:
     """Run every sweep point into its own store under `path`; the parent store lists them.
 
     Adding values to a sweep keeps its store (same identity): finished points are
@@ -100,7 +133,11 @@ def _run_sweep(spec: Spec, path: str, prov: dict, on_start, on_done, force: bool
     info = sweep_layout(spec, pts)
     prov = {**prov, "sweep": json.dumps(info)}
     old = read_attrs(path)
-    grows = old is not None and "sweep" in old and json.loads(old["sweep"])["identity"] == info["identity"]
+    grows = (
+        old is not None
+        and "sweep" in old
+        and json.loads(old["sweep"])["identity"] == info["identity"]
+    )
     if not grows:
         check_destination(path, prov)
     rows: list[SummaryRow] = []
@@ -114,8 +151,16 @@ def _run_sweep(spec: Spec, path: str, prov: dict, on_start, on_done, force: bool
             log.info("sweep point %s", point.label)
             head = f"# sweep point {point.label} of {spec.name}\n"
             try:
-                got = run(point.spec, Path(path) / point.folder, head + to_yaml(resolved(point.spec)), on_start,
-                          on_done, force, on_train_step, dask=dask)
+                got = run(
+                    point.spec,
+                    Path(path) / point.folder,
+                    head + to_yaml(resolved(point.spec)),
+                    on_start,
+                    on_done,
+                    force,
+                    on_train_step,
+                    dask=dask,
+                )
             except TasksFailed as e:
                 got = e.summary
                 failures += [{**f, "task": f"[{point.label}] {f['task']}"} for f in e.failures]
@@ -125,8 +170,11 @@ def _run_sweep(spec: Spec, path: str, prov: dict, on_start, on_done, force: bool
     return rows
 
 
-def train(spec: Spec, on_train_step: Callable[[str, int, int, float], None] | None = None,
-          on_done: Callable[[Task], None] | None = None) -> list[tuple[Task, str, bool]]:
+def train(
+    spec: Spec,
+    on_train_step: Callable[[str, int, int, float], None] | None = None,
+    on_done: Callable[[Task], None] | None = None,
+) -> list[tuple[Task, str, bool]]:
     """Train (or find in the cache) every checkpoint the spec needs; no store is written.
 
     Returns each train task with its checkpoint path and whether it was trained now.
@@ -148,8 +196,11 @@ def plan_status(spec: Spec, store: str | Path | None = None) -> list[tuple[Task,
     for a sweep, every point's tasks, labelled with the point."""
     path = str(store or spec.store_path)
     if spec.sweep:
-        return [(replace(t, dataset=f"{t.dataset} [{p.label}]"), status) for p in sweep_points(spec)
-                for t, status in plan_status(p.spec, Path(path) / p.folder)]
+        return [
+            (replace(t, dataset=f"{t.dataset} [{p.label}]"), status)
+            for p in sweep_points(spec)
+            for t, status in plan_status(p.spec, Path(path) / p.folder)
+        ]
     attrs = read_attrs(path)
     done = done_keys(path) if attrs and attrs.get("spec_hash") == spec_hash(spec) else set()
     return [(t, "done" if t.key in done else "pending") for t in plan(spec)]
@@ -166,5 +217,3 @@ def describe_layers(spec: Spec) -> dict[str, dict[str, tuple[int, ...]]]:
         shapes["output"] = (int(np.prod(shapes["output"])),)  # probed flattened
         out[name or cfg.kind] = shapes
     return out
-
-

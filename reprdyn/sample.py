@@ -1,11 +1,14 @@
-"""Samplers: deterministic ODE solvers over any denoiser D(x; sigma) -> E[x0 | x] (docs/theory.md §1 frame).
+"""Samplers: deterministic ODE solvers over any denoiser D(x; sigma) -> E[x0 | x] (docs/theory.md §1
+frame).
 
 The probability-flow ODE in the x = x0 + sigma eps frame is dx/dsigma = (x - D(x; sigma)) / sigma.
 - `heun`: EDM's second-order solver (Karras et al. 2022, Algorithm 1), on the EDM sigma steps.
 - `ddim`: DDIM with eta = 0 (Song et al. 2021), which is the first-order (Euler) step of that ODE:
-  x_next = D(x) + (sigma_next / sigma) (x - D(x)), on the VP schedule's sigmas at evenly spaced timesteps.
+  x_next = D(x) + (sigma_next / sigma) (x - D(x)), on the VP schedule's sigmas at evenly spaced
+  timesteps.
 Both are free functions; `generate` picks one for a model and seeds the starting noise.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -17,7 +20,8 @@ from .models.schedules import EDMSchedule, VPSchedule
 
 @torch.no_grad()
 def heun(D, x: torch.Tensor, sigmas: np.ndarray) -> torch.Tensor:
-    """Integrate from sigmas[0] (x ~ N(0, sigmas[0]^2)) down to sigmas[-1] = 0 with Heun's method."""
+    """Integrate from sigmas[0] (x ~ N(0, sigmas[0]^2)) down to sigmas[-1] = 0 with Heun's
+    method."""
     for s, s_next in zip(sigmas[:-1], sigmas[1:]):
         d = (x - D(x, float(s))) / s  # dx/dsigma at s
         x_next = x + (s_next - s) * d  # Euler step
@@ -37,7 +41,9 @@ def ddim(D, x: torch.Tensor, sigmas: np.ndarray) -> torch.Tensor:
     return x
 
 
-def edm_steps(steps: int, sigma_min: float = 0.002, sigma_max: float = 80.0, rho: float = 7.0) -> np.ndarray:
+def edm_steps(
+    steps: int, sigma_min: float = 0.002, sigma_max: float = 80.0, rho: float = 7.0
+) -> np.ndarray:
     """EDM's decreasing sigmas (eq. 5) with a final 0."""
     return np.append(EDMSchedule(sigma_min, sigma_max, rho).steps(steps), 0.0)
 
@@ -51,16 +57,31 @@ def ddim_steps(schedule: VPSchedule, steps: int) -> np.ndarray:
 SAMPLERS = {"heun": heun, "ddim": ddim}
 
 
-def generate(D, shape: tuple[int, ...], n: int, sigmas: np.ndarray, sampler: str, seed: int,
-             batch_size: int = 256, device: str = "cpu") -> np.ndarray:
-    """`n` samples of `shape` from x_T = sigmas[0] * N(0, I), drawn at once from `seed` (so the batch size
+def generate(
+    D,
+    shape: tuple[int, ...],
+    n: int,
+    sigmas: np.ndarray,
+    sampler: str,
+    seed: int,
+    batch_size: int = 256,
+    device: str = "cpu",
+) -> np.ndarray:
+    """`n` samples of `shape` from x_T = sigmas[0] * N(0, I), drawn at once from `seed` (so the
+    batch size
     does not change them), solved in batches; float32 numpy."""
     solve = lookup(SAMPLERS, sampler, "sampler")
     gen = torch.Generator().manual_seed(seed)
-    x_T = torch.randn((n, *shape), generator=gen, dtype=torch.float64) * float(sigmas[0])  # (n, *shape), one draw
+    # (n, *shape), one draw
+    x_T = torch.randn((n, *shape), generator=gen, dtype=torch.float64) * float(sigmas[0])
     # the ODE state stays float32; a half-precision network gets its own dtype inside its wrapper
-    out = [solve(D, x_T[i:i + batch_size].to(device=device, dtype=torch.float32), sigmas).float().cpu().numpy()
-           for i in range(0, n, batch_size)]
+    out = [
+        solve(D, x_T[i : i + batch_size].to(device=device, dtype=torch.float32), sigmas)
+        .float()
+        .cpu()
+        .numpy()
+        for i in range(0, n, batch_size)
+    ]
     return np.concatenate(out)
 
 

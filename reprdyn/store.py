@@ -3,12 +3,14 @@
 Layout (one group per dataset):
     /                                  root attrs: provenance (spec, hash, versions, commit, time)
     /datasets/<name>/data              sample labels and splits, ground-truth extras (MoLRG bases U)
-    /datasets/<name>/metrics           accuracy, class_accuracy, csnr, csnr_theory, ensemble_*, best_sigma
+    /datasets/<name>/metrics           accuracy, class_accuracy, csnr, csnr_theory, ensemble_*,
+    best_sigma
     /datasets/<name>/features/<layer>  features (sigma, input, sample, channel)
 
 Each task writes its own region of arrays pre-allocated with NaN, so no two
 tasks share a chunk.
 """
+
 from __future__ import annotations
 
 import datetime as _dt
@@ -17,14 +19,14 @@ import shutil
 import subprocess
 from importlib import metadata
 from pathlib import Path
-
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .errors import StoreError
 
-if TYPE_CHECKING:  # xarray and zarr are imported where arrays are read or written, not to look at a store
+# xarray and zarr are imported where arrays are read or written, not to look at a store
+if TYPE_CHECKING:
     import xarray as xr
     import zarr
 
@@ -39,6 +41,7 @@ def group(dataset: str, part: str, layer: str | None = None) -> str:
 
 # --- provenance ----------------------------------------------------------------
 
+
 def _versions() -> dict[str, str]:
     out = {}
     for pkg in ("reprdyn", *KEY_PACKAGES):
@@ -52,19 +55,28 @@ def _versions() -> dict[str, str]:
 def _git_commit() -> str | None:
     here = Path(__file__).resolve().parent
     try:
-        r = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, timeout=5)
+        r = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, timeout=5
+        )
     except (OSError, subprocess.SubprocessError):
         return None
     return r.stdout.strip() or None if r.returncode == 0 else None
 
 
-def provenance(spec_text: str, spec_hash: str, canonical: dict, resolved: dict | None = None,
-               bases: dict[str, str] | None = None) -> dict:
+def provenance(
+    spec_text: str,
+    spec_hash: str,
+    canonical: dict,
+    resolved: dict | None = None,
+    bases: dict[str, str] | None = None,
+) -> dict:
     return {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         "spec": spec_text,
-        "spec_resolved": json.dumps(resolved if resolved is not None else canonical, sort_keys=True),
+        "spec_resolved": json.dumps(
+            resolved if resolved is not None else canonical, sort_keys=True
+        ),
         "spec_bases": json.dumps(bases or {}),
         "spec_hash": spec_hash,
         "spec_canonical": json.dumps(canonical, sort_keys=True),
@@ -76,6 +88,7 @@ def provenance(spec_text: str, spec_hash: str, canonical: dict, resolved: dict |
 
 
 # --- creating and writing ----------------------------------------------------
+
 
 def _open(store: str | Path, sub: str | None = None) -> zarr.Group:
     import zarr
@@ -91,7 +104,8 @@ def consolidate(path: str | Path) -> None:
     import zarr
 
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # zarr warns that consolidated metadata is not in the v3 spec yet
+        # zarr warns that consolidated metadata is not in the v3 spec yet
+        warnings.simplefilter("ignore")
         zarr.consolidate_metadata(str(path))
 
 
@@ -104,7 +118,11 @@ def read_attrs(path: str | Path) -> dict | None:
         meta = json.loads((Path(path) / "zarr.json").read_text())
     except (OSError, ValueError):
         return None
-    attrs = meta.get("attributes") if isinstance(meta, dict) and meta.get("node_type") == "group" else None
+    attrs = (
+        meta.get("attributes")
+        if isinstance(meta, dict) and meta.get("node_type") == "group"
+        else None
+    )
     return attrs if isinstance(attrs, dict) and attrs.get("format") == FORMAT else None
 
 
@@ -115,7 +133,12 @@ def diff_fields(a, b, path: str = "") -> list[str]:
         for k in sorted(set(a) | set(b)):
             out += diff_fields(a.get(k), b.get(k), f"{path}.{k}" if path else k)
         return out
-    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b) and any(isinstance(x, dict) for x in a):
+    if (
+        isinstance(a, list)
+        and isinstance(b, list)
+        and len(a) == len(b)
+        and any(isinstance(x, dict) for x in a)
+    ):
         return [d for i, (x, y) in enumerate(zip(a, b)) for d in diff_fields(x, y, f"{path}[{i}]")]
     return [] if a == b else [f"{path}: {json.dumps(a)} -> {json.dumps(b)}"]
 
@@ -140,19 +163,23 @@ class StoreLock:
     def __init__(self, path: str | Path, wait: bool = False):
         self.path, self.wait, self.fh = Path(path), wait, None
 
-    def __enter__(self) -> "StoreLock":
+    def __enter__(self) -> StoreLock:
         import fcntl
 
         if self.path.exists() and not self.path.is_dir():
-            raise StoreError(f"{self.path}: this is a file, not a reprdyn store; choose another --store path")
+            raise StoreError(
+                f"{self.path}: this is a file, not a reprdyn store; choose another --store path"
+            )
         self.path.mkdir(parents=True, exist_ok=True)
         self.fh = open(self.path / LOCK, "a+")
         try:
             fcntl.flock(self.fh, fcntl.LOCK_EX | (0 if self.wait else fcntl.LOCK_NB))
         except BlockingIOError:
             self.fh.close()
-            raise StoreLocked(f"{self.path}: another reprdyn run is writing to this store; wait for it, "
-                              "or pass --wait to queue behind it") from None
+            raise StoreLocked(
+                f"{self.path}: another reprdyn run is writing to this store; wait for it, "
+                "or pass --wait to queue behind it"
+            ) from None
         return self
 
     def __exit__(self, *exc) -> None:
@@ -198,8 +225,16 @@ def task_status(path: str | Path) -> list[dict]:
         for values, sub in sweep_points(attrs, path):
             label = point_label(values)
             if read_attrs(sub) is None or not (sub / PLAN).exists():
-                out.append({"key": label, "task": f"[{label}] (not started)", "stage": "point", "deps": [],
-                            "status": "pending", "error": None})
+                out.append(
+                    {
+                        "key": label,
+                        "task": f"[{label}] (not started)",
+                        "stage": "point",
+                        "deps": [],
+                        "status": "pending",
+                        "error": None,
+                    }
+                )
                 continue
             out += [{**r, "task": f"[{label}] {r['task']}"} for r in task_status(sub)]
         return out
@@ -234,7 +269,9 @@ def done_keys(path: str | Path) -> set[str]:
 
 def mark_done(path: str | Path, key: str, label: str) -> None:
     """Record a finished task; called only after its region is fully written."""
-    line = json.dumps({"key": key, "task": label, "at": _dt.datetime.now(_dt.timezone.utc).isoformat()})
+    line = json.dumps(
+        {"key": key, "task": label, "at": _dt.datetime.now(_dt.timezone.utc).isoformat()}
+    )
     with open(Path(path) / MANIFEST, "a") as fh:
         fh.write(line + "\n")
 
@@ -248,14 +285,18 @@ def check_destination(path: str | Path, prov: dict) -> bool:
     if old is None:
         what = "folder" if path.is_dir() else "file"
         if not (path.is_dir() and not [c for c in path.iterdir() if c.name != LOCK]):
-            raise StoreError(f"{path}: this {what} exists and is not a reprdyn store; "
-                             "choose another --store path or remove it yourself")
+            raise StoreError(
+                f"{path}: this {what} exists and is not a reprdyn store; "
+                "choose another --store path or remove it yourself"
+            )
         return False
     if old.get("spec_hash") != prov["spec_hash"]:
         fields = diff_fields(json.loads(old["spec_canonical"]), json.loads(prov["spec_canonical"]))
-        raise StoreError(f"{path}: this store was written by a different spec; differing fields:\n  "
-                         + "\n  ".join(fields or ["(spec hashes differ)"])
-                         + "\nuse another --store path for the new spec")
+        raise StoreError(
+            f"{path}: this store was written by a different spec; differing fields:\n  "
+            + "\n  ".join(fields or ["(spec hashes differ)"])
+            + "\nuse another --store path for the new spec"
+        )
     return True
 
 
@@ -286,10 +327,15 @@ def update_attrs(path: str | Path, prov: dict) -> None:
     zarr.open_group(str(path), mode="a").attrs.update(prov)
 
 
-def allocate(path: str | Path, grp: str, template: xr.Dataset, chunks: dict[str, dict[str, int]]) -> None:
+def allocate(
+    path: str | Path, grp: str, template: xr.Dataset, chunks: dict[str, dict[str, int]]
+) -> None:
     """Write a NaN-filled template for `grp`; `chunks` maps variable -> {dim: chunk}."""
-    encoding = {v: {"chunks": tuple(c.get(d, template[v].sizes[d]) for d in template[v].dims)}
-                for v, c in chunks.items() if v in template}
+    encoding = {
+        v: {"chunks": tuple(c.get(d, template[v].sizes[d]) for d in template[v].dims)}
+        for v, c in chunks.items()
+        if v in template
+    }
     template.to_zarr(str(path), group=grp, mode="w", consolidated=False, encoding=encoding)
 
 
@@ -337,6 +383,7 @@ class RowWriter:
 
 # --- reading -----------------------------------------------------------------
 
+
 def _tidy(ds: xr.Dataset) -> xr.Dataset:
     """Plain object dtype for string coords (zarr v3 reads them as StringDType)."""
     fix = {c: ds[c].astype(object) for c in ds.coords if ds[c].dtype.kind == "T"}
@@ -346,7 +393,8 @@ def _tidy(ds: xr.Dataset) -> xr.Dataset:
 def open_group(path: str | Path, grp: str) -> xr.Dataset:
     import xarray as xr
 
-    return _tidy(xr.open_zarr(str(path), group=grp, consolidated=False, chunks=None))  # lazy, no dask graph
+    # lazy, no dask graph
+    return _tidy(xr.open_zarr(str(path), group=grp, consolidated=False, chunks=None))
 
 
 class Results:
@@ -362,9 +410,15 @@ class Results:
         self.path = Path(path)
         attrs = read_attrs(self.path)
         if attrs is None:
-            raise StoreError(f"{self.path}: not a reprdyn store (no such path, or no reprdyn provenance)")
+            raise StoreError(
+                f"{self.path}: not a reprdyn store (no such path, or no reprdyn provenance)"
+            )
         self.attrs = attrs
-        self.points = [(v, Results(sub)) for v, sub in sweep_points(attrs, self.path) if read_attrs(sub) is not None]
+        self.points = [
+            (v, Results(sub))
+            for v, sub in sweep_points(attrs, self.path)
+            if read_attrs(sub) is not None
+        ]
         self.sweep_dims = json.loads(attrs["sweep"])["dims"] if "sweep" in attrs else []
         if self.sweep_dims:
             self.datasets = self.points[0][1].datasets if self.points else []
@@ -374,7 +428,9 @@ class Results:
 
     def _check(self, dataset: str) -> None:
         if dataset not in self.datasets:
-            raise StoreError(f"unknown dataset {dataset!r} in {self.path}; expected one of {self.datasets}")
+            raise StoreError(
+                f"unknown dataset {dataset!r} in {self.path}; expected one of {self.datasets}"
+            )
 
     def __getitem__(self, dataset: str) -> xr.Dataset:
         import xarray as xr
@@ -382,22 +438,35 @@ class Results:
         self._check(dataset)
         if not self.sweep_dims:
             return open_group(self.path, group(dataset, "metrics"))
-        parts = [res[dataset].expand_dims({d: [values[d]] for d in self.sweep_dims}) for values, res in self.points]
-        return xr.combine_by_coords(parts, combine_attrs="drop_conflicts", data_vars="all", coords="different",
-                                    compat="no_conflicts", join="outer")
+        parts = [
+            res[dataset].expand_dims({d: [values[d]] for d in self.sweep_dims})
+            for values, res in self.points
+        ]
+        return xr.combine_by_coords(
+            parts,
+            combine_attrs="drop_conflicts",
+            data_vars="all",
+            coords="different",
+            compat="no_conflicts",
+            join="outer",
+        )
 
-    def point(self, **values) -> "Results":
+    def point(self, **values) -> Results:
         """One sweep point's Results, chosen by its values (e.g. n_train=64)."""
         for v, res in self.points:
             if all(str(v.get(k)) == str(x) for k, x in values.items()) and set(values) <= set(v):
                 return res
-        raise StoreError(f"no sweep point {point_label(values)} in {self.path}; points: "
-                         f"{'; '.join(point_label(v) for v, _ in self.points) or 'none yet'}")
+        raise StoreError(
+            f"no sweep point {point_label(values)} in {self.path}; points: "
+            f"{'; '.join(point_label(v) for v, _ in self.points) or 'none yet'}"
+        )
 
     def _whole(self, what: str) -> None:
         if self.sweep_dims:
-            raise StoreError(f"{self.path} is a sweep over {', '.join(self.sweep_dims)}: {what} differ between "
-                             f"points; pick one with res.point({self.sweep_dims[0]}=...)")
+            raise StoreError(
+                f"{self.path} is a sweep over {', '.join(self.sweep_dims)}: {what} differ between "
+                f"points; pick one with res.point({self.sweep_dims[0]}=...)"
+            )
 
     def layers(self, dataset: str) -> list[str]:
         self._check(dataset)
@@ -409,7 +478,10 @@ class Results:
     def features(self, dataset: str, layer: str) -> xr.Dataset:
         self._whole("features")
         if layer not in self.layers(dataset):
-            raise StoreError(f"unknown layer {layer!r} for dataset {dataset!r}; expected one of {self.layers(dataset)}")
+            raise StoreError(
+                f"unknown layer {layer!r} for dataset {dataset!r}; expected one of "
+                f"{self.layers(dataset)}"
+            )
         return open_group(self.path, group(dataset, "features", layer))
 
     def data(self, dataset: str) -> xr.Dataset:
@@ -419,7 +491,8 @@ class Results:
 
     def __repr__(self) -> str:
         sweep = f", sweep={self.sweep_dims}" if self.sweep_dims else ""
-        return f"Results({str(self.path)!r}, datasets={self.datasets}, spec_hash={self.attrs['spec_hash'][:12]}{sweep})"
+        head = f"Results({str(self.path)!r}, datasets={self.datasets}"
+        return f"{head}, spec_hash={self.attrs['spec_hash'][:12]}{sweep})"
 
 
 def open_store(path: str | Path) -> Results:

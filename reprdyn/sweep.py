@@ -12,6 +12,7 @@ re-running, or adding values to a sweep, only computes the new points, and
 trained models come from the checkpoint cache whenever a point's model and
 training data did not change.
 """
+
 from __future__ import annotations
 
 import copy
@@ -19,9 +20,11 @@ import hashlib
 import itertools
 import json
 from dataclasses import dataclass
+
 from .spec import Spec, canonical, resolved, spec_hash
 from .spec.resolve import parse_path
 from .store import point_label
+
 
 @dataclass(frozen=True)
 class Point:
@@ -41,7 +44,10 @@ class Point:
 def dim_names(paths: list[str]) -> list[str]:
     """One dim per swept path: its last key, or the whole path (dots -> _) when last keys clash."""
     last = [str(parse_path(p)[-1]) for p in paths]
-    return [n if last.count(n) == 1 else "_".join(str(x) for x in parse_path(p)) for n, p in zip(last, paths)]
+    return [
+        n if last.count(n) == 1 else "_".join(str(x) for x in parse_path(p))
+        for n, p in zip(last, paths)
+    ]
 
 
 def set_path(data: dict, loc: tuple, value) -> None:
@@ -53,7 +59,8 @@ def set_path(data: dict, loc: tuple, value) -> None:
 
 
 def points(spec: Spec) -> list[Point]:
-    """The sweep's product grid, first parameter slowest; each point a validated spec without `sweep`."""
+    """The sweep's product grid, first parameter slowest; each point a validated spec without
+    `sweep`."""
     if not spec.sweep:
         return []
     paths = list(spec.sweep)
@@ -65,12 +72,15 @@ def points(spec: Spec) -> list[Point]:
         data = copy.deepcopy(base)
         for p, v in zip(paths, combo):
             set_path(data, parse_path(p), v)  # paths were checked when the spec was validated
-        out.append(Point(dict(zip(names, combo)), tuple(zip(paths, combo)), Spec.model_validate(data)))
+        out.append(
+            Point(dict(zip(names, combo)), tuple(zip(paths, combo)), Spec.model_validate(data))
+        )
     return out
 
 
 def identity(spec: Spec) -> str:
-    """What a sweep store is, apart from its values: the canonical spec with the swept values left out,
+    """What a sweep store is, apart from its values: the canonical spec with the swept values left
+    out,
     so adding values to a sweep keeps its store."""
     c = canonical(spec)
     c["sweep"] = sorted(c.get("sweep") or {})
@@ -79,7 +89,12 @@ def identity(spec: Spec) -> str:
 
 def layout(spec: Spec, pts: list[Point]) -> dict:
     """The `sweep` attribute of a parent store: dims, paths, and each point's values and folder."""
-    return {"dims": dim_names(list(spec.sweep)), "paths": list(spec.sweep),
-            "values": [list(v) for v in spec.sweep.values()], "identity": identity(spec),
-            "points": [{"values": p.values, "store": p.folder, "spec_hash": spec_hash(p.spec)} for p in pts]}
-
+    return {
+        "dims": dim_names(list(spec.sweep)),
+        "paths": list(spec.sweep),
+        "values": [list(v) for v in spec.sweep.values()],
+        "identity": identity(spec),
+        "points": [
+            {"values": p.values, "store": p.folder, "spec_hash": spec_hash(p.spec)} for p in pts
+        ],
+    }

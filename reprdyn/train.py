@@ -4,6 +4,7 @@ A checkpoint's key hashes the model block, the noise levels it is trained at, a
 fingerprint of the training data, the seed and a digest of the model code
 (`code_version`); a cached key is loaded (weights_only=True), never retrained.
 """
+
 from __future__ import annotations
 
 import ast
@@ -14,8 +15,8 @@ import inspect
 import json
 import os
 import textwrap
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
@@ -37,16 +38,21 @@ def _stripped(node: ast.AST) -> ast.AST:
     """The tree without docstrings: they document the code, they do not change what it computes."""
     for n in ast.walk(node):
         body = getattr(n, "body", None)
-        if (isinstance(n, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and body
-                and isinstance(body[0], ast.Expr) and isinstance(getattr(body[0], "value", None), ast.Constant)
-                and isinstance(body[0].value.value, str)):
+        if (
+            isinstance(n, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
+            and body
+            and isinstance(body[0], ast.Expr)
+            and isinstance(getattr(body[0], "value", None), ast.Constant)
+            and isinstance(body[0].value.value, str)
+        ):
             n.body = body[1:] or [ast.Pass()]
     return node
 
 
 @functools.lru_cache(maxsize=1)
 def code_version() -> str:
-    """A digest of the code that defines a trained model: the raw networks, the preconditioning wrappers and
+    """A digest of the code that defines a trained model: the raw networks, the preconditioning
+    wrappers and
     losses, the schedules, how a model block is built and the training loop.
 
     It hashes their syntax trees without docstrings, so comments and formatting do
@@ -61,14 +67,25 @@ def code_version() -> str:
     return hashlib.sha256(json.dumps([CHECKPOINT_FORMAT, trees]).encode()).hexdigest()[:16]
 
 
-def checkpoint_key(model_cfg, train_sigmas: list[float] | None, data_fingerprint: str, seed: int) -> str:
-    blob = json.dumps([model_cfg.model_dump(mode="json"), train_sigmas, data_fingerprint, seed, code_version()],
-                      sort_keys=True)
+def checkpoint_key(
+    model_cfg, train_sigmas: list[float] | None, data_fingerprint: str, seed: int
+) -> str:
+    blob = json.dumps(
+        [model_cfg.model_dump(mode="json"), train_sigmas, data_fingerprint, seed, code_version()],
+        sort_keys=True,
+    )
     return hashlib.sha256(blob.encode()).hexdigest()[:20]
 
 
-def fit(D: torch.nn.Module, loss_fn, x: np.ndarray, train_cfg, seed: int, device: str,
-        progress: ProgressFn | None = None) -> tuple[dict, list[float]]:
+def fit(
+    D: torch.nn.Module,
+    loss_fn,
+    x: np.ndarray,
+    train_cfg,
+    seed: int,
+    device: str,
+    progress: ProgressFn | None = None,
+) -> tuple[dict, list[float]]:
     """Train D on samples x; return (state dict for features, per-epoch mean losses)."""
     gen = torch.Generator().manual_seed(seed)
     data = torch.as_tensor(x, dtype=torch.float32)
@@ -84,7 +101,7 @@ def fit(D: torch.nn.Module, loss_fn, x: np.ndarray, train_cfg, seed: int, device
         for b in range(per_epoch):
             if step >= total:
                 break
-            x0 = data[order[b * bs:(b + 1) * bs]].to(device)  # (B, *shape)
+            x0 = data[order[b * bs : (b + 1) * bs]].to(device)  # (B, *shape)
             loss = loss_fn(D, x0, gen)
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -103,8 +120,15 @@ def fit(D: torch.nn.Module, loss_fn, x: np.ndarray, train_cfg, seed: int, device
     return {k: v.detach().cpu() for k, v in final.state_dict().items()}, losses
 
 
-def ensure_trained(model_cfg, data, train_sigmas: list[float] | None, seed: int, cache: str | None,
-                   device: str, progress: ProgressFn | None = None) -> tuple[torch.nn.Module, Path, bool]:
+def ensure_trained(
+    model_cfg,
+    data,
+    train_sigmas: list[float] | None,
+    seed: int,
+    cache: str | None,
+    device: str,
+    progress: ProgressFn | None = None,
+) -> tuple[torch.nn.Module, Path, bool]:
     """The trained denoiser for `model_cfg` on `data` (train split), from the cache when possible.
 
     Returns (denoiser in eval mode, checkpoint path, whether it was trained now).
@@ -121,7 +145,9 @@ def ensure_trained(model_cfg, data, train_sigmas: list[float] | None, seed: int,
         D.load_state_dict(ckpt["state"])
     else:
         D.to(device)
-        state, losses = fit(D, make_loss(model_cfg, train_sigmas), data.x, model_cfg.train, seed, device, progress)
+        state, losses = fit(
+            D, make_loss(model_cfg, train_sigmas), data.x, model_cfg.train, seed, device, progress
+        )
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(f".tmp{os.getpid()}")
         torch.save({"state": state, "losses": losses, "key": key}, tmp)

@@ -1,4 +1,5 @@
 """Shared fixtures: a small MoLRG spec that runs in about a second."""
+
 from __future__ import annotations
 
 import textwrap
@@ -30,12 +31,14 @@ def small_spec_file(tmp_path):
 @pytest.fixture
 def small_spec(small_spec_file):
     from reprdyn import load_spec
+
     return load_spec(small_spec_file)
 
 
 @pytest.fixture
 def small_store(small_spec, tmp_path):
     from reprdyn import run
+
     path = tmp_path / "small.zarr"
     run(small_spec, store=path, spec_text=SMALL)
     return path

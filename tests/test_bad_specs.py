@@ -1,4 +1,6 @@
-"""The bad-spec corpus: every malformed spec exits 2 with a positioned message, no traceback, no store."""
+"""The bad-spec corpus: every malformed spec exits 2 with a positioned message, no traceback, no
+store."""
+
 from __future__ import annotations
 
 import re
@@ -10,8 +12,11 @@ from typer.testing import CliRunner
 from reprdyn.cli import app
 
 HERE = Path(__file__).parent / "bad_specs"
-CASES = [line.split("\t") for line in (HERE / "EXPECTED.tsv").read_text().splitlines()
-         if line and not line.startswith("#")]
+CASES = [
+    line.split("\t")
+    for line in (HERE / "EXPECTED.tsv").read_text().splitlines()
+    if line and not line.startswith("#")
+]
 
 
 def check(path: Path, fragment: str, tmp_path: Path) -> None:
@@ -26,7 +31,9 @@ def check(path: Path, fragment: str, tmp_path: Path) -> None:
 
 def test_corpus_is_complete():
     assert len(CASES) >= 30
-    assert sorted(name for name, _ in CASES) == sorted(p.name for p in HERE.iterdir() if p.name != "EXPECTED.tsv")
+    assert sorted(name for name, _ in CASES) == sorted(
+        p.name for p in HERE.iterdir() if p.name != "EXPECTED.tsv"
+    )
 
 
 @pytest.mark.parametrize("name, fragment", CASES, ids=[c[0] for c in CASES])

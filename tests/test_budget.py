@@ -1,18 +1,19 @@
-"""Preflight estimates: the feature store size against a real store, activations on a known network, limits."""
+"""Preflight estimates: the feature store size against a real store, activations on a known
+network, limits."""
+
 from __future__ import annotations
 
 import numpy as np
 import torch
 import zarr
+from conftest import SMALL
 from typer.testing import CliRunner
 
 import reprdyn
 from reprdyn.budget import activation_bytes, estimate
+from reprdyn.caches import Context
 from reprdyn.cli import app
 from reprdyn.spec import validate_text
-from reprdyn.caches import Context
-
-from conftest import SMALL
 
 TRAINED = """\
 spec_version: 1
@@ -36,7 +37,9 @@ def test_store_estimate_equals_the_feature_cubes_written(tmp_path):
     reprdyn.run(spec, store=tmp_path / "b.zarr")
     written = 0
     for layer in spec.layers:
-        a = zarr.open_array(str(tmp_path / f"b.zarr/datasets/toy/features/{layer}/features"), mode="r")
+        a = zarr.open_array(
+            str(tmp_path / f"b.zarr/datasets/toy/features/{layer}/features"), mode="r"
+        )
         written += int(np.prod(a.shape)) * a.dtype.itemsize
     assert est.store_bytes == written == 3 * 2 * 150 * (32 + 32 + 12) * 4
     assert est.weight_bytes > 0 and est.data_bytes == 150 * 12 * 8  # molrg samples are float64
@@ -60,21 +63,31 @@ def test_limits_refuse_before_anything_is_written(tmp_path):
     spec = tmp_path / "s.yaml"
     spec.write_text(SMALL + "compute: {max_store_gb: 0.000001}\n")
     r = CliRunner().invoke(app, ["run", str(spec), "--store", str(tmp_path / "s.zarr")])
-    assert r.exit_code == 2 and "over compute.max_store_gb = 1e-06" in r.stderr and "Traceback" not in r.stderr
+    assert (
+        r.exit_code == 2
+        and "over compute.max_store_gb = 1e-06" in r.stderr
+        and "Traceback" not in r.stderr
+    )
     assert not (tmp_path / "s.zarr").exists()
     spec.write_text(SMALL + "compute: {max_memory_gb: 0.000001}\n")
     r = CliRunner().invoke(app, ["run", str(spec), "--store", str(tmp_path / "s.zarr")])
-    assert r.exit_code == 2 and "peak memory would be" in r.stderr and "use fewer samples" in r.stderr
+    assert (
+        r.exit_code == 2 and "peak memory would be" in r.stderr and "use fewer samples" in r.stderr
+    )
     spec.write_text(SMALL + "compute: {max_store_gb: 1, max_memory_gb: 4}\n")
     r = CliRunner().invoke(app, ["run", str(spec), "--store", str(tmp_path / "s.zarr")])
     assert r.exit_code == 0 and "estimate toy: 500 samples; feature store ~" in r.stderr
 
 
 def test_ridge_term_is_the_gram_matrix_ridge_factorises(tmp_path, monkeypatch):
-    """With fewer train samples than channels, ridge still forms and factorises the C x C Gram matrix per
+    """With fewer train samples than channels, ridge still forms and factorises the C x C Gram
+    matrix per
     sigma; the estimate counts that matrix and its eigenvectors, not an n x n one."""
-    spec = validate_text(TRAINED.replace("width: 32", "width: 256").replace("n_train: 100", "n_train: 40")
-                         .replace("layers: [fc1, fc2, output]", "layers: [fc2]\nprobes: [{kind: ridge}]"))
+    spec = validate_text(
+        TRAINED.replace("width: 32", "width: 256")
+        .replace("n_train: 100", "n_train: 40")
+        .replace("layers: [fc1, fc2, output]", "layers: [fc2]\nprobes: [{kind: ridge}]")
+    )
     est = estimate(Context.create(spec), "toy")
     factorised = []
     real = torch.linalg.eigh
@@ -83,4 +96,5 @@ def test_ridge_term_is_the_gram_matrix_ridge_factorises(tmp_path, monkeypatch):
     S, C, n, n_train = 3, 256, 40 + 50, 40
     assert {tuple(A.shape) for A in factorised} == {(S, C, C)}  # C x C although n_train = 40 < C
     gram = factorised[0].numel() * factorised[0].element_size()
-    assert est.probe_bytes == S * n * C * 4 + S * n_train * C * 8 + 2 * gram  # the Gram matrix and V
+    # the Gram matrix and V
+    assert est.probe_bytes == S * n * C * 4 + S * n_train * C * 8 + 2 * gram

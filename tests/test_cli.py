@@ -1,4 +1,5 @@
 """Every command through Typer's CliRunner: output, exit codes, no tracebacks."""
+
 from __future__ import annotations
 
 import json
@@ -43,7 +44,9 @@ def test_run_plan_ls_query(small_spec_file, tmp_path):
     assert "pending" not in invoke("plan", small_spec_file, "--store", store).stdout
     r = invoke("ls", store)
     assert r.exit_code == 0 and "csnr_theory" in r.stdout and "features/output" in r.stdout
-    r = invoke("query", store, "accuracy", "--sel", "sigma=0.5", "--mean", "seed", "--format", "csv")
+    r = invoke(
+        "query", store, "accuracy", "--sel", "sigma=0.5", "--mean", "seed", "--format", "csv"
+    )
     assert r.exit_code == 0
     lines = r.stdout.strip().splitlines()
     assert lines[0] == "dataset,sigma,layer,label_noise,probe,input,accuracy" and len(lines) == 3
@@ -58,12 +61,15 @@ def test_layers(small_spec_file):
     assert r.exit_code == 0 and "output" in r.stdout and "(B, 12)" in r.stdout
 
 
-@pytest.mark.parametrize("args, match", [
-    (("query", "{store}", "nope"), "unknown variable 'nope'"),
-    (("query", "{store}", "accuracy", "--format", "xml"), "expected one of table, csv, json"),
-    (("ls", "{tmp}/missing.zarr"), "not a reprdyn store"),
-    (("run", "{tmp}/missing.yaml"), "cannot read spec"),
-])
+@pytest.mark.parametrize(
+    "args, match",
+    [
+        (("query", "{store}", "nope"), "unknown variable 'nope'"),
+        (("query", "{store}", "accuracy", "--format", "xml"), "expected one of table, csv, json"),
+        (("ls", "{tmp}/missing.zarr"), "not a reprdyn store"),
+        (("run", "{tmp}/missing.yaml"), "cannot read spec"),
+    ],
+)
 def test_user_errors_exit_2(small_store, tmp_path, args, match):
     r = invoke(*[a.format(store=small_store, tmp=tmp_path) for a in args])
     assert r.exit_code == 2 and match in r.stderr
@@ -78,7 +84,9 @@ def test_run_refuses_other_spec_and_foreign_folder(small_spec_file, small_store,
     folder.mkdir()
     (folder / "draft.txt").write_text("x")
     r = invoke("run", small_spec_file, "--store", folder)
-    assert r.exit_code == 2 and "not a reprdyn store" in r.stderr and (folder / "draft.txt").exists()
+    assert (
+        r.exit_code == 2 and "not a reprdyn store" in r.stderr and (folder / "draft.txt").exists()
+    )
 
 
 def test_train_and_layers_for_a_trained_model(tmp_path, monkeypatch):
@@ -96,7 +104,9 @@ timesteps: [1, 100]
 layers: [fc2]
 """)
     r = invoke("layers", spec)
-    assert r.exit_code == 0 and "fc2" in r.stdout and "(32,)" in r.stdout and "embed.mlp" in r.stdout
+    assert (
+        r.exit_code == 0 and "fc2" in r.stdout and "(32,)" in r.stdout and "embed.mlp" in r.stdout
+    )
     r = invoke("train", spec)
     assert r.exit_code == 0 and "trained" in r.stdout and ".pt" in r.stdout
     r = invoke("train", spec)
@@ -118,6 +128,7 @@ def test_status_json_and_failures(small_spec_file, small_store, tmp_path, monkey
 
     def broken(task, ctx):
         raise RuntimeError("disk on fire")
+
     monkeypatch.setitem(tasks.STAGES, "theory", broken)
     store = tmp_path / "f.zarr"
     r = invoke("run", small_spec_file, "--store", store)
@@ -133,14 +144,18 @@ def test_spec_from_store_reruns_to_the_same_cube(small_store, tmp_path):
     import xarray.testing as xrt
 
     import reprdyn
+
     r = invoke("spec", small_store)
     assert r.exit_code == 0 and r.stdout.startswith("# resolved spec of")
     again = tmp_path / "again.yaml"
     again.write_text(r.stdout)
     from reprdyn.spec import load_spec, spec_hash
+
     assert spec_hash(load_spec(again)) == reprdyn.open(small_store).attrs["spec_hash"]
     assert invoke("run", again, "--store", tmp_path / "again.zarr").exit_code == 0
-    xrt.assert_identical(reprdyn.open(small_store)["toy"].load(), reprdyn.open(tmp_path / "again.zarr")["toy"].load())
+    xrt.assert_identical(
+        reprdyn.open(small_store)["toy"].load(), reprdyn.open(tmp_path / "again.zarr")["toy"].load()
+    )
     r = invoke("diff", small_store, tmp_path / "again.zarr")
     assert r.exit_code == 0 and "no differences" in r.stdout
     d = json.loads(invoke("diff", small_store, tmp_path / "again.zarr", "--json").stdout)
@@ -149,8 +164,11 @@ def test_spec_from_store_reruns_to_the_same_cube(small_store, tmp_path):
 
 def test_diff_specs(small_spec_file, tmp_path):
     other = tmp_path / "other.yaml"
-    other.write_text(small_spec_file.read_text().replace("delta: 0.3", "delta: 0.25").replace("seeds: [0, 1]",
-                                                                                              "seeds: [0]"))
+    other.write_text(
+        small_spec_file.read_text()
+        .replace("delta: 0.3", "delta: 0.25")
+        .replace("seeds: [0, 1]", "seeds: [0]")
+    )
     r = invoke("diff", small_spec_file, other)
     assert r.exit_code == 0
     assert "datasets[0].delta: 0.3 -> 0.25" in r.stdout and "seeds: [0, 1] -> [0]" in r.stdout
@@ -162,15 +180,21 @@ def test_ls_folder_catalog(small_store, tmp_path):
     assert r.exit_code == 0
     (row,) = [x for x in json.loads(r.stdout) if x["store"] == str(small_store)]
     assert row["name"] == "small" and row["status"] == "complete" and row["size_bytes"] > 0
-    assert 0.3 < row["best"]["test_accuracy"] <= 1 and row["best"]["what"] == "toy/output/clean/logistic"
+    assert (
+        0.3 < row["best"]["test_accuracy"] <= 1
+        and row["best"]["what"] == "toy/output/clean/logistic"
+    )
     r = invoke("ls", small_store.parent)
     assert r.exit_code == 0 and "complete" in r.stdout
 
 
 def test_run_with_set_overrides(small_spec_file, tmp_path):
     import reprdyn
+
     store = tmp_path / "o.zarr"
-    r = invoke("run", small_spec_file, "--store", store, "--set", "label_noise=[0.2]", "--set", "seeds=[5]")
+    r = invoke(
+        "run", small_spec_file, "--store", store, "--set", "label_noise=[0.2]", "--set", "seeds=[5]"
+    )
     assert r.exit_code == 0, r.stderr
     res = reprdyn.open(store)
     assert list(res["toy"].label_noise.values) == [0.2] and list(res["toy"].seed.values) == [5]
@@ -221,11 +245,14 @@ def test_a_copied_spec_folder_with_relative_data_still_runs(tmp_path, monkeypatc
     import xarray.testing as xrt
 
     import reprdyn
+
     src = tmp_path / "alice"
     (src / "data").mkdir(parents=True)
     rng = np.random.default_rng(0)
     y = np.repeat(np.arange(3), 20)
-    np.savez(src / "data/toy.npz", x=(rng.normal(size=(60, 6)) + y[:, None]).astype(np.float32), y=y)
+    np.savez(
+        src / "data/toy.npz", x=(rng.normal(size=(60, 6)) + y[:, None]).astype(np.float32), y=y
+    )
     (src / "spec.yaml").write_text(NPZ_SPEC)
     (src / "base.yaml").write_text(NPZ_BASE)
     dst = tmp_path / "bob" / "copy"
@@ -237,8 +264,11 @@ def test_a_copied_spec_folder_with_relative_data_still_runs(tmp_path, monkeypatc
     store = dst / "runs/out.zarr"  # the store path resolved against the spec's folder
     res = reprdyn.open(store)
     assert (dst / "ckpt").is_dir() and res.attrs["spec"] == NPZ_SPEC
-    assert json.loads(res.attrs["spec_bases"]) == {"bob/copy/base.yaml": NPZ_BASE}  # the bases, as written
-    assert json.loads(res.attrs["spec_resolved"])["datasets"][0]["path"] == str(dst / "data/toy.npz")
+    # the bases, as written
+    assert json.loads(res.attrs["spec_bases"]) == {"bob/copy/base.yaml": NPZ_BASE}
+    assert json.loads(res.attrs["spec_resolved"])["datasets"][0]["path"] == str(
+        dst / "data/toy.npz"
+    )
     r = invoke("spec", store)
     (tmp_path / "again.yaml").write_text(r.stdout)
     assert invoke("run", "again.yaml", "--store", "again.zarr").exit_code == 0

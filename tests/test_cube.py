@@ -1,37 +1,50 @@
-"""The cube schema: every variable a spec asks for is allocated with its declared dims and task-aligned chunks."""
+"""The cube schema: every variable a spec asks for is allocated with its declared dims and
+task-aligned chunks."""
+
 from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import SMALL
 
 from reprdyn import cube
 from reprdyn.spec import validate_text
 
-from conftest import SMALL
-
-EVERYTHING = SMALL + "metrics: [accuracy, class_accuracy, csnr, csnr_theory, unimodality, posterior_mse, " \
-                     "sw_distance, cka, generalization]\n"
-TWO_MODELS = EVERYTHING.replace("model: {kind: molrg-optimal}",
-                                "models: {a: {kind: molrg-optimal}, b: {kind: molrg-optimal}}")
+EVERYTHING = (
+    SMALL + "metrics: [accuracy, class_accuracy, csnr, csnr_theory, unimodality, posterior_mse, "
+    "sw_distance, cka, generalization]\n"
+)
+TWO_MODELS = EVERYTHING.replace(
+    "model: {kind: molrg-optimal}", "models: {a: {kind: molrg-optimal}, b: {kind: molrg-optimal}}"
+)
 
 
 @pytest.mark.parametrize("text", [EVERYTHING, TWO_MODELS], ids=["one model", "two models"])
 def test_template_holds_every_declared_variable_with_its_dims(text):
     spec = validate_text(text)
     ds = cube.template(spec, ["0", "1", "2"])
-    assert list(ds.data_vars) == list(cube.VARIABLES)  # every metric asked for: every variable, in order
+    # every metric asked for: every variable, in order
+    assert list(ds.data_vars) == list(cube.VARIABLES)
     for name, var in cube.VARIABLES.items():
         assert ds[name].dims == var.dims_in(spec) and ds[name].isnull().all()
         assert ds[name].attrs["description"] == var.description
     lead = ("model",) if spec.multi_model else ()
-    assert ds["accuracy"].dims[:len(lead)] == lead and ds["csnr_theory"].dims == ("sigma",)
-    assert ds.sizes["member"] == spec.ensemble.size(len(spec.sigmas)) and list(ds["class"].values) == ["0", "1", "2"]
+    assert ds["accuracy"].dims[: len(lead)] == lead and ds["csnr_theory"].dims == ("sigma",)
+    assert ds.sizes["member"] == spec.ensemble.size(len(spec.sigmas)) and list(
+        ds["class"].values
+    ) == ["0", "1", "2"]
 
 
 def test_only_what_the_metrics_ask_for():
     spec = validate_text(SMALL + "metrics: [accuracy]\n")
-    assert cube.wanted(spec) == ["accuracy", "val_accuracy", "best_sigma", "best_accuracy", "ensemble_accuracy",
-                                 "ensemble_members"]
+    assert cube.wanted(spec) == [
+        "accuracy",
+        "val_accuracy",
+        "best_sigma",
+        "best_accuracy",
+        "ensemble_accuracy",
+        "ensemble_members",
+    ]
 
 
 def test_chunks_follow_the_writing_task():
@@ -39,13 +52,22 @@ def test_chunks_follow_the_writing_task():
     chunks = cube.chunks(spec)
     assert chunks["accuracy"] == {"model": 1, "layer": 1, "probe": 1, "input": 1}  # one probe task
     assert chunks["csnr"] == chunks["posterior_mse"] == {"model": 1, "sigma": 1}  # one feature task
-    assert chunks["cka"] == {"model": 1, "layer": 1, "input": 1} and chunks["generalization"] == {"model": 1}
+    assert chunks["cka"] == {"model": 1, "layer": 1, "input": 1} and chunks["generalization"] == {
+        "model": 1
+    }
 
 
 def test_labelled_region_and_feature_chunks():
     spec = validate_text(SMALL)
-    region = cube.labelled(spec, {"best_sigma": np.zeros((1, 2, 2, 1, 1))}, layer=["output"], label_noise=[0, .4],
-                           seed=[0, 1], probe=["logistic"], input=["clean"])
+    region = cube.labelled(
+        spec,
+        {"best_sigma": np.zeros((1, 2, 2, 1, 1))},
+        layer=["output"],
+        label_noise=[0, 0.4],
+        seed=[0, 1],
+        probe=["logistic"],
+        input=["clean"],
+    )
     assert region["best_sigma"].dims == cube.PROBE_DIMS
     assert cube.sample_chunk(100_000, 256, 64) % 64 == 0 and cube.sample_chunk(50, 256, 64) == 50
     assert cube.sample_chunk(100_000, 256, 64) * 256 * 4 <= cube.CHUNK_BYTES

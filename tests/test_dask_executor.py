@@ -1,12 +1,12 @@
 """The dask executor: a 2-process LocalCluster on loopback gives the local executor's cube."""
+
 from __future__ import annotations
 
 import xarray.testing as xrt
+from conftest import SMALL
 
 import reprdyn
 from reprdyn.spec import validate_text
-
-from conftest import SMALL
 
 DASK = SMALL + "compute: {executor: dask, n_workers: 2}\n"
 
@@ -24,15 +24,21 @@ def test_localcluster_matches_local(small_store, tmp_path):
 
 def test_failures_are_reported_and_dependents_skipped(tmp_path, monkeypatch):
     from reprdyn.runner import TasksFailed
-    spec = validate_text(DASK.replace("n_workers: 2", "n_workers: 1, retries: 0").replace("delta: 0.3",
-                                                                                            "delta: 0.31"))
-    import reprdyn.dask_executor as dx
+
+    spec = validate_text(
+        DASK.replace("n_workers: 2", "n_workers: 1, retries: 0").replace(
+            "delta: 0.3", "delta: 0.31"
+        )
+    )
     import pytest
+
+    import reprdyn.dask_executor as dx
 
     def boom(task, spec, path, *deps):
         if task.stage == "theory":
             raise RuntimeError("theory exploded")
         return real(task, spec, path, *deps)
+
     real = dx._remote
     monkeypatch.setattr(dx, "_remote", boom)
     with pytest.raises(TasksFailed) as e:
@@ -41,18 +47,31 @@ def test_failures_are_reported_and_dependents_skipped(tmp_path, monkeypatch):
     assert "theory exploded" in e.value.failures[0]["error"]
 
 
-def test_the_scheduler_address_comes_from_the_command_line_or_the_environment(small_spec_file, tmp_path,
-                                                                              monkeypatch):
+def test_the_scheduler_address_comes_from_the_command_line_or_the_environment(
+    small_spec_file, tmp_path, monkeypatch
+):
     """A spec cannot name a scheduler (the bad-spec corpus checks the refusal); --dask and
     REPRDYN_DASK_ADDRESS reach the dask executor, which connects there and starts no cluster."""
     from typer.testing import CliRunner
 
     import reprdyn.executors as ex
     from reprdyn.cli import app
+
     seen = []
-    monkeypatch.setattr(ex, "EXECUTORS", {**ex.EXECUTORS, "dask": lambda *a, address=None: seen.append(address)})
-    r = CliRunner().invoke(app, ["run", str(small_spec_file), "--store", str(tmp_path / "a.zarr"),
-                                 "--dask", "tcp://127.0.0.1:1"])
+    monkeypatch.setattr(
+        ex, "EXECUTORS", {**ex.EXECUTORS, "dask": lambda *a, address=None: seen.append(address)}
+    )
+    r = CliRunner().invoke(
+        app,
+        [
+            "run",
+            str(small_spec_file),
+            "--store",
+            str(tmp_path / "a.zarr"),
+            "--dask",
+            "tcp://127.0.0.1:1",
+        ],
+    )
     assert seen == ["tcp://127.0.0.1:1"], r.output
     monkeypatch.setenv("REPRDYN_DASK_ADDRESS", "tcp://127.0.0.1:2")
     CliRunner().invoke(app, ["run", str(small_spec_file), "--store", str(tmp_path / "b.zarr")])
@@ -61,6 +80,8 @@ def test_the_scheduler_address_comes_from_the_command_line_or_the_environment(sm
 
     class Compute:  # a LocalCluster would take these; an address must not start one
         n_workers, threads_per_worker = 1, 1
+
     import distributed
+
     monkeypatch.setattr(distributed, "Client", lambda address: ("client of", address))
     assert _client(Compute(), "tcp://127.0.0.1:3") == (("client of", "tcp://127.0.0.1:3"), None)

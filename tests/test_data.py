@@ -1,4 +1,6 @@
-"""MoLRG data (docs/theory.md §2): bases, class covariances and energy expectations by Monte Carlo."""
+"""MoLRG data (docs/theory.md §2): bases, class covariances and energy expectations by Monte
+Carlo."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -21,7 +23,7 @@ def test_class_covariance_matches_sigma_k():
     x, y = molrg_sample(U, 0.4, 200_000, rng)
     for k in range(2):
         P = U[k] @ U[k].T
-        Sigma_k = P + 0.4 ** 2 * (np.eye(8) - P)
+        Sigma_k = P + 0.4**2 * (np.eye(8) - P)
         emp = np.cov(x[y == k].T)
         np.testing.assert_allclose(emp, Sigma_k, atol=0.01)  # MC error ~ 1/sqrt(1e5)
     assert abs((y == 0).mean() - 0.5) < 0.01  # pi_k = 1/K
@@ -56,17 +58,20 @@ sigma: [1]
 def test_unknown_kind_is_clear():
     class Cfg:
         kind = "cifar"
+
     with pytest.raises(ValueError, match="unknown dataset kind 'cifar'; expected one of"):
         build_dataset(Cfg(), 0)
 
 
 def test_digits_scaled_stratified_and_resizable():
     from reprdyn.spec.datacfg import DigitsData
+
     a = build_dataset(DigitsData(kind="digits", name="d", test_fraction=0.25), 0)
     assert a.x.shape == (1797, 1, 8, 8) and a.x.min() == -1 and a.x.max() == 1
     te = a.y[a.split == "test"]
     assert len(te) == 450
-    np.testing.assert_allclose(np.bincount(te) / len(te), np.bincount(a.y) / len(a.y), atol=0.01)  # stratified
+    # stratified
+    np.testing.assert_allclose(np.bincount(te) / len(te), np.bincount(a.y) / len(a.y), atol=0.01)
     b = build_dataset(DigitsData(kind="digits", name="d", test_fraction=0.25), 1)
     assert not np.array_equal(a.y, b.y)  # the split is set by the seed
     c = build_dataset(DigitsData(kind="digits", name="d16", size=16), 0)
@@ -74,6 +79,7 @@ def test_digits_scaled_stratified_and_resizable():
 
 
 # --- npz -------------------------------------------------------------------------
+
 
 def _npz_spec(path) -> str:
     return f"""\
@@ -99,7 +105,12 @@ def test_npz_split_is_stratified_and_uint8_is_scaled(tmp_path):
     np.savez(tmp_path / "a.npz", x=x, y=y)
     spec = validate_text(_npz_spec(tmp_path / "a.npz"))
     from reprdyn.data.npz import npz_shape
-    assert spec.datasets[0].shape is None and npz_shape(spec.datasets[0].path, "x", "y") == (1, 4, 4)
+
+    assert spec.datasets[0].shape is None and npz_shape(spec.datasets[0].path, "x", "y") == (
+        1,
+        4,
+        4,
+    )
     data = build_dataset(spec.datasets[0], 0)
     tr = data.split == "train"
     assert tr.sum() == 70 and sorted(np.bincount(data.y[~tr]).tolist()) == [7, 7, 8, 8]
@@ -111,21 +122,30 @@ def test_npz_split_is_stratified_and_uint8_is_scaled(tmp_path):
 
 def test_npz_uses_its_own_test_split(tmp_path):
     x = np.arange(24, dtype=np.float32).reshape(6, 4)
-    np.savez(tmp_path / "a.npz", x=x, y=np.array([0, 1, 0, 1, 0, 1]), x_test=x[:2] + 100, y_test=np.array([1, 0]))
+    np.savez(
+        tmp_path / "a.npz",
+        x=x,
+        y=np.array([0, 1, 0, 1, 0, 1]),
+        x_test=x[:2] + 100,
+        y_test=np.array([1, 0]),
+    )
     data = build_dataset(validate_text(_npz_spec(tmp_path / "a.npz")).datasets[0], 0)
     assert (data.split == "test").sum() == 2
     np.testing.assert_array_equal(data.x[data.split == "test"], x[:2] + 100)
     np.testing.assert_array_equal(data.y, [0, 1, 0, 1, 0, 1, 1, 0])
 
 
-@pytest.mark.parametrize("arrays, match", [
-    (None, "npz file not found"),
-    ("not a zip", "is not a readable .npz file"),
-    ({"x": np.zeros((4, 2))}, "has no array 'y'; it has ['x']"),
-    ({"x": np.zeros((4, 2)), "y": np.zeros(3, int)}, "must be one label per sample"),
-    ({"x": np.zeros((4, 2)), "y": np.zeros(4)}, "expected integers"),
-    ({"x": np.zeros(4), "y": np.zeros(4, int)}, "expected (N, features...) samples"),
-])
+@pytest.mark.parametrize(
+    "arrays, match",
+    [
+        (None, "npz file not found"),
+        ("not a zip", "is not a readable .npz file"),
+        ({"x": np.zeros((4, 2))}, "has no array 'y'; it has ['x']"),
+        ({"x": np.zeros((4, 2)), "y": np.zeros(3, int)}, "must be one label per sample"),
+        ({"x": np.zeros((4, 2)), "y": np.zeros(4)}, "expected integers"),
+        ({"x": np.zeros(4), "y": np.zeros(4, int)}, "expected (N, features...) samples"),
+    ],
+)
 def test_npz_problems_are_positioned_errors(tmp_path, arrays, match):
     from reprdyn.spec import SpecError
 

@@ -1,4 +1,5 @@
 """The error classes and the two shared helpers: kind lookup and "did you mean"."""
+
 from __future__ import annotations
 
 import pytest
@@ -9,10 +10,15 @@ from reprdyn.errors import Issue, SpecError, did_you_mean, lookup
 def test_lookup_names_every_valid_kind_and_the_nearest():
     table = {"ridge": 1, "logistic": 2}
     assert lookup(table, "ridge", "probe kind") == 1
-    with pytest.raises(ValueError, match=r"^unknown probe kind 'ridg'; expected one of ridge, logistic; "
-                                         r"did you mean 'ridge'\?$"):
+    with pytest.raises(
+        ValueError,
+        match=r"^unknown probe kind 'ridg'; expected one of ridge, logistic; "
+        r"did you mean 'ridge'\?$",
+    ):
         lookup(table, "ridg", "probe kind")
-    with pytest.raises(ValueError, match=r"^unknown probe kind 'svm'; expected one of ridge, logistic$"):
+    with pytest.raises(
+        ValueError, match=r"^unknown probe kind 'svm'; expected one of ridge, logistic$"
+    ):
         lookup(table, "svm", "probe kind")
 
 

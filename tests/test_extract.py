@@ -1,4 +1,5 @@
 """Extraction: hooks capture what a manual forward pass computes; pooling; seeded noisy input."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -36,7 +37,9 @@ def test_hooks_equal_manual_forward():
 
 def test_unknown_layer_lists_valid_names():
     assert hookable_layers(Tiny()) == ["conv", "act", "head", "output"]
-    with pytest.raises(ValueError, match="unknown layer 'cnv'; valid layers: conv, act, head, output"):
+    with pytest.raises(
+        ValueError, match="unknown layer 'cnv'; valid layers: conv, act, head, output"
+    ):
         extract(Tiny(), torch.randn(1, 1, 4, 4), 0.1, ["cnv"])
 
 
@@ -47,7 +50,12 @@ class Identity(nn.Module):
 
 def features(net, x0, sigma, rows, noise=None, draws=1, layers=("output",)):
     """All rows' features from iter_features, stacked."""
-    parts = [f for _, _, f in iter_features(net, x0, sigma, list(layers), noise=noise, draws=draws, rows=rows)]
+    parts = [
+        f
+        for _, _, f in iter_features(
+            net, x0, sigma, list(layers), noise=noise, draws=draws, rows=rows
+        )
+    ]
     return {k: np.concatenate([p[k] for p in parts]) for k in layers}
 
 
@@ -77,14 +85,17 @@ class Recorder(nn.Module):
 
 @pytest.mark.parametrize("draws", [1, 3])
 def test_noise_of_a_sample_does_not_depend_on_how_many_pass_at_once(draws):
-    """With 1, 7 or 64 samples per pass, every sample gets the same noise, and an elementwise network's
-    features are bit-identical (a network's own kernels may round differently with the pass size)."""
+    """With 1, 7 or 64 samples per pass, every sample gets the same noise, and an elementwise
+    network's
+    features are bit-identical (a network's own kernels may round differently with the pass size).
+    """
     x0 = np.random.default_rng(0).normal(size=(300, 1, 4, 4))
     runs = []
     for rows in (1, 7, 64):
         net = Recorder()
         feats = features(net, x0, 0.8, rows, NoiseStream(11, (1, 4, 4)), draws, ("act", "output"))
-        inputs = [torch.cat(net.seen[j::draws]) for j in range(draws)]  # per draw, every sample in order
+        # per draw, every sample in order
+        inputs = [torch.cat(net.seen[j::draws]) for j in range(draws)]
         runs.append((feats, inputs))
     for feats, inputs in runs[1:]:
         for layer in ("act", "output"):
@@ -97,7 +108,8 @@ def test_noise_stream_is_a_function_of_sample_and_draw():
     stream = NoiseStream(3, (2,))
     whole = stream(0, 700, draw=1)
     np.testing.assert_array_equal(stream(250, 530, draw=1), whole[250:530])  # across block edges
-    np.testing.assert_array_equal(NoiseStream(3, (2,))(699, 700, draw=1), whole[699:])  # fresh stream, last row
+    # fresh stream, last row
+    np.testing.assert_array_equal(NoiseStream(3, (2,))(699, 700, draw=1), whole[699:])
     assert not np.array_equal(stream(0, 700, draw=0), whole)  # draws differ
     assert stream(5, 5).shape == (0, 2)
 
@@ -116,12 +128,14 @@ def test_output_is_flattened_and_maps_are_pooled():
     class Img(nn.Module):
         def forward(self, x, sigma):
             return x
+
     out = extract(Img(), torch.randn(2, 1, 6, 6), 0.0, ["output"])["output"]
     assert out.shape == (2, 36)
 
 
 def test_hooks_of_concurrent_threads_do_not_cross():
     import threading
+
     net = Tiny()
     results, errors = {}, []
 
@@ -134,6 +148,7 @@ def test_hooks_of_concurrent_threads_do_not_cross():
             results[b] = got["conv"]
         except AssertionError as e:  # pragma: no cover - reported below
             errors.append(e)
+
     threads = [threading.Thread(target=work, args=(b,)) for b in (3, 5, 7)]
     for t in threads:
         t.start()

@@ -1,4 +1,6 @@
-"""Image datasets: the transform, subsets, HF imagefolder and parquet folders, offline hub names, torchvision."""
+"""Image datasets: the transform, subsets, HF imagefolder and parquet folders, offline hub names,
+torchvision."""
+
 from __future__ import annotations
 
 import importlib.machinery
@@ -18,7 +20,8 @@ COLOURS = [(255, 0, 0), (0, 0, 255), (0, 255, 0)]
 
 
 def picture(k: int, w: int = 12, h: int = 10) -> Image.Image:
-    """A class-k picture: a flat colour with a 2-pixel white border (cropped away by a centre crop)."""
+    """A class-k picture: a flat colour with a 2-pixel white border (cropped away by a centre
+    crop)."""
     a = np.full((h, w, 3), COLOURS[k], np.uint8)
     a[:2], a[-2:], a[:, :2], a[:, -2:] = 255, 255, 255, 255
     return Image.fromarray(a)
@@ -26,7 +29,8 @@ def picture(k: int, w: int = 12, h: int = 10) -> Image.Image:
 
 def test_transform_resizes_the_short_side_crops_the_centre_and_scales():
     t = Transform(size=10, crop=4)
-    x = to_array(picture(0, 20, 10), t)  # 20x10 -> 20x10 (short side already 10), centre 4x4 is pure red
+    # 20x10 -> 20x10 (short side already 10), centre 4x4 is pure red
+    x = to_array(picture(0, 20, 10), t)
     assert x.shape == (3, 4, 4) and x.dtype == np.float32
     np.testing.assert_allclose(x[0], 1.0, atol=1e-6)
     np.testing.assert_allclose(x[1:], -1.0, atol=1e-6)
@@ -41,8 +45,9 @@ def test_subsets_are_seeded_and_per_class():
     idx = subset(y, 4, True, np.random.default_rng(0))
     assert np.bincount(y[idx]).tolist() == [4, 4, 4] and (np.diff(idx) > 0).all()
     assert len(subset(y, 7, False, np.random.default_rng(0))) == 7
-    np.testing.assert_array_equal(subset(y, 7, False, np.random.default_rng(1)),
-                                  subset(y, 7, False, np.random.default_rng(1)))
+    np.testing.assert_array_equal(
+        subset(y, 7, False, np.random.default_rng(1)), subset(y, 7, False, np.random.default_rng(1))
+    )
     assert len(subset(y, None, False, None)) == 60
 
 
@@ -81,7 +86,8 @@ def test_hf_imagefolder_with_a_subset(imagefolder):
     assert (data.split == "train").sum() == 6 and (data.split == "test").sum() == 9
     assert np.bincount(data.y[data.split == "train"]).tolist() == [2, 2, 2]
     red = data.x[data.y == 2]
-    np.testing.assert_allclose(red[:, 0], 1.0, atol=1e-6)  # border cropped away, red is +1 in channel 0
+    # border cropped away, red is +1 in channel 0
+    np.testing.assert_allclose(red[:, 0], 1.0, atol=1e-6)
     np.testing.assert_allclose(red[:, 2], -1.0, atol=1e-6)
 
 
@@ -89,21 +95,30 @@ def test_hf_parquet_folder_with_named_columns(tmp_path):
     datasets = pytest.importorskip("datasets")
     folder = tmp_path / "pq"
     folder.mkdir()
-    feats = datasets.Features({"img": datasets.Image(), "target": datasets.ClassLabel(names=["r", "b", "g"])})
+    feats = datasets.Features(
+        {"img": datasets.Image(), "target": datasets.ClassLabel(names=["r", "b", "g"])}
+    )
     for split, n in (("train", 4), ("test", 2)):
-        rows = {"img": [picture(k, 40, 32) for k in range(3) for _ in range(n)],
-                "target": [k for k in range(3) for _ in range(n)]}
-        datasets.Dataset.from_dict(rows, features=feats).to_parquet(str(folder / f"{split}.parquet"))
+        rows = {
+            "img": [picture(k, 40, 32) for k in range(3) for _ in range(n)],
+            "target": [k for k in range(3) for _ in range(n)],
+        }
+        datasets.Dataset.from_dict(rows, features=feats).to_parquet(
+            str(folder / f"{split}.parquet")
+        )
     spec = validate_text(_hf_spec(folder, "    image_column: img\n    label_column: target\n"))
     data = build_dataset(spec.datasets[0], 0)
     assert data.classes == ["r", "b", "g"] and data.x.shape == (18, 3, 6, 6)
     np.testing.assert_allclose(data.x[data.y == 1][:, 2], 1.0, atol=1e-6)  # blue
 
 
-@pytest.mark.parametrize("extra, match", [
-    ("    image_column: picture\n", "has no column 'picture'"),
-    ("    test_split: validation\n", "has no split 'validation'; it has ['test', 'train']"),
-])
+@pytest.mark.parametrize(
+    "extra, match",
+    [
+        ("    image_column: picture\n", "has no column 'picture'"),
+        ("    test_split: validation\n", "has no split 'validation'; it has ['test', 'train']"),
+    ],
+)
 def test_hf_wrong_columns_or_splits(imagefolder, extra, match):
     with pytest.raises(DataUnavailable, match=match.replace("[", r"\[").replace("]", r"\]")):
         build_dataset(validate_text(_hf_spec(imagefolder, extra)).datasets[0], 0)
@@ -138,6 +153,7 @@ def test_hub_datasets_never_run_loading_scripts(monkeypatch):
     def new_api(path, name=None, revision=None, **kw):
         calls.append(kw)
         raise FileNotFoundError("offline")
+
     for fake in (old_api, new_api):
         monkeypatch.setattr(datasets, "load_dataset", fake)
         with pytest.raises(DataUnavailable):
@@ -145,13 +161,14 @@ def test_hub_datasets_never_run_loading_scripts(monkeypatch):
     assert calls == [False, {}]
 
 
-# --- torchvision, through a stand-in module (the real one does not import beside this torch) --------
+# --- torchvision, through a stand-in module (the real one does not import beside this torch)
+# --------
 
 TV_SPEC = """\
 spec_version: 1
 name: t
-model: {kind: dae, network: {kind: mlp, width: 8}, precond: {kind: edm}, train: {data: c, epochs: 1},
-        train_sigma: 0.5}
+model: {kind: dae, network: {kind: mlp, width: 8}, precond: {kind: edm},
+        train: {data: c, epochs: 1}, train_sigma: 0.5}
 datasets:
   - {kind: torchvision, name: c, dataset: CIFAR10, root: data, transform: {size: 8}, n_test: 3}
 sigma: [0.5]

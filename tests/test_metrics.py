@@ -1,4 +1,5 @@
 """CSNR (docs/theory.md §4-5) against the reference table and Monte Carlo; unimodality summaries."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -9,15 +10,22 @@ from reprdyn.data.molrg import molrg_bases, molrg_sample
 from reprdyn.metrics import csnr_theory, unimodality
 from reprdyn.models.molrg import MolrgPosterior
 
+
 def csnr(f: np.ndarray, y: np.ndarray, U: np.ndarray) -> tuple[float, np.ndarray]:
-    """Definition 1 on the samples, by brute force: ratio of the means of ||U_k^T f||^2 (true class k) and
-    sum_{l != k} ||U_l^T f||^2, overall and per class (the reference for reprdyn's streamed moments)."""
+    """Definition 1 on the samples, by brute force: ratio of the means of ||U_k^T f||^2 (true class
+    k) and
+    sum_{l != k} ||U_l^T f||^2, overall and per class (the reference for reprdyn's streamed
+    moments)."""
     E = (np.einsum("in,knd->ikd", f, U) ** 2).sum(-1)  # (N, K) energy in every class subspace
     on = E[np.arange(len(y)), y]
     off = E.sum(1) - on
     with np.errstate(divide="ignore"):
-        per = np.array([on[y == k].mean() / off[y == k].mean() if (y == k).any() else np.nan
-                        for k in range(U.shape[0])])
+        per = np.array(
+            [
+                on[y == k].mean() / off[y == k].mean() if (y == k).any() else np.nan
+                for k in range(U.shape[0])
+            ]
+        )
         return float(on.mean() / off.mean()), per
 
 
@@ -33,7 +41,7 @@ def test_closed_form_matches_reference_values():
 
 def test_closed_form_limits_and_single_peak():
     K, delta = 3, 0.3
-    limit = 1 / ((K - 1) * delta ** 2)
+    limit = 1 / ((K - 1) * delta**2)
     assert csnr_theory([0.0], K, 5, delta)[0] == pytest.approx(limit, rel=1e-9)
     assert csnr_theory([1e4], K, 5, delta)[0] == pytest.approx(limit, rel=1e-4)
     s = np.geomspace(1e-3, 1e3, 400)
@@ -41,12 +49,18 @@ def test_closed_form_limits_and_single_peak():
 
 
 def test_closed_form_at_delta_zero_is_the_limit_and_monte_carlo_agrees():
-    """csnr_theory grows at least like 1/delta^2 as delta -> 0 and is +inf at delta = 0; the empirical CSNR
-    of the exact posterior at delta = 0 is unbounded too (the off-class energy is zero up to rounding)."""
+    """csnr_theory grows at least like 1/delta^2 as delta -> 0 and is +inf at delta = 0; the
+    empirical CSNR
+    of the exact posterior at delta = 0 is unbounded too (the off-class energy is zero up to
+    rounding)."""
     sig, K, d = [0.1, 1.0, 5.0], 3, 4
     assert np.all(np.isinf(csnr_theory(sig, K, d, 0.0)))
-    ratios = np.array([csnr_theory(sig, K, d, 10 * delta) / csnr_theory(sig, K, d, delta)
-                       for delta in (1e-2, 1e-3, 1e-4)])
+    ratios = np.array(
+        [
+            csnr_theory(sig, K, d, 10 * delta) / csnr_theory(sig, K, d, delta)
+            for delta in (1e-2, 1e-3, 1e-4)
+        ]
+    )
     assert np.all(ratios <= 0.0101)  # each tenfold smaller delta multiplies CSNR by at least ~100
     rng = np.random.default_rng(0)
     U = molrg_bases(20, K, d, rng)
@@ -115,18 +129,22 @@ def test_unimodality_flags():
 def test_unimodality_on_noisy_curves():
     """A noisy unimodal curve passes at a tolerance above its noise and fails below it."""
     s = np.geomspace(0.01, 10, 16)
-    clean = np.exp(-np.log(s / 0.5) ** 2 / 4)  # peak at sigma = 0.5, range about 1
+    clean = np.exp(-(np.log(s / 0.5) ** 2) / 4)  # peak at sigma = 0.5, range about 1
     noisy = clean + np.random.default_rng(0).uniform(-0.01, 0.01, len(s))
     u = unimodality(s, noisy, tol=0.05)
     assert u.unimodal and abs(np.log(u.peak_sigma / 0.5)) < 0.5
-    assert not unimodality(s, clean + np.random.default_rng(0).uniform(-0.2, 0.2, len(s)), tol=0.05).unimodal
+    assert not unimodality(
+        s, clean + np.random.default_rng(0).uniform(-0.2, 0.2, len(s)), tol=0.05
+    ).unimodal
 
 
 def test_sliced_wasserstein_against_sorted_projections():
-    """SW_2 from POT equals sort-based 1-D Wasserstein on the same seeded projections, computed by hand."""
+    """SW_2 from POT equals sort-based 1-D Wasserstein on the same seeded projections, computed by
+    hand."""
     import ot
 
     from reprdyn.metrics import sliced_wasserstein
+
     rng = np.random.default_rng(0)
     X, Y = rng.normal(size=(300, 5)), rng.normal(size=(300, 5)) * 1.5 + 1
     P = ot.sliced.get_random_projections(5, 64, seed=3)  # (d, L) unit directions
@@ -143,11 +161,13 @@ def test_linear_cka_properties():
 
     def linear_cka(X, Y):
         return float(cka_matrix([X, Y])[0, 1])
+
     rng = np.random.default_rng(0)
     X = rng.normal(size=(200, 8))
     Q = ortho_group.rvs(8, random_state=1)
     assert linear_cka(X, X) == pytest.approx(1)
-    assert linear_cka(X, 3.5 * X @ Q) == pytest.approx(1)  # orthogonal transform and isotropic scale
+    # orthogonal transform and isotropic scale
+    assert linear_cka(X, 3.5 * X @ Q) == pytest.approx(1)
     Y = X @ rng.normal(size=(8, 8)) + rng.normal(size=(200, 8))
     Xc, Yc = X - X.mean(0), Y - Y.mean(0)  # the HSIC form on Gram matrices, by hand
     K, L = Xc @ Xc.T, Yc @ Yc.T
@@ -155,16 +175,24 @@ def test_linear_cka_properties():
     assert linear_cka(X, Y) == pytest.approx(ref, rel=1e-10)
     few = cka_matrix([X[:5], Y[:5]])  # n < C: the Gram branch agrees with the covariance branch
     Xc5, Yc5 = X[:5] - X[:5].mean(0), Y[:5] - Y[:5].mean(0)
-    cov = np.square(Yc5.T @ Xc5).sum() / np.sqrt(np.square(Xc5.T @ Xc5).sum() * np.square(Yc5.T @ Yc5).sum())
-    assert few[0, 1] == pytest.approx(cov, rel=1e-10) and 0 < linear_cka(X, rng.normal(size=(200, 8))) < 0.2
+    cov = np.square(Yc5.T @ Xc5).sum() / np.sqrt(
+        np.square(Xc5.T @ Xc5).sum() * np.square(Yc5.T @ Yc5).sum()
+    )
+    assert (
+        few[0, 1] == pytest.approx(cov, rel=1e-10)
+        and 0 < linear_cka(X, rng.normal(size=(200, 8))) < 0.2
+    )
 
 
 def test_generalization_score_extremes():
     from reprdyn.metrics import generalization_score, nn_ratio
+
     rng = np.random.default_rng(0)
     train = rng.normal(size=(500, 20))
-    assert generalization_score(train[:100], train) == 0.0  # a sampler that returns training samples
-    assert generalization_score(train[:100] + 1e-3 * rng.normal(size=(100, 20)), train) == 0.0  # near-copies
+    # a sampler that returns training samples
+    assert generalization_score(train[:100], train) == 0.0
+    # near-copies
+    assert generalization_score(train[:100] + 1e-3 * rng.normal(size=(100, 20)), train) == 0.0
     assert generalization_score(rng.normal(size=(200, 20)), train) > 0.95  # fresh samples
     r = nn_ratio(np.array([[0.0, 0.0]]), np.array([[1.0, 0.0], [0.0, 3.0], [5.0, 5.0]]))
     assert r[0] == pytest.approx(1 / 3)
@@ -172,12 +200,13 @@ def test_generalization_score_extremes():
 
 def test_moments_give_the_same_csnr_as_samples():
     from reprdyn.metrics import ClassMoments, csnr_from_moments
+
     rng = np.random.default_rng(4)
     U = molrg_bases(10, 3, 2, rng)
     x, y = molrg_sample(U, 0.4, 900, rng)
     mom = ClassMoments(3, 10)
     for i in range(0, 900, 128):  # streamed in batches
-        mom.update(x[i:i + 128], y[i:i + 128])
+        mom.update(x[i : i + 128], y[i : i + 128])
     got = csnr_from_moments(mom.second_moment(False), mom.n, list(U))
     want = csnr(x, y, U)
     assert got[0] == pytest.approx(want[0], rel=1e-10)
@@ -186,6 +215,7 @@ def test_moments_give_the_same_csnr_as_samples():
 
 def test_svd_bases_recover_class_subspaces():
     from reprdyn.metrics import ClassMoments, svd_bases
+
     rng = np.random.default_rng(5)
     U = molrg_bases(12, 3, 2, rng)
     x, y = molrg_sample(U, 0.1, 6000, rng)

@@ -1,4 +1,5 @@
 """The analytic MoLRG posterior (docs/theory.md §3) against brute-force Gaussian-mixture Bayes."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -6,7 +7,6 @@ import pytest
 import torch
 
 from reprdyn.data.molrg import molrg_bases
-from reprdyn.models.networks import build_network
 from reprdyn.models.molrg import MolrgPosterior
 
 
@@ -16,8 +16,8 @@ def brute_force_posterior(x, sigma, U, delta):
     logp, means = [], []
     for k in range(K):
         P = U[k] @ U[k].T
-        Sigma_k = P + delta ** 2 * (np.eye(n) - P)
-        C = Sigma_k + sigma ** 2 * np.eye(n)  # covariance of x_sigma given class k
+        Sigma_k = P + delta**2 * (np.eye(n) - P)
+        C = Sigma_k + sigma**2 * np.eye(n)  # covariance of x_sigma given class k
         Cinv = np.linalg.inv(C)
         _, logdet = np.linalg.slogdet(C)
         logp.append(-0.5 * np.einsum("bi,ij,bj->b", x, Cinv, x) - 0.5 * logdet)
@@ -35,7 +35,9 @@ def test_posterior_equals_bayes(sigma, delta):
     U = molrg_bases(6, 2, 2, rng)
     x = rng.standard_normal((64, 6)) * 1.5
     ours = MolrgPosterior(U, delta)(torch.tensor(x), sigma).numpy()
-    np.testing.assert_allclose(ours, brute_force_posterior(x, sigma, U, delta), rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(
+        ours, brute_force_posterior(x, sigma, U, delta), rtol=1e-9, atol=1e-12
+    )
 
 
 def test_delta_zero_small_sigma_is_projection():

@@ -1,10 +1,11 @@
 """Plan: tasks in dependency order with stable content keys."""
+
 from __future__ import annotations
+
+from conftest import SMALL
 
 from reprdyn.plan import plan
 from reprdyn.spec import validate_text
-
-from conftest import SMALL
 
 
 def test_plan_layout_and_order():

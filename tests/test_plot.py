@@ -1,7 +1,10 @@
-"""Every figure renders from a small store, in every format; a figure the store cannot support says why."""
+"""Every figure renders from a small store, in every format; a figure the store cannot support says
+why."""
+
 from __future__ import annotations
 
 import pytest
+from conftest import SMALL
 from typer.testing import CliRunner
 
 import reprdyn
@@ -9,9 +12,10 @@ from reprdyn.cli import app
 from reprdyn.plot import FIGURES, FigureError, figure, write
 from reprdyn.spec import validate_text
 
-from conftest import SMALL
-
-METRICS = "metrics: [accuracy, class_accuracy, csnr, csnr_theory, unimodality, sw_distance, cka, generalization]\n"
+METRICS = (
+    "metrics: [accuracy, class_accuracy, csnr, csnr_theory, unimodality, sw_distance, cka, "
+    "generalization]\n"
+)
 SETTINGS = "analysis: {max_samples: 100, projections: 32}\ngeneration: {samples: 32, steps: 8}\n"
 
 
@@ -19,9 +23,14 @@ SETTINGS = "analysis: {max_samples: 100, projections: 32}\ngeneration: {samples:
 def stores(tmp_path_factory):
     root = tmp_path_factory.mktemp("figs")
     plain = validate_text(SMALL + METRICS + SETTINGS)
-    two = validate_text(SMALL.replace("model: {kind: molrg-optimal}",
-                                      "models: {diffusion: {kind: molrg-optimal}, dae: {kind: molrg-optimal}}")
-                        + METRICS + SETTINGS)
+    two = validate_text(
+        SMALL.replace(
+            "model: {kind: molrg-optimal}",
+            "models: {diffusion: {kind: molrg-optimal}, dae: {kind: molrg-optimal}}",
+        )
+        + METRICS
+        + SETTINGS
+    )
     swept = validate_text(SMALL + METRICS + SETTINGS + "sweep:\n  datasets[0].delta: [0.2, 0.4]\n")
     out = {}
     for name, spec in (("plain", plain), ("two", two), ("swept", swept)):
@@ -30,8 +39,14 @@ def stores(tmp_path_factory):
     return out
 
 
-WHERE = {"curves": "plain", "csnr": "plain", "label-noise": "plain", "cka": "plain", "dae-vs-diffusion": "two",
-         "generalization": "swept"}
+WHERE = {
+    "curves": "plain",
+    "csnr": "plain",
+    "label-noise": "plain",
+    "cka": "plain",
+    "dae-vs-diffusion": "two",
+    "generalization": "swept",
+}
 
 
 @pytest.mark.parametrize("name", list(FIGURES))
@@ -55,21 +70,43 @@ def test_sweep_store_figures_have_the_sweep(stores):
     assert len(figure(stores["swept"], "curves").axes[0].lines) >= 2
 
 
-@pytest.mark.parametrize("name, store, match", [
-    ("dae-vs-diffusion", "plain", "compares models; it needs a spec with `models:`"),
-    ("generalization", "plain", "needs a sweep store"),
-    ("scatter", "plain", "unknown figure 'scatter'; expected one of curves"),
-])
+@pytest.mark.parametrize(
+    "name, store, match",
+    [
+        ("dae-vs-diffusion", "plain", "compares models; it needs a spec with `models:`"),
+        ("generalization", "plain", "needs a sweep store"),
+        ("scatter", "plain", "unknown figure 'scatter'; expected one of curves"),
+    ],
+)
 def test_figures_say_what_they_need(stores, name, store, match):
     with pytest.raises(FigureError, match=match):
         figure(stores[store], name)
 
 
 def test_plot_command(stores, tmp_path):
-    r = CliRunner().invoke(app, ["plot", str(stores["plain"]), "--figure", "cka", "--out", str(tmp_path / "k.pdf")])
+    r = CliRunner().invoke(
+        app, ["plot", str(stores["plain"]), "--figure", "cka", "--out", str(tmp_path / "k.pdf")]
+    )
     assert r.exit_code == 0 and (tmp_path / "k.pdf").exists()
-    r = CliRunner().invoke(app, ["plot", str(stores["plain"]), "-f", "curves", "-o", str(tmp_path / "k.jpg")])
-    assert r.exit_code == 2 and "unknown figure format '.jpg'" in r.stderr and "Traceback" not in r.stderr
-    r = CliRunner().invoke(app, ["plot", str(stores["plain"]), "-f", "curves", "-o", str(tmp_path / "x.png"),
-                                 "--dataset", "nope"])
+    r = CliRunner().invoke(
+        app, ["plot", str(stores["plain"]), "-f", "curves", "-o", str(tmp_path / "k.jpg")]
+    )
+    assert (
+        r.exit_code == 2
+        and "unknown figure format '.jpg'" in r.stderr
+        and "Traceback" not in r.stderr
+    )
+    r = CliRunner().invoke(
+        app,
+        [
+            "plot",
+            str(stores["plain"]),
+            "-f",
+            "curves",
+            "-o",
+            str(tmp_path / "x.png"),
+            "--dataset",
+            "nope",
+        ],
+    )
     assert r.exit_code == 2 and "unknown dataset 'nope'" in r.stderr

@@ -1,4 +1,6 @@
-"""Parameterisation wrappers and losses: EDM limits, VP input scaling, eps/x0/v mapping, losses by hand."""
+"""Parameterisation wrappers and losses: EDM limits, VP input scaling, eps/x0/v mapping, losses by
+hand."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -56,7 +58,8 @@ def test_vp_clean_input_is_scaled_and_eps_maps_to_x0():
 
 
 class Probe(nn.Module):
-    """A raw 'network' that returns a fixed prediction and records what it was given, batch by batch."""
+    """A raw 'network' that returns a fixed prediction and records what it was given, batch by
+    batch."""
 
     def __init__(self, out):
         super().__init__()
@@ -69,18 +72,22 @@ class Probe(nn.Module):
 
 @pytest.mark.parametrize("prediction", ["eps", "x0", "v"])
 def test_vp_loss_against_a_hand_computation(prediction):
-    """The DDPM loss at one known sigma (a DAE's): recover eps from what the network saw, form the target
-    by hand (eps, x0 or v = sqrt(abar) eps - sqrt(1 - abar) x0), and compare mean_b sum (F - target)^2."""
+    """The DDPM loss at one known sigma (a DAE's): recover eps from what the network saw, form the
+    target
+    by hand (eps, x0 or v = sqrt(abar) eps - sqrt(1 - abar) x0), and compare mean_b sum (F -
+    target)^2."""
     x0, F = torch.randn(5, 3), torch.randn(5, 3)
     sigma = 0.7
     D = VPPrecond(Probe(F), VPSchedule(), prediction)
     got = VPLoss([sigma])(D, x0, torch.Generator().manual_seed(0))
     x_in, c_noise = D.net.seen[0]
-    root = np.sqrt(1 + sigma ** 2)  # 1 / sqrt(abar)
+    root = np.sqrt(1 + sigma**2)  # 1 / sqrt(abar)
     eps = (x_in * root - x0) / sigma  # the net saw (x0 + sigma eps) / sqrt(1 + sigma^2)
     target = {"eps": eps, "x0": x0, "v": eps / root - sigma / root * x0}[prediction]
     assert float(got) == pytest.approx(float(((F - target) ** 2).sum(1).mean()), rel=1e-5)
-    assert torch.allclose(c_noise * 1000, torch.full((5,), float(VPSchedule().timestep(sigma))), atol=1e-3)
+    assert torch.allclose(
+        c_noise * 1000, torch.full((5,), float(VPSchedule().timestep(sigma))), atol=1e-3
+    )
     assert abs(float(eps.std()) - 1) < 0.6  # a genuine standard normal draw, not zeros
 
 
@@ -99,9 +106,9 @@ def test_edm_loss_against_a_hand_computation():
     got = EDMLoss(P_mean=-1.2, P_std=1.2)(D, x0, torch.Generator().manual_seed(3))
     x_in, c_noise = D.net.seen[0]
     s = torch.exp(4 * c_noise)[:, None]  # (B, 1)
-    x = x_in * torch.sqrt(s ** 2 + sd ** 2)  # x = x0 + sigma eps
-    Dx = sd ** 2 / (s ** 2 + sd ** 2) * x + s * sd / torch.sqrt(s ** 2 + sd ** 2) * F
-    weight = (s[:, 0] ** 2 + sd ** 2) / (s[:, 0] * sd) ** 2
+    x = x_in * torch.sqrt(s**2 + sd**2)  # x = x0 + sigma eps
+    Dx = sd**2 / (s**2 + sd**2) * x + s * sd / torch.sqrt(s**2 + sd**2) * F
+    weight = (s[:, 0] ** 2 + sd**2) / (s[:, 0] * sd) ** 2
     assert float(got) == pytest.approx(float((weight * ((Dx - x0) ** 2).sum(1)).mean()), rel=1e-5)
 
 
@@ -126,12 +133,14 @@ class HalfNet(nn.Module):
 
 
 def test_half_precision_network_gets_a_float32_frame():
-    """sigma^2 and the input scaling stay float32 when the network is float16: at sigma = 500 (sigma^2 is
-    250000, past float16's 65504) the estimate is finite, float32, and x - sigma * eps_hat exactly."""
+    """sigma^2 and the input scaling stay float32 when the network is float16: at sigma = 500
+    (sigma^2 is
+    250000, past float16's 65504) the estimate is finite, float32, and x - sigma * eps_hat exactly.
+    """
     D = VPPrecond(HalfNet(), VPSchedule("cosine"), "eps")
     x = torch.randn(4, 3)
     out = D(x, 500.0)
     assert out.dtype == torch.float32 and torch.isfinite(out).all()
     with torch.no_grad():
-        eps_hat = D.net.lin((x / np.sqrt(1 + 500.0 ** 2)).half()).float()
+        eps_hat = D.net.lin((x / np.sqrt(1 + 500.0**2)).half()).float()
     torch.testing.assert_close(out, x - 500.0 * eps_hat)

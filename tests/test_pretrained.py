@@ -1,5 +1,8 @@
-"""Pretrained models: tiny diffusers UNet / DiT / LDM saved with save_pretrained and run as whole specs;
-the wrapper against the diffusers scheduler's own x0 formula; offline errors; trusted Python plugins."""
+"""Pretrained models: tiny diffusers UNet / DiT / LDM saved with save_pretrained and run as whole
+specs;
+the wrapper against the diffusers scheduler's own x0 formula; offline errors; trusted Python
+plugins."""
+
 from __future__ import annotations
 
 import json
@@ -13,7 +16,13 @@ from typer.testing import CliRunner
 
 import reprdyn
 from reprdyn.cli import app
-from reprdyn.models.pretrained import ModelUnavailable, Pretrained, from_pretrained, load_pretrained, pretrained_vp
+from reprdyn.models.pretrained import (
+    ModelUnavailable,
+    Pretrained,
+    from_pretrained,
+    load_pretrained,
+    pretrained_vp,
+)
 from reprdyn.spec import SpecError, validate_text
 
 diffusers = pytest.importorskip("diffusers")
@@ -23,22 +32,39 @@ T = 100  # a short schedule keeps the tiny models fast
 
 def tiny_unet(channels: int = 3, size: int = 8):
     torch.manual_seed(0)
-    return diffusers.UNet2DModel(sample_size=size, in_channels=channels, out_channels=channels,
-                                 block_out_channels=(8, 16), layers_per_block=1, norm_num_groups=4,
-                                 down_block_types=("DownBlock2D", "DownBlock2D"),
-                                 up_block_types=("UpBlock2D", "UpBlock2D"))
+    return diffusers.UNet2DModel(
+        sample_size=size,
+        in_channels=channels,
+        out_channels=channels,
+        block_out_channels=(8, 16),
+        layers_per_block=1,
+        norm_num_groups=4,
+        down_block_types=("DownBlock2D", "DownBlock2D"),
+        up_block_types=("UpBlock2D", "UpBlock2D"),
+    )
 
 
 def scheduler(prediction: str = "epsilon"):
-    return diffusers.DDPMScheduler(num_train_timesteps=T, beta_start=1e-3, beta_end=0.1,
-                                   prediction_type=prediction, clip_sample=False)
+    return diffusers.DDPMScheduler(
+        num_train_timesteps=T,
+        beta_start=1e-3,
+        beta_end=0.1,
+        prediction_type=prediction,
+        clip_sample=False,
+    )
 
 
 def vae(kind: str):
     torch.manual_seed(1)
-    args = dict(in_channels=3, out_channels=3, down_block_types=("DownEncoderBlock2D", "DownEncoderBlock2D"),
-                up_block_types=("UpDecoderBlock2D", "UpDecoderBlock2D"), block_out_channels=(8, 16),
-                norm_num_groups=4, sample_size=8)
+    args = dict(
+        in_channels=3,
+        out_channels=3,
+        down_block_types=("DownEncoderBlock2D", "DownEncoderBlock2D"),
+        up_block_types=("UpDecoderBlock2D", "UpDecoderBlock2D"),
+        block_out_channels=(8, 16),
+        norm_num_groups=4,
+        sample_size=8,
+    )
     if kind == "kl":
         return diffusers.AutoencoderKL(latent_channels=4, **args)
     return diffusers.VQModel(latent_channels=3, num_vq_embeddings=16, vq_embed_dim=3, **args)
@@ -47,15 +73,26 @@ def vae(kind: str):
 @pytest.fixture(scope="module")
 def repos(tmp_path_factory):
     root = tmp_path_factory.mktemp("hub")
-    tiny_unet().save_pretrained(root / "ddpm")  # google/ddpm-cifar10-32's layout: UNet and scheduler at the root
+    # google/ddpm-cifar10-32's layout: UNet and scheduler at the root
+    tiny_unet().save_pretrained(root / "ddpm")
     scheduler().save_pretrained(root / "ddpm")
     torch.manual_seed(2)
-    diffusers.DiTTransformer2DModel(num_attention_heads=2, attention_head_dim=8, in_channels=4, out_channels=8,
-                                    num_layers=2, sample_size=4, patch_size=2, num_embeds_ada_norm=10,
-                                    norm_num_groups=4).save_pretrained(root / "dit/transformer")
+    diffusers.DiTTransformer2DModel(
+        num_attention_heads=2,
+        attention_head_dim=8,
+        in_channels=4,
+        out_channels=8,
+        num_layers=2,
+        sample_size=4,
+        patch_size=2,
+        num_embeds_ada_norm=10,
+        norm_num_groups=4,
+    ).save_pretrained(root / "dit/transformer")
     vae("kl").save_pretrained(root / "dit/vae")
     scheduler().save_pretrained(root / "dit/scheduler")
-    cosine = diffusers.DDPMScheduler(num_train_timesteps=T, beta_schedule="squaredcos_cap_v2", clip_sample=False)
+    cosine = diffusers.DDPMScheduler(
+        num_train_timesteps=T, beta_schedule="squaredcos_cap_v2", clip_sample=False
+    )
     tiny_unet().save_pretrained(root / "ddpm-cos")  # sigma reaches ~2000: sigma^2 overflows float16
     cosine.save_pretrained(root / "ddpm-cos")
     for part in ("transformer", "vae"):
@@ -95,6 +132,7 @@ def run(tmp_path, repos, text, *args):
 
 # --- the wrapper, against diffusers' own formulas ------------------------------------
 
+
 @pytest.mark.parametrize("prediction", ["epsilon", "v_prediction", "sample"])
 def test_wrapper_x0_matches_the_scheduler_at_integer_timesteps(prediction):
     net, sched = tiny_unet().eval(), scheduler(prediction)
@@ -118,28 +156,41 @@ def test_sigma_outside_the_model_range_is_a_clear_error(tmp_path, repos):
     D.check_sigmas([lo, hi])
     with pytest.raises(ValueError, match=r"sigma 0\.001 is outside this model's range \[0\.03"):
         D.check_sigmas([0.001])
-    r, store = run(tmp_path, repos, spec_text("{kind: diffusers-unet, id: ddpm}", "[mid_block]", "[0.001, 1.0]"))
+    r, store = run(
+        tmp_path,
+        repos,
+        spec_text("{kind: diffusers-unet, id: ddpm}", "[mid_block]", "[0.001, 1.0]"),
+    )
     assert r.exit_code == 2 and "is outside this model's range" in r.stderr and not store.exists()
 
 
-@pytest.mark.parametrize("kind, layer", [("diffusers-unet", "mid_block"), ("dit", "transformer_blocks.1")])
+@pytest.mark.parametrize(
+    "kind, layer", [("diffusers-unet", "mid_block"), ("dit", "transformer_blocks.1")]
+)
 @pytest.mark.parametrize("dtype, tol", [("float16", 0.01), ("bfloat16", 0.06)])
 def test_half_precision_agrees_with_float32_across_the_whole_range(repos, kind, layer, dtype, tol):
-    """Only the network runs in half precision: sigma^2, the input scaling and x - sigma eps stay float32.
-    A hidden layer and `output` agree with float32 to `tol` of their largest magnitude at every sigma of the
-    model's range, up to its largest (~2000 on this cosine schedule, where sigma^2 overflows float16)."""
+    """Only the network runs in half precision: sigma^2, the input scaling and x - sigma eps stay
+    float32.
+    A hidden layer and `output` agree with float32 to `tol` of their largest magnitude at every
+    sigma of the
+    model's range, up to its largest (~2000 on this cosine schedule, where sigma^2 overflows
+    float16)."""
     from reprdyn.extract import extract
 
     folder = {"diffusers-unet": "ddpm-cos", "dit": "dit-cos"}[kind]
 
     def load(dt):
-        text = spec_text("{kind: %s, id: %s, dtype: %s}" % (kind, repos / folder, dt), "[output]")
-        return load_pretrained(validate_text(text.replace("images.npz", str(repos / "images.npz"))).model)
+        text = spec_text(f"{{kind: {kind}, id: {repos / folder}, dtype: {dt}}}", "[output]")
+        return load_pretrained(
+            validate_text(text.replace("images.npz", str(repos / "images.npz"))).model
+        )
+
     ref, half = load("float32"), load(dtype)
     x = torch.as_tensor(np.load(repos / "images.npz")["x"][:6])
     if ref.encoder is not None:
         z_ref, z_half = ref.encoder(x), half.encoder(x)
-        assert (z_half - z_ref).abs().max() <= tol * z_ref.abs().max()  # latents from the half autoencoder
+        # latents from the half autoencoder
+        assert (z_half - z_ref).abs().max() <= tol * z_ref.abs().max()
         x = z_ref  # the denoisers are compared on the same inputs
     sched = ref.denoiser.schedule
     assert sched.sigma_max > 1000
@@ -154,8 +205,13 @@ def test_half_precision_agrees_with_float32_across_the_whole_range(repos, kind, 
 
 # --- whole specs --------------------------------------------------------------------------
 
+
 def test_ddpm_unet_spec_runs_with_bottleneck_and_decoder_layers(tmp_path, repos):
-    r, store = run(tmp_path, repos, spec_text("{kind: diffusers-unet, id: ddpm}", "[mid_block, up_blocks.0, output]"))
+    r, store = run(
+        tmp_path,
+        repos,
+        spec_text("{kind: diffusers-unet, id: ddpm}", "[mid_block, up_blocks.0, output]"),
+    )
     assert r.exit_code == 0, r.stderr
     assert "estimate img: 48 samples" in r.stderr
     res = reprdyn.open(store)
@@ -163,53 +219,77 @@ def test_ddpm_unet_spec_runs_with_bottleneck_and_decoder_layers(tmp_path, repos)
     assert res.features("img", "up_blocks.0").sizes["channel"] == 16
     assert res.features("img", "output").sizes["channel"] == 3 * 8 * 8
     acc = res["img"]["accuracy"]
-    assert np.isfinite(acc.values).all() and float(acc.max()) > 0.5  # the classes differ in mean brightness
+    # the classes differ in mean brightness
+    assert np.isfinite(acc.values).all() and float(acc.max()) > 0.5
 
 
 def test_dit_adds_noise_to_latents_pools_tokens_and_uses_the_null_class(tmp_path, repos):
-    spec = validate_text(spec_text("{kind: dit, id: %s}" % (repos / "dit"), "[transformer_blocks.1, output]")
-                         .replace("images.npz", str(repos / "images.npz")))
+    spec = validate_text(
+        spec_text(
+            "{kind: dit, id: %s}" % (repos / "dit"), "[transformer_blocks.1, output]"
+        ).replace("images.npz", str(repos / "images.npz"))
+    )
     from reprdyn.caches import Context
+
     ctx = Context.create(spec).models
     net = ctx.pretrained("").denoiser
     assert net.net.class_label == 10  # num_embeds_ada_norm: the null class
     vae_ = diffusers.AutoencoderKL.from_pretrained(repos / "dit/vae")
     with torch.no_grad():
-        z = vae_.encode(torch.as_tensor(ctx.data.get("img").x[:4])).latent_dist.mean * vae_.config.scaling_factor
-    np.testing.assert_allclose(ctx.inputs("", "img")[:4], z.numpy(), rtol=1e-5, atol=1e-5)  # latents, (4, 4, 4, 4)
-    assert ctx.channels("img") == {"transformer_blocks.1": 16, "output": 4 * 4 * 4}  # D = heads * head_dim
+        z = (
+            vae_.encode(torch.as_tensor(ctx.data.get("img").x[:4])).latent_dist.mean
+            * vae_.config.scaling_factor
+        )
+    # latents, (4, 4, 4, 4)
+    np.testing.assert_allclose(ctx.inputs("", "img")[:4], z.numpy(), rtol=1e-5, atol=1e-5)
+    # D = heads * head_dim
+    assert ctx.channels("img") == {"transformer_blocks.1": 16, "output": 4 * 4 * 4}
     seen = []
-    net.net.net.register_forward_pre_hook(lambda m, a, kw: seen.append(kw["class_labels"].tolist()), with_kwargs=True)
+    net.net.net.register_forward_pre_hook(
+        lambda m, a, kw: seen.append(kw["class_labels"].tolist()), with_kwargs=True
+    )
     net(torch.as_tensor(ctx.inputs("", "img")[:2]), 0.5)
     assert seen == [[10, 10]]
-    r, store = run(tmp_path, repos, spec_text("{kind: dit, id: dit}", "[transformer_blocks.1, output]"))
+    r, store = run(
+        tmp_path, repos, spec_text("{kind: dit, id: dit}", "[transformer_blocks.1, output]")
+    )
     assert r.exit_code == 0, r.stderr
     assert reprdyn.open(store).features("img", "output").sizes["channel"] == 64
 
 
 def test_ldm_with_a_vq_autoencoder_runs(tmp_path, repos):
-    r, store = run(tmp_path, repos, spec_text("{kind: ldm, id: ldm, autoencoder: vq}", "[mid_block]"))
+    r, store = run(
+        tmp_path, repos, spec_text("{kind: ldm, id: ldm, autoencoder: vq}", "[mid_block]")
+    )
     assert r.exit_code == 0, r.stderr
     assert np.isfinite(reprdyn.open(store)["img"]["accuracy"].values).all()
 
 
 # --- offline and bad folders ------------------------------------------------------------------
 
+
 def test_a_hub_model_that_is_not_available_offline(tmp_path, repos, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "empty-cache"))
     with pytest.raises(ModelUnavailable) as e:
-        from_pretrained(diffusers.UNet2DModel, "nobody/no-model", ["unet", None], None, "UNet2DModel")
+        from_pretrained(
+            diffusers.UNet2DModel, "nobody/no-model", ["unet", None], None, "UNet2DModel"
+        )
     msg = str(e.value)
     assert "'nobody/no-model' is not available offline" in msg and "huggingface-cli download" in msg
     assert "save_pretrained" in msg and "Hugging Face cache" in msg
-    r, store = run(tmp_path, repos, spec_text("{kind: diffusers-unet, id: nobody/no-model}", "[mid_block]"))
-    assert r.exit_code == 2 and r.stderr.startswith("error: UNet2DModel 'nobody/no-model' is not available")
+    r, store = run(
+        tmp_path, repos, spec_text("{kind: diffusers-unet, id: nobody/no-model}", "[mid_block]")
+    )
+    assert r.exit_code == 2 and r.stderr.startswith(
+        "error: UNet2DModel 'nobody/no-model' is not available"
+    )
     assert not store.exists()
 
 
 def test_local_weights_load_from_safetensors(repos, monkeypatch):
-    """A save_pretrained folder holds .safetensors: reprdyn asks diffusers for them (no pickle is loaded)."""
+    """A save_pretrained folder holds .safetensors: reprdyn asks diffusers for them (no pickle is
+    loaded)."""
     assert any((repos / "ddpm").glob("*.safetensors"))
     seen = []
     real = diffusers.UNet2DModel.from_pretrained.__func__
@@ -217,6 +297,7 @@ def test_local_weights_load_from_safetensors(repos, monkeypatch):
     def spy(cls, *args, **kwargs):
         seen.append(kwargs.get("use_safetensors"))
         return real(cls, *args, **kwargs)
+
     monkeypatch.setattr(diffusers.UNet2DModel, "from_pretrained", classmethod(spy))
     from_pretrained(diffusers.UNet2DModel, str(repos / "ddpm"), ["unet", None], None, "UNet2DModel")
     assert seen == [True]
@@ -226,11 +307,21 @@ def test_a_local_folder_with_the_wrong_contents(tmp_path):
     (tmp_path / "m").mkdir()
     (tmp_path / "m" / "weights.bin").write_text("")
     with pytest.raises(ModelUnavailable, match=r"has no config.json .*it holds \['weights.bin'\]"):
-        load_pretrained(validate_text(spec_text("{kind: diffusers-unet, id: %s}" % (tmp_path / "m"),
-                                                "[mid_block]").replace("images.npz", _npz(tmp_path))).model)
+        load_pretrained(
+            validate_text(
+                spec_text(
+                    "{kind: diffusers-unet, id: %s}" % (tmp_path / "m"), "[mid_block]"
+                ).replace("images.npz", _npz(tmp_path))
+            ).model
+        )
     with pytest.raises(ModelUnavailable, match="no such folder"):
-        load_pretrained(validate_text(spec_text("{kind: diffusers-unet, id: ./nowhere}", "[mid_block]")
-                                      .replace("images.npz", _npz(tmp_path))).model)
+        load_pretrained(
+            validate_text(
+                spec_text("{kind: diffusers-unet, id: ./nowhere}", "[mid_block]").replace(
+                    "images.npz", _npz(tmp_path)
+                )
+            ).model
+        )
 
 
 def _npz(folder) -> str:
@@ -283,9 +374,13 @@ def test_untrusted_python_models_are_refused_and_never_imported(plugin, trust_in
     spec.write_text(text.format(trust="trust_code: true\n" if trust_in_spec else ""))
     before = set(sys.modules)
     for cmd in (["validate"], ["run", "--store", str(folder / "s.zarr")], ["layers"]):
-        r = CliRunner().invoke(app, [cmd[0], str(spec), *cmd[1:], *(["--trust-code"] if flag else [])])
+        r = CliRunner().invoke(
+            app, [cmd[0], str(spec), *cmd[1:], *(["--trust-code"] if flag else [])]
+        )
         assert r.exit_code == 2 and "Traceback" not in r.stderr
-        assert f"{spec}:{4 if trust_in_spec else 3}:" in r.stderr and ("trust_code: true" in r.stderr or "--trust-code" in r.stderr)
+        assert f"{spec}:{4 if trust_in_spec else 3}:" in r.stderr and (
+            "trust_code: true" in r.stderr or "--trust-code" in r.stderr
+        )
     assert not (folder / "plug.imported").exists()
     assert not any("plug" in m for m in set(sys.modules) - before)
     assert not (folder / "s.zarr").exists()
@@ -295,7 +390,9 @@ def test_trusted_python_model_runs(plugin):
     folder, text = plugin
     spec = folder / "s.yaml"
     spec.write_text(text.format(trust="trust_code: true\n"))
-    r = CliRunner().invoke(app, ["run", str(spec), "--store", str(folder / "s.zarr"), "--trust-code"])
+    r = CliRunner().invoke(
+        app, ["run", str(spec), "--store", str(folder / "s.zarr"), "--trust-code"]
+    )
     assert r.exit_code == 0, r.stderr
     res = reprdyn.open(folder / "s.zarr")
     assert (folder / "plug.imported").exists()
@@ -305,21 +402,31 @@ def test_trusted_python_model_runs(plugin):
 
 def test_python_factory_problems_are_clear(plugin):
     folder, text = plugin
-    spec = validate_text(text.format(trust="trust_code: true\n").replace("plug.py", str(folder / "plug.py"))
-                         .replace("d.npz", str(folder / "d.npz")).replace("factory: make", "factory: nope"),
-                         trust_code=True)
-    with pytest.raises(ModelUnavailable, match=r"has no function 'nope'; it has \['Shrink', 'make'\]"):
+    spec = validate_text(
+        text.format(trust="trust_code: true\n")
+        .replace("plug.py", str(folder / "plug.py"))
+        .replace("d.npz", str(folder / "d.npz"))
+        .replace("factory: make", "factory: nope"),
+        trust_code=True,
+    )
+    with pytest.raises(
+        ModelUnavailable, match=r"has no function 'nope'; it has \['Shrink', 'make'\]"
+    ):
         load_pretrained(spec.model)
 
 
 def test_exactly_one_plugin_source():
     with pytest.raises(SpecError, match="exactly one of `module`"):
-        validate_text(spec_text("{kind: python, factory: f}", "[output]", extra="trust_code: true\n"),
-                      trust_code=True)
+        validate_text(
+            spec_text("{kind: python, factory: f}", "[output]", extra="trust_code: true\n"),
+            trust_code=True,
+        )
 
 
 def test_unknown_layer_of_a_pretrained_model_suggests_one(tmp_path, repos):
     r, store = run(tmp_path, repos, spec_text("{kind: diffusers-unet, id: ddpm}", "[up_blocks.9]"))
     assert r.exit_code == 2 and "unknown layer 'up_blocks.9'" in r.stderr
-    assert "did you mean 'up_blocks.1'?" in r.stderr and "`reprdyn layers SPEC` lists them" in r.stderr
+    assert (
+        "did you mean 'up_blocks.1'?" in r.stderr and "`reprdyn layers SPEC` lists them" in r.stderr
+    )
     assert len(r.stderr) < 600 and not store.exists()  # not every leaf module of the UNet

@@ -1,4 +1,5 @@
 """Batched probes against scikit-learn and brute force; label noise; selection and ensembles."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -7,8 +8,17 @@ import torch
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.preprocessing import StandardScaler
 
-from reprdyn.probes import (BNLinearProbe, LogisticProbe, MLPProbe, RidgeProbe, accuracy, corrupt_labels,
-                            ensemble_members, make_probe, select, soft_vote)
+from reprdyn.probes import (
+    BNLinearProbe,
+    LogisticProbe,
+    MLPProbe,
+    RidgeProbe,
+    accuracy,
+    corrupt_labels,
+    ensemble_members,
+    select,
+    soft_vote,
+)
 from reprdyn.probes.ridge import gcv, gram_path, loo
 
 
@@ -16,7 +26,11 @@ def stack(seed=0, S=3, n=400, D=6, K=3):
     """S feature sets of increasing separability, shared labels y."""
     rng = np.random.default_rng(seed)
     y = rng.integers(0, K, n)
-    X = rng.standard_normal((S, n, D)) * 3 + np.eye(K, D)[y][None] * np.arange(1, S + 1)[:, None, None] + 10
+    X = (
+        rng.standard_normal((S, n, D)) * 3
+        + np.eye(K, D)[y][None] * np.arange(1, S + 1)[:, None, None]
+        + 10
+    )
     return X, y
 
 
@@ -29,7 +43,9 @@ def test_ridge_equals_sklearn_at_fixed_lambda():
         sc = StandardScaler().fit(X[s, :300])
         for t in range(2):
             ref = Ridge(alpha=7.5).fit(sc.transform(X[s, :300]), np.eye(3)[Y[t, :300]])
-            np.testing.assert_allclose(scores[s, t], ref.predict(sc.transform(X[s, 300:])), atol=1e-9)
+            np.testing.assert_allclose(
+                scores[s, t], ref.predict(sc.transform(X[s, 300:])), atol=1e-9
+            )
     assert probe is probe.fit(X, Y)
 
 
@@ -43,18 +59,21 @@ def test_loo_shortcut_equals_brute_force():
     lam = torch.tensor([0.1, 3.0, 50.0], dtype=torch.float64)
     V, d, UtY = gram_path(Xc, Yc)
     loo_mse, gcv_score = loo(Xc, V, d, UtY, Yc, lam), gcv(d, UtY, Yc, lam)
-    for li, l in enumerate(lam.tolist()):
+    for li, lam_i in enumerate(lam.tolist()):
         errs = []
         for i in range(n):  # refit without sample i, with an unpenalised intercept
             keep = np.arange(n) != i
-            m = Ridge(alpha=l).fit(X[0, keep], Yh[0, keep])
-            errs.append(((m.predict(X[0, i:i + 1]) - Yh[0, i]) ** 2).sum())
+            m = Ridge(alpha=lam_i).fit(X[0, keep], Yh[0, keep])
+            errs.append(((m.predict(X[0, i : i + 1]) - Yh[0, i]) ** 2).sum())
         assert float(loo_mse[0, 0, li]) == pytest.approx(np.mean(errs), rel=1e-9)
-        full = Ridge(alpha=l).fit(X[0], Yh[0])
-        H = np.ones((n, n)) / n + Xc[0].numpy() @ np.linalg.solve(Xc[0].numpy().T @ Xc[0].numpy() + l * np.eye(D),
-                                                                  Xc[0].numpy().T)
+        full = Ridge(alpha=lam_i).fit(X[0], Yh[0])
+        H = np.ones((n, n)) / n + Xc[0].numpy() @ np.linalg.solve(
+            Xc[0].numpy().T @ Xc[0].numpy() + lam_i * np.eye(D), Xc[0].numpy().T
+        )
         rss = ((full.predict(X[0]) - Yh[0]) ** 2).sum(1).mean()
-        assert float(gcv_score[0, 0, li]) == pytest.approx(rss / (1 - np.trace(H) / n) ** 2, rel=1e-9)
+        assert float(gcv_score[0, 0, li]) == pytest.approx(
+            rss / (1 - np.trace(H) / n) ** 2, rel=1e-9
+        )
 
 
 def test_ridge_lambda_choice_follows_its_criterion():
@@ -65,7 +84,10 @@ def test_ridge_lambda_choice_follows_its_criterion():
         p = RidgeProbe(3, selection=sel).fit(X, Y)
         assert p.cv_.shape == (3, 2, 13) and torch.equal(p.lambda_, lam[p.cv_.argmin(-1)])
     # more label noise wants more shrinkage
-    assert torch.all(RidgeProbe(3, selection="loo").fit(X, Y).lambda_[:, 1] >= RidgeProbe(3).fit(X, Y).lambda_[:, 0])
+    assert torch.all(
+        RidgeProbe(3, selection="loo").fit(X, Y).lambda_[:, 1]
+        >= RidgeProbe(3).fit(X, Y).lambda_[:, 0]
+    )
     val = RidgeProbe(3, selection="val").fit(X[:, :200], Y[:, :200], X[:, 200:], Y[:, 200:])
     assert val.lambda_.shape == (3, 2)
     with pytest.raises(ValueError, match="needs validation data"):
@@ -91,7 +113,9 @@ def test_logistic_matches_sklearn():
 
 def test_logistic_c_grid_is_chosen_on_validation():
     X, y = stack(4, n=400)
-    probe = LogisticProbe(3, C=[1e-4, 1.0]).fit(X[:, :200], y[None, :200], X[:, 200:300], y[None, 200:300])
+    probe = LogisticProbe(3, C=[1e-4, 1.0]).fit(
+        X[:, :200], y[None, :200], X[:, 200:300], y[None, 200:300]
+    )
     assert probe.C_.shape == (3, 1) and torch.all(probe.C_ == 1.0)  # 1e-4 barely learns
     with pytest.raises(ValueError, match="needs validation data"):
         LogisticProbe(3, C=[0.1, 1.0]).fit(X, y[None])
@@ -144,7 +168,8 @@ def test_ensemble_strategies_and_soft_vote():
     rng = np.random.default_rng(3)
     logits = rng.standard_normal((6, 10, 4))  # (S, N, K)
     val = np.array([0.1, 0.5, 0.3, 0.4, 0.9, 0.2])
-    assert select(val, "neighbours", k=2)[1].tolist() == [2, 3, 4, 5]  # clipped at the end of the grid
+    # clipped at the end of the grid
+    assert select(val, "neighbours", k=2)[1].tolist() == [2, 3, 4, 5]
     assert select(val, "all")[1].tolist() == list(range(6))
     best, top = select(val, "top", m=3)
     assert best == 4 and top.tolist() == [1, 3, 4]

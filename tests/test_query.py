@@ -1,4 +1,5 @@
 """Query: tidy tables, nearest selection on float coords, averaging, formats, clear errors."""
+
 from __future__ import annotations
 
 import io
@@ -16,14 +17,24 @@ from reprdyn.reader import CubeStore
 def test_tidy_table_matches_cube(small_store):
     df = query(str(small_store), "accuracy").to_pandas()
     cube = reprdyn.open(small_store)["toy"]["accuracy"]
-    assert list(df.columns) == ["dataset", "sigma", "layer", "label_noise", "seed", "probe", "input", "accuracy"]
+    assert list(df.columns) == [
+        "dataset",
+        "sigma",
+        "layer",
+        "label_noise",
+        "seed",
+        "probe",
+        "input",
+        "accuracy",
+    ]
     assert len(df) == cube.size
     row = df[(df.seed == 1) & (df.label_noise == 0.4)].iloc[2]
     assert row.accuracy == float(cube.sel(sigma=row.sigma, seed=1, label_noise=0.4).squeeze())
 
 
 def test_the_fast_reader_reads_what_xarray_reads(small_store):
-    """The command line reads zarr directly; every variable equals the xarray cube of reprdyn.open."""
+    """The command line reads zarr directly; every variable equals the xarray cube of
+    reprdyn.open."""
     import xarray as xr
 
     res, fast = reprdyn.open(small_store), CubeStore(small_store)
@@ -32,7 +43,9 @@ def test_the_fast_reader_reads_what_xarray_reads(small_store):
     for v in ds.data_vars:
         cube = fast.cube("toy", v)
         got = xr.DataArray(cube.values, dims=cube.dims, coords=cube.coords)
-        xr.testing.assert_equal(got, ds[v].drop_vars([c for c in ds[v].coords if c not in ds[v].dims]).load())
+        xr.testing.assert_equal(
+            got, ds[v].drop_vars([c for c in ds[v].coords if c not in ds[v].dims]).load()
+        )
         assert cube.attrs["description"] == ds[v].attrs["description"]
 
 
@@ -44,29 +57,38 @@ def test_sel_nearest_and_mean(small_store):
     assert df.sigma.iloc[0] == pytest.approx(0.5)  # nearest grid value of 0.05..5 (log, 5 points)
     want = float(cube.sel(sigma=0.5, label_noise=0.4, method="nearest").mean("seed").squeeze())
     assert df.accuracy.iloc[0] == pytest.approx(want)
-    assert t.notes == ["--sel sigma=0.6: took the nearest grid value, sigma=0.5"]  # said, not silent
-    assert query(str(small_store), "accuracy", sel=["sigma=0.5"]).notes == []  # a grid value: nothing to say
+    # said, not silent
+    assert t.notes == ["--sel sigma=0.6: took the nearest grid value, sigma=0.5"]
+    # a grid value: nothing to say
+    assert query(str(small_store), "accuracy", sel=["sigma=0.5"]).notes == []
 
 
 @pytest.mark.parametrize("value", ["1000", "-3", "9.0"])
 def test_sel_refuses_values_beyond_the_grid(small_store, value):
-    """The grid runs 0.05 .. 5; its last step is 5 - 1.58 = 3.4, so 9 is more than a step past the end."""
-    with pytest.raises(QueryError, match=f"--sel sigma={value}: outside the grid, which runs from 0.05 to 5"):
+    """The grid runs 0.05 .. 5; its last step is 5 - 1.58 = 3.4, so 9 is more than a step past the
+    end."""
+    with pytest.raises(
+        QueryError, match=f"--sel sigma={value}: outside the grid, which runs from 0.05 to 5"
+    ):
         query(str(small_store), "accuracy", sel=[f"sigma={value}"])
 
 
 def test_rows_with_no_value_are_dropped_unless_asked(small_store, tmp_path):
-    """A probe that never reads a layer leaves NaN cells; queries leave them out (and say so) unless asked."""
+    """A probe that never reads a layer leaves NaN cells; queries leave them out (and say so)
+    unless asked."""
     import shutil
 
     import zarr
+
     path = tmp_path / "s.zarr"
     shutil.copytree(small_store, path)
     acc = zarr.open_array(str(path / "datasets/toy/metrics/accuracy"), mode="r+")
     acc[:, :, 1] = np.nan  # label_noise 0.4: as if never fitted
     t = query(str(path), "accuracy")
     assert len(t.rows) == 5 * 2 and all(r[3] == 0.0 for r in t.rows)
-    assert t.notes and "dropped 10 row(s) with no value" in t.notes[0] and "--keep-nan" in t.notes[0]
+    assert (
+        t.notes and "dropped 10 row(s) with no value" in t.notes[0] and "--keep-nan" in t.notes[0]
+    )
     kept = query(str(path), "accuracy", keep_nan=True)
     assert len(kept.rows) == 5 * 2 * 2 and not kept.notes
     assert json.loads(kept.to_json())[-1]["accuracy"] is None  # NaN is null in JSON
@@ -79,28 +101,36 @@ def test_csv_and_json_are_pure_data(small_store):
     np.testing.assert_allclose(back.csnr_theory, t.to_pandas().csnr_theory, rtol=1e-5)
     rows = json.loads(query(str(small_store), "ensemble_members", keep_nan=True).to_json())
     assert len(rows) == 2 * 2 * 3  # label_noise x seed x member, NaN padding included
-    assert sum(r["ensemble_members"] is None for r in rows) == 12 - len(query(str(small_store),
-                                                                              "ensemble_members").rows)
+    assert sum(r["ensemble_members"] is None for r in rows) == 12 - len(
+        query(str(small_store), "ensemble_members").rows
+    )
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    ({"var": "nope"}, "unknown variable 'nope'"),
-    ({"var": "acuracy"}, "did you mean 'accuracy'"),
-    ({"var": "sw_distance"}, "'sw_distance' was not computed for this store .*add 'sw_distance' to the spec's"),
-    ({"var": "accuracy", "dataset": "x"}, "--dataset x: not in this store"),
-    ({"var": "accuracy", "sel": ["sigma"]}, "expected DIM=VALUE"),
-    ({"var": "accuracy", "sel": ["layer=foo"]}, r"no such layer; expected one of \['output'\]"),
-    ({"var": "accuracy", "sel": ["sigma=abc"]}, "is numeric"),
-    ({"var": "accuracy", "sel": ["seed=7"]}, "no such seed"),
-    ({"var": "csnr_theory", "mean": ["layer"]}, "has no dim 'layer'"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"var": "nope"}, "unknown variable 'nope'"),
+        ({"var": "acuracy"}, "did you mean 'accuracy'"),
+        (
+            {"var": "sw_distance"},
+            "'sw_distance' was not computed for this store .*add 'sw_distance' to the spec's",
+        ),
+        ({"var": "accuracy", "dataset": "x"}, "--dataset x: not in this store"),
+        ({"var": "accuracy", "sel": ["sigma"]}, "expected DIM=VALUE"),
+        ({"var": "accuracy", "sel": ["layer=foo"]}, r"no such layer; expected one of \['output'\]"),
+        ({"var": "accuracy", "sel": ["sigma=abc"]}, "is numeric"),
+        ({"var": "accuracy", "sel": ["seed=7"]}, "no such seed"),
+        ({"var": "csnr_theory", "mean": ["layer"]}, "has no dim 'layer'"),
+    ],
+)
 def test_errors(small_store, kwargs, match):
     with pytest.raises(QueryError, match=match):
         query(str(small_store), **kwargs)
 
 
 def test_summary_headline_is_chosen_on_validation(small_store):
-    """sigma* and acc@sigma* are the cube's validation choice (best_sigma, best_accuracy), never the test
+    """sigma* and acc@sigma* are the cube's validation choice (best_sigma, best_accuracy), never the
+    test
     curve's maximum, which is reported only as the labelled test-curve peak."""
     (row,) = summarize(str(small_store))
     ds = reprdyn.open(small_store)["toy"].isel(label_noise=0).squeeze()
@@ -124,6 +154,7 @@ def test_summary_sigma_does_not_move_when_the_test_curve_does(small_spec, tmp_pa
         acc, cls, ens = real(test_logits, y_test, best, members, K)
         acc[0] = 1.0  # the smallest sigma looks perfect on test
         return acc, cls, ens
+
     monkeypatch.setattr(tasks, "evaluate", rigged)
     reprdyn.run(small_spec, store=tmp_path / "r.zarr")
     (row,) = summarize(str(tmp_path / "r.zarr"))

@@ -1,4 +1,6 @@
-"""The HTML report: self-contained, and rendered by a real headless browser with every image decoded."""
+"""The HTML report: self-contained, and rendered by a real headless browser with every image
+decoded."""
+
 from __future__ import annotations
 
 import os
@@ -18,7 +20,9 @@ def _browser() -> str | None:
         if shutil.which(name):
             return shutil.which(name)
     if os.environ.get("REPRDYN_REQUIRE_BROWSER"):
-        pytest.fail("no headless browser found, and REPRDYN_REQUIRE_BROWSER is set (CI installs chromium)")
+        pytest.fail(
+            "no headless browser found, and REPRDYN_REQUIRE_BROWSER is set (CI installs chromium)"
+        )
     pytest.skip("no chromium on this machine; .ci/run installs it")
 
 
@@ -35,16 +39,40 @@ def test_report_renders_in_a_headless_browser(small_store, tmp_path):
     out = tmp_path / "report.html"
     r = CliRunner().invoke(app, ["report", str(small_store), "--out", str(out)])
     assert r.exit_code == 0, r.stderr
-    dom = subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=10000",
-                          "--dump-dom", out.as_uri()], capture_output=True, text=True, timeout=120).stdout
+    dom = subprocess.run(
+        [
+            browser,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--virtual-time-budget=10000",
+            "--dump-dom",
+            out.as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    ).stdout
     ok = re.search(r'data-images-ok="(\d+)/(\d+)"', dom)
     assert ok, dom[:500]
     assert ok.group(1) == ok.group(2) and int(ok.group(2)) >= 3  # every embedded figure decoded
-    assert "<td class=\"l\">toy</td>" in dom  # the summary table made it into the DOM
+    assert '<td class="l">toy</td>' in dom  # the summary table made it into the DOM
     shot = tmp_path / "shot.png"
-    subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", f"--screenshot={shot}",
-                    "--window-size=1000,1400", out.as_uri()], capture_output=True, timeout=120)
-    assert shot.read_bytes().startswith(b"\x89PNG") and shot.stat().st_size > 20_000  # painted, not blank
+    subprocess.run(
+        [
+            browser,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            f"--screenshot={shot}",
+            "--window-size=1000,1400",
+            out.as_uri(),
+        ],
+        capture_output=True,
+        timeout=120,
+    )
+    # painted, not blank
+    assert shot.read_bytes().startswith(b"\x89PNG") and shot.stat().st_size > 20_000
 
 
 def test_report_refuses_other_suffixes(small_store, tmp_path):

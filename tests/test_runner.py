@@ -1,4 +1,5 @@
 """End to end: determinism, resume, and the paper's unimodal curve on the shipped spec."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -38,6 +39,7 @@ def test_interrupted_run_resumes_to_the_same_cube(small_spec, small_store, tmp_p
     def stop_after_features(task):
         if task.stage == "theory":
             raise KeyboardInterrupt
+
     try:
         reprdyn.run(small_spec, store=path, on_start=stop_after_features)
     except KeyboardInterrupt:
@@ -55,7 +57,8 @@ def test_shipped_theory_spec_is_unimodal(tmp_path):
     assert 0.2 < row.csnr_peak_sigma < 2  # an interior CSNR peak
     ds = reprdyn.open(tmp_path / "t.zarr")["molrg"]
     acc = ds["accuracy"].squeeze()
-    # docs/theory.md §5 probe column: ~0.70 at the clean end, ~0.93 at the peak, falling at large sigma
+    # docs/theory.md §5 probe column: ~0.70 at the clean end, ~0.93 at the peak, falling at large
+    # sigma
     assert abs(float(acc.isel(sigma=0)) - 0.70) < 0.05
     assert float(acc.isel(sigma=-1)) < 0.5
 
@@ -101,13 +104,17 @@ label_noise: [0.0, 0.2, 0.4, 0.6, 0.8]
 def test_trained_mlp_on_molrg(tmp_path, monkeypatch):
     monkeypatch.setenv("REPRDYN_CACHE", str(tmp_path / "cache"))
     from reprdyn.spec import validate_text
+
     spec = validate_text(MLP_SPEC)
     reprdyn.run(spec, store=tmp_path / "a.zarr")
     res = reprdyn.open(tmp_path / "a.zarr")
     ds = res["m"]
     assert list(ds.timestep.values) == [1, 50, 150, 300] and ds.timestep.dims == ("sigma",)
     acc = ds["accuracy"]
-    assert acc.sel(layer="fc2", probe="linear").notnull().all() and acc.sel(layer="fc2", probe="posterior").isnull().all()
+    assert (
+        acc.sel(layer="fc2", probe="linear").notnull().all()
+        and acc.sel(layer="fc2", probe="posterior").isnull().all()
+    )
     assert ds["csnr_overall"].notnull().all()
     assert res.features("m", "fc2")["features"].shape == (4, 1, 500, 64)
     assert res.features("m", "output")["features"].shape == (4, 1, 500, 12)
@@ -120,8 +127,10 @@ def test_trained_mlp_on_molrg(tmp_path, monkeypatch):
 def test_unet_dae_vs_diffusion_on_digits(tmp_path, monkeypatch):
     monkeypatch.setenv("REPRDYN_CACHE", str(tmp_path / "cache"))
     from reprdyn.spec import validate_text
+
     spec = validate_text(UNET_SPEC)
-    assert [t.stage for t in plan(spec)].count("train") == 1 + 3  # one diffusion model, one DAE per sigma
+    # one diffusion model, one DAE per sigma
+    assert [t.stage for t in plan(spec)].count("train") == 1 + 3
     rows = reprdyn.run(spec, store=tmp_path / "u.zarr")
     assert {r.model for r in rows} == {"diffusion", "dae"} and len(rows) == 2 * 3 * 2
     ds = reprdyn.open(tmp_path / "u.zarr")["digits"]
@@ -129,16 +138,23 @@ def test_unet_dae_vs_diffusion_on_digits(tmp_path, monkeypatch):
     for v in ds.data_vars:  # label noise 0..0.8 and ensembles: every variable is filled
         assert ds[v].notnull().all() or v == "ensemble_members", v
     f = reprdyn.open(tmp_path / "u.zarr").features("digits", "mid")["features"]
-    assert f.dims == ("model", "sigma", "input", "sample", "channel") and f.shape == (2, 3, 2, 1797, 16)
+    assert f.dims == ("model", "sigma", "input", "sample", "channel") and f.shape == (
+        2,
+        3,
+        2,
+        1797,
+        16,
+    )
     assert float(ds["accuracy"].max()) > 0.5  # far above chance (0.1) even after 20 steps
-    # the features at sigma_i come from the DAE trained at sigma_i: rebuild each DAE from its checkpoint
+    # the features at sigma_i come from the DAE trained at sigma_i: rebuild each DAE from its
+    # checkpoint
     # (ensure_trained finds it in the cache) and extract by hand; the other DAEs give other features
     import numpy as np
+    import torch
 
     from reprdyn.data import build_dataset
     from reprdyn.extract import extract
     from reprdyn.train import ensure_trained
-    import torch
 
     cfg = spec.models["dae"]
     data = build_dataset(spec.datasets[0], spec.seed)
@@ -162,7 +178,8 @@ label_noise: [0.0, 0.3]
 
 
 def test_sigkill_then_resume_equals_uninterrupted(tmp_path):
-    """SIGKILL a real `reprdyn run` mid-way, run it again: the cube equals an uninterrupted run's."""
+    """SIGKILL a real `reprdyn run` mid-way, run it again: the cube equals an uninterrupted
+    run's."""
     import os
     import signal
     import subprocess
@@ -170,6 +187,7 @@ def test_sigkill_then_resume_equals_uninterrupted(tmp_path):
     import time
 
     from reprdyn.spec import validate_text
+
     spec_file = tmp_path / "kill.yaml"
     spec_file.write_text(KILL)
     store = tmp_path / "killed.zarr"
@@ -194,27 +212,34 @@ def test_sigkill_then_resume_equals_uninterrupted(tmp_path):
 
 
 def test_partial_task_is_redone(small_spec, small_store, tmp_path):
-    """A task whose region was half written but never committed to the manifest is detected and redone."""
+    """A task whose region was half written but never committed to the manifest is detected and
+    redone."""
     import shutil
+
     import zarr
+
     path = tmp_path / "partial.zarr"
     shutil.copytree(small_store, path)
     keys = [t.key for t in plan(small_spec) if t.stage == "features"]
     arr = zarr.open_array(str(path / "datasets/toy/features/output/features"), mode="r+")
     arr[2, 0, :100] = 123.0  # garbage in sigma 2's region ...
     lines = (path / st.MANIFEST).read_text().splitlines()
-    (path / st.MANIFEST).write_text("\n".join(l for l in lines if keys[2] not in l) + "\n")  # ... uncommitted
+    # ... uncommitted
+    (path / st.MANIFEST).write_text("\n".join(x for x in lines if keys[2] not in x) + "\n")
     status = {r["key"]: r["status"] for r in st.task_status(path)}
     assert status[keys[2]] == "pending" and list(status.values()).count("pending") == 1
     ran = []
     reprdyn.run(small_spec, store=path, on_start=ran.append)
     assert [t.key for t in ran] == [keys[2]]
-    xrt.assert_identical(reprdyn.open(small_store).features("toy", "output").load(),
-                         reprdyn.open(path).features("toy", "output").load())
+    xrt.assert_identical(
+        reprdyn.open(small_store).features("toy", "output").load(),
+        reprdyn.open(path).features("toy", "output").load(),
+    )
 
 
 def test_second_run_is_refused_while_locked(small_spec, small_store):
     import pytest
+
     with st.StoreLock(small_store):
         with pytest.raises(st.StoreLocked, match="another reprdyn run is writing to this store"):
             reprdyn.run(small_spec, store=small_store)
@@ -223,6 +248,7 @@ def test_second_run_is_refused_while_locked(small_spec, small_store):
 def test_wait_queues_behind_the_lock(small_spec, small_store):
     import threading
     import time
+
     lock = st.StoreLock(small_store).__enter__()
     threading.Timer(0.5, lock.__exit__, (None, None, None)).start()
     t = time.time()
@@ -234,6 +260,7 @@ def test_catalog_tells_complete_partial_and_failed_apart(small_spec, small_store
     import shutil
 
     from reprdyn.catalog import catalog
+
     root = tmp_path / "stores"
     shutil.copytree(small_store, root / "done.zarr")
     shutil.copytree(small_store, root / "team/half.zarr")  # nested a level deeper
@@ -242,27 +269,38 @@ def test_catalog_tells_complete_partial_and_failed_apart(small_spec, small_store
     shutil.copytree(small_store, root / "bad.zarr")
     key = next(t for t in plan(small_spec) if t.stage == "probe")
     manifest = root / "bad.zarr" / st.MANIFEST
-    manifest.write_text("".join(l + "\n" for l in manifest.read_text().splitlines() if key.key not in l))
+    manifest.write_text(
+        "".join(x + "\n" for x in manifest.read_text().splitlines() if key.key not in x)
+    )
     st.record_failures(root / "bad.zarr", [{"key": key.key, "task": key.label, "error": "boom"}])
     (root / "notes").mkdir()  # folders that are not stores are skipped
     rows = {Path(r["store"]).name: r for r in catalog(root)}
-    assert {k: r["status"] for k, r in rows.items()} == {"done.zarr": "complete", "half.zarr": "partial",
-                                                         "bad.zarr": "failed"}
+    assert {k: r["status"] for k, r in rows.items()} == {
+        "done.zarr": "complete",
+        "half.zarr": "partial",
+        "bad.zarr": "failed",
+    }
     assert rows["done.zarr"]["best"] is not None and rows["half.zarr"]["best"] is None
     assert len({r["spec_hash"] for r in rows.values()}) == 1
 
 
 def test_catalog_headline_is_chosen_on_validation(tmp_path, monkeypatch):
-    """Two probes; the one that is worse on validation is rigged to be perfect on test. The catalog reports
+    """Two probes; the one that is worse on validation is rigged to be perfect on test. The catalog
+    reports
     the probe validation prefers, with its test accuracy at its own sigma*."""
+    from conftest import SMALL
+
     import reprdyn.tasks.probe as tasks
     from reprdyn.catalog import catalog
     from reprdyn.spec import validate_text
 
-    from conftest import SMALL
-    spec = validate_text(SMALL.replace("probes: [{kind: logistic, transform: abs, standardize: false}]",
-                                       "probes: [{kind: logistic, transform: abs, standardize: false},\n"
-                                       "         {kind: ridge, name: raw}]"))
+    spec = validate_text(
+        SMALL.replace(
+            "probes: [{kind: logistic, transform: abs, standardize: false}]",
+            "probes: [{kind: logistic, transform: abs, standardize: false},\n"
+            "         {kind: ridge, name: raw}]",
+        )
+    )
     real = tasks.evaluate
     calls = []
 
@@ -272,10 +310,13 @@ def test_catalog_headline_is_chosen_on_validation(tmp_path, monkeypatch):
         if len(calls) == 2:  # the second probe task: ridge on raw features
             acc[:] = 1.0
         return acc, cls, ens
+
     monkeypatch.setattr(tasks, "evaluate", rigged)
     reprdyn.run(spec, store=tmp_path / "c" / "s.zarr")
     ds = reprdyn.open(tmp_path / "c" / "s.zarr")["toy"].isel(label_noise=0)
     assert float(ds["accuracy"].sel(probe="raw").max()) == 1.0  # the rigged probe wins on test ...
     (row,) = catalog(tmp_path / "c")
     assert row["best"]["what"] == "toy/output/clean/logistic"  # ... but validation picks the other
-    assert row["best"]["test_accuracy"] == pytest.approx(float(ds["best_accuracy"].sel(probe="logistic").mean()))
+    assert row["best"]["test_accuracy"] == pytest.approx(
+        float(ds["best_accuracy"].sel(probe="logistic").mean())
+    )

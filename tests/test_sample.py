@@ -1,4 +1,6 @@
-"""Samplers: with an exact posterior they must reproduce the data distribution (Gaussian and MoLRG)."""
+"""Samplers: with an exact posterior they must reproduce the data distribution (Gaussian and
+MoLRG)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -15,18 +17,22 @@ LAM = torch.tensor([4.0, 1.0, 0.25], dtype=torch.float64)
 
 def gaussian_D(x, sigma):
     """The exact posterior mean of N(0, diag(LAM)): a Wiener filter."""
-    return x * (LAM / (LAM + sigma ** 2)).to(x.dtype)
+    return x * (LAM / (LAM + sigma**2)).to(x.dtype)
 
 
-@pytest.mark.parametrize("sampler, sigmas", [("heun", edm_steps(64)), ("ddim", ddim_steps(VPSchedule(), 250))])
+@pytest.mark.parametrize(
+    "sampler, sigmas", [("heun", edm_steps(64)), ("ddim", ddim_steps(VPSchedule(), 250))]
+)
 def test_samplers_reproduce_a_gaussian(sampler, sigmas):
     x = generate(gaussian_D, (3,), 40_000, sigmas, sampler, seed=0, batch_size=10_000)
-    np.testing.assert_allclose(x.var(0), LAM.numpy(), rtol=0.04)  # MC error ~1%, discretisation below 3%
+    # MC error ~1%, discretisation below 3%
+    np.testing.assert_allclose(x.var(0), LAM.numpy(), rtol=0.04)
     np.testing.assert_allclose(x.mean(0), 0, atol=0.03)
 
 
 def test_heun_on_molrg_recovers_class_energies():
-    """Samples of the exact MoLRG posterior carry energy d in one class subspace and delta^2 d in the others."""
+    """Samples of the exact MoLRG posterior carry energy d in one class subspace and delta^2 d in
+    the others."""
     U = molrg_bases(12, 2, 2, np.random.default_rng(0))  # (K, n, d)
     D = MolrgPosterior(U, 0.2).double().eval()
     x = generate(D, (12,), 4000, edm_steps(48), "heun", seed=1, batch_size=1000)
@@ -39,7 +45,8 @@ def test_heun_on_molrg_recovers_class_energies():
 
 def test_generation_is_seeded():
     a = generate(gaussian_D, (3,), 10, edm_steps(8), "heun", seed=5)
-    b = generate(gaussian_D, (3,), 10, edm_steps(8), "heun", seed=5, batch_size=3)  # batching does not matter
+    # batching does not matter
+    b = generate(gaussian_D, (3,), 10, edm_steps(8), "heun", seed=5, batch_size=3)
     np.testing.assert_allclose(a, b, rtol=1e-6)
     assert not np.allclose(a, generate(gaussian_D, (3,), 10, edm_steps(8), "heun", seed=6))
 

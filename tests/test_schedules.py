@@ -1,4 +1,6 @@
-"""Schedules: DDPM betas and alphas_cumprod, sigma <-> timestep (docs/theory.md §1), the range check, EDM steps."""
+"""Schedules: DDPM betas and alphas_cumprod, sigma <-> timestep (docs/theory.md §1), the range
+check, EDM steps."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -21,7 +23,7 @@ def test_linear_schedule_matches_ddpm():
     abar = np.cumprod(1 - np.linspace(1e-4, 0.02, 1000))
     np.testing.assert_allclose(s.alphas_cumprod, abar)
     np.testing.assert_allclose(s.sigmas, np.sqrt((1 - abar) / abar))
-    np.testing.assert_allclose(1 / (1 + s.sigmas ** 2), abar)  # abar_t = 1 / (1 + sigma_t^2)
+    np.testing.assert_allclose(1 / (1 + s.sigmas**2), abar)  # abar_t = 1 / (1 + sigma_t^2)
     assert np.all(np.diff(VPSchedule("cosine").sigmas) > 0)
 
 
@@ -36,10 +38,13 @@ def test_a_sigma_outside_the_schedule_is_refused_not_clamped():
     s = VPSchedule()
     s.check_range([s.sigma_min, 1.0, s.sigma_max])
     assert s.out_of_range([0.001, 1.0, 500, 5000]) == [0.001, 500, 5000]
-    with pytest.raises(ValueError, match=r"sigma 500 is outside the model's range \[0\.01, 157\.4\]"):
+    with pytest.raises(
+        ValueError, match=r"sigma 500 is outside the model's range \[0\.01, 157\.4\]"
+    ):
         s.check_range([1.0, 500], "the model")
     with pytest.raises(ValueError, match="sigma 5000 is outside"):
-        s.timestep([5000])  # the conversion itself refuses: time conditioning and input scaling cannot disagree
+        # the conversion itself refuses: time conditioning and input scaling cannot disagree
+        s.timestep([5000])
 
 
 def test_edm_steps():

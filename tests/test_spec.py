@@ -1,4 +1,5 @@
 """Spec loading: YAML 1.2 numbers, positioned errors, suggestions, grid validation, identity."""
+
 from __future__ import annotations
 
 import json
@@ -30,10 +31,13 @@ def test_yaml12_exponent_is_float_and_grid_sorted():
 
 
 def test_sigma_range_log_and_linear():
-    spec = validate_text(BASE.replace("sigma: [0.5, 1e-3, 2]", "sigma: {start: 0.01, stop: 10, num: 4}"))
+    spec = validate_text(
+        BASE.replace("sigma: [0.5, 1e-3, 2]", "sigma: {start: 0.01, stop: 10, num: 4}")
+    )
     assert spec.sigmas == pytest.approx([0.01, 0.1, 1.0, 10.0])
-    spec = validate_text(BASE.replace("sigma: [0.5, 1e-3, 2]",
-                                      "sigma: {start: 0, stop: 1, num: 3, scale: linear}"))
+    spec = validate_text(
+        BASE.replace("sigma: [0.5, 1e-3, 2]", "sigma: {start: 0, stop: 1, num: 3, scale: linear}")
+    )
     assert spec.sigmas == [0.0, 0.5, 1.0]
 
 
@@ -45,8 +49,10 @@ def test_unknown_key_has_line_and_suggestion():
 
 def test_nested_unknown_key_position():
     out = errors(BASE.replace("n_train: 30", "n_trian: 30"))
-    assert any(o.startswith("s.yaml:5:") and "datasets[0].n_trian" in o and "did you mean 'n_train'" in o
-               for o in out)
+    assert any(
+        o.startswith("s.yaml:5:") and "datasets[0].n_trian" in o and "did you mean 'n_train'" in o
+        for o in out
+    )
     assert any("missing required key 'n_train'" in o for o in out)
 
 
@@ -66,12 +72,17 @@ def test_negative_nan_inf_sigma():
 def test_empty_grid_and_duplicates():
     assert "the sigma grid is empty" in errors(BASE.replace("[0.5, 1e-3, 2]", "[]"))[0]
     assert "duplicate sigma 0.5" in errors(BASE.replace("[0.5, 1e-3, 2]", "[0.5, 0.5]"))[0]
-    assert "log-scaled grid needs start > 0" in errors(
-        BASE.replace("[0.5, 1e-3, 2]", "{start: 0, stop: 1, num: 3}"))[0]
+    assert (
+        "log-scaled grid needs start > 0"
+        in errors(BASE.replace("[0.5, 1e-3, 2]", "{start: 0, stop: 1, num: 3}"))[0]
+    )
 
 
 def test_all_errors_reported_at_once():
-    out = errors(BASE.replace("K: 3", "K: 1").replace("delta: 0.3", "delta: 2") + "label_noise: [1.0]\nfoo: 1\n")
+    out = errors(
+        BASE.replace("K: 3", "K: 1").replace("delta: 0.3", "delta: 2")
+        + "label_noise: [1.0]\nfoo: 1\n"
+    )
     assert len(out) == 4
 
 
@@ -108,14 +119,19 @@ def test_unknown_layer_for_static_model():
 
 def test_cross_field_checks():
     assert "K*d = 21 must be at most n = 12" in errors(BASE.replace("d: 2", "d: 7"))[0]
-    two = BASE.replace("datasets:\n", "datasets:\n  - {kind: molrg, name: m, n: 4, K: 2, d: 2, delta: 0.3, "
-                                      "n_train: 30, n_test: 20}\n")
+    two = BASE.replace(
+        "datasets:\n",
+        "datasets:\n  - {kind: molrg, name: m, n: 4, K: 2, d: 2, delta: 0.3, "
+        "n_train: 30, n_test: 20}\n",
+    )
     assert "duplicate dataset name 'm'" in errors(two)[0]
 
 
 def test_hash_ignores_formatting_and_store():
     a = validate_text(BASE)
-    b = validate_text("# a comment\n" + BASE.replace("[0.5, 1e-3, 2]", "[2, 0.001, 0.5]") + "store: elsewhere\n")
+    b = validate_text(
+        "# a comment\n" + BASE.replace("[0.5, 1e-3, 2]", "[2, 0.001, 0.5]") + "store: elsewhere\n"
+    )
     assert spec_hash(a) == spec_hash(b)
     c = validate_text(BASE.replace("delta: 0.3", "delta: 0.31"))
     assert spec_hash(a) != spec_hash(c)
@@ -124,13 +140,17 @@ def test_hash_ignores_formatting_and_store():
 
 def test_schema_is_json_and_shipped_copy_is_current():
     from pathlib import Path
+
     schema = Spec.model_json_schema()
     shipped = Path(__file__).parents[1] / "reprdyn.schema.json"
-    assert json.loads(shipped.read_text()) == schema, "regenerate: reprdyn schema > reprdyn.schema.json"
+    assert json.loads(shipped.read_text()) == schema, (
+        "regenerate: reprdyn schema > reprdyn.schema.json"
+    )
 
 
 def test_shipped_specs_validate():
     from pathlib import Path
+
     for path in sorted((Path(__file__).parents[1] / "specs").glob("*.yaml")):
         load_spec(path)
 
@@ -157,6 +177,7 @@ def test_unknown_network_layer_is_positioned_with_suggestion():
 
 def test_timestep_grid_converts_to_sigma():
     from reprdyn.models.schedules import VPSchedule
+
     spec = validate_text(TRAINED.replace(", outptu", ""))
     assert spec.sigmas == pytest.approx(VPSchedule().sigmas[[1, 10, 100]].tolist())
     assert spec.timestep_coord == [1.0, 10.0, 100.0]
@@ -166,20 +187,27 @@ def test_timestep_grid_converts_to_sigma():
 
 
 def test_train_data_must_exist_and_match_shape():
-    assert "names dataset 'x', which is not in `datasets`" in errors(TRAINED.replace("data: m", "data: x"))[0]
+    assert (
+        "names dataset 'x', which is not in `datasets`"
+        in errors(TRAINED.replace("data: m", "data: x"))[0]
+    )
     two = TRAINED.replace("datasets:\n", "datasets:\n  - {kind: digits, name: dg}\n")
     assert "datasets ['dg'] do not have the training data's shape (12,)" in errors(two)[0]
 
 
 def test_models_mapping_and_exactly_one_model():
     assert "exactly one of `model`" in errors(BASE.replace("model: {kind: molrg-optimal}", ""))[0]
-    spec = validate_text(BASE.replace("model: {kind: molrg-optimal}", "models: {a: {kind: molrg-optimal}}"))
+    spec = validate_text(
+        BASE.replace("model: {kind: molrg-optimal}", "models: {a: {kind: molrg-optimal}}")
+    )
     assert spec.multi_model and [n for n, _ in spec.model_items()] == ["a"]
 
 
 def test_true_csnr_basis_needs_molrg():
-    digits = TRAINED.replace("  - {kind: molrg, name: m, n: 12, K: 3, d: 2, delta: 0.3, n_train: 30, n_test: 20}",
-                             "  - {kind: digits, name: m}").replace("mlp, width: 16", "unet, channels: 8")
+    digits = TRAINED.replace(
+        "  - {kind: molrg, name: m, n: 12, K: 3, d: 2, delta: 0.3, n_train: 30, n_test: 20}",
+        "  - {kind: digits, name: m}",
+    ).replace("mlp, width: 16", "unet, channels: 8")
     digits = digits.replace("layers: [fc2, outptu]", "layers: [mid]") + "csnr: {basis: truth}\n"
     assert "basis 'truth' needs molrg datasets" in errors(digits)[0]
 
@@ -192,7 +220,9 @@ def test_duplicate_seeds_and_probe_layers():
 
 def test_env_expansion(monkeypatch):
     monkeypatch.setenv("RD_NAME", "fromenv")
-    spec = validate_text(BASE.replace("name: t", "name: ${RD_NAME}") + "store: ${RD_STORE:-/tmp/x.zarr}\n")
+    spec = validate_text(
+        BASE.replace("name: t", "name: ${RD_NAME}") + "store: ${RD_STORE:-/tmp/x.zarr}\n"
+    )
     assert spec.name == "fromenv" and spec.store == "/tmp/x.zarr"
     out = errors(BASE.replace("name: t", "name: ${RD_UNSET_VAR}"))
     assert out[0].startswith("s.yaml:2:7: name: environment variable RD_UNSET_VAR is not set")
@@ -200,12 +230,20 @@ def test_env_expansion(monkeypatch):
 
 def test_set_overrides_are_typed_validated_and_hashed():
     base = validate_text(BASE)
-    spec = validate_text(BASE, "s.yaml", ["datasets[0].n_train=40", "label_noise=[0, 0.4]", "compute.device=cpu"])
-    assert spec.datasets[0].n_train == 40 and spec.label_noise == [0.0, 0.4] and spec.compute.device == "cpu"
+    spec = validate_text(
+        BASE, "s.yaml", ["datasets[0].n_train=40", "label_noise=[0, 0.4]", "compute.device=cpu"]
+    )
+    assert (
+        spec.datasets[0].n_train == 40
+        and spec.label_noise == [0.0, 0.4]
+        and spec.compute.device == "cpu"
+    )
     assert spec_hash(spec) != spec_hash(base)
     with pytest.raises(SpecError) as e:
         validate_text(BASE, "s.yaml", ["label_noise=[0, 1.5]"])
-    assert str(e.value.issues[0]).startswith("--set label_noise=[0, 1.5]:1:1: label_noise[1]: Input should be less")
+    assert str(e.value.issues[0]).startswith(
+        "--set label_noise=[0, 1.5]:1:1: label_noise[1]: Input should be less"
+    )
     with pytest.raises(SpecError, match="expected PATH=VALUE"):
         validate_text(BASE, "s.yaml", ["label_noise"])
     with pytest.raises(SpecError, match=r"has no item \[3\]"):

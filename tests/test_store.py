@@ -1,4 +1,5 @@
 """Store: round trip through zarr, provenance, refusal to clobber, resume."""
+
 from __future__ import annotations
 
 import json
@@ -7,20 +8,23 @@ import numpy as np
 import pytest
 import xarray as xr
 import xarray.testing as xrt
+from conftest import SMALL
 
 from reprdyn import store
 from reprdyn.spec import canonical, spec_hash, validate_text
-
-from conftest import SMALL
 
 
 def test_region_round_trip(tmp_path):
     path = tmp_path / "s.zarr"
     store.create(path, {"format": store.FORMAT, "spec_hash": "h", "spec_canonical": "{}"})
-    tpl = xr.Dataset({"a": (("sigma", "layer"), np.full((3, 2), np.nan))},
-                     coords={"sigma": [0.1, 1.0, 10.0], "layer": np.array(["x", "y"], dtype=object)})
+    tpl = xr.Dataset(
+        {"a": (("sigma", "layer"), np.full((3, 2), np.nan))},
+        coords={"sigma": [0.1, 1.0, 10.0], "layer": np.array(["x", "y"], dtype=object)},
+    )
     store.allocate(path, "g", tpl, {"a": {"sigma": 1}})
-    part = xr.Dataset({"a": (("sigma", "layer"), [[1.0, 2.0]])}, coords={"sigma": [1.0], "layer": tpl.layer})
+    part = xr.Dataset(
+        {"a": (("sigma", "layer"), [[1.0, 2.0]])}, coords={"sigma": [1.0], "layer": tpl.layer}
+    )
     store.write_region(path, "g", part)
     back = store.open_group(path, "g").load()
     want = tpl.copy(deep=True)
@@ -32,9 +36,19 @@ def test_metric_cube_round_trip(small_store, small_spec):
     res = store.open_store(small_store)
     ds = res["toy"].load()
     again = xr.open_zarr(str(small_store), group="datasets/toy/metrics", consolidated=False).load()
-    xrt.assert_allclose(ds, again.assign_coords({c: again[c].astype(object) for c in ("layer", "probe", "input", "class")}))
+    xrt.assert_allclose(
+        ds,
+        again.assign_coords(
+            {c: again[c].astype(object) for c in ("layer", "probe", "input", "class")}
+        ),
+    )
     assert ds["accuracy"].dims == ("sigma", "layer", "label_noise", "seed", "probe", "input")
-    assert ds["class_accuracy"].dims[-1] == "class" and ds["csnr"].dims == ("sigma", "layer", "input", "class")
+    assert ds["class_accuracy"].dims[-1] == "class" and ds["csnr"].dims == (
+        "sigma",
+        "layer",
+        "input",
+        "class",
+    )
     assert ds["csnr_theory"].dims == ("sigma",)
     assert ds["ensemble_accuracy"].dims == ("layer", "label_noise", "seed", "probe", "input")
     for v in ds.data_vars:
@@ -50,7 +64,9 @@ def test_metric_cube_round_trip(small_store, small_spec):
 def test_provenance(small_store, small_spec):
     a = store.open_store(small_store).attrs
     assert a["spec"] == SMALL and a["spec_hash"] == spec_hash(small_spec)
-    assert json.loads(a["spec_canonical"]) == json.loads(json.dumps(canonical(small_spec), sort_keys=True))
+    assert json.loads(a["spec_canonical"]) == json.loads(
+        json.dumps(canonical(small_spec), sort_keys=True)
+    )
     assert a["versions"]["zarr"].startswith("3") and "created" in a and "git_commit" in a
 
 
@@ -63,7 +79,10 @@ def test_refuses_foreign_folder_and_other_spec(tmp_path, small_store):
     assert (foreign / "thesis.tex").read_text() == "precious"
     other = validate_text(SMALL.replace("delta: 0.3", "delta: 0.2"))
     prov = store.provenance("x", spec_hash(other), canonical(other))
-    with pytest.raises(store.StoreError, match=r"different spec; differing fields:\n  datasets\[0\]\.delta: 0.3 -> 0.2"):
+    with pytest.raises(
+        store.StoreError,
+        match=r"different spec; differing fields:\n  datasets\[0\]\.delta: 0.3 -> 0.2",
+    ):
         store.create(small_store, prov)
 
 
@@ -83,13 +102,15 @@ def test_open_errors(tmp_path, small_store):
 
 def test_row_writer_writes_whole_chunks(tmp_path):
     import zarr
+
     xr.Dataset({"f": (("s", "n", "c"), np.full((2, 10, 3), np.nan, np.float32))}).to_zarr(
-        tmp_path / "w.zarr", mode="w", consolidated=False, encoding={"f": {"chunks": (1, 4, 3)}})
+        tmp_path / "w.zarr", mode="w", consolidated=False, encoding={"f": {"chunks": (1, 4, 3)}}
+    )
     arr = zarr.open_array(str(tmp_path / "w.zarr" / "f"), mode="r+")
     w = store.RowWriter(arr, (1,), 4)
     rows = np.arange(30, dtype=np.float32).reshape(10, 3)
     for start in range(0, 10, 2):
-        w.add(start, rows[start:start + 2])
+        w.add(start, rows[start : start + 2])
         if start == 0:
             assert np.isnan(arr[1]).all()  # buffered until a chunk is full
     w.flush()

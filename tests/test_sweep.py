@@ -1,4 +1,6 @@
-"""Sweeps: product grids become dims, points are reused across runs and extensions, errors are positioned."""
+"""Sweeps: product grids become dims, points are reused across runs and extensions, errors are
+positioned."""
+
 from __future__ import annotations
 
 import pytest
@@ -22,13 +24,20 @@ probes: [{kind: logistic, transform: abs, standardize: false}]
 
 
 def test_points_and_dim_names():
-    spec = validate_text(BASE + "sweep:\n  datasets[0].delta: [0.1, 0.5]\n  datasets[0].n_train: [60, 90, 120]\n")
+    spec = validate_text(
+        BASE + "sweep:\n  datasets[0].delta: [0.1, 0.5]\n  datasets[0].n_train: [60, 90, 120]\n"
+    )
     pts = points(spec)
-    assert [p.values for p in pts][:2] == [{"delta": 0.1, "n_train": 60}, {"delta": 0.1, "n_train": 90}]
+    assert [p.values for p in pts][:2] == [
+        {"delta": 0.1, "n_train": 60},
+        {"delta": 0.1, "n_train": 90},
+    ]
     assert len(pts) == 6 and pts[-1].spec.datasets[0].delta == 0.5 and pts[-1].spec.sweep is None
     assert len({p.folder for p in pts}) == 6
-    assert dim_names(["model.train.epochs", "models.a.train.epochs"]) == ["model_train_epochs",
-                                                                          "models_a_train_epochs"]
+    assert dim_names(["model.train.epochs", "models.a.train.epochs"]) == [
+        "model_train_epochs",
+        "models_a_train_epochs",
+    ]
 
 
 def test_sweep_dims_in_the_cube_and_each_point_equals_its_own_run(tmp_path):
@@ -40,22 +49,28 @@ def test_sweep_dims_in_the_cube_and_each_point_equals_its_own_run(tmp_path):
     assert acc.dims[0] == "delta" and list(acc.delta.values) == [0.1, 0.5]
     alone = validate_text(BASE.replace("delta: 0.3", "delta: 0.5"))
     reprdyn.run(alone, store=tmp_path / "alone.zarr")
-    xrt.assert_identical(res["m"].sel(delta=0.5, drop=True)["accuracy"].load(),
-                         reprdyn.open(tmp_path / "alone.zarr")["m"]["accuracy"].load())
+    xrt.assert_identical(
+        res["m"].sel(delta=0.5, drop=True)["accuracy"].load(),
+        reprdyn.open(tmp_path / "alone.zarr")["m"]["accuracy"].load(),
+    )
     assert res.point(delta=0.5).features("m", "output").sizes["sample"] == 200
-    with pytest.raises(st.StoreError, match="is a sweep over delta: features differ between points"):
+    with pytest.raises(
+        st.StoreError, match="is a sweep over delta: features differ between points"
+    ):
         res.features("m", "output")
     with pytest.raises(st.StoreError, match="no sweep point delta=0.7"):
         res.point(delta=0.7)
 
 
-TRAINED = BASE.replace("model: {kind: molrg-optimal}", """\
+TRAINED = BASE.replace(
+    "model: {kind: molrg-optimal}",
+    """\
 model:
   kind: diffusion
   network: {kind: mlp, width: 32}
   precond: {kind: edm}
-  train: {data: m, epochs: 2}""").replace("probes: [{kind: logistic, transform: abs, standardize: false}]",
-                                         "layers: [fc1]")
+  train: {data: m, epochs: 2}""",
+).replace("probes: [{kind: logistic, transform: abs, standardize: false}]", "layers: [fc1]")
 
 
 def test_points_reuse_checkpoints_and_a_sweep_grows_in_place(tmp_path, monkeypatch):
@@ -63,25 +78,36 @@ def test_points_reuse_checkpoints_and_a_sweep_grows_in_place(tmp_path, monkeypat
     spec = validate_text(TRAINED + "sweep:\n  datasets[0].n_test: [40, 80]\n")
     started = []
     reprdyn.run(spec, store=tmp_path / "g.zarr", on_start=started.append)
-    assert len(list((tmp_path / "cache").rglob("*.pt"))) == 1  # n_test leaves the training data as it was
-    assert sum(t.stage == "train" for t in started) == 2 and len(started) > 4  # the second finds it cached
+    # n_test leaves the training data as it was
+    assert len(list((tmp_path / "cache").rglob("*.pt"))) == 1
+    # the second finds it cached
+    assert sum(t.stage == "train" for t in started) == 2 and len(started) > 4
     started.clear()
     bigger = validate_text(TRAINED + "sweep:\n  datasets[0].n_test: [40, 80, 120]\n")
-    reprdyn.run(bigger, store=tmp_path / "g.zarr", on_start=started.append)  # same store: the sweep grows
+    # same store: the sweep grows
+    reprdyn.run(bigger, store=tmp_path / "g.zarr", on_start=started.append)
     assert len(started) == len(plan(points(bigger)[2].spec))  # only the new point's tasks
     assert list(reprdyn.open(tmp_path / "g.zarr")["m"].n_test.values) == [40, 80, 120]
-    other = validate_text(TRAINED.replace("width: 32", "width: 16") + "sweep:\n  datasets[0].n_test: [40]\n")
+    other = validate_text(
+        TRAINED.replace("width: 32", "width: 16") + "sweep:\n  datasets[0].n_test: [40]\n"
+    )
     with pytest.raises(st.StoreError, match="written by a different spec"):
         reprdyn.run(other, store=tmp_path / "g.zarr")
 
 
-@pytest.mark.parametrize("sweep, match", [
-    ("  datasets[0].delta: [0.2, 1.5]\n", "s.yaml:9:28: sweep.datasets[0].delta[1]: with datasets[0].delta = 1.5"),
-    ("  seed: [1, 2]\n", "a sweep varies the model, its training or a dataset"),
-    ("  datasets[0].delta: []\n", "has no values"),
-    ("  datasets[0].delta: [0.2, 0.2]\n", "repeats the value 0.2"),
-    ("  datasets[3].delta: [0.2]\n", "datasets has no item [3]"),
-])
+@pytest.mark.parametrize(
+    "sweep, match",
+    [
+        (
+            "  datasets[0].delta: [0.2, 1.5]\n",
+            "s.yaml:9:28: sweep.datasets[0].delta[1]: with datasets[0].delta = 1.5",
+        ),
+        ("  seed: [1, 2]\n", "a sweep varies the model, its training or a dataset"),
+        ("  datasets[0].delta: []\n", "has no values"),
+        ("  datasets[0].delta: [0.2, 0.2]\n", "repeats the value 0.2"),
+        ("  datasets[3].delta: [0.2]\n", "datasets has no item [3]"),
+    ],
+)
 def test_bad_sweeps_are_positioned(sweep, match):
     with pytest.raises(SpecError) as e:
         validate_text(BASE + "sweep:\n" + sweep, "s.yaml")
@@ -89,5 +115,7 @@ def test_bad_sweeps_are_positioned(sweep, match):
 
 
 def test_a_sweep_can_be_set_from_the_command_line():
-    spec = validate_text(BASE, overrides=["sweep.datasets[0].delta=[0.1, 0.2]", "sweep.model.kind=[molrg-optimal]"])
+    spec = validate_text(
+        BASE, overrides=["sweep.datasets[0].delta=[0.1, 0.2]", "sweep.model.kind=[molrg-optimal]"]
+    )
     assert spec.sweep == {"datasets[0].delta": [0.1, 0.2], "model.kind": ["molrg-optimal"]}

@@ -1,15 +1,15 @@
 """Task functions: the probe protocol (splits, label noise, selection, evaluation) and leakage."""
+
 from __future__ import annotations
 
 import numpy as np
 import xarray.testing as xrt
+from conftest import SMALL
 
 import reprdyn
-from reprdyn.spec import validate_text
 from reprdyn.seeds import derive_seed
+from reprdyn.spec import validate_text
 from reprdyn.tasks.probe import choose, evaluate, noisy_labels, val_split
-
-from conftest import SMALL
 
 
 def test_val_split_is_fixed_and_stratified(small_spec):
@@ -33,6 +33,7 @@ def test_noisy_labels_grid(small_spec):
 def test_choose_and_evaluate():
     val = np.array([[0.2, 0.9], [0.8, 0.1], [0.5, 0.3]])  # (S, T)
     from reprdyn.spec.schema import Ensemble
+
     best, members = choose(val, Ensemble(k=1))
     assert best.tolist() == [1, 0] and [m.tolist() for m in members] == [[0, 1, 2], [0, 1]]
     logits = np.zeros((3, 2, 4, 2))
@@ -53,9 +54,13 @@ def test_selection_never_reads_test_labels(small_spec, tmp_path, monkeypatch):
         test = d.split == "test"
         d.y[test] = np.random.default_rng(9).permutation(d.y[test])
         return d
+
     monkeypatch.setattr(DataCache, "get", shuffled)
     reprdyn.run(small_spec, store=tmp_path / "b.zarr")
-    a, b = reprdyn.open(tmp_path / "a.zarr")["toy"].load(), reprdyn.open(tmp_path / "b.zarr")["toy"].load()
+    a, b = (
+        reprdyn.open(tmp_path / "a.zarr")["toy"].load(),
+        reprdyn.open(tmp_path / "b.zarr")["toy"].load(),
+    )
     for v in ("val_accuracy", "best_sigma", "ensemble_members"):
         xrt.assert_identical(a[v], b[v])
     assert not a["accuracy"].equals(b["accuracy"])  # the test numbers did change
@@ -70,7 +75,8 @@ ALL_PROBES = SMALL.replace(
   - {kind: bn-linear, epochs: 10, batch_size: 64, lr: 0.01, transform: abs}
   - {kind: mlp, epochs: 10, batch_size: 64, hidden: 16, lr: 0.01, transform: abs}
 label_noise_kind: pair
-ensemble: {strategy: top, m: 2}""").replace("ensemble: {k: 1}\n", "")
+ensemble: {strategy: top, m: 2}""",
+).replace("ensemble: {k: 1}\n", "")
 
 
 def test_every_probe_kind_fills_every_variable(tmp_path):
@@ -78,29 +84,44 @@ def test_every_probe_kind_fills_every_variable(tmp_path):
     rows = reprdyn.run(spec, store=tmp_path / "p.zarr")
     ds = reprdyn.open(tmp_path / "p.zarr")["toy"]
     assert list(ds.probe.values) == ["ridge", "ridge-gcv", "logistic", "bn-linear", "mlp"]
-    for v in ("accuracy", "val_accuracy", "class_accuracy", "best_sigma", "best_accuracy", "ensemble_accuracy",
-              "ensemble_members"):
+    for v in (
+        "accuracy",
+        "val_accuracy",
+        "class_accuracy",
+        "best_sigma",
+        "best_accuracy",
+        "ensemble_accuracy",
+        "ensemble_members",
+    ):
         assert ds[v].notnull().all(), v
-    at_best = ds["accuracy"].sel(sigma=ds["best_sigma"])  # vectorised pick of each probe's best sigma
+    # vectorised pick of each probe's best sigma
+    at_best = ds["accuracy"].sel(sigma=ds["best_sigma"])
     xrt.assert_allclose(at_best.drop_vars("sigma"), ds["best_accuracy"])
     assert ds.sizes["member"] == 2 and len(rows) == 5
     assert all(r.best_accuracy > 0.5 for r in rows)  # chance is 1/3 (MoLRG needs |features|)
 
 
 def test_derive_seed_is_stable():
-    assert derive_seed(0, "toy", "val") == derive_seed(0, "toy", "val") != derive_seed(1, "toy", "val")
+    assert (
+        derive_seed(0, "toy", "val") == derive_seed(0, "toy", "val") != derive_seed(1, "toy", "val")
+    )
     assert derive_seed(-1, 0.5) >= 0
 
 
-def test_out_of_memory_mid_stream_splits_the_passes_and_keeps_the_noise(tmp_path, monkeypatch, caplog):
-    """A simulated out-of-memory error after some blocks: the retry runs 32 samples per pass, and every
+def test_out_of_memory_mid_stream_splits_the_passes_and_keeps_the_noise(
+    tmp_path, monkeypatch, caplog
+):
+    """A simulated out-of-memory error after some blocks: the retry runs 32 samples per pass, and
+    every
     sample's noise, hence its features, are those of an uninterrupted run."""
     import logging
 
     import torch
 
     import reprdyn.tasks.features as tasks
-    monkeypatch.setattr(logging.getLogger("reprdyn"), "propagate", True)  # the CLI's own handler may be set
+
+    # the CLI's own handler may be set
+    monkeypatch.setattr(logging.getLogger("reprdyn"), "propagate", True)
     spec = validate_text(SMALL + "inputs: [clean, noisy]\nnoise_draws: 3\n")
     reprdyn.run(spec, store=tmp_path / "plain.zarr")
     real = tasks.iter_features
@@ -110,6 +131,7 @@ def test_out_of_memory_mid_stream_splits_the_passes_and_keeps_the_noise(tmp_path
             if rows > 32 and i == 3:  # a device that fits 32 samples per pass, found out mid-stream
                 raise torch.OutOfMemoryError("CUDA out of memory (simulated)")
             yield block
+
     monkeypatch.setattr(tasks, "iter_features", picky)
     with caplog.at_level("WARNING", logger="reprdyn"):
         reprdyn.run(spec, store=tmp_path / "oom.zarr")
@@ -119,23 +141,32 @@ def test_out_of_memory_mid_stream_splits_the_passes_and_keeps_the_noise(tmp_path
     xrt.assert_equal(a["toy"].load(), b["toy"].load())
 
 
-GRID = SMALL.replace("probes: [{kind: logistic, transform: abs, standardize: false}]", """probes:
+GRID = SMALL.replace(
+    "probes: [{kind: logistic, transform: abs, standardize: false}]",
+    """probes:
   - {kind: ridge, transform: abs}
   - {kind: logistic, C: [0.1, 1.0], transform: abs}
   - {kind: bn-linear, epochs: 8, batch_size: 64, lr: 0.01, transform: abs}
   - {kind: mlp, epochs: 8, batch_size: 64, hidden: 16, lr: 0.01, transform: abs}
 inputs: [clean, noisy]
-noise_draws: 2""")
+noise_draws: 2""",
+)
 
 
 def test_a_cell_does_not_depend_on_the_rest_of_the_grid(tmp_path):
-    """The cell (sigma, label_noise=0, seed=0) of every probe kind, fitted alone and inside a grid with more
+    """The cell (sigma, label_noise=0, seed=0) of every probe kind, fitted alone and inside a grid
+    with more
     sigmas, label-noise levels and seeds, gives identical features, validation and test accuracy."""
-    alone = validate_text(GRID.replace("sigma: {start: 0.05, stop: 5, num: 5, scale: log}", "sigma: [0.5]")
-                          .replace("label_noise: [0.0, 0.4]", "label_noise: [0.0]").replace("seeds: [0, 1]",
-                                                                                              "seeds: [0]"))
-    grid = validate_text(GRID.replace("sigma: {start: 0.05, stop: 5, num: 5, scale: log}", "sigma: [0.1, 0.5, 2]")
-                         .replace("seeds: [0, 1]", "seeds: [3, 0]"))
+    alone = validate_text(
+        GRID.replace("sigma: {start: 0.05, stop: 5, num: 5, scale: log}", "sigma: [0.5]")
+        .replace("label_noise: [0.0, 0.4]", "label_noise: [0.0]")
+        .replace("seeds: [0, 1]", "seeds: [0]")
+    )
+    grid = validate_text(
+        GRID.replace(
+            "sigma: {start: 0.05, stop: 5, num: 5, scale: log}", "sigma: [0.1, 0.5, 2]"
+        ).replace("seeds: [0, 1]", "seeds: [3, 0]")
+    )
     reprdyn.run(alone, store=tmp_path / "alone.zarr")
     reprdyn.run(grid, store=tmp_path / "grid.zarr")
     a, b = reprdyn.open(tmp_path / "alone.zarr"), reprdyn.open(tmp_path / "grid.zarr")
@@ -143,5 +174,7 @@ def test_a_cell_does_not_depend_on_the_rest_of_the_grid(tmp_path):
     for v in ("accuracy", "val_accuracy", "class_accuracy"):
         xrt.assert_identical(a["toy"][v].sel(cell).load(), b["toy"][v].sel(cell).load())
     # noisy inputs: the noise is keyed by the sigma's value, not its place in the grid
-    xrt.assert_identical(a.features("toy", "output")["features"].sel(sigma=0.5).load(),
-                         b.features("toy", "output")["features"].sel(sigma=0.5).load())
+    xrt.assert_identical(
+        a.features("toy", "output")["features"].sel(sigma=0.5).load(),
+        b.features("toy", "output")["features"].sel(sigma=0.5).load(),
+    )

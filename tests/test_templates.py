@@ -1,4 +1,6 @@
-"""`reprdyn init` templates: one per shipped spec family, each valid, commented and schema-linked."""
+"""`reprdyn init` templates: one per shipped spec family, each valid, commented and
+schema-linked."""
+
 from __future__ import annotations
 
 import json

@@ -1,11 +1,12 @@
 """Training: the loss goes down, checkpoints are cached by content key and never retrained."""
+
 from __future__ import annotations
 
 import numpy as np
 import torch
 
-from reprdyn.spec import validate_text
 from reprdyn.caches import DataCache
+from reprdyn.spec import validate_text
 from reprdyn.train import ensure_trained
 
 SPEC = """spec_version: 1
@@ -29,8 +30,9 @@ def test_training_lowers_loss_and_cache_is_reused(tmp_path):
     losses = torch.load(path, weights_only=True)["losses"]
     assert np.mean(losses[-3:]) < 0.7 * np.mean(losses[:2])
     calls = []
-    net2, path2, trained2 = ensure_trained(spec.model, data, None, 0, str(tmp_path), "cpu",
-                                           lambda *a: calls.append(a))
+    net2, path2, trained2 = ensure_trained(
+        spec.model, data, None, 0, str(tmp_path), "cpu", lambda *a: calls.append(a)
+    )
     assert not trained2 and path2 == path and calls == []  # loaded, not retrained
     for a, b in zip(net.state_dict().values(), net2.state_dict().values()):
         torch.testing.assert_close(a, b)
@@ -44,7 +46,9 @@ def test_cache_key_covers_config_data_and_seed(tmp_path):
     _, p1, _ = ensure_trained(spec.model, data, [0.6], 0, str(tmp_path), "cpu")
     _, p2, _ = ensure_trained(spec.model, data, [0.5], 1, str(tmp_path), "cpu")
     other = validate_text(SPEC.replace("n_train: 512", "n_train: 500"))
-    _, p3, _ = ensure_trained(other.model, DataCache(other).train_split(other.model), [0.5], 0, str(tmp_path), "cpu")
+    _, p3, _ = ensure_trained(
+        other.model, DataCache(other).train_split(other.model), [0.5], 0, str(tmp_path), "cpu"
+    )
     assert len({p0, p1, p2, p3}) == 4
 
 
@@ -58,7 +62,8 @@ def test_training_is_deterministic(tmp_path):
 
 
 def test_checkpoint_key_covers_the_model_code(tmp_path, monkeypatch):
-    """Editing what the network computes changes every checkpoint key (an old checkpoint is never loaded
+    """Editing what the network computes changes every checkpoint key (an old checkpoint is never
+    loaded
     into new code); comments, docstrings and formatting do not."""
     import inspect
 
@@ -73,6 +78,7 @@ def test_checkpoint_key_covers_the_model_code(tmp_path, monkeypatch):
     def edited(change):
         def source(obj):
             return change(real(obj)) if obj is networks else real(obj)
+
         return source
 
     def key_with(change):
@@ -83,9 +89,15 @@ def test_checkpoint_key_covers_the_model_code(tmp_path, monkeypatch):
         finally:
             monkeypatch.setattr(train.inspect, "getsource", real)
             code_version.cache_clear()
+
     code = "return (h + self.skip(x)) / math.sqrt(2)"
     assert code in real(networks)
     assert key_with(lambda s: s.replace(code, "return h + self.skip(x)")) != key
-    assert key_with(lambda s: s.replace(code, "return (h+self.skip(x))/math.sqrt(2)  # same")) == key
-    assert key_with(lambda s: s.replace('"""Single-head self-attention', '"""One-head self-attention')) == key
+    assert (
+        key_with(lambda s: s.replace(code, "return (h+self.skip(x))/math.sqrt(2)  # same")) == key
+    )
+    assert (
+        key_with(lambda s: s.replace('"""Single-head self-attention', '"""One-head self-attention'))
+        == key
+    )
     assert checkpoint_key(spec.model, None, "data", 0) == key

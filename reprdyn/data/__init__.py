@@ -5,6 +5,7 @@ Every builder returns a `Data`: train and test samples stacked on one sample
 axis with a `split` label, integer class labels, class names, and extra
 arrays (such as MoLRG's ground-truth bases) that the store keeps.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -21,14 +22,15 @@ class Data:
     y: np.ndarray  # (N,) int class labels
     split: np.ndarray  # (N,) "train" | "test"
     classes: list[str]
-    extras: dict[str, tuple[tuple[str, ...], np.ndarray]] = field(default_factory=dict)  # name -> (dims, values)
+    # name -> (dims, values)
+    extras: dict[str, tuple[tuple[str, ...], np.ndarray]] = field(default_factory=dict)
     meta: dict[str, float | int | str] = field(default_factory=dict)  # stored as group attributes
 
     @property
     def n_classes(self) -> int:
         return len(self.classes)
 
-    def train(self) -> "Data":
+    def train(self) -> Data:
         """The train split alone."""
         m = self.split == "train"
         return Data(self.x[m], self.y[m], self.split[m], self.classes, self.extras, self.meta)
@@ -73,7 +75,9 @@ def _build_digits(cfg, seed: int) -> Data:
 def _build_npz(cfg, seed: int) -> Data:
     from .npz import npz
 
-    return _split(*npz(cfg.path, cfg.x, cfg.y, cfg.test_fraction, seed), {"path": cfg.path, "seed": seed})
+    return _split(
+        *npz(cfg.path, cfg.x, cfg.y, cfg.test_fraction, seed), {"path": cfg.path, "seed": seed}
+    )
 
 
 def _build_hf(cfg, seed: int) -> Data:
@@ -85,11 +89,18 @@ def _build_hf(cfg, seed: int) -> Data:
 def _build_torchvision(cfg, seed: int) -> Data:
     from .images import torchvision_images
 
-    return _split(*torchvision_images(cfg, seed), {"source": f"{cfg.dataset} in {cfg.root}", "seed": seed})
+    return _split(
+        *torchvision_images(cfg, seed), {"source": f"{cfg.dataset} in {cfg.root}", "seed": seed}
+    )
 
 
-BUILDERS = {"molrg": _build_molrg, "digits": _build_digits, "npz": _build_npz,
-            "hf": _build_hf, "torchvision": _build_torchvision}
+BUILDERS = {
+    "molrg": _build_molrg,
+    "digits": _build_digits,
+    "npz": _build_npz,
+    "hf": _build_hf,
+    "torchvision": _build_torchvision,
+}
 
 
 def build_dataset(cfg, spec_seed: int) -> Data:

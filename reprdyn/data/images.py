@@ -1,8 +1,10 @@
-"""Image datasets: Hugging Face `datasets` (hub, imagefolder, parquet) and torchvision, with one transform.
+"""Image datasets: Hugging Face `datasets` (hub, imagefolder, parquet) and torchvision, with one
+transform.
 
 Labels are read first and the subset is chosen from them, so only the images
 that are used are decoded. Images become (C, H, W) float32 in the model's range.
 """
+
 from __future__ import annotations
 
 import inspect
@@ -16,13 +18,16 @@ from ..errors import InputError
 
 
 class DataUnavailable(InputError):
-    """A dataset that cannot be found or read; the message says where reprdyn looked and what to do."""
+    """A dataset that cannot be found or read; the message says where reprdyn looked and what to
+    do."""
 
 
 # --- transform and subsets --------------------------------------------------------
 
+
 def to_array(img, t) -> np.ndarray:
-    """PIL image (or array, or encoded bytes) -> (C, crop, crop) float32 in t.range (the spec's Transform)."""
+    """PIL image (or array, or encoded bytes) -> (C, crop, crop) float32 in t.range (the spec's
+    Transform)."""
     from PIL import Image
 
     if isinstance(img, dict) and img.get("bytes") is not None:  # an undecoded parquet image
@@ -42,7 +47,9 @@ def to_array(img, t) -> np.ndarray:
     return lo + (hi - lo) * x
 
 
-def subset(labels: np.ndarray, n: int | None, per_class: bool, rng: np.random.Generator) -> np.ndarray:
+def subset(
+    labels: np.ndarray, n: int | None, per_class: bool, rng: np.random.Generator
+) -> np.ndarray:
     """Sorted indices of a seeded random subset: n in all, or n of each class."""
     if n is None:
         return np.arange(len(labels))
@@ -53,14 +60,20 @@ def subset(labels: np.ndarray, n: int | None, per_class: bool, rng: np.random.Ge
 
 
 def _stack(images, t) -> np.ndarray:
-    return np.stack([to_array(img, t) for img in images]) if len(images) else np.zeros((0, *t.shape), np.float32)
+    return (
+        np.stack([to_array(img, t) for img in images])
+        if len(images)
+        else np.zeros((0, *t.shape), np.float32)
+    )
 
 
 # --- Hugging Face datasets ----------------------------------------------------------
 
+
 def _hf_cache() -> str:
     try:
         import datasets
+
         return str(datasets.config.HF_DATASETS_CACHE)
     except Exception:  # noqa: BLE001 - only for the message
         return os.path.expanduser("~/.cache/huggingface/datasets")
@@ -75,38 +88,57 @@ def load_hf(cfg) -> dict:
     try:
         import datasets
     except ImportError:
-        raise DataUnavailable("dataset kind 'hf' needs the `datasets` package: pip install 'reprdyn[hf]'") from None
+        raise DataUnavailable(
+            "dataset kind 'hf' needs the `datasets` package: pip install 'reprdyn[hf]'"
+        ) from None
     folder = Path(cfg.path)
     if folder.is_dir():
         fmt = _local_format(folder)
         args, kwargs, where = (fmt,), {"data_dir": str(folder)}, f"local {fmt} folder {folder}"
     elif cfg.path.startswith((".", "/", "~")):
-        raise DataUnavailable(f"dataset folder {cfg.path} does not exist (a relative path resolves against the "
-                              "spec's folder)")
+        raise DataUnavailable(
+            f"dataset folder {cfg.path} does not exist (a relative path resolves against the "
+            "spec's folder)"
+        )
     else:
-        args, kwargs, where = (cfg.path, cfg.config), {"revision": cfg.revision}, f"hub dataset {cfg.path!r}"
+        args, kwargs, where = (
+            (cfg.path, cfg.config),
+            {"revision": cfg.revision},
+            f"hub dataset {cfg.path!r}",
+        )
     if "trust_remote_code" in inspect.signature(datasets.load_dataset).parameters:
-        kwargs["trust_remote_code"] = False  # never run a hub dataset's loading script (datasets < 4 can)
+        # never run a hub dataset's loading script (datasets < 4 can)
+        kwargs["trust_remote_code"] = False
     try:
         ds = datasets.load_dataset(*args, **kwargs)
     except Exception as e:  # noqa: BLE001 - offline, missing, malformed: one clear message
         if folder.is_dir():
-            raise DataUnavailable(f"cannot read the {where}: {e}. An imagefolder holds train/<class>/*.png and "
-                                  "test/<class>/*.png; a parquet folder holds *.parquet files with "
-                                  f"{cfg.image_column!r} and {cfg.label_column!r} columns") from None
+            raise DataUnavailable(
+                f"cannot read the {where}: {e}. An imagefolder holds train/<class>/*.png and "
+                "test/<class>/*.png; a parquet folder holds *.parquet files with "
+                f"{cfg.image_column!r} and {cfg.label_column!r} columns"
+            ) from None
         raise DataUnavailable(
-            f"dataset {cfg.path!r} is not available offline ({type(e).__name__}: {str(e).splitlines()[0][:200]}); "
-            f"looked in the Hugging Face datasets cache {_hf_cache()}. Download it once on a machine with a "
-            f"network (datasets.load_dataset({cfg.path!r})) and copy that cache, or point `path:` at a local "
-            "imagefolder or parquet folder") from None
+            f"dataset {cfg.path!r} is not available offline ({type(e).__name__}: "
+            f"{str(e).splitlines()[0][:200]}); "
+            f"looked in the Hugging Face datasets cache {_hf_cache()}. Download it once on a "
+            "machine with a "
+            f"network (datasets.load_dataset({cfg.path!r})) and copy that cache, or point `path:` "
+            "at a local "
+            "imagefolder or parquet folder"
+        ) from None
     for split in (cfg.train_split, cfg.test_split):
         if split not in ds:
-            raise DataUnavailable(f"the {where} has no split {split!r}; it has {sorted(ds)} "
-                                  "(set train_split / test_split)")
+            raise DataUnavailable(
+                f"the {where} has no split {split!r}; it has {sorted(ds)} "
+                "(set train_split / test_split)"
+            )
     for col in (cfg.image_column, cfg.label_column):
         if col not in ds[cfg.train_split].column_names:
-            raise DataUnavailable(f"the {where} has no column {col!r}; it has {ds[cfg.train_split].column_names} "
-                                  "(set image_column / label_column)")
+            raise DataUnavailable(
+                f"the {where} has no column {col!r}; it has {ds[cfg.train_split].column_names} "
+                "(set image_column / label_column)"
+            )
     return {"train": ds[cfg.train_split], "test": ds[cfg.test_split]}
 
 
@@ -125,17 +157,25 @@ def hf_images(cfg, seed: int):
         ys.append(labels[idx])
     names = getattr(feature, "names", None)
     K = int(max(y.max(initial=-1) for y in ys)) + 1
-    return np.concatenate(xs), np.concatenate(ys), len(ys[0]), list(names) if names else [str(k) for k in range(K)]
+    return (
+        np.concatenate(xs),
+        np.concatenate(ys),
+        len(ys[0]),
+        list(names) if names else [str(k) for k in range(K)],
+    )
 
 
 # --- torchvision ---------------------------------------------------------------
+
 
 def _torchvision():
     try:
         import torchvision
     except Exception as e:  # noqa: BLE001 - a mismatched build raises more than ImportError
-        raise DataUnavailable(f"dataset kind 'torchvision' needs torchvision built for torch "
-                              f"(pip install 'reprdyn[torchvision]'); importing it failed: {e}") from None
+        raise DataUnavailable(
+            f"dataset kind 'torchvision' needs torchvision built for torch "
+            f"(pip install 'reprdyn[torchvision]'); importing it failed: {e}"
+        ) from None
     return torchvision
 
 
@@ -145,15 +185,21 @@ def _tv_split(tv, cfg, train: bool):
         if name in ("CIFAR10", "CIFAR100"):
             return getattr(tv.datasets, name)(str(root), train=train, download=cfg.download)
         if name in ("Flowers102", "DTD"):
-            return getattr(tv.datasets, name)(str(root), split="train" if train else "test", download=cfg.download)
+            return getattr(tv.datasets, name)(
+                str(root), split="train" if train else "test", download=cfg.download
+            )
         folder = root / ("train" if train else "test")
         if not folder.is_dir():
-            raise DataUnavailable(f"ImageFolder root {root} has no {folder.name}/ subfolder; it needs "
-                                  "train/<class>/*.png and test/<class>/*.png")
+            raise DataUnavailable(
+                f"ImageFolder root {root} has no {folder.name}/ subfolder; it needs "
+                "train/<class>/*.png and test/<class>/*.png"
+            )
         return tv.datasets.ImageFolder(str(folder))
     except (RuntimeError, FileNotFoundError) as e:
-        raise DataUnavailable(f"torchvision {name} not found under {root} ({e}); set `download: true` on a "
-                              "machine with a network, or copy the files there") from None
+        raise DataUnavailable(
+            f"torchvision {name} not found under {root} ({e}); set `download: true` on a "
+            "machine with a network, or copy the files there"
+        ) from None
 
 
 def _tv_labels(ds) -> np.ndarray:
@@ -176,4 +222,9 @@ def torchvision_images(cfg, seed: int):
         ys.append(labels[idx])
         classes = classes or getattr(ds, "classes", None)
     K = int(max(y.max(initial=-1) for y in ys)) + 1
-    return np.concatenate(xs), np.concatenate(ys), len(ys[0]), list(classes) if classes else [str(k) for k in range(K)]
+    return (
+        np.concatenate(xs),
+        np.concatenate(ys),
+        len(ys[0]),
+        list(classes) if classes else [str(k) for k in range(K)],
+    )

@@ -1,4 +1,5 @@
 """Noisy mixture of low-rank Gaussians, docs/theory.md §2 (the paper's Assumption 1)."""
+
 from __future__ import annotations
 
 import numpy as np

@@ -1,4 +1,6 @@
-"""Datasets from NumPy .npz files: samples `x`, integer labels `y`, an optional `x_test`/`y_test`."""
+"""Datasets from NumPy .npz files: samples `x`, integer labels `y`, an optional
+`x_test`/`y_test`."""
+
 from __future__ import annotations
 
 import zipfile
@@ -6,8 +8,10 @@ from pathlib import Path
 
 import numpy as np
 
-
-HEADER_READERS = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
+HEADER_READERS = {
+    (1, 0): np.lib.format.read_array_header_1_0,
+    (2, 0): np.lib.format.read_array_header_2_0,
+}
 
 
 def npz_header(path: str) -> dict[str, tuple[tuple[int, ...], str]]:
@@ -17,7 +21,9 @@ def npz_header(path: str) -> dict[str, tuple[tuple[int, ...], str]]:
     """
     p = Path(path)
     if not p.is_file():
-        raise ValueError(f"npz file not found: {p} (a relative path resolves against the spec's folder)")
+        raise ValueError(
+            f"npz file not found: {p} (a relative path resolves against the spec's folder)"
+        )
     try:
         with zipfile.ZipFile(p) as z:
             out = {}
@@ -26,11 +32,15 @@ def npz_header(path: str) -> dict[str, tuple[tuple[int, ...], str]]:
                     version = np.lib.format.read_magic(f)
                     read = HEADER_READERS.get(version)
                     if read is None:
-                        raise ValueError(f"array {name} uses .npy format {version}; expected 1.0 or 2.0")
+                        raise ValueError(
+                            f"array {name} uses .npy format {version}; expected 1.0 or 2.0"
+                        )
                     shape, _, dtype = read(f)
                 out[name.removesuffix(".npy")] = (tuple(shape), str(dtype))
     except (zipfile.BadZipFile, ValueError, OSError) as e:
-        raise ValueError(f"{p} is not a readable .npz file ({e}); write it with numpy.savez") from None
+        raise ValueError(
+            f"{p} is not a readable .npz file ({e}); write it with numpy.savez"
+        ) from None
     return out
 
 
@@ -41,7 +51,9 @@ def check_arrays(p: str, out: dict, x: str, y: str) -> None:
             raise ValueError(f"{p} has no array {key!r}; it has {sorted(out)}")
     (nx, *_), (ny, *rest) = out[x][0] or (0,), out[y][0] or (0,)
     if rest or out[y][0] == () or nx != ny:
-        raise ValueError(f"{p}: {y!r} must be one label per sample of {x!r}: shapes {out[x][0]} and {out[y][0]}")
+        raise ValueError(
+            f"{p}: {y!r} must be one label per sample of {x!r}: shapes {out[x][0]} and {out[y][0]}"
+        )
     if len(out[x][0]) < 2:
         raise ValueError(f"{p}: {x!r} has shape {out[x][0]}; expected (N, features...) samples")
     if not np.issubdtype(np.dtype(out[y][1]), np.integer):
@@ -49,7 +61,8 @@ def check_arrays(p: str, out: dict, x: str, y: str) -> None:
 
 
 def npz_shape(path: str, x: str, y: str) -> tuple[int, ...]:
-    """The per-sample shape of array `x`, after checking the file's headers; ValueError says what is wrong."""
+    """The per-sample shape of array `x`, after checking the file's headers; ValueError says what
+    is wrong."""
     header = npz_header(path)
     check_arrays(path, header, x, y)
     return tuple(header[x][0][1:])
@@ -80,4 +93,9 @@ def npz(path: str, x: str, y: str, test_fraction: float, seed: int):
     if labels.min() < 0:
         raise ValueError(f"{path}: labels must be 0..K-1; found {labels.min()}")
     K = int(labels.max()) + 1
-    return np.concatenate([x_tr, x_te]), np.concatenate([y_tr, y_te]), len(y_tr), [str(k) for k in range(K)]
+    return (
+        np.concatenate([x_tr, x_te]),
+        np.concatenate([y_tr, y_te]),
+        len(y_tr),
+        [str(k) for k in range(K)],
+    )

@@ -1,4 +1,6 @@
-"""Class-specific SNR: empirical (docs/theory.md §4, Definition 1) and closed form (§5, Theorem 1)."""
+"""Class-specific SNR: empirical (docs/theory.md §4, Definition 1) and closed form (§5, Theorem
+1)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -31,7 +33,7 @@ class ClassMoments:
         f, y = np.concatenate(self._f), np.concatenate(self._y)
         whole = len(y) if final else len(y) // self.block * self.block
         for start in range(0, whole, self.block):
-            self._add(f[start:start + self.block], y[start:start + self.block])
+            self._add(f[start : start + self.block], y[start : start + self.block])
         self._f, self._y, self._pending = [f[whole:]], [y[whole:]], len(y) - whole
 
     def _add(self, f: np.ndarray, y: np.ndarray) -> None:
@@ -42,7 +44,8 @@ class ClassMoments:
             self.n[k] += len(fk)
 
     def second_moment(self, center: bool) -> np.ndarray:
-        """E[f f^T] per class, or the class covariance when `center` (each class about its own mean)."""
+        """E[f f^T] per class, or the class covariance when `center` (each class about its own
+        mean)."""
         if self._pending:
             self._drain(final=True)
         n = np.maximum(self.n, 1)[:, None, None]
@@ -54,7 +57,8 @@ class ClassMoments:
 
 
 def svd_bases(M: np.ndarray, rank: int | None, energy: float) -> list[np.ndarray]:
-    """Per-class top-r right singular vectors of the feature matrix, from its second moment M (K, C, C).
+    """Per-class top-r right singular vectors of the feature matrix, from its second moment M (K, C,
+    C).
 
     The right singular vectors of F_k are the eigenvectors of F_k^T F_k. With no
     `rank`, r is the smallest that keeps `energy` of the squared singular values.
@@ -67,18 +71,20 @@ def svd_bases(M: np.ndarray, rank: int | None, energy: float) -> list[np.ndarray
             r = min(rank, len(w))
         else:
             r = int(np.searchsorted(np.cumsum(w) / max(w.sum(), 1e-300), energy) + 1)
-        bases.append(V[:, :min(r, len(w))])
+        bases.append(V[:, : min(r, len(w))])
     return bases
 
 
 def csnr_from_moments(M: np.ndarray, n: np.ndarray, bases) -> tuple[float, np.ndarray]:
     """CSNR from per-class second moments M (K, C, C), counts n (K,) and bases B_l (C, r_l).
 
-    E_k||B_l^T f||^2 = tr(B_l^T M_k B_l), so this equals Definition 1's ratio of means over the samples
+    E_k||B_l^T f||^2 = tr(B_l^T M_k B_l), so this equals Definition 1's ratio of means over the
+    samples
     (the tests compare it with that sample formula).
     """
     K = len(M)
-    E = np.array([[np.trace(B.T @ M[k] @ B) for B in bases] for k in range(K)])  # (K, K): class k data, basis l
+    # (K, K): class k data, basis l
+    E = np.array([[np.trace(B.T @ M[k] @ B) for B in bases] for k in range(K)])
     on = np.diag(E)
     off = E.sum(1) - on
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -97,7 +103,7 @@ def csnr_theory(sigma, K: int, d: int, delta: float) -> np.ndarray:
     sigma = np.asarray(sigma, dtype=np.float64)
     if delta == 0:
         return np.full(sigma.shape, np.inf)
-    d2, s2 = delta ** 2, sigma ** 2
+    d2, s2 = delta**2, sigma**2
     c = (1 - d2) / (2 * (1 + s2) * (d2 + s2))  # softmax temperature c(sigma), Prop. 1
     # phi_+ and phi_-: expected class confidences, evaluated stably in log space (Lemma 1)
     a, b = c * d, c * d2 * d

@@ -4,17 +4,27 @@ docs/theory.md §6 (Figure 7) compares each sigma's features with the features a
 the best sigma by the sliced Wasserstein distance; linear CKA (Kornblith et al.
 2019) compares every pair of sigmas up to rotation and isotropic scale.
 """
+
 from __future__ import annotations
 
 import numpy as np
 
 
-def sliced_wasserstein(X: np.ndarray, Y: np.ndarray, projections: int = 128, seed: int = 0) -> float:
-    """SW_2 between the empirical distributions of rows of X (n, C) and Y (m, C), fixed projection seed."""
+def sliced_wasserstein(
+    X: np.ndarray, Y: np.ndarray, projections: int = 128, seed: int = 0
+) -> float:
+    """SW_2 between the empirical distributions of rows of X (n, C) and Y (m, C), fixed projection
+    seed."""
     import ot
 
-    return float(ot.sliced_wasserstein_distance(np.asarray(X, np.float64), np.asarray(Y, np.float64),
-                                                n_projections=projections, seed=seed))
+    return float(
+        ot.sliced_wasserstein_distance(
+            np.asarray(X, np.float64),
+            np.asarray(Y, np.float64),
+            n_projections=projections,
+            seed=seed,
+        )
+    )
 
 
 def _centred(X: np.ndarray) -> np.ndarray:
@@ -34,7 +44,8 @@ def cka_matrix(feats: list[np.ndarray]) -> np.ndarray:
         G = [X @ X.T for X in Xs]  # (n, n) Gram matrices
         inner = np.array([[float((a * b).sum()) for b in G] for a in G])  # <K_s, K_t>_F
     else:
-        inner = np.array([[float(np.square(b.T @ a).sum()) for b in Xs] for a in Xs])  # ||Xt^T Xs||_F^2
+        # ||Xt^T Xs||_F^2
+        inner = np.array([[float(np.square(b.T @ a).sum()) for b in Xs] for a in Xs])
     norm = np.sqrt(np.diag(inner))
     with np.errstate(invalid="ignore", divide="ignore"):
         return inner / np.outer(norm, norm)

@@ -1,9 +1,11 @@
-"""Generalisation vs memorisation (appendix A.2): the share of generated samples that are not copies.
+"""Generalisation vs memorisation (appendix A.2): the share of generated samples that are not
+copies.
 
 Following Zhang et al. 2023 (and Yoon et al. 2023), a generated sample x is a
 near-copy of the training set when its nearest training sample is much nearer
 than the second nearest: d1(x) / d2(x) < threshold (1/3 by default).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -12,7 +14,8 @@ THRESHOLD = 1 / 3
 
 
 def nn_ratio(generated: np.ndarray, train: np.ndarray, batch: int = 1024) -> np.ndarray:
-    """d1 / d2 for each generated sample: its two nearest training samples in L2 (on flattened samples)."""
+    """d1 / d2 for each generated sample: its two nearest training samples in L2 (on flattened
+    samples)."""
     import torch
 
     G = torch.as_tensor(np.asarray(generated, np.float64).reshape(len(generated), -1))
@@ -21,12 +24,15 @@ def nn_ratio(generated: np.ndarray, train: np.ndarray, batch: int = 1024) -> np.
         raise ValueError("the nearest-neighbour ratio needs at least two training samples")
     out = []
     for i in range(0, len(G), batch):
-        d = torch.cdist(G[i:i + batch], X)  # (b, n_train)
+        d = torch.cdist(G[i : i + batch], X)  # (b, n_train)
         two = d.topk(2, largest=False).values  # (b, 2): d1 <= d2
         out.append((two[:, 0] / two[:, 1].clamp_min(1e-12)).numpy())
     return np.concatenate(out)
 
 
-def generalization_score(generated: np.ndarray, train: np.ndarray, threshold: float = THRESHOLD) -> float:
-    """Share of generated samples whose NN distance ratio is at least `threshold` (not near-copies)."""
+def generalization_score(
+    generated: np.ndarray, train: np.ndarray, threshold: float = THRESHOLD
+) -> float:
+    """Share of generated samples whose NN distance ratio is at least `threshold` (not
+    near-copies)."""
     return float((nn_ratio(generated, train) >= threshold).mean())

@@ -1,11 +1,13 @@
 """Denoising quality: the generation side of the paper's generation-representation trade-off."""
+
 from __future__ import annotations
 
 import numpy as np
 
 
-def posterior_quality(net, x0: np.ndarray, sigma: float, noise, rows: int = 64,
-                      device: str = "cpu") -> tuple[float, float]:
+def posterior_quality(
+    net, x0: np.ndarray, sigma: float, noise, rows: int = 64, device: str = "cpu"
+) -> tuple[float, float]:
     """(MSE per element, PSNR in dB) of D(x0 + sigma eps; sigma) against x0, over the rows of x0.
 
     The noisy input is formed in float64 and fed as float32; the estimate is read back in float64.
@@ -14,12 +16,16 @@ def posterior_quality(net, x0: np.ndarray, sigma: float, noise, rows: int = 64,
 
     sq, count = 0.0, 0
     for start in range(0, len(x0), rows):  # the same aligned blocks as extraction
-        xb = np.asarray(x0[start:start + rows], np.float64)  # (B, *shape)
+        xb = np.asarray(x0[start : start + rows], np.float64)  # (B, *shape)
         x = xb + sigma * noise(start, start + len(xb))
         with torch.inference_mode():
-            out = net(torch.as_tensor(x, dtype=torch.float32, device=device), sigma).to("cpu", torch.float64).numpy()
+            out = (
+                net(torch.as_tensor(x, dtype=torch.float32, device=device), sigma)
+                .to("cpu", torch.float64)
+                .numpy()
+            )
         sq += float(np.square(out.reshape(xb.shape) - xb).sum())
         count += xb.size
     mse = sq / max(count, 1)
     peak = float(np.max(x0) - np.min(x0)) if len(x0) else float("nan")
-    return mse, float(10 * np.log10(peak ** 2 / mse)) if mse > 0 else float("inf")
+    return mse, float(10 * np.log10(peak**2 / mse)) if mse > 0 else float("inf")

@@ -1,4 +1,5 @@
 """Unimodality of a curve over the sigma grid: peak, rise, fall and a tolerance-based flag."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -1,9 +1,11 @@
-"""Building denoisers from spec blocks: raw network inside its parameterisation, its loss, the analytic posterior.
+"""Building denoisers from spec blocks: raw network inside its parameterisation, its loss, the
+analytic posterior.
 
 A denoiser is an `nn.Module` whose `forward(x, sigma)` takes x = x0 + sigma eps
 and returns the posterior estimate of x0. Its named submodules are the hookable
 layers, and `output` is always its return value.
 """
+
 from __future__ import annotations
 
 import torch
@@ -30,7 +32,9 @@ def build_denoiser(cfg, shape: tuple[int, ...]) -> nn.Module:
     net_cfg = cfg.network
     if cfg.kind == "dae" and cfg.dropout is not None:
         net_cfg = net_cfg.model_copy(update={"dropout": cfg.dropout})
-    return lookup(PRECONDS, cfg.precond.kind, "precond kind")(build_network(net_cfg, shape), cfg.precond)
+    return lookup(PRECONDS, cfg.precond.kind, "precond kind")(
+        build_network(net_cfg, shape), cfg.precond
+    )
 
 
 def make_loss(cfg, train_sigmas: list[float] | None):
@@ -39,11 +43,13 @@ def make_loss(cfg, train_sigmas: list[float] | None):
 
 
 def molrg_optimal(data) -> nn.Module:
-    """The exact posterior of a molrg dataset, built from its own bases and delta (docs/theory.md §3)."""
+    """The exact posterior of a molrg dataset, built from its own bases and delta (docs/theory.md
+    §3)."""
     return MolrgPosterior(data.extras["U"][1], data.meta["delta"]).eval()
 
 
 def untrained_denoiser(cfg, shape: tuple[int, ...]) -> nn.Module:
-    """A trainable block's denoiser, untrained, for its layers and shapes; the global RNG is untouched."""
+    """A trainable block's denoiser, untrained, for its layers and shapes; the global RNG is
+    untouched."""
     with torch.random.fork_rng(devices=[]):
         return build_denoiser(cfg, tuple(shape)).eval()

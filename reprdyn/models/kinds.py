@@ -3,13 +3,15 @@
 Plain data and no imports beyond the standard library, so validating a spec
 and planning a run never load torch.
 """
+
 from __future__ import annotations
 
 TRAINABLE = ("diffusion", "dae")  # reprdyn trains them (checkpoint cache)
 PRETRAINED = ("diffusers-unet", "dit", "ldm", "python")  # loaded, never trained
 ANALYTIC = ("molrg-optimal",)  # computed from the data
 
-STATIC_LAYERS: dict[str, list[str]] = {"molrg-optimal": ["output"]}  # layers known without building a network
+# layers known without building a network
+STATIC_LAYERS: dict[str, list[str]] = {"molrg-optimal": ["output"]}
 
 
 def dae_sigmas(cfg, grid: list[float]) -> list[list[float]] | None:
@@ -22,4 +24,8 @@ def dae_sigmas(cfg, grid: list[float]) -> list[list[float]] | None:
         return None
     if cfg.train_sigma == "grid":
         return [[s] for s in grid]
-    return [[float(cfg.train_sigma)]] if isinstance(cfg.train_sigma, (int, float)) else [list(cfg.train_sigma)]
+    return (
+        [[float(cfg.train_sigma)]]
+        if isinstance(cfg.train_sigma, (int, float))
+        else [list(cfg.train_sigma)]
+    )

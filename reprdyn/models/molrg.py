@@ -1,4 +1,5 @@
 """The optimal MoLRG denoiser: the analytic posterior mean, docs/theory.md §3 (Proposition 1)."""
+
 from __future__ import annotations
 
 import torch
@@ -15,7 +16,7 @@ class MolrgPosterior(nn.Module):
 
     def forward(self, x: torch.Tensor, sigma: float) -> torch.Tensor:
         x = x.to(self.U.dtype)  # (B, n)
-        s2, d2 = float(sigma) ** 2, self.delta ** 2
+        s2, d2 = float(sigma) ** 2, self.delta**2
         proj = torch.einsum("bn,knd->bkd", x, self.U)  # (B, K, d) = U_k^T x
         energy = proj.pow(2).sum(-1)  # (B, K) = ||U_k^T x||^2
         # class confidence w_k = softmax_k(c(sigma) ||U_k^T x||^2), Prop. 1

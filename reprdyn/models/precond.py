@@ -8,9 +8,9 @@ and its output is cast back, so a float16 network never sees sigma^2 overflow
 or a signal rounded away. Losses are small callables whose constructors only
 store hyperparameters.
 """
+
 from __future__ import annotations
 
-import numpy as np
 import torch
 from torch import nn
 
@@ -33,7 +33,8 @@ def net_dtype(net: nn.Module) -> torch.dtype:
 
 
 class VPPrecond(nn.Module):
-    """DDPM/VP: the net sees sqrt(abar_t) x at timestep t(sigma), c_noise = t / T, and predicts eps, x0 or v.
+    """DDPM/VP: the net sees sqrt(abar_t) x at timestep t(sigma), c_noise = t / T, and predicts eps,
+    x0 or v.
 
     The same wrapper serves reprdyn's own networks and pretrained diffusers ones
     (through an adapter that turns c_noise back into the timestep).
@@ -44,11 +45,14 @@ class VPPrecond(nn.Module):
     def __init__(self, net: nn.Module, schedule: VPSchedule, prediction: str = "eps"):
         super().__init__()
         if prediction not in self.PREDICTIONS:
-            raise ValueError(f"unknown VP prediction {prediction!r}; expected one of {list(self.PREDICTIONS)}")
+            raise ValueError(
+                f"unknown VP prediction {prediction!r}; expected one of {list(self.PREDICTIONS)}"
+            )
         self.net, self.schedule, self.prediction = net, schedule, prediction
 
     def c_noise(self, sigma: torch.Tensor) -> torch.Tensor:
-        """t(sigma) / T, from the schedule's one sigma <-> timestep conversion (an out-of-range sigma raises)."""
+        """t(sigma) / T, from the schedule's one sigma <-> timestep conversion (an out-of-range
+        sigma raises)."""
         t = self.schedule.timestep(sigma.detach().to("cpu", torch.float64).numpy())
         return torch.as_tensor(t / self.schedule.T, dtype=torch.float32, device=sigma.device)
 
@@ -56,7 +60,8 @@ class VPPrecond(nn.Module):
         """The network's own prediction (float32) for x = x0 + sigma eps."""
         x = x.float()
         sigma = _per_sample(sigma, x)
-        x_in = x / _bcast(torch.sqrt(1 + sigma.double() ** 2).float(), x)  # sqrt(abar_t) x, theory §1
+        # sqrt(abar_t) x, theory §1
+        x_in = x / _bcast(torch.sqrt(1 + sigma.double() ** 2).float(), x)
         return self.net(x_in.to(net_dtype(self.net)), self.c_noise(sigma)).float()
 
     def forward(self, x: torch.Tensor, sigma) -> torch.Tensor:
@@ -65,14 +70,16 @@ class VPPrecond(nn.Module):
         s = _bcast(_per_sample(sigma, x), x)
         if self.prediction == "x0":
             return out
-        if self.prediction == "v":  # v = sqrt(abar) eps - sqrt(1 - abar) x0, so x0 = sqrt(abar) x_t - sqrt(1-abar) v
+        # v = sqrt(abar) eps - sqrt(1 - abar) x0, so x0 = sqrt(abar) x_t - sqrt(1-abar) v
+        if self.prediction == "v":
             root = torch.sqrt(1 + s.double() ** 2)
-            return (x / root ** 2 - (s / root) * out).float()  # sqrt(abar) x_t = x / (1 + s^2)
+            return (x / root**2 - (s / root) * out).float()  # sqrt(abar) x_t = x / (1 + s^2)
         return x - s * out  # eps: x0 = x - sigma eps
 
 
 class EDMPrecond(nn.Module):
-    """EDM preconditioning: D(x; sigma) = c_skip x + c_out F(c_in x, c_noise) (Karras et al. 2022)."""
+    """EDM preconditioning: D(x; sigma) = c_skip x + c_out F(c_in x, c_noise) (Karras et al.
+    2022)."""
 
     def __init__(self, net: nn.Module, sigma_data: float = 0.5):
         super().__init__()
@@ -81,10 +88,10 @@ class EDMPrecond(nn.Module):
     def forward(self, x: torch.Tensor, sigma) -> torch.Tensor:
         x = x.float()
         sigma = _bcast(_per_sample(sigma, x), x)
-        sd2 = self.sigma_data ** 2
-        c_skip = sd2 / (sigma ** 2 + sd2)
-        c_out = sigma * self.sigma_data / torch.sqrt(sigma ** 2 + sd2)
-        c_in = 1 / torch.sqrt(sd2 + sigma ** 2)
+        sd2 = self.sigma_data**2
+        c_skip = sd2 / (sigma**2 + sd2)
+        c_out = sigma * self.sigma_data / torch.sqrt(sigma**2 + sd2)
+        c_in = 1 / torch.sqrt(sd2 + sigma**2)
         c_noise = torch.log(sigma.clamp(min=1e-8)).flatten() / 4
         F_x = self.net((c_in * x).to(net_dtype(self.net)), c_noise).float()
         return c_skip * x + c_out * F_x
@@ -92,13 +99,17 @@ class EDMPrecond(nn.Module):
 
 # --- losses ------------------------------------------------------------------
 
+
 def _draw_sigma(sigmas: list[float], B: int, gen: torch.Generator) -> torch.Tensor:
     """B noise levels drawn uniformly from a fixed list (a DAE's levels)."""
-    return torch.as_tensor(sigmas, dtype=torch.float32)[torch.randint(0, len(sigmas), (B,), generator=gen)]
+    return torch.as_tensor(sigmas, dtype=torch.float32)[
+        torch.randint(0, len(sigmas), (B,), generator=gen)
+    ]
 
 
 class VPLoss:
-    """DDPM loss: t ~ U{0..T-1} (or the given sigmas), squared error of the prediction, summed per sample."""
+    """DDPM loss: t ~ U{0..T-1} (or the given sigmas), squared error of the prediction, summed per
+    sample."""
 
     def __init__(self, sigmas: list[float] | None = None):
         self.sigmas = sigmas  # fixed noise levels: a DAE
@@ -118,7 +129,7 @@ class VPLoss:
         elif D.prediction == "x0":
             target = x0
         else:  # v = sqrt(abar) eps - sqrt(1 - abar) x0, with abar = 1 / (1 + sigma^2)
-            root = _bcast(torch.sqrt(1 + sigma ** 2), x0)
+            root = _bcast(torch.sqrt(1 + sigma**2), x0)
             target = eps / root - (_bcast(sigma, x0) / root) * x0
         return (out - target).pow(2).flatten(1).sum(1).mean()
 
@@ -137,7 +148,7 @@ class EDMLoss:
             sigma = _draw_sigma(self.sigmas, B, gen)
         sigma = sigma.to(x0.device)
         sd = D.sigma_data
-        weight = (sigma ** 2 + sd ** 2) / (sigma * sd) ** 2
+        weight = (sigma**2 + sd**2) / (sigma * sd) ** 2
         eps = torch.randn(x0.shape, generator=gen).to(x0.device)
         err = (D(x0 + _bcast(sigma, x0) * eps, sigma) - x0).pow(2).flatten(1).sum(1)
         return (weight * err).mean()

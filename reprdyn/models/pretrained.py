@@ -1,4 +1,5 @@
-"""Pretrained models behind reprdyn's denoiser interface: diffusers UNets, DiT, latent UNets, Python plugins.
+"""Pretrained models behind reprdyn's denoiser interface: diffusers UNets, DiT, latent UNets, Python
+plugins.
 
 A pretrained VP (DDPM) network runs inside the same `VPPrecond` wrapper as the
 networks reprdyn trains, through `DiffusersNet`: the wrapper takes
@@ -7,6 +8,7 @@ the fractional timestep of sigma under the model's own alphas_cumprod. Latent
 models come with a `LatentEncoder`, so noise is added to latents. Loading is
 local-first; a model that is not available offline is one clear error.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -25,15 +27,18 @@ from .schedules import VPSchedule
 
 
 class ModelUnavailable(InputError):
-    """A model that cannot be found or read; the message says where reprdyn looked and what to do."""
+    """A model that cannot be found or read; the message says where reprdyn looked and what to
+    do."""
 
 
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
-PREDICTIONS = {"epsilon": "eps", "sample": "x0", "v_prediction": "v"}  # diffusers' names -> VPPrecond's
+# diffusers' names -> VPPrecond's
+PREDICTIONS = {"epsilon": "eps", "sample": "x0", "v_prediction": "v"}
 
 
 class DiffusersNet(nn.Module):
-    """A diffusers UNet2DModel / DiTTransformer2DModel as a raw network F(x_in, c_noise), c_noise = t / T.
+    """A diffusers UNet2DModel / DiTTransformer2DModel as a raw network F(x_in, c_noise), c_noise =
+    t / T.
 
     `VPPrecond` wraps it as it wraps reprdyn's own networks. A learned variance
     (2C output channels) is dropped; `class_label` conditions a class-conditional
@@ -41,21 +46,26 @@ class DiffusersNet(nn.Module):
     that return (B, N, D) patch tokens, which extraction mean-pools over N.
     """
 
-    def __init__(self, net: nn.Module, T: int, class_label: int | None = None, tokens: bool = False):
+    def __init__(
+        self, net: nn.Module, T: int, class_label: int | None = None, tokens: bool = False
+    ):
         super().__init__()
         self.net, self.T, self.class_label, self.tokens = net, T, class_label, tokens
 
     def forward(self, x_in: torch.Tensor, c_noise: torch.Tensor) -> torch.Tensor:
         kwargs = {}
         if self.class_label is not None:
-            kwargs["class_labels"] = torch.full((x_in.shape[0],), self.class_label, dtype=torch.long,
-                                                device=x_in.device)
+            kwargs["class_labels"] = torch.full(
+                (x_in.shape[0],), self.class_label, dtype=torch.long, device=x_in.device
+            )
         out = self.net(x_in, c_noise * self.T, **kwargs).sample  # the timestep, float32
-        return out[:, :x_in.shape[1]]  # (B, 2C, ...) with a learned variance: keep the mean prediction
+        # (B, 2C, ...) with a learned variance: keep the mean prediction
+        return out[:, : x_in.shape[1]]
 
 
 class LatentEncoder(nn.Module):
-    """Images (B, C, H, W) in [-1, 1] -> latents (B, c, h, w), scaled as the latent model was trained."""
+    """Images (B, C, H, W) in [-1, 1] -> latents (B, c, h, w), scaled as the latent model was
+    trained."""
 
     def __init__(self, autoencoder: nn.Module, scale: float = 1.0):
         super().__init__()
@@ -65,18 +75,22 @@ class LatentEncoder(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         dtype = next(self.autoencoder.parameters()).dtype
         enc = self.autoencoder.encode(x.to(dtype))
-        z = enc.latent_dist.mean if hasattr(enc, "latent_dist") else enc.latents  # KL: the mean; VQ: pre-quant
+        # KL: the mean; VQ: pre-quant
+        z = enc.latent_dist.mean if hasattr(enc, "latent_dist") else enc.latents
         return z.float() * self.scale
 
 
 @dataclass
 class Pretrained:
-    """A loaded model: the denoiser D(x; sigma), and for a latent model the encoder its inputs go through."""
+    """A loaded model: the denoiser D(x; sigma), and for a latent model the encoder its inputs go
+    through."""
+
     denoiser: nn.Module
     encoder: LatentEncoder | None = None
 
     def check_sigmas(self, sigmas) -> None:
-        """A sigma outside a VP model's schedule is an InputError (a python model declares no range)."""
+        """A sigma outside a VP model's schedule is an InputError (a python model declares no
+        range)."""
         schedule = getattr(self.denoiser, "schedule", None)
         if schedule is not None:
             try:
@@ -85,31 +99,49 @@ class Pretrained:
                 raise InputError(str(e)) from None
 
 
-def pretrained_vp(net: nn.Module, alphas_cumprod, prediction: str = "epsilon", class_label: int | None = None,
-                  tokens: bool = False) -> VPPrecond:
+def pretrained_vp(
+    net: nn.Module,
+    alphas_cumprod,
+    prediction: str = "epsilon",
+    class_label: int | None = None,
+    tokens: bool = False,
+) -> VPPrecond:
     """A pretrained VP network (diffusers' prediction names) inside reprdyn's VP wrapper."""
     schedule = VPSchedule.from_alphas_cumprod(alphas_cumprod)
-    return VPPrecond(DiffusersNet(net, schedule.T, class_label, tokens), schedule,
-                     lookup(PREDICTIONS, prediction, "prediction"))
+    return VPPrecond(
+        DiffusersNet(net, schedule.T, class_label, tokens),
+        schedule,
+        lookup(PREDICTIONS, prediction, "prediction"),
+    )
 
 
 # --- loading, local first ------------------------------------------------------------
 
+
 def _offline() -> bool:
-    return any(os.environ.get(v, "").lower() in ("1", "true", "yes", "on") for v in ("HF_HUB_OFFLINE",
-                                                                                     "TRANSFORMERS_OFFLINE"))
+    return any(
+        os.environ.get(v, "").lower() in ("1", "true", "yes", "on")
+        for v in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
+    )
 
 
 def _hub_cache() -> str:
     try:
         from huggingface_hub import constants
+
         return str(constants.HF_HUB_CACHE)
     except Exception:  # noqa: BLE001 - only for the message
         return os.path.expanduser("~/.cache/huggingface/hub")
 
 
-def from_pretrained(cls, id: str, subfolders: list[str | None], revision: str | None, what: str,
-                    config_name: str = "config.json"):
+def from_pretrained(
+    cls,
+    id: str,
+    subfolders: list[str | None],
+    revision: str | None,
+    what: str,
+    config_name: str = "config.json",
+):
     """`cls.from_pretrained` from a local folder or the hub, trying `subfolders` in order."""
     local = Path(id)
     if local.is_dir():
@@ -118,38 +150,52 @@ def from_pretrained(cls, id: str, subfolders: list[str | None], revision: str | 
                 # safetensors where the folder has them: loading them runs no pickle
                 safe = any((local / (sub or "")).glob("*.safetensors"))
                 try:
-                    return cls.from_pretrained(str(local), subfolder=sub, **({"use_safetensors": True} if safe
-                                                                             else {}))
+                    return cls.from_pretrained(
+                        str(local), subfolder=sub, **({"use_safetensors": True} if safe else {})
+                    )
                 except Exception as e:  # noqa: BLE001 - a broken folder: say what is wrong
-                    raise ModelUnavailable(f"{what}: cannot load {local / (sub or '')}: {e}") from None
+                    raise ModelUnavailable(
+                        f"{what}: cannot load {local / (sub or '')}: {e}"
+                    ) from None
         tried = ", ".join(str(local / (s or "") / config_name) for s in subfolders)
-        raise ModelUnavailable(f"{what}: {local} has no {config_name} (tried {tried}); it holds "
-                               f"{sorted(p.name for p in local.iterdir())}. Write it with save_pretrained, "
-                               "or set the subfolder")
+        raise ModelUnavailable(
+            f"{what}: {local} has no {config_name} (tried {tried}); it holds "
+            f"{sorted(p.name for p in local.iterdir())}. Write it with save_pretrained, "
+            "or set the subfolder"
+        )
     if id.startswith((".", "/", "~")):
-        raise ModelUnavailable(f"{what}: no such folder {id} (a relative path resolves against the spec's folder)")
+        raise ModelUnavailable(
+            f"{what}: no such folder {id} (a relative path resolves against the spec's folder)"
+        )
     last = None
     for local_only in (True, False) if not _offline() else (True,):
         for sub in subfolders:
             try:
-                return cls.from_pretrained(id, subfolder=sub, revision=revision, local_files_only=local_only)
+                return cls.from_pretrained(
+                    id, subfolder=sub, revision=revision, local_files_only=local_only
+                )
             except Exception as e:  # noqa: BLE001 - tried in turn; the last reason is reported
                 last = e
     rev = f" at revision {revision}" if revision else ""
     raise ModelUnavailable(
-        f"{what} {id!r}{rev} is not available offline: looked in the Hugging Face cache {_hub_cache()} "
+        f"{what} {id!r}{rev} is not available offline: looked in the Hugging Face cache "
+        f"{_hub_cache()} "
         f"for {' or '.join(repr(s or '.') for s in subfolders)} ({type(last).__name__}: "
-        f"{str(last).splitlines()[0][:160] if last else ''}). Download it once on a machine with a network "
-        f"(huggingface-cli download {id}) and copy the cache here, or save the model to a folder with "
-        "save_pretrained and set `id:` to that folder")
+        f"{str(last).splitlines()[0][:160] if last else ''}). Download it once on a machine with a "
+        "network "
+        f"(huggingface-cli download {id}) and copy the cache here, or save the model to a folder "
+        "with "
+        "save_pretrained and set `id:` to that folder"
+    )
 
 
 def _diffusers():
     try:
         import diffusers
     except ImportError:
-        raise ModelUnavailable("pretrained model kinds need the `diffusers` package: "
-                               "pip install 'reprdyn[diffusers]'") from None
+        raise ModelUnavailable(
+            "pretrained model kinds need the `diffusers` package: pip install 'reprdyn[diffusers]'"
+        ) from None
     diffusers.utils.logging.set_verbosity_error()  # reprdyn reports what matters itself
     return diffusers
 
@@ -159,16 +205,27 @@ def _cast(module: nn.Module, dtype: str) -> nn.Module:
 
 
 def _schedule(diffusers, cfg) -> tuple[np.ndarray, str]:
-    sched = from_pretrained(diffusers.DDPMScheduler, cfg.id, [cfg.scheduler_subfolder, None], cfg.revision,
-                            "scheduler of", "scheduler_config.json")
+    sched = from_pretrained(
+        diffusers.DDPMScheduler,
+        cfg.id,
+        [cfg.scheduler_subfolder, None],
+        cfg.revision,
+        "scheduler of",
+        "scheduler_config.json",
+    )
     prediction = sched.config.prediction_type if cfg.prediction == "auto" else cfg.prediction
     return sched.alphas_cumprod.double().numpy(), prediction
 
 
 def _autoencoder(diffusers, cfg, kind: str):
     cls = diffusers.VQModel if kind == "vq" else diffusers.AutoencoderKL
-    vae = from_pretrained(cls, cfg.vae_id or cfg.id, [None] if cfg.vae_id else [cfg.vae_subfolder], cfg.revision,
-                          "autoencoder of")
+    vae = from_pretrained(
+        cls,
+        cfg.vae_id or cfg.id,
+        [None] if cfg.vae_id else [cfg.vae_subfolder],
+        cfg.revision,
+        "autoencoder of",
+    )
     scale = float(getattr(vae.config, "scaling_factor", 1.0)) if kind == "kl" else 1.0
     return vae, scale
 
@@ -183,21 +240,29 @@ def load_unet(cfg) -> Pretrained:
 
 def load_dit(cfg) -> Pretrained:
     d = _diffusers()
-    net = from_pretrained(d.DiTTransformer2DModel, cfg.id, [cfg.subfolder], cfg.revision, "DiT transformer")
+    net = from_pretrained(
+        d.DiTTransformer2DModel, cfg.id, [cfg.subfolder], cfg.revision, "DiT transformer"
+    )
     vae, scale = _autoencoder(d, cfg, "kl")
     abar, prediction = _schedule(d, cfg)
     null = cfg.class_label if cfg.class_label is not None else int(net.config.num_embeds_ada_norm)
-    return Pretrained(pretrained_vp(_cast(net, cfg.dtype), abar, prediction, null, tokens=True),
-                      LatentEncoder(_cast(vae, cfg.dtype), scale))
+    return Pretrained(
+        pretrained_vp(_cast(net, cfg.dtype), abar, prediction, null, tokens=True),
+        LatentEncoder(_cast(vae, cfg.dtype), scale),
+    )
 
 
 def load_ldm(cfg) -> Pretrained:
     d = _diffusers()
-    net = from_pretrained(d.UNet2DModel, cfg.id, [cfg.subfolder], cfg.revision, "latent UNet2DModel")
+    net = from_pretrained(
+        d.UNet2DModel, cfg.id, [cfg.subfolder], cfg.revision, "latent UNet2DModel"
+    )
     vae, scale = _autoencoder(d, cfg, cfg.autoencoder)
     abar, prediction = _schedule(d, cfg)
-    return Pretrained(pretrained_vp(_cast(net, cfg.dtype), abar, prediction),
-                      LatentEncoder(_cast(vae, cfg.dtype), scale))
+    return Pretrained(
+        pretrained_vp(_cast(net, cfg.dtype), abar, prediction),
+        LatentEncoder(_cast(vae, cfg.dtype), scale),
+    )
 
 
 def load_python(cfg) -> Pretrained:
@@ -205,7 +270,9 @@ def load_python(cfg) -> Pretrained:
     if cfg.file:
         path = Path(cfg.file)
         if not path.is_file():
-            raise ModelUnavailable(f"python model file {path} not found (relative to the spec's folder)")
+            raise ModelUnavailable(
+                f"python model file {path} not found (relative to the spec's folder)"
+            )
         mod_spec = importlib.util.spec_from_file_location(f"reprdyn_plugin_{path.stem}", path)
         module = importlib.util.module_from_spec(mod_spec)
         mod_spec.loader.exec_module(module)
@@ -214,16 +281,22 @@ def load_python(cfg) -> Pretrained:
         try:
             module = importlib.import_module(cfg.module)
         except ImportError as e:
-            raise ModelUnavailable(f"cannot import python model module {cfg.module!r}: {e}") from None
+            raise ModelUnavailable(
+                f"cannot import python model module {cfg.module!r}: {e}"
+            ) from None
         where = cfg.module
     factory = getattr(module, cfg.factory, None)
     if not callable(factory):
-        found = sorted(n for n in dir(module) if callable(getattr(module, n)) and not n.startswith("_"))
+        found = sorted(
+            n for n in dir(module) if callable(getattr(module, n)) and not n.startswith("_")
+        )
         raise ModelUnavailable(f"{where} has no function {cfg.factory!r}; it has {found}")
     model = factory(**cfg.kwargs)
     if not isinstance(model, nn.Module):
-        raise ModelUnavailable(f"{where}:{cfg.factory} returned {type(model).__name__}, not a torch nn.Module "
-                               "with forward(x, sigma)")
+        raise ModelUnavailable(
+            f"{where}:{cfg.factory} returned {type(model).__name__}, not a torch nn.Module "
+            "with forward(x, sigma)"
+        )
     return Pretrained(model)
 
 

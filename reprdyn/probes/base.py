@@ -10,6 +10,7 @@ Constructors only store parameters, `fit` returns self and learned state ends
 in `_`, as in scikit-learn. Inputs are standardised with the fitting data's
 statistics only.
 """
+
 from __future__ import annotations
 
 import numpy as np

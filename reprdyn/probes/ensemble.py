@@ -3,6 +3,7 @@
 Selection functions take validation accuracies only, so test labels cannot
 reach them; `evaluate` is the one place that sees test labels.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -13,7 +14,9 @@ def ensemble_members(best: int, k: int, n: int) -> np.ndarray:
     return np.arange(max(0, best - k), min(n, best + k + 1))
 
 
-def select(val_acc: np.ndarray, strategy: str = "neighbours", k: int = 2, m: int = 3) -> tuple[int, np.ndarray]:
+def select(
+    val_acc: np.ndarray, strategy: str = "neighbours", k: int = 2, m: int = 3
+) -> tuple[int, np.ndarray]:
     """Best grid index (highest validation accuracy, lowest sigma on ties) and the ensemble members.
 
     strategies: `neighbours` (best and k grid points each side), `all` (every
@@ -26,8 +29,10 @@ def select(val_acc: np.ndarray, strategy: str = "neighbours", k: int = 2, m: int
     if strategy == "all":
         return best, np.arange(S)
     if strategy == "top":
-        return best, np.sort(np.argsort(-val_acc, kind="stable")[:min(m, S)])
-    raise ValueError(f"unknown ensemble strategy {strategy!r}; expected one of ['all', 'neighbours', 'top']")
+        return best, np.sort(np.argsort(-val_acc, kind="stable")[: min(m, S)])
+    raise ValueError(
+        f"unknown ensemble strategy {strategy!r}; expected one of ['all', 'neighbours', 'top']"
+    )
 
 
 def soft_vote(logits: np.ndarray, members: np.ndarray) -> np.ndarray:

@@ -1,11 +1,13 @@
 """Label noise (docs/theory.md §6, Tables 1-2): exact-count corruption of training labels."""
+
 from __future__ import annotations
 
 import numpy as np
 
 
-def corrupt_labels(y: np.ndarray, p: float, n_classes: int, rng: np.random.Generator,
-                   kind: str = "uniform") -> np.ndarray:
+def corrupt_labels(
+    y: np.ndarray, p: float, n_classes: int, rng: np.random.Generator, kind: str = "uniform"
+) -> np.ndarray:
     """Move exactly round(p * n) labels, chosen at random, to another class.
 
     `uniform`: a uniformly random *other* class. `pair`: class k -> k+1 (mod K),

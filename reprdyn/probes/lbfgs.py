@@ -1,4 +1,5 @@
-"""L-BFGS over many independent problems at once: each problem keeps its own history, step and stopping test.
+"""L-BFGS over many independent problems at once: each problem keeps its own history, step and
+stopping test.
 
 `fun(x)` maps parameters x (P, N) of P problems to their losses (P,) and gradients
 (P, N), each problem's from its own slice alone. One iteration takes the
@@ -7,6 +8,7 @@ two-loop L-BFGS direction of every unfinished problem and a backtracking
 follow if it were solved alone: adding problems to a batch never changes the
 others' answers, unlike one L-BFGS run over the sum of the objectives.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -16,7 +18,9 @@ import torch
 Fun = Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
 
 
-def _direction(g: torch.Tensor, S: torch.Tensor, Y: torch.Tensor, rho: torch.Tensor) -> torch.Tensor:
+def _direction(
+    g: torch.Tensor, S: torch.Tensor, Y: torch.Tensor, rho: torch.Tensor
+) -> torch.Tensor:
     """-H g by the two-loop recursion; history slots with rho = 0 are empty and change nothing."""
     q = g.clone()
     m = S.shape[1]
@@ -26,8 +30,12 @@ def _direction(g: torch.Tensor, S: torch.Tensor, Y: torch.Tensor, rho: torch.Ten
         q -= alpha[:, i, None] * Y[:, i]
     s, y = S[:, -1], Y[:, -1]
     yy = (y * y).sum(-1)
-    gamma = torch.where(rho[:, -1] > 0, (s * y).sum(-1) / yy.clamp_min(torch.finfo(g.dtype).tiny),
-                        1 / g.norm(dim=-1).clamp_min(1.0))  # first step: at most unit length
+    # H0 = gamma I: s.y / y.y from the newest pair; the first step is at most unit length
+    gamma = torch.where(
+        rho[:, -1] > 0,
+        (s * y).sum(-1) / yy.clamp_min(torch.finfo(g.dtype).tiny),
+        1 / g.norm(dim=-1).clamp_min(1.0),
+    )
     r = gamma[:, None] * q
     for i in range(m):
         beta = rho[:, i] * (Y[:, i] * r).sum(-1)
@@ -35,8 +43,15 @@ def _direction(g: torch.Tensor, S: torch.Tensor, Y: torch.Tensor, rho: torch.Ten
     return -r
 
 
-def lbfgs(fun: Fun, x: torch.Tensor, max_iter: int = 500, gtol: float = 1e-4, history: int = 10,
-          c1: float = 1e-4, max_halvings: int = 30) -> tuple[torch.Tensor, torch.Tensor]:
+def lbfgs(
+    fun: Fun,
+    x: torch.Tensor,
+    max_iter: int = 500,
+    gtol: float = 1e-4,
+    history: int = 10,
+    c1: float = 1e-4,
+    max_halvings: int = 30,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Minimise P independent smooth objectives from x (P, N); return (x, iterations per problem).
 
     A problem stops when its largest gradient entry is at most `gtol` (scipy's
@@ -75,11 +90,16 @@ def lbfgs(fun: Fun, x: torch.Tensor, max_iter: int = 500, gtol: float = 1e-4, hi
         moved = active & ~searching  # problems whose line search found a decrease
         s, y = x_new - x, g_new - g
         sy = (s * y).sum(-1)
-        upd = moved & (sy > eps * s.norm(dim=-1) * y.norm(dim=-1))  # keep the curvature pairs that are sound
+        # keep the curvature pairs that are sound
+        upd = moved & (sy > eps * s.norm(dim=-1) * y.norm(dim=-1))
         S = torch.where(upd[:, None, None], torch.cat([S[:, 1:], s[:, None]], 1), S)
         Y = torch.where(upd[:, None, None], torch.cat([Y[:, 1:], y[:, None]], 1), Y)
-        rho = torch.where(upd[:, None], torch.cat([rho[:, 1:], 1 / sy.clamp_min(eps)[:, None]], 1), rho)
-        stalled = (f - f_new) <= 10 * eps * torch.maximum(torch.maximum(f.abs(), f_new.abs()), torch.ones_like(f))
+        rho = torch.where(
+            upd[:, None], torch.cat([rho[:, 1:], 1 / sy.clamp_min(eps)[:, None]], 1), rho
+        )
+        stalled = (f - f_new) <= 10 * eps * torch.maximum(
+            torch.maximum(f.abs(), f_new.abs()), torch.ones_like(f)
+        )
         iters += active.long()
         x, f, g = x_new, f_new, g_new
         active = moved & ~stalled & (g.abs().amax(-1) > gtol)

@@ -1,4 +1,5 @@
-"""Multinomial L2 logistic regression, every (feature set, target set, C) problem solved by its own L-BFGS.
+"""Multinomial L2 logistic regression, every (feature set, target set, C) problem solved by its own
+L-BFGS.
 
 Each problem minimises scikit-learn's objective
     C * sum_i CE(x_i W + b, y_i) + ||W||^2 / 2      (the intercept is not penalised),
@@ -7,6 +8,7 @@ by `lbfgs`, each with its own history, line search and stopping test, so a
 problem's answer does not depend on what else is in the stack. With several
 values of C, the best is picked per problem on validation data.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -17,10 +19,19 @@ from .lbfgs import lbfgs
 
 
 class LogisticProbe(StackProbe):
-    dtype = torch.float32  # agrees with scikit-learn's float64 fits to well under 0.5 points (tests)
+    # agrees with scikit-learn's float64 fits to well under 0.5 points (tests)
+    dtype = torch.float32
 
-    def __init__(self, n_classes: int, C=1.0, max_iter: int = 500, tol: float = 1e-4, transform: str = "none",
-                 standardize: bool = True, device: str = "cpu"):
+    def __init__(
+        self,
+        n_classes: int,
+        C=1.0,
+        max_iter: int = 500,
+        tol: float = 1e-4,
+        transform: str = "none",
+        standardize: bool = True,
+        device: str = "cpu",
+    ):
         self.n_classes = n_classes
         self.C = C
         self.max_iter = max_iter
@@ -29,7 +40,7 @@ class LogisticProbe(StackProbe):
         self.standardize = standardize
         self.device = device
 
-    def fit(self, X, Y, X_val=None, Y_val=None, seeds=None) -> "LogisticProbe":
+    def fit(self, X, Y, X_val=None, Y_val=None, seeds=None) -> LogisticProbe:
         """Fit every (feature set, target set) pair; deterministic, so `seeds` is unused."""
         X = self._fit_scaler(self._prepare(X))  # (S, n, D)
         Y = torch.as_tensor(np.asarray(Y), device=self.device)  # (T, n)
@@ -41,16 +52,19 @@ class LogisticProbe(StackProbe):
 
         def fun(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
             x = x.detach().requires_grad_(True)
-            W, b = x[:, :D * K].view(S, T, G, D, K), x[:, D * K:].view(S, T, G, K)
+            W, b = x[:, : D * K].view(S, T, G, D, K), x[:, D * K :].view(S, T, G, K)
             logits = torch.einsum("snd,stgdk->stgnk", X, W) + b[:, :, :, None]  # (S, T, G, n, K)
-            ce = torch.nn.functional.cross_entropy(logits.reshape(-1, K), target.reshape(-1), reduction="none")
-            f = ce.view(S, T, G, n).mean(-1) + (W ** 2).sum((-1, -2)) / (2 * Cs * n)  # (S, T, G)
-            (g,) = torch.autograd.grad(f.sum(), x)  # each problem's own gradient: the terms are separate
+            ce = torch.nn.functional.cross_entropy(
+                logits.reshape(-1, K), target.reshape(-1), reduction="none"
+            )
+            f = ce.view(S, T, G, n).mean(-1) + (W**2).sum((-1, -2)) / (2 * Cs * n)  # (S, T, G)
+            # each problem's own gradient: the terms are separate
+            (g,) = torch.autograd.grad(f.sum(), x)
             return f.detach().reshape(-1), g
 
         x0 = torch.zeros(S * T * G, D * K + K, dtype=X.dtype, device=X.device)
         x, self.n_iter_ = lbfgs(fun, x0, self.max_iter, self.tol)
-        W, b = x[:, :D * K].view(S, T, G, D, K), x[:, D * K:].view(S, T, G, K)
+        W, b = x[:, : D * K].view(S, T, G, D, K), x[:, D * K :].view(S, T, G, K)
         self.n_iter_ = self.n_iter_.view(S, T, G)
         if G > 1:
             if X_val is None:
@@ -58,12 +72,14 @@ class LogisticProbe(StackProbe):
             Xv = self.transform_input(X_val)
             Yv = torch.as_tensor(np.asarray(Y_val), device=self.device)
             pred = (torch.einsum("smd,stgdk->stgmk", Xv, W) + b[:, :, :, None]).argmax(-1)
-            pick = (pred == Yv[None, :, None]).double().mean(-1).argmax(-1)  # (S, T): best C on validation
+            # (S, T): best C on validation
+            pick = (pred == Yv[None, :, None]).double().mean(-1).argmax(-1)
         else:
             pick = torch.zeros(S, T, dtype=torch.long, device=X.device)
         idx = pick[..., None, None, None].expand(S, T, 1, D, K)
         self.coef_ = W.gather(2, idx)[:, :, 0]  # (S, T, D, K)
-        self.intercept_ = b.gather(2, pick[..., None, None].expand(S, T, 1, K))[:, :, 0]  # (S, T, K)
+        # (S, T, K)
+        self.intercept_ = b.gather(2, pick[..., None, None].expand(S, T, 1, K))[:, :, 0]
         self.C_ = Cs[pick]  # (S, T)
         return self
 

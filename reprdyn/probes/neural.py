@@ -11,6 +11,7 @@ inputs and the probe's seed only, so all target sets of one feature set share
 them; adding sigmas, label-noise levels or seeds to a grid changes no pair
 that was already in it.
 """
+
 from __future__ import annotations
 
 import math
@@ -25,9 +26,19 @@ from .base import StackProbe
 class _Trained(StackProbe):
     dtype = torch.float32
 
-    def __init__(self, n_classes: int, epochs: int = 50, batch_size: int = 256, lr: float = 1e-3,
-                 weight_decay: float = 0.0, hidden: int = 256, seed: int = 0, transform: str = "none",
-                 standardize: bool = True, device: str = "cpu"):
+    def __init__(
+        self,
+        n_classes: int,
+        epochs: int = 50,
+        batch_size: int = 256,
+        lr: float = 1e-3,
+        weight_decay: float = 0.0,
+        hidden: int = 256,
+        seed: int = 0,
+        transform: str = "none",
+        standardize: bool = True,
+        device: str = "cpu",
+    ):
         self.n_classes = n_classes
         self.epochs = epochs
         self.batch_size = batch_size
@@ -39,7 +50,7 @@ class _Trained(StackProbe):
         self.standardize = standardize
         self.device = device
 
-    def fit(self, X, Y, X_val=None, Y_val=None, seeds=None) -> "_Trained":
+    def fit(self, X, Y, X_val=None, Y_val=None, seeds=None) -> _Trained:
         """Fit every (feature set, target set) pair; `seeds` (S, T) seeds each pair's initialisation
         (default: from the probe's seed and the pair's place in the stack)."""
         X = self._fit_scaler(self._prepare(X))  # (S, n, C)
@@ -47,8 +58,13 @@ class _Trained(StackProbe):
         S, n, D = X.shape
         T = Y.shape[0]
         if seeds is None:
-            seeds = [[int(np.random.SeedSequence([self.seed, s, t]).generate_state(1)[0]) for t in range(T)]
-                     for s in range(S)]
+            seeds = [
+                [
+                    int(np.random.SeedSequence([self.seed, s, t]).generate_state(1)[0])
+                    for t in range(T)
+                ]
+                for s in range(S)
+            ]
         params = self._init(S, T, D, np.asarray(seeds, dtype=np.int64).reshape(S, T))
         opt = torch.optim.Adam(list(params.values()), lr=self.lr, weight_decay=self.weight_decay)
         order_gen = torch.Generator().manual_seed(self.seed)  # minibatches: shared by every pair
@@ -56,11 +72,14 @@ class _Trained(StackProbe):
         for _ in range(self.epochs):
             order = torch.randperm(n, generator=order_gen).to(self.device)
             for i in range(0, n - bs + 1, bs):  # drop the last partial batch, as BatchNorm wants
-                idx = order[i:i + bs]
+                idx = order[i : i + bs]
                 logits = self._forward(params, X[:, idx], train=True)  # (S, T, B, K)
                 target = Y[:, idx][None].expand(S, -1, -1)
-                ce = F.cross_entropy(logits.reshape(-1, self.n_classes), target.reshape(-1), reduction="none")
-                loss = ce.view(S, T, -1).mean(-1).sum()  # each pair's own mean: its gradient is its own
+                ce = F.cross_entropy(
+                    logits.reshape(-1, self.n_classes), target.reshape(-1), reduction="none"
+                )
+                # each pair's own mean: its gradient is its own
+                loss = ce.view(S, T, -1).mean(-1).sum()
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
@@ -71,8 +90,11 @@ class _Trained(StackProbe):
         with torch.no_grad():
             return self._forward(self.params_, self.transform_input(X), train=False)
 
-    def _uniform(self, seeds: np.ndarray, shapes: list[tuple[tuple[int, ...], int]]) -> list[torch.Tensor]:
-        """PyTorch's nn.Linear initialisation, U(-1/sqrt(fan_in), 1/sqrt(fan_in)), of each (shape, fan_in),
+    def _uniform(
+        self, seeds: np.ndarray, shapes: list[tuple[tuple[int, ...], int]]
+    ) -> list[torch.Tensor]:
+        """PyTorch's nn.Linear initialisation, U(-1/sqrt(fan_in), 1/sqrt(fan_in)), of each (shape,
+        fan_in),
         drawn for every pair (s, t) from that pair's own generator: tensors (S, T, *shape)."""
         S, T = seeds.shape
         out = [torch.empty(S, T, *shape, dtype=self.dtype) for shape, _ in shapes]
@@ -80,7 +102,9 @@ class _Trained(StackProbe):
             for t in range(T):
                 gen = torch.Generator().manual_seed(int(seeds[s, t]))
                 for o, (shape, fan_in) in zip(out, shapes):
-                    o[s, t] = (torch.rand(shape, generator=gen, dtype=self.dtype) * 2 - 1) / math.sqrt(fan_in)
+                    o[s, t] = (
+                        torch.rand(shape, generator=gen, dtype=self.dtype) * 2 - 1
+                    ) / math.sqrt(fan_in)
         return [o.to(self.device).requires_grad_(True) for o in out]
 
 
@@ -92,7 +116,12 @@ class BNLinearProbe(_Trained):
         self.running_var_ = torch.ones(S, D, dtype=self.dtype, device=self.device)
         ones = torch.ones(S, T, D, dtype=self.dtype, device=self.device)
         W, b = self._uniform(seeds, [((D, self.n_classes), D), ((self.n_classes,), D)])
-        return {"gamma": ones.clone().requires_grad_(True), "beta": (ones * 0).requires_grad_(True), "W": W, "b": b}
+        return {
+            "gamma": ones.clone().requires_grad_(True),
+            "beta": (ones * 0).requires_grad_(True),
+            "W": W,
+            "b": b,
+        }
 
     def _forward(self, p, X, train: bool) -> torch.Tensor:
         if train:  # batch statistics; running statistics for evaluation
@@ -117,5 +146,6 @@ class MLPProbe(_Trained):
         return {"W1": W1, "b1": b1, "W2": W2, "b2": b2}
 
     def _forward(self, p, X, train: bool) -> torch.Tensor:
-        h = torch.relu(torch.einsum("sbd,stdh->stbh", X, p["W1"]) + p["b1"][:, :, None])  # (S, T, B, H)
+        # (S, T, B, H)
+        h = torch.relu(torch.einsum("sbd,stdh->stbh", X, p["W1"]) + p["b1"][:, :, None])
         return torch.einsum("stbh,sthk->stbk", h, p["W2"]) + p["b2"][:, :, None]

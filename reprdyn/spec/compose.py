@@ -9,6 +9,7 @@ Relative paths in path fields (marked `json_schema_extra={"x-path": ...}` in the
 schema) resolve against the folder of the file that wrote them; a path given
 with `--set` resolves against the current folder.
 """
+
 from __future__ import annotations
 
 import os
@@ -32,8 +33,14 @@ def tag(node, file: str) -> None:
             tag(v, file)
 
 
-def compose(data: CommentedMap, path: Path, read: Callable[[Path], CommentedMap], fail,
-            chain: tuple[Path, ...] = (), budget: list | None = None) -> CommentedMap:
+def compose(
+    data: CommentedMap,
+    path: Path,
+    read: Callable[[Path], CommentedMap],
+    fail,
+    chain: tuple[Path, ...] = (),
+    budget: list | None = None,
+) -> CommentedMap:
     """Resolve `extends` in `data` (read from `path`) recursively; return the merged tree.
 
     `fail(node, key, message)` builds the positioned error to raise.
@@ -46,7 +53,11 @@ def compose(data: CommentedMap, path: Path, read: Callable[[Path], CommentedMap]
     ext = data["extends"]
     names = [ext] if isinstance(ext, str) else list(ext) if isinstance(ext, list) else None
     if not names or not all(isinstance(n, str) and n.strip() for n in names):
-        raise fail(data, "extends", "expected a file name, or a list of file names, relative to this spec's folder")
+        raise fail(
+            data,
+            "extends",
+            "expected a file name, or a list of file names, relative to this spec's folder",
+        )
     merged = None
     for i, name in enumerate(names):
         where = (ext, i) if isinstance(ext, list) else (data, "extends")
@@ -54,13 +65,21 @@ def compose(data: CommentedMap, path: Path, read: Callable[[Path], CommentedMap]
         base = base if base.is_absolute() else path.parent / base
         seen = [Path(os.path.abspath(p)) for p in chain]
         if Path(os.path.abspath(base)) in seen:
-            loop = " -> ".join(str(p) for p in (*chain[seen.index(Path(os.path.abspath(base))):], base))
-            raise fail(*where, f"extends cycle: {loop}; a spec cannot extend itself, directly or through bases")
+            loop = " -> ".join(
+                str(p) for p in (*chain[seen.index(Path(os.path.abspath(base))) :], base)
+            )
+            raise fail(
+                *where,
+                f"extends cycle: {loop}; a spec cannot extend itself, directly or through bases",
+            )
         if len(chain) >= MAX_CHAIN:
             raise fail(*where, f"extends chain is more than {MAX_CHAIN} files deep")
         if not base.is_file():
-            raise fail(*where, f"base spec {name!r} not found (looked for {base}); paths in `extends` are "
-                               "relative to the folder of the file that names them")
+            raise fail(
+                *where,
+                f"base spec {name!r} not found (looked for {base}); paths in `extends` are "
+                "relative to the folder of the file that names them",
+            )
         budget[0] -= 1
         if budget[0] < 0:
             raise fail(*where, f"extends reads more than {MAX_FILES} files in all")
@@ -80,7 +99,11 @@ def merge(base: CommentedMap, over: CommentedMap) -> CommentedMap:
     out.lc.line, out.lc.col = over.lc.line, over.lc.col
     for src in (base, over):
         for key, value in src.items():
-            if src is over and isinstance(out.get(key), CommentedMap) and isinstance(value, CommentedMap):
+            if (
+                src is over
+                and isinstance(out.get(key), CommentedMap)
+                and isinstance(value, CommentedMap)
+            ):
                 value = merge(out[key], value)
             out[key] = value
             if src.lc.data and key in src.lc.data:
@@ -90,6 +113,7 @@ def merge(base: CommentedMap, over: CommentedMap) -> CommentedMap:
 
 
 # --- portable paths ------------------------------------------------------------
+
 
 def resolve_paths(node, tp, set_locs: list[tuple] = (), loc: tuple = ()) -> None:
     """Make relative paths in path fields absolute, in place, against the folder of their file.
@@ -108,9 +132,13 @@ def resolve_paths(node, tp, set_locs: list[tuple] = (), loc: tuple = ()) -> None
             field = model.model_fields.get(k)
             if field is None:
                 continue
-            mark = (field.json_schema_extra or {}).get("x-path") if isinstance(field.json_schema_extra, dict) else None
+            mark = (
+                (field.json_schema_extra or {}).get("x-path")
+                if isinstance(field.json_schema_extra, dict)
+                else None
+            )
             if mark and isinstance(v, str) and v.strip():
-                from_cli = any((*loc, k)[:len(s)] == s for s in set_locs)
+                from_cli = any((*loc, k)[: len(s)] == s for s in set_locs)
                 folder = Path.cwd() if from_cli else Path(_file_of(node, k)).parent
                 node[k] = absolute(v, folder, must_exist=mark == "maybe")
             else:
@@ -141,7 +169,8 @@ def _file_of(node, key) -> str:
 
 
 def _pick_model(tp, node: dict):
-    """The pydantic model `node` is an instance of: the only one, or the union member tagged by its kind."""
+    """The pydantic model `node` is an instance of: the only one, or the union member tagged by its
+    kind."""
     models = [(tag, arg) for tag, arg in members(tp) if is_model(arg)]
     if len(models) > 1 and "kind" in node:
         models = [(tag, arg) for tag, arg in models if tag == node["kind"]]

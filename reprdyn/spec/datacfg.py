@@ -1,7 +1,8 @@
 """Spec blocks for datasets: a discriminated union on `kind`."""
+
 from __future__ import annotations
 
-from typing import Annotated, Literal, Union
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -14,6 +15,7 @@ class Strict(BaseModel):
 
 class MolrgData(Strict):
     """Noisy mixture of low-rank Gaussians (docs/theory.md §2)."""
+
     kind: Literal["molrg"]
     name: Name
     n: int = Field(gt=0, description="ambient dimension")
@@ -25,10 +27,12 @@ class MolrgData(Strict):
     seed: int | None = Field(None, description="data seed; defaults to the spec seed")
 
     @model_validator(mode="after")
-    def _fits(self) -> "MolrgData":
+    def _fits(self) -> MolrgData:
         if self.K * self.d > self.n:
-            raise ValueError(f"K*d = {self.K * self.d} must be at most n = {self.n} "
-                             "(the class subspaces are mutually orthogonal)")
+            raise ValueError(
+                f"K*d = {self.K * self.d} must be at most n = {self.n} "
+                "(the class subspaces are mutually orthogonal)"
+            )
         return self
 
     @property
@@ -37,10 +41,14 @@ class MolrgData(Strict):
 
 
 class DigitsData(Strict):
-    """scikit-learn's bundled 8x8 handwritten digits (1797 images, 10 classes), scaled to [-1, 1]."""
+    """scikit-learn's bundled 8x8 handwritten digits (1797 images, 10 classes), scaled to [-1,
+    1]."""
+
     kind: Literal["digits"]
     name: Name
-    size: int = Field(8, ge=4, le=64, description="resize to size x size (bilinear); 8 keeps the originals")
+    size: int = Field(
+        8, ge=4, le=64, description="resize to size x size (bilinear); 8 keeps the originals"
+    )
     test_fraction: float = Field(0.3, gt=0, lt=1, description="stratified test split")
     seed: int | None = Field(None, description="split seed; defaults to the spec seed")
 
@@ -57,12 +65,18 @@ class NpzData(Strict):
     from a stratified `test_fraction` of `x`. The file itself is checked by
     `reprdyn.checks` (headers only), after the spec is validated.
     """
+
     kind: Literal["npz"]
     name: Name
-    path: str = Field(description="the .npz file, relative to the spec's folder", json_schema_extra={"x-path": True})
+    path: str = Field(
+        description="the .npz file, relative to the spec's folder",
+        json_schema_extra={"x-path": True},
+    )
     x: str = Field("x", description="array of samples")
     y: str = Field("y", description="array of integer labels")
-    test_fraction: float = Field(0.3, gt=0, lt=1, description="stratified test split when there is no x_test")
+    test_fraction: float = Field(
+        0.3, gt=0, lt=1, description="stratified test split when there is no x_test"
+    )
     seed: int | None = Field(None, description="split seed; defaults to the spec seed")
 
     @property
@@ -73,16 +87,22 @@ class NpzData(Strict):
 
 # --- image datasets: hf, torchvision ----------------------------------------------
 
+
 class Transform(Strict):
-    """Image preprocessing: resize the shorter side, centre-crop, scale to the model's input range."""
+    """Image preprocessing: resize the shorter side, centre-crop, scale to the model's input
+    range."""
+
     size: int = Field(gt=0, description="resize the shorter side to this many pixels")
     crop: int | None = Field(None, gt=0, description="centre-crop to crop x crop; default: size")
     channels: Literal[1, 3] = Field(3, description="3: RGB, 1: greyscale")
-    range: tuple[float, float] = Field((-1.0, 1.0), description="pixel values are mapped from [0, 1] to this "
-                                                               "range; diffusers models expect [-1, 1]")
+    range: tuple[float, float] = Field(
+        (-1.0, 1.0),
+        description="pixel values are mapped from [0, 1] to this "
+        "range; diffusers models expect [-1, 1]",
+    )
 
     @model_validator(mode="after")
-    def _fits(self) -> "Transform":
+    def _fits(self) -> Transform:
         if self.crop is not None and self.crop > self.size:
             raise ValueError(f"crop {self.crop} is larger than the resized image ({self.size})")
         if self.range[0] >= self.range[1]:
@@ -98,8 +118,12 @@ class Transform(Strict):
 class _Images(Strict):
     name: Name
     transform: Transform
-    n_train: int | None = Field(None, gt=0, description="use a random subset of this many train images")
-    n_test: int | None = Field(None, gt=0, description="use a random subset of this many test images")
+    n_train: int | None = Field(
+        None, gt=0, description="use a random subset of this many train images"
+    )
+    n_test: int | None = Field(
+        None, gt=0, description="use a random subset of this many test images"
+    )
     per_class: bool = Field(False, description="n_train / n_test count per class instead of in all")
     seed: int | None = Field(None, description="subset seed; defaults to the spec seed")
 
@@ -109,11 +133,17 @@ class _Images(Strict):
 
 
 class HfData(_Images):
-    """A Hugging Face dataset: a hub name for `datasets.load_dataset`, or a local imagefolder or parquet folder."""
+    """A Hugging Face dataset: a hub name for `datasets.load_dataset`, or a local imagefolder or
+    parquet folder."""
+
     kind: Literal["hf"]
-    path: str = Field(description="a hub dataset name (uoft-cs/cifar10), or a local folder, relative to the spec",
-                      json_schema_extra={"x-path": "maybe"})
-    config: str | None = Field(None, description="the dataset's configuration name, if it has several")
+    path: str = Field(
+        description="a hub dataset name (uoft-cs/cifar10), or a local folder, relative to the spec",
+        json_schema_extra={"x-path": "maybe"},
+    )
+    config: str | None = Field(
+        None, description="the dataset's configuration name, if it has several"
+    )
     revision: str | None = None
     image_column: str = "image"
     label_column: str = "label"
@@ -125,14 +155,19 @@ TORCHVISION = ("CIFAR10", "CIFAR100", "Flowers102", "DTD", "ImageFolder")
 
 
 class TorchvisionData(_Images):
-    """A torchvision dataset (needs the optional torchvision package, which `reprdyn.checks` looks for):
+    """A torchvision dataset (needs the optional torchvision package, which `reprdyn.checks` looks
+    for):
     CIFAR10/100, Flowers102, DTD, or an ImageFolder with train/ and test/ subfolders."""
+
     kind: Literal["torchvision"]
     dataset: Literal["CIFAR10", "CIFAR100", "Flowers102", "DTD", "ImageFolder"]
-    root: str = Field(description="where the files are (or go, with download), relative to the spec",
-                      json_schema_extra={"x-path": True})
+    root: str = Field(
+        description="where the files are (or go, with download), relative to the spec",
+        json_schema_extra={"x-path": True},
+    )
     download: bool = Field(False, description="let torchvision download the files into root")
 
 
-
-Dataset = Annotated[Union[MolrgData, DigitsData, NpzData, HfData, TorchvisionData], Field(discriminator="kind")]
+Dataset = Annotated[
+    MolrgData | DigitsData | NpzData | HfData | TorchvisionData, Field(discriminator="kind")
+]

@@ -4,6 +4,7 @@ ruamel.yaml's round-trip loader keeps line/column for every key and item and
 follows YAML 1.2 number rules (`1e-3` is a float). Validation errors from
 pydantic are mapped back onto those positions and reported all at once.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -39,12 +40,23 @@ def parse_yaml(text: str, file: str) -> CommentedMap:
     if "\x00" in text:
         raise SpecError([Issue(file, 1, 1, "", "this is a binary file, not a YAML spec")])
     if len(text) > MAX_BYTES:
-        raise SpecError([Issue(file, 1, 1, "", f"file is {len(text)} bytes; a spec must be under {MAX_BYTES}")])
+        raise SpecError(
+            [Issue(file, 1, 1, "", f"file is {len(text)} bytes; a spec must be under {MAX_BYTES}")]
+        )
     try:
         data = _yaml().load(text)
     except RecursionError:
-        raise SpecError([Issue(file, 1, 1, "", f"YAML nested too deeply; a spec needs a few levels, "
-                                                f"at most {MAX_DEPTH}")]) from None
+        raise SpecError(
+            [
+                Issue(
+                    file,
+                    1,
+                    1,
+                    "",
+                    f"YAML nested too deeply; a spec needs a few levels, at most {MAX_DEPTH}",
+                )
+            ]
+        ) from None
     except MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
@@ -55,11 +67,23 @@ def parse_yaml(text: str, file: str) -> CommentedMap:
     except YAMLError as e:
         raise SpecError([Issue(file, 1, 1, "", f"YAML error: {e}")]) from None
     if data is None:
-        raise SpecError([Issue(file, 1, 1, "", "the file is empty; a spec is a mapping with "
-                               "spec_version, name, model, datasets and sigma")])
+        raise SpecError(
+            [
+                Issue(
+                    file,
+                    1,
+                    1,
+                    "",
+                    "the file is empty; a spec is a mapping with "
+                    "spec_version, name, model, datasets and sigma",
+                )
+            ]
+        )
     if not isinstance(data, CommentedMap):
         what = "list" if isinstance(data, list) else type(data).__name__
-        raise SpecError([Issue(file, 1, 1, "", f"a spec must be a mapping of keys (key: value), not a {what}")])
+        raise SpecError(
+            [Issue(file, 1, 1, "", f"a spec must be a mapping of keys (key: value), not a {what}")]
+        )
     return data
 
 
@@ -72,11 +96,23 @@ class _NodeBudget:
     def spend(self, node, depth: int) -> None:
         self.left -= 1
         if self.left < 0:
-            raise SpecError([Issue(self.file, 1, 1, "", f"the spec expands to more than {MAX_NODES:,} values "
-                                                        "(YAML aliases used as a bomb?)")])
+            raise SpecError(
+                [
+                    Issue(
+                        self.file,
+                        1,
+                        1,
+                        "",
+                        f"the spec expands to more than {MAX_NODES:,} values "
+                        "(YAML aliases used as a bomb?)",
+                    )
+                ]
+            )
         if depth > MAX_DEPTH:
             line, col = (node.lc.line + 1, node.lc.col + 1) if hasattr(node, "lc") else (1, 1)
-            raise SpecError([Issue(self.file, line, col, "", f"nested more than {MAX_DEPTH} levels deep")])
+            raise SpecError(
+                [Issue(self.file, line, col, "", f"nested more than {MAX_DEPTH} levels deep")]
+            )
 
 
 def _plain(node, budget: _NodeBudget, depth: int = 0):
@@ -93,22 +129,48 @@ def _read(path: Path) -> str:
     """The text of one spec file, or a SpecError saying why it cannot be read."""
     file = str(path)
     if path.is_dir():
-        raise SpecError([Issue(file, 1, 1, "", "this is a folder, not a spec file; give the path of a .yaml file")])
+        raise SpecError(
+            [
+                Issue(
+                    file,
+                    1,
+                    1,
+                    "",
+                    "this is a folder, not a spec file; give the path of a .yaml file",
+                )
+            ]
+        )
     try:
         if path.stat().st_size > MAX_BYTES:
-            raise SpecError([Issue(file, 1, 1, "", f"file is {path.stat().st_size:,} bytes; a spec must be "
-                                                   f"under {MAX_BYTES:,}")])
+            raise SpecError(
+                [
+                    Issue(
+                        file,
+                        1,
+                        1,
+                        "",
+                        f"file is {path.stat().st_size:,} bytes; a spec must be "
+                        f"under {MAX_BYTES:,}",
+                    )
+                ]
+            )
         raw = path.read_bytes()
     except OSError as e:
         raise SpecError([Issue(file, 1, 1, "", f"cannot read spec: {e.strerror or e}")]) from None
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError:
-        raise SpecError([Issue(file, 1, 1, "", "this is a binary file, not a UTF-8 YAML spec")]) from None
+        raise SpecError(
+            [Issue(file, 1, 1, "", "this is a binary file, not a UTF-8 YAML spec")]
+        ) from None
 
 
-def load(path: str | Path, overrides: tuple[str, ...] | list[str] = (),
-         trust_code: bool = False, checks: bool = True) -> tuple[Spec, dict[str, str]]:
+def load(
+    path: str | Path,
+    overrides: tuple[str, ...] | list[str] = (),
+    trust_code: bool = False,
+    checks: bool = True,
+) -> tuple[Spec, dict[str, str]]:
     """Read, compose and validate a spec file; return the spec and the text of every file read.
 
     The texts are keyed by path, the spec file first and then each base it extends.
@@ -127,20 +189,33 @@ def load(path: str | Path, overrides: tuple[str, ...] | list[str] = (),
     return _validate(data, str(path), overrides, trust_code, checks), sources
 
 
-def load_spec(path: str | Path, overrides: tuple[str, ...] | list[str] = (), trust_code: bool = False,
-              checks: bool = True) -> Spec:
-    """Read and validate a spec file, with `--set PATH=VALUE` overrides; raise SpecError listing every problem.
+def load_spec(
+    path: str | Path,
+    overrides: tuple[str, ...] | list[str] = (),
+    trust_code: bool = False,
+    checks: bool = True,
+) -> Spec:
+    """Read and validate a spec file, with `--set PATH=VALUE` overrides; raise SpecError listing
+    every problem.
 
-    `checks=False` stops after the pure stage (the schema, no I/O beyond the spec's files, no torch); the
+    `checks=False` stops after the pure stage (the schema, no I/O beyond the spec's files, no
+    torch); the
     default also runs `reprdyn.checks`, which reads data headers and builds trainable networks.
     """
     return load(path, overrides, trust_code, checks)[0]
 
 
-def validate_text(text: str, file: str = "<spec>", overrides: tuple[str, ...] | list[str] = (),
-                  trust_code: bool = False, checks: bool = True) -> Spec:
+def validate_text(
+    text: str,
+    file: str = "<spec>",
+    overrides: tuple[str, ...] | list[str] = (),
+    trust_code: bool = False,
+    checks: bool = True,
+) -> Spec:
     """Validate spec text; an `extends` in it resolves against the current folder."""
-    data = compose(parse_yaml(text, file), Path(file), lambda p: parse_yaml(_read(p), str(p)), _fail_at)
+    data = compose(
+        parse_yaml(text, file), Path(file), lambda p: parse_yaml(_read(p), str(p)), _fail_at
+    )
     return _validate(data, file, overrides, trust_code, checks)
 
 
@@ -154,7 +229,9 @@ def _fail_at(node, key, message: str):
     return SpecError([Issue(file, line + 1, col + 1, "extends", message)])
 
 
-def _validate(data: CommentedMap, file: str, overrides, trust_code: bool = False, checks: bool = True) -> Spec:
+def _validate(
+    data: CommentedMap, file: str, overrides, trust_code: bool = False, checks: bool = True
+) -> Spec:
     problems = expand_env(data)
     if problems:
         raise SpecError([_issue_at(data, loc, msg, file) for loc, msg in problems])
@@ -171,10 +248,14 @@ def _validate(data: CommentedMap, file: str, overrides, trust_code: bool = False
         spec = Spec.model_validate(_plain(data, _NodeBudget(file)))
     except ValidationError as e:
         raise SpecError([_blame_override(i, set_paths) for i in _issues(e, data, file)]) from None
-    problems = [(loc, "this spec runs its own Python code; pass --trust-code (trust_code=True) to allow it")
-                for loc in _python_models(spec) if not trust_code]
+    problems = [
+        (loc, "this spec runs its own Python code; pass --trust-code (trust_code=True) to allow it")
+        for loc in _python_models(spec)
+        if not trust_code
+    ]
     if not problems and checks:
         from ..checks import problems as check  # files and networks: the second stage
+
         problems = check(spec)
     if problems:
         raise SpecError([_issue_at(data, loc, msg, file) for loc, msg in problems])
@@ -184,7 +265,8 @@ def _validate(data: CommentedMap, file: str, overrides, trust_code: bool = False
 
 
 def _check_points(data: CommentedMap, file: str, checks: bool) -> None:
-    """Validate every sweep value in place; a bad one is reported at the value, with what it broke."""
+    """Validate every sweep value in place; a bad one is reported at the value, with what it
+    broke."""
     import copy
 
     issues = []
@@ -199,13 +281,25 @@ def _check_points(data: CommentedMap, file: str, checks: bool) -> None:
                 found = []
                 if checks:
                     from ..checks import problems as check
+
                     found = [_issue_at(tree, loc, msg, file) for loc, msg in check(point)]
             except ValueError as e:  # a bad path, or a ValidationError (a ValueError too)
-                found = _issues(e, tree, file) if isinstance(e, ValidationError) else [Issue(file, 0, 0, "", str(e))]
+                found = (
+                    _issues(e, tree, file)
+                    if isinstance(e, ValidationError)
+                    else [Issue(file, 0, 0, "", str(e))]
+                )
             for f in found:
                 what = f"{f.path}: {f.message}" if f.path else f.message
-                issues.append(Issue(where.file, where.line, where.col, f"sweep.{path}[{i}]",
-                                    f"with {path} = {value!r}: {what}"))
+                issues.append(
+                    Issue(
+                        where.file,
+                        where.line,
+                        where.col,
+                        f"sweep.{path}[{i}]",
+                        f"with {path} = {value!r}: {what}",
+                    )
+                )
     if issues:
         raise SpecError(issues)
 
@@ -218,18 +312,26 @@ def _issue_at(data, loc: tuple, message: str, file: str) -> Issue:
 def _blame_override(issue: Issue, set_paths: dict[str, str]) -> Issue:
     """An issue about a value that a --set wrote is reported against that --set."""
     for path, expr in set_paths.items():
-        if issue.path == path or issue.path.startswith(path + ".") or issue.path.startswith(path + "["):
+        if (
+            issue.path == path
+            or issue.path.startswith(path + ".")
+            or issue.path.startswith(path + "[")
+        ):
             return Issue(f"--set {expr}", 1, 1, issue.path, issue.message)
     return issue
 
 
 def _python_models(spec: Spec) -> list[tuple]:
     """Where the spec's `python` models are: ('model', 'kind') or ('models', name, 'kind')."""
-    return [(("models", name) if name else ("model",)) + ("kind",)
-            for name, cfg in spec.model_items() if cfg.kind == "python"]
+    return [
+        (("models", name) if name else ("model",)) + ("kind",)
+        for name, cfg in spec.model_items()
+        if cfg.kind == "python"
+    ]
 
 
 # --- mapping pydantic errors onto YAML positions ----------------------------
+
 
 def _src(node, key=None) -> str | None:
     """The file a node (or its entry `key`) was written in; a merged mapping knows it per key."""
@@ -332,7 +434,7 @@ def _issues(err: ValidationError, root: CommentedMap, file: str) -> list[Issue]:
         loc = tuple(e["loc"])
         kind, msg = e["type"], e["msg"]
         if msg.startswith("Value error, "):
-            msg = msg[len("Value error, "):]
+            msg = msg[len("Value error, ") :]
         if kind == "extra_forbidden":
             line, col, src = _key_position(root, loc)
             fields = _fields_at(loc[:-1])
@@ -342,8 +444,10 @@ def _issues(err: ValidationError, root: CommentedMap, file: str) -> list[Issue]:
         elif kind == "union_tag_invalid":
             line, col, _, src = _position(root, loc + ("kind",))
             tags = [t.strip("'") for t in e["ctx"]["expected_tags"].split(", ")]
-            msg = (f"unknown kind {e['ctx']['tag']!r}; expected one of {', '.join(tags)}"
-                   + did_you_mean(e["ctx"]["tag"], tags))
+            msg = (
+                f"unknown kind {e['ctx']['tag']!r}; expected one of {', '.join(tags)}"
+                + did_you_mean(e["ctx"]["tag"], tags)
+            )
             loc = loc + ("kind",)
         elif kind == "union_tag_not_found":
             line, col, _, src = _position(root, loc)
@@ -356,7 +460,11 @@ def _issues(err: ValidationError, root: CommentedMap, file: str) -> list[Issue]:
             msg = f"missing required key {loc[-1]!r}"
         else:
             line, col, _, src = _position(root, loc)
-            if "input" in e and not isinstance(e["input"], (dict, list)) and str(e["input"]) not in msg:
+            if (
+                "input" in e
+                and not isinstance(e["input"], (dict, list))
+                and str(e["input"]) not in msg
+            ):
                 msg += f" (got {_short(e['input'])})"
         issues.append(Issue(src or file, line, col, _fmt_path(loc, root), msg))
     return sorted(set(issues), key=lambda i: (i.line, i.col, i.path))
@@ -368,6 +476,7 @@ def _short(v) -> str:
 
 
 # --- identity ----------------------------------------------------------------
+
 
 def canonical(spec: Spec) -> dict:
     """The spec's canonical form: validated values, defaults filled, grid expanded.

@@ -1,11 +1,14 @@
-"""Spec blocks for models: analytic posteriors, trained diffusion models and DAEs, pretrained models.
+"""Spec blocks for models: analytic posteriors, trained diffusion models and DAEs, pretrained
+models.
 
 A trainable model names its own training data inside its `train` block, apart
-from the probed `datasets`: probing data the model was not trained on is the paper's transfer setting (its Table 2).
+from the probed `datasets`: probing data the model was not trained on is the paper's transfer
+setting (its Table 2).
 """
+
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -22,13 +25,16 @@ class MolrgOptimal(Strict):
     It is the optimal denoiser of each probed `molrg` dataset, built from that
     dataset's own bases and delta. Its only layer is `output`.
     """
+
     kind: Literal["molrg-optimal"]
 
 
 # --- raw networks --------------------------------------------------------------
 
+
 class MLPNet(Strict):
     """The paper's 3-layer ReLU MLP; hook points fc1, fc2 (width-dim), head."""
+
     kind: Literal["mlp"]
     width: int = Field(1024, gt=0)
     emb_dim: int = Field(128, gt=1)
@@ -37,23 +43,28 @@ class MLPNet(Strict):
 
 class UNetNet(Strict):
     """Small ADM-style U-Net; hook points stem, enc.i, down.i, mid, dec.i, up.i, out."""
+
     kind: Literal["unet"]
     channels: int = Field(32, gt=0)
     mult: list[Annotated[int, Field(gt=0)]] = Field([1, 2], min_length=1, max_length=5)
     blocks: int = Field(1, ge=1)
-    attention: list[Annotated[int, Field(ge=0)]] = Field([], description="levels with self-attention")
+    attention: list[Annotated[int, Field(ge=0)]] = Field(
+        [], description="levels with self-attention"
+    )
     mid_attention: bool = True
     emb_dim: int = Field(128, gt=1)
     dropout: float = Field(0.0, ge=0, lt=1)
 
 
-Network = Annotated[Union[MLPNet, UNetNet], Field(discriminator="kind")]
+Network = Annotated[MLPNet | UNetNet, Field(discriminator="kind")]
 
 
 # --- parameterisations ---------------------------------------------------------
 
+
 class VP(Strict):
     """DDPM/VP: betas over T steps; the net predicts eps or x0."""
+
     kind: Literal["vp"]
     schedule: Literal["linear", "cosine"] = "linear"
     T: int = Field(1000, ge=2)
@@ -64,6 +75,7 @@ class VP(Strict):
 
 class EDM(Strict):
     """EDM preconditioning and loss weighting; sigma_min/max/rho for sampling."""
+
     kind: Literal["edm"]
     sigma_data: float = Field(0.5, gt=0)
     P_mean: float = -1.2
@@ -73,23 +85,31 @@ class EDM(Strict):
     rho: float = Field(7.0, gt=0)
 
 
-Precond = Annotated[Union[VP, EDM], Field(discriminator="kind")]
+Precond = Annotated[VP | EDM, Field(discriminator="kind")]
 
 
 # --- training --------------------------------------------------------------------
 
+
 class Train(Strict):
     """Adam on the parameterisation's loss. `data` names a probed dataset or gives its own block."""
-    data: Union[Name, Dataset] = Field(description="a name from `datasets`, or a dataset block; train split only")
+
+    data: Name | Dataset = Field(
+        description="a name from `datasets`, or a dataset block; train split only"
+    )
     epochs: int | None = Field(None, gt=0)
     steps: int | None = Field(None, gt=0)
     batch_size: int = Field(128, gt=0)
     lr: float = Field(1e-3, gt=0)
-    ema: float | None = Field(None, ge=0, lt=1, description="EMA decay of the weights used for features")
-    seed: int | None = Field(None, description="init / batch / noise seed; defaults to the spec seed")
+    ema: float | None = Field(
+        None, ge=0, lt=1, description="EMA decay of the weights used for features"
+    )
+    seed: int | None = Field(
+        None, description="init / batch / noise seed; defaults to the spec seed"
+    )
 
     @model_validator(mode="after")
-    def _length(self) -> "Train":
+    def _length(self) -> Train:
         if (self.epochs is None) == (self.steps is None):
             raise ValueError("give exactly one of `epochs` or `steps`")
         return self
@@ -97,6 +117,7 @@ class Train(Strict):
 
 class Diffusion(Strict):
     """A diffusion model trained over all noise levels."""
+
     kind: Literal["diffusion"]
     network: Network
     precond: Precond
@@ -104,16 +125,20 @@ class Diffusion(Strict):
 
 
 class DAE(Strict):
-    """A denoising auto-encoder: the same network trained at fixed noise levels (docs/theory.md §6, Figure 7).
+    """A denoising auto-encoder: the same network trained at fixed noise levels (docs/theory.md §6,
+    Figure 7).
 
     `train_sigma: grid` trains one DAE per grid sigma, and features at sigma come
     from the DAE trained there; a number or a list trains one (multi-level) DAE.
     """
+
     kind: Literal["dae"]
     network: Network
     precond: Precond
     train: Train
-    train_sigma: Union[Literal["grid"], Annotated[float, Field(gt=0)], list[Annotated[float, Field(gt=0)]]] = "grid"
+    train_sigma: (
+        Literal["grid"] | Annotated[float, Field(gt=0)] | list[Annotated[float, Field(gt=0)]]
+    ) = "grid"
     dropout: float | None = Field(None, ge=0, lt=1, description="overrides the network's dropout")
 
     @field_validator("train_sigma")
@@ -122,51 +147,77 @@ class DAE(Strict):
         precond = info.data.get("precond")
         if precond is not None and precond.kind == "vp" and v != "grid":
             from ..models.schedules import VPSchedule
+
             VPSchedule.from_config(precond).check_range(v, "the vp schedule")
         return v
 
 
 # --- pretrained models (loaded, never trained) --------------------------------
 
-HubId = Annotated[str, Field(min_length=1, description="a Hugging Face hub id (google/ddpm-cifar10-32) or a local "
-                                                       "folder written by save_pretrained, relative to the spec",
-                             json_schema_extra={"x-path": "maybe"})]
+HubId = Annotated[
+    str,
+    Field(
+        min_length=1,
+        description="a Hugging Face hub id (google/ddpm-cifar10-32) or a local "
+        "folder written by save_pretrained, relative to the spec",
+        json_schema_extra={"x-path": "maybe"},
+    ),
+]
 Dtype = Literal["float32", "float16", "bfloat16"]
 
 
 class _Pretrained(Strict):
     id: HubId
     revision: str | None = Field(None, description="a hub branch, tag or commit")
-    scheduler_subfolder: str = Field("scheduler", description="the DDPM/DDIM scheduler config (its alphas_cumprod)")
+    scheduler_subfolder: str = Field(
+        "scheduler", description="the DDPM/DDIM scheduler config (its alphas_cumprod)"
+    )
     prediction: Literal["auto", "epsilon", "sample", "v_prediction"] = Field(
-        "auto", description="what the network predicts; auto reads the scheduler's prediction_type")
+        "auto", description="what the network predicts; auto reads the scheduler's prediction_type"
+    )
     dtype: Dtype = "float32"
 
 
 class DiffusersUNet(_Pretrained):
-    """A diffusers `UNet2DModel` and its scheduler (DDPM); sigma <-> timestep through its alphas_cumprod."""
+    """A diffusers `UNet2DModel` and its scheduler (DDPM); sigma <-> timestep through its
+    alphas_cumprod."""
+
     kind: Literal["diffusers-unet"]
-    subfolder: str | None = Field(None, description="the UNet's folder inside `id`; default: unet/ if there, "
-                                                    "else the root")
+    subfolder: str | None = Field(
+        None, description="the UNet's folder inside `id`; default: unet/ if there, else the root"
+    )
 
 
 class DiT(_Pretrained):
     """A diffusers `DiTTransformer2DModel` with its `AutoencoderKL`: noise is added to latents,
     features are mean-pooled patch tokens, the class label is the null class (unconditional)."""
+
     kind: Literal["dit"]
     subfolder: str = Field("transformer", description="the transformer's folder inside `id`")
-    vae_subfolder: str = Field("vae", description="the autoencoder's folder inside `id` (or `vae_id`)")
-    vae_id: HubId | None = Field(None, description="a separate hub id or folder for the autoencoder")
-    class_label: int | None = Field(None, ge=0, description="a class to condition on; default the null class")
+    vae_subfolder: str = Field(
+        "vae", description="the autoencoder's folder inside `id` (or `vae_id`)"
+    )
+    vae_id: HubId | None = Field(
+        None, description="a separate hub id or folder for the autoencoder"
+    )
+    class_label: int | None = Field(
+        None, ge=0, description="a class to condition on; default the null class"
+    )
 
 
 class LDM(_Pretrained):
-    """A latent diffusion model: a diffusers `UNet2DModel` on the latents of a VQ or KL autoencoder."""
+    """A latent diffusion model: a diffusers `UNet2DModel` on the latents of a VQ or KL
+    autoencoder."""
+
     kind: Literal["ldm"]
     subfolder: str = Field("unet", description="the UNet's folder inside `id`")
     autoencoder: Literal["vq", "kl"] = Field("vq", description="vq: VQModel; kl: AutoencoderKL")
-    vae_subfolder: str = Field("vqvae", description="the autoencoder's folder inside `id` (or `vae_id`)")
-    vae_id: HubId | None = Field(None, description="a separate hub id or folder for the autoencoder")
+    vae_subfolder: str = Field(
+        "vqvae", description="the autoencoder's folder inside `id` (or `vae_id`)"
+    )
+    vae_id: HubId | None = Field(
+        None, description="a separate hub id or folder for the autoencoder"
+    )
 
 
 class PythonModel(Strict):
@@ -176,19 +227,29 @@ class PythonModel(Strict):
     Runs code named by the spec, so it needs `trust_code: true` in the spec and
     `--trust-code` on the command line.
     """
+
     kind: Literal["python"]
-    module: str | None = Field(None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$",
-                               description="an importable module, e.g. mylab.models")
-    file: str | None = Field(None, description="or a .py file, relative to the spec", json_schema_extra={"x-path": True})
-    factory: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", description="the function in it that builds the model")
+    module: str | None = Field(
+        None,
+        pattern=r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$",
+        description="an importable module, e.g. mylab.models",
+    )
+    file: str | None = Field(
+        None, description="or a .py file, relative to the spec", json_schema_extra={"x-path": True}
+    )
+    factory: str = Field(
+        pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", description="the function in it that builds the model"
+    )
     kwargs: dict[str, Any] = Field({}, description="keyword arguments for the factory")
 
     @model_validator(mode="after")
-    def _one_source(self) -> "PythonModel":
+    def _one_source(self) -> PythonModel:
         if (self.module is None) == (self.file is None):
             raise ValueError("give exactly one of `module` (importable) or `file` (a .py file)")
         return self
 
 
-Model = Annotated[Union[MolrgOptimal, Diffusion, DAE, DiffusersUNet, DiT, LDM, PythonModel],
-                  Field(discriminator="kind")]
+Model = Annotated[
+    MolrgOptimal | Diffusion | DAE | DiffusersUNet | DiT | LDM | PythonModel,
+    Field(discriminator="kind"),
+]

@@ -4,6 +4,7 @@ Both work on the position-carrying YAML tree, so errors still name a place:
 an unset variable points at the value that uses it, and a bad override is
 reported against the `--set` expression that wrote it.
 """
+
 from __future__ import annotations
 
 import os
@@ -24,20 +25,33 @@ def expand_env(node, env=None, where=None) -> list[tuple[tuple, str]]:
     """
     env = os.environ if env is None else env
     problems: list[tuple[tuple, str]] = []
-    items = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else []
+    items = (
+        node.items()
+        if isinstance(node, dict)
+        else enumerate(node)
+        if isinstance(node, list)
+        else []
+    )
     for key, value in list(items):
         loc = (*(where or ()), key)
         if isinstance(value, (dict, list)):
             problems += expand_env(value, env, loc)
         elif isinstance(value, str) and "${" in value:
+
             def sub(m):
                 if m.group(1) in env:
                     return env[m.group(1)]
                 if m.group(2) is not None:
                     return m.group(2)
-                problems.append((loc, f"environment variable {m.group(1)} is not set and has no default; "
-                                      f"set it, or write ${{{m.group(1)}:-default}}"))
+                problems.append(
+                    (
+                        loc,
+                        f"environment variable {m.group(1)} is not set and has no default; "
+                        f"set it, or write ${{{m.group(1)}:-default}}",
+                    )
+                )
                 return m.group(0)
+
             node[key] = VAR.sub(sub, value)
     return problems
 
@@ -46,30 +60,38 @@ def parse_path(path: str) -> tuple:
     """'datasets[0].n_train' -> ('datasets', 0, 'n_train')."""
     parts, pos = [], 0
     for m in PART.finditer(path):
-        if m.start() != pos and path[pos:m.start()] != ".":
-            raise ValueError(f"cannot read the path {path!r}; write it like model.width or datasets[0].n_train")
+        if m.start() != pos and path[pos : m.start()] != ".":
+            raise ValueError(
+                f"cannot read the path {path!r}; write it like model.width or datasets[0].n_train"
+            )
         parts.append(int(m.group(2)) if m.group(2) is not None else m.group(1))
         pos = m.end()
     if not parts or pos != len(path):
-        raise ValueError(f"cannot read the path {path!r}; write it like model.width or datasets[0].n_train")
+        raise ValueError(
+            f"cannot read the path {path!r}; write it like model.width or datasets[0].n_train"
+        )
     return tuple(parts)
 
 
 def apply_override(root: CommentedMap, expr: str) -> tuple:
-    """Apply one `path=value` (value in YAML: 512, 1e-3, [0, 0.4], {kind: ridge}); return the path."""
+    """Apply one `path=value` (value in YAML: 512, 1e-3, [0, 0.4], {kind: ridge}); return the
+    path."""
     path, eq, raw = expr.partition("=")
     if not eq:
         raise ValueError(f"--set {expr!r}: expected PATH=VALUE, for example model.width=512")
     path = path.strip()
-    if path.startswith("sweep."):  # a sweep key is itself a path: sweep.datasets[0].n_train=[64, 256]
-        parse_path(path[len("sweep."):])
-        loc = ("sweep", path[len("sweep."):])
+    # a sweep key is itself a path: sweep.datasets[0].n_train=[64, 256]
+    if path.startswith("sweep."):
+        parse_path(path[len("sweep.") :])
+        loc = ("sweep", path[len("sweep.") :])
     else:
         loc = parse_path(path)
     try:
         value = YAML(typ="safe", pure=True).load(raw) if raw.strip() else None
     except YAMLError as e:
-        raise ValueError(f"--set {expr!r}: the value is not valid YAML ({str(e).splitlines()[0]})") from None
+        raise ValueError(
+            f"--set {expr!r}: the value is not valid YAML ({str(e).splitlines()[0]})"
+        ) from None
     node = root
     for i, part in enumerate(loc[:-1]):
         if isinstance(part, int):

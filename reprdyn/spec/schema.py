@@ -3,18 +3,17 @@
 Every model forbids unknown keys; model, dataset and probe variants are
 discriminated unions on `kind`, so later kinds slot in as new union members.
 """
+
 from __future__ import annotations
 
 import re
-from typing import Annotated, Literal, Union
+from typing import Annotated, Literal
 
 from pydantic import Discriminator, Field, Tag, field_validator, model_validator
 
-
-
-from .datacfg import Dataset, Name, Strict
 from ..errors import did_you_mean
 from ..models.kinds import PRETRAINED, STATIC_LAYERS
+from .datacfg import Dataset, Name, Strict
 from .modelcfg import VP, Model
 
 # --- sigma grid --------------------------------------------------------------
@@ -24,15 +23,18 @@ Sigma = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 
 class SigmaRange(Strict):
     """`num` points from `start` to `stop` (inclusive), log- or linearly spaced."""
+
     start: Sigma
     stop: Sigma
     num: int = Field(ge=1)
     scale: Literal["log", "linear"] = "log"
 
     @model_validator(mode="after")
-    def _check(self) -> "SigmaRange":
+    def _check(self) -> SigmaRange:
         if self.scale == "log" and self.start <= 0:
-            raise ValueError("a log-scaled grid needs start > 0; use scale: linear or a start like 0.001")
+            raise ValueError(
+                "a log-scaled grid needs start > 0; use scale: linear or a start like 0.001"
+            )
         if self.stop < self.start:
             raise ValueError(f"stop ({self.stop}) must be at least start ({self.start})")
         if self.num > 1 and self.stop == self.start:
@@ -59,14 +61,18 @@ def _grid_kind(v) -> str | None:
 
 # --- probes ------------------------------------------------------------------
 
+
 class _Probe(Strict):
     name: Name | None = Field(None, description="label on the `probe` coord; default: the kind")
     layers: list[str] | None = Field(None, description="layers this probe reads; default all")
     transform: Literal["none", "abs"] = Field(
-        "none", description="'abs' probes |features|, as for posterior probes (docs/theory.md §5)")
+        "none", description="'abs' probes |features|, as for posterior probes (docs/theory.md §5)"
+    )
     standardize: bool = Field(
-        True, description="z-score features with train statistics; false keeps their scale, as the "
-                          "paper's posterior probe does (the shrinkage at large sigma then matters)")
+        True,
+        description="z-score features with train statistics; false keeps their scale, as the "
+        "paper's posterior probe does (the shrinkage at large sigma then matters)",
+    )
 
     @property
     def label(self) -> str:
@@ -77,19 +83,26 @@ PositiveFloat = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 
 
 class RidgeProbe(_Probe):
-    """Closed-form ridge on one-hot labels; lambda per feature set by exact LOO, GCV or validation."""
+    """Closed-form ridge on one-hot labels; lambda per feature set by exact LOO, GCV or
+    validation."""
+
     kind: Literal["ridge"]
     lambdas: list[PositiveFloat] | None = Field(
-        None, min_length=1, description="the lambda grid; default 13 values from 1e-4 n to 1e2 n")
+        None, min_length=1, description="the lambda grid; default 13 values from 1e-4 n to 1e2 n"
+    )
     selection: Literal["gcv", "loo", "val"] = Field(
-        "gcv", description="gcv: O(r) per lambda; loo: exact leave-one-out; val: validation accuracy")
+        "gcv",
+        description="gcv: O(r) per lambda; loo: exact leave-one-out; val: validation accuracy",
+    )
 
 
 class LogisticProbe(_Probe):
     """Multinomial L2 logistic regression, full-batch L-BFGS over the whole stack at once."""
+
     kind: Literal["logistic"]
-    C: Union[PositiveFloat, Annotated[list[PositiveFloat], Field(min_length=1)]] = Field(
-        1.0, description="inverse regularisation; a list is a grid chosen on validation data")
+    C: PositiveFloat | Annotated[list[PositiveFloat], Field(min_length=1)] = Field(
+        1.0, description="inverse regularisation; a list is a grid chosen on validation data"
+    )
     max_iter: int = Field(500, gt=0)
     tol: float = Field(1e-4, gt=0, description="L-BFGS gradient tolerance (scikit-learn's default)")
 
@@ -103,22 +116,30 @@ class _TrainedProbe(_Probe):
 
 class BNLinearProbe(_TrainedProbe):
     """BatchNorm1d then Linear, trained with Adam: the paper's Table 1 protocol."""
+
     kind: Literal["bn-linear"]
 
 
 class MLPProbe(_TrainedProbe):
     """Linear, ReLU, Linear: the paper's posterior probe."""
+
     kind: Literal["mlp"]
     hidden: int = Field(256, gt=0)
 
 
-Probe = Annotated[Union[RidgeProbe, LogisticProbe, BNLinearProbe, MLPProbe], Field(discriminator="kind")]
+Probe = Annotated[
+    RidgeProbe | LogisticProbe | BNLinearProbe | MLPProbe, Field(discriminator="kind")
+]
 
 
 class Ensemble(Strict):
-    """Soft voting of probes across sigmas (docs/theory.md §6): logits (ridge: scores) are averaged."""
+    """Soft voting of probes across sigmas (docs/theory.md §6): logits (ridge: scores) are
+    averaged."""
+
     strategy: Literal["neighbours", "all", "top"] = Field(
-        "neighbours", description="best sigma +- k grid points | every sigma | the m best on validation")
+        "neighbours",
+        description="best sigma +- k grid points | every sigma | the m best on validation",
+    )
     k: int = Field(2, ge=0)
     m: int = Field(3, ge=1)
 
@@ -129,75 +150,142 @@ class Ensemble(Strict):
 
 # --- metrics, compute --------------------------------------------------------
 
-MetricName = Literal["accuracy", "class_accuracy", "csnr", "csnr_theory", "unimodality", "posterior_mse",
-                     "sw_distance", "cka", "generalization"]
-ALL_METRICS: tuple[str, ...] = ("accuracy", "class_accuracy", "csnr", "csnr_theory", "unimodality", "posterior_mse",
-                                "sw_distance", "cka", "generalization")
-DEFAULT_METRICS: tuple[str, ...] = ("accuracy", "class_accuracy", "csnr", "csnr_theory", "unimodality")
+MetricName = Literal[
+    "accuracy",
+    "class_accuracy",
+    "csnr",
+    "csnr_theory",
+    "unimodality",
+    "posterior_mse",
+    "sw_distance",
+    "cka",
+    "generalization",
+]
+ALL_METRICS: tuple[str, ...] = (
+    "accuracy",
+    "class_accuracy",
+    "csnr",
+    "csnr_theory",
+    "unimodality",
+    "posterior_mse",
+    "sw_distance",
+    "cka",
+    "generalization",
+)
+DEFAULT_METRICS: tuple[str, ...] = (
+    "accuracy",
+    "class_accuracy",
+    "csnr",
+    "csnr_theory",
+    "unimodality",
+)
 NEEDS_PROBES = ("unimodality", "sw_distance")  # they read the accuracy curves
 
 
 class Analysis(Strict):
     """Settings of the curve and feature analyses (docs/theory.md §6)."""
-    tolerance: float = Field(0.05, ge=0, lt=1, description="unimodality: allowed dip against the trend, "
-                                                           "as a share of the curve's range")
-    max_samples: int = Field(1000, gt=1, description="sw_distance / cka: test samples used (a seeded subset)")
+
+    tolerance: float = Field(
+        0.05,
+        ge=0,
+        lt=1,
+        description="unimodality: allowed dip against the trend, as a share of the curve's range",
+    )
+    max_samples: int = Field(
+        1000, gt=1, description="sw_distance / cka: test samples used (a seeded subset)"
+    )
     projections: int = Field(128, gt=0, description="sw_distance: random projections")
     seed: int = Field(0, description="seed of the subset and the projections")
 
 
 class Generation(Strict):
     """Sampling for the generalisation score (appendix A.2; Zhang et al. 2023)."""
+
     samples: int = Field(256, gt=0, description="generated samples")
     steps: int = Field(32, ge=2, description="sampler steps")
-    sampler: Literal["auto", "heun", "ddim"] = Field("auto", description="auto: ddim for vp models, heun otherwise")
-    threshold: float = Field(1 / 3, gt=0, lt=1, description="a sample is a near-copy when d1/d2 < threshold")
+    sampler: Literal["auto", "heun", "ddim"] = Field(
+        "auto", description="auto: ddim for vp models, heun otherwise"
+    )
+    threshold: float = Field(
+        1 / 3, gt=0, lt=1, description="a sample is a near-copy when d1/d2 < threshold"
+    )
     batch_size: int = Field(256, gt=0)
     seed: int = 0
 
 
 class Csnr(Strict):
-    """How CSNR bases are found (docs/theory.md §4): the true MoLRG bases, or per-class SVD of features."""
+    """How CSNR bases are found (docs/theory.md §4): the true MoLRG bases, or per-class SVD of
+    features."""
+
     basis: Literal["auto", "truth", "svd"] = Field(
-        "auto", description="auto: the true bases (truth) for `output` on molrg data, SVD otherwise")
-    rank: int | None = Field(None, gt=0, description="SVD rank r; default: keep `energy` of the spectrum")
+        "auto", description="auto: the true bases (truth) for `output` on molrg data, SVD otherwise"
+    )
+    rank: int | None = Field(
+        None, gt=0, description="SVD rank r; default: keep `energy` of the spectrum"
+    )
     energy: float = Field(0.9, gt=0, le=1)
-    center: bool = Field(False, description="centre each class's features before the SVD (the paper does not)")
+    center: bool = Field(
+        False, description="centre each class's features before the SVD (the paper does not)"
+    )
 
 
 class Compute(Strict):
     device: str = Field("auto", description="auto | cpu | mps | cuda | cuda:N")
-    batch_size: int | None = Field(None, description="removed: the network always runs on aligned blocks of 64 "
-                                                      "samples, so that no number depends on a batch size")
-    executor: Literal["local", "dask"] = Field("local", description="local (in process) | dask (a cluster)")
-    address: str | None = Field(None, description="not allowed in a spec: a shared spec must not choose the "
-                                                  "machine that runs code for you; pass `reprdyn run --dask "
-                                                  "ADDRESS` or set REPRDYN_DASK_ADDRESS")
-    n_workers: int = Field(2, ge=1, description="dask without address: LocalCluster worker processes")
+    batch_size: int | None = Field(
+        None,
+        description="removed: the network always runs on aligned blocks of 64 "
+        "samples, so that no number depends on a batch size",
+    )
+    executor: Literal["local", "dask"] = Field(
+        "local", description="local (in process) | dask (a cluster)"
+    )
+    address: str | None = Field(
+        None,
+        description="not allowed in a spec: a shared spec must not choose the "
+        "machine that runs code for you; pass `reprdyn run --dask "
+        "ADDRESS` or set REPRDYN_DASK_ADDRESS",
+    )
+    n_workers: int = Field(
+        2, ge=1, description="dask without address: LocalCluster worker processes"
+    )
     threads_per_worker: int = Field(1, ge=1)
     retries: int = Field(2, ge=0, description="dask: resubmissions of a task whose worker died")
-    max_store_gb: float | None = Field(None, gt=0, description="refuse to run if the feature store would be larger")
-    max_memory_gb: float | None = Field(None, gt=0, description="refuse to run if peak memory would be larger")
-    cache: str | None = Field(None, description="checkpoint cache, relative to the spec's folder; "
-                                                "default $REPRDYN_CACHE or ~/.cache/reprdyn",
-                              json_schema_extra={"x-path": True})
+    max_store_gb: float | None = Field(
+        None, gt=0, description="refuse to run if the feature store would be larger"
+    )
+    max_memory_gb: float | None = Field(
+        None, gt=0, description="refuse to run if peak memory would be larger"
+    )
+    cache: str | None = Field(
+        None,
+        description="checkpoint cache, relative to the spec's folder; "
+        "default $REPRDYN_CACHE or ~/.cache/reprdyn",
+        json_schema_extra={"x-path": True},
+    )
 
     @field_validator("batch_size")
     @classmethod
     def _no_batch_size(cls, v):
         if v is not None:
-            raise ValueError("compute.batch_size is no longer used: the network always runs on aligned blocks of 64 "
-                             "samples, so results never depend on a batch size (an out-of-memory error on a GPU "
-                             "splits the blocks and says so); delete this line")
+            raise ValueError(
+                "compute.batch_size is no longer used: the network always runs on aligned blocks "
+                "of 64 "
+                "samples, so results never depend on a batch size (an out-of-memory error on a GPU "
+                "splits the blocks and says so); delete this line"
+            )
         return v
 
     @field_validator("address")
     @classmethod
     def _no_address(cls, v):
         if v is not None:
-            raise ValueError("a spec cannot name a Dask scheduler: Dask runs pickled code, so a shared spec would "
-                             "choose which machine runs code for you. Remove `address` and pass it when you run: "
-                             f"reprdyn run SPEC --dask {v} (or set REPRDYN_DASK_ADDRESS={v})")
+            raise ValueError(
+                "a spec cannot name a Dask scheduler: Dask runs pickled code, so a shared spec "
+                "would "
+                "choose which machine runs code for you. Remove `address` and pass it when you "
+                "run: "
+                f"reprdyn run SPEC --dask {v} (or set REPRDYN_DASK_ADDRESS={v})"
+            )
         return v
 
     @field_validator("device")
@@ -209,6 +297,7 @@ class Compute(Strict):
 
 
 # --- the spec ----------------------------------------------------------------
+
 
 def _dups(values: list) -> list:
     return [x for i, x in enumerate(values) if x in values[:i]]
@@ -235,43 +324,71 @@ def _not_molrg(data: dict) -> list[str]:
 
 class Spec(Strict):
     """One reprdyn experiment. See the README's spec reference."""
+
     extends: str | list[str] | None = Field(
-        None, exclude=True, description="base spec file(s) to deep-merge under this one, relative to this "
-                                        "file's folder; merged before validation, so always empty here")
+        None,
+        exclude=True,
+        description="base spec file(s) to deep-merge under this one, relative to this "
+        "file's folder; merged before validation, so always empty here",
+    )
     spec_version: Literal[1]
     name: Name
     seed: int = 0
-    trust_code: bool = Field(False, description="allow `python` models to import code named by this spec "
-                                                "(the command line must also pass --trust-code)")
+    trust_code: bool = Field(
+        False,
+        description="allow `python` models to import code named by this spec "
+        "(the command line must also pass --trust-code)",
+    )
     model: Model | None = Field(None, description="the model to probe")
-    models: dict[Name, Model] | None = Field(None, description="several models to compare: adds a `model` dim")
+    models: dict[Name, Model] | None = Field(
+        None, description="several models to compare: adds a `model` dim"
+    )
     datasets: list[Dataset] = Field(min_length=1)
-    sigma: Annotated[
-        Union[Annotated[list[Sigma], Tag("list")], Annotated[SigmaRange, Tag("range")]],
-        Discriminator(_grid_kind),
-    ] | None = Field(None, description="the sigma grid: a list, or {start, stop, num, scale}")
+    sigma: (
+        Annotated[
+            Annotated[list[Sigma], Tag("list")] | Annotated[SigmaRange, Tag("range")],
+            Discriminator(_grid_kind),
+        ]
+        | None
+    ) = Field(None, description="the sigma grid: a list, or {start, stop, num, scale}")
     timesteps: list[Annotated[int, Field(ge=0)]] | None = Field(
-        None, description="the grid as VP timesteps instead of sigmas (needs a vp model)")
+        None, description="the grid as VP timesteps instead of sigmas (needs a vp model)"
+    )
     layers: list[Annotated[str, Field(min_length=1)]] = Field(["output"], min_length=1)
     inputs: list[Literal["clean", "noisy"]] = Field(["clean"], min_length=1)
-    noise_draws: int = Field(1, ge=1, description="noisy input: features averaged over this many draws")
+    noise_draws: int = Field(
+        1, ge=1, description="noisy input: features averaged over this many draws"
+    )
     probes: list[Probe] = Field(default_factory=lambda: [RidgeProbe(kind="ridge")], min_length=1)
-    label_noise: list[Annotated[float, Field(ge=0, lt=1, allow_inf_nan=False)]] = Field([0.0], min_length=1)
+    label_noise: list[Annotated[float, Field(ge=0, lt=1, allow_inf_nan=False)]] = Field(
+        [0.0], min_length=1
+    )
     label_noise_kind: Literal["uniform", "pair"] = Field(
-        "uniform", description="uniform: to a random other class; pair: class k -> k+1 (mod K)")
-    seeds: list[int] = Field([0], min_length=1, description="probe / label-noise seeds: the `seed` dim")
-    val_fraction: float = Field(0.2, gt=0, lt=1, description="share of train held out to pick best sigma")
+        "uniform", description="uniform: to a random other class; pair: class k -> k+1 (mod K)"
+    )
+    seeds: list[int] = Field(
+        [0], min_length=1, description="probe / label-noise seeds: the `seed` dim"
+    )
+    val_fraction: float = Field(
+        0.2, gt=0, lt=1, description="share of train held out to pick best sigma"
+    )
     ensemble: Ensemble = Ensemble()
     metrics: list[MetricName] = Field(list(DEFAULT_METRICS), min_length=1)
     analysis: Analysis = Analysis()
     generation: Generation = Generation()
     csnr: Csnr = Csnr()
-    sweep: dict[str, list[Union[bool, int, float, str]]] | None = Field(
-        None, description="parameters to vary, each a path (datasets[0].n_train, model.train.epochs) with a list "
-                          "of values; every combination runs, and each path becomes a dim of the cube")
-    store: str | None = Field(None, description="store path, relative to the spec's folder; "
-                                                "default store/<name>.zarr in the current folder",
-                              json_schema_extra={"x-path": True})
+    sweep: dict[str, list[bool | int | float | str]] | None = Field(
+        None,
+        description="parameters to vary, each a path (datasets[0].n_train, model.train.epochs) "
+        "with a list "
+        "of values; every combination runs, and each path becomes a dim of the cube",
+    )
+    store: str | None = Field(
+        None,
+        description="store path, relative to the spec's folder; "
+        "default store/<name>.zarr in the current folder",
+        json_schema_extra={"x-path": True},
+    )
     compute: Compute = Compute()
 
     @model_validator(mode="before")
@@ -280,8 +397,9 @@ class Spec(Strict):
         """Default metrics: all that apply (csnr_theory only when every dataset is molrg)."""
         if isinstance(data, dict) and "metrics" not in data:
             ds = data.get("datasets")
-            molrg = isinstance(ds, list) and all(isinstance(d, dict) and d.get("kind") == "molrg"
-                                                 and d.get("delta") != 0 for d in ds)
+            molrg = isinstance(ds, list) and all(
+                isinstance(d, dict) and d.get("kind") == "molrg" and d.get("delta") != 0 for d in ds
+            )
             data = {**data, "metrics": [m for m in DEFAULT_METRICS if molrg or m != "csnr_theory"]}
         return data
 
@@ -301,9 +419,13 @@ class Spec(Strict):
     @classmethod
     def _trusted(cls, v, info):
         blocks = [v] if info.field_name == "model" else list((v or {}).values())
-        if not info.data.get("trust_code") and any(getattr(m, "kind", None) == "python" for m in blocks):
-            raise ValueError("a `python` model runs code the spec names; only if you trust that code, set "
-                             "`trust_code: true` in the spec and pass --trust-code")
+        if not info.data.get("trust_code") and any(
+            getattr(m, "kind", None) == "python" for m in blocks
+        ):
+            raise ValueError(
+                "a `python` model runs code the spec names; only if you trust that code, set "
+                "`trust_code: true` in the spec and pass --trust-code"
+            )
         return v
 
     @field_validator("sigma")
@@ -314,9 +436,11 @@ class Spec(Strict):
                 raise ValueError("the sigma grid is empty; give at least one sigma >= 0")
             v = _sorted_unique(v, "sigma")
         grid = v.values() if isinstance(v, SigmaRange) else v
-        for m in _models(info.data):  # the one range check pretrained VP models get too, once loaded
+        # the one range check pretrained VP models get too, once loaded
+        for m in _models(info.data):
             if getattr(m, "precond", None) is not None and m.precond.kind == "vp":
                 from ..models.schedules import VPSchedule
+
                 VPSchedule.from_config(m.precond).check_range(grid, "the model's vp schedule")
         return v
 
@@ -325,12 +449,19 @@ class Spec(Strict):
     def _timesteps(cls, v, info):
         if not v:
             raise ValueError("the timestep grid is empty; give at least one timestep")
-        vps = [m.precond for m in _models(info.data) if getattr(m, "precond", None) is not None
-               and m.precond.kind == "vp"]
+        vps = [
+            m.precond
+            for m in _models(info.data)
+            if getattr(m, "precond", None) is not None and m.precond.kind == "vp"
+        ]
         if not vps:
-            raise ValueError("a timestep grid needs a model with a vp precond; give `sigma` instead")
+            raise ValueError(
+                "a timestep grid needs a model with a vp precond; give `sigma` instead"
+            )
         if len({p.model_dump_json() for p in vps}) > 1:
-            raise ValueError("the vp models use different schedules, so timesteps are ambiguous; give `sigma`")
+            raise ValueError(
+                "the vp models use different schedules, so timesteps are ambiguous; give `sigma`"
+            )
         if max(v) >= vps[0].T:
             raise ValueError(f"timestep {max(v)} is outside the schedule's range 0..{vps[0].T - 1}")
         return _sorted_unique(v, "timestep")
@@ -346,15 +477,19 @@ class Spec(Strict):
             if m.kind == "molrg-optimal":
                 bad = _not_molrg({"datasets": v})
                 if bad:
-                    raise ValueError(f"model kind 'molrg-optimal' is the posterior of molrg data; "
-                                     f"datasets {bad} are not of kind 'molrg'")
+                    raise ValueError(
+                        f"model kind 'molrg-optimal' is the posterior of molrg data; "
+                        f"datasets {bad} are not of kind 'molrg'"
+                    )
                 continue
             if m.kind in PRETRAINED:
                 continue  # its input shape is checked when it is loaded
             src = m.train.data
             if isinstance(src, str) and src not in by_name:
-                raise ValueError(f"the model's train.data names dataset {src!r}, which is not in `datasets` "
-                                 f"(expected one of {list(by_name)}, or a dataset block)")
+                raise ValueError(
+                    f"the model's train.data names dataset {src!r}, which is not in `datasets` "
+                    f"(expected one of {list(by_name)}, or a dataset block)"
+                )
             shape = by_name[src].shape if isinstance(src, str) else src.shape
             bad = [d.name for d in v if None not in (d.shape, shape) and d.shape != shape]
             if bad:  # shapes read from files (npz) are compared by reprdyn.checks
@@ -371,8 +506,10 @@ class Spec(Strict):
             known = STATIC_LAYERS.get(model.kind)
             for name in v if known else []:
                 if name not in known:
-                    raise ValueError(f"unknown layer {name!r} for model kind {model.kind!r}; "
-                                     f"valid layers: {', '.join(known)}{did_you_mean(name, known)}")
+                    raise ValueError(
+                        f"unknown layer {name!r} for model kind {model.kind!r}; "
+                        f"valid layers: {', '.join(known)}{did_you_mean(name, known)}"
+                    )
         return v
 
     @field_validator("probes")
@@ -385,7 +522,9 @@ class Spec(Strict):
         for p in v:
             bad = [x for x in p.layers or [] if x not in layers]
             if bad:
-                raise ValueError(f"probe {p.label!r} reads layers {bad} that are not in `layers` {layers}")
+                raise ValueError(
+                    f"probe {p.label!r} reads layers {bad} that are not in `layers` {layers}"
+                )
         return v
 
     @field_validator("sweep")
@@ -396,12 +535,16 @@ class Spec(Strict):
         if v is None:
             return v
         if not v:
-            raise ValueError("`sweep` is empty; give at least one path with a list of values, or leave it out")
+            raise ValueError(
+                "`sweep` is empty; give at least one path with a list of values, or leave it out"
+            )
         for path, values in v.items():
             loc = parse_path(path)  # a ValueError names the path
             if loc[0] not in ("model", "models", "datasets"):
-                raise ValueError(f"a sweep varies the model, its training or a dataset; {path!r} starts with "
-                                 f"{loc[0]!r} (expected model, models or datasets)")
+                raise ValueError(
+                    f"a sweep varies the model, its training or a dataset; {path!r} starts with "
+                    f"{loc[0]!r} (expected model, models or datasets)"
+                )
             if not values:
                 raise ValueError(f"sweep {path!r} has no values")
             dup = _dups(values)
@@ -418,20 +561,29 @@ class Spec(Strict):
         bad = _not_molrg(info.data)
         if info.field_name == "metrics" and "csnr_theory" in v and bad:
             raise ValueError(f"csnr_theory is defined for molrg datasets only, not {bad}")
-        exact = [d.name for d in info.data.get("datasets") or [] if d.kind == "molrg" and d.delta == 0]
+        exact = [
+            d.name for d in info.data.get("datasets") or [] if d.kind == "molrg" and d.delta == 0
+        ]
         if info.field_name == "metrics" and "csnr_theory" in v and exact:
-            raise ValueError(f"csnr_theory is infinite at every sigma for delta = 0 (datasets {exact}): clean "
-                             "samples then have no energy outside their class subspace; give delta > 0, or "
-                             "drop csnr_theory (the empirical csnr is still measured)")
+            raise ValueError(
+                f"csnr_theory is infinite at every sigma for delta = 0 (datasets {exact}): clean "
+                "samples then have no energy outside their class subspace; give delta > 0, or "
+                "drop csnr_theory (the empirical csnr is still measured)"
+            )
         if info.field_name == "metrics" and "accuracy" not in v:
             needs = [m for m in NEEDS_PROBES if m in v]
             if needs:
-                raise ValueError(f"{', '.join(needs)} read(s) the probes' accuracy curves; add `accuracy` to metrics")
+                raise ValueError(
+                    f"{', '.join(needs)} read(s) the probes' accuracy curves; add `accuracy` to "
+                    "metrics"
+                )
         if info.field_name == "metrics" and "generalization" in v:
             kinds = [m.kind for m in _models(info.data)]
             if kinds and all(k == "dae" for k in kinds):
-                raise ValueError("generalization samples from a diffusion model; a DAE denoises at its own "
-                                 "sigmas only, so it cannot generate")
+                raise ValueError(
+                    "generalization samples from a diffusion model; a DAE denoises at its own "
+                    "sigmas only, so it cannot generate"
+                )
         return v
 
     @field_validator("csnr")
@@ -439,15 +591,22 @@ class Spec(Strict):
     def _csnr(cls, v, info):
         bad = _not_molrg(info.data)
         if v.basis == "truth" and bad:
-            raise ValueError(f"basis 'truth' needs molrg datasets (their true U_k); {bad} are not; use auto or svd")
+            raise ValueError(
+                f"basis 'truth' needs molrg datasets (their true U_k); {bad} are not; use auto or "
+                "svd"
+            )
         return v
 
     @model_validator(mode="after")
-    def _one_of(self) -> "Spec":
+    def _one_of(self) -> Spec:
         if (self.model is None) == (self.models is None):
-            raise ValueError("give exactly one of `model` (one model) or `models` (a mapping of named models)")
+            raise ValueError(
+                "give exactly one of `model` (one model) or `models` (a mapping of named models)"
+            )
         if (self.sigma is None) == (self.timesteps is None):
-            raise ValueError("give exactly one of `sigma` (a sigma grid) or `timesteps` (a VP timestep grid)")
+            raise ValueError(
+                "give exactly one of `sigma` (a sigma grid) or `timesteps` (a VP timestep grid)"
+            )
         return self
 
     # --- derived views -------------------------------------------------------
@@ -461,8 +620,11 @@ class Spec(Strict):
         return self.models is not None
 
     def _vp(self) -> VP | None:
-        vps = {m.precond.model_dump_json(): m.precond for _, m in self.model_items()
-               if getattr(m, "precond", None) is not None and m.precond.kind == "vp"}
+        vps = {
+            m.precond.model_dump_json(): m.precond
+            for _, m in self.model_items()
+            if getattr(m, "precond", None) is not None and m.precond.kind == "vp"
+        }
         return next(iter(vps.values())) if len(vps) == 1 else None
 
     @property
@@ -470,6 +632,7 @@ class Spec(Strict):
         """The validated, sorted sigma grid (converted from timesteps where given)."""
         if self.timesteps is not None:
             from ..models.schedules import VPSchedule
+
             vp = self._vp()
             return [float(s) for s in VPSchedule.from_config(vp).sigma(self.timesteps)]
         return self.sigma.values() if isinstance(self.sigma, SigmaRange) else list(self.sigma)
@@ -483,6 +646,7 @@ class Spec(Strict):
         if vp is None:
             return None
         from ..models.schedules import VPSchedule
+
         return [float(t) for t in VPSchedule.from_config(vp).timestep(self.sigmas)]
 
     def probe_layers(self, probe) -> list[str]:

@@ -7,6 +7,7 @@ process (per worker, on a cluster).
 
     train -> data -> features (per sigma) -> theory, probe -> analysis, generate
 """
+
 from __future__ import annotations
 
 from ..caches import Context
@@ -14,8 +15,15 @@ from ..errors import lookup
 from ..plan import Task
 from . import analysis, data, features, generate, probe, theory, train
 
-STAGES = {"train": train.run, "data": data.run, "features": features.run, "theory": theory.run,
-          "probe": probe.run, "analysis": analysis.run, "generate": generate.run}
+STAGES = {
+    "train": train.run,
+    "data": data.run,
+    "features": features.run,
+    "theory": theory.run,
+    "probe": probe.run,
+    "analysis": analysis.run,
+    "generate": generate.run,
+}
 
 
 def run_task(task: Task, ctx: Context) -> None:

@@ -4,6 +4,7 @@ Per (model, layer, input), on a seeded subset of the test split: the sliced
 Wasserstein distance from each sigma's features to those at the reference sigma
 (the probes' validation choice), and linear CKA between every pair of sigmas.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -21,7 +22,9 @@ def run(task: Task, ctx: Context) -> None:
     feats = feats.sel({"input": inp, **({"model": model} if spec.multi_model else {})})  # (S, N, C)
     test = np.flatnonzero(data.split == "test")
     rows = test[_subset(len(test), cfg.max_samples, cfg.seed)]
-    X = [feats.isel(sigma=s, sample=rows).values.astype(np.float64) for s in range(len(spec.sigmas))]  # S x (n, C)
+    X = [
+        feats.isel(sigma=s, sample=rows).values.astype(np.float64) for s in range(len(spec.sigmas))
+    ]  # S x (n, C)
     lead = (1,) * len(cube.model_dims(spec))
     values = {}
     if "sw_distance" in spec.metrics:
@@ -31,12 +34,22 @@ def run(task: Task, ctx: Context) -> None:
         if ref is not None:
             sw = np.array([sliced_wasserstein(Xs, X[ref], cfg.projections, cfg.seed) for Xs in X])
         values["sw_distance"] = sw.reshape(*lead, -1, 1, 1)  # (sigma, layer, input)
-        values["sw_reference"] = np.full((*lead, 1, 1), spec.sigmas[ref] if ref is not None else np.nan)
+        values["sw_reference"] = np.full(
+            (*lead, 1, 1), spec.sigmas[ref] if ref is not None else np.nan
+        )
     if "cka" in spec.metrics:
-        values["cka"] = cka_matrix(X).reshape(*lead, 1, 1, len(X), -1)  # (layer, input, sigma, sigma_ref)
-    coords = {"layer": [layer], "input": [inp], "sigma": spec.sigmas, "sigma_ref": spec.sigmas,
-              **cube.model_sel(spec, model)}
-    store.write_region(ctx.path, store.group(task.dataset, "metrics"), cube.labelled(spec, values, **coords))
+        # (layer, input, sigma, sigma_ref)
+        values["cka"] = cka_matrix(X).reshape(*lead, 1, 1, len(X), -1)
+    coords = {
+        "layer": [layer],
+        "input": [inp],
+        "sigma": spec.sigmas,
+        "sigma_ref": spec.sigmas,
+        **cube.model_sel(spec, model),
+    }
+    store.write_region(
+        ctx.path, store.group(task.dataset, "metrics"), cube.labelled(spec, values, **coords)
+    )
 
 
 def _subset(n: int, max_samples: int, seed: int) -> np.ndarray:
@@ -45,11 +58,14 @@ def _subset(n: int, max_samples: int, seed: int) -> np.ndarray:
 
 
 def reference_sigma(ctx: Context, dataset: str, model: str, layer: str, inp: str) -> int:
-    """Index of the best sigma on validation for the first probe reading `layer` (lowest label noise,
+    """Index of the best sigma on validation for the first probe reading `layer` (lowest label
+    noise,
     mean over seeds); the probes' own choice, never the test split."""
     spec = ctx.spec
     probe = next(p for p in spec.probes if layer in spec.probe_layers(p))
     val = store.open_group(ctx.path, store.group(dataset, "metrics"))["val_accuracy"]
-    val = val.sel(layer=layer, input=inp, probe=probe.label, **({"model": model} if spec.multi_model else {}))
+    val = val.sel(
+        layer=layer, input=inp, probe=probe.label, **({"model": model} if spec.multi_model else {})
+    )
     curve = val.isel(label_noise=0).mean("seed").values  # (S,)
     return int(np.nanargmax(curve))

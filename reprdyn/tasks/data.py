@@ -1,4 +1,6 @@
-"""Stage `data`: store each sample's label and split, and allocate every metric and feature array."""
+"""Stage `data`: store each sample's label and split, and allocate every metric and feature
+array."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -12,12 +14,21 @@ from ..plan import Task
 
 def run(task: Task, ctx: Context) -> None:
     spec, data = ctx.spec, ctx.data.get(task.dataset)
-    coords = {"sample": np.arange(len(data.y)), "label": ("sample", data.y), "split": ("sample", data.split),
-              "class": np.array(data.classes, dtype=object)}
+    coords = {
+        "sample": np.arange(len(data.y)),
+        "label": ("sample", data.y),
+        "split": ("sample", data.split),
+        "class": np.array(data.classes, dtype=object),
+    }
     xr.Dataset(dict(data.extras), coords=coords, attrs=data.meta).to_zarr(
-        ctx.path, group=store.group(task.dataset, "data"), mode="w", consolidated=False)
-    store.allocate(ctx.path, store.group(task.dataset, "metrics"), cube.template(spec, data.classes),
-                   cube.chunks(spec))
+        ctx.path, group=store.group(task.dataset, "data"), mode="w", consolidated=False
+    )
+    store.allocate(
+        ctx.path,
+        store.group(task.dataset, "metrics"),
+        cube.template(spec, data.classes),
+        cube.chunks(spec),
+    )
     for layer, channels in ctx.models.channels(task.dataset).items():
         template, chunks = cube.features_template(spec, data, channels, FORWARD_ROWS)
         store.allocate(ctx.path, store.group(task.dataset, "features", layer), template, chunks)

@@ -1,10 +1,12 @@
-"""Stage `features`: every layer of one model at one sigma, streamed into the store, with CSNR and the
+"""Stage `features`: every layer of one model at one sigma, streamed into the store, with CSNR and
+the
 posterior's quality at that sigma.
 
 One forward pass per block of samples serves every layer (docs/theory.md §6);
 features go to the store a chunk at a time, and per-class second moments of the
 train split accumulate on the way, so CSNR needs no second pass (§4).
 """
+
 from __future__ import annotations
 
 import logging
@@ -33,67 +35,126 @@ def run(task: Task, ctx: Context) -> None:
     net = ctx.models.denoiser(model, task.dataset, i)
     x0 = ctx.models.inputs(model, task.dataset)
     K, n_layers, n_inputs = data.n_classes, len(spec.layers), len(spec.inputs)
-    csnr_k, csnr_all = np.full((n_layers, n_inputs, K), np.nan), np.full((n_layers, n_inputs), np.nan)
+    csnr_k, csnr_all = (
+        np.full((n_layers, n_inputs, K), np.nan),
+        np.full((n_layers, n_inputs), np.nan),
+    )
     for j, inp in enumerate(spec.inputs):
-        # the noise of (sample, draw) at this sigma: keyed by the sigma's value, not its place in the grid
-        noise = NoiseStream(derive_seed(spec.seed, task.dataset, "noise", model, repr(float(sigma))),
-                            x0.shape[1:]) if inp == "noisy" else None
+        # the noise of (sample, draw) at this sigma: keyed by the sigma's value, not its place in
+        # the grid
+        noise = (
+            NoiseStream(
+                derive_seed(spec.seed, task.dataset, "noise", model, repr(float(sigma))),
+                x0.shape[1:],
+            )
+            if inp == "noisy"
+            else None
+        )
         moments = _extract_input(task, ctx, net, data, x0, noise, j)
         for li, layer in enumerate(spec.layers):
             if layer in moments:
                 M = moments[layer].second_moment(spec.csnr.center)
-                csnr_all[li, j], csnr_k[li, j] = csnr_from_moments(M, moments[layer].n,
-                                                                   _bases(ctx, data, layer, M))
+                csnr_all[li, j], csnr_k[li, j] = csnr_from_moments(
+                    M, moments[layer].n, _bases(ctx, data, layer, M)
+                )
             elif "csnr" in spec.metrics:
-                warnings.warn(f"CSNR of layer {layer!r} skipped: per-class moments would exceed "
-                              f"{MOMENT_BUDGET >> 30} GiB", stacklevel=1)
+                warnings.warn(
+                    f"CSNR of layer {layer!r} skipped: per-class moments would exceed "
+                    f"{MOMENT_BUDGET >> 30} GiB",
+                    stacklevel=1,
+                )
     where = {"sigma": [sigma], **cube.model_sel(spec, model)}
     lead = (None,) * (len(cube.model_dims(spec)) + 1)  # singleton model and sigma dims
     if "csnr" in spec.metrics:
         part = cube.labelled(spec, {"csnr": csnr_k[lead], "csnr_overall": csnr_all[lead]}, **where)
         store.write_region(ctx.path, store.group(task.dataset, "metrics"), part)
     if "posterior_mse" in spec.metrics:
-        noise = NoiseStream(derive_seed(spec.seed, task.dataset, "posterior", model, repr(float(sigma))),
-                            x0.shape[1:])
-        mse, psnr = posterior_quality(net, x0[data.split == "test"], sigma, noise, FORWARD_ROWS, ctx.device)
-        part = cube.labelled(spec, {"posterior_mse": np.full((1,) * len(lead), mse),
-                                    "posterior_psnr": np.full((1,) * len(lead), psnr)}, **where)
+        noise = NoiseStream(
+            derive_seed(spec.seed, task.dataset, "posterior", model, repr(float(sigma))),
+            x0.shape[1:],
+        )
+        mse, psnr = posterior_quality(
+            net, x0[data.split == "test"], sigma, noise, FORWARD_ROWS, ctx.device
+        )
+        part = cube.labelled(
+            spec,
+            {
+                "posterior_mse": np.full((1,) * len(lead), mse),
+                "posterior_psnr": np.full((1,) * len(lead), psnr),
+            },
+            **where,
+        )
         store.write_region(ctx.path, store.group(task.dataset, "metrics"), part)
 
 
-def _extract_input(task: Task, ctx: Context, net, data: Data, x0: np.ndarray, noise: NoiseStream | None,
-                   j: int) -> dict[str, ClassMoments]:
-    """Stream input `j` (clean or noisy) of every layer into the store; on a device out-of-memory error,
+def _extract_input(
+    task: Task, ctx: Context, net, data: Data, x0: np.ndarray, noise: NoiseStream | None, j: int
+) -> dict[str, ClassMoments]:
+    """Stream input `j` (clean or noisy) of every layer into the store; on a device out-of-memory
+    error,
     start again with half the samples per forward pass."""
     spec, model, i = ctx.spec, task.param("model"), task.param("sigma_index")
-    mi = (next(k for k, (n, _) in enumerate(spec.model_items()) if n == model),) if spec.multi_model else ()
-    arrays = {layer: zarr.open_array(f"{ctx.path}/{store.group(task.dataset, 'features', layer)}/features",
-                                     mode="r+") for layer in spec.layers}
+    mi = (
+        (next(k for k, (n, _) in enumerate(spec.model_items()) if n == model),)
+        if spec.multi_model
+        else ()
+    )
+    arrays = {
+        layer: zarr.open_array(
+            f"{ctx.path}/{store.group(task.dataset, 'features', layer)}/features", mode="r+"
+        )
+        for layer in spec.layers
+    }
     rows = FORWARD_ROWS
     while True:
-        writers = {layer: store.RowWriter(a, (*mi, i, j), a.chunks[-2]) for layer, a in arrays.items()}
+        writers = {
+            layer: store.RowWriter(a, (*mi, i, j), a.chunks[-2]) for layer, a in arrays.items()
+        }
         try:
             return _stream(ctx, net, data, x0, task.param("sigma"), noise, rows, writers)
         except torch.OutOfMemoryError:
             if rows == 1:
                 raise
             rows //= 2  # the noise of a sample stays; smaller passes can change float rounding
-            log.warning("%s: out of memory on %s; retrying with %d samples per forward pass (results can "
-                        "differ at float rounding from a run with %d)", task.label, ctx.device, rows, FORWARD_ROWS)
+            log.warning(
+                "%s: out of memory on %s; retrying with %d samples per forward pass (results can "
+                "differ at float rounding from a run with %d)",
+                task.label,
+                ctx.device,
+                rows,
+                FORWARD_ROWS,
+            )
             if torch.cuda.is_available():
                 torch.cuda.empty_cache()
 
 
-def _stream(ctx: Context, net, data: Data, x0: np.ndarray, sigma: float, noise: NoiseStream | None, rows: int,
-            writers: dict[str, store.RowWriter]) -> dict[str, ClassMoments]:
-    """Extract every layer block by block into the store; return per-class moments of the train split.
+def _stream(
+    ctx: Context,
+    net,
+    data: Data,
+    x0: np.ndarray,
+    sigma: float,
+    noise: NoiseStream | None,
+    rows: int,
+    writers: dict[str, store.RowWriter],
+) -> dict[str, ClassMoments]:
+    """Extract every layer block by block into the store; return per-class moments of the train
+    split.
 
     `x0` is what the model denoises: the samples, or their latents.
     """
     spec, train, K = ctx.spec, data.split == "train", data.n_classes
     moments: dict[str, ClassMoments] = {}
-    for start, stop, feats in iter_features(net, x0, sigma, spec.layers, noise=noise, draws=spec.noise_draws,
-                                            rows=rows, device=ctx.device):
+    for start, stop, feats in iter_features(
+        net,
+        x0,
+        sigma,
+        spec.layers,
+        noise=noise,
+        draws=spec.noise_draws,
+        rows=rows,
+        device=ctx.device,
+    ):
         m = train[start:stop]
         for layer, f in feats.items():
             writers[layer].add(start, f)  # (B, C), written a whole chunk at a time
@@ -106,13 +167,16 @@ def _stream(ctx: Context, net, data: Data, x0: np.ndarray, sigma: float, noise: 
 
 
 def _bases(ctx: Context, data: Data, layer: str, M: np.ndarray) -> list[np.ndarray]:
-    """Class bases for CSNR: MoLRG's true U_k for `output`, else per-class SVD (docs/theory.md §4)."""
+    """Class bases for CSNR: MoLRG's true U_k for `output`, else per-class SVD (docs/theory.md
+    §4)."""
     cfg = ctx.spec.csnr
     U = data.extras.get("U", (None, None))[1]
     true_ok = U is not None and M.shape[1] == U.shape[1]
     if cfg.basis == "truth" or (cfg.basis == "auto" and layer == OUTPUT and true_ok):
         if not true_ok:
-            raise ValueError(f"csnr.basis 'truth' needs the data-space output of a molrg dataset, "
-                             f"not layer {layer!r}")
+            raise ValueError(
+                f"csnr.basis 'truth' needs the data-space output of a molrg dataset, "
+                f"not layer {layer!r}"
+            )
         return list(U)
     return svd_bases(M, cfg.rank, cfg.energy)

@@ -1,5 +1,7 @@
-"""Stage `generate`: samples from a model with its own sampler, scored against the data it learned from
+"""Stage `generate`: samples from a model with its own sampler, scored against the data it learned
+from
 (the generalisation score of appendix A.2: the share of samples that are not near-copies)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -24,9 +26,19 @@ def run(task: Task, ctx: Context) -> None:
     else:
         train = x_ref[ctx.data.get(task.dataset).split == "train"]
     sigmas, sampler = sampler_for(net, cfg, gen.steps, gen.sampler)
-    samples = generate(net, tuple(x_ref.shape[1:]), gen.samples, sigmas, sampler,
-                       derive_seed(spec.seed, gen.seed, "generate", model), gen.batch_size, ctx.device)
+    samples = generate(
+        net,
+        tuple(x_ref.shape[1:]),
+        gen.samples,
+        sigmas,
+        sampler,
+        derive_seed(spec.seed, gen.seed, "generate", model),
+        gen.batch_size,
+        ctx.device,
+    )
     score = generalization_score(samples, train, gen.threshold)
     lead = (1,) * len(cube.model_dims(spec))
-    part = cube.labelled(spec, {"generalization": np.full(lead, score)}, **cube.model_sel(spec, model))
+    part = cube.labelled(
+        spec, {"generalization": np.full(lead, score)}, **cube.model_sel(spec, model)
+    )
     store.write_region(ctx.path, store.group(task.dataset, "metrics"), part)

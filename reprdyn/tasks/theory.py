@@ -1,4 +1,6 @@
-"""Stage `theory`: the closed-form CSNR of a MoLRG dataset's optimal posterior (docs/theory.md §5)."""
+"""Stage `theory`: the closed-form CSNR of a MoLRG dataset's optimal posterior (docs/theory.md
+§5)."""
+
 from __future__ import annotations
 
 from .. import cube, store

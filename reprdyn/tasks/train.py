@@ -1,4 +1,5 @@
 """Stage `train`: make sure a checkpoint exists (trained now, or found in the cache)."""
+
 from __future__ import annotations
 
 from ..caches import Context
@@ -6,4 +7,6 @@ from ..plan import Task
 
 
 def run(task: Task, ctx: Context) -> None:
-    ctx.models.denoiser(task.param("model"), task.dataset, task.param("variant", 0), label=task.label)
+    ctx.models.denoiser(
+        task.param("model"), task.dataset, task.param("variant", 0), label=task.label
+    )

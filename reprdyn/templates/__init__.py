@@ -1,4 +1,5 @@
 """Starter specs for `reprdyn init`: one commented template per shipped spec family."""
+
 from __future__ import annotations
 
 import json
@@ -12,8 +13,10 @@ TEMPLATES = {  # name -> what it sets up
     "molrg-mlp": "an MLP trained as a DDPM on MoLRG, probed across VP timesteps (minutes)",
     "digits-unet": "an EDM U-Net on 8x8 digits with label noise and sigma ensembles (minutes)",
     "dae-vs-diffusion": "single-sigma DAEs against one diffusion model (minutes)",
-    "memorization": "a sweep over training-set size: probe curves and the generalisation score (minutes)",
-    "cifar10-ddpm": "a pretrained diffusers DDPM on a CIFAR-10 subset (needs diffusers, datasets, a download)",
+    "memorization": "a sweep over training-set size: probe curves and the generalisation score "
+    "(minutes)",
+    "cifar10-ddpm": "a pretrained diffusers DDPM on a CIFAR-10 subset (needs diffusers, datasets, "
+    "a download)",
     "imagenet-dit": "DiT-XL/2 on a local ImageNet subset, latents and patch tokens (needs a GPU)",
 }
 
@@ -28,7 +31,9 @@ def template_text(name: str) -> str:
     return resources.files(__package__).joinpath(f"{name}.yaml").read_text(encoding="utf-8")
 
 
-def init(template: str = "molrg-theory", path: str | Path | None = None, force: bool = False) -> list[Path]:
+def init(
+    template: str = "molrg-theory", path: str | Path | None = None, force: bool = False
+) -> list[Path]:
     """Write a starter spec (and the JSON Schema editors read beside it); return the files written.
 
     The spec's `name` is the file's stem when that is a valid name. An existing
@@ -44,7 +49,9 @@ def init(template: str = "molrg-theory", path: str | Path | None = None, force: 
     if path.suffix not in (".yaml", ".yml"):
         raise InitError(f"{path}: a spec file ends in .yaml or .yml")
     if path.exists() and not force:
-        raise InitError(f"{path} already exists; pass --force to overwrite it, or give another path")
+        raise InitError(
+            f"{path} already exists; pass --force to overwrite it, or give another path"
+        )
     if re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}", path.stem):
         text = re.sub(r"^name: .*$", f"name: {path.stem}", text, count=1, flags=re.M)
     text = f"# yaml-language-server: $schema={SCHEMA_FILE}\n" + text.replace("{file}", str(path))
@@ -64,4 +71,8 @@ def _ours(schema: Path) -> bool:
         data = json.loads(schema.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return False
-    return isinstance(data, dict) and data.get("title") == "Spec" and "spec_version" in data.get("properties", {})
+    return (
+        isinstance(data, dict)
+        and data.get("title") == "Spec"
+        and "spec_version" in data.get("properties", {})
+    )

@@ -49,8 +49,7 @@ def main() -> None:
     S, T = F.shape[0], len(NOISE)
     print(
         f"grid: {S} sigmas x {T} label-noise levels = {S * T} probes; {n} train, {len(y) - n} "
-        "test, "
-        f"{args.dims} dims, 10 classes"
+        f"test, {args.dims} dims, 10 classes"
     )
 
     t = time.perf_counter()

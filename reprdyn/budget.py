@@ -42,10 +42,9 @@ class Estimate:
     def line(self) -> str:
         return (
             f"{self.dataset}: {self.samples:,} samples; feature store ~{_size(self.store_bytes)}, "
-            "peak memory "
-            f"~{_size(self.peak_bytes)} (data {_size(self.data_bytes)}, weights "
-            f"{_size(self.weight_bytes)}, "
-            f"extraction {_size(self.extract_bytes)}, probes {_size(self.probe_bytes)})"
+            f"peak memory ~{_size(self.peak_bytes)} (data {_size(self.data_bytes)}, weights "
+            f"{_size(self.weight_bytes)}, extraction {_size(self.extract_bytes)}, probes "
+            f"{_size(self.probe_bytes)})"
         )
 
 
@@ -138,14 +137,13 @@ def preflight(ctx, log=None) -> list[Estimate]:
     if lim.max_store_gb is not None and store > lim.max_store_gb * GiB:
         raise BudgetExceeded(
             f"the feature store would take ~{_size(store)}, over compute.max_store_gb = "
-            f"{lim.max_store_gb:g}; probe fewer layers, sigmas or samples (n_train / n_test), "
-            "or raise the limit"
+            f"{lim.max_store_gb:g}; probe fewer layers, sigmas or samples (n_train / n_test), or "
+            "raise the limit"
         )
     if lim.max_memory_gb is not None and peak > lim.max_memory_gb * GiB:
         raise BudgetExceeded(
             f"peak memory would be ~{_size(peak)}, over compute.max_memory_gb = "
             f"{lim.max_memory_gb:g}; use fewer samples (n_train / n_test), fewer sigmas, or raise "
-            "the "
-            "limit"
+            "the limit"
         )
     return out

@@ -18,9 +18,7 @@ def spec_of(path: str | Path) -> str:
     """The exact resolved spec a store was written from, as YAML that re-runs to the same cube."""
     from .spec import to_yaml
 
-    attrs = store.read_attrs(path)
-    if attrs is None:
-        raise StoreError(f"{path}: not a reprdyn store (no such path, or no reprdyn provenance)")
+    attrs = store.require_attrs(path)
     if "spec_resolved" not in attrs:
         raise StoreError(f"{path}: this store keeps no resolved spec (written by an older reprdyn)")
     head = f"# resolved spec of {path} (spec hash {attrs['spec_hash'][:16]})\n"

@@ -113,8 +113,8 @@ def _layers(spec, shapes: dict[str, tuple]) -> list[Problem]:
         found += [
             (
                 ("layers", i),
-                f"unknown layer {layer!r} for {where}{did_you_mean(layer, known, 0.5)} "
-                f"(valid: {', '.join(known)}; see `reprdyn layers`)",
+                f"unknown layer {layer!r} for {where}{did_you_mean(layer, known, 0.5)} (valid: "
+                f"{', '.join(known)}; see `reprdyn layers`)",
             )
             for i, layer in enumerate(spec.layers)
             if layer not in known

@@ -550,8 +550,8 @@ def ls(
     a = cubes.attrs
     out.print(
         f"[bold]{escape(str(store))}[/bold]  spec {a.get('spec_hash', '')[:12]}  created "
-        f"{a.get('created')}  "
-        f"reprdyn {a.get('reprdyn_version')}  commit {str(a.get('git_commit'))[:12]}",
+        f"{a.get('created')}  reprdyn {a.get('reprdyn_version')}  commit "
+        f"{str(a.get('git_commit'))[:12]}",
         highlight=False,
     )
     if cubes.sweep_dims:

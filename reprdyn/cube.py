@@ -117,15 +117,15 @@ VARIABLES: dict[str, Variable] = {
         PROBE_DIMS,
         "probe",
         ("unimodality",),
-        "1 when the curve rises to an interior peak and "
-        "falls, within the tolerance attribute, else 0",
+        "1 when the curve rises to an interior peak and falls, within the tolerance attribute, "
+        "else 0",
     ),
     "posterior_mse": Variable(
         ("sigma",),
         "features",
         ("posterior_mse",),
-        "mean squared error per element of "
-        "`output` on x0 + sigma eps against the clean x0 (test split)",
+        "mean squared error per element of `output` on x0 + sigma eps against the clean x0 (test "
+        "split)",
     ),
     "posterior_psnr": Variable(
         ("sigma",),
@@ -137,8 +137,8 @@ VARIABLES: dict[str, Variable] = {
         ("sigma", "layer", "input"),
         "analysis",
         ("sw_distance",),
-        "sliced Wasserstein "
-        "distance between the features at sigma and at sw_reference (test subset)",
+        "sliced Wasserstein distance between the features at sigma and at sw_reference (test "
+        "subset)",
     ),
     "sw_reference": Variable(
         ("layer", "input"),
@@ -156,8 +156,8 @@ VARIABLES: dict[str, Variable] = {
         (),
         "generate",
         ("generalization",),
-        "share of generated samples that are not "
-        "near-copies of a training sample (d1/d2 >= threshold)",
+        "share of generated samples that are not near-copies of a training sample (d1/d2 >= "
+        "threshold)",
     ),
 }
 

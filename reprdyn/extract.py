@@ -185,8 +185,8 @@ def extract(
     never = [name for name in layers if name not in captured]
     if never:
         raise ValueError(
-            f"layer {never[0]!r} never ran in the forward pass (a container?); "
-            "pick one of its blocks, see `reprdyn layers`"
+            f"layer {never[0]!r} never ran in the forward pass (a container?); pick one of its "
+            "blocks, see `reprdyn layers`"
         )
     return {name: captured[name] for name in layers}
 

@@ -189,8 +189,8 @@ def dae_vs_diffusion(res: Results, dataset: str) -> plt.Figure:
     ds = res[dataset]
     if "model" not in ds.dims or ds.sizes["model"] < 2:
         raise FigureError(
-            "figure 'dae-vs-diffusion' compares models; it needs a spec with `models:` "
-            "(such as specs/dae-vs-diffusion.yaml)"
+            "figure 'dae-vs-diffusion' compares models; it needs a spec with `models:` (such as "
+            "specs/dae-vs-diffusion.yaml)"
         )
     acc = _need(ds, "accuracy", "dae-vs-diffusion").isel(label_noise=0).mean("seed").load()
     sw = _need(ds, "sw_distance", "dae-vs-diffusion").load()

@@ -166,8 +166,7 @@ def query(
     if dropped:
         notes.append(
             f"dropped {dropped} row(s) with no value (NaN: probe x layer pairs that were never "
-            "fitted, "
-            "or classes with no samples); --keep-nan keeps them"
+            "fitted, or classes with no samples); --keep-nan keeps them"
         )
     return Table(columns, rows, list(dict.fromkeys(notes)))
 

@@ -19,7 +19,7 @@ import zarr
 
 from .cube import VARIABLES
 from .errors import StoreError
-from .store import group, read_attrs, sweep_points
+from .store import group, read_attrs, require_attrs, sweep_points
 
 
 def _plain(values: np.ndarray) -> np.ndarray:
@@ -83,12 +83,7 @@ class CubeStore:
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
-        attrs = read_attrs(self.path)
-        if attrs is None:
-            raise StoreError(
-                f"{self.path}: not a reprdyn store (no such path, or no reprdyn provenance)"
-            )
-        self.attrs = attrs
+        self.attrs = attrs = require_attrs(self.path)
         self.sweep_dims = json.loads(attrs["sweep"])["dims"] if "sweep" in attrs else []
         self.points = [
             (v, CubeStore(p))

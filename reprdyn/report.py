@@ -37,8 +37,7 @@ figcaption{color:#555;font-size:12px}
 ONLOAD = (
     "<script>window.addEventListener('load',function(){var i=[].slice.call(document.images);"
     "document.body.setAttribute('data-images-ok',i.filter(function(x){return "
-    "x.complete&&x.naturalWidth>0})"
-    ".length+'/'+i.length)});</script>"
+    "x.complete&&x.naturalWidth>0}).length+'/'+i.length)});</script>"
 )
 
 
@@ -169,10 +168,8 @@ def build(store: str | Path) -> str:
         + "</p>",
         "<h2>Summary</h2>",
         "<p class='muted'>At the lowest label noise. σ* is chosen on validation data; acc@σ* and "
-        "the "
-        "ensemble are test accuracy (mean and std over seeds). The test-curve peak describes the "
-        "curve's "
-        "shape and is not a result.</p>",
+        "the ensemble are test accuracy (mean and std over seeds). The test-curve peak describes "
+        "the curve's shape and is not a result.</p>",
         _summary(path),
     ]
     for dataset in res.datasets:
@@ -203,14 +200,13 @@ def build(store: str | Path) -> str:
     parts += [
         "<h2>Resolved spec</h2>",
         "<p class='muted'>Every default filled in: <code>reprdyn spec STORE</code> prints it, and "
-        "running it "
-        "reproduces this store.</p>",
+        "running it reproduces this store.</p>",
         f"<pre>{_e(to_yaml(json.loads(a.get('spec_resolved') or a['spec_canonical'])))}</pre>",
     ]
     return (
-        "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
-        f"<meta name='viewport' content='width=device-width'><title>reprdyn: {_e(name)}</title>"
-        f"<style>{CSS}</style></head><body>\n"
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'><meta name='viewport' "
+        "content='width=device-width'><title>reprdyn: "
+        f"{_e(name)}</title><style>{CSS}</style></head><body>\n"
         + "\n".join(p for p in parts if p)
         + f"\n{ONLOAD}</body></html>\n"
     )

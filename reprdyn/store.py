@@ -126,6 +126,14 @@ def read_attrs(path: str | Path) -> dict | None:
     return attrs if isinstance(attrs, dict) and attrs.get("format") == FORMAT else None
 
 
+def require_attrs(path: str | Path) -> dict:
+    """Root attributes of the reprdyn store at `path`, or a StoreError that says it is none."""
+    attrs = read_attrs(path)
+    if attrs is None:
+        raise StoreError(f"{path}: not a reprdyn store (no such path, or no reprdyn provenance)")
+    return attrs
+
+
 def diff_fields(a, b, path: str = "") -> list[str]:
     """Field paths where two canonical specs differ, as 'path: old -> new'."""
     if isinstance(a, dict) and isinstance(b, dict):
@@ -177,8 +185,8 @@ class StoreLock:
         except BlockingIOError:
             self.fh.close()
             raise StoreLocked(
-                f"{self.path}: another reprdyn run is writing to this store; wait for it, "
-                "or pass --wait to queue behind it"
+                f"{self.path}: another reprdyn run is writing to this store; wait for it, or pass "
+                "--wait to queue behind it"
             ) from None
         return self
 
@@ -217,9 +225,7 @@ def task_status(path: str | Path) -> list[dict]:
     """Every planned task with status done, failed (with its error) or pending; for a sweep store,
     every point's tasks, labelled with the point (a point not started yet shows one pending row)."""
     path = Path(path)
-    attrs = read_attrs(path)
-    if attrs is None:
-        raise StoreError(f"{path}: not a reprdyn store (no such path, or no reprdyn provenance)")
+    attrs = require_attrs(path)
     if "sweep" in attrs:
         out = []
         for values, sub in sweep_points(attrs, path):
@@ -286,8 +292,8 @@ def check_destination(path: str | Path, prov: dict) -> bool:
         what = "folder" if path.is_dir() else "file"
         if not (path.is_dir() and not [c for c in path.iterdir() if c.name != LOCK]):
             raise StoreError(
-                f"{path}: this {what} exists and is not a reprdyn store; "
-                "choose another --store path or remove it yourself"
+                f"{path}: this {what} exists and is not a reprdyn store; choose another --store "
+                "path or remove it yourself"
             )
         return False
     if old.get("spec_hash") != prov["spec_hash"]:
@@ -408,12 +414,7 @@ class Results:
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
-        attrs = read_attrs(self.path)
-        if attrs is None:
-            raise StoreError(
-                f"{self.path}: not a reprdyn store (no such path, or no reprdyn provenance)"
-            )
-        self.attrs = attrs
+        self.attrs = attrs = require_attrs(self.path)
         self.points = [
             (v, Results(sub))
             for v, sub in sweep_points(attrs, self.path)

@@ -66,8 +66,8 @@ def test_analyses_need_their_inputs():
     dae = (
         SMALL.replace(
             "model: {kind: molrg-optimal}",
-            "model: {kind: dae, network: {kind: mlp}, "
-            "precond: {kind: edm}, train: {data: toy, epochs: 1}}",
+            "model: {kind: dae, network: {kind: mlp}, precond: {kind: edm}, train: {data: toy, "
+            "epochs: 1}}",
         )
         + "metrics: [accuracy, generalization]\n"
     )
@@ -79,8 +79,8 @@ def test_each_model_gets_its_sampler():
     vp = validate_text(
         SMALL.replace(
             "model: {kind: molrg-optimal}",
-            "model: {kind: diffusion, network: {kind: mlp}, "
-            "precond: {kind: vp}, train: {data: toy, epochs: 1}}",
+            "model: {kind: diffusion, network: {kind: mlp}, precond: {kind: vp}, train: {data: "
+            "toy, epochs: 1}}",
         )
     )
     sigmas, kind = sampler_for(None, vp.model, 10, "auto")

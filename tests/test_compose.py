@@ -40,8 +40,8 @@ def test_mappings_merge_lists_and_scalars_replace(tmp_path):
     child = write(
         tmp_path,
         "child.yaml",
-        "extends: common/base.yaml\nname: child\nsigma: [0.5]\n"
-        "ensemble: {k: 1}\ncompute: {n_workers: 4}\n",
+        "extends: common/base.yaml\nname: child\nsigma: [0.5]\nensemble: {k: 1}\ncompute: "
+        "{n_workers: 4}\n",
     )
     spec = load_spec(child)
     assert spec.name == "child"

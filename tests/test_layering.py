@@ -48,9 +48,8 @@ def test_loading_a_pretrained_spec_with_file_checks_imports_no_torch(tmp_path):
 
     np.savez(tmp_path / "d.npz", x=np.zeros((6, 3, 8, 8), np.float32), y=np.arange(6) % 2)
     (tmp_path / "s.yaml").write_text(
-        "spec_version: 1\nname: p\nmodel: {kind: diffusers-unet, id: some/model}\n"
-        "datasets: [{kind: npz, name: d, path: d.npz}]\nsigma: [0.1, 1]\n"
-        "layers: [mid_block]\n"
+        "spec_version: 1\nname: p\nmodel: {kind: diffusers-unet, id: some/model}\ndatasets: "
+        "[{kind: npz, name: d, path: d.npz}]\nsigma: [0.1, 1]\nlayers: [mid_block]\n"
     )
     loaded = loaded_after(f"import reprdyn; reprdyn.load_spec({str(tmp_path / 's.yaml')!r})")
     assert not set(HEAVY) & loaded

@@ -297,8 +297,8 @@ def test_catalog_headline_is_chosen_on_validation(tmp_path, monkeypatch):
     spec = validate_text(
         SMALL.replace(
             "probes: [{kind: logistic, transform: abs, standardize: false}]",
-            "probes: [{kind: logistic, transform: abs, standardize: false},\n"
-            "         {kind: ridge, name: raw}]",
+            "probes: [{kind: logistic, transform: abs, standardize: false},\n         {kind: "
+            "ridge, name: raw}]",
         )
     )
     real = tasks.evaluate

@@ -121,8 +121,8 @@ def test_cross_field_checks():
     assert "K*d = 21 must be at most n = 12" in errors(BASE.replace("d: 2", "d: 7"))[0]
     two = BASE.replace(
         "datasets:\n",
-        "datasets:\n  - {kind: molrg, name: m, n: 4, K: 2, d: 2, delta: 0.3, "
-        "n_train: 30, n_test: 20}\n",
+        "datasets:\n  - {kind: molrg, name: m, n: 4, K: 2, d: 2, delta: 0.3, n_train: 30, n_test: "
+        "20}\n",
     )
     assert "duplicate dataset name 'm'" in errors(two)[0]
 

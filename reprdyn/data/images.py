@@ -59,6 +59,12 @@ def subset(
     return np.sort(rng.permutation(len(labels))[:n])
 
 
+def _assembled(xs: list[np.ndarray], ys: list[np.ndarray], names) -> tuple:
+    """(images, labels, n_train, class names) of train and test; class names default to 0..K-1."""
+    K = int(max(y.max(initial=-1) for y in ys)) + 1
+    return np.concatenate(xs), np.concatenate(ys), len(ys[0]), list(names or map(str, range(K)))
+
+
 def _stack(images, t) -> np.ndarray:
     return (
         np.stack([to_array(img, t) for img in images])
@@ -120,18 +126,16 @@ def load_hf(cfg) -> dict:
             ) from None
         raise DataUnavailable(
             f"dataset {cfg.path!r} is not available offline ({type(e).__name__}: "
-            f"{str(e).splitlines()[0][:200]}); "
-            f"looked in the Hugging Face datasets cache {_hf_cache()}. Download it once on a "
-            "machine with a "
-            f"network (datasets.load_dataset({cfg.path!r})) and copy that cache, or point `path:` "
-            "at a local "
-            "imagefolder or parquet folder"
+            f"{str(e).splitlines()[0][:200]}); looked in the Hugging Face datasets cache "
+            f"{_hf_cache()}. Download it once on a machine with a network "
+            f"(datasets.load_dataset({cfg.path!r})) and copy that cache, or point `path:` at a "
+            "local imagefolder or parquet folder"
         ) from None
     for split in (cfg.train_split, cfg.test_split):
         if split not in ds:
             raise DataUnavailable(
-                f"the {where} has no split {split!r}; it has {sorted(ds)} "
-                "(set train_split / test_split)"
+                f"the {where} has no split {split!r}; it has {sorted(ds)} (set train_split / "
+                "test_split)"
             )
     for col in (cfg.image_column, cfg.label_column):
         if col not in ds[cfg.train_split].column_names:
@@ -155,14 +159,7 @@ def hf_images(cfg, seed: int):
         chosen = ds.select(idx.tolist())
         xs.append(_stack(chosen[cfg.image_column], cfg.transform))
         ys.append(labels[idx])
-    names = getattr(feature, "names", None)
-    K = int(max(y.max(initial=-1) for y in ys)) + 1
-    return (
-        np.concatenate(xs),
-        np.concatenate(ys),
-        len(ys[0]),
-        list(names) if names else [str(k) for k in range(K)],
-    )
+    return _assembled(xs, ys, getattr(feature, "names", None))
 
 
 # --- torchvision ---------------------------------------------------------------
@@ -173,8 +170,8 @@ def _torchvision():
         import torchvision
     except Exception as e:  # noqa: BLE001 - a mismatched build raises more than ImportError
         raise DataUnavailable(
-            f"dataset kind 'torchvision' needs torchvision built for torch "
-            f"(pip install 'reprdyn[torchvision]'); importing it failed: {e}"
+            "dataset kind 'torchvision' needs torchvision built for torch (pip install "
+            f"'reprdyn[torchvision]'); importing it failed: {e}"
         ) from None
     return torchvision
 
@@ -197,8 +194,8 @@ def _tv_split(tv, cfg, train: bool):
         return tv.datasets.ImageFolder(str(folder))
     except (RuntimeError, FileNotFoundError) as e:
         raise DataUnavailable(
-            f"torchvision {name} not found under {root} ({e}); set `download: true` on a "
-            "machine with a network, or copy the files there"
+            f"torchvision {name} not found under {root} ({e}); set `download: true` on a machine "
+            "with a network, or copy the files there"
         ) from None
 
 
@@ -221,10 +218,4 @@ def torchvision_images(cfg, seed: int):
         xs.append(_stack([ds[int(i)][0] for i in idx], cfg.transform))
         ys.append(labels[idx])
         classes = classes or getattr(ds, "classes", None)
-    K = int(max(y.max(initial=-1) for y in ys)) + 1
-    return (
-        np.concatenate(xs),
-        np.concatenate(ys),
-        len(ys[0]),
-        list(classes) if classes else [str(k) for k in range(K)],
-    )
+    return _assembled(xs, ys, classes)

@@ -160,8 +160,8 @@ def from_pretrained(
         tried = ", ".join(str(local / (s or "") / config_name) for s in subfolders)
         raise ModelUnavailable(
             f"{what}: {local} has no {config_name} (tried {tried}); it holds "
-            f"{sorted(p.name for p in local.iterdir())}. Write it with save_pretrained, "
-            "or set the subfolder"
+            f"{sorted(p.name for p in local.iterdir())}. Write it with save_pretrained, or set the "
+            "subfolder"
         )
     if id.startswith((".", "/", "~")):
         raise ModelUnavailable(
@@ -182,10 +182,8 @@ def from_pretrained(
         f"{_hub_cache()} "
         f"for {' or '.join(repr(s or '.') for s in subfolders)} ({type(last).__name__}: "
         f"{str(last).splitlines()[0][:160] if last else ''}). Download it once on a machine with a "
-        "network "
-        f"(huggingface-cli download {id}) and copy the cache here, or save the model to a folder "
-        "with "
-        "save_pretrained and set `id:` to that folder"
+        f"network (huggingface-cli download {id}) and copy the cache here, or save the model to a "
+        "folder with save_pretrained and set `id:` to that folder"
     )
 
 
@@ -294,8 +292,8 @@ def load_python(cfg) -> Pretrained:
     model = factory(**cfg.kwargs)
     if not isinstance(model, nn.Module):
         raise ModelUnavailable(
-            f"{where}:{cfg.factory} returned {type(model).__name__}, not a torch nn.Module "
-            "with forward(x, sigma)"
+            f"{where}:{cfg.factory} returned {type(model).__name__}, not a torch nn.Module with "
+            "forward(x, sigma)"
         )
     return Pretrained(model)
 

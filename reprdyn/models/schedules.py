@@ -80,8 +80,8 @@ class VPSchedule:
         if bad:
             raise ValueError(
                 f"sigma {bad[0]:g} is outside {what}'s range [{self.sigma_min:.4g}, "
-                f"{self.sigma_max:.4g}] (timesteps 0..{self.T - 1} of its alphas_cumprod); "
-                "use sigmas inside that range"
+                f"{self.sigma_max:.4g}] (timesteps 0..{self.T - 1} of its alphas_cumprod); use "
+                "sigmas inside that range"
             )
 
     def sigma(self, t) -> np.ndarray:

@@ -30,8 +30,8 @@ class MolrgData(Strict):
     def _fits(self) -> MolrgData:
         if self.K * self.d > self.n:
             raise ValueError(
-                f"K*d = {self.K * self.d} must be at most n = {self.n} "
-                "(the class subspaces are mutually orthogonal)"
+                f"K*d = {self.K * self.d} must be at most n = {self.n} (the class subspaces are "
+                "mutually orthogonal)"
             )
         return self
 

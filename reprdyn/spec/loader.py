@@ -74,8 +74,8 @@ def parse_yaml(text: str, file: str) -> CommentedMap:
                     1,
                     1,
                     "",
-                    "the file is empty; a spec is a mapping with "
-                    "spec_version, name, model, datasets and sigma",
+                    "the file is empty; a spec is a mapping with spec_version, name, model, "
+                    "datasets and sigma",
                 )
             ]
         )
@@ -103,8 +103,8 @@ class _NodeBudget:
                         1,
                         1,
                         "",
-                        f"the spec expands to more than {MAX_NODES:,} values "
-                        "(YAML aliases used as a bomb?)",
+                        f"the spec expands to more than {MAX_NODES:,} values (YAML aliases used as "
+                        "a bomb?)",
                     )
                 ]
             )

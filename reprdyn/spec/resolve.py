@@ -46,8 +46,8 @@ def expand_env(node, env=None, where=None) -> list[tuple[tuple, str]]:
                 problems.append(
                     (
                         loc,
-                        f"environment variable {m.group(1)} is not set and has no default; "
-                        f"set it, or write ${{{m.group(1)}:-default}}",
+                        f"environment variable {m.group(1)} is not set and has no default; set it, "
+                        f"or write ${{{m.group(1)}:-default}}",
                     )
                 )
                 return m.group(0)

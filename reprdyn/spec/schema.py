@@ -7,6 +7,7 @@ discriminated unions on `kind`, so later kinds slot in as new union members.
 from __future__ import annotations
 
 import re
+import typing
 from typing import Annotated, Literal
 
 from pydantic import Discriminator, Field, Tag, field_validator, model_validator
@@ -161,17 +162,7 @@ MetricName = Literal[
     "cka",
     "generalization",
 ]
-ALL_METRICS: tuple[str, ...] = (
-    "accuracy",
-    "class_accuracy",
-    "csnr",
-    "csnr_theory",
-    "unimodality",
-    "posterior_mse",
-    "sw_distance",
-    "cka",
-    "generalization",
-)
+ALL_METRICS: tuple[str, ...] = typing.get_args(MetricName)
 DEFAULT_METRICS: tuple[str, ...] = (
     "accuracy",
     "class_accuracy",
@@ -242,8 +233,8 @@ class Compute(Strict):
     address: str | None = Field(
         None,
         description="not allowed in a spec: a shared spec must not choose the "
-        "machine that runs code for you; pass `reprdyn run --dask "
-        "ADDRESS` or set REPRDYN_DASK_ADDRESS",
+        "machine that runs code for you; pass `reprdyn run --dask ADDRESS` or set "
+        "REPRDYN_DASK_ADDRESS",
     )
     n_workers: int = Field(
         2, ge=1, description="dask without address: LocalCluster worker processes"
@@ -269,9 +260,8 @@ class Compute(Strict):
         if v is not None:
             raise ValueError(
                 "compute.batch_size is no longer used: the network always runs on aligned blocks "
-                "of 64 "
-                "samples, so results never depend on a batch size (an out-of-memory error on a GPU "
-                "splits the blocks and says so); delete this line"
+                "of 64 samples, so results never depend on a batch size (an out-of-memory error on "
+                "a GPU splits the blocks and says so); delete this line"
             )
         return v
 
@@ -281,10 +271,8 @@ class Compute(Strict):
         if v is not None:
             raise ValueError(
                 "a spec cannot name a Dask scheduler: Dask runs pickled code, so a shared spec "
-                "would "
-                "choose which machine runs code for you. Remove `address` and pass it when you "
-                "run: "
-                f"reprdyn run SPEC --dask {v} (or set REPRDYN_DASK_ADDRESS={v})"
+                "would choose which machine runs code for you. Remove `address` and pass it when "
+                f"you run: reprdyn run SPEC --dask {v} (or set REPRDYN_DASK_ADDRESS={v})"
             )
         return v
 
@@ -380,8 +368,7 @@ class Spec(Strict):
     sweep: dict[str, list[bool | int | float | str]] | None = Field(
         None,
         description="parameters to vary, each a path (datasets[0].n_train, model.train.epochs) "
-        "with a list "
-        "of values; every combination runs, and each path becomes a dim of the cube",
+        "with a list of values; every combination runs, and each path becomes a dim of the cube",
     )
     store: str | None = Field(
         None,
@@ -507,8 +494,8 @@ class Spec(Strict):
             for name in v if known else []:
                 if name not in known:
                     raise ValueError(
-                        f"unknown layer {name!r} for model kind {model.kind!r}; "
-                        f"valid layers: {', '.join(known)}{did_you_mean(name, known)}"
+                        f"unknown layer {name!r} for model kind {model.kind!r}; valid layers: "
+                        f"{', '.join(known)}{did_you_mean(name, known)}"
                     )
         return v
 
@@ -567,8 +554,8 @@ class Spec(Strict):
         if info.field_name == "metrics" and "csnr_theory" in v and exact:
             raise ValueError(
                 f"csnr_theory is infinite at every sigma for delta = 0 (datasets {exact}): clean "
-                "samples then have no energy outside their class subspace; give delta > 0, or "
-                "drop csnr_theory (the empirical csnr is still measured)"
+                "samples then have no energy outside their class subspace; give delta > 0, or drop "
+                "csnr_theory (the empirical csnr is still measured)"
             )
         if info.field_name == "metrics" and "accuracy" not in v:
             needs = [m for m in NEEDS_PROBES if m in v]

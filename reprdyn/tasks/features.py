@@ -175,8 +175,8 @@ def _bases(ctx: Context, data: Data, layer: str, M: np.ndarray) -> list[np.ndarr
     if cfg.basis == "truth" or (cfg.basis == "auto" and layer == OUTPUT and true_ok):
         if not true_ok:
             raise ValueError(
-                f"csnr.basis 'truth' needs the data-space output of a molrg dataset, "
-                f"not layer {layer!r}"
+                "csnr.basis 'truth' needs the data-space output of a molrg dataset, not layer "
+                f"{layer!r}"
             )
         return list(U)
     return svd_bases(M, cfg.rank, cfg.energy)

@@ -591,11 +591,14 @@ def plot_cmd(
     figure: str = typer.Option(..., "--figure", "-f", help="one of: " + ", ".join(FIGURE_NAMES)),
     out_file: Path = typer.Option(..., "--out", "-o", help="the file to write: .png, .svg or .pdf"),
     dataset: str | None = typer.Option(None, help="the dataset to plot (default: the first)"),
+    sel: list[str] = typer.Option(
+        [], help="DIM=VALUE: draw only this part of the store, e.g. layer=mid or n_train=1024"
+    ),
 ):
     """Write a figure read from a store."""
     from .plot import write as write_figure
 
-    written = write_figure(store, figure, out_file, dataset)
+    written = write_figure(store, figure, out_file, dataset, tuple(sel))
     err.print(f"wrote {written}", highlight=False)
 
 

@@ -1,13 +1,17 @@
-"""Plot stage: publication-quality matplotlib figures read from a store, chosen by name from
-`FIGURES`.
+"""Plot stage: publication-quality matplotlib figures read from a store, chosen by name (`FIGURES`).
 
-    curves            accuracy against sigma per layer, mean +- std over seeds, peak marked
-    csnr              empirical CSNR against sigma per layer, with the closed form where stored
-    label-noise       ensemble against the best single sigma at each label-noise level (Table 1)
-    dae-vs-diffusion  accuracy and sliced Wasserstein distance against sigma, one line per model
-    (Figure 7)
+    curves            accuracy against sigma, one line per layer (and sweep point), mean +- std over
+                      seeds, the sigma chosen on validation marked
+    csnr              empirical CSNR against sigma, with the closed form where stored
+    label-noise       ensemble and best single sigma against label noise (Table 1), gain annotated
+    dae-vs-diffusion  accuracy and sliced Wasserstein distance against sigma per model, one row per
+                      layer (Figure 7)
     generalization    accuracy curves per sweep value, and the generalisation score (appendix A.2)
-    cka               linear CKA between every pair of sigmas (heatmaps per layer)
+    cka               linear CKA between every pair of sigmas, one heatmap per layer and sweep point
+
+Every figure takes a store of any shape: sweep dims and extra dims become more
+lines or more panels, and `sel` ("layer=mid", "n_train=1024") narrows a store
+down before drawing. Legends sit outside the axes, so they never cover data.
 """
 
 from __future__ import annotations
@@ -23,7 +27,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import xarray as xr  # noqa: E402
 
-from .store import Results, StoreError  # noqa: E402
+from .errors import StoreError  # noqa: E402
+from .store import Results  # noqa: E402
 
 FORMATS = (".png", ".svg", ".pdf")
 STYLE = {
@@ -46,10 +51,15 @@ STYLE = {
     "grid.alpha": 0.25,
 }
 PANEL = (3.2, 2.4)  # inches per panel: two fit a column of a two-column paper
+WIDE = (5.0, 2.4)  # a panel with its legend beside it
+NAMED = ("layer", "model", "probe")  # dims whose values label a line by themselves
 
 
 class FigureError(StoreError):
     """The store lacks what a figure needs; the message says which metric or store to produce."""
+
+
+_METRIC_OF = {"csnr_overall": "csnr", "sw_distance": "sw_distance", "best_accuracy": "accuracy"}
 
 
 def _need(ds: xr.Dataset, var: str, figure: str) -> xr.DataArray:
@@ -61,20 +71,17 @@ def _need(ds: xr.Dataset, var: str, figure: str) -> xr.DataArray:
     return ds[var]
 
 
-_METRIC_OF = {"csnr_overall": "csnr", "sw_distance": "sw_distance", "best_accuracy": "accuracy"}
-
-
 def _with_model(da: xr.DataArray) -> xr.DataArray:
     return da if "model" in da.dims else da.expand_dims(model=[""])
 
 
-def _panels(n: int, cols: int = 3):
-    cols = min(cols, n)
+def _panels(n: int, cols: int = 3, panel: tuple[float, float] = PANEL):
+    cols = max(min(cols, n), 1)
     rows = -(-n // cols)
     fig, axes = plt.subplots(
         rows,
         cols,
-        figsize=(PANEL[0] * cols, PANEL[1] * rows),
+        figsize=(panel[0] * cols, panel[1] * rows),
         squeeze=False,
         constrained_layout=True,
     )
@@ -92,73 +99,105 @@ def _sigma_axis(ax, sigma: np.ndarray) -> None:
     ax.set_xlabel("noise level σ")
 
 
+def _legend(ax) -> None:
+    """The axes' legend outside it, on the right: it never covers a curve."""
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(frameon=False, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0)
+
+
+def _figure_legend(fig, ax) -> None:
+    """One legend for panels that share their series: a row above the panels."""
+    handles, labels = ax.get_legend_handles_labels()
+    if handles:
+        fig.legend(
+            handles, labels, loc="outside upper center", ncols=min(len(labels), 6), frameon=False
+        )
+
+
+def _label(combo: dict) -> str:
+    return ", ".join(str(v) if d in NAMED else f"{d}={v}" for d, v in combo.items())
+
+
 def _series(da: xr.DataArray, keep: tuple[str, ...]):
-    """(label, curve) for every combination of the dims not in `keep` whose values are not all
-    NaN."""
+    """(label, curve) for every combination of the dims not in `keep` whose values are not all NaN;
+    a dim with one value is left out of the label unless it is the layer."""
     others = [d for d in da.dims if d not in keep]
     for combo in itertools.product(*(da[d].values for d in others)):
         curve = da.sel(dict(zip(others, combo)))
         if np.isfinite(curve.values).any():
-            label = ", ".join(
-                f"{v}" if d in ("layer", "model", "probe") else f"{d}={v}"
-                for d, v in zip(others, combo)
-                if len(da[d]) > 1 or d == "layer"
-            )
-            yield label, curve
+            shown = {d: v for d, v in zip(others, combo) if len(da[d]) > 1 or d == "layer"}
+            yield _label(shown), curve
 
 
-def curves(res: Results, dataset: str) -> plt.Figure:
-    acc = _with_model(_need(res[dataset], "accuracy", "curves")).isel(label_noise=0).load()
+def _mode(values: np.ndarray) -> float:
+    """The most common finite value (lowest on ties)."""
+    vals, counts = np.unique(values[np.isfinite(values)], return_counts=True)
+    return float(vals[np.argmax(counts)]) if len(vals) else float("nan")
+
+
+# --- figures -------------------------------------------------------------------------------------
+
+
+def curves(ds: xr.Dataset, dataset: str, sweep: list[str]) -> plt.Figure:
+    acc = _with_model(_need(ds, "accuracy", "curves")).isel(label_noise=0).load()
+    best = _with_model(ds["best_sigma"]).isel(label_noise=0).load()
     probes = list(acc.probe.values)
-    fig, axes = _panels(len(probes))
+    fig, axes = _panels(len(probes), cols=2, panel=WIDE)
     for ax, probe in zip(axes, probes):
         a = acc.sel(probe=probe)
         mean, sd = a.mean("seed"), a.std("seed")
+        chosen = {label: _mode(b.values) for label, b in _series(best.sel(probe=probe), ("seed",))}
         for (label, m), (_, s) in zip(_series(mean, ("sigma",)), _series(sd, ("sigma",))):
             x, y, e = m.sigma.values, m.values, np.nan_to_num(s.values)
             (line,) = ax.plot(x, y, marker="o", label=label)
             ax.fill_between(x, y - e, y + e, color=line.get_color(), alpha=0.2, linewidth=0)
-            i = int(np.nanargmax(y))
-            ax.plot([x[i]], [y[i]], marker="*", markersize=9, color=line.get_color(), zorder=5)
+            at = np.flatnonzero(np.isclose(x, chosen.get(label, np.nan)))
+            if len(at):  # sigma* from validation, at its test accuracy
+                ax.plot(x[at], y[at], marker="*", markersize=9, color=line.get_color(), zorder=5)
         _sigma_axis(ax, acc.sigma.values)
         ax.set_ylabel("test accuracy")
         ax.set_title(f"{dataset}: probe {probe}")
-        ax.legend(frameon=False)
-    fig.suptitle("accuracy across σ (mean ± std over seeds; ★ peak)", fontsize=9)
+        _legend(ax)
+    fig.suptitle("accuracy across σ (mean ± std over seeds; ★ σ* chosen on validation)", fontsize=9)
     return fig
 
 
-def csnr(res: Results, dataset: str) -> plt.Figure:
-    ds = res[dataset]
+def csnr(ds: xr.Dataset, dataset: str, sweep: list[str]) -> plt.Figure:
     emp = _with_model(_need(ds, "csnr_overall", "csnr")).load()
-    fig, (ax,) = _panels(1)
+    fig, (ax,) = _panels(1, panel=(WIDE[0] + 0.6, 2.8))
     for label, c in _series(emp, ("sigma",)):
-        ax.plot(c.sigma.values, c.values, marker="o", label=f"empirical {label}")
+        ax.plot(c.sigma.values, c.values, marker="o", label=f"empirical {label}".strip())
     if "csnr_theory" in ds:
+        shown: list[
+            np.ndarray
+        ] = []  # one closed-form line per distinct curve (sweep points share it)
         for label, th in _series(ds["csnr_theory"].load(), ("sigma",)):
+            if any(np.allclose(th.values, s, equal_nan=True) for s in shown):
+                continue
+            shown.append(th.values)
+            name = "closed form (docs/theory.md §5)" + (f" {label}" if label else "")
             ax.plot(
                 th.sigma.values,
                 th.values,
                 "--",
                 color="k",
-                alpha=0.7,
-                label=f"closed form {label}".strip() + " (docs/theory.md §5)",
+                alpha=0.7 - 0.15 * (len(shown) - 1),
+                label=name,
             )
     _sigma_axis(ax, emp.sigma.values)
     ax.set_yscale("log")
     ax.set_ylabel("CSNR")
     ax.set_title(f"{dataset}: class-specific SNR")
-    ax.legend(frameon=False)
+    _legend(ax)
     return fig
 
 
-def label_noise(res: Results, dataset: str) -> plt.Figure:
-    ds = res[dataset]
+def label_noise(ds: xr.Dataset, dataset: str, sweep: list[str]) -> plt.Figure:
     best = _with_model(_need(ds, "best_accuracy", "label-noise")).load()
     ens = _with_model(ds["ensemble_accuracy"]).load()
     groups = [
-        (lab, b, e)
-        for (lab, b), (_, e) in zip(
+        (label, b, e)
+        for (label, b), (_, e) in zip(
             _series(best, ("label_noise", "seed")), _series(ens, ("label_noise", "seed"))
         )
     ]
@@ -166,27 +205,27 @@ def label_noise(res: Results, dataset: str) -> plt.Figure:
     for ax, (label, b, e) in zip(axes, groups):
         p = b.label_noise.values
         x = np.arange(len(p))
-        for shift, da, name in ((-0.2, b, "best single σ"), (0.2, e, "ensemble")):
-            ax.bar(
-                x + shift,
-                da.mean("seed").values,
-                0.4,
-                yerr=np.nan_to_num(da.std("seed").values),
-                capsize=2,
-                label=name,
-            )
-        ax.set_xticks(x, [f"{v:g}" for v in p])
-        ax.set_xlabel("label noise")
-        ax.set_ylabel("test accuracy")
-        ax.set_ylim(0, 1.18)
+        gain = 100 * (
+            e - b
+        )  # per seed, in accuracy points: the difference is what Table 1 is about
+        m, sd = gain.mean("seed").values, np.nan_to_num(gain.std("seed").values)
+        ax.bar(x, m, 0.6, yerr=sd, capsize=2, color=np.where(m >= 0, "C1", "0.6"))
+        ax.axhline(0, color="k", linewidth=0.8)
+        base = b.mean("seed").values  # the accuracy the gain is over, under each label-noise level
+        ax.set_xticks(x, [f"{v:g}\n({bi:.2f})" for v, bi in zip(p, base)])
+        ax.margins(y=0.2)
+        ax.set_xlabel("label noise (best single σ's accuracy)")
+        ax.set_ylabel("gain over best σ (points)")
         ax.set_title(label)
-        ax.legend(frameon=False, loc="upper center", ncol=2)
-    fig.suptitle(f"{dataset}: soft-voting ensemble vs the best single σ (Table 1)", fontsize=9)
+    fig.suptitle(
+        f"{dataset}: gain of the soft-voting ensemble over the best single σ (Table 1; mean ± std "
+        "over seeds)",
+        fontsize=9,
+    )
     return fig
 
 
-def dae_vs_diffusion(res: Results, dataset: str) -> plt.Figure:
-    ds = res[dataset]
+def dae_vs_diffusion(ds: xr.Dataset, dataset: str, sweep: list[str]) -> plt.Figure:
     if "model" not in ds.dims or ds.sizes["model"] < 2:
         raise FigureError(
             "figure 'dae-vs-diffusion' compares models; it needs a spec with `models:` (such as "
@@ -194,37 +233,47 @@ def dae_vs_diffusion(res: Results, dataset: str) -> plt.Figure:
         )
     acc = _need(ds, "accuracy", "dae-vs-diffusion").isel(label_noise=0).mean("seed").load()
     sw = _need(ds, "sw_distance", "dae-vs-diffusion").load()
-    fig, (a1, a2) = _panels(2)
-    first = {d: acc[d].values[0] for d in ("layer", "input")}
-    probe = next(p for p in acc.probe.values if np.isfinite(acc.sel(probe=p, **first).values).any())
-    for model in acc.model.values:
-        a1.plot(
-            acc.sigma.values,
-            acc.sel(model=model, probe=probe, **first).values,
-            marker="o",
-            label=str(model),
+    rows = [
+        (
+            label,
+            probe,
+            a,
+            sw.sel({d: a[d].item() for d in a.coords if d in sw.dims and a[d].ndim == 0}),
         )
-        a2.plot(sw.sigma.values, sw.sel(model=model, **first).values, marker="o", label=str(model))
-    for ax, ylabel in ((a1, "test accuracy"), (a2, "sliced W₂ to the best σ")):
-        _sigma_axis(ax, acc.sigma.values)
-        ax.set_ylabel(ylabel)
-        ax.legend(frameon=False)
-    a1.set_title(f"{dataset}: {first['layer']}, probe {probe}")
-    a2.set_title("distance of the features to those at the best σ")
+        for label, a in _series(acc, ("sigma", "model", "probe"))
+        for probe in [
+            next((p for p in a.probe.values if np.isfinite(a.sel(probe=p).values).any()), None)
+        ]
+        if probe is not None
+    ]
+    fig, axes = _panels(2 * len(rows), cols=2)
+    for k, (label, probe, a, s) in enumerate(rows):
+        a1, a2 = axes[2 * k], axes[2 * k + 1]
+        for model in a.model.values:
+            a1.plot(
+                a.sigma.values, a.sel(model=model, probe=probe).values, marker="o", label=str(model)
+            )
+            a2.plot(s.sigma.values, s.sel(model=model).values, marker="o", label=str(model))
+        for ax, ylabel in ((a1, "test accuracy"), (a2, "sliced W₂ to the best σ")):
+            _sigma_axis(ax, a.sigma.values)
+            ax.set_ylabel(ylabel)
+        a1.set_title(f"{dataset}: {label}, probe {probe}")
+        a2.set_title(f"{label}: distance to the features at the best σ")
+    _figure_legend(fig, axes[0])
     return fig
 
 
-def generalization(res: Results, dataset: str) -> plt.Figure:
-    if not res.sweep_dims:
+def generalization(ds: xr.Dataset, dataset: str, sweep: list[str]) -> plt.Figure:
+    if not sweep:
         raise FigureError(
             "figure 'generalization' needs a sweep store (a spec with `sweep:`, such as "
             "specs/memorization.yaml)"
         )
-    ds = res[dataset]
     score = _need(ds, "generalization", "generalization").load()
-    dim = res.sweep_dims[0]
-    acc = _need(ds, "accuracy", "generalization").isel(label_noise=0).mean("seed").load()
-    acc = _with_model(acc)
+    dim = sweep[0]
+    acc = _with_model(
+        _need(ds, "accuracy", "generalization").isel(label_noise=0).mean("seed").load()
+    )
     first = {d: acc[d].values[0] for d in ("model", "input")}
     layer, probe = next(
         (lay, p)
@@ -232,7 +281,7 @@ def generalization(res: Results, dataset: str) -> plt.Figure:
         for p in acc.probe.values
         if np.isfinite(acc.sel(layer=lay, probe=p, **first).values).any()
     )
-    fig, (a1, a2) = _panels(2)
+    fig, (a1, a2) = _panels(2, cols=2, panel=(4.2, 2.6))
     values = acc[dim].values
     colours = plt.cm.viridis(np.linspace(0, 0.9, len(values)))
     for c, v in zip(colours, values):
@@ -242,7 +291,7 @@ def generalization(res: Results, dataset: str) -> plt.Figure:
     _sigma_axis(a1, acc.sigma.values)
     a1.set_ylabel("test accuracy")
     a1.set_title(f"{dataset}: {layer}, probe {probe}")
-    a1.legend(frameon=False)
+    _legend(a1)
     s = score.isel({d: 0 for d in score.dims if d != dim})
     a2.plot(s[dim].values, s.values, marker="o", color="k")
     numeric = np.issubdtype(s[dim].dtype, np.number)
@@ -255,23 +304,25 @@ def generalization(res: Results, dataset: str) -> plt.Figure:
     return fig
 
 
-def cka(res: Results, dataset: str) -> plt.Figure:
-    m = _with_model(_need(res[dataset], "cka", "cka")).load()
-    first = {d: m[d].values[0] for d in ("model", "input")}
-    layers = [lay for lay in m.layer.values if np.isfinite(m.sel(layer=lay, **first).values).any()]
-    fig, axes = _panels(len(layers))
-    ticks = [f"{s:.3g}" for s in m.sigma.values]
-    for ax, layer in zip(axes, layers):
-        im = ax.imshow(
-            m.sel(layer=layer, **first).values, vmin=0, vmax=1, cmap="magma", origin="lower"
-        )
+def cka(ds: xr.Dataset, dataset: str, sweep: list[str]) -> plt.Figure:
+    m = _with_model(_need(ds, "cka", "cka")).load()
+    maps = list(_series(m, ("sigma", "sigma_ref")))
+    fig, axes = _panels(len(maps))
+    every = 2 if len(m.sigma) > 10 else 1  # every other tick on long grids, so labels stay legible
+    ticks = [f"{s:.3g}" if i % every == 0 else "" for i, s in enumerate(m.sigma.values)]
+    lo = float(np.nanmin([np.nanmin(v.values) for _, v in maps]))
+    vmin = min(
+        np.floor(lo * 20) / 20, 0.95
+    )  # the data's range, in steps of 0.05, so contrast shows
+    for ax, (label, v) in zip(axes, maps):
+        im = ax.imshow(v.values, vmin=vmin, vmax=1, cmap="magma", origin="lower")
         ax.set_xticks(range(len(ticks)), ticks, rotation=90)
         ax.set_yticks(range(len(ticks)), ticks)
         ax.set_xlabel("σ (reference)")
         ax.set_ylabel("σ")
         ax.grid(False)
-        ax.set_title(f"{dataset}: {layer}")
-    fig.colorbar(im, ax=axes, shrink=0.8, label="linear CKA")
+        ax.set_title(f"{dataset}: {label}")
+    fig.colorbar(im, ax=axes, shrink=0.8, label=f"linear CKA (scale from {vmin:g})")
     return fig
 
 
@@ -285,22 +336,46 @@ FIGURES = {
 }
 
 
-def figure(store: str | Path | Results, name: str, dataset: str | None = None) -> plt.Figure:
-    """Build figure `name` from a store or its open Results (the first dataset unless one is
-    named)."""
-    try:
-        fn = FIGURES[name]
-    except KeyError:
-        raise FigureError(
-            f"unknown figure {name!r}; expected one of {', '.join(FIGURES)}"
-        ) from None
+def select(ds: xr.Dataset, sel: list[str] | tuple[str, ...]) -> xr.Dataset:
+    """`ds` narrowed by DIM=VALUE items (the nearest grid value on float dims); dims are kept."""
+    from .query import parse_sel
+
+    for dim, raw in parse_sel(list(sel)):
+        if dim not in ds.dims:
+            raise FigureError(
+                f"--sel {dim}={raw}: the store has no dim {dim!r}; its dims are "
+                f"{', '.join(ds.dims)}"
+            )
+        coord = ds[dim]
+        if coord.dtype.kind == "f":
+            ds = ds.sel({dim: [float(raw)]}, method="nearest")
+        elif coord.dtype.kind in "iu":
+            ds = ds.sel({dim: [int(float(raw))]})
+        elif raw in [str(v) for v in coord.values]:
+            ds = ds.sel({dim: [raw]})
+        else:
+            raise FigureError(
+                f"--sel {dim}={raw}: no such {dim}; expected one of "
+                f"{[str(v) for v in coord.values]}"
+            )
+    return ds
+
+
+def figure(
+    store: str | Path | Results, name: str, dataset: str | None = None, sel: tuple[str, ...] = ()
+) -> plt.Figure:
+    """Build figure `name` from a store or its open Results (the first dataset unless one is named),
+    after narrowing the store with `sel` items such as "layer=mid"."""
+    if name not in FIGURES:
+        raise FigureError(f"unknown figure {name!r}; expected one of {', '.join(FIGURES)}")
     res = store if isinstance(store, Results) else Results(store)
     if not res.datasets:
         raise FigureError(f"{res.path}: the store holds no results yet; run its spec first")
     dataset = dataset or res.datasets[0]
     res._check(dataset)
+    ds = select(res[dataset], sel)
     with plt.rc_context(STYLE):
-        return fn(res, dataset)
+        return FIGURES[name](ds, dataset, res.sweep_dims)
 
 
 def _check_format(out: Path) -> None:
@@ -321,8 +396,13 @@ def save(fig: plt.Figure, out: str | Path) -> Path:
     return out
 
 
-def write(store: str | Path, name: str, out: str | Path, dataset: str | None = None) -> Path:
-    """`reprdyn plot`: check the format, build figure `name` from the store, and write it to
-    `out`."""
+def write(
+    store: str | Path,
+    name: str,
+    out: str | Path,
+    dataset: str | None = None,
+    sel: tuple[str, ...] = (),
+) -> Path:
+    """`reprdyn plot`: check the format, build figure `name` from the store, write it to `out`."""
     _check_format(Path(out))
-    return save(figure(store, name, dataset), out)
+    return save(figure(store, name, dataset, sel), out)

@@ -10,6 +10,7 @@ import base64
 import html
 import io
 import json
+import logging
 import math
 from pathlib import Path
 
@@ -17,6 +18,8 @@ from . import plot
 from .query import summarize
 from .spec import to_yaml
 from .store import Results
+
+log = logging.getLogger("reprdyn")
 
 CSS = """
 body{font:14px/1.45 system-ui,-apple-system,'Segoe UI',sans-serif;max-width:1100px;margin:2em auto;
@@ -144,8 +147,15 @@ def _figures(res: Results, dataset: str) -> str:
     for name in plot.FIGURES:
         try:
             fig = plot.figure(res, name, dataset)
-        except plot.FigureError as e:
+        except plot.FigureError as e:  # the store cannot support it: say what it needs
             out.append(f"<p class='muted'>{_e(name)}: not drawn ({_e(e)})</p>")
+            continue
+        except Exception as e:  # noqa: BLE001 - one figure never takes the report down
+            log.warning("report: figure %r skipped: %s: %s", name, type(e).__name__, e)
+            out.append(
+                f"<p class='muted'>{_e(name)}: skipped, it could not be drawn "
+                f"({_e(type(e).__name__)}: {_e(e)})</p>"
+            )
             continue
         out.append(
             f"<figure><img alt='{_e(name)}' src='data:image/png;base64,{_png(fig)}'>"

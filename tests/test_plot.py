@@ -32,8 +32,17 @@ def stores(tmp_path_factory):
         + SETTINGS
     )
     swept = validate_text(SMALL + METRICS + SETTINGS + "sweep:\n  datasets[0].delta: [0.2, 0.4]\n")
+    both = validate_text(
+        SMALL.replace(
+            "model: {kind: molrg-optimal}",
+            "models: {diffusion: {kind: molrg-optimal}, dae: {kind: molrg-optimal}}",
+        )
+        + METRICS
+        + SETTINGS
+        + "sweep:\n  datasets[0].delta: [0.2, 0.4]\n"
+    )
     out = {}
-    for name, spec in (("plain", plain), ("two", two), ("swept", swept)):
+    for name, spec in (("plain", plain), ("two", two), ("swept", swept), ("both", both)):
         reprdyn.run(spec, store=root / f"{name}.zarr")
         out[name] = root / f"{name}.zarr"
     return out
@@ -54,6 +63,66 @@ def test_every_figure_renders(stores, tmp_path, name):
     out = write(stores[WHERE[name]], name, tmp_path / f"{name}.png")
     data = out.read_bytes()
     assert data.startswith(b"\x89PNG") and len(data) > 20_000  # 300 dpi, not an empty canvas
+
+
+@pytest.mark.parametrize("name", list(FIGURES))
+def test_every_figure_draws_a_sweep_store(stores, tmp_path, name):
+    """A sweep over delta with two models: every figure draws, sweep points as more lines or
+    panels."""
+    fig = figure(stores["both"], name)
+    drawn = [ax for ax in fig.axes if ax.get_visible() and (ax.lines or ax.images or ax.patches)]
+    assert drawn
+    if name == "cka":  # one heatmap per model and sweep point
+        assert len([ax for ax in fig.axes if ax.images]) == 2 * 2
+    if name == "curves":
+        labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+        assert any("delta=0.2" in x for x in labels) and any("delta=0.4" in x for x in labels)
+
+
+def test_legends_never_sit_on_the_data(stores):
+    """Legends are placed outside the axes: their box does not overlap the axes' plotting area."""
+    for name in ("curves", "csnr", "generalization"):
+        fig = figure(stores["both"], name)
+        fig.canvas.draw()
+        for ax in fig.axes:
+            legend = ax.get_legend()
+            if legend is not None:
+                box, area = legend.get_window_extent(), ax.get_window_extent()
+                assert box.x0 >= area.x1 - 1, name
+
+
+def test_closed_form_is_drawn_once_per_distinct_curve(stores):
+    labels = [
+        t.get_text() for t in figure(stores["swept"], "csnr").axes[0].get_legend().get_texts()
+    ]
+    closed = [x for x in labels if x.startswith("closed form")]
+    assert len(closed) == 2  # delta 0.2 and 0.4 differ; the same curve is never listed twice
+    labels = [
+        t.get_text() for t in figure(stores["plain"], "csnr").axes[0].get_legend().get_texts()
+    ]
+    assert sum(x.startswith("closed form") for x in labels) == 1
+
+
+def test_sel_narrows_a_figure_and_cka_scales_to_its_data(stores):
+    fig = figure(stores["both"], "cka", sel=("delta=0.4", "model=dae"))
+    (image,) = [im for ax in fig.axes for im in ax.images]
+    lo = float(image.get_array().min())
+    assert image.norm.vmin <= lo and image.norm.vmin > lo - 0.06 or image.norm.vmin == 0.95
+    with pytest.raises(FigureError, match="no dim 'nope'"):
+        figure(stores["both"], "curves", sel=("nope=1",))
+
+
+def test_a_figure_that_breaks_does_not_take_the_report_down(stores, tmp_path, monkeypatch):
+    import reprdyn.plot as plot
+    from reprdyn.report import build
+
+    def broken(ds, dataset, sweep):
+        raise TypeError("Invalid shape (3, 12, 12) for image data")
+
+    monkeypatch.setitem(plot.FIGURES, "cka", broken)
+    html = build(stores["both"])
+    assert "cka: skipped, it could not be drawn (TypeError: Invalid shape" in html
+    assert html.count("<img") >= 4
 
 
 @pytest.mark.parametrize("suffix, magic", [(".svg", b"<svg"), (".pdf", b"%PDF")])

@@ -15,14 +15,25 @@ from .query import SummaryRow, summarize
 
 
 def spec_of(path: str | Path) -> str:
-    """The exact resolved spec a store was written from, as YAML that re-runs to the same cube."""
+    """The exact resolved spec a store was written from, as YAML that re-runs to the same cube.
+
+    Its `store:` is that store, wherever the original spec sent results (a --store on the command
+    line included): running it again resumes the store, and `--store` elsewhere reproduces it.
+    """
     from .spec import to_yaml
 
     attrs = store.require_attrs(path)
     if "spec_resolved" not in attrs:
         raise StoreError(f"{path}: this store keeps no resolved spec (written by an older reprdyn)")
-    head = f"# resolved spec of {path} (spec hash {attrs['spec_hash'][:16]})\n"
-    return head + to_yaml(json.loads(attrs["spec_resolved"]))
+    where = Path(path).resolve()
+    spec = {**json.loads(attrs["spec_resolved"]), "store": str(where)}
+    head = (
+        f"# resolved spec of {where} (spec hash {attrs['spec_hash'][:16]})\n"
+        "# `reprdyn run` on this file resumes that store (a finished one has nothing left to "
+        "do);\n# to reproduce it from scratch:\n#   reprdyn run THIS.yaml --store fresh.zarr && "
+        f"reprdyn diff {where} fresh.zarr\n"
+    )
+    return head + to_yaml(spec)
 
 
 def _canonical_of(path: str | Path) -> tuple[dict, bool]:

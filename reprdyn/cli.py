@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -57,6 +58,14 @@ class UserError(Exception):
     """Bad input: printed as-is, exit code 2."""
 
 
+class Terminated(KeyboardInterrupt):
+    """The process got SIGTERM: it stops like Ctrl-C (no task catches it), and exits 143."""
+
+
+def _terminate(signum, frame):
+    raise Terminated()
+
+
 def _fail(lines: list[str] | str, code: int = 2):
     for line in [lines] if isinstance(lines, str) else lines:
         err.print(line, markup=False, highlight=False)
@@ -77,6 +86,11 @@ def handled(fn):
             _fail([str(i) for i in e.issues])
         except (StoreError, QueryError, UserError, InputError) as e:
             _fail(f"error: {e}")
+        except Terminated:
+            _fail(
+                "terminated (SIGTERM); finished tasks are kept in the store, run again to resume",
+                143,
+            )
         except KeyboardInterrupt:
             _fail("interrupted; finished tasks are kept in the store, run again to resume", 130)
         except Exception as e:  # noqa: BLE001 - the user sees one line, not a traceback
@@ -184,7 +198,7 @@ def plan(
             str(i),
             t.stage,
             t.dataset,
-            " ".join(f"{k}={_fmt(v)}" for k, v in t.params),
+            " ".join(f"{k}={_fmt(v)}" for k, v in t.params if v != ""),
             t.key,
             status,
         )
@@ -220,6 +234,7 @@ def run(
 
     spec, text, bases = _load(spec_file, set_, trust)
     path = str(store or spec.store_path)
+    signal.signal(signal.SIGTERM, _terminate)  # like Ctrl-C: finished tasks stay, the lock goes
     with _reporter() as report:
         try:
             rows = run_spec(
@@ -233,6 +248,8 @@ def run(
                 on_start=report.start,
                 wait=wait,
                 dask=dask,
+                on_plan=report.plan,
+                on_wait=report.wait,
             )
             failures = []
         except TasksFailed as e:
@@ -284,14 +301,14 @@ def status(
 
 
 class _Reporter:
-    """Progress per stage: rich bars with ETA on a terminal, plain log lines otherwise."""
+    """Progress per stage: rich bars with totals and ETA on a terminal, plain log lines
+    otherwise."""
 
     def __init__(self):
         self.live = err.is_terminal
         self.progress = _progress() if self.live else None
         self.bars: dict[str, int] = {}
         self.train = _train_bar(self.progress) if self.live else None
-        self._last_log: dict[str, float] = {}
 
     def __enter__(self) -> _Reporter:
         if self.progress:
@@ -302,18 +319,37 @@ class _Reporter:
         if self.progress:
             self.progress.__exit__(*exc)
 
+    def plan(self, tasks) -> None:
+        """The tasks about to run: each stage's bar gets its total (sweep points add to it)."""
+        counts: dict[str, int] = {}
+        for t in tasks:
+            counts[t.stage] = counts.get(t.stage, 0) + 1
+        if not self.live:
+            _log(
+                f"{len(tasks)} task(s) to run: " + ", ".join(f"{n} {s}" for s, n in counts.items())
+            )
+            return
+        for stage, n in counts.items():
+            if stage in self.bars:
+                bar = self.bars[stage]
+                self.progress.update(bar, total=self.progress.tasks[bar].total + n)
+            else:
+                self.bars[stage] = self.progress.add_task(stage, total=n)
+
     def start(self, task) -> None:
-        if self.live:
-            if task.stage not in self.bars:
-                self.bars[task.stage] = self.progress.add_task(task.stage, total=None)
-        else:
+        if not self.live:
             _log(f"start {task.label}")
+        elif task.stage not in self.bars:
+            self.bars[task.stage] = self.progress.add_task(task.stage, total=None)
 
     def done(self, task) -> None:
         if self.live:
             self.progress.advance(self.bars[task.stage])
         else:
             _log(f"done  {task.label}")
+
+    def wait(self, message: str) -> None:
+        _log(message)
 
     def train_step(self, label: str, i: int, total: int, loss: float) -> None:
         if self.live:

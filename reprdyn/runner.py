@@ -11,7 +11,7 @@ import json
 import logging
 import os
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -52,6 +52,17 @@ class TasksFailed(Exception):
         )
 
 
+@dataclass
+class Hooks:
+    """What a caller hears of a run; every hook is optional."""
+
+    start: Callable[[Task], None] | None = None  # a task begins
+    done: Callable[[Task], None] | None = None  # a task's results are in the store
+    plan: Callable[[list[Task]], None] | None = None  # the tasks about to run (per sweep point)
+    train_step: Callable[[str, int, int, float], None] | None = None  # (label, step, total, loss)
+    wait: Callable[[str], None] | None = None  # another run holds the store: what we wait for
+
+
 def run(
     spec: Spec,
     store: str | Path | None = None,
@@ -63,6 +74,8 @@ def run(
     wait: bool = False,
     spec_bases: dict[str, str] | None = None,
     dask: str | None = None,
+    on_plan: Callable[[list[Task]], None] | None = None,
+    on_wait: Callable[[str], None] | None = None,
 ) -> list[SummaryRow]:
     """Run the tasks of `spec` into `store` (default: the spec's own) and return the summary.
 
@@ -70,59 +83,60 @@ def run(
     the spec as written, kept verbatim in the store; without it the canonical
     form is stored in its place; `spec_bases` holds the text of each file it
     `extends`, keyed by path. The store is locked for the run (`wait` queues
-    behind another run instead of refusing). Failed tasks do not stop the
-    others; they raise `TasksFailed` at the end. `dask` is the address of a
-    Dask scheduler to run on (default `$REPRDYN_DASK_ADDRESS`); a spec never
-    names one.
+    behind another run instead of refusing, and `on_wait` hears what it waits
+    for). Failed tasks do not stop the others; they raise `TasksFailed` at the
+    end. `dask` is the address of a Dask scheduler to run on (default
+    `$REPRDYN_DASK_ADDRESS`); a spec never names one. `on_plan` receives the
+    tasks about to run, before the first starts.
     """
+    hooks = Hooks(on_start, on_done, on_plan, on_train_step, on_wait)
     dask = dask or os.environ.get("REPRDYN_DASK_ADDRESS") or None
     path = str(store or spec.store_path)
     text = spec_text if spec_text is not None else json.dumps(canonical(spec), indent=2)
     prov = provenance(text, spec_hash(spec), canonical(spec), resolved(spec), spec_bases)
     if spec.sweep:
-        return _run_sweep(spec, path, prov, on_start, on_done, force, on_train_step, wait, dask)
+        return _run_sweep(spec, path, prov, hooks, force, wait, dask)
+    return _run_one(spec, path, prov, hooks, force, wait, dask)
+
+
+def _run_one(
+    spec: Spec, path: str, prov: dict, hooks: Hooks, force: bool, wait: bool, dask: str | None
+) -> list[SummaryRow]:
     check_destination(path, prov)  # refuse before anything is created
-    ctx = Context.create(spec, path, on_train_step)
+    ctx = Context.create(spec, path, hooks.train_step)
     # load and check every model, estimate sizes, refuse over the spec's limits
     preflight(ctx, log.info)
-    with StoreLock(path, wait=wait):
+    with StoreLock(path, wait=wait, on_wait=hooks.wait):
         create(path, prov, fresh=force)
         tasks = plan(spec)
         write_plan(path, tasks)
         done = done_keys(path)
         todo = [t for t in tasks if t.key not in done]
+        if hooks.plan:
+            hooks.plan(todo)
         failures: list[dict] = []
 
         def finished(task: Task) -> None:
             mark_done(path, task.key, task.label)
-            if on_done:
-                on_done(task)
+            if hooks.done:
+                hooks.done(task)
 
         def failed(task: Task, error: str) -> None:
             failures.append({"key": task.key, "task": task.label, "error": error})
 
         executor = "dask" if dask else spec.compute.executor
-        get_executor(executor)(todo, ctx, on_start, finished, failed, address=dask)
+        get_executor(executor)(todo, ctx, hooks.start, finished, failed, address=dask)
         record_failures(path, failures)
         consolidate(path)
-        summary = (
-            summarize(path) if not any(f["task"].startswith("data ") for f in failures) else []
-        )
+        data_failed = any(f["task"].startswith("data ") for f in failures)
+        summary = summarize(path) if not data_failed else []
     if failures:
         raise TasksFailed(failures, summary)
     return summary
 
 
 def _run_sweep(
-    spec: Spec,
-    path: str,
-    prov: dict,
-    on_start,
-    on_done,
-    force: bool,
-    on_train_step,
-    wait: bool,
-    dask: str | None,
+    spec: Spec, path: str, prov: dict, hooks: Hooks, force: bool, wait: bool, dask: str | None
 ) -> list[SummaryRow]:
     """Run every sweep point into its own store under `path`; the parent store lists them.
 
@@ -142,7 +156,7 @@ def _run_sweep(
         check_destination(path, prov)
     rows: list[SummaryRow] = []
     failures: list[dict] = []
-    with StoreLock(path, wait=wait):
+    with StoreLock(path, wait=wait, on_wait=hooks.wait):
         if grows and not force:
             update_attrs(path, prov)
         else:
@@ -150,16 +164,19 @@ def _run_sweep(
         for point in pts:
             log.info("sweep point %s", point.label)
             head = f"# sweep point {point.label} of {spec.name}\n"
+            text = head + to_yaml(resolved(point.spec))
+            point_prov = provenance(
+                text, spec_hash(point.spec), canonical(point.spec), resolved(point.spec), None
+            )
             try:
-                got = run(
+                got = _run_one(
                     point.spec,
-                    Path(path) / point.folder,
-                    head + to_yaml(resolved(point.spec)),
-                    on_start,
-                    on_done,
+                    str(Path(path) / point.folder),
+                    point_prov,
+                    hooks,
                     force,
-                    on_train_step,
-                    dask=dask,
+                    False,
+                    dask,
                 )
             except TasksFailed as e:
                 got = e.summary

@@ -15,8 +15,11 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+import os
 import shutil
+import socket
 import subprocess
+from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -165,11 +168,14 @@ class StoreLock:
     """An exclusive advisory lock on a store, held for a whole run.
 
     The OS drops it when the holding process dies, so a killed run never leaves
-    a stale lock behind.
+    a stale lock behind. The holder writes its process id into the lock file, so
+    a run that waits (`wait`) can say whom it waits for (`on_wait`).
     """
 
-    def __init__(self, path: str | Path, wait: bool = False):
-        self.path, self.wait, self.fh = Path(path), wait, None
+    def __init__(
+        self, path: str | Path, wait: bool = False, on_wait: Callable[[str], None] | None = None
+    ):
+        self.path, self.wait, self.on_wait, self.fh = Path(path), wait, on_wait, None
 
     def __enter__(self) -> StoreLock:
         import fcntl
@@ -181,14 +187,29 @@ class StoreLock:
         self.path.mkdir(parents=True, exist_ok=True)
         self.fh = open(self.path / LOCK, "a+")
         try:
-            fcntl.flock(self.fh, fcntl.LOCK_EX | (0 if self.wait else fcntl.LOCK_NB))
+            fcntl.flock(self.fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            self.fh.close()
-            raise StoreLocked(
-                f"{self.path}: another reprdyn run is writing to this store; wait for it, or pass "
-                "--wait to queue behind it"
-            ) from None
+            if not self.wait:
+                self.fh.close()
+                raise StoreLocked(
+                    f"{self.path}: another reprdyn run ({self._holder()}) is writing to this "
+                    "store; wait for it, or pass --wait to queue behind it"
+                ) from None
+            if self.on_wait:
+                self.on_wait(f"waiting for {self._holder()} to finish writing {self.path}")
+            fcntl.flock(self.fh, fcntl.LOCK_EX)
+        self.fh.seek(0)
+        self.fh.truncate()
+        self.fh.write(f"{os.getpid()} {socket.gethostname()}\n")
+        self.fh.flush()
         return self
+
+    def _holder(self) -> str:
+        try:
+            pid, host = (self.path / LOCK).read_text().split()[:2]
+            return f"process {pid} on {host}"
+        except (OSError, ValueError):
+            return "another process"
 
     def __exit__(self, *exc) -> None:
         import fcntl

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from conftest import SMALL
 from typer.testing import CliRunner
 
 from reprdyn.cli import app
@@ -38,9 +39,11 @@ def test_run_plan_ls_query(small_spec_file, tmp_path):
     store = tmp_path / "s.zarr"
     r = invoke("plan", small_spec_file, "--store", store)
     assert r.exit_code == 0 and "pending" in r.stdout and "done" not in r.stdout
+    assert "model=" not in r.stdout  # a single-model spec has no model to name
     r = invoke("run", small_spec_file, "--store", store)
     assert r.exit_code == 0, r.output
-    assert "peak" in r.stdout and f"reprdyn query {store} accuracy" in r.stdout
+    assert "σ* (val)" in r.stdout and f"reprdyn query {store} accuracy" in r.stdout
+    assert "8 task(s) to run: 1 data, 5 features, 1 theory, 1 probe" in r.stderr  # totals up front
     assert "pending" not in invoke("plan", small_spec_file, "--store", store).stdout
     r = invoke("ls", store)
     assert r.exit_code == 0 and "csnr_theory" in r.stdout and "features/output" in r.stdout
@@ -141,11 +144,19 @@ def test_status_json_and_failures(small_spec_file, small_store, tmp_path, monkey
 
 
 def test_spec_from_store_reruns_to_the_same_cube(small_store, tmp_path):
+    """The README's recipe as written: `reprdyn spec S > x.yaml && reprdyn run x.yaml` resumes S (it
+    names S as its store, whatever store the spec file named), and `--store` elsewhere reproduces
+    it."""
     import xarray.testing as xrt
 
     import reprdyn
 
     r = invoke("spec", small_store)
+    assert f"store: {small_store.resolve()}" in r.stdout
+    x = tmp_path / "x.yaml"
+    x.write_text(r.stdout)
+    resumed = invoke("run", x)
+    assert resumed.exit_code == 0 and str(small_store.resolve()) in resumed.stdout, resumed.stderr
     assert r.exit_code == 0 and r.stdout.startswith("# resolved spec of")
     again = tmp_path / "again.yaml"
     again.write_text(r.stdout)
@@ -273,3 +284,50 @@ def test_a_copied_spec_folder_with_relative_data_still_runs(tmp_path, monkeypatc
     (tmp_path / "again.yaml").write_text(r.stdout)
     assert invoke("run", "again.yaml", "--store", "again.zarr").exit_code == 0
     xrt.assert_identical(res["toy"].load(), reprdyn.open(tmp_path / "again.zarr")["toy"].load())
+
+
+def test_progress_bars_know_their_totals():
+    """On a terminal each stage's bar is created with its number of tasks (sweep points add theirs),
+    so the bar shows n/N and an ETA."""
+    from reprdyn.cli import _progress, _Reporter
+    from reprdyn.plan import Task
+
+    rep = _Reporter()
+    rep.live, rep.progress = True, _progress()
+    rep.plan([Task("features", "d", key=str(i)) for i in range(5)] + [Task("probe", "d", key="p")])
+    rep.plan([Task("features", "d", key="x")])
+    totals = {t.description: t.total for t in rep.progress.tasks}
+    assert totals == {"features": 6, "probe": 1}
+    rep.done(Task("features", "d", key="0"))
+    assert rep.progress.tasks[rep.bars["features"]].completed == 1
+
+
+def test_sigterm_ends_a_run_like_ctrl_c(tmp_path):
+    """SIGTERM mid-run: exit 143 with a message, finished tasks kept, the lock released, and the
+    next run
+    resumes to the same cube as an uninterrupted one."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from reprdyn import store as st
+
+    spec = tmp_path / "t.yaml"
+    spec.write_text(SMALL.replace("num: 5", "num: 40").replace("n_train: 300", "n_train: 3000"))
+    path = tmp_path / "t.zarr"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "reprdyn", "run", str(spec), "--store", str(path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.time() + 60
+    while time.time() < deadline and len(st.done_keys(path)) < 3 and proc.poll() is None:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 143, stderr
+    assert "terminated (SIGTERM); finished tasks are kept in the store" in stderr
+    assert "Traceback" not in stderr and len(st.done_keys(path)) >= 3
+    assert invoke("run", spec, "--store", path).exit_code == 0  # the lock was let go; it resumes

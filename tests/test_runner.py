@@ -246,14 +246,20 @@ def test_second_run_is_refused_while_locked(small_spec, small_store):
 
 
 def test_wait_queues_behind_the_lock(small_spec, small_store):
+    import os
+    import socket
     import threading
     import time
 
     lock = st.StoreLock(small_store).__enter__()
     threading.Timer(0.5, lock.__exit__, (None, None, None)).start()
-    t = time.time()
-    reprdyn.run(small_spec, store=small_store, wait=True)
+    t, heard = time.time(), []
+    reprdyn.run(small_spec, store=small_store, wait=True, on_wait=heard.append)
     assert time.time() - t >= 0.4
+    assert heard == [
+        f"waiting for process {os.getpid()} on {socket.gethostname()} to finish writing "
+        f"{small_store}"
+    ]  # said before waiting, naming the holder
 
 
 def test_catalog_tells_complete_partial_and_failed_apart(small_spec, small_store, tmp_path):

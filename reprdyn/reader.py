@@ -222,12 +222,9 @@ def _join(parts: list[tuple[dict, Cube]], sweep_dims: list[str]) -> Cube:
     values = np.full([len(coords[d]) for d in dims], np.nan)
     for v, c in parts:
         at = tuple(int(np.flatnonzero(coords[d] == v[d])[0]) for d in sweep_dims)
-        where = (
-            np.ix_(*(np.array([list(coords[d]).index(x) for x in c.coords[d]]) for d in c.dims))
-            if c.dims
-            else ()
-        )
-        values[at][where] = c.values
+        labels = {d: {x: i for i, x in enumerate(coords[d].tolist())} for d in c.dims}
+        where = np.ix_(*(np.array([labels[d][x] for x in c.coords[d].tolist()]) for d in c.dims))
+        values[at + tuple(where)] = c.values  # this point's cells of the joined cube
     return Cube(first.name, dims, coords, values, first.attrs)
 
 

@@ -11,7 +11,6 @@ import pytest
 
 import reprdyn
 from reprdyn.query import QueryError, query, summarize
-from reprdyn.reader import CubeStore
 
 
 def test_tidy_table_matches_cube(small_store):
@@ -30,23 +29,6 @@ def test_tidy_table_matches_cube(small_store):
     assert len(df) == cube.size
     row = df[(df.seed == 1) & (df.label_noise == 0.4)].iloc[2]
     assert row.accuracy == float(cube.sel(sigma=row.sigma, seed=1, label_noise=0.4).squeeze())
-
-
-def test_the_fast_reader_reads_what_xarray_reads(small_store):
-    """The command line reads zarr directly; every variable equals the xarray cube of
-    reprdyn.open."""
-    import xarray as xr
-
-    res, fast = reprdyn.open(small_store), CubeStore(small_store)
-    ds = res["toy"]
-    assert sorted(fast.names("toy")) == sorted(ds.data_vars)
-    for v in ds.data_vars:
-        cube = fast.cube("toy", v)
-        got = xr.DataArray(cube.values, dims=cube.dims, coords=cube.coords)
-        xr.testing.assert_equal(
-            got, ds[v].drop_vars([c for c in ds[v].coords if c not in ds[v].dims]).load()
-        )
-        assert cube.attrs["description"] == ds[v].attrs["description"]
 
 
 def test_sel_nearest_and_mean(small_store):

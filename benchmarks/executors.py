@@ -38,7 +38,7 @@ inputs: [clean, noisy]
 noise_draws: 4
 probes: [{kind: ridge}]
 metrics: [accuracy, csnr]
-compute: {batch_size: 128, executor: EXECUTOR}
+compute: {executor: EXECUTOR}
 """
 
 SPEC = """spec_version: 1
@@ -55,7 +55,7 @@ inputs: [clean, noisy]
 noise_draws: 2
 probes: [{kind: ridge}]
 metrics: [accuracy, csnr]
-compute: {batch_size: 256, executor: EXECUTOR}
+compute: {executor: EXECUTOR}
 """
 
 

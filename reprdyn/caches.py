@@ -27,6 +27,21 @@ from .train import ensure_trained
 Progress = Callable[[str, int, int, float], None]  # (label, step, total, loss)
 
 
+AUTO_THREADS = 1  # benchmarks/threads.py: one thread was as fast or faster on 2 cores, busy or idle
+
+
+def task_threads(setting: int | str) -> int:
+    """The torch thread count of a spec's `compute.threads`."""
+    return AUTO_THREADS if setting == "auto" else int(setting)
+
+
+def use_threads(setting: int | str) -> None:
+    """Run the following torch work on `compute.threads` threads (called before every task)."""
+    n = task_threads(setting)
+    if torch.get_num_threads() != n:
+        torch.set_num_threads(n)
+
+
 def pick_device(name: str) -> str:
     if name != "auto":
         return name

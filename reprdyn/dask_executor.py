@@ -30,11 +30,7 @@ def _context(spec, path: str) -> Context:
 
 def _remote(task: Task, spec, path: str, *deps) -> str:
     """Runs on a worker. `deps` are upstream results, passed only so Dask orders the tasks."""
-    import torch
-    from distributed import get_worker
-
-    torch.set_num_threads(max(get_worker().state.nthreads, 1))  # no oversubscription across workers
-    run_task(task, _context(spec, path))
+    run_task(task, _context(spec, path))  # at the spec's compute.threads, like every task
     return task.key
 
 

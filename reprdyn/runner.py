@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from .budget import preflight
-from .caches import Context
+from .caches import Context, task_threads, use_threads
 from .executors import get_executor
 from .plan import Task, plan
 from .query import SummaryRow, summarize
@@ -94,6 +94,8 @@ def run(
     path = str(store or spec.store_path)
     text = spec_text if spec_text is not None else json.dumps(canonical(spec), indent=2)
     prov = provenance(text, spec_hash(spec), canonical(spec), resolved(spec), spec_bases)
+    # results are bit-identical per thread count
+    prov["threads"] = task_threads(spec.compute.threads)
     if spec.sweep:
         return _run_sweep(spec, path, prov, hooks, force, wait, dask)
     return _run_one(spec, path, prov, hooks, force, wait, dask)
@@ -102,7 +104,15 @@ def run(
 def _run_one(
     spec: Spec, path: str, prov: dict, hooks: Hooks, force: bool, wait: bool, dask: str | None
 ) -> list[SummaryRow]:
-    check_destination(path, prov)  # refuse before anything is created
+    if check_destination(path, prov) and prov.get("threads") != read_attrs(path).get("threads"):
+        log.warning(
+            "%s was written with %s torch thread(s), this run uses %s: results of the tasks left "
+            "to run can differ at float rounding",
+            path,
+            read_attrs(path).get("threads"),
+            prov.get("threads"),
+        )
+    use_threads(spec.compute.threads)
     ctx = Context.create(spec, path, hooks.train_step)
     # load and check every model, estimate sizes, refuse over the spec's limits
     preflight(ctx, log.info)
@@ -168,6 +178,7 @@ def _run_sweep(
             point_prov = provenance(
                 text, spec_hash(point.spec), canonical(point.spec), resolved(point.spec), None
             )
+            point_prov["threads"] = prov["threads"]
             try:
                 got = _run_one(
                     point.spec,
@@ -197,6 +208,7 @@ def train(
     Returns each train task with its checkpoint path and whether it was trained now.
     """
     ctx = Context.create(spec, "", on_train_step)
+    use_threads(spec.compute.threads)
     out = []
     for task in plan(spec):
         if task.stage == "train":

@@ -1,6 +1,14 @@
-"""Shared fixtures: a small MoLRG spec that runs in about a second."""
+"""Shared fixtures: a small MoLRG spec that runs in about a second; the suite's thread count.
+
+The suite runs torch on one thread, deliberately: on a shared 2-core machine a second thread makes
+small work several times slower (benchmarks/threads.py), and subprocesses inherit the setting.
+"""
 
 from __future__ import annotations
+
+import os
+
+os.environ["OMP_NUM_THREADS"] = "1"  # before torch starts its pool, here and in every subprocess
 
 import textwrap
 
@@ -19,6 +27,12 @@ SMALL = textwrap.dedent("""\
     seeds: [0, 1]
     ensemble: {k: 1}
     """)
+
+
+def pytest_configure(config):
+    import torch
+
+    torch.set_num_threads(1)
 
 
 @pytest.fixture

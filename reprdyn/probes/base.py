@@ -44,6 +44,8 @@ class StackProbe:
         return self._scale(X)
 
     def _scale(self, X: torch.Tensor) -> torch.Tensor:
+        if not self.standardize:  # (X - 0) / 1 is X exactly: no copy of a large stack
+            return X
         return (X - self.mean_) / self.scale_
 
     def transform_input(self, X) -> torch.Tensor:

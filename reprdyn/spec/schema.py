@@ -239,7 +239,13 @@ class Compute(Strict):
     n_workers: int = Field(
         2, ge=1, description="dask without address: LocalCluster worker processes"
     )
-    threads_per_worker: int = Field(1, ge=1)
+    threads_per_worker: int = Field(1, ge=1, description="dask: tasks a worker runs at once")
+    threads: Annotated[int, Field(ge=1)] | Literal["auto"] = Field(
+        "auto",
+        description="torch threads of every task (and every dask worker's task); auto: 1, which "
+        "measured fastest on shared CPUs (see benchmarks/README.md); results are bit-identical for "
+        "a given thread count",
+    )
     retries: int = Field(2, ge=0, description="dask: resubmissions of a task whose worker died")
     max_store_gb: float | None = Field(
         None, gt=0, description="refuse to run if the feature store would be larger"

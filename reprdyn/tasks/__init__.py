@@ -10,7 +10,7 @@ process (per worker, on a cluster).
 
 from __future__ import annotations
 
-from ..caches import Context
+from ..caches import Context, use_threads
 from ..errors import lookup
 from ..plan import Task
 from . import analysis, data, features, generate, probe, theory, train
@@ -27,4 +27,5 @@ STAGES = {
 
 
 def run_task(task: Task, ctx: Context) -> None:
+    use_threads(ctx.spec.compute.threads)  # per task: no other code's thread setting leaks in
     lookup(STAGES, task.stage, "task stage")(task, ctx)

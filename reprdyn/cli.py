@@ -19,6 +19,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from .errors import InputError, QueryError, SpecError, StoreError
+from .stop import Stopped
 from .templates import TEMPLATES, InitError
 
 # the figure names, for --help without importing matplotlib (a test keeps them equal to
@@ -58,12 +59,11 @@ class UserError(Exception):
     """Bad input: printed as-is, exit code 2."""
 
 
-class Terminated(KeyboardInterrupt):
-    """The process got SIGTERM: it stops like Ctrl-C (no task catches it), and exits 143."""
-
-
 def _terminate(signum, frame):
-    raise Terminated()
+    """SIGTERM: ask the run to stop at the next safe point (between tasks or training steps)."""
+    from . import stop
+
+    stop.REQUESTED.set()
 
 
 def _fail(lines: list[str] | str, code: int = 2):
@@ -86,7 +86,7 @@ def handled(fn):
             _fail([str(i) for i in e.issues])
         except (StoreError, QueryError, UserError, InputError) as e:
             _fail(f"error: {e}")
-        except Terminated:
+        except Stopped:
             _fail(
                 "terminated (SIGTERM); finished tasks are kept in the store, run again to resume",
                 143,

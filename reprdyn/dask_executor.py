@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 
+from . import stop
 from .caches import Context
 from .plan import Task
 from .tasks import run_task
@@ -96,6 +97,9 @@ def run_dask(
             futures[task.key], by_future[fut.key] = fut, task
         failed: set[str] = set()
         for fut in as_completed(list(futures.values())):
+            if stop.REQUESTED.is_set():  # SIGTERM: what is still running is redone on resume
+                client.cancel(list(futures.values()))
+                stop.check()
             task = by_future[fut.key]
             if fut.status == "finished":
                 if on_done:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import traceback
 from collections.abc import Callable
 
+from . import stop
 from .caches import Context
 from .errors import lookup
 from .plan import Task
@@ -36,6 +37,7 @@ def run_local(
     """Run every task here, in order (the plan is already in dependency order)."""
     broken: set[str] = set()
     for task in tasks:
+        stop.check()  # a SIGTERM stops the run here, between tasks
         if broken & set(task.deps):
             broken.add(task.key)
             if on_fail:

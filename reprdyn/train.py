@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from . import stop
 from .models.build import build_denoiser, make_loss
 
 ProgressFn = Callable[[int, int, float], None]  # (step, total, loss)
@@ -112,6 +113,7 @@ def fit(
                         pe.lerp_(p, 1 - train_cfg.ema)
             running.append(loss.item())
             step += 1
+            stop.check()  # a SIGTERM stops training between steps; no checkpoint is written
             if progress:
                 progress(step, total, running[-1])
         losses.append(float(np.mean(running)))

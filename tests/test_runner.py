@@ -241,7 +241,10 @@ def test_second_run_is_refused_while_locked(small_spec, small_store):
     import pytest
 
     with st.StoreLock(small_store):
-        with pytest.raises(st.StoreLocked, match="another reprdyn run is writing to this store"):
+        with pytest.raises(
+            st.StoreLocked,
+            match=r"another reprdyn run \(process \d+ on .*\) is writing to this store",
+        ):
             reprdyn.run(small_spec, store=small_store)
 
 

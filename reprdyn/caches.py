@@ -62,16 +62,16 @@ class DataCache:
     def get(self, name: str) -> Data:
         if name not in self._built:
             cfg = next(d for d in self.spec.datasets if d.name == name)
-            self._built[name] = build_dataset(cfg, self.spec.seed)
+            self._built[name] = build_dataset(cfg, self.spec.seed, self.spec.compute.cache)
         return self._built[name]
 
     def train_split(self, model_cfg) -> Data:
         """The train split of the data a trainable model learns from (a probed dataset or its own
         block)."""
         src = model_cfg.train.data
-        return (
-            self.get(src) if isinstance(src, str) else build_dataset(src, self.spec.seed)
-        ).train()
+        if isinstance(src, str):
+            return self.get(src).train()
+        return build_dataset(src, self.spec.seed, self.spec.compute.cache).train()
 
 
 class ModelCache:
@@ -158,8 +158,8 @@ class ModelCache:
 
     def shape_net(self, model: str, dataset: str) -> tuple[torch.nn.Module, torch.Tensor]:
         """A network with `model`'s shapes and sizes, and two input samples for it: the loaded one
-        for a
-        pretrained model, an untrained build (cached) for models reprdyn trains or computes."""
+        for a pretrained model, an untrained build (cached) for models reprdyn trains or
+        computes."""
         cfg = self.cfg(model)
         if cfg.kind in PRETRAINED:
             x = self.inputs(model, dataset)[:2]
@@ -206,6 +206,25 @@ class ModelCache:
                 )
             widths = w
         return widths
+
+
+def check_dense(spec, shapes: dict[str, dict[str, tuple[int, ...]]]) -> None:
+    """Every dense layer exists in every model and has a spatial map (C, h, w)."""
+    for name, known in shapes.items():
+        for set_name, members in (spec.dense or {}).items():
+            for layer in members:
+                where = f"dense set {set_name!r}: layer {layer!r}"
+                if layer not in known:
+                    raise InputError(
+                        f"{where} is unknown for model {name!r}" + _layer_hint(layer, list(known))
+                    )
+                shape = known[layer]
+                square = len(shape) == 2 and round(shape[1] ** 0.5) ** 2 == shape[1]  # tokens
+                if len(shape) != 3 and not square:
+                    raise InputError(
+                        f"{where} gives per-sample shape {shape}, not a (C, h, w) map; dense sets "
+                        "need layers with a spatial map (conv blocks, or DiT blocks)"
+                    )
 
 
 def _layer_hint(layer: str, known: list[str], shown: int = 12) -> str:

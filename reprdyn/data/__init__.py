@@ -1,9 +1,8 @@
 """Data stage: dataset builders chosen by `kind` from an explicit table.
 
-Builders import what they need when called (the package imports numpy only).
-Every builder returns a `Data`: train and test samples stacked on one sample
-axis with a `split` label, integer class labels, class names, and extra
-arrays (such as MoLRG's ground-truth bases) that the store keeps.
+Builders import what they need when called (the package imports numpy only). Every builder returns a
+`Data`: train and test samples stacked on one sample axis with a `split` label, integer class
+labels, class names, and extra arrays (such as MoLRG's ground-truth bases) that the store keeps.
 """
 
 from __future__ import annotations
@@ -25,6 +24,9 @@ class Data:
     # name -> (dims, values)
     extras: dict[str, tuple[tuple[str, ...], np.ndarray]] = field(default_factory=dict)
     meta: dict[str, float | int | str] = field(default_factory=dict)  # stored as group attributes
+    masks: np.ndarray | None = None  # (N, H, W) integer class per pixel, for segmentation
+    mask_classes: list[str] | None = None  # names of the mask values 0..M-1
+    ignore_index: int = 255  # mask value of pixels that never count
 
     @property
     def n_classes(self) -> int:
@@ -33,7 +35,18 @@ class Data:
     def train(self) -> Data:
         """The train split alone."""
         m = self.split == "train"
-        return Data(self.x[m], self.y[m], self.split[m], self.classes, self.extras, self.meta)
+        masks = self.masks[m] if self.masks is not None else None
+        return Data(
+            self.x[m],
+            self.y[m],
+            self.split[m],
+            self.classes,
+            self.extras,
+            self.meta,
+            masks,
+            self.mask_classes,
+            self.ignore_index,
+        )
 
     def fingerprint(self) -> str:
         """Content hash of the samples and labels (part of a checkpoint's cache key)."""
@@ -42,7 +55,7 @@ class Data:
         return h.hexdigest()[:16]
 
 
-def _build_molrg(cfg, seed: int) -> Data:
+def _build_molrg(cfg, seed: int, cache: str | None = None) -> Data:
     from .molrg import molrg_bases, molrg_sample
 
     rng = np.random.default_rng([seed, 0x4D6F4C52])  # "MoLR": data stream of this seed
@@ -65,28 +78,50 @@ def _split(x: np.ndarray, y: np.ndarray, n_train: int, classes: list[str], meta:
     return Data(x=x, y=y, split=split, classes=classes, meta=meta)
 
 
-def _build_digits(cfg, seed: int) -> Data:
+def _build_digits(cfg, seed: int, cache: str | None = None) -> Data:
     from .digits import digits
 
     x, y, n_train = digits(cfg.size, cfg.test_fraction, seed)
     return _split(x, y, n_train, [str(k) for k in range(10)], {"size": cfg.size, "seed": seed})
 
 
-def _build_npz(cfg, seed: int) -> Data:
+def _build_glyphs(cfg, seed: int, cache: str | None = None) -> Data:
+    from .glyphs import glyphs
+
+    x, y, masks, n_train, classes = glyphs(cfg, seed, cache)
+    data = _split(x, y, n_train, classes, {"seed": seed, "source": "glyphs"})
+    data.masks, data.mask_classes = masks, cfg.mask_classes
+    return data
+
+
+def _build_npz(cfg, seed: int, cache: str | None = None) -> Data:
     from .npz import npz
 
-    return _split(
-        *npz(cfg.path, cfg.x, cfg.y, cfg.test_fraction, seed), {"path": cfg.path, "seed": seed}
-    )
+    x, y, n_train, classes, masks = npz(cfg.path, cfg.x, cfg.y, cfg.test_fraction, seed, cfg.masks)
+    data = _split(x, y, n_train, classes, {"path": cfg.path, "seed": seed})
+    if masks is not None:
+        data.masks, data.mask_classes = masks, mask_names(cfg.mask_classes)
+        data.ignore_index = cfg.ignore_index
+    return data
 
 
-def _build_hf(cfg, seed: int) -> Data:
+def mask_names(classes: int | list[str]) -> list[str]:
+    """Names of the mask values 0..M-1: given, or the values themselves."""
+    return [str(k) for k in range(classes)] if isinstance(classes, int) else list(classes)
+
+
+def _build_hf(cfg, seed: int, cache: str | None = None) -> Data:
     from .images import hf_images
 
-    return _split(*hf_images(cfg, seed), {"source": cfg.path, "seed": seed})
+    x, y, n_train, classes, masks = hf_images(cfg, seed)
+    data = _split(x, y, n_train, classes, {"source": cfg.path, "seed": seed})
+    if masks is not None:
+        data.masks, data.mask_classes = masks, mask_names(cfg.mask_classes)
+        data.ignore_index = cfg.ignore_index
+    return data
 
 
-def _build_torchvision(cfg, seed: int) -> Data:
+def _build_torchvision(cfg, seed: int, cache: str | None = None) -> Data:
     from .images import torchvision_images
 
     return _split(
@@ -97,13 +132,15 @@ def _build_torchvision(cfg, seed: int) -> Data:
 BUILDERS = {
     "molrg": _build_molrg,
     "digits": _build_digits,
+    "glyphs": _build_glyphs,
     "npz": _build_npz,
     "hf": _build_hf,
     "torchvision": _build_torchvision,
 }
 
 
-def build_dataset(cfg, spec_seed: int) -> Data:
-    """Build the dataset described by `cfg` (a spec dataset entry)."""
+def build_dataset(cfg, spec_seed: int, cache: str | None = None) -> Data:
+    """Build the dataset described by `cfg` (a spec dataset entry); `cache` is the spec's cache
+    folder (rendered datasets keep their arrays there)."""
     seed = cfg.seed if getattr(cfg, "seed", None) is not None else spec_seed
-    return lookup(BUILDERS, cfg.kind, "dataset kind")(cfg, seed)
+    return lookup(BUILDERS, cfg.kind, "dataset kind")(cfg, seed, cache)

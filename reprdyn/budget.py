@@ -59,9 +59,8 @@ def _size(n: float) -> str:
 @torch.inference_mode()
 def activation_bytes(net: torch.nn.Module, x: torch.Tensor, sigma: float) -> int:
     """Per-sample activation bytes of one forward pass: what the top-level blocks return (U-Net
-    skips are
-    kept until the decoder uses them) plus twice the largest single leaf output (one op's input and
-    output)."""
+    skips are kept until the decoder uses them) plus twice the largest single leaf output (one op's
+    input and output)."""
     top, biggest = 0, 0
     owner = threading.get_ident()
     children = {m for _, m in hook_root(net).named_children()}
@@ -116,11 +115,9 @@ def estimate(ctx, dataset: str) -> Estimate:
 
 def probe_bytes(S: int, n: int, n_train: int, C: int, ridge: bool) -> int:
     """One probe task's working set for a layer C wide over S sigmas and n samples (n_train of them
-    train):
-    the features read from the store (float32), a float64 working copy of the train rows, and for
-    ridge the
-    C x C Gram matrix and its eigenvectors per sigma, which `probes.ridge` forms whatever n_train
-    is."""
+    train): the features read from the store (float32), a float64 working copy of the train rows,
+    and for ridge the C x C Gram matrix and its eigenvectors per sigma, which `probes.ridge` forms
+    whatever n_train is."""
     return S * n * C * 4 + S * n_train * C * 8 + (2 * S * C * C * 8 if ridge else 0)
 
 

@@ -1,6 +1,6 @@
 """Inspecting stores, next to the store: the resolved spec of a store, differences between specs or
-stores,
-and the catalog of every store under a folder (`reprdyn spec`, `reprdyn diff`, `reprdyn ls DIR`)."""
+stores, and the catalog of every store under a folder (`reprdyn spec`, `reprdyn diff`, `reprdyn ls
+DIR`)."""
 
 from __future__ import annotations
 
@@ -79,8 +79,7 @@ def diff(a: str | Path, b: str | Path) -> dict:
 
 def _chosen(rows: list[SummaryRow]) -> dict | None:
     """The store's headline, chosen on validation data alone: the (point, model, layer, input,
-    probe) whose
-    validation accuracy at its sigma* is highest, with the test accuracy there."""
+    probe) whose validation accuracy at its sigma* is highest, with the test accuracy there."""
     rows = [r for r in rows if np.isfinite(r.val_accuracy)]
     if not rows:
         return None
@@ -96,8 +95,7 @@ def _chosen(rows: list[SummaryRow]) -> dict | None:
 
 def catalog(folder: str | Path, max_depth: int = 4) -> list[dict]:
     """Every reprdyn store under `folder`: name, spec hash, status, creation time, size, and the
-    headline
-    chosen on validation data (never the best test number)."""
+    headline chosen on validation data (never the best test number)."""
     folder = Path(folder)
     if not folder.is_dir():
         raise StoreError(f"{folder}: not a folder")

@@ -1,10 +1,10 @@
 """The second validation stage: checks that read files or build networks, after the pure schema.
 
-`reprdyn.spec` validates a spec as data (pydantic, no I/O, no torch). These
-checks then look at what the spec points to, and report each problem as
-(location in the spec, message), which the loader turns into `file:line:col`
-errors like the schema's:
-- npz files: readable, with the named arrays, labels per sample (headers only);
+`reprdyn.spec` validates a spec as data (pydantic, no I/O, no torch). These checks then look at what
+the spec points to, and report each problem as (location in the spec, message), which the loader
+turns into `file:line:col` errors like the schema's:
+- npz files: readable, with the named arrays, labels per sample (headers only), and masks of
+  the images' size with known classes (the one check that reads an array: the masks);
 - the training data and the probed datasets have one shape (npz shapes come from headers);
 - torchvision is installed for `kind: torchvision` datasets;
 - every layer exists in every trainable network (this one builds the untrained
@@ -56,7 +56,22 @@ def _shapes(spec) -> tuple[dict[str, tuple], list[Problem]]:
             shapes[d.name] = npz_shape(d.path, d.x, d.y)
         except ValueError as e:
             found.append(((*loc, "path"), str(e)))
+            continue
+        if d.masks is not None:
+            found += _npz_masks(loc, d)
     return shapes, found
+
+
+def _npz_masks(loc: tuple, d) -> list[Problem]:
+    """Masks of an npz dataset: present, one per image of its size, classes in range."""
+    from .data.npz import check_masks, npz_header
+
+    n = d.mask_classes if isinstance(d.mask_classes, int) else len(d.mask_classes)
+    try:
+        check_masks(d.path, npz_header(d.path), d.x, d.masks, n, d.ignore_index)
+    except ValueError as e:
+        return [((*loc, "masks"), str(e))]
+    return []
 
 
 def _torchvision(spec) -> list[Problem]:
@@ -117,6 +132,16 @@ def _layers(spec, shapes: dict[str, tuple]) -> list[Problem]:
                 f"{', '.join(known)}; see `reprdyn layers`)",
             )
             for i, layer in enumerate(spec.layers)
+            if layer not in known
+        ]
+        found += [
+            (
+                ("dense", dense_set, i),
+                f"unknown layer {layer!r} for {where}{did_you_mean(layer, known, 0.5)} (valid: "
+                f"{', '.join(known)}; see `reprdyn layers`)",
+            )
+            for dense_set, members in (spec.dense or {}).items()
+            for i, layer in enumerate(members)
             if layer not in known
         ]
     return found

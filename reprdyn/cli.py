@@ -1,7 +1,6 @@
 """The `reprdyn` command line: thin Typer commands over the library.
 
-Every command that can fail on user input exits 2 with a clear message on
-stderr and no traceback.
+Every command that can fail on user input exits 2 with a clear message on stderr and no traceback.
 """
 
 from __future__ import annotations
@@ -24,7 +23,15 @@ from .templates import TEMPLATES, InitError
 
 # the figure names, for --help without importing matplotlib (a test keeps them equal to
 # plot.FIGURES)
-FIGURE_NAMES = ("curves", "csnr", "label-noise", "dae-vs-diffusion", "generalization", "cka")
+FIGURE_NAMES = (
+    "curves",
+    "csnr",
+    "label-noise",
+    "dae-vs-diffusion",
+    "generalization",
+    "cka",
+    "segmentation",
+)
 
 app = typer.Typer(
     add_completion=False,
@@ -122,7 +129,9 @@ def _load(path: Path, overrides: list[str] = (), trust: bool = False):
 @handled
 def validate(
     specs: list[Path] = typer.Argument(..., help="spec files"),
-    set_: list[str] = typer.Option([], "--set", help="override PATH=VALUE, e.g. model.width=512"),
+    set_: list[str] = typer.Option(
+        [], "--set", help="override PATH=VALUE, e.g. model.train.epochs=5 or label_noise=[0,0.4]"
+    ),
     trust: bool = TRUST,
 ):
     """Check specs; report every error at once as file:line:col: field: message."""
@@ -162,8 +171,9 @@ def init(
 ):
     """Write a commented starter spec, with the JSON Schema line editors use for completion."""
     if list_:
+        width = max(map(len, TEMPLATES))
         for name, what in TEMPLATES.items():
-            out.print(f"{name:18} {what}", highlight=False)
+            out.print(f"{name:{width}}  {what}", highlight=False)
         return
     from .templates import init as init_spec
 
@@ -181,7 +191,9 @@ def init(
 def plan(
     spec_file: Path = typer.Argument(..., metavar="SPEC"),
     store: Path | None = typer.Option(None, help="store to compare against (default: the spec's)"),
-    set_: list[str] = typer.Option([], "--set", help="override PATH=VALUE, e.g. model.width=512"),
+    set_: list[str] = typer.Option(
+        [], "--set", help="override PATH=VALUE, e.g. model.train.epochs=5 or label_noise=[0,0.4]"
+    ),
     trust: bool = TRUST,
 ):
     """Show the compiled tasks and which of them the store already holds."""
@@ -228,7 +240,7 @@ def run(
     trust: bool = TRUST,
 ):
     """Run a spec's tasks into its store, then print a summary."""
-    from .query import summary_json
+    from .query import summarize_segmentation, summary_json
     from .runner import TasksFailed
     from .runner import run as run_spec
 
@@ -254,15 +266,14 @@ def run(
             failures = []
         except TasksFailed as e:
             rows, failures = e.summary, e.failures
+    seg = summarize_segmentation(path) if "miou" in spec.metrics else []
     if json_out:
-        sys.stdout.write(
-            json.dumps(
-                {"store": path, "summary": json.loads(summary_json(rows)), "failed": failures}
-            )
-            + "\n"
-        )
+        result = {"store": path, "summary": json.loads(summary_json(rows)), "failed": failures}
+        if seg:
+            result["segmentation"] = json.loads(summary_json(seg))
+        sys.stdout.write(json.dumps(result) + "\n")
     else:
-        _summary(rows, path)
+        _summary(rows, path, seg)
     if failures:
         for f in failures:
             err.print(f"failed: {f['task']}: {f['error']}", markup=False, highlight=False)
@@ -426,7 +437,47 @@ SUMMARY_TITLE = (
 )
 
 
-def _summary(rows: list, path: str) -> None:
+SEGMENTATION_TITLE = (
+    "segmentation at the lowest label noise: σ* is chosen on validation mIoU; mIoU@σ* is test mIoU "
+    "(mean ± std over seeds); the test-curve peak only describes the curve"
+)
+
+
+def _summary(rows: list, path: str, seg: list | None = None) -> None:
+    if rows:
+        _accuracy_table(rows)
+    if seg:
+        _segmentation_table(seg)
+    out.print(f"store: {path}", highlight=False)
+    what = "accuracy" if rows or not seg else "miou"
+    out.print(f"query: reprdyn query {path} {what} --format csv", highlight=False)
+
+
+def _segmentation_table(rows: list) -> None:
+    table = Table(title=SEGMENTATION_TITLE)
+    multi, swept = any(r.model for r in rows), any(r.point for r in rows)
+    names = ("point",) * swept + ("dataset",) + ("model",) * multi + ("dense set", "input", "probe")
+    for col in names + ("σ* (val)", "mIoU@σ*", "test-curve peak σ", "peak mIoU", "unimodal"):
+        table.add_column(col, justify="left" if col in names else "right")
+    for r in rows:
+        _row(
+            table,
+            *((r.point,) if swept else ()),
+            r.dataset,
+            *((r.model,) if multi else ()),
+            r.layer,
+            r.input,
+            r.probe,
+            r.best_sigma_label,
+            _pm(r.best_miou, r.best_miou_std),
+            _fmt(r.test_peak_sigma),
+            f"{r.test_peak_miou:.4f}",
+            "yes" if r.unimodal else "no",
+        )
+    out.print(table)
+
+
+def _accuracy_table(rows: list) -> None:
     table = Table(title=SUMMARY_TITLE)
     multi, swept = any(r.model for r in rows), any(r.point for r in rows)
     names = ("point",) * swept + ("dataset",) + ("model",) * multi + ("layer", "input", "probe")
@@ -460,8 +511,6 @@ def _summary(rows: list, path: str) -> None:
             "yes" if r.unimodal else "no",
         )
     out.print(table)
-    out.print(f"store: {path}", highlight=False)
-    out.print(f"query: reprdyn query {path} accuracy --format csv", highlight=False)
 
 
 def _pm(mean: float, sd: float) -> str:

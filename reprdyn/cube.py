@@ -1,13 +1,11 @@
 """The metric cube's schema: which variables exist, their dims, which stage writes them, their
 chunks.
 
-This module is the one place a new metric variable is declared. `VARIABLES`
-names each variable's dims (after the leading `model` dim of multi-model
-specs), the task stage that writes it (chunks follow from that: a task owns
-whole chunks, so no two tasks ever write one chunk), the spec metrics that ask
-for it, and its description. `template` builds the NaN-filled cube a run
-allocates; `model_dims`, `model_sel` and `grid_coords` are the dims every stage
-shares.
+This module is the one place a new metric variable is declared. `VARIABLES` names each variable's
+dims (after the leading `model` dim of multi-model specs), the task stage that writes it (chunks
+follow from that: a task owns whole chunks, so no two tasks ever write one chunk), the spec metrics
+that ask for it, and its description. `template` builds the NaN-filled cube a run allocates;
+`model_dims`, `model_sel` and `grid_coords` are the dims every stage shares.
 """
 
 from __future__ import annotations
@@ -28,6 +26,7 @@ CHUNK_OWNER = {
     "probe": {"model": 1, "layer": 1, "probe": 1, "input": 1},
     "features": {"model": 1, "sigma": 1},
     "analysis": {"model": 1, "layer": 1, "input": 1},
+    "segment": {"model": 1, "sigma": 1},
     "generate": {"model": 1},
     "theory": {},
 }
@@ -152,6 +151,25 @@ VARIABLES: dict[str, Variable] = {
         ("cka",),
         "linear CKA between the features at sigma and at sigma_ref (test subset)",
     ),
+    "miou": Variable(
+        ("sigma", *PROBE_DIMS),
+        "segment",
+        ("miou",),
+        "test mIoU of a segmentation probe on a dense layer set (lambda chosen on validation "
+        "images)",
+    ),
+    "val_miou": Variable(
+        ("sigma", *PROBE_DIMS),
+        "segment",
+        ("miou",),
+        "mIoU on the validation images carved from train (noisy labels, as in training)",
+    ),
+    "class_iou": Variable(
+        ("sigma", *PROBE_DIMS, "segment_class"),
+        "segment",
+        ("miou",),
+        "test IoU of each mask class (NaN where a class is neither in the truth nor predicted)",
+    ),
     "generalization": Variable(
         (),
         "generate",
@@ -192,18 +210,20 @@ def chunks(spec) -> dict[str, dict[str, int]]:
     return {name: CHUNK_OWNER[VARIABLES[name].stage] for name in wanted(spec)}
 
 
-def template(spec, classes: list[str]) -> xr.Dataset:
-    """The NaN-filled metric cube of one dataset, with every dim kept, even single-valued ones."""
+def template(spec, classes: list[str], mask_classes: list[str] | None = None) -> xr.Dataset:
+    """The NaN-filled metric cube of one dataset, with every dim kept, even single-valued ones;
+    `layer` holds the pooled layers, then the dense sets."""
     import xarray as xr
 
     c = {
         **grid_coords(spec),
-        "layer": np.array(spec.layers, dtype=object),
+        "layer": np.array(spec.cube_layers, dtype=object),
         "label_noise": spec.label_noise,
         "seed": spec.seeds,
         "probe": np.array([p.label for p in spec.probes], dtype=object),
         "input": np.array(spec.inputs, dtype=object),
         "class": np.array(classes, dtype=object),
+        "segment_class": np.array(mask_classes or [], dtype=object),
         "member": np.arange(spec.ensemble.size(len(spec.sigmas))),
         "sigma_ref": spec.sigmas,
     }
@@ -238,8 +258,7 @@ def sample_chunk(n_samples: int, channels: int, rows: int) -> int:
 
 def features_template(spec, data, channels: int, rows: int) -> tuple[xr.Dataset, dict]:
     """One layer's NaN-filled feature cube ([model,] sigma, input, sample, channel), with its
-    chunks: one
-    feature task writes every chunk of its (model, sigma)."""
+    chunks: one feature task writes every chunk of its (model, sigma)."""
     import xarray as xr
 
     dims = (*model_dims(spec), "sigma", "input", "sample", "channel")
@@ -265,8 +284,8 @@ def features_template(spec, data, channels: int, rows: int) -> tuple[xr.Dataset,
 
 def labelled(spec, values: dict[str, np.ndarray], **coords) -> xr.Dataset:
     """A region of the cube: each named array, shaped as its variable's dims (leading model dim
-    included),
-    with the given coordinates; the dims of a region are those of the variables it holds."""
+    included), with the given coordinates; the dims of a region are those of the variables it
+    holds."""
     import xarray as xr
 
     return xr.Dataset(

@@ -1,12 +1,11 @@
 """The `dask` executor: the same task functions on a Dask distributed cluster.
 
-An address given on the command line (`reprdyn run --dask ADDRESS`) or in
-`REPRDYN_DASK_ADDRESS` connects to a running scheduler (for example one started
-by dask-jobqueue on SLURM), never one named in a spec; otherwise a LocalCluster
-of `compute.n_workers` processes starts here. Tasks are submitted in plan order with their
-dependencies, so Dask runs independent ones in parallel; each worker builds its
-models once (a per-process Context cache) and writes its own, chunk-aligned
-zarr regions. Only this process writes the manifest.
+An address given on the command line (`reprdyn run --dask ADDRESS`) or in `REPRDYN_DASK_ADDRESS`
+connects to a running scheduler (for example one started by dask-jobqueue on SLURM), never one named
+in a spec; otherwise a LocalCluster of `compute.n_workers` processes starts here. Tasks are
+submitted in plan order with their dependencies, so Dask runs independent ones in parallel; each
+worker builds its models once (a per-process Context cache) and writes its own, chunk-aligned zarr
+regions. Only this process writes the manifest.
 """
 
 from __future__ import annotations

@@ -1,16 +1,14 @@
 """Extract stage: read named layers of a denoiser at one sigma, with forward hooks.
 
-One forward pass per (batch, sigma) serves every requested layer, under
-`torch.inference_mode`. `output` is the model's return value, the posterior
-estimate, probed flattened; spatial maps of hidden layers are
-global-average-pooled to one vector per sample, and the patch tokens of a
-transformer (a model with `tokens = True`) are mean-pooled; features are float32
-whatever the network's dtype. Batches stream out one at a time, so memory stays
-bounded. The noise of noisy inputs comes from a `NoiseStream`: the noise of
-sample i, draw j is a function of the stream's key and (i, j) alone, and the
-network always sees the same aligned blocks of FORWARD_ROWS samples, so no
-number depends on how a run is batched (only an out-of-memory retry, which
-splits blocks, can change results at float rounding, and says so).
+One forward pass per (batch, sigma) serves every requested layer, under `torch.inference_mode`.
+`output` is the model's return value, the posterior estimate, probed flattened; spatial maps of
+hidden layers are global-average-pooled to one vector per sample, and the patch tokens of a
+transformer (a model with `tokens = True`) are mean-pooled; features are float32 whatever the
+network's dtype. Batches stream out one at a time, so memory stays bounded. The noise of noisy
+inputs comes from a `NoiseStream`: the noise of sample i, draw j is a function of the stream's key
+and (i, j) alone, and the network always sees the same aligned blocks of FORWARD_ROWS samples, so no
+number depends on how a run is batched (only an out-of-memory retry, which splits blocks, can change
+results at float rounding, and says so).
 """
 
 from __future__ import annotations
@@ -49,9 +47,9 @@ def _tokens(model: nn.Module) -> bool:
 class NoiseStream:
     """Seeded noise eps for (sample i, draw j): a function of `seed` and (i, j) alone.
 
-    Noise is drawn per block of BLOCK samples, each block from its own
-    counter-based generator (Philox keyed by seed, draw and block), so any batch
-    of rows gets the same noise however the rows are batched.
+    Noise is drawn per block of BLOCK samples, each block from its own counter-based generator
+    (Philox keyed by seed, draw and block), so any batch of rows gets the same noise however the
+    rows are batched.
     """
 
     BLOCK = 256
@@ -81,6 +79,15 @@ class NoiseStream:
         )
         return np.concatenate(parts) if parts else np.zeros((0, *self.shape))
 
+    def at(self, index: np.ndarray, draw: int = 0) -> np.ndarray:
+        """eps of the samples `index` (any order) for `draw`: (len(index), *shape) float64."""
+        index = np.asarray(index)
+        out = np.empty((len(index), *self.shape))
+        for b in np.unique(index // self.BLOCK):
+            sel = index // self.BLOCK == b
+            out[sel] = self._draw(draw, int(b))[index[sel] - b * self.BLOCK]
+        return out
+
 
 def _first(t) -> torch.Tensor:
     return t[0] if isinstance(t, (tuple, list)) else t
@@ -107,8 +114,7 @@ def _shape(t, tokens: bool) -> tuple[int, ...]:
 @torch.inference_mode()
 def layer_shapes(net: nn.Module, x: torch.Tensor, sigma: float) -> dict[str, tuple[int, ...]]:
     """Every hookable name with its (unpooled, per-sample, channels-first) output shape: modules
-    that run,
-    then `output`."""
+    that run, then `output`."""
     shapes: dict[str, tuple[int, ...]] = {}
     owner, tokens = threading.get_ident(), _tokens(net)
 
@@ -149,11 +155,26 @@ def hookable_layers(net: nn.Module) -> list[str]:
     ] + [OUTPUT]
 
 
+def _spatial(t, tokens: bool) -> torch.Tensor:
+    """A layer's output as a (B, C, h, w) map: patch tokens (B, N, D) become their (B, D, s, s)
+    grid."""
+    t = _wide(_first(t))
+    if tokens and t.ndim == 3:
+        side = int(round(t.shape[1] ** 0.5))
+        if side * side != t.shape[1]:
+            raise ValueError(f"{t.shape[1]} patch tokens do not form a square grid; no dense map")
+        return t.transpose(1, 2).reshape(t.shape[0], t.shape[2], side, side)
+    if t.ndim != 4:
+        raise ValueError(f"a layer with output shape {tuple(t.shape[1:])} has no spatial map")
+    return t
+
+
 @torch.inference_mode()
 def extract(
-    net: nn.Module, x: torch.Tensor, sigma: float, layers: list[str]
+    net: nn.Module, x: torch.Tensor, sigma: float, layers: list[str], pool: bool = True
 ) -> dict[str, torch.Tensor]:
-    """Run net(x, sigma) once and return {layer: (B, C) pooled features}."""
+    """Run net(x, sigma) once and return {layer: (B, C) pooled features}, or with `pool=False` every
+    layer's (B, C, h, w) map (dense features; `output` keeps its image shape)."""
     modules = dict(hook_root(net).named_modules())
     missing = [name for name in layers if name != OUTPUT and name not in modules]
     if missing:
@@ -167,7 +188,7 @@ def extract(
         def hook(module, args, out) -> None:  # returning None keeps the module's output
             # tasks sharing this model in other threads have their own hooks
             if threading.get_ident() == owner:
-                captured[name] = _pool(out, tokens)
+                captured[name] = _pool(out, tokens) if pool else _spatial(out, tokens)
 
         return hook
 
@@ -181,7 +202,7 @@ def extract(
             h.remove()
     if OUTPUT in layers:
         # the posterior estimate is probed whole, not pooled
-        captured[OUTPUT] = _wide(out.flatten(1))
+        captured[OUTPUT] = _wide(out.flatten(1)) if pool else _spatial(out, False)
     never = [name for name in layers if name not in captured]
     if never:
         raise ValueError(

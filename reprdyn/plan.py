@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 
 from .models.kinds import TRAINABLE, dae_sigmas
 from .spec import Spec
+from .spec.schema import SEGMENTATION_PROBES
 
-STAGES = ("train", "data", "features", "theory", "probe", "analysis", "generate")
+STAGES = ("train", "data", "features", "theory", "probe", "analysis", "generate", "segment")
 
 
 @dataclass(frozen=True)
@@ -63,9 +64,38 @@ def _train_tasks(spec: Spec, name: str, cfg) -> list[Task]:
     ]
 
 
+def _segment_tasks(spec: Spec, dataset: str, base: tuple, data: Task, trains: dict) -> list[Task]:
+    """One task per (model, sigma): every dense set, segmentation probe and input at that sigma."""
+    protocol = (
+        spec.dense,
+        spec.inputs,
+        spec.noise_draws,
+        [p.model_dump(mode="json") for p in spec.probes if p.kind in SEGMENTATION_PROBES],
+        spec.segmentation.model_dump(),
+        spec.label_noise,
+        spec.label_noise_kind,
+        spec.seeds,
+        spec.val_fraction,
+    )
+    out = []
+    for name, cfg in spec.model_items():
+        ckpts = trains.get(name, [])
+        for i, s in enumerate(spec.sigmas):
+            dep = ckpts[i] if len(ckpts) > 1 else (ckpts[0] if ckpts else None)
+            params = (("model", name), ("sigma_index", i), ("sigma", s))
+            key = _key(
+                "segment", *base, cfg.model_dump(mode="json"), s, protocol, dep.key if dep else None
+            )
+            out.append(
+                Task("segment", dataset, params, key, (data.key,) + ((dep.key,) if dep else ()))
+            )
+    return out
+
+
 def plan(spec: Spec) -> list[Task]:
     """Tasks in dependency order: training, data, features per sigma, then theory, probes, feature
-    analyses (after the probes that pick their reference sigma) and generation."""
+    analyses (after the probes that pick their reference sigma), segmentation per sigma and
+    generation."""
     sigmas = spec.sigmas
     tasks: list[Task] = []
     trains = {
@@ -87,6 +117,8 @@ def plan(spec: Spec) -> list[Task]:
                 spec.model_dump(mode="json", include={"models", "model"}),
                 sigmas,
                 spec.layers,
+                spec.dense,
+                [p.label for p in spec.probes],
                 spec.inputs,
                 spec.metrics,
             ),
@@ -97,7 +129,7 @@ def plan(spec: Spec) -> list[Task]:
         for name, cfg in spec.model_items():
             model = cfg.model_dump(mode="json")
             ckpts = trains.get(name, [])
-            for i, s in enumerate(sigmas):
+            for i, s in enumerate(sigmas if spec.pooled else ()):
                 dep = ckpts[i] if len(ckpts) > 1 else (ckpts[0] if ckpts else None)
                 params = (("model", name), ("sigma_index", i), ("sigma", s))
                 key = _key("features", *base, model, s, extract_cfg, dep.key if dep else None)
@@ -124,6 +156,8 @@ def plan(spec: Spec) -> list[Task]:
             for name, _ in spec.model_items():
                 mine = tuple(f.key for f in feats if f.param("model") == name)
                 for probe in spec.probes:
+                    if probe.kind in SEGMENTATION_PROBES:
+                        continue  # the segment stage fits those
                     for layer in spec.probe_layers(probe):
                         for inp in spec.inputs:
                             params = (
@@ -166,6 +200,8 @@ def plan(spec: Spec) -> list[Task]:
                                 deps,
                             )
                         )
+        if "miou" in spec.metrics:
+            tasks.extend(_segment_tasks(spec, ds.name, base, data, trains))
         if "generalization" in spec.metrics:
             for name, cfg in spec.model_items():
                 if cfg.kind == "dae":

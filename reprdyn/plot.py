@@ -326,6 +326,48 @@ def cka(ds: xr.Dataset, dataset: str, sweep: list[str]) -> plt.Figure:
     return fig
 
 
+def segmentation(ds: xr.Dataset, dataset: str, sweep: list[str]) -> plt.Figure:
+    """mIoU across sigma per segmentation probe: a colour per dense set (and model or sweep
+    point), clean input solid, noisy dashed; the star marks sigma* chosen on validation mIoU."""
+    miou = _with_model(_need(ds, "miou", "segmentation")).isel(label_noise=0).load()
+    val = _with_model(ds["val_miou"]).isel(label_noise=0).load()
+    probes = [p for p in miou.probe.values if np.isfinite(miou.sel(probe=p).values).any()]
+    fig, axes = _panels(len(probes), cols=2, panel=WIDE)
+    for ax, probe in zip(axes, probes):
+        mean = miou.sel(probe=probe).mean("seed")
+        others = [d for d in mean.dims if d != "sigma"]
+        colours: dict[tuple, str] = {}
+        for combo in itertools.product(*(mean[d].values for d in others)):
+            at = dict(zip(others, combo))
+            m = mean.sel(at)
+            if not np.isfinite(m.values).any():
+                continue
+            shown = {d: v for d, v in at.items() if len(mean[d]) > 1 or d == "layer"}
+            key = tuple(v for d, v in at.items() if d != "input")  # one colour per dense set
+            (line,) = ax.plot(
+                m.sigma.values,
+                m.values,
+                "--" if at.get("input") == "noisy" else "-",
+                marker="o",
+                color=colours.get(key),
+                label=_label(shown),
+            )
+            colours[key] = line.get_color()
+            v = val.sel(probe=probe, **at)  # (sigma, seed): each seed's choice, then the mode
+            pick = _mode(m.sigma.values[np.nan_to_num(v.values, nan=-1).argmax(0)])
+            i = np.flatnonzero(np.isclose(m.sigma.values, pick))
+            ax.plot(m.sigma.values[i], m.values[i], marker="*", markersize=9, color=colours[key])
+        _sigma_axis(ax, miou.sigma.values)
+        ax.set_ylabel("test mIoU")
+        ax.set_title(f"{dataset}: probe {probe}")
+        _legend(ax)
+    fig.suptitle(
+        "segmentation across σ (clean input solid, noisy dashed; ★ σ* chosen on validation mIoU)",
+        fontsize=9,
+    )
+    return fig
+
+
 FIGURES = {
     "curves": curves,
     "csnr": csnr,
@@ -333,6 +375,7 @@ FIGURES = {
     "dae-vs-diffusion": dae_vs_diffusion,
     "generalization": generalization,
     "cka": cka,
+    "segmentation": segmentation,
 }
 
 

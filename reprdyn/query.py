@@ -1,8 +1,7 @@
 """Query stage: tidy tables of one variable (select, average, format) and the run summary.
 
-`query` reads straight from zarr (`reprdyn.reader`), so the command line
-answers without importing xarray or pandas; `summarize` reads the store as
-xarray (`reprdyn.store.Results`).
+`query` reads straight from zarr (`reprdyn.reader`), so the command line answers without importing
+xarray or pandas; `summarize` reads the store as xarray (`reprdyn.store.Results`).
 """
 
 from __future__ import annotations
@@ -37,10 +36,8 @@ def _select(cube: Cube, dim: str, raw: str, notes: list[str]) -> Cube:
     """The cube at one value of `dim` (kept as a dim of length one).
 
     On a float coordinate the nearest grid value is taken, and `notes` says so when it is not the
-    value
-    asked for; a value beyond the grid's ends by more than one grid step is an error. Other
-    coordinates
-    must hold the value exactly.
+    value asked for; a value beyond the grid's ends by more than one grid step is an error. Other
+    coordinates must hold the value exactly.
     """
     if dim not in cube.dims:
         raise QueryError(
@@ -133,8 +130,7 @@ def query(
     """A tidy table of `var`: one column per remaining dim (plus `dataset`), then the value.
 
     Rows with no value (NaN: a probe that never reads a layer, a class with no samples) are dropped
-    unless
-    `keep_nan`; the table's notes say how many.
+    unless `keep_nan`; the table's notes say how many.
     """
     store = CubeStore(path)
     names = [dataset] if dataset else store.datasets
@@ -238,8 +234,8 @@ def _mode(values: np.ndarray) -> tuple[float, float]:
 
 def summarize(path: str) -> list[SummaryRow]:
     """Per dataset, model, layer, input and probe: the validation-chosen sigma and its test
-    accuracy,
-    the ensemble, and the shape of the test curve, at the lowest label noise (spread over seeds)."""
+    accuracy, the ensemble, and the shape of the test curve, at the lowest label noise (spread over
+    seeds)."""
     from .store import Results
 
     res, rows = Results(path), []
@@ -310,7 +306,86 @@ def summarize(path: str) -> list[SummaryRow]:
     return rows
 
 
-def summary_json(rows: list[SummaryRow]) -> str:
+@dataclass(frozen=True)
+class SegmentationRow:
+    """One segmentation curve: a dense layer set, input and segmentation probe at the lowest label
+    noise; sigma* is chosen on validation mIoU, and mIoU there is test mIoU."""
+
+    dataset: str
+    model: str
+    layer: str  # a dense set
+    input: str
+    probe: str
+    best_sigma: float
+    best_sigma_agree: float
+    best_miou: float  # test mIoU at each seed's sigma*, mean over seeds
+    best_miou_std: float
+    test_peak_sigma: float  # descriptive: where the mean test curve peaks
+    test_peak_miou: float
+    unimodal: bool  # descriptive
+    point: str = ""
+
+    @property
+    def best_sigma_label(self) -> str:
+        agree = f" ({self.best_sigma_agree:.0%} of seeds)" if self.best_sigma_agree < 1 else ""
+        return f"{self.best_sigma:.4g}{agree}"
+
+
+def summarize_segmentation(path: str) -> list[SegmentationRow]:
+    """Per dataset, model, dense set, input and segmentation probe: sigma* by validation mIoU, its
+    test mIoU, and the shape of the test mIoU curve, at the lowest label noise."""
+    from dataclasses import replace
+
+    from .store import Results, point_label
+
+    res, rows = Results(path), []
+    if res.sweep_dims:
+        return [
+            replace(r, point=point_label(v))
+            for v, sub in res.points
+            for r in summarize_segmentation(sub.path)
+        ]
+    for name in res.datasets:
+        ds = res[name]
+        if "miou" not in ds:
+            continue
+        ds = ds.expand_dims(model=[""]) if "model" not in ds.dims else ds
+        test, val = (ds[v].isel(label_noise=0).load() for v in ("miou", "val_miou"))
+        for at in _cells(ds):
+            curve, chosen = test.sel(**at), val.sel(**at)  # (sigma, seed)
+            if not np.isfinite(curve.values).any():
+                continue
+            pick = np.nan_to_num(chosen.values, nan=-1).argmax(0)  # per seed
+            best, agree = _mode(curve.sigma.values[pick])
+            at_best = curve.values[pick, np.arange(len(pick))]
+            u = unimodality(curve.sigma.values, curve.mean("seed").values)
+            rows.append(
+                SegmentationRow(
+                    name,
+                    *(str(at[k]) for k in ("model", "layer", "input", "probe")),
+                    best,
+                    agree,
+                    float(at_best.mean()),
+                    float(at_best.std()),
+                    u.peak_sigma,
+                    u.peak_value,
+                    u.unimodal,
+                )
+            )
+    return rows
+
+
+def _cells(ds) -> list[dict]:
+    return [
+        dict(model=m, layer=x, input=i, probe=p)
+        for m in ds.model.values
+        for x in ds.layer.values
+        for i in ds.input.values
+        for p in ds.probe.values
+    ]
+
+
+def summary_json(rows: list) -> str:
     return json.dumps(
         [
             {
@@ -322,4 +397,14 @@ def summary_json(rows: list[SummaryRow]) -> str:
     )
 
 
-__all__ = ["query", "parse_sel", "QueryError", "StoreError", "summarize", "SummaryRow", "Table"]
+__all__ = [
+    "query",
+    "parse_sel",
+    "QueryError",
+    "StoreError",
+    "summarize",
+    "summarize_segmentation",
+    "SummaryRow",
+    "SegmentationRow",
+    "Table",
+]

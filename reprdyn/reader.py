@@ -1,10 +1,9 @@
 """Reading a store's cubes straight from zarr, with numpy alone: the command line's fast path.
 
-`reprdyn query`, `ls STORE` and `diff` need a few arrays and their labels, and
-answer in well under a second without importing xarray or pandas (which alone
-take most of a second to import). A `Cube` is one variable: its dims, one
-coordinate array per dim, and its values. The Python API (`reprdyn.open`)
-returns the same data as xarray objects; a test checks that both read alike.
+`reprdyn query`, `ls STORE` and `diff` need a few arrays and their labels, and answer in well under
+a second without importing xarray or pandas (which alone take most of a second to import). A `Cube`
+is one variable: its dims, one coordinate array per dim, and its values. The Python API
+(`reprdyn.open`) returns the same data as xarray objects; a test checks that both read alike.
 """
 
 from __future__ import annotations
@@ -230,8 +229,7 @@ def _join(parts: list[tuple[dict, Cube]], sweep_dims: list[str]) -> Cube:
 
 def align(a: Cube, b: Cube) -> tuple[np.ndarray, np.ndarray] | None:
     """The values of two cubes on the labels they share in every dim (an inner join), or None when
-    their
-    dims differ."""
+    their dims differ."""
     if a.dims != b.dims:
         return None
     ia, ib = [], []

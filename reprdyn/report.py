@@ -1,7 +1,6 @@
 """Report stage: one self-contained HTML file per store: summary tables, every figure that applies,
-the spec
-as written and resolved, and its provenance. Figures are embedded as base64 PNG, so the file has no
-outside references and can be mailed or attached as it is.
+the spec as written and resolved, and its provenance. Figures are embedded as base64 PNG, so the
+file has no outside references and can be mailed or attached as it is.
 """
 
 from __future__ import annotations

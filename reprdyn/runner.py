@@ -79,15 +79,13 @@ def run(
 ) -> list[SummaryRow]:
     """Run the tasks of `spec` into `store` (default: the spec's own) and return the summary.
 
-    Tasks the store already holds are skipped unless `force`. `spec_text` is
-    the spec as written, kept verbatim in the store; without it the canonical
-    form is stored in its place; `spec_bases` holds the text of each file it
-    `extends`, keyed by path. The store is locked for the run (`wait` queues
-    behind another run instead of refusing, and `on_wait` hears what it waits
-    for). Failed tasks do not stop the others; they raise `TasksFailed` at the
-    end. `dask` is the address of a Dask scheduler to run on (default
-    `$REPRDYN_DASK_ADDRESS`); a spec never names one. `on_plan` receives the
-    tasks about to run, before the first starts.
+    Tasks the store already holds are skipped unless `force`. `spec_text` is the spec as written,
+    kept verbatim in the store; without it the canonical form is stored in its place; `spec_bases`
+    holds the text of each file it `extends`, keyed by path. The store is locked for the run (`wait`
+    queues behind another run instead of refusing, and `on_wait` hears what it waits for). Failed
+    tasks do not stop the others; they raise `TasksFailed` at the end. `dask` is the address of a
+    Dask scheduler to run on (default `$REPRDYN_DASK_ADDRESS`); a spec never names one. `on_plan`
+    receives the tasks about to run, before the first starts.
     """
     hooks = Hooks(on_start, on_done, on_plan, on_train_step, on_wait)
     dask = dask or os.environ.get("REPRDYN_DASK_ADDRESS") or None

@@ -68,8 +68,7 @@ def generate(
     device: str = "cpu",
 ) -> np.ndarray:
     """`n` samples of `shape` from x_T = sigmas[0] * N(0, I), drawn at once from `seed` (so the
-    batch size
-    does not change them), solved in batches; float32 numpy."""
+    batch size does not change them), solved in batches; float32 numpy."""
     solve = lookup(SAMPLERS, sampler, "sampler")
     gen = torch.Generator().manual_seed(seed)
     # (n, *shape), one draw

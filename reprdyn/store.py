@@ -4,8 +4,7 @@ Layout (one group per dataset):
     /                                  root attrs: provenance (spec, hash, versions, commit, time)
     /datasets/<name>/data              sample labels and splits, ground-truth extras (MoLRG bases U)
     /datasets/<name>/metrics           accuracy, class_accuracy, csnr, csnr_theory, ensemble_*,
-    best_sigma
-    /datasets/<name>/features/<layer>  features (sigma, input, sample, channel)
+    best_sigma /datasets/<name>/features/<layer>  features (sigma, input, sample, channel)
 
 Each task writes its own region of arrays pre-allocated with NaN, so no two
 tasks share a chunk.
@@ -427,10 +426,9 @@ def open_group(path: str | Path, grp: str) -> xr.Dataset:
 class Results:
     """A read-only view of a store: `res["molrg"]` is that dataset's metric cube.
 
-    `res.features(dataset, layer)` gives the feature cube, `res.data(dataset)`
-    the stored data extras, `res.attrs` the provenance. For a sweep store,
-    `res["molrg"]` joins the points' cubes along one dim per swept parameter,
-    and `res.point(n_train=64)` is one point's own Results.
+    `res.features(dataset, layer)` gives the feature cube, `res.data(dataset)` the stored data
+    extras, `res.attrs` the provenance. For a sweep store, `res["molrg"]` joins the points' cubes
+    along one dim per swept parameter, and `res.point(n_train=64)` is one point's own Results.
     """
 
     def __init__(self, path: str | Path):

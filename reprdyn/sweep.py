@@ -1,16 +1,14 @@
 """Sweeps: a spec that varies scalar parameters of its model, training or datasets.
 
     sweep:
-      datasets[0].n_train: [64, 256, 1024]
-      model.train.epochs: [20, 80]
+      datasets[0].n_train: [64, 256, 1024] model.train.epochs: [20, 80]
 
 Each point of the product grid is an ordinary spec, run into its own store under
-`<store>/points/<point hash>.zarr`; the parent store lists the points and
-`reprdyn.open` joins their cubes along one dim per parameter, named after the
-parameter's last key (`n_train`, `epochs`). Points are content-addressed, so
-re-running, or adding values to a sweep, only computes the new points, and
-trained models come from the checkpoint cache whenever a point's model and
-training data did not change.
+`<store>/points/<point hash>.zarr`; the parent store lists the points and `reprdyn.open` joins their
+cubes along one dim per parameter, named after the parameter's last key (`n_train`, `epochs`).
+Points are content-addressed, so re-running, or adding values to a sweep, only computes the new
+points, and trained models come from the checkpoint cache whenever a point's model and training data
+did not change.
 """
 
 from __future__ import annotations
@@ -80,8 +78,7 @@ def points(spec: Spec) -> list[Point]:
 
 def identity(spec: Spec) -> str:
     """What a sweep store is, apart from its values: the canonical spec with the swept values left
-    out,
-    so adding values to a sweep keeps its store."""
+    out, so adding values to a sweep keeps its store."""
     c = canonical(spec)
     c["sweep"] = sorted(c.get("sweep") or {})
     return hashlib.sha256(json.dumps(c, sort_keys=True).encode()).hexdigest()

@@ -1,8 +1,8 @@
 """Training: Adam on a parameterisation's loss, with optional EMA, cached by content key.
 
-A checkpoint's key hashes the model block, the noise levels it is trained at, a
-fingerprint of the training data, the seed and a digest of the model code
-(`code_version`); a cached key is loaded (weights_only=True), never retrained.
+A checkpoint's key hashes the model block, the noise levels it is trained at, a fingerprint of the
+training data, the seed and a digest of the model code (`code_version`); a cached key is loaded
+(weights_only=True), never retrained.
 """
 
 from __future__ import annotations
@@ -53,8 +53,7 @@ def _stripped(node: ast.AST) -> ast.AST:
 @functools.lru_cache(maxsize=1)
 def code_version() -> str:
     """A digest of the code that defines a trained model: the raw networks, the preconditioning
-    wrappers and
-    losses, the schedules, how a model block is built and the training loop.
+    wrappers and losses, the schedules, how a model block is built and the training loop.
 
     It hashes their syntax trees without docstrings, so comments and formatting do
     not count but any change to what the code computes does; it is part of every

@@ -28,6 +28,30 @@ SMALL = textwrap.dedent("""\
     ensemble: {k: 1}
     """)
 
+# a tiny segmentation spec: a U-Net trained for one epoch on two rendered characters (seconds)
+SEG_SMALL = textwrap.dedent("""\
+    spec_version: 1
+    name: seg
+    seed: 1
+    model:
+      kind: diffusion
+      network: {kind: unet, channels: 8, mult: [1, 2], blocks: 1}
+      precond: {kind: edm, sigma_data: 0.5}
+      train: {data: glyphs, epochs: 1, batch_size: 32}
+    datasets:
+      - {kind: glyphs, name: glyphs, chars: "01", n_train: 40, n_test: 20}
+    sigma: [0.1, 1.0]
+    dense:
+      both: [dec.0, dec.1]
+      last: [dec.1]
+    inputs: [clean, noisy]
+    label_noise: [0, 0.3]
+    probes:
+      - {kind: seg-linear, lambdas: [0.001, 0.1, 10]}
+      - {kind: seg-mlp, epochs: 2, hidden: 16, ensemble: 2, batch_size: 64}
+    segmentation: {train_images: 30, test_images: 16, max_pixels: 2000}
+    """)
+
 
 def pytest_configure(config):
     import torch

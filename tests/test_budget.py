@@ -81,8 +81,7 @@ def test_limits_refuse_before_anything_is_written(tmp_path):
 
 def test_ridge_term_is_the_gram_matrix_ridge_factorises(tmp_path, monkeypatch):
     """With fewer train samples than channels, ridge still forms and factorises the C x C Gram
-    matrix per
-    sigma; the estimate counts that matrix and its eigenvectors, not an n x n one."""
+    matrix per sigma; the estimate counts that matrix and its eigenvectors, not an n x n one."""
     spec = validate_text(
         TRAINED.replace("width: 32", "width: 256")
         .replace("n_train: 100", "n_train: 40")

@@ -304,8 +304,7 @@ def test_progress_bars_know_their_totals():
 
 def test_sigterm_ends_a_run_like_ctrl_c(tmp_path):
     """SIGTERM mid-run: exit 143 with a message, finished tasks kept, the lock released, and the
-    next run
-    resumes to the same cube as an uninterrupted one."""
+    next run resumes to the same cube as an uninterrupted one."""
     import signal
     import subprocess
     import sys

@@ -23,9 +23,10 @@ TWO_MODELS = EVERYTHING.replace(
 def test_template_holds_every_declared_variable_with_its_dims(text):
     spec = validate_text(text)
     ds = cube.template(spec, ["0", "1", "2"])
-    # every metric asked for: every variable, in order
-    assert list(ds.data_vars) == list(cube.VARIABLES)
-    for name, var in cube.VARIABLES.items():
+    # every metric asked for: every variable, in order (segmentation needs masks: its own test)
+    expected = [n for n, v in cube.VARIABLES.items() if v.stage != "segment"]
+    assert list(ds.data_vars) == expected
+    for name, var in ((n, cube.VARIABLES[n]) for n in expected):
         assert ds[name].dims == var.dims_in(spec) and ds[name].isnull().all()
         assert ds[name].attrs["description"] == var.description
     lead = ("model",) if spec.multi_model else ()
@@ -71,3 +72,23 @@ def test_labelled_region_and_feature_chunks():
     assert region["best_sigma"].dims == cube.PROBE_DIMS
     assert cube.sample_chunk(100_000, 256, 64) % 64 == 0 and cube.sample_chunk(50, 256, 64) == 50
     assert cube.sample_chunk(100_000, 256, 64) * 256 * 4 <= cube.CHUNK_BYTES
+
+
+def test_segmentation_variables_have_dense_sets_and_mask_classes():
+    from conftest import SEG_SMALL
+
+    spec = validate_text(SEG_SMALL)
+    ds = cube.template(spec, ["0", "1"], ["background", "0", "1"])
+    assert cube.wanted(spec) == ["miou", "val_miou", "class_iou"]  # segmentation alone
+    assert list(ds["layer"].values) == ["both", "last"]  # no pooled layer is read
+    assert ds["class_iou"].dims == (
+        "sigma",
+        "layer",
+        "label_noise",
+        "seed",
+        "probe",
+        "input",
+        "segment_class",
+    )
+    assert list(ds["segment_class"].values) == ["background", "0", "1"]
+    assert cube.chunks(spec)["miou"] == {"model": 1, "sigma": 1}  # one segment task per sigma

@@ -160,3 +160,69 @@ def test_npz_problems_are_positioned_errors(tmp_path, arrays, match):
     (issue,) = e.value.issues
     assert issue.file == "s.yaml" and issue.line == 10 and match in issue.message
     assert str(path) in issue.message
+
+
+def _npz_mask_spec(path, extra: str = "") -> str:
+    return f"""\
+spec_version: 1
+name: t
+model:
+  kind: dae
+  network: {{kind: unet, channels: 4, mult: [1]}}
+  precond: {{kind: edm}}
+  train: {{data: a, epochs: 1}}
+  train_sigma: 0.5
+datasets:
+  - {{kind: npz, name: a, path: {path}, masks: m, mask_classes: 3{extra}}}
+sigma: [0.5]
+dense: {{all: [mid]}}
+probes: [{{kind: seg-linear}}]
+"""
+
+
+def test_npz_masks_split_with_their_images(tmp_path):
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 255, size=(10, 1, 4, 4)).astype(np.uint8)
+    y = np.array([0, 1] * 5)
+    m = rng.integers(0, 3, size=(10, 4, 4))
+    m[0, 0, 0] = 255  # ignored
+    np.savez(tmp_path / "a.npz", x=x, y=y, m=m)
+    spec = validate_text(_npz_mask_spec(tmp_path / "a.npz"))
+    data = build_dataset(spec.datasets[0], 0)
+    assert data.masks.shape == (10, 4, 4) and data.mask_classes == ["0", "1", "2"]
+    for xi, mi in zip(data.x, data.masks):  # each mask still beside its own image
+        k = int(np.flatnonzero((x.astype(np.float32) / 127.5 - 1 == xi).all((1, 2, 3)))[0])
+        np.testing.assert_array_equal(mi, m[k])
+
+
+@pytest.mark.parametrize(
+    "masks, match",
+    [
+        (None, "has no array 'm' (masks of 'x')"),
+        (np.zeros((6, 4, 4), np.int64), "masks 'm' have shape (6, 4, 4); expected one (H, W) mask"),
+        (np.zeros((10, 4, 5), np.int64), "expected one (H, W) mask per image"),
+        (np.full((10, 4, 4), 3), "masks 'm' hold class 3, outside 0..2 of mask_classes"),
+        (np.zeros((10, 4, 4)), "have dtype float64; expected integers"),
+    ],
+)
+def test_npz_mask_problems_are_positioned_errors(tmp_path, masks, match):
+    from reprdyn.spec import SpecError
+
+    arrays = {"x": np.zeros((10, 1, 4, 4), np.uint8), "y": np.array([0, 1] * 5)}
+    if masks is not None:
+        arrays["m"] = masks
+    np.savez(tmp_path / "a.npz", **arrays)
+    with pytest.raises(SpecError) as e:
+        validate_text(_npz_mask_spec(tmp_path / "a.npz"), "s.yaml")
+    (issue,) = e.value.issues
+    assert issue.line == 10 and issue.path == "datasets[0].masks" and match in issue.message
+
+
+def test_ignore_index_admits_its_value(tmp_path):
+    np.savez(
+        tmp_path / "a.npz",
+        x=np.zeros((10, 1, 4, 4), np.uint8),
+        y=np.array([0, 1] * 5),
+        m=np.full((10, 4, 4), 9),
+    )
+    validate_text(_npz_mask_spec(tmp_path / "a.npz", ", ignore_index: 9"), "s.yaml")

@@ -86,8 +86,8 @@ class Recorder(nn.Module):
 @pytest.mark.parametrize("draws", [1, 3])
 def test_noise_of_a_sample_does_not_depend_on_how_many_pass_at_once(draws):
     """With 1, 7 or 64 samples per pass, every sample gets the same noise, and an elementwise
-    network's
-    features are bit-identical (a network's own kernels may round differently with the pass size).
+    network's features are bit-identical (a network's own kernels may round differently with the
+    pass size).
     """
     x0 = np.random.default_rng(0).normal(size=(300, 1, 4, 4))
     runs = []

@@ -206,3 +206,95 @@ def test_torchvision_cifar_through_the_adapter(monkeypatch):
     assert data.classes == FakeCIFAR.classes and data.x.shape == (12 + 3, 3, 8, 8)
     assert (data.split == "test").sum() == 3
     np.testing.assert_allclose(data.x[data.y == 1][:, 2, 3, 3], 1.0, atol=1e-6)  # blue centre pixel
+
+
+def _masked_folder(tmp_path, bad: str = ""):
+    """An imagefolder of 8x10 pictures without classes, and a parallel folder of palette masks."""
+    for split, n in (("train", 4), ("test", 2)):
+        (tmp_path / "faces" / split).mkdir(parents=True)
+        (tmp_path / "masks" / split).mkdir(parents=True)
+        for i in range(n):
+            picture(i % 3, 10, 8).save(tmp_path / "faces" / split / f"{i}.png")
+            m = np.zeros((8, 10), np.uint8)
+            m[2:6, 3:7] = 1 + i % 2
+            m[0, 0] = 255
+            if bad == "class" and split == "test":
+                m[4, 4] = 7
+            mask = Image.fromarray(m, mode="L")
+            if bad == "size":
+                mask = mask.resize((12, 8))
+            if bad == "rgb":
+                mask = mask.convert("RGB")
+            if not (bad == "missing" and split == "test" and i == 1):
+                mask.save(tmp_path / "masks" / split / f"{i}.png")
+    return tmp_path / "faces"
+
+
+def _mask_spec(tmp_path, extra: str = "    mask_folder: {masks}\n") -> str:
+    return _hf_spec(
+        tmp_path / "faces",
+        "    label_column: null\n    mask_classes: [skin, nose, eye]\n"
+        + extra.format(masks=tmp_path / "masks"),
+    ).replace("layers: [mid]\n", "dense: {all: [mid]}\nprobes: [{kind: seg-linear}]\n")
+
+
+def test_hf_imagefolder_with_a_mask_folder(tmp_path):
+    pytest.importorskip("datasets")
+    _masked_folder(tmp_path)
+    spec = validate_text(_mask_spec(tmp_path))
+    assert spec.metrics == ["miou"]  # no labels: segmentation alone
+    data = build_dataset(spec.datasets[0], 0)
+    assert data.masks.shape == (6, 6, 6) and data.classes == ["image"]
+    assert data.mask_classes == ["skin", "nose", "eye"] and set(data.y) == {0}
+    # 10x8 images keep their size (short side 8); the centre 6x6 crop starts at row 1, column 2
+    want = np.zeros((8, 10), np.int64)
+    want[2:6, 3:7] = 1
+    np.testing.assert_array_equal(data.masks > 0, np.broadcast_to(want[1:7, 2:8] > 0, (6, 6, 6)))
+
+
+@pytest.mark.parametrize(
+    "bad, match",
+    [
+        ("class", "holds class 7, outside 0..2 of mask_classes"),
+        ("size", "is 12x8 pixels, its image 10x8; they must match"),
+        ("rgb", "is a RGB image; a mask holds one class index per pixel"),
+        ("missing", "does not exist; every image needs its mask there"),
+    ],
+)
+def test_hf_mask_problems_name_the_field_and_the_file(tmp_path, bad, match):
+    pytest.importorskip("datasets")
+    _masked_folder(tmp_path, bad)
+    with pytest.raises(DataUnavailable, match=match) as e:
+        build_dataset(validate_text(_mask_spec(tmp_path)).datasets[0], 0)
+    assert "dataset 'pics', mask_folder: mask" in str(e.value)
+
+
+def test_hf_missing_mask_column_is_named(tmp_path):
+    pytest.importorskip("datasets")
+    _masked_folder(tmp_path)
+    spec = validate_text(_mask_spec(tmp_path, "    mask_column: segmentation\n"))
+    with pytest.raises(
+        DataUnavailable,
+        match="mask_column: the local imagefolder folder .* has no column 'segmentation'",
+    ):
+        build_dataset(spec.datasets[0], 0)
+
+
+def test_hf_parquet_mask_column(tmp_path):
+    datasets = pytest.importorskip("datasets")
+    folder = tmp_path / "pq"
+    folder.mkdir()
+    feats = datasets.Features({"image": datasets.Image(), "seg": datasets.Image()})
+    for split, n in (("train", 3), ("test", 2)):
+        masks = [np.full((8, 10), k % 3, np.uint8) for k in range(n)]
+        rows = {
+            "image": [picture(k % 3, 10, 8) for k in range(n)],
+            "seg": [Image.fromarray(m) for m in masks],
+        }
+        datasets.Dataset.from_dict(rows, features=feats).to_parquet(
+            str(folder / f"{split}.parquet")
+        )
+    text = _hf_spec(folder, "    label_column: null\n    mask_column: seg\n    mask_classes: 3\n")
+    text = text.replace("layers: [mid]\n", "dense: {all: [mid]}\nprobes: [{kind: seg-linear}]\n")
+    data = build_dataset(validate_text(text).datasets[0], 0)
+    assert [int(np.unique(m)[0]) for m in data.masks] == [0, 1, 2, 0, 1]

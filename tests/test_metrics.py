@@ -13,8 +13,7 @@ from reprdyn.models.molrg import MolrgPosterior
 
 def csnr(f: np.ndarray, y: np.ndarray, U: np.ndarray) -> tuple[float, np.ndarray]:
     """Definition 1 on the samples, by brute force: ratio of the means of ||U_k^T f||^2 (true class
-    k) and
-    sum_{l != k} ||U_l^T f||^2, overall and per class (the reference for reprdyn's streamed
+    k) and sum_{l != k} ||U_l^T f||^2, overall and per class (the reference for reprdyn's streamed
     moments)."""
     E = (np.einsum("in,knd->ikd", f, U) ** 2).sum(-1)  # (N, K) energy in every class subspace
     on = E[np.arange(len(y)), y]
@@ -50,9 +49,8 @@ def test_closed_form_limits_and_single_peak():
 
 def test_closed_form_at_delta_zero_is_the_limit_and_monte_carlo_agrees():
     """csnr_theory grows at least like 1/delta^2 as delta -> 0 and is +inf at delta = 0; the
-    empirical CSNR
-    of the exact posterior at delta = 0 is unbounded too (the off-class energy is zero up to
-    rounding)."""
+    empirical CSNR of the exact posterior at delta = 0 is unbounded too (the off-class energy is
+    zero up to rounding)."""
     sig, K, d = [0.1, 1.0, 5.0], 3, 4
     assert np.all(np.isinf(csnr_theory(sig, K, d, 0.0)))
     ratios = np.array(
@@ -228,3 +226,25 @@ def test_svd_bases_recover_class_subspaces():
     assert all(b.shape[1] == 2 for b in by_energy)  # 2 directions hold > 90% of each class's energy
     centered = svd_bases(mom.second_moment(True), rank=1, energy=1.0)
     assert all(b.shape == (12, 1) for b in centered)
+
+
+def test_miou_matches_counting_pixels_class_by_class():
+    from reprdyn.metrics.segmentation import class_iou, confusion, mean_iou
+
+    rng = np.random.default_rng(0)
+    truth = rng.integers(0, 4, size=(6, 9))
+    truth[0] = 255  # ignored pixels never count, whatever is predicted there
+    pred = np.where(rng.random(truth.shape) < 0.6, truth, rng.integers(0, 4, size=truth.shape))
+    pred[pred == 255] = 3
+    conf = confusion(truth, pred, 4, ignore=255)
+    keep = truth != 255
+    assert conf.sum() == keep.sum()
+    ious = []
+    for k in range(4):
+        t, p = (truth == k) & keep, (pred == k) & keep
+        ious.append((t & p).sum() / (t | p).sum())
+    np.testing.assert_allclose(class_iou(conf), ious)
+    assert mean_iou(conf) == pytest.approx(np.mean(ious))
+    # a class absent from truth and prediction has no IoU and is not averaged
+    conf5 = confusion(truth, pred, 5, ignore=255)
+    assert np.isnan(class_iou(conf5)[4]) and mean_iou(conf5) == pytest.approx(np.mean(ious))

@@ -4,7 +4,7 @@ why."""
 from __future__ import annotations
 
 import pytest
-from conftest import SMALL
+from conftest import SEG_SMALL, SMALL
 from typer.testing import CliRunner
 
 import reprdyn
@@ -41,8 +41,18 @@ def stores(tmp_path_factory):
         + SETTINGS
         + "sweep:\n  datasets[0].delta: [0.2, 0.4]\n"
     )
+    cache = f"compute: {{cache: {root / 'cache'}}}\n"
+    seg = validate_text(SEG_SMALL + cache)
+    seg_swept = validate_text(SEG_SMALL + cache + "sweep:\n  datasets[0].n_train: [40, 50]\n")
     out = {}
-    for name, spec in (("plain", plain), ("two", two), ("swept", swept), ("both", both)):
+    for name, spec in (
+        ("plain", plain),
+        ("two", two),
+        ("swept", swept),
+        ("both", both),
+        ("seg", seg),
+        ("seg-swept", seg_swept),
+    ):
         reprdyn.run(spec, store=root / f"{name}.zarr")
         out[name] = root / f"{name}.zarr"
     return out
@@ -55,7 +65,9 @@ WHERE = {
     "cka": "plain",
     "dae-vs-diffusion": "two",
     "generalization": "swept",
+    "segmentation": "seg",
 }
+SWEPT = {"segmentation": "seg-swept"}  # the sweep store of figures the MoLRG stores cannot draw
 
 
 @pytest.mark.parametrize("name", list(FIGURES))
@@ -69,7 +81,7 @@ def test_every_figure_renders(stores, tmp_path, name):
 def test_every_figure_draws_a_sweep_store(stores, tmp_path, name):
     """A sweep over delta with two models: every figure draws, sweep points as more lines or
     panels."""
-    fig = figure(stores["both"], name)
+    fig = figure(stores[SWEPT.get(name, "both")], name)
     drawn = [ax for ax in fig.axes if ax.get_visible() and (ax.lines or ax.images or ax.patches)]
     assert drawn
     if name == "cka":  # one heatmap per model and sweep point
@@ -179,3 +191,22 @@ def test_plot_command(stores, tmp_path):
         ],
     )
     assert r.exit_code == 2 and "unknown dataset 'nope'" in r.stderr
+
+
+def test_segmentation_figure_lines_clean_solid_noisy_dashed(stores):
+    fig = figure(stores["seg-swept"], "segmentation")
+    panels = [ax for ax in fig.axes if ax.get_visible() and ax.lines]
+    assert [ax.get_title() for ax in panels] == [
+        "glyphs: probe seg-linear",
+        "glyphs: probe seg-mlp",
+    ]
+    labels = [t.get_text() for t in panels[0].get_legend().get_texts()]
+    # two dense sets x two inputs x two sweep points
+    assert len(labels) == 8 and any("n_train=50" in x for x in labels)
+    styles = {
+        line.get_label(): line.get_linestyle()
+        for line in panels[0].lines
+        if "input" in line.get_label()
+    }
+    assert {s for label, s in styles.items() if "noisy" in label} == {"--"}
+    assert {s for label, s in styles.items() if "clean" in label} == {"-"}

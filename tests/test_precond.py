@@ -73,8 +73,7 @@ class Probe(nn.Module):
 @pytest.mark.parametrize("prediction", ["eps", "x0", "v"])
 def test_vp_loss_against_a_hand_computation(prediction):
     """The DDPM loss at one known sigma (a DAE's): recover eps from what the network saw, form the
-    target
-    by hand (eps, x0 or v = sqrt(abar) eps - sqrt(1 - abar) x0), and compare mean_b sum (F -
+    target by hand (eps, x0 or v = sqrt(abar) eps - sqrt(1 - abar) x0), and compare mean_b sum (F -
     target)^2."""
     x0, F = torch.randn(5, 3), torch.randn(5, 3)
     sigma = 0.7
@@ -134,8 +133,8 @@ class HalfNet(nn.Module):
 
 def test_half_precision_network_gets_a_float32_frame():
     """sigma^2 and the input scaling stay float32 when the network is float16: at sigma = 500
-    (sigma^2 is
-    250000, past float16's 65504) the estimate is finite, float32, and x - sigma * eps_hat exactly.
+    (sigma^2 is 250000, past float16's 65504) the estimate is finite, float32, and x - sigma *
+    eps_hat exactly.
     """
     D = VPPrecond(HalfNet(), VPSchedule("cosine"), "eps")
     x = torch.randn(4, 3)

@@ -1,6 +1,5 @@
 """Pretrained models: tiny diffusers UNet / DiT / LDM saved with save_pretrained and run as whole
-specs;
-the wrapper against the diffusers scheduler's own x0 formula; offline errors; trusted Python
+specs; the wrapper against the diffusers scheduler's own x0 formula; offline errors; trusted Python
 plugins."""
 
 from __future__ import annotations
@@ -170,11 +169,9 @@ def test_sigma_outside_the_model_range_is_a_clear_error(tmp_path, repos):
 @pytest.mark.parametrize("dtype, tol", [("float16", 0.01), ("bfloat16", 0.06)])
 def test_half_precision_agrees_with_float32_across_the_whole_range(repos, kind, layer, dtype, tol):
     """Only the network runs in half precision: sigma^2, the input scaling and x - sigma eps stay
-    float32.
-    A hidden layer and `output` agree with float32 to `tol` of their largest magnitude at every
-    sigma of the
-    model's range, up to its largest (~2000 on this cosine schedule, where sigma^2 overflows
-    float16)."""
+    float32. A hidden layer and `output` agree with float32 to `tol` of their largest magnitude at
+    every sigma of the model's range, up to its largest (~2000 on this cosine schedule, where
+    sigma^2 overflows float16)."""
     from reprdyn.extract import extract
 
     folder = {"diffusers-unet": "ddpm-cos", "dit": "dit-cos"}[kind]

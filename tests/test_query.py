@@ -112,8 +112,7 @@ def test_errors(small_store, kwargs, match):
 
 def test_summary_headline_is_chosen_on_validation(small_store):
     """sigma* and acc@sigma* are the cube's validation choice (best_sigma, best_accuracy), never the
-    test
-    curve's maximum, which is reported only as the labelled test-curve peak."""
+    test curve's maximum, which is reported only as the labelled test-curve peak."""
     (row,) = summarize(str(small_store))
     ds = reprdyn.open(small_store)["toy"].isel(label_noise=0).squeeze()
     assert row.best_sigma == float(ds["best_sigma"].isel(seed=0)) and row.best_sigma_agree == 1.0

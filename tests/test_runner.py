@@ -147,8 +147,8 @@ def test_unet_dae_vs_diffusion_on_digits(tmp_path, monkeypatch):
     )
     assert float(ds["accuracy"].max()) > 0.5  # far above chance (0.1) even after 20 steps
     # the features at sigma_i come from the DAE trained at sigma_i: rebuild each DAE from its
-    # checkpoint
-    # (ensure_trained finds it in the cache) and extract by hand; the other DAEs give other features
+    # checkpoint (ensure_trained finds it in the cache) and extract by hand; the other DAEs give
+    # other features
     import numpy as np
     import torch
 
@@ -295,8 +295,7 @@ def test_catalog_tells_complete_partial_and_failed_apart(small_spec, small_store
 
 def test_catalog_headline_is_chosen_on_validation(tmp_path, monkeypatch):
     """Two probes; the one that is worse on validation is rigged to be perfect on test. The catalog
-    reports
-    the probe validation prefers, with its test accuracy at its own sigma*."""
+    reports the probe validation prefers, with its test accuracy at its own sigma*."""
     from conftest import SMALL
 
     import reprdyn.tasks.probe as tasks

@@ -250,3 +250,53 @@ def test_set_overrides_are_typed_validated_and_hashed():
         validate_text(BASE, "s.yaml", ["datasets[3].n=4"])
     with pytest.raises(SpecError, match="unknown key 'widht'"):
         validate_text(BASE, "s.yaml", ["compute.widht=3"])
+
+
+@pytest.mark.parametrize(
+    "change, match",
+    [
+        (
+            ("dense:\n  both: [dec.0, dec.1]\n  last: [dec.1]\n", ""),
+            "it reads per-pixel features; name layer sets under `dense:`",
+        ),
+        (
+            ("{kind: seg-linear, lambdas: [0.001, 0.1, 10]}", "{kind: seg-linear, layers: [nope]}"),
+            "reads ['nope']; it reads the dense sets ['both', 'last']",
+        ),
+        (
+            (
+                '{kind: glyphs, name: glyphs, chars: "01", n_train: 40, n_test: 20}',
+                "{kind: digits, name: glyphs}",
+            ),
+            "miou needs per-pixel masks; datasets ['glyphs'] have none",
+        ),
+        (
+            ("probes:\n", "metrics: [accuracy, miou]\nprobes:\n"),
+            "accuracy needs a classification probe",
+        ),
+        (("  last: [dec.1]\n", "  last: []\n"), "dense set 'last' needs distinct layers"),
+        (
+            ("probes:\n", "metrics: [csnr]\nprobes:\n"),
+            "segmentation probes ['seg-linear', 'seg-mlp'] report miou; add `miou`",
+        ),
+    ],
+)
+def test_segmentation_spec_errors(change, match):
+    from conftest import SEG_SMALL
+
+    text = SEG_SMALL.replace(*change)
+    assert text != SEG_SMALL
+    out = errors(text)
+    assert any(match in line for line in out), out
+
+
+def test_unknown_dense_layer_is_a_positioned_error():
+    from conftest import SEG_SMALL
+
+    from reprdyn.spec import SpecError
+
+    with pytest.raises(SpecError) as e:
+        validate_text(SEG_SMALL.replace("last: [dec.1]", "last: [dec.7]"), "s.yaml")
+    (issue,) = e.value.issues
+    assert issue.path == "dense.last[0]" and issue.line == 14
+    assert "unknown layer 'dec.7'" in issue.message and "dec.1" in issue.message

@@ -112,8 +112,7 @@ def test_out_of_memory_mid_stream_splits_the_passes_and_keeps_the_noise(
     tmp_path, monkeypatch, caplog
 ):
     """A simulated out-of-memory error after some blocks: the retry runs 32 samples per pass, and
-    every
-    sample's noise, hence its features, are those of an uninterrupted run."""
+    every sample's noise, hence its features, are those of an uninterrupted run."""
     import logging
 
     import torch
@@ -155,8 +154,8 @@ noise_draws: 2""",
 
 def test_a_cell_does_not_depend_on_the_rest_of_the_grid(tmp_path):
     """The cell (sigma, label_noise=0, seed=0) of every probe kind, fitted alone and inside a grid
-    with more
-    sigmas, label-noise levels and seeds, gives identical features, validation and test accuracy."""
+    with more sigmas, label-noise levels and seeds, gives identical features, validation and test
+    accuracy."""
     alone = validate_text(
         GRID.replace("sigma: {start: 0.05, stop: 5, num: 5, scale: log}", "sigma: [0.5]")
         .replace("label_noise: [0.0, 0.4]", "label_noise: [0.0]")

@@ -63,8 +63,7 @@ def test_training_is_deterministic(tmp_path):
 
 def test_checkpoint_key_covers_the_model_code(tmp_path, monkeypatch):
     """Editing what the network computes changes every checkpoint key (an old checkpoint is never
-    loaded
-    into new code); comments, docstrings and formatting do not."""
+    loaded into new code); comments, docstrings and formatting do not."""
     import inspect
 
     from reprdyn import train

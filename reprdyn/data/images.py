@@ -47,6 +47,31 @@ def to_array(img, t) -> np.ndarray:
     return lo + (hi - lo) * x
 
 
+def to_mask(img, t, what: str) -> np.ndarray:
+    """A mask image (palette, grey or integer; a path; encoded bytes) -> (crop, crop) int64 class
+    indices, resized and cropped as its image is by `to_array` but with nearest neighbours."""
+    from PIL import Image
+
+    if isinstance(img, dict):  # an undecoded image: bytes or a path
+        img = img.get("bytes") and io.BytesIO(img["bytes"]) or img["path"]
+    if isinstance(img, (str, Path, io.BytesIO)):
+        img = Image.open(img)
+    elif isinstance(img, (np.ndarray, list)):  # an array column: class indices already
+        arr = np.asarray(img)
+        img = Image.fromarray(arr.astype(np.uint8 if arr.max(initial=0) < 256 else np.int32))
+    if img.mode not in ("L", "P", "I", "I;16"):
+        raise DataUnavailable(
+            f"{what} is a {img.mode} image; a mask holds one class index per pixel (a grey, "
+            "palette or integer PNG), not colours"
+        )
+    w, h = img.size
+    scale = t.size / min(w, h)
+    img = img.resize((max(t.size, round(w * scale)), max(t.size, round(h * scale))), Image.NEAREST)
+    crop = t.crop or t.size
+    left, top = (img.size[0] - crop) // 2, (img.size[1] - crop) // 2
+    return np.asarray(img.crop((left, top, left + crop, top + crop)), dtype=np.int64)
+
+
 def subset(
     labels: np.ndarray, n: int | None, per_class: bool, rng: np.random.Generator
 ) -> np.ndarray:
@@ -137,29 +162,99 @@ def load_hf(cfg) -> dict:
                 f"the {where} has no split {split!r}; it has {sorted(ds)} (set train_split / "
                 "test_split)"
             )
-    for col in (cfg.image_column, cfg.label_column):
-        if col not in ds[cfg.train_split].column_names:
+    for field_name in ("image_column", "label_column", "mask_column"):
+        col = getattr(cfg, field_name)
+        if col is not None and col not in ds[cfg.train_split].column_names:
             raise DataUnavailable(
-                f"the {where} has no column {col!r}; it has {ds[cfg.train_split].column_names} "
-                "(set image_column / label_column)"
+                f"dataset {cfg.name!r}, {field_name}: the {where} has no column {col!r}; it has "
+                f"{ds[cfg.train_split].column_names}"
             )
     return {"train": ds[cfg.train_split], "test": ds[cfg.test_split]}
 
 
 def hf_images(cfg, seed: int):
-    """Images (N, C, H, W), labels (train first, then test), n_train and class names."""
+    """Images (N, C, H, W), labels (train first, then test), n_train, class names, and masks
+    (N, H, W) or None; a dataset without labels (label_column: null) has one class."""
     splits = load_hf(cfg)
-    feature = splits["train"].features[cfg.label_column]
+    feature = splits["train"].features[cfg.label_column] if cfg.label_column else None
     rng = np.random.default_rng([seed, 0x4846])  # "HF": the subset stream
-    xs, ys = [], []
+    xs, ys, ms = [], [], []
     for part, n in (("train", cfg.n_train), ("test", cfg.n_test)):
         ds = splits[part]
-        labels = np.asarray(ds[cfg.label_column], dtype=np.int64)
+        labels = (
+            np.asarray(ds[cfg.label_column], dtype=np.int64)
+            if cfg.label_column
+            else np.zeros(len(ds), np.int64)
+        )
         idx = subset(labels, n, cfg.per_class, rng)
         chosen = ds.select(idx.tolist())
         xs.append(_stack(chosen[cfg.image_column], cfg.transform))
         ys.append(labels[idx])
-    return _assembled(xs, ys, getattr(feature, "names", None))
+        if cfg.has_masks:
+            ms.append(_masks(cfg, chosen, xs[-1].shape[0]))
+    names = getattr(feature, "names", None) if feature is not None else ["image"]
+    return (*_assembled(xs, ys, names), np.concatenate(ms) if ms else None)
+
+
+def _masks(cfg, chosen, n: int) -> np.ndarray:
+    """The masks of the chosen rows, checked against their images and mask_classes: (n, H, W)."""
+    import datasets
+
+    def undecoded(col: str) -> list:  # paths or bytes: a mask's own pixels, never converted
+        if isinstance(chosen.features[col], datasets.Image):
+            return chosen.cast_column(col, datasets.Image(decode=False))[col]
+        return chosen[col]
+
+    raw = undecoded(cfg.image_column)
+    if cfg.mask_column is not None:
+        where = f"dataset {cfg.name!r}, mask_column {cfg.mask_column!r}"
+        sources = [(m, f"{where}, row {i}") for i, m in enumerate(undecoded(cfg.mask_column))]
+    else:
+        sources = [_mask_file(cfg, r) for r in raw]
+    n_classes = cfg.mask_classes if isinstance(cfg.mask_classes, int) else len(cfg.mask_classes)
+    out = []
+    for (src, what), image in zip(sources, raw):
+        mask = to_mask(src, cfg.transform, what)
+        _check_mask_size(src, image, what)
+        bad = np.unique(mask[(mask != cfg.ignore_index) & ((mask < 0) | (mask >= n_classes))])
+        if len(bad):
+            raise DataUnavailable(
+                f"{what} holds class {int(bad[0])}, outside 0..{n_classes - 1} of mask_classes "
+                f"(and {cfg.ignore_index}, the ignore_index); fix mask_classes or ignore_index"
+            )
+        out.append(mask)
+    return np.stack(out) if out else np.zeros((n, *cfg.transform.shape[1:]), np.int64)
+
+
+def _mask_file(cfg, image: dict) -> tuple[str, str]:
+    """(path, description) of an imagefolder image's mask: the same relative path under
+    mask_folder, as a .png."""
+    path = Path(image["path"])
+    try:
+        rel = path.relative_to(Path(cfg.path).resolve())
+    except ValueError:
+        rel = path.relative_to(Path(cfg.path))
+    mask = Path(cfg.mask_folder) / rel.with_suffix(".png")
+    what = f"dataset {cfg.name!r}, mask_folder: mask {mask} of image {path}"
+    if not mask.is_file():
+        raise DataUnavailable(f"{what} does not exist; every image needs its mask there")
+    return str(mask), what
+
+
+def _check_mask_size(mask, image, what: str) -> None:
+    """A mask covers its image pixel for pixel (before both are resized and cropped alike)."""
+    from PIL import Image
+
+    def size(src):
+        if isinstance(src, dict):
+            src = src.get("bytes") and io.BytesIO(src["bytes"]) or src["path"]
+        return Image.open(src).size if isinstance(src, (str, Path, io.BytesIO)) else None
+
+    a, b = size(mask), size(image)
+    if a is not None and b is not None and a != b:
+        raise DataUnavailable(
+            f"{what} is {a[0]}x{a[1]} pixels, its image {b[0]}x{b[1]}; they must match"
+        )
 
 
 # --- torchvision ---------------------------------------------------------------

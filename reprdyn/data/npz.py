@@ -75,13 +75,17 @@ def _scaled(x: np.ndarray) -> np.ndarray:
     return x.astype(np.float32)
 
 
-def npz(path: str, x: str, y: str, test_fraction: float, seed: int):
-    """Samples, labels (train first, then test), the number of train samples and the class names."""
+def npz(path: str, x: str, y: str, test_fraction: float, seed: int, masks: str | None = None):
+    """Samples, labels (train first, then test), the number of train samples, the class names and
+    the masks (None without `masks`), split alike."""
     with np.load(path, allow_pickle=False) as f:
         xs, ys = _scaled(f[x]), f[y].astype(np.int64)
+        ms = f[masks] if masks else None
         test = (f[f"{x}_test"], f[f"{y}_test"]) if f"{x}_test" in f and f"{y}_test" in f else None
+        ms_test = f[f"{masks}_test"] if masks and test is not None else None
     if test is not None:
         x_tr, y_tr, x_te, y_te = xs, ys, _scaled(test[0]), test[1].astype(np.int64)
+        m_tr, m_te = ms, ms_test
     else:
         from sklearn.model_selection import train_test_split
 
@@ -89,6 +93,7 @@ def npz(path: str, x: str, y: str, test_fraction: float, seed: int):
         tr, te = train_test_split(idx, test_size=test_fraction, random_state=seed, stratify=ys)
         tr, te = np.sort(tr), np.sort(te)
         x_tr, y_tr, x_te, y_te = xs[tr], ys[tr], xs[te], ys[te]
+        m_tr, m_te = (ms[tr], ms[te]) if ms is not None else (None, None)
     labels = np.unique(np.concatenate([y_tr, y_te]))
     if labels.min() < 0:
         raise ValueError(f"{path}: labels must be 0..K-1; found {labels.min()}")
@@ -98,4 +103,32 @@ def npz(path: str, x: str, y: str, test_fraction: float, seed: int):
         np.concatenate([y_tr, y_te]),
         len(y_tr),
         [str(k) for k in range(K)],
+        np.concatenate([m_tr, m_te]).astype(np.int64) if ms is not None else None,
     )
+
+
+def check_masks(path: str, header: dict, x: str, masks: str, n_classes: int, ignore: int) -> None:
+    """Raise ValueError unless `masks` (and `<masks>_test` beside `<x>_test`) hold one integer
+    mask per image, of the image's height and width, with values 0..n_classes-1 or `ignore`."""
+    pairs = [(x, masks)] + [(f"{x}_test", f"{masks}_test")] * (f"{x}_test" in header)
+    for xs, ms in pairs:
+        if ms not in header:
+            raise ValueError(
+                f"{path} has no array {ms!r} (masks of {xs!r}); it has {sorted(header)}"
+            )
+        (shape, dtype), image = header[ms], header[xs][0]
+        if not np.issubdtype(np.dtype(dtype), np.integer):
+            raise ValueError(f"{path}: masks {ms!r} have dtype {dtype}; expected integers")
+        if len(shape) != 3 or shape[0] != image[0] or tuple(shape[1:]) != tuple(image[-2:]):
+            raise ValueError(
+                f"{path}: masks {ms!r} have shape {shape}; expected one (H, W) mask per image of "
+                f"{xs!r} {image}: ({image[0]}, {image[-2]}, {image[-1]})"
+            )
+        with np.load(path, allow_pickle=False) as f:
+            values = np.unique(f[ms])
+        bad = values[(values != ignore) & ((values < 0) | (values >= n_classes))]
+        if len(bad):
+            raise ValueError(
+                f"{path}: masks {ms!r} hold class {int(bad[0])}, outside 0..{n_classes - 1} of "
+                f"mask_classes (and {ignore}, the ignore_index); fix mask_classes or ignore_index"
+            )

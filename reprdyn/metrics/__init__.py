@@ -1,6 +1,6 @@
 """Metrics: CSNR (empirical from streamed moments with SVD or true bases, and the closed form),
-curve-shape
-summaries, feature distances across sigma, denoising quality and the generalisation score.
+curve-shape summaries, feature distances across sigma, denoising quality and the generalisation
+score.
 
 Numpy only at import time; torch and POT are imported by the functions that need them.
 """

@@ -79,8 +79,7 @@ def csnr_from_moments(M: np.ndarray, n: np.ndarray, bases) -> tuple[float, np.nd
     """CSNR from per-class second moments M (K, C, C), counts n (K,) and bases B_l (C, r_l).
 
     E_k||B_l^T f||^2 = tr(B_l^T M_k B_l), so this equals Definition 1's ratio of means over the
-    samples
-    (the tests compare it with that sample formula).
+    samples (the tests compare it with that sample formula).
     """
     K = len(M)
     # (K, K): class k data, basis l
@@ -96,9 +95,8 @@ def csnr_from_moments(M: np.ndarray, n: np.ndarray, bases) -> tuple[float, np.nd
 def csnr_theory(sigma, K: int, d: int, delta: float) -> np.ndarray:
     """Closed-form CSNR of the optimal posterior at clean inputs (docs/theory.md §5).
 
-    At delta = 0 it is +inf at every sigma, the delta -> 0 limit: a clean sample
-    then has no energy outside its own class subspace, and neither has the
-    posterior's estimate.
+    At delta = 0 it is +inf at every sigma, the delta -> 0 limit: a clean sample then has no energy
+    outside its own class subspace, and neither has the posterior's estimate.
     """
     sigma = np.asarray(sigma, dtype=np.float64)
     if delta == 0:

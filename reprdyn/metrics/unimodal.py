@@ -22,10 +22,9 @@ class Unimodality:
 def unimodality(sigma, values, tol: float = TOLERANCE) -> Unimodality:
     """Summarise a curve as rise-then-fall.
 
-    The curve is `unimodal` when its peak is interior (both the rise and the
-    fall exceed tol * range) and no step goes against the trend by more than
-    tol * range: non-decreasing up to the peak, non-increasing after it.
-    NaN values are ignored.
+    The curve is `unimodal` when its peak is interior (both the rise and the fall exceed tol *
+    range) and no step goes against the trend by more than tol * range: non-decreasing up to the
+    peak, non-increasing after it. NaN values are ignored.
     """
     sigma, values = np.asarray(sigma, float), np.asarray(values, float)
     ok = np.isfinite(values)

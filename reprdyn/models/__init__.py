@@ -7,6 +7,6 @@
 - `pretrained`: diffusers UNet, DiT and latent models, and Python plugins;
 - `build`: denoisers and losses from spec blocks; `kinds`: which kinds exist (no torch).
 
-The package itself imports nothing, so `reprdyn.models.kinds` and
-`reprdyn.models.schedules` stay free of torch.
+The package itself imports nothing, so `reprdyn.models.kinds` and `reprdyn.models.schedules` stay
+free of torch.
 """

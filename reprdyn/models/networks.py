@@ -1,8 +1,8 @@
 """Raw denoising networks F(x_in, c_noise): the paper's MLP and a small ADM-style U-Net.
 
-They know nothing of noise schedules; `precond` wraps them (as EDM's
-`EDMPrecond` wraps its U-Nets). Block names are stable, readable hook points:
-MLP `fc1`, `fc2`, `head`; U-Net `stem`, `enc.0`, `down.0`, `mid`, `dec.0`, `out`.
+They know nothing of noise schedules; `precond` wraps them (as EDM's `EDMPrecond` wraps its U-Nets).
+Block names are stable, readable hook points: MLP `fc1`, `fc2`, `head`; U-Net `stem`, `enc.0`,
+`down.0`, `mid`, `dec.0`, `out`.
 """
 
 from __future__ import annotations

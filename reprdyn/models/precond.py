@@ -1,12 +1,10 @@
 """Parameterisations: wrappers D(x; sigma) around raw networks, and their training losses.
 
-Every wrapper takes x = x0 + sigma * eps (docs/theory.md §1, the EDM/VE frame) and
-returns the posterior estimate of x0, so features and `output` mean the same
-thing for every parameterisation. The preconditioning arithmetic runs in
-float32 whatever the network's dtype: only the network's input is cast to it,
-and its output is cast back, so a float16 network never sees sigma^2 overflow
-or a signal rounded away. Losses are small callables whose constructors only
-store hyperparameters.
+Every wrapper takes x = x0 + sigma * eps (docs/theory.md §1, the EDM/VE frame) and returns the
+posterior estimate of x0, so features and `output` mean the same thing for every parameterisation.
+The preconditioning arithmetic runs in float32 whatever the network's dtype: only the network's
+input is cast to it, and its output is cast back, so a float16 network never sees sigma^2 overflow
+or a signal rounded away. Losses are small callables whose constructors only store hyperparameters.
 """
 
 from __future__ import annotations

@@ -1,12 +1,11 @@
 """Pretrained models behind reprdyn's denoiser interface: diffusers UNets, DiT, latent UNets, Python
 plugins.
 
-A pretrained VP (DDPM) network runs inside the same `VPPrecond` wrapper as the
-networks reprdyn trains, through `DiffusersNet`: the wrapper takes
-x = x0 + sigma eps (docs/theory.md §1) and feeds the network sqrt(abar_t) x at
-the fractional timestep of sigma under the model's own alphas_cumprod. Latent
-models come with a `LatentEncoder`, so noise is added to latents. Loading is
-local-first; a model that is not available offline is one clear error.
+A pretrained VP (DDPM) network runs inside the same `VPPrecond` wrapper as the networks reprdyn
+trains, through `DiffusersNet`: the wrapper takes x = x0 + sigma eps (docs/theory.md §1) and feeds
+the network sqrt(abar_t) x at the fractional timestep of sigma under the model's own alphas_cumprod.
+Latent models come with a `LatentEncoder`, so noise is added to latents. Loading is local-first; a
+model that is not available offline is one clear error.
 """
 
 from __future__ import annotations

@@ -1,9 +1,8 @@
 """Noise schedules and the sigma <-> timestep conversion of the noise frame (docs/theory.md §1).
 
-A VP/DDPM model at timestep t sees x_t = sqrt(abar_t) x0 + sqrt(1 - abar_t) eps,
-the same point as x0 + sigma_t eps scaled by sqrt(abar_t), with
-sigma_t = sqrt((1 - abar_t) / abar_t). This module is the one place sigma and t
-convert into each other; it needs numpy only.
+A VP/DDPM model at timestep t sees x_t = sqrt(abar_t) x0 + sqrt(1 - abar_t) eps, the same point as
+x0 + sigma_t eps scaled by sqrt(abar_t), with sigma_t = sqrt((1 - abar_t) / abar_t). This module is
+the one place sigma and t convert into each other; it needs numpy only.
 """
 
 from __future__ import annotations

@@ -1,14 +1,12 @@
 """The batched probe contract, shared by every probe kind.
 
-A probe is fitted on a *stack*: S feature sets X (S, n, C) — one per sigma —
-against T label vectors Y (T, n) — one per (label-noise level, seed). It learns
-every (s, t) pair at once and `decision_function` returns logits (S, T, m, K).
-`fit(X, Y, X_val, Y_val, seeds)` takes validation data (for selections that
-need it) and one seed per pair (for probes with random initialisation); each
-pair's answer depends on its own data and seed alone.
-Constructors only store parameters, `fit` returns self and learned state ends
-in `_`, as in scikit-learn. Inputs are standardised with the fitting data's
-statistics only.
+A probe is fitted on a *stack*: S feature sets X (S, n, C) — one per sigma — against T label vectors
+Y (T, n) — one per (label-noise level, seed). It learns every (s, t) pair at once and
+`decision_function` returns logits (S, T, m, K). `fit(X, Y, X_val, Y_val, seeds)` takes validation
+data (for selections that need it) and one seed per pair (for probes with random initialisation);
+each pair's answer depends on its own data and seed alone. Constructors only store parameters, `fit`
+returns self and learned state ends in `_`, as in scikit-learn. Inputs are standardised with the
+fitting data's statistics only.
 """
 
 from __future__ import annotations

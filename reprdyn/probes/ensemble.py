@@ -1,7 +1,7 @@
 """Selection on validation data and soft-voting ensembles across sigmas (docs/theory.md §6).
 
-Selection functions take validation accuracies only, so test labels cannot
-reach them; `evaluate` is the one place that sees test labels.
+Selection functions take validation accuracies only, so test labels cannot reach them; `evaluate` is
+the one place that sees test labels.
 """
 
 from __future__ import annotations

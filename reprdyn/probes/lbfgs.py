@@ -1,11 +1,10 @@
 """L-BFGS over many independent problems at once: each problem keeps its own history, step and
 stopping test.
 
-`fun(x)` maps parameters x (P, N) of P problems to their losses (P,) and gradients
-(P, N), each problem's from its own slice alone. One iteration takes the
-two-loop L-BFGS direction of every unfinished problem and a backtracking
-(Armijo) line search per problem, so a problem's trajectory is the one it would
-follow if it were solved alone: adding problems to a batch never changes the
+`fun(x)` maps parameters x (P, N) of P problems to their losses (P,) and gradients (P, N), each
+problem's from its own slice alone. One iteration takes the two-loop L-BFGS direction of every
+unfinished problem and a backtracking (Armijo) line search per problem, so a problem's trajectory is
+the one it would follow if it were solved alone: adding problems to a batch never changes the
 others' answers, unlike one L-BFGS run over the sum of the objectives.
 """
 

@@ -3,10 +3,9 @@ L-BFGS.
 
 Each problem minimises scikit-learn's objective
     C * sum_i CE(x_i W + b, y_i) + ||W||^2 / 2      (the intercept is not penalised),
-here divided by C * n (the same minimiser). The problems are solved side by side
-by `lbfgs`, each with its own history, line search and stopping test, so a
-problem's answer does not depend on what else is in the stack. With several
-values of C, the best is picked per problem on validation data.
+here divided by C * n (the same minimiser). The problems are solved side by side by `lbfgs`, each
+with its own history, line search and stopping test, so a problem's answer does not depend on what
+else is in the stack. With several values of C, the best is picked per problem on validation data.
 """
 
 from __future__ import annotations

@@ -1,15 +1,13 @@
 """Trained probes over the whole stack at once: BatchNorm1d + Linear (the paper's Table 1
 protocol) and Linear-ReLU-Linear (the posterior probe), with Adam and minibatches.
 
-Every (feature set, target set) pair is its own problem with its own weights,
-initialised from its own seed (`fit(..., seeds=)`, one per pair, which the
-probe stage derives from the pair's coordinates: sigma, label-noise level and
-seed), and its own loss term: the loss is the sum over pairs of each pair's
-mean cross-entropy, so Adam, which is elementwise, moves every pair as if it
-were fitted alone. Minibatch order and BatchNorm statistics depend on the
-inputs and the probe's seed only, so all target sets of one feature set share
-them; adding sigmas, label-noise levels or seeds to a grid changes no pair
-that was already in it.
+Every (feature set, target set) pair is its own problem with its own weights, initialised from its
+own seed (`fit(..., seeds=)`, one per pair, which the probe stage derives from the pair's
+coordinates: sigma, label-noise level and seed), and its own loss term: the loss is the sum over
+pairs of each pair's mean cross-entropy, so Adam, which is elementwise, moves every pair as if it
+were fitted alone. Minibatch order and BatchNorm statistics depend on the inputs and the probe's
+seed only, so all target sets of one feature set share them; adding sigmas, label-noise levels or
+seeds to a grid changes no pair that was already in it.
 """
 
 from __future__ import annotations
@@ -94,8 +92,8 @@ class _Trained(StackProbe):
         self, seeds: np.ndarray, shapes: list[tuple[tuple[int, ...], int]]
     ) -> list[torch.Tensor]:
         """PyTorch's nn.Linear initialisation, U(-1/sqrt(fan_in), 1/sqrt(fan_in)), of each (shape,
-        fan_in),
-        drawn for every pair (s, t) from that pair's own generator: tensors (S, T, *shape)."""
+        fan_in), drawn for every pair (s, t) from that pair's own generator: tensors (S, T,
+        *shape)."""
         S, T = seeds.shape
         out = [torch.empty(S, T, *shape, dtype=self.dtype) for shape, _ in shapes]
         for s in range(S):

@@ -1,8 +1,7 @@
 """Closed-form ridge probe on one-hot targets, lambda by GCV, exact leave-one-out or validation.
 
-One eigendecomposition of the Gram matrix Xc^T Xc = V diag(d^2) V^T per
-feature set serves every lambda and every target set (label-noise level and
-seed) at once. The intercept is not penalised.
+One eigendecomposition of the Gram matrix Xc^T Xc = V diag(d^2) V^T per feature set serves every
+lambda and every target set (label-noise level and seed) at once. The intercept is not penalised.
 """
 
 from __future__ import annotations
@@ -47,8 +46,7 @@ def gcv(d, UtY, Yc, lambdas):
 def loo(Xc, V, d, UtY, Yc, lambdas):
     """Exact leave-one-out MSE per (s, t, lambda), with no refits.
 
-    With H = 11^T/n + U diag(g) U^T, the LOO residual of sample i is
-    (y_i - yhat_i) / (1 - H_ii).
+    With H = 11^T/n + U diag(g) U^T, the LOO residual of sample i is (y_i - yhat_i) / (1 - H_ii).
     """
     S, n, _ = Xc.shape
     T, K, L, r = Yc.shape[0], Yc.shape[2], len(lambdas), d.shape[1]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -39,6 +39,9 @@ class MolrgData(Strict):
     def shape(self) -> tuple[int, ...]:
         return (self.n,)
 
+    has_masks: ClassVar[bool] = False
+    has_labels: ClassVar[bool] = True
+
 
 class DigitsData(Strict):
     """scikit-learn's bundled 8x8 handwritten digits (1797 images, 10 classes), scaled to [-1,
@@ -56,14 +59,101 @@ class DigitsData(Strict):
     def shape(self) -> tuple[int, ...]:
         return (1, self.size, self.size)
 
+    has_masks: ClassVar[bool] = False
+    has_labels: ClassVar[bool] = True
+
+
+MaskClasses = Annotated[
+    int | list[str],
+    Field(
+        description="the mask's classes: how many (values 0..N-1), or their names in value order"
+    ),
+]
+
+
+def _masks_declared(source, classes, what: str) -> None:
+    if source is not None and classes is None:
+        raise ValueError(
+            f"with {what}, give mask_classes: how many classes the masks hold, or their names "
+            "(values 0..N-1; ignore_index marks pixels that never count)"
+        )
+    if isinstance(classes, int) and classes < 2:
+        raise ValueError(f"mask_classes must be at least 2; got {classes}")
+
+
+FontName = Literal[
+    "dejavu-sans", "dejavu-sans-bold", "dejavu-sans-oblique", "dejavu-sans-bold-oblique",
+    "dejavu-mono", "dejavu-mono-bold", "dejavu-mono-oblique", "dejavu-mono-bold-oblique",
+    "dejavu-serif", "dejavu-serif-bold", "dejavu-serif-italic", "dejavu-serif-bold-italic",
+    "stix", "stix-bold", "stix-italic", "stix-bold-italic",
+    "cm-roman", "cm-bold", "cm-italic", "cm-math-italic", "cm-sans", "cm-typewriter",
+]  # fmt: skip
+Range = tuple[float, float]
+
+
+class GlyphsData(Strict):
+    """Characters rendered from matplotlib's own fonts (no download), with per-pixel masks.
+
+    Each sample draws its character (the class), font, size, rotation, shift, contrast and polarity
+    from a seeded generator of its own. Masks are 0 for background and class + 1 on the glyph (1 in
+    binary mode). Rendered arrays are cached (`compute.cache`, $REPRDYN_CACHE or ~/.cache/reprdyn).
+    """
+
+    kind: Literal["glyphs"]
+    name: Name
+    chars: str = Field("0123456789", min_length=2, description="one class per character")
+    size: Literal[16, 32] = Field(16, description="image side in pixels")
+    channels: Literal[1, 3] = Field(1, description="1: grey, 3: random colours")
+    scale: Range = Field((0.55, 0.85), description="glyph height as a share of the image side")
+    rotation: Range = Field((-20.0, 20.0), description="degrees")
+    translation: float = Field(0.12, ge=0, le=0.5, description="largest shift, share of the side")
+    contrast: Range = Field((0.3, 1.0), description="|foreground - background| in [0, 1] units")
+    polarity: Literal["random", "light-on-dark", "dark-on-light"] = "random"
+    clutter: int = Field(0, ge=0, le=20, description="background strokes (not in the mask)")
+    fonts: list[FontName] | None = Field(None, description="faces to draw from; default all 22")
+    test_fonts: list[FontName] | None = Field(
+        None, description="faces for the test split only (held out from train); default: the same"
+    )
+    mask: Literal["class", "binary"] = Field("class", description="mask values: class + 1, or 1")
+    n_train: int = Field(2000, gt=0)
+    n_test: int = Field(1000, gt=0)
+    seed: int | None = Field(None, description="render seed; defaults to the spec seed")
+
+    @model_validator(mode="after")
+    def _ranges(self) -> GlyphsData:
+        for name in ("scale", "rotation", "contrast"):
+            lo, hi = getattr(self, name)
+            if lo > hi:
+                raise ValueError(f"{name} runs from low to high; got [{lo}, {hi}]")
+        if not (0 < self.scale[0] and self.scale[1] <= 1.5):
+            raise ValueError(f"scale must lie in (0, 1.5]; got {list(self.scale)}")
+        if not (0 <= self.contrast[0] and self.contrast[1] <= 1):
+            raise ValueError(f"contrast must lie in [0, 1]; got {list(self.contrast)}")
+        if len(set(self.chars)) != len(self.chars):
+            raise ValueError(f"chars repeats a character: {self.chars!r}")
+        faces = self.fonts if self.fonts is not None else FontName.__args__
+        if not set(faces) - set(self.test_fonts or ()):
+            raise ValueError("every training font is held out for test; leave some for training")
+        return self
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return (self.channels, self.size, self.size)
+
+    has_masks: ClassVar[bool] = True
+    has_labels: ClassVar[bool] = True
+
+    @property
+    def mask_classes(self) -> list[str]:
+        return ["background", *self.chars] if self.mask == "class" else ["background", "glyph"]
+
 
 class NpzData(Strict):
     """Arrays from a NumPy .npz file: `x` (N, ...) and integer labels `y` (N,).
 
-    uint8 images are scaled to [-1, 1]; float arrays are used as they are.
-    A test split comes from `x_test`/`y_test` when the file has them, else
-    from a stratified `test_fraction` of `x`. The file itself is checked by
-    `reprdyn.checks` (headers only), after the spec is validated.
+    uint8 images are scaled to [-1, 1]; float arrays are used as they are. A test split comes from
+    `x_test`/`y_test` when the file has them, else from a stratified `test_fraction` of `x`. The
+    file itself is checked by `reprdyn.checks` (headers only), after the spec is validated.
     """
 
     kind: Literal["npz"]
@@ -78,6 +168,24 @@ class NpzData(Strict):
         0.3, gt=0, lt=1, description="stratified test split when there is no x_test"
     )
     seed: int | None = Field(None, description="split seed; defaults to the spec seed")
+    masks: str | None = Field(
+        None,
+        description="array of per-pixel class masks (N, H, W) for segmentation; `<masks>_test` "
+        "goes with x_test",
+    )
+    mask_classes: MaskClasses | None = None
+    ignore_index: int = Field(255, ge=0, description="mask value of pixels that never count")
+
+    @model_validator(mode="after")
+    def _masks(self) -> NpzData:
+        _masks_declared(self.masks, self.mask_classes, "masks")
+        return self
+
+    @property
+    def has_masks(self) -> bool:
+        return self.masks is not None
+
+    has_labels: ClassVar[bool] = True
 
     @property
     def shape(self) -> None:
@@ -146,9 +254,35 @@ class HfData(_Images):
     )
     revision: str | None = None
     image_column: str = "image"
-    label_column: str = "label"
+    label_column: str | None = Field(
+        "label", description="null: images without class labels (segmentation only)"
+    )
     train_split: str = "train"
     test_split: str = "test"
+    mask_column: str | None = Field(None, description="a column of mask images, for segmentation")
+    mask_folder: str | None = Field(
+        None,
+        description="or a folder parallel to a local imagefolder: the mask of data/x/y.jpg is "
+        "<mask_folder>/x/y.png; relative to the spec",
+        json_schema_extra={"x-path": True},
+    )
+    mask_classes: MaskClasses | None = None
+    ignore_index: int = Field(255, ge=0, description="mask value of pixels that never count")
+
+    @model_validator(mode="after")
+    def _masks(self) -> HfData:
+        if self.mask_column is not None and self.mask_folder is not None:
+            raise ValueError("give one of mask_column or mask_folder")
+        _masks_declared(self.mask_column or self.mask_folder, self.mask_classes, "masks")
+        return self
+
+    @property
+    def has_masks(self) -> bool:
+        return self.mask_column is not None or self.mask_folder is not None
+
+    @property
+    def has_labels(self) -> bool:
+        return self.label_column is not None
 
 
 TORCHVISION = ("CIFAR10", "CIFAR100", "Flowers102", "DTD", "ImageFolder")
@@ -156,8 +290,7 @@ TORCHVISION = ("CIFAR10", "CIFAR100", "Flowers102", "DTD", "ImageFolder")
 
 class TorchvisionData(_Images):
     """A torchvision dataset (needs the optional torchvision package, which `reprdyn.checks` looks
-    for):
-    CIFAR10/100, Flowers102, DTD, or an ImageFolder with train/ and test/ subfolders."""
+    for): CIFAR10/100, Flowers102, DTD, or an ImageFolder with train/ and test/ subfolders."""
 
     kind: Literal["torchvision"]
     dataset: Literal["CIFAR10", "CIFAR100", "Flowers102", "DTD", "ImageFolder"]
@@ -167,7 +300,11 @@ class TorchvisionData(_Images):
     )
     download: bool = Field(False, description="let torchvision download the files into root")
 
+    has_masks: ClassVar[bool] = False
+    has_labels: ClassVar[bool] = True
+
 
 Dataset = Annotated[
-    MolrgData | DigitsData | NpzData | HfData | TorchvisionData, Field(discriminator="kind")
+    MolrgData | DigitsData | GlyphsData | NpzData | HfData | TorchvisionData,
+    Field(discriminator="kind"),
 ]

@@ -1,8 +1,8 @@
 """Load a spec from YAML 1.2 with positions, so every error reads `file:line:col: path: message`.
 
-ruamel.yaml's round-trip loader keeps line/column for every key and item and
-follows YAML 1.2 number rules (`1e-3` is a float). Validation errors from
-pydantic are mapped back onto those positions and reported all at once.
+ruamel.yaml's round-trip loader keeps line/column for every key and item and follows YAML 1.2 number
+rules (`1e-3` is a float). Validation errors from pydantic are mapped back onto those positions and
+reported all at once.
 """
 
 from __future__ import annotations
@@ -199,8 +199,8 @@ def load_spec(
     every problem.
 
     `checks=False` stops after the pure stage (the schema, no I/O beyond the spec's files, no
-    torch); the
-    default also runs `reprdyn.checks`, which reads data headers and builds trainable networks.
+    torch); the default also runs `reprdyn.checks`, which reads data headers and builds trainable
+    networks.
     """
     return load(path, overrides, trust_code, checks)[0]
 

@@ -1,8 +1,8 @@
 """Turn a parsed spec tree into what gets validated: `${VAR}` expansion and `--set` overrides.
 
-Both work on the position-carrying YAML tree, so errors still name a place:
-an unset variable points at the value that uses it, and a bad override is
-reported against the `--set` expression that wrote it.
+Both work on the position-carrying YAML tree, so errors still name a place: an unset variable points
+at the value that uses it, and a bad override is reported against the `--set` expression that wrote
+it.
 """
 
 from __future__ import annotations
@@ -62,13 +62,15 @@ def parse_path(path: str) -> tuple:
     for m in PART.finditer(path):
         if m.start() != pos and path[pos : m.start()] != ".":
             raise ValueError(
-                f"cannot read the path {path!r}; write it like model.width or datasets[0].n_train"
+                f"cannot read the path {path!r}; write it like model.train.epochs or "
+                "datasets[0].n_train"
             )
         parts.append(int(m.group(2)) if m.group(2) is not None else m.group(1))
         pos = m.end()
     if not parts or pos != len(path):
         raise ValueError(
-            f"cannot read the path {path!r}; write it like model.width or datasets[0].n_train"
+            f"cannot read the path {path!r}; write it like model.train.epochs or "
+            "datasets[0].n_train"
         )
     return tuple(parts)
 
@@ -78,7 +80,7 @@ def apply_override(root: CommentedMap, expr: str) -> tuple:
     path."""
     path, eq, raw = expr.partition("=")
     if not eq:
-        raise ValueError(f"--set {expr!r}: expected PATH=VALUE, for example model.width=512")
+        raise ValueError(f"--set {expr!r}: expected PATH=VALUE, for example model.train.epochs=5")
     path = path.strip()
     # a sweep key is itself a path: sweep.datasets[0].n_train=[64, 256]
     if path.startswith("sweep."):

@@ -1,7 +1,7 @@
 """The spec: pydantic v2 models of a reprdyn experiment (pure data, no I/O).
 
-Every model forbids unknown keys; model, dataset and probe variants are
-discriminated unions on `kind`, so later kinds slot in as new union members.
+Every model forbids unknown keys; model, dataset and probe variants are discriminated unions on
+`kind`, so later kinds slot in as new union members.
 """
 
 from __future__ import annotations
@@ -128,8 +128,34 @@ class MLPProbe(_TrainedProbe):
     hidden: int = Field(256, gt=0)
 
 
+class SegLinearProbe(_Probe):
+    """Per-pixel ridge on one-hot mask labels from streamed normal equations (X^T X and X^T Y summed
+    over pixels): exact, in memory C x C whatever the number of pixels; lambda by validation mIoU.
+    """
+
+    kind: Literal["seg-linear"]
+    lambdas: list[PositiveFloat] | None = Field(
+        None,
+        min_length=1,
+        description="ridge penalties on standardised features; default 13 values from 1e-6 to 1",
+    )
+
+
+class SegMLPProbe(_TrainedProbe):
+    """The per-pixel MLP of Baranchuk et al. 2022 (Linear, ReLU, Linear), an ensemble of members
+    with their own seeds, trained on pixels sampled from the training images; their softmax outputs
+    are averaged."""
+
+    kind: Literal["seg-mlp"]
+    hidden: int = Field(256, gt=0)
+    ensemble: int = Field(3, ge=1, le=20, description="members, each with its own initialisation")
+    epochs: int = Field(10, gt=0)
+
+
+SEGMENTATION_PROBES = ("seg-linear", "seg-mlp")
 Probe = Annotated[
-    RidgeProbe | LogisticProbe | BNLinearProbe | MLPProbe, Field(discriminator="kind")
+    RidgeProbe | LogisticProbe | BNLinearProbe | MLPProbe | SegLinearProbe | SegMLPProbe,
+    Field(discriminator="kind"),
 ]
 
 
@@ -161,6 +187,7 @@ MetricName = Literal[
     "sw_distance",
     "cka",
     "generalization",
+    "miou",
 ]
 ALL_METRICS: tuple[str, ...] = typing.get_args(MetricName)
 DEFAULT_METRICS: tuple[str, ...] = (
@@ -171,6 +198,10 @@ DEFAULT_METRICS: tuple[str, ...] = (
     "unimodality",
 )
 NEEDS_PROBES = ("unimodality", "sw_distance")  # they read the accuracy curves
+# metrics that read class labels (a dataset with masks only has none)
+LABEL_METRICS = ("accuracy", "class_accuracy", "csnr", "csnr_theory", "unimodality", "sw_distance")
+# metrics that read pooled features (the `features` stage)
+POOLED_METRICS = ("accuracy", "class_accuracy", "csnr", "posterior_mse", "sw_distance", "cka")
 
 
 class Analysis(Strict):
@@ -202,6 +233,24 @@ class Generation(Strict):
     )
     batch_size: int = Field(256, gt=0)
     seed: int = 0
+
+
+class Segmentation(Strict):
+    """How segmentation probes (seg-linear, seg-mlp) see the data: a few labelled images, pixels
+    streamed, pixels sampled only for the MLP (docs/theory.md §7; Baranchuk et al. 2022)."""
+
+    train_images: int | None = Field(
+        None,
+        gt=1,
+        description="labelled train images to fit on (a seeded subset; default all); "
+        "val_fraction of them choose lambda",
+    )
+    test_images: int | None = Field(None, gt=0, description="test images to score (default all)")
+    max_pixels: int = Field(
+        50_000, gt=0, description="pixels sampled from the training images for seg-mlp, in all"
+    )
+    class_balanced: bool = Field(True, description="sample each image's classes equally")
+    seed: int = Field(0, description="seed of the image subsets and the pixel sampling")
 
 
 class Csnr(Strict):
@@ -311,6 +360,37 @@ def _models(data: dict) -> list:
     return list((data.get("models") or {}).values())
 
 
+def _check_segmentation(metrics: list[str], data: dict) -> None:
+    """miou goes with segmentation probes, and both need datasets with masks."""
+    seg = [p.label for p in data.get("probes") or [] if p.kind in SEGMENTATION_PROBES]
+    if seg and "miou" not in metrics:
+        raise ValueError(f"segmentation probes {seg} report miou; add `miou` to metrics")
+    if "miou" in metrics and not seg:
+        raise ValueError(
+            "miou needs a segmentation probe: add {kind: seg-linear} or {kind: seg-mlp} to "
+            "`probes` (and layer sets under `dense:`)"
+        )
+    classify = [p.label for p in data.get("probes") or [] if p.kind not in SEGMENTATION_PROBES]
+    if "probes" in data and not classify and {"accuracy", "class_accuracy"} & set(metrics):
+        raise ValueError(
+            "accuracy needs a classification probe (ridge, logistic, bn-linear, mlp); the probes "
+            "are all segmentation probes, which report miou: drop accuracy from metrics"
+        )
+    unlabelled = [d.name for d in data.get("datasets") or [] if not d.has_labels]
+    labelled = sorted(set(metrics) & set(LABEL_METRICS))
+    if unlabelled and labelled:
+        raise ValueError(
+            f"datasets {unlabelled} have no class labels (label_column: null), so {labelled} "
+            "cannot be measured; keep miou, posterior_mse, cka or generalization"
+        )
+    unmasked = [d.name for d in data.get("datasets") or [] if not d.has_masks]
+    if "miou" in metrics and unmasked:
+        raise ValueError(
+            f"miou needs per-pixel masks; datasets {unmasked} have none (glyphs has "
+            "them; npz takes `masks:`, hf takes `mask_column:` or `mask_folder:`)"
+        )
+
+
 def _not_molrg(data: dict) -> list[str]:
     """Names of the validated datasets that are not MoLRG (they have no true bases)."""
     return [d.name for d in data.get("datasets") or [] if d.kind != "molrg"]
@@ -349,6 +429,11 @@ class Spec(Strict):
         None, description="the grid as VP timesteps instead of sigmas (needs a vp model)"
     )
     layers: list[Annotated[str, Field(min_length=1)]] = Field(["output"], min_length=1)
+    dense: dict[Name, list[Annotated[str, Field(min_length=1)]]] | None = Field(
+        None,
+        description="per-pixel features for segmentation probes: named sets of layers whose "
+        "maps are upsampled (bilinear) to the mask size and concatenated, as in Baranchuk et al.",
+    )
     inputs: list[Literal["clean", "noisy"]] = Field(["clean"], min_length=1)
     noise_draws: int = Field(
         1, ge=1, description="noisy input: features averaged over this many draws"
@@ -371,6 +456,7 @@ class Spec(Strict):
     analysis: Analysis = Analysis()
     generation: Generation = Generation()
     csnr: Csnr = Csnr()
+    segmentation: Segmentation = Segmentation()
     sweep: dict[str, list[bool | int | float | str]] | None = Field(
         None,
         description="parameters to vary, each a path (datasets[0].n_train, model.train.epochs) "
@@ -387,13 +473,18 @@ class Spec(Strict):
     @model_validator(mode="before")
     @classmethod
     def _default_metrics(cls, data):
-        """Default metrics: all that apply (csnr_theory only when every dataset is molrg)."""
+        """Default metrics: all that apply (csnr_theory only when every dataset is molrg with delta
+        > 0; miou when there are segmentation probes)."""
         if isinstance(data, dict) and "metrics" not in data:
             ds = data.get("datasets")
             molrg = isinstance(ds, list) and all(
                 isinstance(d, dict) and d.get("kind") == "molrg" and d.get("delta") != 0 for d in ds
             )
-            data = {**data, "metrics": [m for m in DEFAULT_METRICS if molrg or m != "csnr_theory"]}
+            probes = data.get("probes") if isinstance(data.get("probes"), list) else []
+            seg = [isinstance(p, dict) and p.get("kind") in SEGMENTATION_PROBES for p in probes]
+            metrics = [m for m in DEFAULT_METRICS if molrg or m != "csnr_theory"]
+            metrics = [] if seg and all(seg) else metrics  # segmentation alone: miou alone
+            data = {**data, "metrics": metrics + ["miou"] * any(seg)}
         return data
 
     @field_validator("inputs", mode="before")
@@ -511,13 +602,48 @@ class Spec(Strict):
         dup = _dups([p.label for p in v])
         if dup:
             raise ValueError(f"two probes are both called {dup[0]!r}; give one a `name`")
-        layers = info.data.get("layers") or []
+        layers, dense = info.data.get("layers") or [], list(info.data.get("dense") or {})
         for p in v:
+            if p.kind in SEGMENTATION_PROBES:
+                if not dense:
+                    raise ValueError(
+                        f"probe {p.label!r} is a segmentation probe: it reads per-pixel features; "
+                        "name layer sets under `dense:` (for example dense: "
+                        "{decoder: [dec.0, dec.1]})"
+                    )
+                bad = [x for x in p.layers or [] if x not in dense]
+                if bad:
+                    raise ValueError(
+                        f"segmentation probe {p.label!r} reads {bad}; it reads the dense sets "
+                        f"{dense}"
+                    )
+                continue
             bad = [x for x in p.layers or [] if x not in layers]
             if bad:
                 raise ValueError(
                     f"probe {p.label!r} reads layers {bad} that are not in `layers` {layers}"
+                    + (
+                        " (dense sets are for seg-linear and seg-mlp)"
+                        if set(bad) & set(dense)
+                        else ""
+                    )
                 )
+        return v
+
+    @field_validator("dense")
+    @classmethod
+    def _dense(cls, v, info):
+        if v is None:
+            return v
+        if not v:
+            raise ValueError("`dense` is empty; name at least one set of layers, or leave it out")
+        clash = [name for name in v if name in (info.data.get("layers") or [])]
+        if clash:
+            raise ValueError(f"dense set {clash[0]!r} has the name of a pooled layer; rename it")
+        for name, members in v.items():
+            dup = _dups(members)
+            if not members or dup:
+                raise ValueError(f"dense set {name!r} needs distinct layers; got {members}")
         return v
 
     @field_validator("sweep")
@@ -570,6 +696,8 @@ class Spec(Strict):
                     f"{', '.join(needs)} read(s) the probes' accuracy curves; add `accuracy` to "
                     "metrics"
                 )
+        if info.field_name == "metrics":
+            _check_segmentation(v, info.data)
         if info.field_name == "metrics" and "generalization" in v:
             kinds = [m.kind for m in _models(info.data)]
             if kinds and all(k == "dae" for k in kinds):
@@ -643,7 +771,21 @@ class Spec(Strict):
         return [float(t) for t in VPSchedule.from_config(vp).timestep(self.sigmas)]
 
     def probe_layers(self, probe) -> list[str]:
+        """The layers a probe reads: pooled layers, or for a segmentation probe dense sets."""
+        if probe.kind in SEGMENTATION_PROBES:
+            return probe.layers or list(self.dense or {})
         return probe.layers or self.layers
+
+    @property
+    def pooled(self) -> bool:
+        """Whether any metric reads pooled features (else no `features` task is planned)."""
+        return bool(set(self.metrics) & set(POOLED_METRICS))
+
+    @property
+    def cube_layers(self) -> list[str]:
+        """The `layer` coordinate of the metric cube: the pooled layers (when a metric reads them),
+        then the dense sets."""
+        return [*(self.layers if self.pooled else ()), *(self.dense or {})]
 
     @property
     def store_path(self) -> str:

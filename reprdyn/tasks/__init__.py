@@ -6,6 +6,7 @@ holds the datasets and models a process has built, so each is built once per
 process (per worker, on a cluster).
 
     train -> data -> features (per sigma) -> theory, probe -> analysis, generate
+                  -> segment (per sigma)
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 from ..caches import Context, use_threads
 from ..errors import lookup
 from ..plan import Task
-from . import analysis, data, features, generate, probe, theory, train
+from . import analysis, data, features, generate, probe, segment, theory, train
 
 STAGES = {
     "train": train.run,
@@ -23,6 +24,7 @@ STAGES = {
     "probe": probe.run,
     "analysis": analysis.run,
     "generate": generate.run,
+    "segment": segment.run,
 }
 
 

@@ -59,8 +59,7 @@ def _subset(n: int, max_samples: int, seed: int) -> np.ndarray:
 
 def reference_sigma(ctx: Context, dataset: str, model: str, layer: str, inp: str) -> int:
     """Index of the best sigma on validation for the first probe reading `layer` (lowest label
-    noise,
-    mean over seeds); the probes' own choice, never the test split."""
+    noise, mean over seeds); the probes' own choice, never the test split."""
     spec = ctx.spec
     probe = next(p for p in spec.probes if layer in spec.probe_layers(p))
     val = store.open_group(ctx.path, store.group(dataset, "metrics"))["val_accuracy"]

@@ -7,7 +7,7 @@ import numpy as np
 import xarray as xr
 
 from .. import cube, store
-from ..caches import Context
+from ..caches import Context, check_dense
 from ..extract import FORWARD_ROWS
 from ..plan import Task
 
@@ -26,9 +26,11 @@ def run(task: Task, ctx: Context) -> None:
     store.allocate(
         ctx.path,
         store.group(task.dataset, "metrics"),
-        cube.template(spec, data.classes),
+        cube.template(spec, data.classes, data.mask_classes),
         cube.chunks(spec),
     )
-    for layer, channels in ctx.models.channels(task.dataset).items():
+    if spec.dense:
+        check_dense(spec, ctx.models.layer_shapes(task.dataset))
+    for layer, channels in (ctx.models.channels(task.dataset) if spec.pooled else {}).items():
         template, chunks = cube.features_template(spec, data, channels, FORWARD_ROWS)
         store.allocate(ctx.path, store.group(task.dataset, "features", layer), template, chunks)

@@ -1,6 +1,5 @@
 """Stage `features`: every layer of one model at one sigma, streamed into the store, with CSNR and
-the
-posterior's quality at that sigma.
+the posterior's quality at that sigma.
 
 One forward pass per block of samples serves every layer (docs/theory.md §6);
 features go to the store a chunk at a time, and per-class second moments of the
@@ -91,8 +90,7 @@ def _extract_input(
     task: Task, ctx: Context, net, data: Data, x0: np.ndarray, noise: NoiseStream | None, j: int
 ) -> dict[str, ClassMoments]:
     """Stream input `j` (clean or noisy) of every layer into the store; on a device out-of-memory
-    error,
-    start again with half the samples per forward pass."""
+    error, start again with half the samples per forward pass."""
     spec, model, i = ctx.spec, task.param("model"), task.param("sigma_index")
     mi = (
         (next(k for k, (n, _) in enumerate(spec.model_items()) if n == model),)

@@ -1,6 +1,5 @@
 """Stage `generate`: samples from a model with its own sampler, scored against the data it learned
-from
-(the generalisation score of appendix A.2: the share of samples that are not near-copies)."""
+from (the generalisation score of appendix A.2: the share of samples that are not near-copies)."""
 
 from __future__ import annotations
 

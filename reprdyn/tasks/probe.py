@@ -1,11 +1,10 @@
 """Stage `probe`: one probe on one layer and input, over the whole sigma x (label noise x seed) grid
 at once.
 
-The protocol (docs/theory.md §6): a validation split fixed per spec and dataset;
-label noise on train and validation alike; sigma*, lambda and C chosen on
-validation accuracy only (`choose` never sees a test label); test accuracy per
-sigma, at sigma* and for the soft-voting ensemble, read in `evaluate`, the only
-place test labels are used.
+The protocol (docs/theory.md §6): a validation split fixed per spec and dataset; label noise on
+train and validation alike; sigma*, lambda and C chosen on validation accuracy only (`choose` never
+sees a test label); test accuracy per sigma, at sigma* and for the soft-voting ensemble, read in
+`evaluate`, the only place test labels are used.
 """
 
 from __future__ import annotations
@@ -91,8 +90,8 @@ def run(task: Task, ctx: Context) -> None:
 
 def _on_grid(spec, x: np.ndarray, name: str) -> np.ndarray:
     """An array over the flat target axis T = label_noise x seed, as its variable's dims in one
-    probe task's
-    region: singleton model / layer / probe / input, T split into (label_noise, seed)."""
+    probe task's region: singleton model / layer / probe / input, T split into (label_noise,
+    seed)."""
     # (sigma?, layer, label_noise, seed, probe, input, member? / class?)
     dims = cube.VARIABLES[name].dims
     before = 1 if dims[0] == "sigma" else 0
@@ -114,8 +113,8 @@ def _member_sigmas(spec, members: list[np.ndarray]) -> np.ndarray:
 def val_split(spec, dataset: str, y_train: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(fit, val) positions within the train split: fixed per spec and dataset, stratified.
 
-    The split does not depend on the label-noise level or seed, so one
-    factorisation per feature set serves all of them.
+    The split does not depend on the label-noise level or seed, so one factorisation per feature set
+    serves all of them.
     """
     from sklearn.model_selection import train_test_split
 

@@ -12,12 +12,18 @@ TEMPLATES = {  # name -> what it sets up
     "molrg-theory": "analytic MoLRG posterior: probe accuracy and CSNR across sigma (seconds)",
     "molrg-mlp": "an MLP trained as a DDPM on MoLRG, probed across VP timesteps (minutes)",
     "digits-unet": "an EDM U-Net on 8x8 digits with label noise and sigma ensembles (minutes)",
+    "glyphs-unet": "an EDM U-Net on rendered characters (no download): the rise and fall of "
+    "accuracy across sigma (minutes)",
+    "glyphs-segmentation": "per-pixel segmentation probes on decoder maps across sigma, clean "
+    "and noisy (minutes)",
     "dae-vs-diffusion": "single-sigma DAEs against one diffusion model (minutes)",
     "memorization": "a sweep over training-set size: probe curves and the generalisation score "
     "(minutes)",
     "cifar10-ddpm": "a pretrained diffusers DDPM on a CIFAR-10 subset (needs diffusers, datasets, "
     "a download)",
     "imagenet-dit": "DiT-XL/2 on a local ImageNet subset, latents and patch tokens (needs a GPU)",
+    "celebahq-ldm-segmentation": "face-part segmentation with a CelebA-HQ latent diffusion model "
+    "(needs a GPU, local images and masks)",
 }
 
 

@@ -1,0 +1,306 @@
+"""Stage `segment`: segmentation probes on dense features of one model at one sigma (Figure 1b).
+
+The protocol (docs/theory.md §7) follows Baranchuk et al. 2022 and keeps the classification
+protocol's honesty. A seeded subset of the train images is split into fit and validation images;
+label noise moves pixel labels of both (never `ignore` pixels). Pass 1 streams the fit images:
+`seg-linear` sums its normal equations over every pixel, and `seg-mlp` keeps only seeded samples of
+pixels (class-balanced if asked), on which its ensemble is trained. Pass 2 streams validation and
+test images into confusion matrices: lambda is chosen on validation mIoU, and only `_scores` reads
+the clean test masks. No pixel feature is ever held for a whole image set (`reprdyn.dense`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from .. import cube, store
+from ..caches import Context
+from ..dense import iter_maps, pixel_slices, sample_pixels
+from ..extract import FORWARD_ROWS, NoiseStream
+from ..metrics.segmentation import class_iou
+from ..plan import Task
+from ..probes import MLPProbe, corrupt_labels
+from ..probes.segmentation import SegLinear
+from ..seeds import derive_seed
+from ..spec.schema import SEGMENTATION_PROBES
+
+
+def run(task: Task, ctx: Context) -> None:
+    spec, data = ctx.spec, ctx.data.get(task.dataset)
+    model, i, sigma = task.param("model"), task.param("sigma_index"), task.param("sigma")
+    net = ctx.models.denoiser(model, task.dataset, i)
+    x0 = ctx.models.inputs(model, task.dataset)
+    fit, val, test = image_sets(spec, task.dataset, data)
+    probes = [p for p in spec.probes if p.kind in SEGMENTATION_PROBES]
+    layers, probe_names = spec.cube_layers, [p.label for p in spec.probes]
+    T, M = len(spec.label_noise) * len(spec.seeds), len(data.mask_classes)
+    shape = (len(layers), T, len(probe_names), len(spec.inputs))  # (layer, T, probe, input)
+    miou, val_miou, per_class = (
+        np.full(shape, np.nan),
+        np.full(shape, np.nan),
+        np.full((*shape, M), np.nan),
+    )
+    labels = PixelLabels(spec, task.dataset, data)
+    for j, inp in enumerate(spec.inputs):
+        noise = (
+            NoiseStream(
+                derive_seed(spec.seed, task.dataset, "noise", model, repr(float(sigma))),
+                x0.shape[1:],
+            )
+            if inp == "noisy"
+            else None
+        )
+        stream = Stream(ctx, net, x0, sigma, noise, data.masks.shape[1:])
+        fitted = _fit(task, ctx, stream, fit, labels, probes, inp)
+        conf_val, conf_test = _scores(stream, fitted, val, test, labels, data, M)
+        for (set_name, label), (cv, ct) in zip(fitted, zip(conf_val, conf_test)):
+            li, pi = layers.index(set_name), probe_names.index(label)
+            v = _miou(cv)  # (T, L): lambda (seg-linear) chosen on validation images alone
+            pick = v.argmax(1)
+            at = ct[np.arange(T), pick]  # (T, M, M) test confusions at the chosen lambda
+            val_miou[li, :, pi, j] = v[np.arange(T), pick]
+            per_class[li, :, pi, j] = np.stack([class_iou(c) for c in at])
+            miou[li, :, pi, j] = _miou(at[:, None])[:, 0]
+    _write(ctx, task, data, {"miou": miou, "val_miou": val_miou, "class_iou": per_class})
+
+
+def image_sets(spec, dataset: str, data) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(fit, validation, test) image indices: seeded subsets of the train and test splits; each
+    draw has its own stream, so changing one size never moves the other sets."""
+    seg = spec.segmentation
+
+    def pick(pool: np.ndarray, n: int | None, what: str) -> np.ndarray:
+        rng = np.random.default_rng(derive_seed(spec.seed, dataset, "segment", what, seg.seed))
+        return np.sort(rng.permutation(pool)[:n]) if n is not None else pool
+
+    train = pick(np.flatnonzero(data.split == "train"), seg.train_images, "train")
+    test = pick(np.flatnonzero(data.split == "test"), seg.test_images, "test")
+    n_val = min(max(1, round(spec.val_fraction * len(train))), len(train) - 1)
+    order = np.random.default_rng(derive_seed(spec.seed, dataset, "segment", "val", seg.seed))
+    perm = order.permutation(len(train))
+    return np.sort(train[perm[n_val:]]), np.sort(train[perm[:n_val]]), test
+
+
+class PixelLabels:
+    """Pixel labels of an image for every (label-noise level, seed): (T, H*W), clean where the
+    mask says `ignore`; the noise of image i depends on (spec seed, dataset, i, level, seed) only.
+    Computed when asked, never kept: small arrays held across a pass fragment the heap."""
+
+    def __init__(self, spec, dataset: str, data):
+        self.spec, self.dataset, self.data = spec, dataset, data
+
+    def __call__(self, image: int) -> np.ndarray:
+        spec, data = self.spec, self.data
+        flat = data.masks[image].reshape(-1).astype(np.int64)
+        ok = flat != data.ignore_index
+        rows = []
+        for p in spec.label_noise:
+            for r in spec.seeds:
+                y = flat.copy()
+                if p > 0:
+                    seed = derive_seed(spec.seed, self.dataset, "pixels", int(image), r, repr(p))
+                    rng = np.random.default_rng(seed)
+                    y[ok] = corrupt_labels(
+                        flat[ok], p, len(data.mask_classes), rng, spec.label_noise_kind
+                    )
+                rows.append(y)
+        return np.stack(rows)
+
+
+class Stream:
+    """One input's dense features at one sigma: `slices(images)` yields (image indices, row range,
+    {dense set: (g, rows, W, C) pixel features}) for the images in order."""
+
+    def __init__(self, ctx: Context, net, x0, sigma: float, noise, size: tuple[int, int]):
+        self.ctx, self.net, self.x0, self.sigma = ctx, net, x0, sigma
+        self.noise, self.size = noise, size
+        self.sets = ctx.spec.dense
+        self.layers = sorted({x for members in self.sets.values() for x in members})
+
+    def slices(self, images: np.ndarray):
+        spec = self.ctx.spec
+        for idx, maps in iter_maps(
+            self.net,
+            self.x0,
+            images,
+            self.sigma,
+            self.layers,
+            noise=self.noise,
+            draws=spec.noise_draws,
+            rows=FORWARD_ROWS,
+            device=self.ctx.device,
+        ):
+            for name, members in self.sets.items():
+                for a, b, r0, r1, X in pixel_slices([maps[m] for m in members], self.size):
+                    yield name, idx[a:b], (r0, r1), X
+
+
+def _fit(task, ctx, stream: Stream, fit: np.ndarray, labels: PixelLabels, probes, inp: str):
+    """Pass 1 over the fit images: {(dense set, probe label): fitted probe}."""
+    spec, data = ctx.spec, ctx.data.get(task.dataset)
+    seg, W, M = spec.segmentation, data.masks.shape[2], len(data.mask_classes)
+    # seg-linear: normal equations over every pixel, per (dense set, probe)
+    linear = {
+        (name, p.label): SegLinear(M, p.lambdas, ctx.device)
+        for p in probes
+        if p.kind == "seg-linear"
+        for name in spec.probe_layers(p)
+    }
+    # seg-mlp: each fit image gives its share of max_pixels, chosen before any feature exists
+    sampled = {name for p in probes if p.kind == "seg-mlp" for name in spec.probe_layers(p)}
+    share = -(-seg.max_pixels // max(len(fit), 1))
+    chosen = {
+        int(k): sample_pixels(
+            data.masks[k],
+            share,
+            data.ignore_index,
+            seg.class_balanced,
+            np.random.default_rng(derive_seed(spec.seed, task.dataset, "sample", int(k), seg.seed)),
+        )
+        for k in fit
+    }
+    # one buffer per dense set, filled in image order: nothing small is kept between slices
+    offset = dict(zip(chosen, np.cumsum([0] + [len(v) for v in chosen.values()])[:-1]))
+    n_sampled = sum(len(v) for v in chosen.values())
+    samples: dict[str, torch.Tensor] = {}
+    for name, images, (r0, r1), X in stream.slices(fit):
+        X = X.reshape(len(images), -1, X.shape[-1])  # (g, rows * W, C)
+        Y = np.stack([labels(k)[:, r0 * W : r1 * W] for k in images], 1)  # (T, g, rows * W)
+        keep = data.masks[images, r0:r1].reshape(-1) != data.ignore_index  # (g * rows * W,)
+        for (set_name, _), solver in linear.items():
+            if set_name == name:
+                rows = torch.as_tensor(keep, device=X.device)
+                solver.partial_fit(X.reshape(-1, X.shape[-1])[rows], Y.reshape(len(Y), -1)[:, keep])
+        if name in sampled and name not in samples:
+            samples[name] = X.new_empty((n_sampled, X.shape[-1]))  # (n, C)
+        for g, k in enumerate(images if name in sampled else ()):
+            at = chosen[int(k)]
+            inside = (at >= r0 * W) & (at < r1 * W)
+            start = offset[int(k)] + int(np.count_nonzero(at < r0 * W))
+            rows = torch.as_tensor(at[inside] - r0 * W, device=X.device)  # within these rows
+            samples[name][start : start + len(rows)] = X[g, rows]
+    fitted = {key: Linear(solver.solve()) for key, solver in linear.items()}
+    if sampled:  # the sampled pixels' labels, in the same image order: (T, n)
+        Y = np.concatenate([labels(k)[:, chosen[int(k)]] for k in fit], axis=1)
+    for p in probes:
+        for name in spec.probe_layers(p) if p.kind == "seg-mlp" else ():
+            X = samples[name][None]  # (1, n, C)
+            seed = derive_seed(spec.seed, task.dataset, task.param("model"), name, inp, p.label)
+            fitted[name, p.label] = Ensemble.fit(p, M, seed, task.param("sigma"), spec, X, Y)
+    return fitted
+
+
+class Linear:
+    """A solved SegLinear: scores (T, L, m, M) for every lambda."""
+
+    def __init__(self, solver: SegLinear):
+        self.solver = solver
+
+    def scores(self, X: torch.Tensor) -> torch.Tensor:
+        return self.solver.decision_function(X)
+
+
+class Ensemble:
+    """The seg-mlp ensemble, fitted as one MLPProbe over T x E target sets (member fastest), each
+    member initialised from its own seed (sigma, label-noise level, seed, member); its scores are
+    the members' mean softmax, (T, 1, m, M)."""
+
+    def __init__(self, probe: MLPProbe, members: int):
+        self.probe, self.members = probe, members
+
+    @classmethod
+    def fit(cls, cfg, M: int, seed: int, sigma: float, spec, X, Y: np.ndarray) -> Ensemble:
+        E = cfg.ensemble
+        cells = [
+            [
+                derive_seed(seed, repr(float(sigma)), repr(float(p)), r, e)
+                for p in spec.label_noise
+                for r in spec.seeds
+                for e in range(E)
+            ]
+        ]
+        params = cfg.model_dump(include={"epochs", "batch_size", "lr", "weight_decay", "hidden"})
+        probe = MLPProbe(M, **params, seed=seed, device=str(X.device))
+        return cls(probe.fit(X, np.repeat(Y, E, axis=0), seeds=cells), E)
+
+    def scores(self, X: torch.Tensor) -> torch.Tensor:
+        logits = self.probe.decision_function(X[None])[0]  # (T * E, m, M)
+        prob = torch.softmax(logits, -1)
+        return prob.view(-1, self.members, *prob.shape[1:]).mean(1)[:, None]  # (T, 1, m, M)
+
+
+def _scores(stream: Stream, fitted: dict, val, test, labels: PixelLabels, data, M: int):
+    """Pass 2: per fitted probe, confusion matrices (T, L, M, M) on the validation images (noisy
+    labels, as in training) and on the test images (clean masks)."""
+    is_val = set(val.tolist())
+    conf = {key: [None, None] for key in fitted}
+    images = np.concatenate([val, test])
+    W = data.masks.shape[2]
+    for name, idx, (r0, r1), X in stream.slices(images):
+        X = X.reshape(-1, X.shape[-1])  # (g * rows * W, C)
+        for part, sel in ((0, [k in is_val for k in idx]), (1, [k not in is_val for k in idx])):
+            sel = np.asarray(sel)
+            if not sel.any():
+                continue
+            mine = idx[sel]
+            clean = data.masks[mine, r0:r1].reshape(-1).astype(np.int64)  # (m,)
+            truth = (
+                np.concatenate([labels(k)[:, r0 * W : r1 * W] for k in mine], axis=1)
+                if part == 0
+                else clean[None]
+            )  # (T or 1, m)
+            rows = torch.as_tensor(np.repeat(sel, (r1 - r0) * W), device=X.device)
+            for (set_name, label), probe in fitted.items():
+                if set_name != name:
+                    continue
+                pred = probe.scores(X[rows]).argmax(-1).cpu().numpy()  # (T, L, m)
+                c = _confusion(truth, pred, clean != data.ignore_index, M)
+                prev = conf[set_name, label][part]
+                conf[set_name, label][part] = c if prev is None else prev + c
+    return [conf[k][0] for k in fitted], [conf[k][1] for k in fitted]
+
+
+def _confusion(truth: np.ndarray, pred: np.ndarray, keep: np.ndarray, M: int) -> np.ndarray:
+    """(T, L, M, M) counts of (true, predicted) over the kept pixels; truth (T or 1, m), pred (T, L,
+    m)."""
+    T, L, _ = pred.shape
+    truth = np.broadcast_to(truth, (T, truth.shape[-1]))[:, None, keep]  # (T, 1, m')
+    cell = np.arange(T * L).reshape(T, L, 1) * M * M
+    flat = cell + truth * M + pred[:, :, keep]
+    return np.bincount(flat.reshape(-1), minlength=T * L * M * M).reshape(T, L, M, M)
+
+
+def _miou(conf: np.ndarray) -> np.ndarray:
+    """mIoU (T, L) of confusions (T, L, M, M): IoU averaged over the classes that occur."""
+    tp = np.diagonal(conf, axis1=-2, axis2=-1).astype(np.float64)
+    union = conf.sum(-1) + conf.sum(-2) - tp
+    with np.errstate(invalid="ignore", divide="ignore"):
+        iou = np.where(union > 0, tp / union, np.nan)
+    with np.errstate(invalid="ignore"):
+        return np.nanmean(iou, -1)
+
+
+def _write(ctx: Context, task: Task, data, values: dict[str, np.ndarray]) -> None:
+    """The whole (model, sigma) chunk of every segmentation variable: NaN outside the dense sets
+    and the segmentation probes."""
+    spec = ctx.spec
+    lead = (None,) * (len(cube.model_dims(spec)) + 1)  # singleton model and sigma dims
+    labels = spec.label_noise, spec.seeds
+    region = {}
+    for name, v in values.items():
+        # (layer, T, probe, input[, class]) -> (layer, P, R, probe, input[, class])
+        v = v.reshape(v.shape[0], len(labels[0]), len(labels[1]), *v.shape[2:])
+        region[name] = v[lead]
+    coords = {
+        "sigma": [task.param("sigma")],
+        "layer": spec.cube_layers,
+        "label_noise": spec.label_noise,
+        "seed": spec.seeds,
+        "probe": [p.label for p in spec.probes],
+        "input": spec.inputs,
+        "segment_class": data.mask_classes,
+        **cube.model_sel(spec, task.param("model")),
+    }
+    part = cube.labelled(spec, region, **coords)
+    store.write_region(ctx.path, store.group(task.dataset, "metrics"), part)

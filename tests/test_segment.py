@@ -1,0 +1,126 @@
+"""The segment stage against a brute force: every pixel's features materialised with
+F.interpolate, scikit-learn's Ridge on them, lambda chosen on validation images, mIoU by hand."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from conftest import SEG_SMALL
+from torch.nn import functional as F
+
+
+@pytest.fixture(scope="module")
+def seg_run(tmp_path_factory):
+    from reprdyn import load_spec, run
+
+    tmp = tmp_path_factory.mktemp("seg")
+    (tmp / "seg.yaml").write_text(SEG_SMALL + f"compute: {{cache: {tmp / 'cache'}}}\n")
+    spec = load_spec(tmp / "seg.yaml")
+    run(spec, store=tmp / "seg.zarr", spec_text=(tmp / "seg.yaml").read_text())
+    return spec, tmp / "seg.zarr"
+
+
+def _brute_miou(truth: np.ndarray, pred: np.ndarray, M: int) -> float:
+    """mIoU by counting pixels class by class."""
+    ious = []
+    for k in range(M):
+        union = np.sum((truth == k) | (pred == k))
+        if union:
+            ious.append(np.sum((truth == k) & (pred == k)) / union)
+    return float(np.mean(ious))
+
+
+def test_seg_linear_matches_brute_force_ridge(seg_run):
+    from sklearn.linear_model import Ridge
+
+    from reprdyn import open as open_store
+    from reprdyn.caches import Context
+    from reprdyn.extract import NoiseStream, extract
+    from reprdyn.seeds import derive_seed
+    from reprdyn.tasks.segment import PixelLabels, image_sets
+
+    spec, path = seg_run
+    ctx = Context.create(spec, path)
+    data = ctx.data.get("glyphs")
+    fit, val, test = image_sets(spec, "glyphs", data)
+    cube = open_store(path)["glyphs"]
+    M, H = len(data.mask_classes), data.masks.shape[1]
+    labels = PixelLabels(spec, "glyphs", data)
+    for s_i, sigma in enumerate(spec.sigmas):
+        net = ctx.models.denoiser("", "glyphs", s_i)
+        noise = NoiseStream(
+            derive_seed(spec.seed, "glyphs", "noise", "", repr(float(sigma))), data.x.shape[1:]
+        )
+        for inp in ("clean", "noisy"):
+
+            def pixels(idx):  # (n_images * H * W, C): every pixel's features at once
+                x = data.x[idx].astype(np.float64)
+                if inp == "noisy":
+                    x = x + sigma * noise.at(idx)
+                maps = extract(
+                    net, torch.as_tensor(x, dtype=torch.float32), sigma, ["dec.0", "dec.1"], False
+                )
+                up = [
+                    F.interpolate(maps[n], (H, H), mode="bilinear", align_corners=False)
+                    for n in ("dec.0", "dec.1")
+                ]
+                return (
+                    torch.cat(up, 1)
+                    .permute(0, 2, 3, 1)
+                    .reshape(-1, sum(u.shape[1] for u in up))
+                    .double()
+                    .numpy()
+                )
+
+            Xf, Xv, Xt = pixels(fit), pixels(val), pixels(test)
+            mu, sd = Xf.mean(0), Xf.std(0)
+            sd[sd < 1e-12] = 1
+            for t, p in enumerate(spec.label_noise):
+                yf = np.concatenate([labels(k)[t] for k in fit])
+                yv = np.concatenate([labels(k)[t] for k in val])
+                scores = []
+                for lam in (0.001, 0.1, 10):
+                    r = Ridge(alpha=lam * len(yf)).fit((Xf - mu) / sd, np.eye(M)[yf])
+                    scores.append(
+                        (
+                            _brute_miou(yv, r.predict((Xv - mu) / sd).argmax(1), M),
+                            _brute_miou(
+                                data.masks[test].reshape(-1), r.predict((Xt - mu) / sd).argmax(1), M
+                            ),
+                        )
+                    )
+                best = max(range(3), key=lambda i: scores[i][0])
+                got = cube.sel(
+                    sigma=sigma, layer="both", probe="seg-linear", input=inp, label_noise=p, seed=0
+                )
+                assert float(got["val_miou"]) == pytest.approx(scores[best][0], abs=1e-9)
+                assert float(got["miou"]) == pytest.approx(scores[best][1], abs=1e-9)
+
+
+def test_results_do_not_depend_on_how_pixels_are_sliced(seg_run, tmp_path, monkeypatch):
+    """Slices of one row instead of whole images: the same mIoU (sums differ at rounding at most,
+    predictions not at all)."""
+    from reprdyn import dense, load_spec, run
+    from reprdyn import open as open_store
+
+    spec, path = seg_run
+    monkeypatch.setattr(dense, "PIXEL_BYTES", 1)
+    text = SEG_SMALL + f"compute: {{cache: {path.parent / 'cache'}}}\n"
+    (tmp_path / "seg.yaml").write_text(text)
+    run(load_spec(tmp_path / "seg.yaml"), store=tmp_path / "again.zarr", spec_text=text)
+    a, b = open_store(path)["glyphs"], open_store(tmp_path / "again.zarr")["glyphs"]
+    for var in ("miou", "val_miou", "class_iou"):
+        np.testing.assert_array_equal(a[var].values, b[var].values)
+
+
+def test_every_segmentation_cell_is_filled_and_nothing_else(seg_run):
+    from reprdyn import open as open_store
+
+    _, path = seg_run
+    cube = open_store(path)["glyphs"]
+    assert list(cube.layer.values) == ["both", "last"]
+    assert cube["miou"].notnull().all() and cube["val_miou"].notnull().all()
+    assert ((cube["miou"] > 0) & (cube["miou"] <= 1)).all()
+    assert list(cube.segment_class.values) == ["background", "0", "1"]
+    assert "accuracy" not in cube  # segmentation alone: no pooled features, no accuracy

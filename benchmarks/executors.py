@@ -3,15 +3,14 @@ extraction-heavy spec.
 
     python benchmarks/executors.py [--repeats 2] [--spec unet|mlp]
 
-Two extraction-heavy specs. `unet`: a U-Net (channels 48, mult [1, 2]) on
-scikit-learn's digits, 24 sigmas, clean and noisy inputs with 2 noise draws, four
-layers, ridge probes. `mlp`: a width-256 MLP DDPM on MoLRG (8,000 samples), 20
-timesteps, clean and noisy inputs with 4 draws, batch 128, three layers: many
-small forward passes, where Python overhead rather than BLAS sets the pace. The model
-is trained once beforehand (the checkpoint cache is shared), so both executors
-time the same work: extraction, CSNR, probes and writes. Local runs in one
-process with torch on both cores; dask runs two single-threaded worker
-processes, cluster start-up included. Prints the throughput ratio.
+Two extraction-heavy specs. `unet`: a U-Net (channels 48, mult [1, 2]) on scikit-learn's digits, 24
+sigmas, clean and noisy inputs with 2 noise draws, four layers, ridge probes. `mlp`: a width-256 MLP
+DDPM on MoLRG (8,000 samples), 20 timesteps, clean and noisy inputs with 4 draws, 64-row passes,
+three layers: many small forward passes, where Python overhead rather than BLAS sets the pace. The
+model is trained once beforehand (the checkpoint cache is shared), so both executors time the same
+work: extraction, CSNR, probes and writes. Local runs in one process, one task at a time, on
+compute.threads (1 by default); dask runs two single-threaded worker processes, cluster start-up
+included. Prints the throughput ratio.
 """
 
 from __future__ import annotations

@@ -3,10 +3,9 @@
     python benchmarks/extract.py [--repeats 5]
 
 Three timings over the same batches, interleaved and repeated (medians reported):
-  bare    - net(x, sigma) under inference_mode: no hooks, no pooling, no writes
-  reprdyn - iter_features (hooks on every requested layer, pooling) + chunked zarr writes
-  (RowWriter)
-  naive   - one forward pass per layer, each with a single hook (the usual notebook loop)
+- bare: net(x, sigma) under inference_mode: no hooks, no pooling, no writes;
+- reprdyn: iter_features (hooks on every requested layer, pooling) + chunked zarr writes;
+- naive: one forward pass per layer, each with a single hook (the usual notebook loop).
 Prints throughput ratios measured in this run: reprdyn/bare (target >= 0.85) and reprdyn/naive.
 """
 

@@ -2,12 +2,11 @@
 
     python benchmarks/probes.py [--dims 256] [--sigmas 12]
 
-Features of digits size: scikit-learn's digits (1,257 train / 540 test, 10
-classes) through a fixed random ReLU layer of `dims` units, with input noise that
-grows along a 12-point sigma grid; 5 label-noise levels (0..0.8). That is a
-grid of 60 probes. The baseline standardises each feature set with its train
-statistics and fits LogisticRegression(C=1, max_iter=1000) per probe. Prints
-the speed ratios (loop / batched) and the accuracy deltas, all measured here.
+Features of digits size: scikit-learn's digits (1,257 train / 540 test, 10 classes) through a fixed
+random ReLU layer of `dims` units, with input noise that grows along a 12-point sigma grid; 5
+label-noise levels (0..0.8). That is a grid of 60 probes. The baseline standardises each feature set
+with its train statistics and fits LogisticRegression(C=1, max_iter=1000) per probe. Prints the
+speed ratios (loop / batched) and the accuracy deltas, all measured here.
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ import math
 from pathlib import Path
 
 from . import plot
-from .query import summarize
+from .query import summarize, summarize_segmentation
 from .spec import to_yaml
 from .store import Results
 
@@ -81,7 +81,7 @@ def _png(fig) -> str:
 def _summary(path: Path) -> str:
     rows = summarize(str(path))
     if not rows:
-        return "<p class='muted'>No probe results in this store.</p>"
+        return "<p class='muted'>No classification probe results in this store.</p>"
     swept = any(r.point for r in rows)
     head = (["point"] if swept else []) + [
         "dataset",
@@ -120,6 +120,37 @@ def _summary(path: Path) -> str:
         for r in rows
     ]
     return _table(head, body, left=6 + swept)
+
+
+def _segmentation_summary(path: Path) -> str:
+    rows = summarize_segmentation(str(path))
+    if not rows:
+        return ""
+    swept = any(r.point for r in rows)
+    head = (["point"] if swept else []) + [
+        "dataset",
+        "model",
+        "dense set",
+        "input",
+        "probe",
+        "σ* (val)",
+        "mIoU@σ*",
+        "± std",
+        "test-curve peak σ",
+        "test-curve peak mIoU",
+        "unimodal",
+    ]
+    body = [
+        ([r.point] if swept else [])
+        + [r.dataset, r.model or "–", r.layer, r.input, r.probe, r.best_sigma_label]
+        + [r.best_miou, r.best_miou_std, r.test_peak_sigma, r.test_peak_miou]
+        + ["yes" if r.unimodal else "no"]
+        for r in rows
+    ]
+    return (
+        "<h3>Segmentation</h3><p class='muted'>σ* is chosen on validation mIoU; mIoU@σ* is test "
+        "mIoU.</p>" + _table(head, body, left=6 + swept)
+    )
 
 
 def _label_noise_table(res: Results, dataset: str) -> str:
@@ -180,6 +211,7 @@ def build(store: str | Path) -> str:
         "the ensemble are test accuracy (mean and std over seeds). The test-curve peak describes "
         "the curve's shape and is not a result.</p>",
         _summary(path),
+        _segmentation_summary(path),
     ]
     for dataset in res.datasets:
         parts += [

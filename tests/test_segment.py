@@ -124,3 +124,25 @@ def test_every_segmentation_cell_is_filled_and_nothing_else(seg_run):
     assert ((cube["miou"] > 0) & (cube["miou"] <= 1)).all()
     assert list(cube.segment_class.values) == ["background", "0", "1"]
     assert "accuracy" not in cube  # segmentation alone: no pooled features, no accuracy
+
+
+def test_run_summary_and_report_show_segmentation(seg_run):
+    import json
+
+    from typer.testing import CliRunner
+
+    from reprdyn.cli import app
+    from reprdyn.report import build
+
+    spec, path = seg_run
+    spec_file = path.parent / "seg.yaml"
+    out = CliRunner().invoke(app, ["run", str(spec_file), "--store", str(path), "--json"])
+    assert out.exit_code == 0, out.output
+    rows = json.loads(out.stdout)["segmentation"]
+    assert len(rows) == 2 * 2 * 2  # dense sets x inputs x probes
+    assert {r["probe"] for r in rows} == {"seg-linear", "seg-mlp"}
+    assert all(r["best_sigma"] in (0.1, 1.0) and 0 < r["best_miou"] <= 1 for r in rows)
+    table = CliRunner().invoke(app, ["run", str(spec_file), "--store", str(path)])
+    assert "mIoU@σ*" in table.stdout and "query: reprdyn query" in table.stdout
+    html = build(path)
+    assert "<h3>Segmentation</h3>" in html and "alt='segmentation'" in html

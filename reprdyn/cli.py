@@ -454,34 +454,18 @@ def _summary(rows: list, path: str, seg: list | None = None) -> None:
 
 
 def _segmentation_table(rows: list) -> None:
-    table = Table(title=SEGMENTATION_TITLE)
-    multi, swept = any(r.model for r in rows), any(r.point for r in rows)
-    names = ("point",) * swept + ("dataset",) + ("model",) * multi + ("dense set", "input", "probe")
-    for col in names + ("σ* (val)", "mIoU@σ*", "test-curve peak σ", "peak mIoU", "unimodal"):
-        table.add_column(col, justify="left" if col in names else "right")
-    for r in rows:
-        _row(
-            table,
-            *((r.point,) if swept else ()),
-            r.dataset,
-            *((r.model,) if multi else ()),
-            r.layer,
-            r.input,
-            r.probe,
-            r.best_sigma_label,
-            _pm(r.best_miou, r.best_miou_std),
-            _fmt(r.test_peak_sigma),
-            f"{r.test_peak_miou:.4f}",
-            "yes" if r.unimodal else "no",
-        )
-    out.print(table)
+    values = ("σ* (val)", "mIoU@σ*", "test-curve peak σ", "peak mIoU", "unimodal")
+    _table(SEGMENTATION_TITLE, rows, "dense set", values, lambda r: (
+        r.best_sigma_label,
+        _pm(r.best_miou, r.best_miou_std),
+        _fmt(r.test_peak_sigma),
+        f"{r.test_peak_miou:.4f}",
+        "yes" if r.unimodal else "no",
+    ))  # fmt: skip
 
 
 def _accuracy_table(rows: list) -> None:
-    table = Table(title=SUMMARY_TITLE)
-    multi, swept = any(r.model for r in rows), any(r.point for r in rows)
-    names = ("point",) * swept + ("dataset",) + ("model",) * multi + ("layer", "input", "probe")
-    for col in names + (
+    values = (
         "σ* (val)",
         "acc@σ*",
         "ensemble acc",
@@ -490,26 +474,30 @@ def _accuracy_table(rows: list) -> None:
         "test-curve peak σ",
         "test-curve peak acc",
         "unimodal",
-    ):
+    )
+    _table(SUMMARY_TITLE, rows, "layer", values, lambda r: (
+        r.best_sigma_label,
+        _pm(r.best_accuracy, r.best_accuracy_std),
+        _pm(r.ensemble_accuracy, r.ensemble_accuracy_std),
+        _fmt(r.csnr_at_best),
+        _fmt(r.csnr_peak_sigma),
+        _fmt(r.test_peak_sigma),
+        f"{r.test_peak_accuracy:.4f}",
+        "yes" if r.unimodal else "no",
+    ))  # fmt: skip
+
+
+def _table(title: str, rows: list, layer: str, values: tuple, cells) -> None:
+    """One summary table: the row's coordinates (point and model only when they vary), then
+    `cells(row)` under `values`."""
+    table = Table(title=title)
+    multi, swept = any(r.model for r in rows), any(r.point for r in rows)
+    names = ("point",) * swept + ("dataset",) + ("model",) * multi + (layer, "input", "probe")
+    for col in names + values:
         table.add_column(col, justify="left" if col in names else "right")
     for r in rows:
-        _row(
-            table,
-            *((r.point,) if swept else ()),
-            r.dataset,
-            *((r.model,) if multi else ()),
-            r.layer,
-            r.input,
-            r.probe,
-            r.best_sigma_label,
-            _pm(r.best_accuracy, r.best_accuracy_std),
-            _pm(r.ensemble_accuracy, r.ensemble_accuracy_std),
-            _fmt(r.csnr_at_best),
-            _fmt(r.csnr_peak_sigma),
-            _fmt(r.test_peak_sigma),
-            f"{r.test_peak_accuracy:.4f}",
-            "yes" if r.unimodal else "no",
-        )
+        lead = (r.point,) * swept + (r.dataset,) + (r.model,) * multi + (r.layer, r.input, r.probe)
+        _row(table, *lead, *cells(r))
     out.print(table)
 
 

@@ -20,6 +20,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from .seeds import derive_seed
+
 OUTPUT = "output"
 FORWARD_ROWS = 64  # samples per forward pass, aligned to sample index: the same blocks on every run
 
@@ -87,6 +89,17 @@ class NoiseStream:
             sel = index // self.BLOCK == b
             out[sel] = self._draw(draw, int(b))[index[sel] - b * self.BLOCK]
         return out
+
+
+def input_noise(spec, dataset: str, model: str, sigma: float, shape, inp: str):
+    """The noise stream of one (dataset, model, sigma) for input `inp`: None for clean input.
+
+    Keyed by the sigma's value, not its place in the grid, and shared by every stage that feeds
+    noisy input (pooled features, dense features), so sample i sees the same noise in each.
+    """
+    if inp != "noisy":
+        return None
+    return NoiseStream(derive_seed(spec.seed, dataset, "noise", model, repr(float(sigma))), shape)
 
 
 def _first(t) -> torch.Tensor:

@@ -18,7 +18,7 @@ import zarr
 from .. import cube, store
 from ..caches import Context
 from ..data import Data
-from ..extract import FORWARD_ROWS, OUTPUT, NoiseStream, iter_features
+from ..extract import FORWARD_ROWS, OUTPUT, NoiseStream, input_noise, iter_features
 from ..metrics.csnr import ClassMoments, csnr_from_moments, svd_bases
 from ..metrics.posterior import posterior_quality
 from ..plan import Task
@@ -39,16 +39,7 @@ def run(task: Task, ctx: Context) -> None:
         np.full((n_layers, n_inputs), np.nan),
     )
     for j, inp in enumerate(spec.inputs):
-        # the noise of (sample, draw) at this sigma: keyed by the sigma's value, not its place in
-        # the grid
-        noise = (
-            NoiseStream(
-                derive_seed(spec.seed, task.dataset, "noise", model, repr(float(sigma))),
-                x0.shape[1:],
-            )
-            if inp == "noisy"
-            else None
-        )
+        noise = input_noise(spec, task.dataset, model, sigma, x0.shape[1:], inp)
         moments = _extract_input(task, ctx, net, data, x0, noise, j)
         for li, layer in enumerate(spec.layers):
             if layer in moments:

@@ -17,7 +17,7 @@ import torch
 from .. import cube, store
 from ..caches import Context
 from ..dense import iter_maps, pixel_slices, sample_pixels
-from ..extract import FORWARD_ROWS, NoiseStream
+from ..extract import FORWARD_ROWS, input_noise
 from ..metrics.segmentation import class_iou
 from ..plan import Task
 from ..probes import MLPProbe, corrupt_labels
@@ -43,14 +43,7 @@ def run(task: Task, ctx: Context) -> None:
     )
     labels = PixelLabels(spec, task.dataset, data)
     for j, inp in enumerate(spec.inputs):
-        noise = (
-            NoiseStream(
-                derive_seed(spec.seed, task.dataset, "noise", model, repr(float(sigma))),
-                x0.shape[1:],
-            )
-            if inp == "noisy"
-            else None
-        )
+        noise = input_noise(spec, task.dataset, model, sigma, x0.shape[1:], inp)
         stream = Stream(ctx, net, x0, sigma, noise, data.masks.shape[1:])
         fitted = _fit(task, ctx, stream, fit, labels, probes, inp)
         conf_val, conf_test = _scores(stream, fitted, val, test, labels, data, M)

@@ -427,3 +427,28 @@ def test_unknown_layer_of_a_pretrained_model_suggests_one(tmp_path, repos):
         "did you mean 'up_blocks.1'?" in r.stderr and "`reprdyn layers SPEC` lists them" in r.stderr
     )
     assert len(r.stderr) < 600 and not store.exists()  # not every leaf module of the UNet
+
+
+@pytest.mark.parametrize(
+    "model, dense",
+    [
+        ("{kind: dit, id: dit}", "[transformer_blocks.1]"),  # patch tokens as a (D, s, s) map
+        ("{kind: ldm, id: ldm, autoencoder: vq}", "[up_blocks.0, mid_block]"),  # latent maps
+    ],
+)
+def test_dense_sets_of_pretrained_latent_models_segment(tmp_path, repos, model, dense):
+    """Maps at latent (or token-grid) resolution are upsampled to the image's mask size."""
+    with np.load(repos / "images.npz") as f:
+        x, y = f["x"], f["y"]
+    masks = (x[:, 0] > np.median(x[:, 0])).astype(np.int64)  # (N, H, W): bright vs dark pixels
+    np.savez(repos / "masked.npz", x=x, y=y, m=masks)
+    text = spec_text(model, "[output]").replace(
+        "images.npz", "masked.npz, masks: m, mask_classes: 2"
+    )
+    text = text.replace("layers: [output]\n", f"dense: {{d: {dense}}}\n").replace(
+        "probes: [{kind: ridge}]", "probes: [{kind: seg-linear}]"
+    )
+    r, store = run(tmp_path, repos, text)
+    assert r.exit_code == 0, r.stderr
+    miou = reprdyn.open(store)["img"]["miou"]
+    assert miou.notnull().all() and (miou > 0.3).all()  # better than predicting one class

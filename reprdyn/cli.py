@@ -91,7 +91,13 @@ def handled(fn):
             raise
         except SpecError as e:
             _fail([str(i) for i in e.issues])
-        except (StoreError, QueryError, UserError, InputError) as e:
+        except InputError as e:
+            if e.at is not None and _SPEC_FILE:  # at the spec field it concerns
+                from .spec.loader import locate
+
+                _fail(str(locate(_SPEC_FILE[0], e.at, str(e))))
+            _fail(f"error: {e}")
+        except (StoreError, QueryError, UserError) as e:
             _fail(f"error: {e}")
         except Stopped:
             _fail(
@@ -113,11 +119,15 @@ TRUST = typer.Option(
 )
 
 
+_SPEC_FILE: list[Path] = []  # the spec this command loaded, to position errors found later
+
+
 def _load(path: Path, overrides: list[str] = (), trust: bool = False):
     """The spec, its text as written (plus the --set lines) and the texts of the bases it
     extends."""
     from .spec import load
 
+    _SPEC_FILE[:] = [path]
     spec, sources = load(path, overrides, trust)
     text = sources.pop(str(path))
     if overrides:  # the store keeps the spec as written plus what the command line changed

@@ -13,7 +13,12 @@ from dataclasses import dataclass
 
 class InputError(ValueError):
     """Something the spec points at is missing, unreadable or does not fit; the message says what
-    to do."""
+    to do. `at` is the spec field it concerns, e.g. ("datasets", "pics", "mask_folder") (a dataset
+    by name), so the command line can report it at the field's file:line:col."""
+
+    def __init__(self, message: str, at: tuple | None = None):
+        super().__init__(message)
+        self.at = at
 
 
 class StoreError(Exception):

@@ -275,7 +275,7 @@ def test_hf_missing_mask_column_is_named(tmp_path):
     spec = validate_text(_mask_spec(tmp_path, "    mask_column: segmentation\n"))
     with pytest.raises(
         DataUnavailable,
-        match="mask_column: the local imagefolder folder .* has no column 'segmentation'",
+        match="mask_column: the local imagefolder .* has no column 'segmentation'",
     ):
         build_dataset(spec.datasets[0], 0)
 
@@ -298,3 +298,22 @@ def test_hf_parquet_mask_column(tmp_path):
     text = text.replace("layers: [mid]\n", "dense: {all: [mid]}\nprobes: [{kind: seg-linear}]\n")
     data = build_dataset(validate_text(text).datasets[0], 0)
     assert [int(np.unique(m)[0]) for m in data.masks] == [0, 1, 2, 0, 1]
+
+
+def test_mask_problems_found_at_load_are_reported_at_the_spec_field(tmp_path):
+    """The command line positions a problem found while loading the masks at the field that
+    names them: file:line:col, like a schema error."""
+    from typer.testing import CliRunner
+
+    from reprdyn.cli import app
+
+    pytest.importorskip("datasets")
+    _masked_folder(tmp_path, "class")
+    spec = tmp_path / "s.yaml"
+    spec.write_text(_mask_spec(tmp_path))
+    r = CliRunner().invoke(app, ["run", str(spec), "--store", str(tmp_path / "s.zarr")])
+    assert r.exit_code == 2 and "Traceback" not in r.output
+    line = next(x for x in spec.read_text().splitlines() if "mask_folder" in x)
+    number = spec.read_text().splitlines().index(line) + 1
+    assert f"s.yaml:{number}:" in r.stderr and "datasets[0].mask_folder:" in r.stderr
+    assert "holds class 7" in r.stderr

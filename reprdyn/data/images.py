@@ -125,7 +125,11 @@ def load_hf(cfg) -> dict:
     folder = Path(cfg.path)
     if folder.is_dir():
         fmt = _local_format(folder)
-        args, kwargs, where = (fmt,), {"data_dir": str(folder)}, f"local {fmt} folder {folder}"
+        args, kwargs, where = (
+            (fmt,),
+            {"data_dir": str(folder)},
+            f"local {fmt} {folder}" if fmt == "imagefolder" else f"local parquet folder {folder}",
+        )
     elif cfg.path.startswith((".", "/", "~")):
         raise DataUnavailable(
             f"dataset folder {cfg.path} does not exist (a relative path resolves against the "
@@ -167,7 +171,8 @@ def load_hf(cfg) -> dict:
         if col is not None and col not in ds[cfg.train_split].column_names:
             raise DataUnavailable(
                 f"dataset {cfg.name!r}, {field_name}: the {where} has no column {col!r}; it has "
-                f"{ds[cfg.train_split].column_names}"
+                f"{ds[cfg.train_split].column_names}",
+                at=("datasets", cfg.name, field_name),
             )
     return {"train": ds[cfg.train_split], "test": ds[cfg.test_split]}
 
@@ -197,7 +202,16 @@ def hf_images(cfg, seed: int):
 
 
 def _masks(cfg, chosen, n: int) -> np.ndarray:
-    """The masks of the chosen rows, checked against their images and mask_classes: (n, H, W)."""
+    """The masks of the chosen rows, checked against their images and mask_classes: (n, H, W); a
+    problem is reported at the spec field that names the masks."""
+    try:
+        return _read_masks(cfg, chosen, n)
+    except DataUnavailable as e:
+        field = "mask_column" if cfg.mask_column is not None else "mask_folder"
+        raise DataUnavailable(str(e), at=("datasets", cfg.name, field)) from None
+
+
+def _read_masks(cfg, chosen, n: int) -> np.ndarray:
     import datasets
 
     def undecoded(col: str) -> list:  # paths or bytes: a mask's own pixels, never converted

@@ -189,6 +189,20 @@ def load(
     return _validate(data, str(path), overrides, trust_code, checks), sources
 
 
+def locate(path: str | Path, at: tuple, message: str) -> Issue:
+    """`message` positioned at field `at` of the spec file (a dataset named instead of indexed:
+    ("datasets", name, field)); a field the file does not write is reported at its parent."""
+    path = Path(path)
+    data = compose(
+        parse_yaml(_read(path), str(path)), path, lambda p: parse_yaml(_read(p), str(p)), _fail_at
+    )
+    loc = list(at)
+    if len(loc) > 1 and loc[0] == "datasets" and isinstance(loc[1], str):
+        names = [d.get("name") if isinstance(d, dict) else None for d in data.get("datasets") or []]
+        loc[1] = names.index(loc[1]) if loc[1] in names else 0
+    return _issue_at(data, tuple(loc), message, str(path))
+
+
 def load_spec(
     path: str | Path,
     overrides: tuple[str, ...] | list[str] = (),

@@ -146,3 +146,32 @@ def test_run_summary_and_report_show_segmentation(seg_run):
     assert "mIoU@σ*" in table.stdout and "query: reprdyn query" in table.stdout
     html = build(path)
     assert "<h3>Segmentation</h3>" in html and "alt='segmentation'" in html
+
+
+def test_out_of_memory_retries_the_input_with_fewer_images(seg_run, tmp_path, monkeypatch, caplog):
+    """A simulated out-of-memory error: the input is redone with fewer images per forward pass
+    (down to 8); the noise of every image stays, so the mIoU is that of an uninterrupted run."""
+    import logging
+
+    import reprdyn.tasks.segment as segment
+    from reprdyn import load_spec, run
+    from reprdyn import open as open_store
+
+    monkeypatch.setattr(logging.getLogger("reprdyn"), "propagate", True)
+    spec, path = seg_run
+    real = segment.iter_maps
+
+    def picky(net, x0, index, sigma, layers, *, rows, **kw):
+        for i, block in enumerate(real(net, x0, index, sigma, layers, rows=rows, **kw)):
+            if rows > 8 and i == 0:  # a device that fits 8 images per pass
+                raise torch.OutOfMemoryError("CUDA out of memory (simulated)")
+            yield block
+
+    monkeypatch.setattr(segment, "iter_maps", picky)
+    text = SEG_SMALL + f"compute: {{cache: {path.parent / 'cache'}}}\n"
+    (tmp_path / "seg.yaml").write_text(text)
+    with caplog.at_level("WARNING", logger="reprdyn"):
+        run(load_spec(tmp_path / "seg.yaml"), store=tmp_path / "oom.zarr", spec_text=text)
+    assert "with 8 images per forward pass" in caplog.text
+    a, b = open_store(path)["glyphs"], open_store(tmp_path / "oom.zarr")["glyphs"]
+    np.testing.assert_array_equal(a["miou"].values, b["miou"].values)

@@ -11,6 +11,8 @@ the clean test masks. No pixel feature is ever held for a whole image set (`repr
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 import torch
 
@@ -24,6 +26,8 @@ from ..probes import MLPProbe, corrupt_labels
 from ..probes.segmentation import SegLinear
 from ..seeds import derive_seed
 from ..spec.schema import SEGMENTATION_PROBES
+
+log = logging.getLogger("reprdyn")
 
 
 def run(task: Task, ctx: Context) -> None:
@@ -44,9 +48,28 @@ def run(task: Task, ctx: Context) -> None:
     labels = PixelLabels(spec, task.dataset, data)
     for j, inp in enumerate(spec.inputs):
         noise = input_noise(spec, task.dataset, model, sigma, x0.shape[1:], inp)
-        stream = Stream(ctx, net, x0, sigma, noise, data.masks.shape[1:])
-        fitted = _fit(task, ctx, stream, fit, labels, probes, inp)
-        conf_val, conf_test = _scores(stream, fitted, val, test, labels, data, M)
+        rows = FORWARD_ROWS
+        while True:  # on a device out-of-memory error, this input again with half the images
+            try:
+                stream = Stream(ctx, net, x0, sigma, noise, data.masks.shape[1:], rows)
+                fitted = _fit(task, ctx, stream, fit, labels, probes, inp)
+                conf_val, conf_test = _scores(stream, fitted, val, test, labels, data, M)
+                break
+            except torch.OutOfMemoryError:
+                if rows == 1:
+                    raise
+                rows //= 2
+                log.warning(
+                    "%s: out of memory on %s; retrying input %s with %d images per forward pass "
+                    "(sums can differ at float rounding from a run with %d)",
+                    task.label,
+                    ctx.device,
+                    inp,
+                    rows,
+                    FORWARD_ROWS,
+                )
+                if torch.cuda.is_available():
+                    torch.cuda.empty_cache()
         for (set_name, label), (cv, ct) in zip(fitted, zip(conf_val, conf_test)):
             li, pi = layers.index(set_name), probe_names.index(label)
             v = _miou(cv)  # (T, L): lambda (seg-linear) chosen on validation images alone
@@ -105,9 +128,11 @@ class Stream:
     """One input's dense features at one sigma: `slices(images)` yields (image indices, row range,
     {dense set: (g, rows, W, C) pixel features}) for the images in order."""
 
-    def __init__(self, ctx: Context, net, x0, sigma: float, noise, size: tuple[int, int]):
+    def __init__(
+        self, ctx: Context, net, x0, sigma: float, noise, size: tuple[int, int], rows: int
+    ):
         self.ctx, self.net, self.x0, self.sigma = ctx, net, x0, sigma
-        self.noise, self.size = noise, size
+        self.noise, self.size, self.rows = noise, size, rows
         self.sets = ctx.spec.dense
         self.layers = sorted({x for members in self.sets.values() for x in members})
 
@@ -121,7 +146,7 @@ class Stream:
             self.layers,
             noise=self.noise,
             draws=spec.noise_draws,
-            rows=FORWARD_ROWS,
+            rows=self.rows,
             device=self.ctx.device,
         ):
             for name, members in self.sets.items():

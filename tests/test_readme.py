@@ -89,3 +89,15 @@ def test_readme_command(line, theory_store, tmp_path, monkeypatch):
             args[i] = str(tmp_path / Path(a).name)
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, f"{line}\n{result.output}"
+
+
+def test_readme_nan_idiom_runs(theory_store):
+    """The Python lines that pick sigma on validation among the fitted (layer, probe) cells."""
+    block = next(b for b in re.findall(r"```python\n(.*?)```", README, flags=re.S) if "stack(" in b)
+    code = re.sub(r'reprdyn\.open\("[^"]+"\)\["\w+"\]', "CUBE", block)
+    scope = {"CUBE": __import__("reprdyn").open(theory_store)["molrg"]}
+    exec(compile(code, "README.md", "exec"), scope)  # noqa: S102 - the README's own example
+    chosen = scope["test"].sel(sigma=scope["best"])
+    best = scope["cube"]["best_accuracy"].mean("seed").stack(cell=("layer", "probe"))
+    assert float(chosen.isel(label_noise=0, input=0, cell=0)) >= 0.9
+    assert chosen.sizes == best.sel(cell=chosen.cell).sizes

@@ -20,7 +20,7 @@ from .. import cube, store
 from ..caches import Context
 from ..dense import iter_maps, pixel_slices, sample_pixels
 from ..extract import FORWARD_ROWS, input_noise
-from ..metrics.segmentation import class_iou
+from ..metrics.segmentation import class_iou, confusions, mean_iou
 from ..plan import Task
 from ..probes import MLPProbe, corrupt_labels
 from ..probes.segmentation import SegLinear
@@ -72,12 +72,12 @@ def run(task: Task, ctx: Context) -> None:
                     torch.cuda.empty_cache()
         for (set_name, label), (cv, ct) in zip(fitted, zip(conf_val, conf_test)):
             li, pi = layers.index(set_name), probe_names.index(label)
-            v = _miou(cv)  # (T, L): lambda (seg-linear) chosen on validation images alone
+            v = mean_iou(cv)  # (T, L): lambda (seg-linear) chosen on validation images alone
             pick = v.argmax(1)
             at = ct[np.arange(T), pick]  # (T, M, M) test confusions at the chosen lambda
             val_miou[li, :, pi, j] = v[np.arange(T), pick]
-            per_class[li, :, pi, j] = np.stack([class_iou(c) for c in at])
-            miou[li, :, pi, j] = _miou(at[:, None])[:, 0]
+            per_class[li, :, pi, j] = class_iou(at)
+            miou[li, :, pi, j] = mean_iou(at)
     _write(ctx, task, data, {"miou": miou, "val_miou": val_miou, "class_iou": per_class})
 
 
@@ -155,7 +155,8 @@ class Stream:
 
 
 def _fit(task, ctx, stream: Stream, fit: np.ndarray, labels: PixelLabels, probes, inp: str):
-    """Pass 1 over the fit images: {(dense set, probe label): fitted probe}."""
+    """Pass 1 over the fit images: {(dense set, probe label): fitted probe}, each answering
+    `decision_function(X)` with scores (T, L, m, M): L ridge penalties, or L = 1."""
     spec, data = ctx.spec, ctx.data.get(task.dataset)
     seg, W, M = spec.segmentation, data.masks.shape[2], len(data.mask_classes)
     # seg-linear: normal equations over every pixel, per (dense set, probe)
@@ -185,11 +186,13 @@ def _fit(task, ctx, stream: Stream, fit: np.ndarray, labels: PixelLabels, probes
     for name, images, (r0, r1), X in stream.slices(fit):
         X = X.reshape(len(images), -1, X.shape[-1])  # (g, rows * W, C)
         Y = np.stack([labels(k)[:, r0 * W : r1 * W] for k in images], 1)  # (T, g, rows * W)
-        keep = data.masks[images, r0:r1].reshape(-1) != data.ignore_index  # (g * rows * W,)
-        for (set_name, _), solver in linear.items():
-            if set_name == name:
-                rows = torch.as_tensor(keep, device=X.device)
-                solver.partial_fit(X.reshape(-1, X.shape[-1])[rows], Y.reshape(len(Y), -1)[:, keep])
+        solvers = [solver for (set_name, _), solver in linear.items() if set_name == name]
+        if solvers:  # the labelled pixels, once for every seg-linear probe reading this set
+            keep = data.masks[images, r0:r1].reshape(-1) != data.ignore_index  # (g * rows * W,)
+            Xk = X.reshape(-1, X.shape[-1])[torch.as_tensor(keep, device=X.device)]
+            Yk = Y.reshape(len(Y), -1)[:, keep]
+            for solver in solvers:
+                solver.partial_fit(Xk, Yk)
         if name in sampled and name not in samples:
             samples[name] = X.new_empty((n_sampled, X.shape[-1]))  # (n, C)
         for g, k in enumerate(images if name in sampled else ()):
@@ -198,7 +201,7 @@ def _fit(task, ctx, stream: Stream, fit: np.ndarray, labels: PixelLabels, probes
             start = offset[int(k)] + int(np.count_nonzero(at < r0 * W))
             rows = torch.as_tensor(at[inside] - r0 * W, device=X.device)  # within these rows
             samples[name][start : start + len(rows)] = X[g, rows]
-    fitted = {key: Linear(solver.solve()) for key, solver in linear.items()}
+    fitted = {key: solver.solve() for key, solver in linear.items()}
     if sampled:  # the sampled pixels' labels, in the same image order: (T, n)
         Y = np.concatenate([labels(k)[:, chosen[int(k)]] for k in fit], axis=1)
     for p in probes:
@@ -207,16 +210,6 @@ def _fit(task, ctx, stream: Stream, fit: np.ndarray, labels: PixelLabels, probes
             seed = derive_seed(spec.seed, task.dataset, task.param("model"), name, inp, p.label)
             fitted[name, p.label] = Ensemble.fit(p, M, seed, task.param("sigma"), spec, X, Y)
     return fitted
-
-
-class Linear:
-    """A solved SegLinear: scores (T, L, m, M) for every lambda."""
-
-    def __init__(self, solver: SegLinear):
-        self.solver = solver
-
-    def scores(self, X: torch.Tensor) -> torch.Tensor:
-        return self.solver.decision_function(X)
 
 
 class Ensemble:
@@ -242,7 +235,7 @@ class Ensemble:
         probe = MLPProbe(M, **params, seed=seed, device=str(X.device))
         return cls(probe.fit(X, np.repeat(Y, E, axis=0), seeds=cells), E)
 
-    def scores(self, X: torch.Tensor) -> torch.Tensor:
+    def decision_function(self, X: torch.Tensor) -> torch.Tensor:
         logits = self.probe.decision_function(X[None])[0]  # (T * E, m, M)
         prob = torch.softmax(logits, -1)
         return prob.view(-1, self.members, *prob.shape[1:]).mean(1)[:, None]  # (T, 1, m, M)
@@ -272,31 +265,11 @@ def _scores(stream: Stream, fitted: dict, val, test, labels: PixelLabels, data, 
             for (set_name, label), probe in fitted.items():
                 if set_name != name:
                     continue
-                pred = probe.scores(X[rows]).argmax(-1).cpu().numpy()  # (T, L, m)
-                c = _confusion(truth, pred, clean != data.ignore_index, M)
+                pred = probe.decision_function(X[rows]).argmax(-1).cpu().numpy()  # (T, L, m)
+                c = confusions(truth, pred, clean != data.ignore_index, M)
                 prev = conf[set_name, label][part]
                 conf[set_name, label][part] = c if prev is None else prev + c
     return [conf[k][0] for k in fitted], [conf[k][1] for k in fitted]
-
-
-def _confusion(truth: np.ndarray, pred: np.ndarray, keep: np.ndarray, M: int) -> np.ndarray:
-    """(T, L, M, M) counts of (true, predicted) over the kept pixels; truth (T or 1, m), pred (T, L,
-    m)."""
-    T, L, _ = pred.shape
-    truth = np.broadcast_to(truth, (T, truth.shape[-1]))[:, None, keep]  # (T, 1, m')
-    cell = np.arange(T * L).reshape(T, L, 1) * M * M
-    flat = cell + truth * M + pred[:, :, keep]
-    return np.bincount(flat.reshape(-1), minlength=T * L * M * M).reshape(T, L, M, M)
-
-
-def _miou(conf: np.ndarray) -> np.ndarray:
-    """mIoU (T, L) of confusions (T, L, M, M): IoU averaged over the classes that occur."""
-    tp = np.diagonal(conf, axis1=-2, axis2=-1).astype(np.float64)
-    union = conf.sum(-1) + conf.sum(-2) - tp
-    with np.errstate(invalid="ignore", divide="ignore"):
-        iou = np.where(union > 0, tp / union, np.nan)
-    with np.errstate(invalid="ignore"):
-        return np.nanmean(iou, -1)
 
 
 def _write(ctx: Context, task: Task, data, values: dict[str, np.ndarray]) -> None:

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .extract import FORWARD_ROWS, NoiseStream, extract
+from .extract import FORWARD_ROWS, NoiseStream, averaged
 
 PIXEL_BYTES = 64 << 20  # float64 bytes of one slice of pixel features
 
@@ -40,16 +40,8 @@ def iter_maps(
     for b in range(0, len(index), rows):
         idx = index[b : b + rows]
         xb = np.asarray(x0[idx], np.float64)  # (B, *shape)
-        acc: dict[str, torch.Tensor] = {}
-        for j in range(draws if noise is not None else 1):
-            x = xb + sigma * noise.at(idx, j) if noise is not None else xb
-            maps = extract(
-                net, torch.as_tensor(x, dtype=torch.float32, device=device), sigma, layers, False
-            )
-            for name, m in maps.items():
-                acc[name] = acc[name] + m if name in acc else m
-        n = draws if noise is not None else 1
-        yield idx, {k: v / n for k, v in acc.items()}
+        eps = (lambda j: noise.at(idx, j)) if noise is not None else None
+        yield idx, averaged(net, xb, eps, sigma, layers, draws, device, False, lambda m: m)
 
 
 def slicing(H: int, W: int, C: int) -> tuple[int, int]:

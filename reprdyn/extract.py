@@ -246,13 +246,26 @@ def iter_features(
     for start in range(0, len(x0), rows):
         xb = np.asarray(x0[start : start + rows], np.float64)  # (B, *shape)
         stop = start + len(xb)
-        acc: dict[str, np.ndarray] = {}
-        for j in range(draws if noise is not None else 1):
-            x = xb + sigma * noise(start, stop, j) if noise is not None else xb
-            feats = extract(
-                net, torch.as_tensor(x, dtype=torch.float32, device=device), sigma, layers
-            )
-            for name, f in feats.items():
-                f = f.to("cpu", torch.float64).numpy()
-                acc[name] = acc[name] + f if name in acc else f
-        yield start, stop, {k: v / (draws if noise is not None else 1) for k, v in acc.items()}
+        eps = (lambda j: noise(start, stop, j)) if noise is not None else None
+        yield start, stop, averaged(net, xb, eps, sigma, layers, draws, device, True, _to_numpy)
+
+
+def _to_numpy(f: torch.Tensor) -> np.ndarray:
+    return f.to("cpu", torch.float64).numpy()
+
+
+def averaged(net, xb: np.ndarray, eps, sigma: float, layers, draws: int, device, pool, cast):
+    """One block's features: of x0 (clean, `eps` None), or of x0 + sigma eps(j) (formed in float64,
+    fed as float32) averaged over `draws`; each draw's features pass through `cast` before they
+    are summed (pooled features: float64 numpy; dense maps: kept as they are)."""
+    n = draws if eps is not None else 1
+    acc: dict = {}
+    for j in range(n):
+        x = xb + sigma * eps(j) if eps is not None else xb
+        feats = extract(
+            net, torch.as_tensor(x, dtype=torch.float32, device=device), sigma, layers, pool
+        )
+        for name, f in feats.items():
+            f = cast(f)
+            acc[name] = acc[name] + f if name in acc else f
+    return {k: v / n for k, v in acc.items()}

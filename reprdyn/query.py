@@ -236,73 +236,47 @@ def summarize(path: str) -> list[SummaryRow]:
     """Per dataset, model, layer, input and probe: the validation-chosen sigma and its test
     accuracy, the ensemble, and the shape of the test curve, at the lowest label noise (spread over
     seeds)."""
-    from .store import Results
+    return _summary_rows(path, "accuracy", _accuracy_rows)
 
-    res, rows = Results(path), []
-    if res.sweep_dims:
-        from dataclasses import replace
 
-        from .store import point_label
-
-        return [
-            replace(r, point=point_label(v)) for v, sub in res.points for r in summarize(sub.path)
-        ]
-    for name in res.datasets:
-        ds = res[name]
-        if "accuracy" not in ds:
-            continue
-        if "model" not in ds.dims:
-            ds = ds.expand_dims(model=[""])
-        low = {
-            v: ds[v].isel(label_noise=0).load()
-            for v in (
-                "accuracy",
-                "val_accuracy",
-                "best_sigma",
-                "best_accuracy",
-                "ensemble_accuracy",
+def _accuracy_rows(name: str, ds) -> list[SummaryRow]:
+    low = {
+        v: ds[v].isel(label_noise=0).load()
+        for v in ("accuracy", "val_accuracy", "best_sigma", "best_accuracy", "ensemble_accuracy")
+    }
+    rows = []
+    for at in _cells(ds):
+        cell = {v: da.sel(**at) for v, da in low.items()}
+        curve = cell["accuracy"].mean("seed")
+        if not np.isfinite(curve.values).any():
+            continue  # this probe does not read this layer
+        best, agree = _mode(cell["best_sigma"].values)
+        u = unimodality(curve.sigma.values, curve.values)
+        c_best, c_peak = float("nan"), float("nan")
+        if "csnr_overall" in ds:
+            snr = ds["csnr_overall"].sel(model=at["model"], layer=at["layer"], input=at["input"])
+            snr = snr.load()
+            c_best = float(snr.sel(sigma=best)) if np.isfinite(best) else float("nan")
+            c_peak = unimodality(snr.sigma.values, snr.values).peak_sigma
+        b, e = cell["best_accuracy"], cell["ensemble_accuracy"]
+        rows.append(
+            SummaryRow(
+                name,
+                *(str(at[k]) for k in ("model", "layer", "input", "probe")),
+                best,
+                agree,
+                float(b.mean("seed")),
+                float(b.std("seed")),
+                float(cell["val_accuracy"].max("sigma").mean("seed")),
+                float(e.mean("seed")),
+                float(e.std("seed")),
+                c_best,
+                c_peak,
+                u.peak_sigma,
+                u.peak_value,
+                u.unimodal,
             )
-        }
-        for model in ds.model.values:
-            for layer in ds.layer.values:
-                for inp in ds.input.values:
-                    for probe in ds.probe.values:
-                        at = dict(model=model, layer=layer, input=inp)
-                        cell = {v: da.sel(**at, probe=probe) for v, da in low.items()}
-                        curve = cell["accuracy"].mean("seed")
-                        if not np.isfinite(curve.values).any():
-                            continue  # this probe does not read this layer
-                        best, agree = _mode(cell["best_sigma"].values)
-                        u = unimodality(curve.sigma.values, curve.values)
-                        c_best, c_peak = float("nan"), float("nan")
-                        if "csnr_overall" in ds:
-                            snr = ds["csnr_overall"].sel(**at).load()
-                            c_best = (
-                                float(snr.sel(sigma=best)) if np.isfinite(best) else float("nan")
-                            )
-                            c_peak = unimodality(snr.sigma.values, snr.values).peak_sigma
-                        b, e = cell["best_accuracy"], cell["ensemble_accuracy"]
-                        rows.append(
-                            SummaryRow(
-                                name,
-                                str(model),
-                                str(layer),
-                                str(inp),
-                                str(probe),
-                                best,
-                                agree,
-                                float(b.mean("seed")),
-                                float(b.std("seed")),
-                                float(cell["val_accuracy"].max("sigma").mean("seed")),
-                                float(e.mean("seed")),
-                                float(e.std("seed")),
-                                c_best,
-                                c_peak,
-                                u.peak_sigma,
-                                u.peak_value,
-                                u.unimodal,
-                            )
-                        )
+        )
     return rows
 
 
@@ -334,48 +308,60 @@ class SegmentationRow:
 def summarize_segmentation(path: str) -> list[SegmentationRow]:
     """Per dataset, model, dense set, input and segmentation probe: sigma* by validation mIoU, its
     test mIoU, and the shape of the test mIoU curve, at the lowest label noise."""
+    return _summary_rows(path, "miou", _segmentation_rows)
+
+
+def _segmentation_rows(name: str, ds) -> list[SegmentationRow]:
+    test, val = (ds[v].isel(label_noise=0).load() for v in ("miou", "val_miou"))
+    rows = []
+    for at in _cells(ds):
+        curve, chosen = test.sel(**at), val.sel(**at)  # (sigma, seed)
+        if not np.isfinite(curve.values).any():
+            continue
+        pick = np.nan_to_num(chosen.values, nan=-1).argmax(0)  # per seed
+        best, agree = _mode(curve.sigma.values[pick])
+        at_best = curve.values[pick, np.arange(len(pick))]
+        u = unimodality(curve.sigma.values, curve.mean("seed").values)
+        rows.append(
+            SegmentationRow(
+                name,
+                *(str(at[k]) for k in ("model", "layer", "input", "probe")),
+                best,
+                agree,
+                float(at_best.mean()),
+                float(at_best.std()),
+                u.peak_sigma,
+                u.peak_value,
+                u.unimodal,
+            )
+        )
+    return rows
+
+
+def _summary_rows(path: str, var: str, build) -> list:
+    """`build(dataset, cube)` over every dataset cube holding `var` (a `model` dim always
+    present); a sweep store's points one after another, each row labelled with its point."""
     from dataclasses import replace
 
     from .store import Results, point_label
 
-    res, rows = Results(path), []
+    res = Results(path)
     if res.sweep_dims:
         return [
             replace(r, point=point_label(v))
             for v, sub in res.points
-            for r in summarize_segmentation(sub.path)
+            for r in _summary_rows(sub.path, var, build)
         ]
+    rows = []
     for name in res.datasets:
         ds = res[name]
-        if "miou" not in ds:
-            continue
-        ds = ds.expand_dims(model=[""]) if "model" not in ds.dims else ds
-        test, val = (ds[v].isel(label_noise=0).load() for v in ("miou", "val_miou"))
-        for at in _cells(ds):
-            curve, chosen = test.sel(**at), val.sel(**at)  # (sigma, seed)
-            if not np.isfinite(curve.values).any():
-                continue
-            pick = np.nan_to_num(chosen.values, nan=-1).argmax(0)  # per seed
-            best, agree = _mode(curve.sigma.values[pick])
-            at_best = curve.values[pick, np.arange(len(pick))]
-            u = unimodality(curve.sigma.values, curve.mean("seed").values)
-            rows.append(
-                SegmentationRow(
-                    name,
-                    *(str(at[k]) for k in ("model", "layer", "input", "probe")),
-                    best,
-                    agree,
-                    float(at_best.mean()),
-                    float(at_best.std()),
-                    u.peak_sigma,
-                    u.peak_value,
-                    u.unimodal,
-                )
-            )
+        if var in ds:
+            rows += build(name, ds.expand_dims(model=[""]) if "model" not in ds.dims else ds)
     return rows
 
 
 def _cells(ds) -> list[dict]:
+    """Every (model, layer, input, probe) of a cube, in that nesting order."""
     return [
         dict(model=m, layer=x, input=i, probe=p)
         for m in ds.model.values

@@ -317,3 +317,4 @@ def test_mask_problems_found_at_load_are_reported_at_the_spec_field(tmp_path):
     number = spec.read_text().splitlines().index(line) + 1
     assert f"s.yaml:{number}:" in r.stderr and "datasets[0].mask_folder:" in r.stderr
     assert "holds class 7" in r.stderr
+    assert not (tmp_path / "s.zarr").exists()  # found before anything is written

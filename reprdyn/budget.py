@@ -13,10 +13,12 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 from .errors import InputError
 from .extract import FORWARD_ROWS, hook_root
+from .models.kinds import PIXELS
 
 GiB = 1 << 30
 
@@ -109,7 +111,12 @@ def estimate(ctx, dataset: str) -> Estimate:
     batch = min(FORWARD_ROWS, n)
     n_train = int((data.split == "train").sum())
     ridge = any(p.kind == "ridge" for p in spec.probes)
-    probe = probe_bytes(S, n, n_train, max(widths.values()), ridge)
+    probed = list(widths.values())
+    if PIXELS in spec.layers:  # the raw-input baseline: the flattened input, made in the probe task
+        probed += [
+            int(np.prod(ctx.models.inputs(m, dataset).shape[1:])) for m, _ in spec.model_items()
+        ]
+    probe = probe_bytes(S, n, n_train, max(probed, default=1), ridge)
     return Estimate(dataset, n, store, data_bytes, weights, act * batch, probe)
 
 

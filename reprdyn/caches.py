@@ -22,7 +22,7 @@ from .extract import FORWARD_ROWS, OUTPUT, layer_shapes
 from .models.build import molrg_optimal, untrained_denoiser
 from .models.kinds import PRETRAINED, dae_sigmas
 from .models.pretrained import Pretrained, load_pretrained
-from .train import ensure_trained
+from .train import ensure_trained, replicate_seed
 
 Progress = Callable[[str, int, int, float], None]  # (label, step, total, loss)
 
@@ -82,16 +82,17 @@ class ModelCache:
         self._nets: dict[tuple, torch.nn.Module] = {}
         self._loaded: dict[str, Pretrained] = {}
         self._latents: dict[tuple, np.ndarray] = {}
-        # (model, variant) -> (path, trained now)
+        # (model, replicate, variant) -> (path, trained now)
         self.checkpoints: dict[tuple, tuple[str, bool]] = {}
 
     def cfg(self, model: str):
         return dict(self.spec.model_items())[model]
 
     def denoiser(
-        self, model: str, dataset: str, sigma_index: int, label: str = ""
+        self, model: str, dataset: str, sigma_index: int, replicate: int = 0, label: str = ""
     ) -> torch.nn.Module:
-        """The (trained) denoiser that serves `dataset` at grid point `sigma_index`."""
+        """The (trained) denoiser that serves `dataset` at grid point `sigma_index`: replicate
+        `replicate` of a trained model (models that are not trained have one)."""
         cfg = self.cfg(model)
         if cfg.kind == "molrg-optimal":
             key = (model, dataset)
@@ -102,9 +103,10 @@ class ModelCache:
             return self.pretrained(model).denoiser
         levels = dae_sigmas(cfg, self.spec.sigmas)
         variant = sigma_index if levels is not None and len(levels) > 1 else 0
-        key = (model, variant)
+        key = (model, replicate, variant)
         if key not in self._nets:
             seed = cfg.train.seed if cfg.train.seed is not None else self.spec.seed
+            seed = replicate_seed(seed, replicate)
             report = (
                 (lambda i, n, loss: self.progress(label, i, n, loss))
                 if self.progress and label
@@ -189,7 +191,7 @@ class ModelCache:
         for (name, cfg), shapes in zip(
             self.spec.model_items(), self.layer_shapes(dataset).values()
         ):
-            missing = [x for x in self.spec.layers if x not in shapes]
+            missing = [x for x in self.spec.hooked_layers if x not in shapes]
             if missing:
                 raise InputError(
                     f"unknown layer {missing[0]!r} for model {name or cfg.kind!r}"
@@ -197,7 +199,7 @@ class ModelCache:
                 )
             w = {
                 x: int(np.prod(shapes[x])) if x == OUTPUT else shapes[x][0]
-                for x in self.spec.layers
+                for x in self.spec.hooked_layers
             }
             if widths is not None and w != widths:
                 raise InputError(

@@ -11,7 +11,7 @@ import numpy as np
 
 from . import store
 from .errors import StoreError
-from .query import SummaryRow, summarize
+from .summary import SummaryRow, summarize
 
 
 def spec_of(path: str | Path) -> str:
@@ -89,7 +89,10 @@ def _chosen(rows: list[SummaryRow]) -> dict | None:
         "what": what,
         "best_sigma": r.best_sigma,
         "val_accuracy": r.val_accuracy,
-        "test_accuracy": r.best_accuracy,
+        "test_accuracy": r.best_accuracy.value,
+        "test_accuracy_interval": [
+            x if np.isfinite(x) else None for x in (r.best_accuracy.low, r.best_accuracy.high)
+        ],
     }
 
 

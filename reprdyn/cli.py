@@ -250,9 +250,9 @@ def run(
     trust: bool = TRUST,
 ):
     """Run a spec's tasks into its store, then print a summary."""
-    from .query import summarize_segmentation, summary_json
     from .runner import TasksFailed
     from .runner import run as run_spec
+    from .summary import compare, summarize_segmentation, summary_json
 
     spec, text, bases = _load(spec_file, set_, trust)
     path = str(store or spec.store_path)
@@ -277,13 +277,16 @@ def run(
         except TasksFailed as e:
             rows, failures = e.summary, e.failures
     seg = summarize_segmentation(path) if "miou" in spec.metrics else []
+    diffs = compare(path) if rows else []
     if json_out:
         result = {"store": path, "summary": json.loads(summary_json(rows)), "failed": failures}
         if seg:
             result["segmentation"] = json.loads(summary_json(seg))
+        if diffs:
+            result["comparisons"] = json.loads(summary_json(diffs))
         sys.stdout.write(json.dumps(result) + "\n")
     else:
-        _summary(rows, path, seg)
+        _summary(rows, path, seg, diffs)
     if failures:
         for f in failures:
             err.print(f"failed: {f['task']}: {f['error']}", markup=False, highlight=False)
@@ -442,77 +445,63 @@ def _progress():
 
 
 SUMMARY_TITLE = (
-    "summary at the lowest label noise: σ* is chosen on validation; acc@σ* and the ensemble are "
-    "test accuracy (mean ± std over seeds); the test-curve peak only describes the curve"
+    "summary at the lowest label noise: σ* is chosen on validation ([spread]: where resampling "
+    "moves it); acc@σ*, the ensemble and its gain are test accuracy, means over replicates and "
+    "seeds; the test-curve peak only describes the curve"
 )
-
-
 SEGMENTATION_TITLE = (
     "segmentation at the lowest label noise: σ* is chosen on validation mIoU; mIoU@σ* is test mIoU "
-    "(mean ± std over seeds); the test-curve peak only describes the curve"
+    "(mean over replicates and seeds); the test-curve peak only describes the curve"
+)
+COMPARISON_TITLE = (
+    "paired differences at the lowest label noise: '> 0' or '< 0' where the interval excludes 0"
 )
 
 
-def _summary(rows: list, path: str, seg: list | None = None) -> None:
+def _summary(rows: list, path: str, seg: list | None = None, diffs: list | None = None) -> None:
+    from .summary import (
+        ACCURACY_COLUMNS,
+        COMPARISON_COLUMNS,
+        SEGMENTATION_COLUMNS,
+        interval_note,
+        store_settings,
+    )
+
+    confidence, resamples = store_settings(path)
     if rows:
-        _accuracy_table(rows)
+        _table(SUMMARY_TITLE, rows, "layer", ACCURACY_COLUMNS)
     if seg:
-        _segmentation_table(seg)
+        _table(SEGMENTATION_TITLE, seg, "dense set", SEGMENTATION_COLUMNS)
+    if diffs:
+        _table(COMPARISON_TITLE, diffs, "layer", COMPARISON_COLUMNS)
+    if rows or seg:
+        out.print(interval_note(rows or seg, confidence, resamples), highlight=False)
     out.print(f"store: {path}", highlight=False)
     what = "accuracy" if rows or not seg else "miou"
     out.print(f"query: reprdyn query {path} {what} --format csv", highlight=False)
 
 
-def _segmentation_table(rows: list) -> None:
-    values = ("σ* (val)", "mIoU@σ*", "test-curve peak σ", "peak mIoU", "unimodal")
-    _table(SEGMENTATION_TITLE, rows, "dense set", values, lambda r: (
-        r.best_sigma_label,
-        _pm(r.best_miou, r.best_miou_std),
-        _fmt(r.test_peak_sigma),
-        f"{r.test_peak_miou:.4f}",
-        "yes" if r.unimodal else "no",
-    ))  # fmt: skip
+def _table(title: str, rows: list, layer: str, columns: tuple) -> None:
+    """One summary table: the row's coordinates (point and model only when they vary), then each
+    column's cell."""
+    from .summary import lead_cells, lead_columns
 
-
-def _accuracy_table(rows: list) -> None:
-    values = (
-        "σ* (val)",
-        "acc@σ*",
-        "ensemble acc",
-        "CSNR@σ*",
-        "CSNR peak σ",
-        "test-curve peak σ",
-        "test-curve peak acc",
-        "unimodal",
-    )
-    _table(SUMMARY_TITLE, rows, "layer", values, lambda r: (
-        r.best_sigma_label,
-        _pm(r.best_accuracy, r.best_accuracy_std),
-        _pm(r.ensemble_accuracy, r.ensemble_accuracy_std),
-        _fmt(r.csnr_at_best),
-        _fmt(r.csnr_peak_sigma),
-        _fmt(r.test_peak_sigma),
-        f"{r.test_peak_accuracy:.4f}",
-        "yes" if r.unimodal else "no",
-    ))  # fmt: skip
-
-
-def _table(title: str, rows: list, layer: str, values: tuple, cells) -> None:
-    """One summary table: the row's coordinates (point and model only when they vary), then
-    `cells(row)` under `values`."""
-    table = Table(title=title)
-    multi, swept = any(r.model for r in rows), any(r.point for r in rows)
-    names = ("point",) * swept + ("dataset",) + ("model",) * multi + (layer, "input", "probe")
-    for col in names + values:
-        table.add_column(col, justify="left" if col in names else "right")
+    table = Table(title=escape(title))
+    names = lead_columns(rows, layer)
+    for col in names:
+        table.add_column(col, justify="left")
+    for col, _ in columns:
+        table.add_column(escape(col), justify="right")
     for r in rows:
-        lead = (r.point,) * swept + (r.dataset,) + (r.model,) * multi + (r.layer, r.input, r.probe)
-        _row(table, *lead, *cells(r))
+        _row(table, *lead_cells(r, names), *(cell(r) for _, cell in columns))
     out.print(table)
 
 
-def _pm(mean: float, sd: float) -> str:
-    return f"{mean:.4f} ± {sd:.4f}" if sd > 5e-5 else f"{mean:.4f}"  # NaN and float dust print bare
+def _with_interval(value: float, bounds: list) -> str:
+    """0.584 [0.571, 0.595]; the value alone without an interval."""
+    if None in bounds:
+        return _fmt(value)
+    return f"{value:.4g} [{bounds[0]:.3g}, {bounds[1]:.3g}]"
 
 
 def _fmt(v) -> str:
@@ -625,7 +614,9 @@ def ls(
                 f"{r['size_bytes'] / 2**20:.1f} MiB",
                 chosen["what"] if chosen else "-",
                 _fmt(chosen["best_sigma"]) if chosen else "-",
-                _fmt(chosen["test_accuracy"]) if chosen else "-",
+                _with_interval(chosen["test_accuracy"], chosen["test_accuracy_interval"])
+                if chosen
+                else "-",
             )
         out.print(table)
         return

@@ -10,39 +10,92 @@ that ask for it, and its description. `template` builds the NaN-filled cube a ru
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
+
+from .models.kinds import PIXELS
 
 if TYPE_CHECKING:  # building cubes needs xarray; reading the schema does not
     import xarray as xr
 
 # one probe curve's dims, sigma aside
 PROBE_DIMS = ("layer", "label_noise", "seed", "probe", "input")
+BOUNDS = ("low", "high")  # the `bound` dim of every interval
 
 # the dims each writing stage owns one chunk of (a dim a variable lacks is skipped)
 CHUNK_OWNER = {
-    "probe": {"model": 1, "layer": 1, "probe": 1, "input": 1},
-    "features": {"model": 1, "sigma": 1},
-    "analysis": {"model": 1, "layer": 1, "input": 1},
-    "segment": {"model": 1, "sigma": 1},
-    "generate": {"model": 1},
+    "probe": {"model": 1, "replicate": 1, "layer": 1, "probe": 1, "input": 1},
+    "features": {"model": 1, "replicate": 1, "sigma": 1},
+    "analysis": {"model": 1, "replicate": 1, "layer": 1, "input": 1},
+    "segment": {"model": 1, "replicate": 1, "sigma": 1},
+    "generate": {"model": 1, "replicate": 1},
+    "compare": {},
     "theory": {},
 }
 
 
+def _always(spec) -> bool:
+    return True
+
+
+def _bootstrapped(spec) -> bool:
+    return spec.bootstrap > 0
+
+
 @dataclass(frozen=True)
 class Variable:
-    dims: tuple[str, ...]  # after the leading `model` dim of multi-model specs
+    dims: tuple[str, ...]  # after the leading `model` and `replicate` dims
     stage: str  # the task stage that writes it: a key of CHUNK_OWNER
     metrics: tuple[str, ...]  # the spec metrics that ask for it (any of them)
     description: str
-    per_model: bool = True  # False: a property of the data alone, with no `model` dim
+    per_model: bool = True  # False: a property of the data alone, with no model / replicate dims
+    applies: Callable[[object], bool] = _always  # whether a spec that asks for it can have it
+    units: str = "1"
 
     def dims_in(self, spec) -> tuple[str, ...]:
         """The variable's dims in a spec's cube."""
         return (*model_dims(spec), *self.dims) if self.per_model else self.dims
+
+
+def _interval(of: str, what: str = "") -> Variable:
+    """`of`'s percentile bootstrap interval: its dims plus `bound`."""
+    v = VARIABLES[of]
+    return Variable(
+        (*v.dims, "bound"),
+        v.stage,
+        v.metrics,
+        f"{what or of}: interval at analysis.confidence (attr), from the paired bootstrap over "
+        "test samples and the validation choice (docs/theory.md §8)",
+        applies=lambda spec, a=v.applies: a(spec) and _bootstrapped(spec),
+    )
+
+
+def _resamples(of: str) -> Variable:
+    v = VARIABLES[of]
+    return Variable(
+        (*v.dims, "boot"),
+        v.stage,
+        v.metrics,
+        f"{of} under each paired bootstrap resample (the same resampled samples in every cell, so "
+        "differences between cells are paired)",
+        applies=lambda spec, a=v.applies: a(spec) and _bootstrapped(spec),
+    )
+
+
+def _has_inputs(spec) -> bool:
+    return {"clean", "noisy"} <= set(spec.inputs)
+
+
+def _has_pixels(spec) -> bool:
+    return PIXELS in spec.layers and len(spec.layers) > 1
+
+
+def _has_dae(spec) -> bool:
+    kinds = [cfg.kind for _, cfg in spec.model_items()]
+    return "diffusion" in kinds and "dae" in kinds
 
 
 ACCURACY = ("accuracy", "class_accuracy")
@@ -60,7 +113,7 @@ VARIABLES: dict[str, Variable] = {
         "accuracy on the validation split carved from train (used for selection)",
     ),
     "best_sigma": Variable(
-        PROBE_DIMS, "probe", ACCURACY, "sigma with the highest validation accuracy"
+        PROBE_DIMS, "probe", ACCURACY, "sigma with the highest validation accuracy", units="1"
     ),
     "best_accuracy": Variable(
         PROBE_DIMS,
@@ -74,8 +127,21 @@ VARIABLES: dict[str, Variable] = {
         ACCURACY,
         "test accuracy of soft voting over the ensemble members (see the spec's ensemble)",
     ),
+    "ensemble_gain": Variable(
+        PROBE_DIMS,
+        "probe",
+        ACCURACY,
+        "ensemble_accuracy - best_accuracy: what soft voting across sigmas adds (Table 1)",
+    ),
     "ensemble_members": Variable(
         (*PROBE_DIMS, "member"), "probe", ACCURACY, "sigmas in the ensemble (NaN-padded)"
+    ),
+    "sigma_star_freq": Variable(
+        ("sigma", *PROBE_DIMS),
+        "probe",
+        ACCURACY,
+        "share of bootstrap resamples of the validation split whose choice of sigma* is this sigma",
+        applies=_bootstrapped,
     ),
     "class_accuracy": Variable(
         ("sigma", *PROBE_DIMS, "class"), "probe", ("class_accuracy",), "per-class test accuracy"
@@ -118,6 +184,13 @@ VARIABLES: dict[str, Variable] = {
         ("unimodality",),
         "1 when the curve rises to an interior peak and falls, within the tolerance attribute, "
         "else 0",
+    ),
+    "unimodal_prob": Variable(
+        PROBE_DIMS,
+        "probe",
+        ("unimodality",),
+        "share of bootstrap resamples of the test split in which the accuracy curve is unimodal",
+        applies=_bootstrapped,
     ),
     "posterior_mse": Variable(
         ("sigma",),
@@ -177,22 +250,68 @@ VARIABLES: dict[str, Variable] = {
         "share of generated samples that are not near-copies of a training sample (d1/d2 >= "
         "threshold)",
     ),
+    "clean_minus_noisy": Variable(
+        ("layer", "label_noise", "seed", "probe"),
+        "compare",
+        ACCURACY,
+        "best_accuracy with clean input minus with noisy input (Figure 1), paired",
+        applies=_has_inputs,
+    ),
+    "features_minus_pixels": Variable(
+        PROBE_DIMS,
+        "compare",
+        ACCURACY,
+        "best_accuracy of the layer minus that of the raw-input baseline `pixels`, paired",
+        applies=_has_pixels,
+    ),
+    "diffusion_minus_dae": Variable(
+        PROBE_DIMS,
+        "compare",
+        ACCURACY,
+        "at a DAE model: best_accuracy of the (first) diffusion model minus this DAE's (Figure 7), "
+        "paired; NaN at other models",
+        applies=_has_dae,
+    ),
+}
+# every headline and every difference has its resamples and its interval beside it
+for _name in (
+    "accuracy",
+    "best_accuracy",
+    "ensemble_accuracy",
+    "ensemble_gain",
+    "miou",
+    "clean_minus_noisy",
+    "features_minus_pixels",
+    "diffusion_minus_dae",
+):
+    VARIABLES[f"{_name}_boot"] = _resamples(_name)
+    VARIABLES[f"{_name}_ci"] = _interval(_name)
+
+# the differences the summary and the report show with their intervals: (variable, what)
+COMPARISONS = {
+    "ensemble_gain": "ensemble − best single σ",
+    "clean_minus_noisy": "clean − noisy input",
+    "features_minus_pixels": "features − raw pixels",
+    "diffusion_minus_dae": "diffusion − DAE",
 }
 
 
 def model_dims(spec) -> tuple[str, ...]:
-    """('model',) when the spec compares several models, else ()."""
-    return ("model",) if spec.multi_model else ()
+    """The dims of everything that depends on the model: ('model',) when the spec compares several
+    models, then always ('replicate',) (one per independently trained copy; 1 for the rest)."""
+    return ("model",) * spec.multi_model + ("replicate",)
 
 
-def model_sel(spec, model: str) -> dict:
-    """The `model` coordinate of one model's region, for multi-model specs."""
-    return {"model": [model]} if spec.multi_model else {}
+def model_sel(spec, model: str, replicate: int | list[int]) -> dict:
+    """The `model` and `replicate` coordinates of one model's region."""
+    reps = list(replicate) if isinstance(replicate, (list, tuple, range)) else [replicate]
+    return {**({"model": [model]} if spec.multi_model else {}), "replicate": reps}
 
 
 def grid_coords(spec) -> dict:
-    """sigma (with timestep riding along where one VP schedule applies), and the model names."""
-    c = {"sigma": spec.sigmas}
+    """sigma (with timestep riding along where one VP schedule applies), the model names and the
+    replicates."""
+    c = {"sigma": spec.sigmas, "replicate": np.arange(spec.replicates)}
     if spec.timestep_coord is not None:
         c["timestep"] = ("sigma", spec.timestep_coord)
     if spec.multi_model:
@@ -201,8 +320,12 @@ def grid_coords(spec) -> dict:
 
 
 def wanted(spec) -> list[str]:
-    """The variables a spec's metrics ask for, in declaration order."""
-    return [name for name, v in VARIABLES.items() if set(v.metrics) & set(spec.metrics)]
+    """The variables a spec's metrics ask for and it can have, in declaration order."""
+    return [
+        name
+        for name, v in VARIABLES.items()
+        if set(v.metrics) & set(spec.metrics) and v.applies(spec)
+    ]
 
 
 def chunks(spec) -> dict[str, dict[str, int]]:
@@ -226,6 +349,8 @@ def template(spec, classes: list[str], mask_classes: list[str] | None = None) ->
         "segment_class": np.array(mask_classes or [], dtype=object),
         "member": np.arange(spec.ensemble.size(len(spec.sigmas))),
         "sigma_ref": spec.sigmas,
+        "bound": np.array(BOUNDS, dtype=object),
+        "boot": np.arange(spec.bootstrap),
     }
     size = {k: len(v) for k, v in c.items() if not isinstance(v, tuple)}
     data = {}
@@ -238,7 +363,10 @@ def template(spec, classes: list[str], mask_classes: list[str] | None = None) ->
     )
     for name in ds.data_vars:
         ds[name].attrs["description"] = VARIABLES[name].description
+        if name.endswith("_ci"):
+            ds[name].attrs["confidence"] = spec.analysis.confidence
     ds.attrs["csnr"] = spec.csnr.model_dump_json()
+    ds.attrs["analysis"] = spec.analysis.model_dump_json()  # tolerance, bootstrap, confidence, seed
     if "unimodal" in ds:
         ds["unimodal"].attrs["tolerance"] = spec.analysis.tolerance
     if "generalization" in ds:
@@ -264,6 +392,7 @@ def features_template(spec, data, channels: int, rows: int) -> tuple[xr.Dataset,
     dims = (*model_dims(spec), "sigma", "input", "sample", "channel")
     n = len(data.y)
     shape = (len(spec.model_items()),) * spec.multi_model + (
+        spec.replicates,
         len(spec.sigmas),
         len(spec.inputs),
         n,
@@ -278,7 +407,13 @@ def features_template(spec, data, channels: int, rows: int) -> tuple[xr.Dataset,
     }
     tpl = xr.Dataset({"features": (dims, np.full(shape, np.nan, np.float32))}, coords=coords)
     return tpl, {
-        "features": {"model": 1, "sigma": 1, "input": 1, "sample": sample_chunk(n, channels, rows)}
+        "features": {
+            "model": 1,
+            "replicate": 1,
+            "sigma": 1,
+            "input": 1,
+            "sample": sample_chunk(n, channels, rows),
+        }
     }
 
 

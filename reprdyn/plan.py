@@ -11,11 +11,22 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 
-from .models.kinds import TRAINABLE, dae_sigmas
+from .cube import COMPARISONS, wanted
+from .models.kinds import PIXELS, TRAINABLE, dae_sigmas, replicates
 from .spec import Spec
 from .spec.schema import SEGMENTATION_PROBES
 
-STAGES = ("train", "data", "features", "theory", "probe", "analysis", "generate", "segment")
+STAGES = (
+    "train",
+    "data",
+    "features",
+    "theory",
+    "probe",
+    "compare",
+    "analysis",
+    "generate",
+    "segment",
+)
 
 
 @dataclass(frozen=True)
@@ -40,32 +51,50 @@ def _key(*parts) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
-def train_data_name(model_cfg) -> str:
-    src = model_cfg.train.data
-    return src if isinstance(src, str) else src.name
-
-
-def _train_tasks(spec: Spec, name: str, cfg) -> list[Task]:
-    """One task per checkpoint: a diffusion model, or one DAE per noise-level set."""
+def _train_tasks(spec: Spec, name: str, cfg) -> dict[tuple[int, int], Task]:
+    """One task per checkpoint, keyed by (replicate, variant): a diffusion model, or one DAE per
+    noise-level set, for each replicate."""
     src = cfg.train.data
     data_cfg = next(d for d in spec.datasets if d.name == src) if isinstance(src, str) else src
-    base = ("v1", spec.seed, cfg.model_dump(mode="json"), data_cfg.model_dump(mode="json"))
+    block = cfg.model_dump(mode="json")
+    block["train"].pop("replicates")  # a replicate is its index, not the count beside it
+    base = ("v2", spec.seed, block, data_cfg.model_dump(mode="json"))
     levels = dae_sigmas(cfg, spec.sigmas)
-    if levels is None:
-        return [Task("train", data_cfg.name, (("model", name),), _key("train", *base))]
-    return [
-        Task(
-            "train",
-            data_cfg.name,
-            (("model", name), ("variant", v), ("train_sigma", s)),
-            _key("train", *base, s),
-        )
-        for v, s in enumerate(levels)
-    ]
+    out = {}
+    for r in range(replicates(cfg)):
+        for v, s in enumerate(levels if levels is not None else [None]):
+            params = (("model", name), ("replicate", r))
+            if levels is not None:
+                params += (("variant", v), ("train_sigma", s))
+            out[r, v] = Task("train", data_cfg.name, params, _key("train", *base, r, s))
+    return out
+
+
+def _checkpoint(trains: dict, name: str, replicate: int, sigma_index: int) -> Task | None:
+    """The train task whose checkpoint serves `name`'s replicate at grid point `sigma_index`."""
+    mine = trains.get(name, {})
+    variants = {v for _, v in mine}
+    return mine.get((replicate, sigma_index if len(variants) > 1 else 0))
+
+
+def _per_sigma(spec: Spec, stage: str, dataset: str, base: tuple, protocol, data: Task, trains):
+    """One `stage` task per (model, replicate, sigma), after the data and its checkpoint."""
+    out = []
+    for name, cfg in spec.model_items():
+        model = cfg.model_dump(mode="json")
+        for r in range(replicates(cfg)):
+            for i, s in enumerate(spec.sigmas):
+                dep = _checkpoint(trains, name, r, i)
+                params = (("model", name), ("replicate", r), ("sigma_index", i), ("sigma", s))
+                key = _key(stage, *base, model, r, s, protocol, dep.key if dep else None)
+                deps = (data.key,) + ((dep.key,) if dep else ())
+                out.append(Task(stage, dataset, params, key, deps))
+    return out
 
 
 def _segment_tasks(spec: Spec, dataset: str, base: tuple, data: Task, trains: dict) -> list[Task]:
-    """One task per (model, sigma): every dense set, segmentation probe and input at that sigma."""
+    """One task per (model, replicate, sigma): every dense set, segmentation probe and input at
+    that sigma."""
     protocol = (
         spec.dense,
         spec.inputs,
@@ -76,26 +105,61 @@ def _segment_tasks(spec: Spec, dataset: str, base: tuple, data: Task, trains: di
         spec.label_noise_kind,
         spec.seeds,
         spec.val_fraction,
+        spec.analysis.bootstrap,
+        spec.analysis.confidence,
+        spec.analysis.seed,
+    )
+    return _per_sigma(spec, "segment", dataset, base, protocol, data, trains)
+
+
+def _probe_tasks(spec: Spec, dataset: str, base: tuple, data: Task, feats: list[Task]):
+    """One task per (model, replicate, layer, input, classification probe); the raw-input
+    baseline `pixels` needs no features and serves every replicate of a model at once."""
+    protocol = (
+        spec.sigmas,
+        spec.label_noise,
+        spec.label_noise_kind,
+        spec.seeds,
+        spec.val_fraction,
+        spec.ensemble.model_dump(),
+        "unimodality" in spec.metrics,
+        spec.analysis.tolerance,
+        spec.analysis.bootstrap,
+        spec.analysis.confidence,
+        spec.analysis.seed,
     )
     out = []
     for name, cfg in spec.model_items():
-        ckpts = trains.get(name, [])
-        for i, s in enumerate(spec.sigmas):
-            dep = ckpts[i] if len(ckpts) > 1 else (ckpts[0] if ckpts else None)
-            params = (("model", name), ("sigma_index", i), ("sigma", s))
-            key = _key(
-                "segment", *base, cfg.model_dump(mode="json"), s, protocol, dep.key if dep else None
-            )
-            out.append(
-                Task("segment", dataset, params, key, (data.key,) + ((dep.key,) if dep else ()))
-            )
+        for probe in spec.probes:
+            if probe.kind in SEGMENTATION_PROBES:
+                continue  # the segment stage fits those
+            for layer in spec.probe_layers(probe):
+                for r in range(replicates(cfg)) if layer != PIXELS else ["all"]:
+                    mine = tuple(
+                        f.key
+                        for f in feats
+                        if f.param("model") == name and f.param("replicate") == r
+                    )
+                    deps = mine if layer != PIXELS else (data.key,)
+                    for inp in spec.inputs:
+                        params = (
+                            ("model", name),
+                            ("replicate", r),
+                            ("layer", layer),
+                            ("input", inp),
+                            ("probe", probe.label),
+                        )
+                        key = _key(
+                            "probe", *base, params, probe.model_dump(mode="json"), protocol, deps
+                        )
+                        out.append(Task("probe", dataset, params, key, deps))
     return out
 
 
 def plan(spec: Spec) -> list[Task]:
-    """Tasks in dependency order: training, data, features per sigma, then theory, probes, feature
-    analyses (after the probes that pick their reference sigma), segmentation per sigma and
-    generation."""
+    """Tasks in dependency order: training, data, features per sigma, then theory, probes,
+    comparisons between probed cells, feature analyses (after the probes that pick their reference
+    sigma), segmentation per sigma and generation."""
     sigmas = spec.sigmas
     tasks: list[Task] = []
     trains = {
@@ -104,9 +168,9 @@ def plan(spec: Spec) -> list[Task]:
         if cfg.kind in TRAINABLE
     }
     for ts in trains.values():
-        tasks.extend(ts)
+        tasks.extend(ts.values())
     for ds in spec.datasets:
-        base = ("v1", spec.seed, ds.model_dump(mode="json"))
+        base = ("v2", spec.seed, ds.model_dump(mode="json"))
         data = Task(
             "data",
             ds.name,
@@ -121,99 +185,69 @@ def plan(spec: Spec) -> list[Task]:
                 [p.label for p in spec.probes],
                 spec.inputs,
                 spec.metrics,
+                spec.analysis.bootstrap,
             ),
         )
         tasks.append(data)
-        feats = []
-        extract_cfg = (spec.layers, spec.inputs, spec.noise_draws, spec.csnr.model_dump())
-        for name, cfg in spec.model_items():
-            model = cfg.model_dump(mode="json")
-            ckpts = trains.get(name, [])
-            for i, s in enumerate(sigmas if spec.pooled else ()):
-                dep = ckpts[i] if len(ckpts) > 1 else (ckpts[0] if ckpts else None)
-                params = (("model", name), ("sigma_index", i), ("sigma", s))
-                key = _key("features", *base, model, s, extract_cfg, dep.key if dep else None)
-                feats.append(
-                    Task(
-                        "features", ds.name, params, key, (data.key,) + ((dep.key,) if dep else ())
-                    )
-                )
+        extract_cfg = (spec.hooked_layers, spec.inputs, spec.noise_draws, spec.csnr.model_dump())
+        feats = (
+            _per_sigma(spec, "features", ds.name, base, extract_cfg, data, trains)
+            if spec.pooled and (spec.hooked_layers or "posterior_mse" in spec.metrics)
+            else []
+        )
         tasks.extend(feats)
         if "csnr_theory" in spec.metrics:
             tasks.append(Task("theory", ds.name, (), _key("theory", *base, sigmas), (data.key,)))
         probes: list[Task] = []
         if {"accuracy", "class_accuracy"} & set(spec.metrics):
-            protocol = (
-                sigmas,
-                spec.label_noise,
-                spec.label_noise_kind,
-                spec.seeds,
-                spec.val_fraction,
-                spec.ensemble.model_dump(),
-                "unimodality" in spec.metrics,
-                spec.analysis.tolerance,
-            )
-            for name, _ in spec.model_items():
-                mine = tuple(f.key for f in feats if f.param("model") == name)
-                for probe in spec.probes:
-                    if probe.kind in SEGMENTATION_PROBES:
-                        continue  # the segment stage fits those
-                    for layer in spec.probe_layers(probe):
+            probes = _probe_tasks(spec, ds.name, base, data, feats)
+        tasks.extend(probes)
+        compared = [v for v in COMPARISONS if v != "ensemble_gain" and v in wanted(spec)]
+        if compared:
+            deps = tuple(t.key for t in probes)
+            key = _key("compare", *base, compared, spec.analysis.model_dump(), deps)
+            tasks.append(Task("compare", ds.name, (), key, deps))
+        if {"sw_distance", "cka"} & set(spec.metrics):
+            what = (sorted({"sw_distance", "cka"} & set(spec.metrics)), spec.analysis.model_dump())
+            for name, cfg in spec.model_items():
+                for r in range(replicates(cfg)):
+                    for layer in spec.hooked_layers:
                         for inp in spec.inputs:
                             params = (
                                 ("model", name),
+                                ("replicate", r),
                                 ("layer", layer),
                                 ("input", inp),
-                                ("probe", probe.label),
                             )
-                            key = _key(
-                                "probe",
-                                *base,
-                                params,
-                                probe.model_dump(mode="json"),
-                                protocol,
-                                mine,
+                            # this replicate's features (they have no layer/input param) and its
+                            # probes of this layer/input
+                            deps = tuple(
+                                t.key
+                                for t in feats + probes
+                                if t.param("model") == name
+                                and t.param("replicate") == r
+                                and t.param("layer", layer) == layer
+                                and t.param("input", inp) == inp
                             )
-                            probes.append(Task("probe", ds.name, params, key, mine))
-        tasks.extend(probes)
-        if {"sw_distance", "cka"} & set(spec.metrics):
-            what = (sorted({"sw_distance", "cka"} & set(spec.metrics)), spec.analysis.model_dump())
-            for name, _ in spec.model_items():
-                for layer in spec.layers:
-                    for inp in spec.inputs:
-                        params = (("model", name), ("layer", layer), ("input", inp))
-                        # this model's features (they have no layer/input param) and its probes of
-                        # this layer/input
-                        deps = tuple(
-                            t.key
-                            for t in feats + probes
-                            if t.param("model") == name
-                            and t.param("layer", layer) == layer
-                            and t.param("input", inp) == inp
-                        )
-                        tasks.append(
-                            Task(
-                                "analysis",
-                                ds.name,
-                                params,
-                                _key("analysis", *base, params, what, deps),
-                                deps,
-                            )
-                        )
+                            key = _key("analysis", *base, params, what, deps)
+                            tasks.append(Task("analysis", ds.name, params, key, deps))
         if "miou" in spec.metrics:
             tasks.extend(_segment_tasks(spec, ds.name, base, data, trains))
         if "generalization" in spec.metrics:
             for name, cfg in spec.model_items():
                 if cfg.kind == "dae":
                     continue  # a DAE cannot generate; its score stays NaN
-                deps = (data.key,) + tuple(t.key for t in trains.get(name, []))
-                params = (("model", name),)
-                key = _key(
-                    "generate",
-                    *base,
-                    cfg.model_dump(mode="json"),
-                    spec.generation.model_dump(),
-                    deps,
-                )
-                tasks.append(Task("generate", ds.name, params, key, deps))
+                for r in range(replicates(cfg)):
+                    ckpt = _checkpoint(trains, name, r, 0)
+                    deps = (data.key,) + ((ckpt.key,) if ckpt else ())
+                    params = (("model", name), ("replicate", r))
+                    key = _key(
+                        "generate",
+                        *base,
+                        cfg.model_dump(mode="json"),
+                        r,
+                        spec.generation.model_dump(),
+                        deps,
+                    )
+                    tasks.append(Task("generate", ds.name, params, key, deps))
     return tasks

@@ -28,6 +28,8 @@ import numpy as np  # noqa: E402
 import xarray as xr  # noqa: E402
 
 from .errors import StoreError  # noqa: E402
+from .metrics.uncertainty import central_range, hierarchical  # noqa: E402
+from .seeds import derive_seed  # noqa: E402
 from .store import Results  # noqa: E402
 
 FORMATS = (".png", ".svg", ".pdf")
@@ -138,32 +140,77 @@ def _mode(values: np.ndarray) -> float:
 # --- figures -------------------------------------------------------------------------------------
 
 
+def _lowest(da: xr.DataArray) -> xr.DataArray:
+    """The lowest label-noise level, chosen by value; the level stays as a coordinate."""
+    return da.sel(label_noise=float(da.label_noise.min())) if "label_noise" in da.dims else da
+
+
+def _fits(da: xr.DataArray) -> tuple[str, ...]:
+    """The dims a headline averages over: model replicates and seeds."""
+    return tuple(d for d in ("replicate", "seed") if d in da.dims)
+
+
+def _settings(ds: xr.Dataset) -> tuple[float, int]:
+    """(confidence, seed of the hierarchical bootstrap) the cube was made with."""
+    from .summary import settings
+
+    confidence, _, seed, _ = settings(ds)
+    return confidence, derive_seed(seed, "hierarchical")
+
+
+def _band(boot: xr.DataArray, confidence: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per sigma, the hierarchical interval of the mean over replicates and seeds, from the
+    resamples (sigma, [replicate, seed,] boot)."""
+    vals = boot.transpose("sigma", "replicate", "seed", "boot").values  # (S, R, Sd, B)
+    bounds = np.array([hierarchical(v, confidence, seed)[1:] for v in vals])  # (S, 2)
+    return bounds[:, 0], bounds[:, 1]
+
+
 def curves(ds: xr.Dataset, dataset: str, sweep: list[str]) -> plt.Figure:
-    acc = _with_model(_need(ds, "accuracy", "curves")).isel(label_noise=0).load()
-    best = _with_model(ds["best_sigma"]).isel(label_noise=0).load()
+    acc = _lowest(_with_model(_need(ds, "accuracy", "curves"))).load()
+    best = _lowest(_with_model(ds["best_sigma"])).load()
+    boot = _lowest(_with_model(ds["accuracy_boot"])).load() if "accuracy_boot" in ds else None
+    freq = _lowest(_with_model(ds["sigma_star_freq"])).load() if "sigma_star_freq" in ds else None
+    confidence, seed = _settings(ds)
     probes = list(acc.probe.values)
     fig, axes = _panels(len(probes), cols=2, panel=WIDE)
     for ax, probe in zip(axes, probes):
         a = acc.sel(probe=probe)
-        mean, sd = a.mean("seed"), a.std("seed")
-        chosen = {label: _mode(b.values) for label, b in _series(best.sel(probe=probe), ("seed",))}
-        for (label, m), (_, s) in zip(_series(mean, ("sigma",)), _series(sd, ("sigma",))):
-            x, y, e = m.sigma.values, m.values, np.nan_to_num(s.values)
+        mean = a.mean(_fits(a))
+        for label, m in _series(mean, ("sigma",)):
+            at = {d: m[d].item() for d in m.coords if d in a.dims and m[d].ndim == 0}
+            x, y = m.sigma.values, m.values
             (line,) = ax.plot(x, y, marker="o", label=label)
-            ax.fill_between(x, y - e, y + e, color=line.get_color(), alpha=0.2, linewidth=0)
-            at = np.flatnonzero(np.isclose(x, chosen.get(label, np.nan)))
-            if len(at):  # sigma* from validation, at its test accuracy
-                ax.plot(x[at], y[at], marker="*", markersize=9, color=line.get_color(), zorder=5)
+            if boot is not None:  # the interval of the mean over replicates and seeds
+                lo, hi = _band(boot.sel(probe=probe, **at), confidence, seed)
+            else:  # no bootstrap: the spread of the fits
+                sd = np.nan_to_num(a.sel(at).std(_fits(a)).values)
+                lo, hi = y - sd, y + sd
+            ax.fill_between(x, lo, hi, color=line.get_color(), alpha=0.2, linewidth=0)
+            chosen = _mode(best.sel(probe=probe, **at).values)
+            i = np.flatnonzero(np.isclose(x, chosen))
+            if len(i):  # sigma* from validation, at its test accuracy, with its spread
+                ax.plot(x[i], y[i], marker="*", markersize=9, color=line.get_color(), zorder=5)
+                if freq is not None:
+                    f = freq.sel(probe=probe, **at).mean(_fits(a))
+                    left, right = central_range(f.values, x, confidence)
+                    ax.plot([left, right], [y[i][0]] * 2, color=line.get_color(), lw=2.5, alpha=0.6)
         _sigma_axis(ax, acc.sigma.values)
         ax.set_ylabel("test accuracy")
         ax.set_title(f"{dataset}: probe {probe}")
         _legend(ax)
-    fig.suptitle("accuracy across σ (mean ± std over seeds; ★ σ* chosen on validation)", fontsize=9)
+    band = (
+        f"band: {confidence:.0%} interval over replicates, seeds and test resamples"
+        if boot is not None
+        else "band: ± std over replicates and seeds"
+    )
+    spread = "; ★ σ* chosen on validation" + (", bar: its spread" if freq is not None else "")
+    fig.suptitle(f"accuracy across σ ({band}{spread})", fontsize=9)
     return fig
 
 
 def csnr(ds: xr.Dataset, dataset: str, sweep: list[str]) -> plt.Figure:
-    emp = _with_model(_need(ds, "csnr_overall", "csnr")).load()
+    emp = _with_model(_need(ds, "csnr_overall", "csnr")).mean("replicate").load()
     fig, (ax,) = _panels(1, panel=(WIDE[0] + 0.6, 2.8))
     for label, c in _series(emp, ("sigma",)):
         ax.plot(c.sigma.values, c.values, marker="o", label=f"empirical {label}".strip())
@@ -194,32 +241,35 @@ def csnr(ds: xr.Dataset, dataset: str, sweep: list[str]) -> plt.Figure:
 
 def label_noise(ds: xr.Dataset, dataset: str, sweep: list[str]) -> plt.Figure:
     best = _with_model(_need(ds, "best_accuracy", "label-noise")).load()
-    ens = _with_model(ds["ensemble_accuracy"]).load()
-    groups = [
-        (label, b, e)
-        for (label, b), (_, e) in zip(
-            _series(best, ("label_noise", "seed")), _series(ens, ("label_noise", "seed"))
-        )
-    ]
+    gain = _with_model(_need(ds, "ensemble_gain", "label-noise")).load()
+    boot = _with_model(ds["ensemble_gain_boot"]).load() if "ensemble_gain_boot" in ds else None
+    confidence, seed = _settings(ds)
+    keep = ("label_noise", *_fits(gain))
+    groups = list(zip(_series(best, keep), _series(gain, keep)))
     fig, axes = _panels(len(groups))
-    for ax, (label, b, e) in zip(axes, groups):
+    for ax, ((label, b), (_, g)) in zip(axes, groups):
         p = b.label_noise.values
         x = np.arange(len(p))
-        gain = 100 * (
-            e - b
-        )  # per seed, in accuracy points: the difference is what Table 1 is about
-        m, sd = gain.mean("seed").values, np.nan_to_num(gain.std("seed").values)
-        ax.bar(x, m, 0.6, yerr=sd, capsize=2, color=np.where(m >= 0, "C1", "0.6"))
+        m = 100 * g.mean(_fits(g)).values  # in accuracy points: the difference Table 1 is about
+        if boot is not None:
+            at = {d: g[d].item() for d in g.coords if d in boot.dims and g[d].ndim == 0}
+            cell = boot.sel(at).transpose("label_noise", *_fits(g), "boot").values
+            bounds = 100 * np.array([hierarchical(c, confidence, seed)[1:] for c in cell])
+            err = np.abs(bounds.T - m)
+        else:
+            err = np.nan_to_num(100 * g.std(_fits(g)).values)
+        ax.bar(x, m, 0.6, yerr=err, capsize=2, color=np.where(m >= 0, "C1", "0.6"))
         ax.axhline(0, color="k", linewidth=0.8)
-        base = b.mean("seed").values  # the accuracy the gain is over, under each label-noise level
+        base = b.mean(_fits(b)).values  # the accuracy the gain is over, at each level
         ax.set_xticks(x, [f"{v:g}\n({bi:.2f})" for v, bi in zip(p, base)])
         ax.margins(y=0.2)
         ax.set_xlabel("label noise (best single σ's accuracy)")
         ax.set_ylabel("gain over best σ (points)")
         ax.set_title(label)
+    bars = f"{confidence:.0%} interval" if boot is not None else "± std over replicates and seeds"
     fig.suptitle(
-        f"{dataset}: gain of the soft-voting ensemble over the best single σ (Table 1; mean ± std "
-        "over seeds)",
+        f"{dataset}: gain of the soft-voting ensemble over the best single σ (Table 1; bars: "
+        f"{bars})",
         fontsize=9,
     )
     return fig
@@ -231,8 +281,9 @@ def dae_vs_diffusion(ds: xr.Dataset, dataset: str, sweep: list[str]) -> plt.Figu
             "figure 'dae-vs-diffusion' compares models; it needs a spec with `models:` (such as "
             "specs/dae-vs-diffusion.yaml)"
         )
-    acc = _need(ds, "accuracy", "dae-vs-diffusion").isel(label_noise=0).mean("seed").load()
-    sw = _need(ds, "sw_distance", "dae-vs-diffusion").load()
+    acc = _lowest(_need(ds, "accuracy", "dae-vs-diffusion"))
+    acc = acc.mean(_fits(acc)).load()
+    sw = _need(ds, "sw_distance", "dae-vs-diffusion").mean("replicate").load()
     rows = [
         (
             label,
@@ -269,11 +320,10 @@ def generalization(ds: xr.Dataset, dataset: str, sweep: list[str]) -> plt.Figure
             "figure 'generalization' needs a sweep store (a spec with `sweep:`, such as "
             "specs/memorization.yaml)"
         )
-    score = _need(ds, "generalization", "generalization").load()
+    score = _need(ds, "generalization", "generalization").mean("replicate").load()
     dim = sweep[0]
-    acc = _with_model(
-        _need(ds, "accuracy", "generalization").isel(label_noise=0).mean("seed").load()
-    )
+    acc = _lowest(_with_model(_need(ds, "accuracy", "generalization")))
+    acc = acc.mean(_fits(acc)).load()
     first = {d: acc[d].values[0] for d in ("model", "input")}
     layer, probe = next(
         (lay, p)
@@ -305,7 +355,7 @@ def generalization(ds: xr.Dataset, dataset: str, sweep: list[str]) -> plt.Figure
 
 
 def cka(ds: xr.Dataset, dataset: str, sweep: list[str]) -> plt.Figure:
-    m = _with_model(_need(ds, "cka", "cka")).load()
+    m = _with_model(_need(ds, "cka", "cka")).mean("replicate").load()
     maps = list(_series(m, ("sigma", "sigma_ref")))
     fig, axes = _panels(len(maps))
     every = 2 if len(m.sigma) > 10 else 1  # every other tick on long grids, so labels stay legible
@@ -329,12 +379,14 @@ def cka(ds: xr.Dataset, dataset: str, sweep: list[str]) -> plt.Figure:
 def segmentation(ds: xr.Dataset, dataset: str, sweep: list[str]) -> plt.Figure:
     """mIoU across sigma per segmentation probe: a colour per dense set (and model or sweep
     point), clean input solid, noisy dashed; the star marks sigma* chosen on validation mIoU."""
-    miou = _with_model(_need(ds, "miou", "segmentation")).isel(label_noise=0).load()
-    val = _with_model(ds["val_miou"]).isel(label_noise=0).load()
+    miou = _lowest(_with_model(_need(ds, "miou", "segmentation"))).load()
+    val = _lowest(_with_model(ds["val_miou"])).load()
+    boot = _lowest(_with_model(ds["miou_boot"])).load() if "miou_boot" in ds else None
+    confidence, seed = _settings(ds)
     probes = [p for p in miou.probe.values if np.isfinite(miou.sel(probe=p).values).any()]
     fig, axes = _panels(len(probes), cols=2, panel=WIDE)
     for ax, probe in zip(axes, probes):
-        mean = miou.sel(probe=probe).mean("seed")
+        mean = miou.sel(probe=probe).mean(_fits(miou))
         others = [d for d in mean.dims if d != "sigma"]
         colours: dict[tuple, str] = {}
         for combo in itertools.product(*(mean[d].values for d in others)):
@@ -353,8 +405,11 @@ def segmentation(ds: xr.Dataset, dataset: str, sweep: list[str]) -> plt.Figure:
                 label=_label(shown),
             )
             colours[key] = line.get_color()
-            v = val.sel(probe=probe, **at)  # (sigma, seed): each seed's choice, then the mode
-            pick = _mode(m.sigma.values[np.nan_to_num(v.values, nan=-1).argmax(0)])
+            if boot is not None:
+                lo, hi = _band(boot.sel(probe=probe, **at), confidence, seed)
+                ax.fill_between(m.sigma.values, lo, hi, color=line.get_color(), alpha=0.15, lw=0)
+            v = val.sel(probe=probe, **at).transpose("sigma", ...)  # each fit's choice, the mode
+            pick = _mode(m.sigma.values[np.nan_to_num(v.values, nan=-1).argmax(0)].ravel())
             i = np.flatnonzero(np.isclose(m.sigma.values, pick))
             ax.plot(m.sigma.values[i], m.values[i], marker="*", markersize=9, color=colours[key])
         _sigma_axis(ax, miou.sigma.values)
@@ -362,7 +417,9 @@ def segmentation(ds: xr.Dataset, dataset: str, sweep: list[str]) -> plt.Figure:
         ax.set_title(f"{dataset}: probe {probe}")
         _legend(ax)
     fig.suptitle(
-        "segmentation across σ (clean input solid, noisy dashed; ★ σ* chosen on validation mIoU)",
+        "segmentation across σ (clean input solid, noisy dashed; "
+        + (f"band: {confidence:.0%} interval; " if boot is not None else "")
+        + "★ σ* chosen on validation mIoU)",
         fontsize=9,
     )
     return fig
@@ -418,7 +475,27 @@ def figure(
     res._check(dataset)
     ds = select(res[dataset], sel)
     with plt.rc_context(STYLE):
-        return FIGURES[name](ds, dataset, res.sweep_dims)
+        fig = FIGURES[name](ds, dataset, res.sweep_dims)
+        _name_selection(fig, ds, sel, name in AT_LOWEST_NOISE)
+        return fig
+
+
+AT_LOWEST_NOISE = ("curves", "dae-vs-diffusion", "generalization", "segmentation")
+
+
+def _name_selection(fig: plt.Figure, ds: xr.Dataset, sel, lowest: bool) -> None:
+    """Add what the figure shows to its title: the label-noise level it reads, the --sel items and
+    the replicates averaged."""
+    parts = []
+    if lowest and "label_noise" in ds.dims:
+        parts.append(f"label noise {float(ds.label_noise.min()):g}")
+    parts += [str(item) for item in sel]
+    if "replicate" in ds.dims and ds.sizes["replicate"] > 1:
+        parts.append(f"mean of {ds.sizes['replicate']} replicates")
+    text = "selection: " + ", ".join(parts) if parts else ""
+    title = fig._suptitle.get_text() if fig._suptitle is not None else ""
+    if text:
+        fig.suptitle(f"{title}\n{text}" if title else text, fontsize=9)
 
 
 def _check_format(out: Path) -> None:

@@ -1,7 +1,7 @@
-"""Query stage: tidy tables of one variable (select, average, format) and the run summary.
+"""Query stage: tidy tables of one variable (select, average, format).
 
 `query` reads straight from zarr (`reprdyn.reader`), so the command line answers without importing
-xarray or pandas; `summarize` reads the store as xarray (`reprdyn.store.Results`).
+xarray or pandas. The run summary is `reprdyn.summary`.
 """
 
 from __future__ import annotations
@@ -10,13 +10,12 @@ import csv
 import io
 import json
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from .cube import VARIABLES
 from .errors import QueryError, StoreError, did_you_mean
-from .metrics.unimodal import unimodality
 from .reader import Cube, CubeStore
 
 
@@ -184,213 +183,4 @@ def _check_variable(store: CubeStore, dataset: str, var: str) -> str:
     )
 
 
-# --- run summary ---------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class SummaryRow:
-    """One probe curve in a run's summary, at the lowest label noise.
-
-    The headline is chosen on validation data only: `best_sigma` (sigma*), the
-    sigma with the highest validation accuracy, and `best_accuracy`, the test
-    accuracy there, next to the soft-voting ensemble's. The test curve's own
-    peak is kept as a description of its shape, never as a result.
-    """
-
-    dataset: str
-    model: str  # '' for a single-model spec
-    layer: str
-    input: str
-    probe: str
-    best_sigma: float  # sigma* chosen on validation (the most common choice over seeds)
-    best_sigma_agree: float  # share of seeds whose validation choice is best_sigma
-    best_accuracy: float  # test accuracy at each seed's sigma*, mean over seeds
-    best_accuracy_std: float
-    val_accuracy: float  # validation accuracy at sigma*, mean over seeds (what the choice saw)
-    ensemble_accuracy: float
-    ensemble_accuracy_std: float
-    csnr_at_best: float  # empirical CSNR at best_sigma
-    csnr_peak_sigma: float  # where the CSNR curve peaks
-    test_peak_sigma: float  # descriptive: where the mean test curve peaks
-    test_peak_accuracy: float  # descriptive: the mean test curve's maximum
-    unimodal: bool  # descriptive: the mean test curve rises to an interior peak and falls
-    point: str = ""  # a sweep point, e.g. "n_train=64"; '' outside sweeps
-
-    @property
-    def best_sigma_label(self) -> str:
-        """sigma*, with the share of seeds that chose it when they do not all agree."""
-        agree = f" ({self.best_sigma_agree:.0%} of seeds)" if self.best_sigma_agree < 1 else ""
-        return f"{self.best_sigma:.4g}{agree}"
-
-
-def _mode(values: np.ndarray) -> tuple[float, float]:
-    """The most common value (lowest on ties) and the share of entries equal to it."""
-    vals, counts = np.unique(values[np.isfinite(values)], return_counts=True)
-    if not len(vals):
-        return float("nan"), float("nan")
-    i = int(np.argmax(counts))
-    return float(vals[i]), float(counts[i] / len(values))
-
-
-def summarize(path: str) -> list[SummaryRow]:
-    """Per dataset, model, layer, input and probe: the validation-chosen sigma and its test
-    accuracy, the ensemble, and the shape of the test curve, at the lowest label noise (spread over
-    seeds)."""
-    return _summary_rows(path, "accuracy", _accuracy_rows)
-
-
-def _accuracy_rows(name: str, ds) -> list[SummaryRow]:
-    low = {
-        v: ds[v].isel(label_noise=0).load()
-        for v in ("accuracy", "val_accuracy", "best_sigma", "best_accuracy", "ensemble_accuracy")
-    }
-    rows = []
-    for at in _cells(ds):
-        cell = {v: da.sel(**at) for v, da in low.items()}
-        curve = cell["accuracy"].mean("seed")
-        if not np.isfinite(curve.values).any():
-            continue  # this probe does not read this layer
-        best, agree = _mode(cell["best_sigma"].values)
-        u = unimodality(curve.sigma.values, curve.values)
-        c_best, c_peak = float("nan"), float("nan")
-        if "csnr_overall" in ds:
-            snr = ds["csnr_overall"].sel(model=at["model"], layer=at["layer"], input=at["input"])
-            snr = snr.load()
-            c_best = float(snr.sel(sigma=best)) if np.isfinite(best) else float("nan")
-            c_peak = unimodality(snr.sigma.values, snr.values).peak_sigma
-        b, e = cell["best_accuracy"], cell["ensemble_accuracy"]
-        rows.append(
-            SummaryRow(
-                name,
-                *(str(at[k]) for k in ("model", "layer", "input", "probe")),
-                best,
-                agree,
-                float(b.mean("seed")),
-                float(b.std("seed")),
-                float(cell["val_accuracy"].max("sigma").mean("seed")),
-                float(e.mean("seed")),
-                float(e.std("seed")),
-                c_best,
-                c_peak,
-                u.peak_sigma,
-                u.peak_value,
-                u.unimodal,
-            )
-        )
-    return rows
-
-
-@dataclass(frozen=True)
-class SegmentationRow:
-    """One segmentation curve: a dense layer set, input and segmentation probe at the lowest label
-    noise; sigma* is chosen on validation mIoU, and mIoU there is test mIoU."""
-
-    dataset: str
-    model: str
-    layer: str  # a dense set
-    input: str
-    probe: str
-    best_sigma: float
-    best_sigma_agree: float
-    best_miou: float  # test mIoU at each seed's sigma*, mean over seeds
-    best_miou_std: float
-    test_peak_sigma: float  # descriptive: where the mean test curve peaks
-    test_peak_miou: float
-    unimodal: bool  # descriptive
-    point: str = ""
-
-    @property
-    def best_sigma_label(self) -> str:
-        agree = f" ({self.best_sigma_agree:.0%} of seeds)" if self.best_sigma_agree < 1 else ""
-        return f"{self.best_sigma:.4g}{agree}"
-
-
-def summarize_segmentation(path: str) -> list[SegmentationRow]:
-    """Per dataset, model, dense set, input and segmentation probe: sigma* by validation mIoU, its
-    test mIoU, and the shape of the test mIoU curve, at the lowest label noise."""
-    return _summary_rows(path, "miou", _segmentation_rows)
-
-
-def _segmentation_rows(name: str, ds) -> list[SegmentationRow]:
-    test, val = (ds[v].isel(label_noise=0).load() for v in ("miou", "val_miou"))
-    rows = []
-    for at in _cells(ds):
-        curve, chosen = test.sel(**at), val.sel(**at)  # (sigma, seed)
-        if not np.isfinite(curve.values).any():
-            continue
-        pick = np.nan_to_num(chosen.values, nan=-1).argmax(0)  # per seed
-        best, agree = _mode(curve.sigma.values[pick])
-        at_best = curve.values[pick, np.arange(len(pick))]
-        u = unimodality(curve.sigma.values, curve.mean("seed").values)
-        rows.append(
-            SegmentationRow(
-                name,
-                *(str(at[k]) for k in ("model", "layer", "input", "probe")),
-                best,
-                agree,
-                float(at_best.mean()),
-                float(at_best.std()),
-                u.peak_sigma,
-                u.peak_value,
-                u.unimodal,
-            )
-        )
-    return rows
-
-
-def _summary_rows(path: str, var: str, build) -> list:
-    """`build(dataset, cube)` over every dataset cube holding `var` (a `model` dim always
-    present); a sweep store's points one after another, each row labelled with its point."""
-    from dataclasses import replace
-
-    from .store import Results, point_label
-
-    res = Results(path)
-    if res.sweep_dims:
-        return [
-            replace(r, point=point_label(v))
-            for v, sub in res.points
-            for r in _summary_rows(sub.path, var, build)
-        ]
-    rows = []
-    for name in res.datasets:
-        ds = res[name]
-        if var in ds:
-            rows += build(name, ds.expand_dims(model=[""]) if "model" not in ds.dims else ds)
-    return rows
-
-
-def _cells(ds) -> list[dict]:
-    """Every (model, layer, input, probe) of a cube, in that nesting order."""
-    return [
-        dict(model=m, layer=x, input=i, probe=p)
-        for m in ds.model.values
-        for x in ds.layer.values
-        for i in ds.input.values
-        for p in ds.probe.values
-    ]
-
-
-def summary_json(rows: list) -> str:
-    return json.dumps(
-        [
-            {
-                k: (None if isinstance(v, float) and math.isnan(v) else v)
-                for k, v in asdict(r).items()
-            }
-            for r in rows
-        ]
-    )
-
-
-__all__ = [
-    "query",
-    "parse_sel",
-    "QueryError",
-    "StoreError",
-    "summarize",
-    "summarize_segmentation",
-    "SummaryRow",
-    "SegmentationRow",
-    "Table",
-]
+__all__ = ["query", "parse_sel", "QueryError", "StoreError", "Table"]

@@ -14,9 +14,22 @@ import math
 from pathlib import Path
 
 from . import plot
-from .query import summarize, summarize_segmentation
 from .spec import to_yaml
 from .store import Results
+from .summary import (
+    ACCURACY_COLUMNS,
+    COMPARISON_COLUMNS,
+    GAIN_COLUMNS,
+    SEGMENTATION_COLUMNS,
+    as_cells,
+    compare,
+    gains,
+    interval_note,
+    lead_columns,
+    store_settings,
+    summarize,
+    summarize_segmentation,
+)
 
 log = logging.getLogger("reprdyn")
 
@@ -78,97 +91,44 @@ def _png(fig) -> str:
     return base64.b64encode(buf.getvalue()).decode()
 
 
+def _rows_table(rows: list, columns: tuple, layer: str = "layer") -> str:
+    header, body = as_cells(rows, columns, layer)
+    return _table(header, body, left=len(lead_columns(rows, layer)))
+
+
 def _summary(path: Path) -> str:
     rows = summarize(str(path))
     if not rows:
         return "<p class='muted'>No classification probe results in this store.</p>"
-    swept = any(r.point for r in rows)
-    head = (["point"] if swept else []) + [
-        "dataset",
-        "model",
-        "layer",
-        "input",
-        "probe",
-        "σ* (val)",
-        "acc@σ*",
-        "± std",
-        "ensemble acc",
-        "± std",
-        "CSNR@σ*",
-        "test-curve peak σ",
-        "test-curve peak acc",
-        "unimodal",
-    ]
-    body = [
-        ([r.point] if swept else [])
-        + [
-            r.dataset,
-            r.model or "–",
-            r.layer,
-            r.input,
-            r.probe,
-            r.best_sigma_label,
-            r.best_accuracy,
-            r.best_accuracy_std,
-            r.ensemble_accuracy,
-            r.ensemble_accuracy_std,
-            r.csnr_at_best,
-            r.test_peak_sigma,
-            r.test_peak_accuracy,
-            "yes" if r.unimodal else "no",
+    confidence, resamples = store_settings(str(path))
+    out = [_rows_table(rows, ACCURACY_COLUMNS)]
+    diffs = compare(str(path))
+    if diffs:
+        out += [
+            "<h3>Paired differences</h3><p class='muted'>At the lowest label noise; '&gt; 0' or "
+            "'&lt; 0' where the interval excludes zero, else within noise.</p>",
+            _rows_table(diffs, COMPARISON_COLUMNS),
         ]
-        for r in rows
-    ]
-    return _table(head, body, left=6 + swept)
+    return "\n".join(out) + f"<p class='muted'>{_e(interval_note(rows, confidence, resamples))}</p>"
 
 
 def _segmentation_summary(path: Path) -> str:
     rows = summarize_segmentation(str(path))
     if not rows:
         return ""
-    swept = any(r.point for r in rows)
-    head = (["point"] if swept else []) + [
-        "dataset",
-        "model",
-        "dense set",
-        "input",
-        "probe",
-        "σ* (val)",
-        "mIoU@σ*",
-        "± std",
-        "test-curve peak σ",
-        "test-curve peak mIoU",
-        "unimodal",
-    ]
-    body = [
-        ([r.point] if swept else [])
-        + [r.dataset, r.model or "–", r.layer, r.input, r.probe, r.best_sigma_label]
-        + [r.best_miou, r.best_miou_std, r.test_peak_sigma, r.test_peak_miou]
-        + ["yes" if r.unimodal else "no"]
-        for r in rows
-    ]
     return (
         "<h3>Segmentation</h3><p class='muted'>σ* is chosen on validation mIoU; mIoU@σ* is test "
-        "mIoU.</p>" + _table(head, body, left=6 + swept)
+        "mIoU, its interval from resampling test images.</p>"
+        + _rows_table(rows, SEGMENTATION_COLUMNS, "dense set")
     )
 
 
-def _label_noise_table(res: Results, dataset: str) -> str:
-    ds = res[dataset]
-    if "best_accuracy" not in ds or "ensemble_accuracy" not in ds or res.sweep_dims:
+def _label_noise_table(path: Path, dataset: str) -> str:
+    rows = [r for r in gains(str(path)) if r.dataset == dataset]
+    if not rows or len({r.label_noise for r in rows}) < 2:
         return ""
-    best, ens = ds["best_accuracy"].load(), ds["ensemble_accuracy"].load()
-    rows = []
-    for lab, b in plot._series(plot._with_model(best), ("label_noise", "seed")):
-        e = plot._with_model(ens).sel({d: b[d].item() for d in b.coords if b[d].ndim == 0})
-        for p in b.label_noise.values:
-            bm, em = (
-                float(b.sel(label_noise=p).mean("seed")),
-                float(e.sel(label_noise=p).mean("seed")),
-            )
-            rows.append([lab, float(p), bm, em, em - bm])
-    return "<h3>Ensemble vs best single σ</h3>" + _table(
-        ["series", "label noise", "best single σ", "ensemble", "gain"], rows, left=1
+    return "<h3>Ensemble vs best single σ across label noise (Table 1)</h3>" + _rows_table(
+        rows, GAIN_COLUMNS
     )
 
 
@@ -207,16 +167,17 @@ def build(store: str | Path) -> str:
         + (f" · sweep over {_e(', '.join(res.sweep_dims))}" if res.sweep_dims else "")
         + "</p>",
         "<h2>Summary</h2>",
-        "<p class='muted'>At the lowest label noise. σ* is chosen on validation data; acc@σ* and "
-        "the ensemble are test accuracy (mean and std over seeds). The test-curve peak describes "
-        "the curve's shape and is not a result.</p>",
+        "<p class='muted'>At the lowest label noise. σ* is chosen on validation data (its spread "
+        "under resampling in brackets); acc@σ*, the ensemble and its gain are test accuracy, means "
+        "over replicates and seeds, with intervals. The test-curve peak describes the curve's "
+        "shape and is not a result.</p>",
         _summary(path),
         _segmentation_summary(path),
     ]
     for dataset in res.datasets:
         parts += [
             f"<h2>Dataset {_e(dataset)}</h2>",
-            _label_noise_table(res, dataset),
+            _label_noise_table(path, dataset),
             _figures(res, dataset),
         ]
     versions = (

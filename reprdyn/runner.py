@@ -20,7 +20,6 @@ from .budget import preflight
 from .caches import Context, task_threads, use_threads
 from .executors import get_executor
 from .plan import Task, plan
-from .query import SummaryRow, summarize
 from .spec import Spec, canonical, resolved, spec_hash, to_yaml
 from .store import (
     StoreLock,
@@ -35,6 +34,7 @@ from .store import (
     update_attrs,
     write_plan,
 )
+from .summary import SummaryRow, summarize
 from .sweep import layout as sweep_layout
 from .sweep import points as sweep_points
 
@@ -210,9 +210,9 @@ def train(
     out = []
     for task in plan(spec):
         if task.stage == "train":
-            variant = task.param("variant", 0)
-            ctx.models.denoiser(task.param("model"), task.dataset, variant, label=task.label)
-            out.append((task, *ctx.models.checkpoints[(task.param("model"), variant)]))
+            model, variant, r = (task.param(k, 0) for k in ("model", "variant", "replicate"))
+            ctx.models.denoiser(model, task.dataset, variant, r, label=task.label)
+            out.append((task, *ctx.models.checkpoints[(model, r, variant)]))
             if on_done:
                 on_done(task)
     return out

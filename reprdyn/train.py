@@ -70,11 +70,19 @@ def code_version() -> str:
 def checkpoint_key(
     model_cfg, train_sigmas: list[float] | None, data_fingerprint: str, seed: int
 ) -> str:
-    blob = json.dumps(
-        [model_cfg.model_dump(mode="json"), train_sigmas, data_fingerprint, seed, code_version()],
-        sort_keys=True,
-    )
+    """The cache key of one checkpoint. The model block counts without `train.replicates`: a
+    replicate is its own seed, so replicate 0 of three is the model of a one-replicate spec."""
+    block = model_cfg.model_dump(mode="json", exclude={"train": {"replicates"}})
+    blob = json.dumps([block, train_sigmas, data_fingerprint, seed, code_version()], sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:20]
+
+
+def replicate_seed(seed: int, replicate: int) -> int:
+    """The training seed of a replicate: the model's seed for replicate 0, then one derived from
+    it and the replicate index."""
+    from .seeds import derive_seed
+
+    return seed if replicate == 0 else derive_seed(seed, "replicate", replicate)
 
 
 def fit(

@@ -52,9 +52,10 @@ def test_run_plan_ls_query(small_spec_file, tmp_path):
     )
     assert r.exit_code == 0
     lines = r.stdout.strip().splitlines()
-    assert lines[0] == "dataset,sigma,layer,label_noise,probe,input,accuracy" and len(lines) == 3
+    head = "dataset,replicate,sigma,layer,label_noise,probe,input,accuracy"
+    assert lines[0] == head and len(lines) == 3
     r = invoke("query", store, "csnr", "--format", "json")
-    assert r.exit_code == 0 and len(json.loads(r.stdout)) == 5 * 3
+    assert r.exit_code == 0 and len(json.loads(r.stdout)) == 5 * 3  # sigma x class
     r = invoke("query", store, "csnr_theory")
     assert r.exit_code == 0 and "csnr_theory" in r.stdout
 

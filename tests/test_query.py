@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 import reprdyn
-from reprdyn.query import QueryError, query, summarize
+from reprdyn.query import QueryError, query
 
 
 def test_tidy_table_matches_cube(small_store):
@@ -18,6 +18,7 @@ def test_tidy_table_matches_cube(small_store):
     cube = reprdyn.open(small_store)["toy"]["accuracy"]
     assert list(df.columns) == [
         "dataset",
+        "replicate",
         "sigma",
         "layer",
         "label_noise",
@@ -65,9 +66,9 @@ def test_rows_with_no_value_are_dropped_unless_asked(small_store, tmp_path):
     path = tmp_path / "s.zarr"
     shutil.copytree(small_store, path)
     acc = zarr.open_array(str(path / "datasets/toy/metrics/accuracy"), mode="r+")
-    acc[:, :, 1] = np.nan  # label_noise 0.4: as if never fitted
+    acc[:, :, :, 1] = np.nan  # (replicate, sigma, layer, label_noise, ...) 0.4: never fitted
     t = query(str(path), "accuracy")
-    assert len(t.rows) == 5 * 2 and all(r[3] == 0.0 for r in t.rows)
+    assert len(t.rows) == 5 * 2 and all(r[4] == 0.0 for r in t.rows)
     assert (
         t.notes and "dropped 10 row(s) with no value" in t.notes[0] and "--keep-nan" in t.notes[0]
     )
@@ -108,36 +109,3 @@ def test_csv_and_json_are_pure_data(small_store):
 def test_errors(small_store, kwargs, match):
     with pytest.raises(QueryError, match=match):
         query(str(small_store), **kwargs)
-
-
-def test_summary_headline_is_chosen_on_validation(small_store):
-    """sigma* and acc@sigma* are the cube's validation choice (best_sigma, best_accuracy), never the
-    test curve's maximum, which is reported only as the labelled test-curve peak."""
-    (row,) = summarize(str(small_store))
-    ds = reprdyn.open(small_store)["toy"].isel(label_noise=0).squeeze()
-    assert row.best_sigma == float(ds["best_sigma"].isel(seed=0)) and row.best_sigma_agree == 1.0
-    assert row.best_accuracy == pytest.approx(float(ds["best_accuracy"].mean("seed")))
-    assert row.val_accuracy == pytest.approx(float(ds["val_accuracy"].max("sigma").mean("seed")))
-    assert row.ensemble_accuracy == pytest.approx(float(ds["ensemble_accuracy"].mean("seed")))
-    acc = ds["accuracy"].mean("seed")
-    assert row.test_peak_accuracy == pytest.approx(float(acc.max()))
-    assert row.test_peak_sigma == float(acc.sigma[int(acc.argmax("sigma"))])
-
-
-def test_summary_sigma_does_not_move_when_the_test_curve_does(small_spec, tmp_path, monkeypatch):
-    """Raise the test accuracy at one sigma far above the rest: the test-curve peak moves there, the
-    validation-chosen sigma* does not."""
-    import reprdyn.tasks.probe as tasks
-
-    real = tasks.evaluate
-
-    def rigged(test_logits, y_test, best, members, K):
-        acc, cls, ens = real(test_logits, y_test, best, members, K)
-        acc[0] = 1.0  # the smallest sigma looks perfect on test
-        return acc, cls, ens
-
-    monkeypatch.setattr(tasks, "evaluate", rigged)
-    reprdyn.run(small_spec, store=tmp_path / "r.zarr")
-    (row,) = summarize(str(tmp_path / "r.zarr"))
-    assert row.test_peak_sigma == pytest.approx(0.05) and row.test_peak_accuracy == 1.0
-    assert row.best_sigma > 0.05 and row.best_accuracy < 1.0

@@ -53,9 +53,9 @@ def test_a_plain_store_reads_as_xarray_reads_it(small_store):
 
 def test_a_sweep_store_joins_its_points_like_xarray(swept):
     _same(swept, "toy")
-    # a 0-d variable per point: (delta, model)
+    # a variable with no dims of its own per point: (delta, model, replicate)
     cube = CubeStore(swept).cube("toy", "generalization")
-    assert cube.dims == ("delta", "model") and np.isfinite(cube.values).all()
+    assert cube.dims == ("delta", "model", "replicate") and np.isfinite(cube.values).all()
 
 
 def test_cube_operations_and_alignment():

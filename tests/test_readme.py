@@ -98,6 +98,6 @@ def test_readme_nan_idiom_runs(theory_store):
     scope = {"CUBE": __import__("reprdyn").open(theory_store)["molrg"]}
     exec(compile(code, "README.md", "exec"), scope)  # noqa: S102 - the README's own example
     chosen = scope["test"].sel(sigma=scope["best"])
-    best = scope["cube"]["best_accuracy"].mean("seed").stack(cell=("layer", "probe"))
+    best = scope["cube"]["best_accuracy"].mean(["replicate", "seed"]).stack(cell=("layer", "probe"))
     assert float(chosen.isel(label_noise=0, input=0, cell=0)) >= 0.9
     assert chosen.sizes == best.sel(cell=chosen.cell).sizes

@@ -93,14 +93,21 @@ def test_seg_linear_matches_brute_force_ridge(seg_run):
                 best = max(range(3), key=lambda i: scores[i][0])
                 got = cube.sel(
                     sigma=sigma, layer="both", probe="seg-linear", input=inp, label_noise=p, seed=0
-                )
+                ).squeeze("replicate")
                 assert float(got["val_miou"]) == pytest.approx(scores[best][0], abs=1e-9)
                 assert float(got["miou"]) == pytest.approx(scores[best][1], abs=1e-9)
 
 
+# Sums over pixels in another order (slices, smaller forward passes) differ at float rounding, which
+# can flip the prediction of a pixel that sits on a decision boundary: one pixel of the 4,096 test
+# pixels (16 images of 16 x 16) moves an IoU by about 1 / 2,000. Runs that round differently must
+# agree to within two such pixels, never more.
+PIXEL_TOLERANCE = 1e-3
+
+
 def test_results_do_not_depend_on_how_pixels_are_sliced(seg_run, tmp_path, monkeypatch):
-    """Slices of one row instead of whole images: the same mIoU (sums differ at rounding at most,
-    predictions not at all)."""
+    """Slices of one row instead of whole images: the same mIoU, to within a boundary pixel or two
+    (the sums differ at float rounding)."""
     from reprdyn import dense, load_spec, run
     from reprdyn import open as open_store
 
@@ -111,7 +118,7 @@ def test_results_do_not_depend_on_how_pixels_are_sliced(seg_run, tmp_path, monke
     run(load_spec(tmp_path / "seg.yaml"), store=tmp_path / "again.zarr", spec_text=text)
     a, b = open_store(path)["glyphs"], open_store(tmp_path / "again.zarr")["glyphs"]
     for var in ("miou", "val_miou", "class_iou"):
-        np.testing.assert_array_equal(a[var].values, b[var].values)
+        np.testing.assert_allclose(a[var].values, b[var].values, rtol=0, atol=PIXEL_TOLERANCE)
 
 
 def test_every_segmentation_cell_is_filled_and_nothing_else(seg_run):
@@ -141,7 +148,10 @@ def test_run_summary_and_report_show_segmentation(seg_run):
     rows = json.loads(out.stdout)["segmentation"]
     assert len(rows) == 2 * 2 * 2  # dense sets x inputs x probes
     assert {r["probe"] for r in rows} == {"seg-linear", "seg-mlp"}
-    assert all(r["best_sigma"] in (0.1, 1.0) and 0 < r["best_miou"] <= 1 for r in rows)
+    assert all(r["best_sigma"] in (0.1, 1.0) and 0 < r["best_miou"]["value"] <= 1 for r in rows)
+    assert all(
+        r["best_miou"]["low"] <= r["best_miou"]["value"] <= r["best_miou"]["high"] for r in rows
+    )
     table = CliRunner().invoke(app, ["run", str(spec_file), "--store", str(path)])
     assert "mIoU@σ*" in table.stdout and "query: reprdyn query" in table.stdout
     html = build(path)
@@ -150,7 +160,8 @@ def test_run_summary_and_report_show_segmentation(seg_run):
 
 def test_out_of_memory_retries_the_input_with_fewer_images(seg_run, tmp_path, monkeypatch, caplog):
     """A simulated out-of-memory error: the input is redone with fewer images per forward pass
-    (down to 8); the noise of every image stays, so the mIoU is that of an uninterrupted run."""
+    (down to 8); the noise of every image stays, so the mIoU is that of an uninterrupted run to
+    within the rounding the log line states (PIXEL_TOLERANCE)."""
     import logging
 
     import reprdyn.tasks.segment as segment
@@ -172,6 +183,6 @@ def test_out_of_memory_retries_the_input_with_fewer_images(seg_run, tmp_path, mo
     (tmp_path / "seg.yaml").write_text(text)
     with caplog.at_level("WARNING", logger="reprdyn"):
         run(load_spec(tmp_path / "seg.yaml"), store=tmp_path / "oom.zarr", spec_text=text)
-    assert "with 8 images per forward pass" in caplog.text
+    assert "with 8 images per forward pass" in caplog.text and "float rounding" in caplog.text
     a, b = open_store(path)["glyphs"], open_store(tmp_path / "oom.zarr")["glyphs"]
-    np.testing.assert_array_equal(a["miou"].values, b["miou"].values)
+    np.testing.assert_allclose(a["miou"].values, b["miou"].values, rtol=0, atol=PIXEL_TOLERANCE)

@@ -42,20 +42,24 @@ def test_metric_cube_round_trip(small_store, small_spec):
             {c: again[c].astype(object) for c in ("layer", "probe", "input", "class")}
         ),
     )
-    assert ds["accuracy"].dims == ("sigma", "layer", "label_noise", "seed", "probe", "input")
+    acc = ("replicate", "sigma", "layer", "label_noise", "seed", "probe", "input")
+    assert ds["accuracy"].dims == acc and ds["accuracy_ci"].dims == (*acc, "bound")
+    assert ds["accuracy_boot"].dims == (*acc, "boot") and ds.sizes["boot"] == 1000
     assert ds["class_accuracy"].dims[-1] == "class" and ds["csnr"].dims == (
+        "replicate",
         "sigma",
         "layer",
         "input",
         "class",
     )
     assert ds["csnr_theory"].dims == ("sigma",)
-    assert ds["ensemble_accuracy"].dims == ("layer", "label_noise", "seed", "probe", "input")
+    assert ds["ensemble_accuracy"].dims == ("replicate", *acc[2:])
     for v in ds.data_vars:
         if v != "ensemble_members":
             assert np.isfinite(ds[v].values).all(), v
     f = res.features("toy", "output")["features"]
-    assert f.dims == ("sigma", "input", "sample", "channel") and f.shape == (5, 1, 500, 12)
+    assert f.dims == ("replicate", "sigma", "input", "sample", "channel")
+    assert f.shape == (1, 5, 1, 500, 12)
     assert set(f["split"].values) == {"train", "test"}
     np.testing.assert_array_equal(res.data("toy")["label"].values, f["label"].values)
     assert res.data("toy")["U"].shape == (3, 12, 2)

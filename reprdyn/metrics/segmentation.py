@@ -23,6 +23,19 @@ def confusions(truth: np.ndarray, pred: np.ndarray, keep: np.ndarray, n_classes:
     return np.bincount(flat.reshape(-1), minlength=T * L * M * M).reshape(T, L, M, M)
 
 
+def image_confusions(
+    truth: np.ndarray, pred: np.ndarray, keep: np.ndarray, n_classes: int, image: np.ndarray, n: int
+) -> np.ndarray:
+    """`confusions` per image: (n, T, L, M, M), pixel i counted for image `image[i]` (< n); their
+    sum over images is `confusions`."""
+    M, (T, L, _) = n_classes, pred.shape
+    truth = np.broadcast_to(truth, (T, truth.shape[-1]))[:, None, keep]  # (T, 1, m')
+    cell = np.arange(T * L).reshape(T, L, 1) * M * M
+    flat = (image[keep] * (T * L * M * M))[None, None] + cell + truth * M + pred[:, :, keep]
+    counts = np.bincount(flat.reshape(-1), minlength=n * T * L * M * M)
+    return counts.reshape(n, T, L, M, M)
+
+
 def confusion(truth: np.ndarray, pred: np.ndarray, n_classes: int, ignore: int = 255) -> np.ndarray:
     """(M, M) int64 counts of (true class, predicted class) over the pixels that are not
     `ignore`."""

@@ -13,6 +13,15 @@ ANALYTIC = ("molrg-optimal",)  # computed from the data
 # layers known without building a network
 STATIC_LAYERS: dict[str, list[str]] = {"molrg-optimal": ["output"]}
 
+# the raw-input baseline: a pseudo-layer every model has, the flattened input the denoiser receives
+# (x0, or x0 + sigma eps for noisy input; latents for latent models), probed like any layer
+PIXELS = "pixels"
+
+
+def replicates(cfg) -> int:
+    """How many independently trained models a model block stands for (1 unless it is trained)."""
+    return cfg.train.replicates if cfg.kind in TRAINABLE else 1
+
 
 def dae_sigmas(cfg, grid: list[float]) -> list[list[float]] | None:
     """Noise levels of each DAE a model block trains: one list per checkpoint (None: not a DAE).

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator, model_validator
 
 from .datacfg import Dataset, Name
 
@@ -106,6 +106,13 @@ class Train(Strict):
     )
     seed: int | None = Field(
         None, description="init / batch / noise seed; defaults to the spec seed"
+    )
+    replicates: StrictInt = Field(
+        1,
+        ge=1,
+        le=64,
+        description="independently trained models (initialisation, data order and training noise "
+        "from the seed and the replicate index); the cube's `replicate` dim",
     )
 
     @model_validator(mode="after")

@@ -10,10 +10,10 @@ import re
 import typing
 from typing import Annotated, Literal
 
-from pydantic import Discriminator, Field, Tag, field_validator, model_validator
+from pydantic import Discriminator, Field, StrictInt, Tag, field_validator, model_validator
 
 from ..errors import did_you_mean
-from ..models.kinds import PRETRAINED, STATIC_LAYERS
+from ..models.kinds import PIXELS, PRETRAINED, STATIC_LAYERS, replicates
 from .datacfg import Dataset, Name, Strict
 from .modelcfg import VP, Model
 
@@ -217,7 +217,21 @@ class Analysis(Strict):
         1000, gt=1, description="sw_distance / cka: test samples used (a seeded subset)"
     )
     projections: int = Field(128, gt=0, description="sw_distance: random projections")
-    seed: int = Field(0, description="seed of the subset and the projections")
+    bootstrap: StrictInt = Field(
+        1000,
+        ge=0,
+        le=100_000,
+        description="paired bootstrap resamples of the test (and validation) samples behind every "
+        "interval (docs/theory.md §8); 0 turns intervals off",
+    )
+    confidence: float = Field(
+        0.95,
+        gt=0.5,
+        lt=1,
+        description="level of every interval, and of the yes / no verdicts (unimodal: uncertain "
+        "between 1 - confidence and confidence)",
+    )
+    seed: int = Field(0, description="seed of the subset, the projections and the bootstrap")
 
 
 class Generation(Strict):
@@ -440,7 +454,9 @@ class Spec(Strict):
     )
     probes: list[Probe] = Field(default_factory=lambda: [RidgeProbe(kind="ridge")], min_length=1)
     label_noise: list[Annotated[float, Field(ge=0, lt=1, allow_inf_nan=False)]] = Field(
-        [0.0], min_length=1
+        [0.0],
+        min_length=1,
+        description="levels of label noise, sorted on load; the `label_noise` dim",
     )
     label_noise_kind: Literal["uniform", "pair"] = Field(
         "uniform", description="uniform: to a random other class; pair: class k -> k+1 (mod K)"
@@ -486,6 +502,11 @@ class Spec(Strict):
             metrics = [] if seg and all(seg) else metrics  # segmentation alone: miou alone
             data = {**data, "metrics": metrics + ["miou"] * any(seg)}
         return data
+
+    @field_validator("label_noise")
+    @classmethod
+    def _label_noise(cls, v):
+        return _sorted_unique(v, "label-noise level")
 
     @field_validator("inputs", mode="before")
     @classmethod
@@ -589,10 +610,10 @@ class Spec(Strict):
         for model in _models(info.data):
             known = STATIC_LAYERS.get(model.kind)
             for name in v if known else []:
-                if name not in known:
+                if name not in known and name != PIXELS:
                     raise ValueError(
                         f"unknown layer {name!r} for model kind {model.kind!r}; valid layers: "
-                        f"{', '.join(known)}{did_you_mean(name, known)}"
+                        f"{', '.join([*known, PIXELS])}{did_you_mean(name, [*known, PIXELS])}"
                     )
         return v
 
@@ -775,6 +796,22 @@ class Spec(Strict):
         if probe.kind in SEGMENTATION_PROBES:
             return probe.layers or list(self.dense or {})
         return probe.layers or self.layers
+
+    @property
+    def replicates(self) -> int:
+        """Length of the cube's `replicate` dim: the most replicates any model has (1 for models
+        that are not trained; a model with fewer leaves NaN in the others)."""
+        return max(replicates(cfg) for _, cfg in self.model_items())
+
+    @property
+    def hooked_layers(self) -> list[str]:
+        """The pooled layers read from the network (`layers` without the `pixels` baseline)."""
+        return [x for x in self.layers if x != PIXELS]
+
+    @property
+    def bootstrap(self) -> int:
+        """Bootstrap resamples behind the intervals (0: none)."""
+        return self.analysis.bootstrap
 
     @property
     def pooled(self) -> bool:

@@ -5,7 +5,7 @@ call `run_task`, which picks it from `STAGES`. A `Context` (`reprdyn.caches`)
 holds the datasets and models a process has built, so each is built once per
 process (per worker, on a cluster).
 
-    train -> data -> features (per sigma) -> theory, probe -> analysis, generate
+    train -> data -> features (per sigma) -> theory, probe -> compare, analysis, generate
                   -> segment (per sigma)
 """
 
@@ -14,7 +14,7 @@ from __future__ import annotations
 from ..caches import Context, use_threads
 from ..errors import lookup
 from ..plan import Task
-from . import analysis, data, features, generate, probe, segment, theory, train
+from . import analysis, compare, data, features, generate, probe, segment, theory, train
 
 STAGES = {
     "train": train.run,
@@ -22,6 +22,7 @@ STAGES = {
     "features": features.run,
     "theory": theory.run,
     "probe": probe.run,
+    "compare": compare.run,
     "analysis": analysis.run,
     "generate": generate.run,
     "segment": segment.run,

@@ -17,9 +17,10 @@ from ..plan import Task
 
 def run(task: Task, ctx: Context) -> None:
     spec, data, cfg = ctx.spec, ctx.data.get(task.dataset), ctx.spec.analysis
-    model, layer, inp = (task.param(k) for k in ("model", "layer", "input"))
+    model, r, layer, inp = (task.param(k) for k in ("model", "replicate", "layer", "input"))
     feats = store.open_group(ctx.path, store.group(task.dataset, "features", layer))["features"]
-    feats = feats.sel({"input": inp, **({"model": model} if spec.multi_model else {})})  # (S, N, C)
+    where = {"input": inp, "replicate": r, **({"model": model} if spec.multi_model else {})}
+    feats = feats.sel(where)  # (S, N, C)
     test = np.flatnonzero(data.split == "test")
     rows = test[_subset(len(test), cfg.max_samples, cfg.seed)]
     X = [
@@ -29,7 +30,7 @@ def run(task: Task, ctx: Context) -> None:
     values = {}
     if "sw_distance" in spec.metrics:
         has_probe = any(layer in spec.probe_layers(p) for p in spec.probes)
-        ref = reference_sigma(ctx, task.dataset, model, layer, inp) if has_probe else None
+        ref = reference_sigma(ctx, task.dataset, model, r, layer, inp) if has_probe else None
         sw = np.full(len(X), np.nan)
         if ref is not None:
             sw = np.array([sliced_wasserstein(Xs, X[ref], cfg.projections, cfg.seed) for Xs in X])
@@ -45,7 +46,7 @@ def run(task: Task, ctx: Context) -> None:
         "input": [inp],
         "sigma": spec.sigmas,
         "sigma_ref": spec.sigmas,
-        **cube.model_sel(spec, model),
+        **cube.model_sel(spec, model, r),
     }
     store.write_region(
         ctx.path, store.group(task.dataset, "metrics"), cube.labelled(spec, values, **coords)
@@ -57,14 +58,18 @@ def _subset(n: int, max_samples: int, seed: int) -> np.ndarray:
     return np.sort(rng.permutation(n)[:max_samples])
 
 
-def reference_sigma(ctx: Context, dataset: str, model: str, layer: str, inp: str) -> int:
+def reference_sigma(ctx: Context, dataset: str, model: str, r: int, layer: str, inp: str) -> int:
     """Index of the best sigma on validation for the first probe reading `layer` (lowest label
     noise, mean over seeds); the probes' own choice, never the test split."""
     spec = ctx.spec
     probe = next(p for p in spec.probes if layer in spec.probe_layers(p))
     val = store.open_group(ctx.path, store.group(dataset, "metrics"))["val_accuracy"]
     val = val.sel(
-        layer=layer, input=inp, probe=probe.label, **({"model": model} if spec.multi_model else {})
+        layer=layer,
+        input=inp,
+        probe=probe.label,
+        replicate=r,
+        **({"model": model} if spec.multi_model else {}),
     )
     curve = val.isel(label_noise=0).mean("seed").values  # (S,)
     return int(np.nanargmax(curve))

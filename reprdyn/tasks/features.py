@@ -21,6 +21,7 @@ from ..data import Data
 from ..extract import FORWARD_ROWS, OUTPUT, NoiseStream, input_noise, iter_features
 from ..metrics.csnr import ClassMoments, csnr_from_moments, svd_bases
 from ..metrics.posterior import posterior_quality
+from ..models.kinds import PIXELS
 from ..plan import Task
 from ..seeds import derive_seed
 
@@ -31,7 +32,8 @@ MOMENT_BUDGET = 2 << 30  # bytes of per-class second moments before CSNR of a la
 def run(task: Task, ctx: Context) -> None:
     spec, data = ctx.spec, ctx.data.get(task.dataset)
     model, i, sigma = task.param("model"), task.param("sigma_index"), task.param("sigma")
-    net = ctx.models.denoiser(model, task.dataset, i)
+    r = task.param("replicate")
+    net = ctx.models.denoiser(model, task.dataset, i, r)
     x0 = ctx.models.inputs(model, task.dataset)
     K, n_layers, n_inputs = data.n_classes, len(spec.layers), len(spec.inputs)
     csnr_k, csnr_all = (
@@ -47,14 +49,14 @@ def run(task: Task, ctx: Context) -> None:
                 csnr_all[li, j], csnr_k[li, j] = csnr_from_moments(
                     M, moments[layer].n, _bases(ctx, data, layer, M)
                 )
-            elif "csnr" in spec.metrics:
+            elif "csnr" in spec.metrics and layer != PIXELS:  # the baseline has no CSNR
                 warnings.warn(
                     f"CSNR of layer {layer!r} skipped: per-class moments would exceed "
                     f"{MOMENT_BUDGET >> 30} GiB",
                     stacklevel=1,
                 )
-    where = {"sigma": [sigma], **cube.model_sel(spec, model)}
-    lead = (None,) * (len(cube.model_dims(spec)) + 1)  # singleton model and sigma dims
+    where = {"sigma": [sigma], **cube.model_sel(spec, model, r)}
+    lead = (None,) * (len(cube.model_dims(spec)) + 1)  # singleton model, replicate and sigma dims
     if "csnr" in spec.metrics:
         part = cube.labelled(spec, {"csnr": csnr_k[lead], "csnr_overall": csnr_all[lead]}, **where)
         store.write_region(ctx.path, store.group(task.dataset, "metrics"), part)
@@ -88,11 +90,12 @@ def _extract_input(
         if spec.multi_model
         else ()
     )
+    mi += (task.param("replicate"),)
     arrays = {
         layer: zarr.open_array(
             f"{ctx.path}/{store.group(task.dataset, 'features', layer)}/features", mode="r+"
         )
-        for layer in spec.layers
+        for layer in spec.hooked_layers
     }
     rows = FORWARD_ROWS
     while True:
@@ -138,7 +141,7 @@ def _stream(
         net,
         x0,
         sigma,
-        spec.layers,
+        spec.hooked_layers,
         noise=noise,
         draws=spec.noise_draws,
         rows=rows,

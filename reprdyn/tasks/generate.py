@@ -16,9 +16,9 @@ from ..seeds import derive_seed
 
 def run(task: Task, ctx: Context) -> None:
     spec, gen = ctx.spec, ctx.spec.generation
-    model = task.param("model")
+    model, r = task.param("model"), task.param("replicate")
     cfg = ctx.models.cfg(model)
-    net = ctx.models.denoiser(model, task.dataset, 0)
+    net = ctx.models.denoiser(model, task.dataset, 0, r)
     x_ref = ctx.models.inputs(model, task.dataset)
     if cfg.kind in TRAINABLE:
         train = ctx.data.train_split(cfg).x  # what the model saw
@@ -31,13 +31,13 @@ def run(task: Task, ctx: Context) -> None:
         gen.samples,
         sigmas,
         sampler,
-        derive_seed(spec.seed, gen.seed, "generate", model),
+        derive_seed(spec.seed, gen.seed, "generate", model),  # the same noise for every replicate
         gen.batch_size,
         ctx.device,
     )
     score = generalization_score(samples, train, gen.threshold)
     lead = (1,) * len(cube.model_dims(spec))
     part = cube.labelled(
-        spec, {"generalization": np.full(lead, score)}, **cube.model_sel(spec, model)
+        spec, {"generalization": np.full(lead, score)}, **cube.model_sel(spec, model, r)
     )
     store.write_region(ctx.path, store.group(task.dataset, "metrics"), part)

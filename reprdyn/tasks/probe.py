@@ -13,7 +13,10 @@ import numpy as np
 
 from .. import cube, store
 from ..caches import Context
-from ..metrics.unimodal import unimodality
+from ..extract import input_noise
+from ..metrics.uncertainty import interval, resample_counts, resampled_mean, share_chosen
+from ..metrics.unimodal import unimodal_many, unimodality
+from ..models.kinds import PIXELS, replicates
 from ..plan import Task
 from ..probes import accuracy, corrupt_labels, make_probe, select, soft_vote
 from ..seeds import derive_seed
@@ -21,10 +24,10 @@ from ..seeds import derive_seed
 
 def run(task: Task, ctx: Context) -> None:
     spec, data = ctx.spec, ctx.data.get(task.dataset)
-    model, layer, inp, label = (task.param(k) for k in ("model", "layer", "input", "probe"))
-    feats = store.open_group(ctx.path, store.group(task.dataset, "features", layer))["features"]
-    # (S, N, C)
-    feats = feats.sel({"input": inp, **({"model": model} if spec.multi_model else {})}).values
+    model, r, layer, inp, label = (
+        task.param(k) for k in ("model", "replicate", "layer", "input", "probe")
+    )
+    X = _stack(task, ctx)  # (S, N, C); (1, N, C) for the clean-input pixel baseline
     train, test = np.flatnonzero(data.split == "train"), np.flatnonzero(data.split == "test")
     fit, hold = val_split(spec, task.dataset, data.y[train])
     # (T, n_train): train and val alike
@@ -34,34 +37,88 @@ def run(task: Task, ctx: Context) -> None:
         next(p for p in spec.probes if p.label == label), data.n_classes, ctx.device, probe_seed
     )
     # every (sigma, label noise, seed) fit draws from its own coordinates, never from its place in
-    # the grid
+    # the grid; the clean pixel baseline is one fit that serves every sigma
+    one = layer == PIXELS and inp != "noisy"
+    at = ["pixels"] if one else [repr(float(s)) for s in spec.sigmas]
     cells = [
         [
-            derive_seed(probe_seed, repr(float(s)), repr(float(p)), r)
+            derive_seed(probe_seed, s, repr(float(p)), r_)
             for p in spec.label_noise
-            for r in spec.seeds
+            for r_ in spec.seeds
         ]
-        for s in spec.sigmas
+        for s in at
     ]
-    probe.fit(
-        feats[:, train[fit]], Y[:, fit], X_val=feats[:, train[hold]], Y_val=Y[:, hold], seeds=cells
+    probe.fit(X[:, train[fit]], Y[:, fit], X_val=X[:, train[hold]], Y_val=Y[:, hold], seeds=cells)
+    S = len(spec.sigmas)
+    val_pred = _broadcast(probe.predict(X[:, train[hold]]).cpu().numpy(), S)  # (S, T, n_val)
+    logits = _broadcast(probe.decision_function(X[:, test]).cpu().numpy(), S)  # (S, T, m, K)
+    values = outcome(
+        spec, task.dataset, val_pred == Y[None, :, hold], logits, data.y[test], data.n_classes
     )
-    # (S, T)
-    val = (probe.predict(feats[:, train[hold]]).cpu().numpy() == Y[None, :, hold]).mean(-1)
+    reps = range(replicates(ctx.models.cfg(model))) if r == "all" else [r]
+    region = {name: _on_grid(spec, x, name, len(reps)) for name, x in values.items()}
+    coords = {
+        "layer": [layer],
+        "probe": [label],
+        "input": [inp],
+        "sigma": spec.sigmas,
+        "label_noise": spec.label_noise,
+        "seed": spec.seeds,
+        **cube.model_sel(spec, model, list(reps)),
+    }
+    if spec.bootstrap:
+        coords["bound"], coords["boot"] = list(cube.BOUNDS), np.arange(spec.bootstrap)
+    store.write_region(
+        ctx.path, store.group(task.dataset, "metrics"), cube.labelled(spec, region, **coords)
+    )
+
+
+def _stack(task: Task, ctx: Context) -> np.ndarray:
+    """The feature sets the probe fits, one per sigma: (S, N, C) from the store, or for the
+    raw-input baseline the flattened input itself, (1, N, C) when it is clean."""
+    spec = ctx.spec
+    model, r, layer, inp = (task.param(k) for k in ("model", "replicate", "layer", "input"))
+    if layer == PIXELS:
+        return pixel_stack(spec, task.dataset, model, ctx.models.inputs(model, task.dataset), inp)
+    feats = store.open_group(ctx.path, store.group(task.dataset, "features", layer))["features"]
+    where = {"input": inp, "replicate": r, **({"model": model} if spec.multi_model else {})}
+    return feats.sel(where).values  # (S, N, C)
+
+
+def pixel_stack(spec, dataset: str, model: str, x0: np.ndarray, inp: str) -> np.ndarray:
+    """The raw-input baseline's feature sets: x0 flattened, (1, N, D) for clean input; for noisy
+    input x0 + sigma eps at every sigma with the very noise the network sees (averaged over the
+    same draws), (S, N, D)."""
+    flat = np.asarray(x0, np.float64).reshape(len(x0), -1)
+    if inp != "noisy":
+        return flat[None]
+    out = np.empty((len(spec.sigmas), *flat.shape))
+    for i, sigma in enumerate(spec.sigmas):
+        noise = input_noise(spec, dataset, model, sigma, x0.shape[1:], inp)
+        eps = sum(noise(0, len(x0), j) for j in range(spec.noise_draws)) / spec.noise_draws
+        out[i] = flat + sigma * eps.reshape(len(x0), -1)
+    return out
+
+
+def _broadcast(a: np.ndarray, S: int) -> np.ndarray:
+    """A one-sigma result repeated over the grid (the clean pixel baseline), else as it is."""
+    return np.broadcast_to(a, (S, *a.shape[1:])) if len(a) == 1 < S else a
+
+
+def outcome(spec, dataset: str, val_correct: np.ndarray, logits: np.ndarray, y_test, K: int):
+    """Every probe variable of one cell from its validation hits (S, T, n_val) and test logits (S,
+    T, m, K): selection on validation, test accuracy, the ensemble, the curve's shape and, with a
+    bootstrap, the resampled versions and intervals (docs/theory.md §6, §8)."""
+    val = val_correct.mean(-1)  # (S, T)
     best, members = choose(val, spec.ensemble)
-    acc, cls, ens = evaluate(
-        probe.decision_function(feats[:, test]).cpu().numpy(),
-        data.y[test],
-        best,
-        members,
-        data.n_classes,
-    )
+    acc, cls, ens = evaluate(logits, y_test, best, members, K)
     values = {
         "accuracy": acc,
         "val_accuracy": val,
         "best_sigma": np.asarray(spec.sigmas)[best],
         "best_accuracy": acc[best, np.arange(len(best))],
         "ensemble_accuracy": ens,
+        "ensemble_gain": ens - acc[best, np.arange(len(best))],
         "ensemble_members": _member_sigmas(spec, members),
     }
     if "class_accuracy" in spec.metrics:
@@ -73,25 +130,80 @@ def run(task: Task, ctx: Context) -> None:
         ]
         for name in ("peak_sigma", "rise", "fall", "unimodal"):
             values[name] = np.array([float(getattr(u, name)) for u in shapes])
-    region = {name: _on_grid(spec, x, name) for name, x in values.items()}
-    coords = {
-        "layer": [layer],
-        "probe": [label],
-        "input": [inp],
-        "sigma": spec.sigmas,
-        "label_noise": spec.label_noise,
-        "seed": spec.seeds,
-        **cube.model_sel(spec, model),
-    }
-    store.write_region(
-        ctx.path, store.group(task.dataset, "metrics"), cube.labelled(spec, region, **coords)
+    if spec.bootstrap:
+        values.update(resampled(spec, dataset, val_correct, logits, y_test))
+    return values
+
+
+def resampled(spec, dataset: str, val_correct: np.ndarray, logits: np.ndarray, y_test) -> dict:
+    """The paired bootstrap of one cell: every resample b redraws the validation and the test
+    samples (the same counts in every cell of the dataset), re-chooses sigma* and the ensemble on
+    the resampled validation split, and scores them on the resampled test split."""
+    S, T = logits.shape[:2]
+    B, c = spec.bootstrap, spec.analysis.confidence
+    Wv, Wt = (
+        bootstrap_counts(spec, dataset, part, n)
+        for part, n in (("val", val_correct.shape[-1]), ("test", len(y_test)))
     )
+    hits = logits.argmax(-1) == y_test  # (S, T, m)
+    acc_b = resampled_mean(hits, Wt)  # (S, T, B)
+    val_b = resampled_mean(val_correct, Wv)  # (S, T, B)
+    best_b = val_b.argmax(0)  # (T, B): the lowest sigma on ties, as `select`
+    t_, b_ = np.meshgrid(np.arange(T), np.arange(B), indexing="ij")
+    best_acc_b = acc_b[best_b, t_, b_]  # (T, B)
+    ens_b = _ensemble_resampled(spec, val_b, best_b, logits, y_test, Wt)  # (T, B)
+    out = {
+        "accuracy_boot": acc_b,
+        "best_accuracy_boot": best_acc_b,
+        "ensemble_accuracy_boot": ens_b,
+        "ensemble_gain_boot": ens_b - best_acc_b,
+        "sigma_star_freq": share_chosen(best_b, S),
+    }
+    for name in ("accuracy", "best_accuracy", "ensemble_accuracy", "ensemble_gain"):
+        out[f"{name}_ci"] = interval(out[f"{name}_boot"], c)
+    if "unimodality" in spec.metrics:
+        curves = np.moveaxis(acc_b, 0, -1)  # (T, B, S)
+        out["unimodal_prob"] = unimodal_many(curves, spec.analysis.tolerance).mean(-1)
+    return out
 
 
-def _on_grid(spec, x: np.ndarray, name: str) -> np.ndarray:
+def bootstrap_counts(spec, dataset: str, part: str, n: int) -> np.ndarray:
+    """(B, n) resample counts of a dataset's `part` (val, test or segment-test): one draw per
+    dataset, so every cell, model and replicate reads the same resamples."""
+    seed = derive_seed(spec.seed, dataset, "bootstrap", part, spec.analysis.seed)
+    return resample_counts(n, spec.bootstrap, seed)
+
+
+def _ensemble_resampled(spec, val_b, best_b, logits, y_test, Wt) -> np.ndarray:
+    """Ensemble test accuracy under each resample, its members chosen on that resample's
+    validation accuracies: each distinct member set is soft-voted once."""
+    S, T, B = val_b.shape
+    grid = np.arange(S)
+    ens = spec.ensemble
+    if ens.strategy == "neighbours":
+        masks = np.abs(grid[None, None] - best_b[..., None]) <= ens.k  # (T, B, S)
+    elif ens.strategy == "all":
+        masks = np.ones((T, B, S), bool)
+    else:  # top: the m best on validation, ties to the lower sigma, as `select`
+        order = np.argsort(-val_b, axis=0, kind="stable")[: min(ens.m, S)]  # (m, T, B)
+        masks = np.zeros((T, B, S), bool)
+        t_, b_ = np.meshgrid(np.arange(T), np.arange(B), indexing="ij")
+        for row in order:
+            masks[t_, b_, row] = True
+    out = np.empty((T, B))
+    for t in range(T):
+        sets, inverse = np.unique(masks[t], axis=0, return_inverse=True)  # (U, S), (B,)
+        hits = np.stack(
+            [soft_vote(logits[:, t], np.flatnonzero(m)).argmax(-1) == y_test for m in sets]
+        )
+        out[t] = resampled_mean(hits, Wt)[np.ravel(inverse), np.arange(B)]  # (U, B) -> (B,)
+    return out
+
+
+def _on_grid(spec, x: np.ndarray, name: str, reps: int = 1) -> np.ndarray:
     """An array over the flat target axis T = label_noise x seed, as its variable's dims in one
-    probe task's region: singleton model / layer / probe / input, T split into (label_noise,
-    seed)."""
+    probe task's region: singleton model / layer / probe / input, `reps` replicates (the same
+    values in each), T split into (label_noise, seed)."""
     # (sigma?, layer, label_noise, seed, probe, input, member? / class?)
     dims = cube.VARIABLES[name].dims
     before = 1 if dims[0] == "sigma" else 0
@@ -99,7 +211,8 @@ def _on_grid(spec, x: np.ndarray, name: str) -> np.ndarray:
     x = x.reshape(*x.shape[:before], P, R, *x.shape[before + 1 :])  # (sigma?, P, R, rest?)
     x = np.expand_dims(x, before)  # the layer
     x = np.expand_dims(x, (before + 3, before + 4))  # the probe and the input
-    return x.reshape((1,) * len(cube.model_dims(spec)) + x.shape)
+    x = x.reshape((1,) * len(cube.model_dims(spec)) + x.shape)  # (model?, replicate, ...)
+    return np.repeat(x, reps, axis=len(cube.model_dims(spec)) - 1) if reps > 1 else x
 
 
 def _member_sigmas(spec, members: list[np.ndarray]) -> np.ndarray:

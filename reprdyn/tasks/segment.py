@@ -20,12 +20,14 @@ from .. import cube, store
 from ..caches import Context
 from ..dense import iter_maps, pixel_slices, sample_pixels
 from ..extract import FORWARD_ROWS, input_noise
-from ..metrics.segmentation import class_iou, confusions, mean_iou
+from ..metrics.segmentation import class_iou, confusions, image_confusions, mean_iou
+from ..metrics.uncertainty import interval
 from ..plan import Task
 from ..probes import MLPProbe, corrupt_labels
 from ..probes.segmentation import SegLinear
 from ..seeds import derive_seed
 from ..spec.schema import SEGMENTATION_PROBES
+from .probe import bootstrap_counts
 
 log = logging.getLogger("reprdyn")
 
@@ -33,7 +35,8 @@ log = logging.getLogger("reprdyn")
 def run(task: Task, ctx: Context) -> None:
     spec, data = ctx.spec, ctx.data.get(task.dataset)
     model, i, sigma = task.param("model"), task.param("sigma_index"), task.param("sigma")
-    net = ctx.models.denoiser(model, task.dataset, i)
+    r = task.param("replicate")
+    net = ctx.models.denoiser(model, task.dataset, i, r)
     x0 = ctx.models.inputs(model, task.dataset)
     fit, val, test = image_sets(spec, task.dataset, data)
     probes = [p for p in spec.probes if p.kind in SEGMENTATION_PROBES]
@@ -45,6 +48,9 @@ def run(task: Task, ctx: Context) -> None:
         np.full(shape, np.nan),
         np.full((*shape, M), np.nan),
     )
+    B = spec.bootstrap
+    W = bootstrap_counts(spec, task.dataset, "segment-test", len(test)) if B else None
+    boot = np.full((*shape, B), np.nan)  # test images resampled, the same resamples everywhere
     labels = PixelLabels(spec, task.dataset, data)
     for j, inp in enumerate(spec.inputs):
         noise = input_noise(spec, task.dataset, model, sigma, x0.shape[1:], inp)
@@ -74,11 +80,19 @@ def run(task: Task, ctx: Context) -> None:
             li, pi = layers.index(set_name), probe_names.index(label)
             v = mean_iou(cv)  # (T, L): lambda (seg-linear) chosen on validation images alone
             pick = v.argmax(1)
-            at = ct[np.arange(T), pick]  # (T, M, M) test confusions at the chosen lambda
+            by_image = ct[:, np.arange(T), pick]  # (n_test, T, M, M) at the chosen lambda
+            at = by_image.sum(0)  # (T, M, M) test confusions at the chosen lambda
             val_miou[li, :, pi, j] = v[np.arange(T), pick]
             per_class[li, :, pi, j] = class_iou(at)
             miou[li, :, pi, j] = mean_iou(at)
-    _write(ctx, task, data, {"miou": miou, "val_miou": val_miou, "class_iou": per_class})
+            if B:  # (B, T, M, M) confusions of each resample of the test images: exact sums
+                resampled = np.einsum("bi,itmk->btmk", W, by_image.astype(np.float64))
+                boot[li, :, pi, j] = mean_iou(resampled).T  # (T, B)
+    values = {"miou": miou, "val_miou": val_miou, "class_iou": per_class}
+    if B:
+        values["miou_boot"] = boot
+        values["miou_ci"] = interval(boot, spec.analysis.confidence)
+    _write(ctx, task, data, values)
 
 
 def image_sets(spec, dataset: str, data) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -245,6 +259,7 @@ def _scores(stream: Stream, fitted: dict, val, test, labels: PixelLabels, data, 
     """Pass 2: per fitted probe, confusion matrices (T, L, M, M) on the validation images (noisy
     labels, as in training) and on the test images (clean masks)."""
     is_val = set(val.tolist())
+    position = {int(k): n for n, k in enumerate(test)}  # a test image's row in the test set
     conf = {key: [None, None] for key in fitted}
     images = np.concatenate([val, test])
     W = data.masks.shape[2]
@@ -262,13 +277,25 @@ def _scores(stream: Stream, fitted: dict, val, test, labels: PixelLabels, data, 
                 else clean[None]
             )  # (T or 1, m)
             rows = torch.as_tensor(np.repeat(sel, (r1 - r0) * W), device=X.device)
+            keep = clean != data.ignore_index
             for (set_name, label), probe in fitted.items():
                 if set_name != name:
                     continue
                 pred = probe.decision_function(X[rows]).argmax(-1).cpu().numpy()  # (T, L, m)
-                c = confusions(truth, pred, clean != data.ignore_index, M)
-                prev = conf[set_name, label][part]
-                conf[set_name, label][part] = c if prev is None else prev + c
+                if part == 0:  # validation: one sum
+                    c = confusions(truth, pred, keep, M)
+                    prev = conf[set_name, label][0]
+                    conf[set_name, label][0] = c if prev is None else prev + c
+                    continue
+                # test: per image (n_test, T, L, M, M), for resampling test images
+                if conf[set_name, label][1] is None:
+                    conf[set_name, label][1] = np.zeros(
+                        (len(test), *pred.shape[:2], M, M), np.int64
+                    )
+                img = np.repeat([position[int(k)] for k in mine], (r1 - r0) * W)  # (m,)
+                local, inverse = np.unique(img, return_inverse=True)
+                c = image_confusions(truth, pred, keep, M, inverse.ravel(), len(local))
+                conf[set_name, label][1][local] += c
     return [conf[k][0] for k in fitted], [conf[k][1] for k in fitted]
 
 
@@ -276,7 +303,7 @@ def _write(ctx: Context, task: Task, data, values: dict[str, np.ndarray]) -> Non
     """The whole (model, sigma) chunk of every segmentation variable: NaN outside the dense sets
     and the segmentation probes."""
     spec = ctx.spec
-    lead = (None,) * (len(cube.model_dims(spec)) + 1)  # singleton model and sigma dims
+    lead = (None,) * (len(cube.model_dims(spec)) + 1)  # singleton model, replicate, sigma dims
     labels = spec.label_noise, spec.seeds
     region = {}
     for name, v in values.items():
@@ -291,7 +318,9 @@ def _write(ctx: Context, task: Task, data, values: dict[str, np.ndarray]) -> Non
         "probe": [p.label for p in spec.probes],
         "input": spec.inputs,
         "segment_class": data.mask_classes,
-        **cube.model_sel(spec, task.param("model")),
+        **cube.model_sel(spec, task.param("model"), task.param("replicate")),
     }
+    if spec.bootstrap:
+        coords["bound"], coords["boot"] = list(cube.BOUNDS), np.arange(spec.bootstrap)
     part = cube.labelled(spec, region, **coords)
     store.write_region(ctx.path, store.group(task.dataset, "metrics"), part)

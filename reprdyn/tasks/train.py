@@ -8,5 +8,9 @@ from ..plan import Task
 
 def run(task: Task, ctx: Context) -> None:
     ctx.models.denoiser(
-        task.param("model"), task.dataset, task.param("variant", 0), label=task.label
+        task.param("model"),
+        task.dataset,
+        task.param("variant", 0),
+        task.param("replicate", 0),
+        label=task.label,
     )

@@ -17,7 +17,7 @@ from __future__ import annotations
 import importlib.util
 
 from .errors import did_you_mean
-from .models.kinds import TRAINABLE
+from .models.kinds import PIXELS, TRAINABLE
 
 Problem = tuple[tuple, str]
 
@@ -120,7 +120,7 @@ def _layers(spec, shapes: dict[str, tuple]) -> list[Problem]:
     for name, cfg in trainable:
         loc = ("models", name) if name else ("model",)
         try:
-            known = network_layers(cfg, shapes[spec.datasets[0].name], spec.sigmas[0])
+            known = network_layers(cfg, shapes[spec.datasets[0].name], spec.sigmas[0]) + [PIXELS]
         except ValueError as e:  # the network cannot take this data (a U-Net on vectors, odd sizes)
             found.append(((*loc, "network"), str(e)))
             continue

@@ -628,6 +628,14 @@ def ls(
         f"{str(a.get('git_commit'))[:12]}",
         highlight=False,
     )
+    hw = a.get("hardware") or {}
+    if hw:
+        gpus = ", ".join(hw.get("gpus") or []) or "none"
+        out.print(
+            f"  computed on {hw.get('machine')} ({hw.get('cpu_capability')}), GPUs: {gpus}, torch "
+            f"{hw.get('torch')}; results are bit-identical only on the same hardware and software",
+            highlight=False,
+        )
     if cubes.sweep_dims:
         out.print(
             f"  a sweep over {', '.join(cubes.sweep_dims)}: {len(cubes.points)} point(s) so far",

@@ -203,7 +203,8 @@ VARIABLES: dict[str, Variable] = {
         ("sigma",),
         "features",
         ("posterior_mse",),
-        "10 log10(range^2 / posterior_mse), range = max - min of the clean test samples",
+        "10 log10(data_range^2 / posterior_mse), data_range the dataset's declared range (attr; 2 "
+        "for data in [-1, 1])",
     ),
     "sw_distance": Variable(
         ("sigma", "layer", "input"),
@@ -249,6 +250,14 @@ VARIABLES: dict[str, Variable] = {
         ("generalization",),
         "share of generated samples that are not near-copies of a training sample (d1/d2 >= "
         "threshold)",
+    ),
+    "sample_distance_ratio": Variable(
+        (),
+        "generate",
+        ("generalization",),
+        "median distance of generated samples to their nearest training sample over that of real "
+        "held-out samples: near or below 1, samples lie among the data; above 2, the model has not "
+        "learned it and `generalization` is not meaningful",
     ),
     "clean_minus_noisy": Variable(
         ("layer", "label_noise", "seed", "probe"),
@@ -333,7 +342,9 @@ def chunks(spec) -> dict[str, dict[str, int]]:
     return {name: CHUNK_OWNER[VARIABLES[name].stage] for name in wanted(spec)}
 
 
-def template(spec, classes: list[str], mask_classes: list[str] | None = None) -> xr.Dataset:
+def template(
+    spec, classes: list[str], mask_classes: list[str] | None = None, data_range: float = 2.0
+) -> xr.Dataset:
     """The NaN-filled metric cube of one dataset, with every dim kept, even single-valued ones;
     `layer` holds the pooled layers, then the dense sets."""
     import xarray as xr
@@ -371,6 +382,8 @@ def template(spec, classes: list[str], mask_classes: list[str] | None = None) ->
         ds["unimodal"].attrs["tolerance"] = spec.analysis.tolerance
     if "generalization" in ds:
         ds["generalization"].attrs["threshold"] = spec.generation.threshold
+    if "posterior_psnr" in ds:
+        ds["posterior_psnr"].attrs["data_range"] = data_range
     return ds
 
 

@@ -187,6 +187,7 @@ def build(store: str | Path) -> str:
         ["spec hash", a["spec_hash"]],
         ["created", a.get("created")],
         ["git commit", a.get("git_commit") or "–"],
+        *[[f"hardware: {k}", v] for k, v in (a.get("hardware") or {}).items()],
         ["store format", f"{a.get('format')} v{a.get('format_version')}"],
     ]
     prov += [[f"version of {k}", v] for k, v in versions.items()]

@@ -65,6 +65,24 @@ def _git_commit() -> str | None:
     return r.stdout.strip() or None if r.returncode == 0 else None
 
 
+def hardware() -> dict:
+    """What computed the numbers: results are bit-identical only on the same hardware and software,
+    so the store says which CPU instruction set torch used and which GPUs it saw."""
+    import platform
+
+    import torch
+
+    gpus = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
+    return {
+        "machine": platform.machine(),
+        "processor": platform.processor() or platform.machine(),
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+        "cpu_count": os.cpu_count(),
+        "gpus": gpus,
+        "torch": torch.__version__,
+    }
+
+
 def provenance(
     spec_text: str,
     spec_hash: str,
@@ -85,6 +103,7 @@ def provenance(
         "reprdyn_version": _versions()["reprdyn"],
         "versions": _versions(),
         "git_commit": _git_commit(),
+        "hardware": hardware(),
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
     }
 

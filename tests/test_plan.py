@@ -48,3 +48,60 @@ def test_segmentation_plans_one_task_per_sigma_and_no_pooled_work():
     # the ridge reads the pooled layer on each input; segmentation probes get no probe task
     assert {t.param("probe") for t in probes} == {"ridge"} and len(probes) == 2
     assert sum(t.stage == "features" for t in tasks) == 2 and "miou" in mixed.metrics
+
+
+REPLICATED = """spec_version: 1
+name: rep
+models:
+  exact: {kind: molrg-optimal}
+  mlp:
+    kind: diffusion
+    network: {kind: mlp, width: 32}
+    precond: {kind: edm}
+    train: {data: m, steps: 30, batch_size: 64, replicates: 3}
+datasets: [{kind: molrg, name: m, n: 12, K: 3, d: 2, delta: 0.3, n_train: 300, n_test: 200}]
+sigma: [0.1, 1.0]
+layers: [output, pixels]
+inputs: [clean, noisy]
+probes: [{kind: ridge}]
+"""
+
+
+def test_replicates_plan_one_checkpoint_and_feature_set_each():
+    tasks = plan(validate_text(REPLICATED))
+    trains = [t for t in tasks if t.stage == "train"]
+    assert [t.param("replicate") for t in trains] == [0, 1, 2] and len({t.key for t in trains}) == 3
+    feats = [t for t in tasks if t.stage == "features"]
+    # the exact posterior has one replicate, the trained model three: (1 + 3) x 2 sigmas
+    assert len(feats) == (1 + 3) * 2
+    for f in feats:
+        if f.param("model") == "mlp":  # each replicate's features wait for its own checkpoint
+            (ckpt,) = [t for t in trains if t.key in f.deps]
+            assert ckpt.param("replicate") == f.param("replicate")
+    probes = [t for t in tasks if t.stage == "probe"]
+    pixels = [t for t in probes if t.param("layer") == "pixels"]
+    # the raw-input baseline: one task per (model, input) serves every replicate, after the data
+    assert {(t.param("model"), t.param("replicate")) for t in pixels} == {
+        ("exact", "all"),
+        ("mlp", "all"),
+    }
+    (data,) = [t for t in tasks if t.stage == "data"]
+    assert all(t.deps == (data.key,) for t in pixels)
+    assert len(probes) == 2 * 2 + (1 + 3) * 2  # pixels per model and input, output per replicate
+    (compare,) = [t for t in tasks if t.stage == "compare"]
+    assert set(compare.deps) == {t.key for t in probes}
+
+
+def test_replicate_zero_is_the_one_replicate_model():
+    """Adding replicates keeps replicate 0: same checkpoint key, same feature keys."""
+    from reprdyn.train import checkpoint_key, replicate_seed
+
+    one = validate_text(REPLICATED.replace("replicates: 3", "replicates: 1"))
+    three = validate_text(REPLICATED)
+    a, b = plan(one), plan(three)
+    train_a = [t.key for t in a if t.stage == "train"]
+    assert train_a == [t.key for t in b if t.stage == "train" and t.param("replicate") == 0]
+    assert checkpoint_key(one.models["mlp"], None, "f", 0) == checkpoint_key(
+        three.models["mlp"], None, "f", 0
+    )
+    assert replicate_seed(5, 0) == 5 and len({replicate_seed(5, r) for r in range(4)}) == 4

@@ -143,3 +143,46 @@ def test_half_precision_network_gets_a_float32_frame():
     with torch.no_grad():
         eps_hat = D.net.lin((x / np.sqrt(1 + 500.0**2)).half()).float()
     torch.testing.assert_close(out, x - 500.0 * eps_hat)
+
+
+def test_edm_distinguishes_tiny_sigmas_and_refuses_zero():
+    """No clamp: sigmas of 1e-12, 1e-9 and 1e-8 condition the network differently, and a grid
+    with sigma = 0 (or beyond float32) is a positioned error naming the valid range."""
+    from conftest import SMALL
+
+    from reprdyn.models.precond import EDMPrecond
+    from reprdyn.spec import SpecError, validate_text
+    from reprdyn.spec.modelcfg import EDM_SIGMA_RANGE
+
+    assert EDM_SIGMA_RANGE == EDMPrecond.SIGMA_RANGE
+    seen = []
+
+    class Record(torch.nn.Module):
+        def forward(self, x, c_noise):
+            seen.append(c_noise)
+            return x
+
+    D = EDMPrecond(Record())
+    x = torch.randn(2, 3)
+    for s in (1e-12, 1e-9, 1e-8):
+        out = D(x, s)
+        assert torch.isfinite(out).all()
+    assert len({float(c[0]) for c in seen}) == 3
+    big = D(x, 1e25)  # sigma^2 = 1e50 would overflow float32: the coefficients are float64
+    assert torch.isfinite(big).all()
+    edm = SMALL.replace(
+        "model: {kind: molrg-optimal}",
+        "model: {kind: diffusion, network: {kind: mlp}, precond: {kind: edm}, "
+        "train: {data: toy, epochs: 1}}",
+    ).replace("probes: [{kind: logistic, transform: abs, standardize: false}]", "layers: [fc2]")
+    for grid, says in (
+        ("[0, 0.5]", "outside the range of an edm model"),
+        ("[0.5, 1e31]", "too large"),
+    ):
+        with pytest.raises(SpecError, match=f"sigma: sigma .* {says}"):
+            validate_text(
+                edm.replace("sigma: {start: 0.05, stop: 5, num: 5, scale: log}", f"sigma: {grid}")
+            )
+    validate_text(
+        edm.replace("sigma: {start: 0.05, stop: 5, num: 5, scale: log}", "sigma: [1e-12, 1e-9]")
+    )

@@ -111,6 +111,27 @@ def test_logistic_matches_sklearn():
     assert np.mean(deltas) <= 0.005
 
 
+@pytest.mark.parametrize("C", [1.0, [0.1, 1.0]])
+def test_logistic_fit_does_not_depend_on_its_stack_neighbours(C):
+    """Target set 0 fitted alone, beside one other target set and beside four: the same weights and
+    logits, bit for bit (each problem is solved by itself, with GEMMs of its own shape)."""
+    X, y = stack(3, n=400)
+    rng = np.random.default_rng(1)
+    Y = np.stack([y] + [corrupt_labels(y, 0.2 * k, 3, rng) for k in range(1, 5)])
+    fits = [
+        LogisticProbe(3, C=C).fit(X[:, :300], Y[:T, :300], X[:, 300:], Y[:T, 300:])
+        for T in (1, 2, 5)
+    ]
+    for other in fits[1:]:
+        torch.testing.assert_close(other.coef_[:, :1], fits[0].coef_, rtol=0, atol=0)
+        torch.testing.assert_close(other.intercept_[:, :1], fits[0].intercept_, rtol=0, atol=0)
+        z = other.decision_function(X[:, 300:])[:, :1]
+        torch.testing.assert_close(z, fits[0].decision_function(X[:, 300:]), rtol=0, atol=0)
+    # and sigmas are just as separate: the stack of sigma 1 alone
+    alone = LogisticProbe(3, C=C).fit(X[1:2, :300], Y[:2, :300], X[1:2, 300:], Y[:2, 300:])
+    torch.testing.assert_close(alone.coef_, fits[1].coef_[1:2], rtol=0, atol=0)
+
+
 def test_logistic_c_grid_is_chosen_on_validation():
     X, y = stack(4, n=400)
     probe = LogisticProbe(3, C=[1e-4, 1.0]).fit(

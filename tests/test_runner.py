@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 import xarray.testing as xrt
 
@@ -337,3 +338,95 @@ def test_catalog_headline_is_chosen_on_validation(tmp_path, monkeypatch):
     assert row["best"]["test_accuracy"] == pytest.approx(
         float(ds["best_accuracy"].sel(probe="logistic").mean())
     )
+
+
+@pytest.fixture(scope="module")
+def replicated(tmp_path_factory):
+    """A molrg-optimal posterior beside a trained MLP with three replicates, clean and noisy inputs,
+    the raw-input baseline: one run, read by the tests below."""
+    from test_plan import REPLICATED
+
+    from reprdyn.spec import validate_text
+
+    tmp = tmp_path_factory.mktemp("rep")
+    text = REPLICATED + f"compute: {{cache: {tmp / 'cache'}}}\n"
+    spec = validate_text(text)
+    rows = reprdyn.run(spec, store=tmp / "r.zarr")
+    return spec, tmp, rows
+
+
+def test_replicates_are_trained_apart_and_share_the_cube(replicated):
+    spec, tmp, rows = replicated
+    ds = reprdyn.open(tmp / "r.zarr")["m"]
+    acc = ds["accuracy"].sel(layer="output", probe="ridge", label_noise=0, seed=0)
+    assert list(ds.replicate.values) == [0, 1, 2]
+    assert acc.sel(model="mlp").notnull().all()  # three trained replicates
+    assert acc.sel(model="exact", replicate=0).notnull().all()
+    assert acc.sel(model="exact", replicate=[1, 2]).isnull().all()  # the posterior has one
+    f = reprdyn.open(tmp / "r.zarr").features("m", "output")["features"].sel(model="mlp")
+    first = f.sel(replicate=0).values
+    assert all(np.abs(f.sel(replicate=r).values - first).max() > 1e-3 for r in (1, 2))
+    by_model = {r.model: r for r in rows if r.layer == "output" and r.input == "clean"}
+    assert by_model["mlp"].replicates == 3 and by_model["exact"].replicates == 1
+
+
+def test_replicate_zero_of_three_is_the_one_replicate_run(replicated):
+    spec, tmp, _ = replicated
+    from test_plan import REPLICATED
+
+    from reprdyn.spec import validate_text
+
+    one = validate_text(
+        REPLICATED.replace("replicates: 3", "replicates: 1")
+        + f"compute: {{cache: {tmp / 'cache'}}}\n"
+    )
+    calls = []
+    reprdyn.run(one, store=tmp / "one.zarr", on_train_step=lambda *a: calls.append(a))
+    assert calls == []  # replicate 0 came from the cache
+    a = reprdyn.open(tmp / "one.zarr")["m"]["accuracy"]
+    b = reprdyn.open(tmp / "r.zarr")["m"]["accuracy"].sel(replicate=[0])
+    xrt.assert_identical(a.load(), b.load())
+
+
+def test_pixel_baseline_is_flat_for_clean_input_and_the_same_in_every_replicate(replicated):
+    _, tmp, _ = replicated
+    ds = reprdyn.open(tmp / "r.zarr")["m"]
+    px = ds["accuracy"].sel(layer="pixels", probe="ridge", model="mlp", drop=True)
+    assert (px.sel(input="clean").std("sigma") == 0).all()  # one fit serves every sigma
+    xrt.assert_equal(px.sel(replicate=1, drop=True), px.sel(replicate=0, drop=True))
+    assert px.sel(input="noisy").notnull().all()
+    # exact posterior and trained model see the same clean data: the same baseline (noisy input
+    # is each model's own noise)
+    xrt.assert_equal(
+        px.sel(replicate=0, input="clean", drop=True),
+        ds["accuracy"].sel(
+            layer="pixels", probe="ridge", model="exact", replicate=0, input="clean", drop=True
+        ),
+    )
+
+
+def test_comparisons_are_the_paired_differences(replicated):
+    from reprdyn.metrics.uncertainty import interval
+
+    _, tmp, _ = replicated
+    ds = reprdyn.open(tmp / "r.zarr")["m"].load()
+    best, boot = ds["best_accuracy"], ds["best_accuracy_boot"]
+    cn = best.sel(input="clean", drop=True) - best.sel(input="noisy", drop=True)
+    xrt.assert_allclose(ds["clean_minus_noisy"], cn.transpose(*ds["clean_minus_noisy"].dims))
+    draws = (boot.sel(input="clean", drop=True) - boot.sel(input="noisy", drop=True)).transpose(
+        *ds["clean_minus_noisy_boot"].dims
+    )
+    np.testing.assert_array_equal(ds["clean_minus_noisy_boot"].values, draws.values)
+    np.testing.assert_array_equal(
+        ds["clean_minus_noisy_ci"].values, interval(draws.values, 0.95), strict=False
+    )
+    fp = ds["features_minus_pixels"]
+    want = best.sel(layer="output", drop=True) - best.sel(layer="pixels", drop=True)
+    xrt.assert_allclose(fp.sel(layer="output", drop=True), want.transpose(*want.dims))
+    assert fp.sel(layer="pixels").isnull().all()
+    rows = __import__("reprdyn.summary", fromlist=["compare"]).compare(str(tmp / "r.zarr"))
+    assert {r.comparison for r in rows} == {
+        "ensemble_gain",
+        "clean_minus_noisy",
+        "features_minus_pixels",
+    }

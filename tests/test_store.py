@@ -120,3 +120,12 @@ def test_row_writer_writes_whole_chunks(tmp_path):
     w.flush()
     np.testing.assert_array_equal(arr[1], rows)
     assert np.isnan(arr[0]).all()
+
+
+def test_provenance_records_the_hardware(small_store):
+    import torch
+
+    hw = store.read_attrs(small_store)["hardware"]
+    assert hw["cpu_capability"] == torch.backends.cpu.get_cpu_capability()
+    assert hw["gpus"] == [] or all(isinstance(g, str) for g in hw["gpus"])
+    assert hw["machine"] and hw["cpu_count"] >= 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import xarray.testing as xrt
 from conftest import SMALL
 
@@ -177,3 +178,77 @@ def test_a_cell_does_not_depend_on_the_rest_of_the_grid(tmp_path):
         a.features("toy", "output")["features"].sel(sigma=0.5).load(),
         b.features("toy", "output")["features"].sel(sigma=0.5).load(),
     )
+
+
+@pytest.mark.parametrize("strategy", ["neighbours", "all", "top"])
+def test_resampled_cell_is_the_loop_over_resamples(strategy):
+    """The batched bootstrap of one probe cell against a loop that, for each resample, redraws
+    the validation and test samples by index, re-chooses sigma* and the ensemble with `select`, and
+    scores them with `soft_vote` and `accuracy`."""
+    from reprdyn.probes import accuracy, select, soft_vote
+    from reprdyn.tasks.probe import bootstrap_counts, resampled
+
+    spec = validate_text(
+        SMALL.replace("ensemble: {k: 1}", f"ensemble: {{strategy: {strategy}, k: 1, m: 2}}")
+        + "analysis: {bootstrap: 60}\n"
+    )
+    rng = np.random.default_rng(0)
+    S, T, nv, m, K = 5, 4, 30, 40, 3
+    val_correct = rng.random((S, T, nv)) < np.linspace(0.4, 0.8, S)[:, None, None]
+    logits = rng.standard_normal((S, T, m, K))
+    y = rng.integers(0, K, m)
+    got = resampled(spec, "toy", val_correct, logits, y)
+    seed = lambda part: derive_seed(spec.seed, "toy", "bootstrap", part, spec.analysis.seed)  # noqa: E731
+    iv = np.random.default_rng(seed("val")).integers(0, nv, size=(60, nv), dtype=np.int32)
+    it = np.random.default_rng(seed("test")).integers(0, m, size=(60, m), dtype=np.int32)
+    np.testing.assert_array_equal(
+        bootstrap_counts(spec, "toy", "val", nv)[0], np.bincount(iv[0], minlength=nv)
+    )
+    for b in range(60):
+        for t in range(T):
+            val = val_correct[:, t][:, iv[b]].mean(-1)  # (S,)
+            best, members = select(val, strategy, 1, 2)
+            acc = [accuracy(logits[s, t][it[b]].argmax(-1), y[it[b]], K)[0] for s in range(S)]
+            ens = (soft_vote(logits[:, t], members)[it[b]].argmax(-1) == y[it[b]]).mean()
+            np.testing.assert_allclose(got["accuracy_boot"][:, t, b], acc, rtol=0, atol=1e-12)
+            assert got["best_accuracy_boot"][t, b] == pytest.approx(acc[best], abs=1e-12)
+            assert got["ensemble_accuracy_boot"][t, b] == pytest.approx(ens, abs=1e-12)
+    chosen = got["sigma_star_freq"]  # (S, T): shares of resamples
+    np.testing.assert_allclose(chosen.sum(0), 1)
+    ci = got["best_accuracy_ci"]
+    assert ci.shape == (T, 2) and (ci[:, 0] <= ci[:, 1]).all()
+
+
+IDENTITY = """\
+import torch
+
+class Identity(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.unused = torch.nn.Linear(1, 1)
+
+    def forward(self, x, sigma):
+        return x  # what the network receives is its output: the `output` layer is the input
+
+def make():
+    return Identity()
+"""
+
+
+def test_pixel_baseline_equals_probing_the_input_itself(tmp_path):
+    """A model whose output is its input: probing `output` is probing the raw input the network
+    received, so it must match the `pixels` baseline at every sigma, clean and noisy (to within one
+    test sample: `output` passes through float32, the baseline stays float64)."""
+    (tmp_path / "ident.py").write_text(IDENTITY)
+    text = SMALL.replace(
+        "model: {kind: molrg-optimal}", "model: {kind: python, file: ident.py, factory: make}"
+    ).replace(
+        "probes: [{kind: logistic, transform: abs, standardize: false}]",
+        "probes: [{kind: ridge}]\nlayers: [output, pixels]\ninputs: [clean, noisy]\nnoise_draws: 2",
+    )
+    (tmp_path / "s.yaml").write_text("trust_code: true\n" + text)
+    spec = reprdyn.load_spec(tmp_path / "s.yaml", trust_code=True)
+    reprdyn.run(spec, store=tmp_path / "s.zarr")
+    acc = reprdyn.open(tmp_path / "s.zarr")["toy"]["accuracy"].squeeze("probe")
+    diff = np.abs(acc.sel(layer="output") - acc.sel(layer="pixels")).max()
+    assert float(diff) <= 1 / 200 + 1e-12  # 200 test samples

@@ -23,7 +23,7 @@ from reprdyn.metrics.unimodal import unimodal_many, unimodality
 
 def test_counts_are_the_index_draws():
     W = resample_counts(7, 50, seed=3)
-    idx = np.random.default_rng(3).integers(0, 7, size=(50, 7))
+    idx = np.random.default_rng(3).integers(0, 7, size=(50, 7), dtype=np.int32)
     assert W.shape == (50, 7) and (W.sum(1) == 7).all()
     for b in range(50):
         np.testing.assert_array_equal(W[b], np.bincount(idx[b], minlength=7))
@@ -34,7 +34,7 @@ def test_resampled_mean_is_the_loop_over_resamples():
     rng = np.random.default_rng(0)
     hits = rng.random((4, 3, 40)) < 0.7  # (S, T, n)
     W = resample_counts(40, 200, seed=1)
-    idx = np.random.default_rng(1).integers(0, 40, size=(200, 40))
+    idx = np.random.default_rng(1).integers(0, 40, size=(200, 40), dtype=np.int32)
     fast = resampled_mean(hits, W)  # (S, T, B)
     brute = np.stack([hits[..., idx[b]].mean(-1) for b in range(200)], -1)
     np.testing.assert_array_equal(fast, brute)  # 0/1 times integer counts: exact

@@ -139,8 +139,22 @@ BUILDERS = {
 }
 
 
+DATA_RANGE = 2.0  # images are scaled to [-1, 1]; the peak value of PSNR for data that declares none
+
+
+def data_range(cfg) -> float:
+    """The declared range of a dataset's values, the peak of PSNR: hi - lo of an image
+    transform's range, else DATA_RANGE (never read off the samples, so it is one number whatever
+    the split sizes)."""
+    transform = getattr(cfg, "transform", None)
+    lo, hi = getattr(transform, "range", (-1.0, 1.0))
+    return float(hi - lo) if transform is not None else DATA_RANGE
+
+
 def build_dataset(cfg, spec_seed: int, cache: str | None = None) -> Data:
     """Build the dataset described by `cfg` (a spec dataset entry); `cache` is the spec's cache
     folder (rendered datasets keep their arrays there)."""
     seed = cfg.seed if getattr(cfg, "seed", None) is not None else spec_seed
-    return lookup(BUILDERS, cfg.kind, "dataset kind")(cfg, seed, cache)
+    data = lookup(BUILDERS, cfg.kind, "dataset kind")(cfg, seed, cache)
+    data.meta["data_range"] = data_range(cfg)
+    return data

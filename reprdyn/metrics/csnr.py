@@ -43,36 +43,64 @@ class ClassMoments:
             self.s[k] += fk.sum(0)
             self.n[k] += len(fk)
 
-    def second_moment(self, center: bool) -> np.ndarray:
-        """E[f f^T] per class, or the class covariance when `center` (each class about its own
-        mean)."""
+    def second_moment(self, center: str | bool = "none") -> np.ndarray:
+        """Per class, E[g g^T] of the features g about a centre: `none` g = f (the paper's raw
+        moments), `global` g = f - the mean over all classes (what every class shares is
+        removed, what tells them apart stays), `class` g = f - the class's own mean (its
+        covariance). True and False are `class` and `none`."""
         if self._pending:
             self._drain(final=True)
+        center = {True: "class", False: "none"}.get(center, center)
         n = np.maximum(self.n, 1)[:, None, None]
         M = self.G / n
-        if center:
-            mu = self.s / n[:, :, 0]
-            M = M - np.einsum("kc,kd->kcd", mu, mu)
+        mu = self.s / n[:, :, 0]  # (K, C) class means
+        if center == "class":
+            return M - np.einsum("kc,kd->kcd", mu, mu)
+        if center == "global":
+            m = self.s.sum(0) / max(self.n.sum(), 1)  # (C,) the mean over every class
+            cross = np.einsum("kc,d->kcd", mu, m)
+            return M - cross - cross.transpose(0, 2, 1) + np.outer(m, m)[None]
+        if center != "none":
+            raise ValueError(f"unknown centring {center!r}; expected one of none, global, class")
         return M
 
 
-def svd_bases(M: np.ndarray, rank: int | None, energy: float) -> list[np.ndarray]:
+def svd_bases(
+    M: np.ndarray, rank: int | str | None, energy: float, n: np.ndarray | None = None
+) -> list[np.ndarray]:
     """Per-class top-r right singular vectors of the feature matrix, from its second moment M (K, C,
     C).
 
-    The right singular vectors of F_k are the eigenvectors of F_k^T F_k. With no
-    `rank`, r is the smallest that keeps `energy` of the squared singular values.
+    The right singular vectors of F_k are the eigenvectors of F_k^T F_k. The rank r is given
+    (an int); `energy` (or None) keeps the smallest r that holds `energy` of the squared singular
+    values; `auto` keeps the singular values above Gavish and Donoho's optimal hard threshold for
+    noise of unknown level, which needs the class sizes `n`.
     """
     bases = []
-    for Mk in M:
+    for k, Mk in enumerate(M):
         w, V = np.linalg.eigh(Mk)  # ascending
         w, V = np.clip(w[::-1], 0, None), V[:, ::-1]
-        if rank is not None:
+        if isinstance(rank, int):
             r = min(rank, len(w))
+        elif rank == "auto":
+            r = hard_threshold_rank(w, int(n[k]) if n is not None else len(w))
         else:
             r = int(np.searchsorted(np.cumsum(w) / max(w.sum(), 1e-300), energy) + 1)
         bases.append(V[:, : min(r, len(w))])
     return bases
+
+
+def hard_threshold_rank(w: np.ndarray, n: int) -> int:
+    """How many singular values of an n x C matrix with squared singular values n * w (descending)
+    stand above noise: Gavish & Donoho (2014), tau = omega(beta) * median singular value, with
+    omega(beta) ~ 0.56 beta^3 - 0.95 beta^2 + 1.82 beta + 1.43 and beta = min/max of n and C.
+    At least 1."""
+    C = len(w)
+    m = max(min(n, C), 1)
+    beta = m / max(n, C, 1)
+    s = np.sqrt(w[:m])  # singular values, up to the common factor sqrt(n)
+    omega = 0.56 * beta**3 - 0.95 * beta**2 + 1.82 * beta + 1.43
+    return max(int(np.sum(s > omega * np.median(s))), 1)
 
 
 def csnr_from_moments(M: np.ndarray, n: np.ndarray, bases) -> tuple[float, np.ndarray]:

@@ -6,11 +6,19 @@ import numpy as np
 
 
 def posterior_quality(
-    net, x0: np.ndarray, sigma: float, noise, rows: int = 64, device: str = "cpu"
+    net,
+    x0: np.ndarray,
+    sigma: float,
+    noise,
+    rows: int = 64,
+    device: str = "cpu",
+    data_range: float = 2.0,
 ) -> tuple[float, float]:
     """(MSE per element, PSNR in dB) of D(x0 + sigma eps; sigma) against x0, over the rows of x0.
 
-    The noisy input is formed in float64 and fed as float32; the estimate is read back in float64.
+    PSNR = 10 log10(data_range^2 / MSE) with the dataset's declared range (2 for data in
+    [-1, 1]), never the samples' own, so it does not move with the number of samples. The noisy
+    input is formed in float64 and fed as float32; the estimate is read back in float64.
     """
     import torch
 
@@ -27,5 +35,4 @@ def posterior_quality(
         sq += float(np.square(out.reshape(xb.shape) - xb).sum())
         count += xb.size
     mse = sq / max(count, 1)
-    peak = float(np.max(x0) - np.min(x0)) if len(x0) else float("nan")
-    return mse, float(10 * np.log10(peak**2 / mse)) if mse > 0 else float("inf")
+    return mse, float(10 * np.log10(data_range**2 / mse)) if mse > 0 else float("inf")

@@ -15,15 +15,20 @@ reads one resample of the test (and validation) samples for all of them.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 
+@functools.lru_cache(maxsize=8)  # every task of a process reads the same few resamples
 def resample_counts(n: int, B: int, seed: int) -> np.ndarray:
-    """(B, n) float64 counts of B bootstrap resamples of n samples, drawn as indices from `seed`."""
+    """(B, n) float64 counts of B bootstrap resamples of n samples, drawn as indices from `seed`
+    (read-only: one copy is shared)."""
     rng = np.random.default_rng(seed)
-    idx = rng.integers(0, n, size=(B, n))  # (B, n) resampled indices
-    flat = (idx + n * np.arange(B)[:, None]).ravel()
-    return np.bincount(flat, minlength=B * n).reshape(B, n).astype(np.float64)
+    idx = rng.integers(0, n, size=(B, n), dtype=np.int32)  # (B, n) resampled indices
+    counts = _counts(idx, n)
+    counts.setflags(write=False)
+    return counts
 
 
 def resampled_mean(values: np.ndarray, counts: np.ndarray) -> np.ndarray:
@@ -77,7 +82,8 @@ def hierarchical(draws: np.ndarray, confidence: float, seed: int) -> tuple[float
 
 
 def _counts(idx: np.ndarray, n: int) -> np.ndarray:
-    flat = (idx + n * np.arange(len(idx))[:, None]).ravel()
+    """(B, n) float64 counts of each index in each row of idx (B, m)."""
+    flat = (idx + n * np.arange(len(idx), dtype=np.int64)[:, None]).ravel()
     return np.bincount(flat, minlength=len(idx) * n).reshape(len(idx), n).astype(np.float64)
 
 

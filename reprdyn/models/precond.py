@@ -83,14 +83,18 @@ class EDMPrecond(nn.Module):
         super().__init__()
         self.net, self.sigma_data = net, sigma_data
 
+    # the sigmas where every coefficient, c_noise and the noisy input are finite and distinct in
+    # float32: sigma > 0 (c_noise = ln(sigma) / 4), and not so large that x0 + sigma eps overflows
+    SIGMA_RANGE = (0.0, 1e30)  # (exclusive, inclusive); the spec refuses grids outside it
+
     def forward(self, x: torch.Tensor, sigma) -> torch.Tensor:
         x = x.float()
-        sigma = _bcast(_per_sample(sigma, x), x)
+        s = _per_sample(sigma, x).double()  # the coefficients in float64: sigma^2 never overflows
         sd2 = self.sigma_data**2
-        c_skip = sd2 / (sigma**2 + sd2)
-        c_out = sigma * self.sigma_data / torch.sqrt(sigma**2 + sd2)
-        c_in = 1 / torch.sqrt(sd2 + sigma**2)
-        c_noise = torch.log(sigma.clamp(min=1e-8)).flatten() / 4
+        c_skip = _bcast(sd2 / (s**2 + sd2), x).float()
+        c_out = _bcast(s * self.sigma_data / torch.sqrt(s**2 + sd2), x).float()
+        c_in = _bcast(1 / torch.sqrt(sd2 + s**2), x).float()
+        c_noise = (torch.log(s) / 4).float()  # (B,)
         F_x = self.net((c_in * x).to(net_dtype(self.net)), c_noise).float()
         return c_skip * x + c_out * F_x
 

@@ -47,19 +47,27 @@ class LogisticProbe(StackProbe):
         T, K = Y.shape[0], self.n_classes
         Cs = torch.as_tensor(np.atleast_1d(self.C), dtype=X.dtype, device=X.device)  # (G,)
         G = len(Cs)
-        target = Y[None, :, None, :].expand(S, T, G, n)  # (S, T, G, n)
+        onehot = torch.nn.functional.one_hot(Y, K).to(X.dtype)  # (T, n, K)
+        Xt = X.transpose(1, 2)  # (S, D, n)
 
         def fun(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-            x = x.detach().requires_grad_(True)
-            W, b = x[:, : D * K].view(S, T, G, D, K), x[:, D * K :].view(S, T, G, K)
-            logits = torch.einsum("snd,stgdk->stgnk", X, W) + b[:, :, :, None]  # (S, T, G, n, K)
-            ce = torch.nn.functional.cross_entropy(
-                logits.reshape(-1, K), target.reshape(-1), reduction="none"
-            )
-            f = ce.view(S, T, G, n).mean(-1) + (W**2).sum((-1, -2)) / (2 * Cs * n)  # (S, T, G)
-            # each problem's own gradient: the terms are separate
-            (g,) = torch.autograd.grad(f.sum(), x)
-            return f.detach().reshape(-1), g
+            # rows of x are (s, t, g) problems; each target set and C is computed by itself, one
+            # GEMM per sigma of the same shape whatever else is in the stack, so a problem's
+            # numbers never depend on its neighbours (adding label-noise levels or seeds moves
+            # nothing)
+            x = x.view(S, T, G, D * K + K)
+            f, g = torch.empty(S, T, G, dtype=x.dtype), torch.empty_like(x)
+            for t in range(T):
+                for j in range(G):
+                    W, b = x[:, t, j, : D * K].view(S, D, K), x[:, t, j, D * K :]
+                    logits = torch.baddbmm(b[:, None], X, W)  # (S, n, K)
+                    logp = torch.log_softmax(logits, -1)
+                    ce = -(logp * onehot[t]).sum(-1).mean(-1)  # (S,)
+                    f[:, t, j] = ce + (W * W).sum((1, 2)) / (2 * Cs[j] * n)
+                    resid = (logp.exp() - onehot[t]) / n  # d(mean CE)/d logits
+                    g[:, t, j, : D * K] = (torch.bmm(Xt, resid) + W / (Cs[j] * n)).reshape(S, -1)
+                    g[:, t, j, D * K :] = resid.sum(1)
+            return f.reshape(-1), g.reshape(S * T * G, -1)
 
         x0 = torch.zeros(S * T * G, D * K + K, dtype=X.dtype, device=X.device)
         x, self.n_iter_ = lbfgs(fun, x0, self.max_iter, self.tol)

@@ -73,6 +73,13 @@ class VP(Strict):
     prediction: Literal["eps", "x0"] = "eps"
 
 
+# every model's input x0 + sigma eps is float32, so no sigma beyond this; an EDM-preconditioned network
+# is conditioned on ln(sigma) / 4 and also needs sigma > 0 (models.precond.EDMPrecond.SIGMA_RANGE,
+# which a test keeps equal). VP models have their schedule's range.
+SIGMA_MAX = 1e30
+EDM_SIGMA_RANGE = (0.0, SIGMA_MAX)
+
+
 class EDM(Strict):
     """EDM preconditioning and loss weighting; sigma_min/max/rho for sampling."""
 

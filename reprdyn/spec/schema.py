@@ -15,7 +15,7 @@ from pydantic import Discriminator, Field, StrictInt, Tag, field_validator, mode
 from ..errors import did_you_mean
 from ..models.kinds import PIXELS, PRETRAINED, STATIC_LAYERS, replicates
 from .datacfg import Dataset, Name, Strict
-from .modelcfg import VP, Model
+from .modelcfg import EDM_SIGMA_RANGE, SIGMA_MAX, VP, Model
 
 # --- sigma grid --------------------------------------------------------------
 
@@ -274,13 +274,34 @@ class Csnr(Strict):
     basis: Literal["auto", "truth", "svd"] = Field(
         "auto", description="auto: the true bases (truth) for `output` on molrg data, SVD otherwise"
     )
-    rank: int | None = Field(
-        None, gt=0, description="SVD rank r; default: keep `energy` of the spectrum"
+    rank: Annotated[StrictInt, Field(gt=0)] | Literal["auto", "energy"] = Field(
+        "auto",
+        description="SVD rank r per class: auto (the directions above Gavish and Donoho's hard "
+        "threshold for noise, docs/theory.md §4) | energy (keep `energy` of the spectrum) | an int",
     )
     energy: float = Field(0.9, gt=0, le=1)
-    center: bool = Field(
-        False, description="centre each class's features before the SVD (the paper does not)"
+    center: Literal["auto", "none", "global", "class"] = Field(
+        "auto",
+        description="the centre of the features before the class moments and their SVD: auto "
+        "(global for SVD bases, none for the true MoLRG bases) | none (the paper's raw moments) | "
+        "global (minus the mean over all classes) | class (each class about its own mean)",
     )
+
+    @field_validator("center", mode="before")
+    @classmethod
+    def _old_bool(cls, v):
+        return {True: "class", False: "none"}.get(v, v) if isinstance(v, bool) else v
+
+    @field_validator("rank", mode="before")
+    @classmethod
+    def _old_null(cls, v):
+        return "energy" if v is None else v  # rank: null used to mean "by energy"
+
+    def centre(self, true_bases: bool) -> str:
+        """The centring in force for a layer: `auto` is none with the true bases, else global."""
+        if self.center != "auto":
+            return self.center
+        return "none" if true_bases else "global"
 
 
 class Compute(Strict):
@@ -541,12 +562,26 @@ class Spec(Strict):
                 raise ValueError("the sigma grid is empty; give at least one sigma >= 0")
             v = _sorted_unique(v, "sigma")
         grid = v.values() if isinstance(v, SigmaRange) else v
+        if max(grid) > SIGMA_MAX:
+            raise ValueError(
+                f"sigma {max(grid):g} is too large: noisy inputs x0 + sigma eps are float32, so "
+                f"every model takes sigma <= {SIGMA_MAX:g}"
+            )
         # the one range check pretrained VP models get too, once loaded
         for m in _models(info.data):
             if getattr(m, "precond", None) is not None and m.precond.kind == "vp":
                 from ..models.schedules import VPSchedule
 
                 VPSchedule.from_config(m.precond).check_range(grid, "the model's vp schedule")
+            if getattr(m, "precond", None) is not None and m.precond.kind == "edm":
+                lo, hi = EDM_SIGMA_RANGE
+                bad = [s for s in grid if not lo < s <= hi]
+                if bad:
+                    raise ValueError(
+                        f"sigma {bad[0]:g} is outside the range of an edm model, {lo:g} < sigma <= "
+                        f"{hi:g}: its network is conditioned on ln(sigma) / 4, which sigma = 0 "
+                        "does not have"
+                    )
         return v
 
     @field_validator("timesteps")
@@ -665,6 +700,11 @@ class Spec(Strict):
             dup = _dups(members)
             if not members or dup:
                 raise ValueError(f"dense set {name!r} needs distinct layers; got {members}")
+            if PIXELS in members or name == PIXELS:
+                raise ValueError(
+                    f"dense set {name!r}: {PIXELS!r} is the pooled raw-input baseline (a `layers` "
+                    "entry), not a network layer with a spatial map"
+                )
         return v
 
     @field_validator("sweep")

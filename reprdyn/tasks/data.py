@@ -26,7 +26,7 @@ def run(task: Task, ctx: Context) -> None:
     store.allocate(
         ctx.path,
         store.group(task.dataset, "metrics"),
-        cube.template(spec, data.classes, data.mask_classes),
+        cube.template(spec, data.classes, data.mask_classes, data.meta.get("data_range", 2.0)),
         cube.chunks(spec),
     )
     if spec.dense:

@@ -45,10 +45,11 @@ def run(task: Task, ctx: Context) -> None:
         moments = _extract_input(task, ctx, net, data, x0, noise, j)
         for li, layer in enumerate(spec.layers):
             if layer in moments:
-                M = moments[layer].second_moment(spec.csnr.center)
-                csnr_all[li, j], csnr_k[li, j] = csnr_from_moments(
-                    M, moments[layer].n, _bases(ctx, data, layer, M)
-                )
+                truth = _true_bases(ctx, data, layer, moments[layer].G.shape[-1])
+                M = moments[layer].second_moment(spec.csnr.centre(truth is not None))
+                n = moments[layer].n
+                bases = truth or svd_bases(M, spec.csnr.rank, spec.csnr.energy, n)
+                csnr_all[li, j], csnr_k[li, j] = csnr_from_moments(M, n, bases)
             elif "csnr" in spec.metrics and layer != PIXELS:  # the baseline has no CSNR
                 warnings.warn(
                     f"CSNR of layer {layer!r} skipped: per-class moments would exceed "
@@ -65,9 +66,9 @@ def run(task: Task, ctx: Context) -> None:
             derive_seed(spec.seed, task.dataset, "posterior", model, repr(float(sigma))),
             x0.shape[1:],
         )
-        mse, psnr = posterior_quality(
-            net, x0[data.split == "test"], sigma, noise, FORWARD_ROWS, ctx.device
-        )
+        test = x0[data.split == "test"]
+        peak = float(data.meta.get("data_range", 2.0))
+        mse, psnr = posterior_quality(net, test, sigma, noise, FORWARD_ROWS, ctx.device, peak)
         part = cube.labelled(
             spec,
             {
@@ -158,12 +159,12 @@ def _stream(
     return moments
 
 
-def _bases(ctx: Context, data: Data, layer: str, M: np.ndarray) -> list[np.ndarray]:
-    """Class bases for CSNR: MoLRG's true U_k for `output`, else per-class SVD (docs/theory.md
-    §4)."""
+def _true_bases(ctx: Context, data: Data, layer: str, width: int) -> list[np.ndarray] | None:
+    """MoLRG's true U_k where they apply (`output` on molrg data, or basis `truth`), else None
+    (per-class SVD bases; docs/theory.md §4)."""
     cfg = ctx.spec.csnr
     U = data.extras.get("U", (None, None))[1]
-    true_ok = U is not None and M.shape[1] == U.shape[1]
+    true_ok = U is not None and width == U.shape[1]
     if cfg.basis == "truth" or (cfg.basis == "auto" and layer == OUTPUT and true_ok):
         if not true_ok:
             raise ValueError(
@@ -171,4 +172,4 @@ def _bases(ctx: Context, data: Data, layer: str, M: np.ndarray) -> list[np.ndarr
                 f"{layer!r}"
             )
         return list(U)
-    return svd_bases(M, cfg.rank, cfg.energy)
+    return None

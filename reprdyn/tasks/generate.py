@@ -3,15 +3,19 @@ from (the generalisation score of appendix A.2: the share of samples that are no
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 
 from .. import cube, store
 from ..caches import Context
-from ..metrics.generalization import generalization_score
+from ..metrics.generalization import UNLEARNED, generalization_score, sample_distance_ratio
 from ..models.kinds import TRAINABLE
 from ..plan import Task
 from ..sample import generate, sampler_for
 from ..seeds import derive_seed
+
+log = logging.getLogger("reprdyn")
 
 
 def run(task: Task, ctx: Context) -> None:
@@ -36,8 +40,22 @@ def run(task: Task, ctx: Context) -> None:
         ctx.device,
     )
     score = generalization_score(samples, train, gen.threshold)
+    # real samples the model never saw: a seeded subset of the probed test split, as many as
+    # were generated
+    test = x_ref[ctx.data.get(task.dataset).split == "test"]
+    rng = np.random.default_rng(derive_seed(spec.seed, gen.seed, "held-out", task.dataset))
+    held_out = test[np.sort(rng.permutation(len(test))[: gen.samples])]
+    ratio = sample_distance_ratio(samples, train, held_out)
+    if ratio > UNLEARNED:
+        log.warning(
+            "%s: generated samples lie %.1fx farther from the training set than real held-out "
+            "samples; the model has not learned the data, so its generalization score (%.2f) only "
+            "says that noise copies nothing",
+            task.label,
+            ratio,
+            score,
+        )
     lead = (1,) * len(cube.model_dims(spec))
-    part = cube.labelled(
-        spec, {"generalization": np.full(lead, score)}, **cube.model_sel(spec, model, r)
-    )
+    values = {"generalization": np.full(lead, score), "sample_distance_ratio": np.full(lead, ratio)}
+    part = cube.labelled(spec, values, **cube.model_sel(spec, model, r))
     store.write_region(ctx.path, store.group(task.dataset, "metrics"), part)

@@ -85,14 +85,20 @@ def run(task: Task, ctx: Context) -> None:
             val_miou[li, :, pi, j] = v[np.arange(T), pick]
             per_class[li, :, pi, j] = class_iou(at)
             miou[li, :, pi, j] = mean_iou(at)
-            if B:  # (B, T, M, M) confusions of each resample of the test images: exact sums
-                resampled = np.einsum("bi,itmk->btmk", W, by_image.astype(np.float64))
-                boot[li, :, pi, j] = mean_iou(resampled).T  # (T, B)
+            if B:
+                boot[li, :, pi, j] = resampled_miou(W, by_image)
     values = {"miou": miou, "val_miou": val_miou, "class_iou": per_class}
     if B:
         values["miou_boot"] = boot
         values["miou_ci"] = interval(boot, spec.analysis.confidence)
     _write(ctx, task, data, values)
+
+
+def resampled_miou(W: np.ndarray, by_image: np.ndarray) -> np.ndarray:
+    """(T, B) test mIoU of each resample of the test images, from per-image confusions (n, T, M, M)
+    and resample counts W (B, n): the confusions of a resample are exact integer sums."""
+    resampled = np.einsum("bi,itmk->btmk", W, by_image.astype(np.float64))  # (B, T, M, M)
+    return mean_iou(resampled).T
 
 
 def image_sets(spec, dataset: str, data) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

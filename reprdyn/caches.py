@@ -160,8 +160,8 @@ class ModelCache:
 
     def shape_net(self, model: str, dataset: str) -> tuple[torch.nn.Module, torch.Tensor]:
         """A network with `model`'s shapes and sizes, and two input samples for it: the loaded one
-        for a pretrained model, an untrained build (cached) for models reprdyn trains or
-        computes."""
+        for a pretrained model, an untrained build on the meta device (cached) for models reprdyn
+        trains, the exact posterior for molrg-optimal."""
         cfg = self.cfg(model)
         if cfg.kind in PRETRAINED:
             x = self.inputs(model, dataset)[:2]
@@ -176,7 +176,9 @@ class ModelCache:
                 if cfg.kind == "molrg-optimal"
                 else untrained_denoiser(cfg, data.x.shape[1:])
             )
-        return self._nets[key], torch.as_tensor(self.data.get(dataset).x[:2], dtype=torch.float32)
+        x = torch.as_tensor(self.data.get(dataset).x[:2], dtype=torch.float32)
+        on = "meta" if cfg.kind != "molrg-optimal" else "cpu"  # untrained builds live on meta
+        return self._nets[key], x.to(on)
 
     def layer_shapes(self, dataset: str) -> dict[str, dict[str, tuple[int, ...]]]:
         """Per model: every hookable layer's per-sample output shape, on two samples."""

@@ -39,9 +39,8 @@ def spec_of(path: str | Path) -> str:
 def _canonical_of(path: str | Path) -> tuple[dict, bool]:
     """(canonical spec, is a store) for a spec file or a store."""
     p = Path(path)
-    attrs = store.read_attrs(p)
-    if attrs is not None:
-        return json.loads(attrs["spec_canonical"]), True
+    if store.read_attrs(p) is not None:
+        return json.loads(store.require_attrs(p)["spec_canonical"]), True
     if p.is_dir():
         raise StoreError(f"{p}: neither a spec file nor a reprdyn store")
     from .spec import canonical, load_spec
@@ -114,26 +113,42 @@ def catalog(folder: str | Path, max_depth: int = 4) -> list[dict]:
     rows = []
     for path, attrs in sorted(found):
         try:
-            tasks = store.task_status(path)
-            status = (
-                "failed"
-                if any(t["status"] == "failed" for t in tasks)
-                else "complete"
-                if all(t["status"] == "done" for t in tasks)
-                else "partial"
+            rows.append(_entry(path, store.require_attrs(path)))
+        except StoreError as e:  # one damaged store is listed as such, never hides the others
+            rows.append(
+                {
+                    "store": str(path),
+                    "name": None,
+                    "spec_hash": str(attrs.get("spec_hash"))[:12],
+                    "status": "damaged",
+                    "created": attrs.get("created"),
+                    "size_bytes": sum(f.stat().st_size for f in path.rglob("*") if f.is_file()),
+                    "best": None,
+                    "error": str(e),
+                }
             )
-        except StoreError:
-            status = "partial"
-        size = sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
-        rows.append(
-            {
-                "store": str(path),
-                "name": json.loads(attrs["spec_canonical"]).get("name"),
-                "spec_hash": attrs["spec_hash"][:12],
-                "status": status,
-                "created": attrs.get("created"),
-                "size_bytes": size,
-                "best": _chosen(summarize(path)) if status != "partial" else None,
-            }
-        )
     return rows
+
+
+def _entry(path: Path, attrs: dict) -> dict:
+    """One store's catalog row."""
+    try:
+        tasks = store.task_status(path)
+        status = (
+            "failed"
+            if any(t["status"] == "failed" for t in tasks)
+            else "complete"
+            if all(t["status"] == "done" for t in tasks)
+            else "partial"
+        )
+    except StoreError:
+        status = "partial"
+    return {
+        "store": str(path),
+        "name": json.loads(attrs["spec_canonical"]).get("name"),
+        "spec_hash": attrs["spec_hash"][:12],
+        "status": status,
+        "created": attrs.get("created"),
+        "size_bytes": sum(f.stat().st_size for f in path.rglob("*") if f.is_file()),
+        "best": _chosen(summarize(path)) if status != "partial" else None,
+    }

@@ -67,10 +67,23 @@ class UserError(Exception):
 
 
 def _terminate(signum, frame):
-    """SIGTERM: ask the run to stop at the next safe point (between tasks or training steps)."""
+    """SIGTERM: ask the run to stop at the next safe point (between tasks or training steps). A
+    run that reaches none within the grace period (a long allocation, a stuck read), or a second
+    SIGTERM, ends the process at once: a task cut in half is never in the manifest, so nothing
+    finished is lost."""
     from . import stop
 
-    stop.REQUESTED.set()
+    stop.request(_exit_now)
+
+
+def _exit_now() -> None:
+    err.print(
+        "terminated (SIGTERM) outside a safe point; finished tasks are kept in the store, run "
+        "again to resume",
+        markup=False,
+        highlight=False,
+    )
+    os._exit(143)
 
 
 def _fail(lines: list[str] | str, code: int = 2):
@@ -247,6 +260,11 @@ def run(
         help="run on this Dask scheduler, e.g. tcp://10.0.0.5:8786 "
         "(default $REPRDYN_DASK_ADDRESS; a spec cannot name one)",
     ),
+    ignore_limits: bool = typer.Option(
+        False,
+        "--ignore-machine-limits",
+        help="run even if the estimate says it needs more memory or disk than this machine has",
+    ),
     trust: bool = TRUST,
 ):
     """Run a spec's tasks into its store, then print a summary."""
@@ -272,6 +290,7 @@ def run(
                 dask=dask,
                 on_plan=report.plan,
                 on_wait=report.wait,
+                ignore_machine_limits=ignore_limits,
             )
             failures = []
         except TasksFailed as e:
@@ -322,6 +341,43 @@ def status(
     for r in rows:
         _row(table, r["task"], r["key"], r["status"], r["error"] or "")
     out.print(table)
+
+
+@app.command("verify")
+@handled
+def verify_cmd(
+    store: Path = typer.Argument(..., help="a reprdyn store"),
+    repair: bool = typer.Option(
+        False,
+        "--repair",
+        help="drop the manifest lines of tasks whose results are missing or damaged, so the next "
+        "run redoes them (and what depends on them)",
+    ),
+):
+    """Check that every task the manifest calls finished has its results in the store, and that
+    they can be read; exit 1 when something disagrees."""
+    from .verify import verify
+
+    found = verify(store, repair)
+    for f in found:
+        err.print(f"{f.where}: {f.problem}", markup=False, highlight=False)
+    if not found:
+        out.print(f"{store}: every finished task's results are in the store", highlight=False)
+        return
+    if repair:
+        err.print(
+            f"{len(found)} problem(s); the manifest now lists only tasks whose results check out: "
+            "run the spec again to redo the rest",
+            markup=False,
+            highlight=False,
+        )
+        return
+    err.print(
+        f"{len(found)} problem(s); `reprdyn verify {store} --repair` lets the next run redo them",
+        markup=False,
+        highlight=False,
+    )
+    raise typer.Exit(1)
 
 
 class _Reporter:

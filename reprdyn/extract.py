@@ -155,7 +155,8 @@ def network_layers(cfg, shape: tuple[int, ...], sigma: float) -> list[str]:
     """Hookable layer names of a trainable model block, from an untrained build on a dummy batch."""
     from .models.build import untrained_denoiser
 
-    return list(layer_shapes(untrained_denoiser(cfg, shape), torch.zeros(2, *shape), sigma))
+    x = torch.zeros(2, *shape, device="meta")  # shapes only: nothing is allocated
+    return list(layer_shapes(untrained_denoiser(cfg, shape), x, sigma))
 
 
 def hookable_layers(net: nn.Module) -> list[str]:

@@ -18,7 +18,7 @@ import zarr
 
 from .cube import VARIABLES
 from .errors import StoreError
-from .store import group, read_attrs, require_attrs, sweep_points
+from .store import check_layout, damaged, group, read_attrs, require_attrs, sweep_points
 
 
 def _plain(values: np.ndarray) -> np.ndarray:
@@ -108,8 +108,21 @@ class CubeStore:
 
     @functools.cache
     def _arrays(self, dataset: str) -> dict[str, zarr.Array]:
-        """Every array of a dataset's metric group (metadata only; data is read on demand)."""
-        return dict(self._group(dataset).arrays())
+        """Every array of a dataset's metric group (metadata only; data is read on demand), once
+        their shapes are checked against their coordinates."""
+        check_layout(self.path, group(dataset, "metrics"))
+        try:
+            return dict(self._group(dataset).arrays())
+        except StoreError:
+            raise
+        except Exception as e:  # noqa: BLE001 - metadata a store's own writer never makes
+            raise damaged(self.path, f"the metrics of {dataset!r}", e) from None
+
+    def _read(self, dataset: str, name: str) -> np.ndarray:
+        try:
+            return np.asarray(self._arrays(dataset)[name][...])
+        except Exception as e:  # noqa: BLE001 - a truncated or corrupt chunk
+            raise damaged(self.path, f"variable {name!r} of dataset {dataset!r}", e) from None
 
     def names(self, dataset: str) -> list[str]:
         """The metric variables of a dataset (coordinates left out)."""
@@ -152,7 +165,7 @@ class CubeStore:
             name,
             dims,
             coords,
-            np.asarray(a[...]),
+            self._read(dataset, name),
             {k: v for k, v in a.attrs.items() if k[0] != "_"},
         )
 
@@ -160,7 +173,7 @@ class CubeStore:
     def _coordinate(self, dataset: str, dim: str, size: int) -> np.ndarray:
         """A dim's coordinate values, read once per store (positions where the dim has none)."""
         arrays = self._arrays(dataset)
-        return _plain(arrays[dim][...]) if dim in arrays else np.arange(size)
+        return _plain(self._read(dataset, dim)) if dim in arrays else np.arange(size)
 
     def coordinates(self, dataset: str) -> dict[str, tuple[tuple[str, ...], np.ndarray]]:
         """Every coordinate of the metric cube: name -> (dims, values)."""
@@ -181,7 +194,8 @@ class CubeStore:
         )
         names += sorted(_coordinate_names(arrays) - set(names))
         return {
-            n: (tuple(arrays[n].metadata.dimension_names), _plain(arrays[n][...])) for n in names
+            n: (tuple(arrays[n].metadata.dimension_names), _plain(self._read(dataset, n)))
+            for n in names
         }
 
     def layers(self, dataset: str) -> list[str]:

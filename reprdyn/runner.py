@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .budget import preflight
+from .budget import check_machine, preflight
 from .caches import Context, task_threads, use_threads
 from .executors import get_executor
 from .plan import Task, plan
@@ -76,6 +76,7 @@ def run(
     dask: str | None = None,
     on_plan: Callable[[list[Task]], None] | None = None,
     on_wait: Callable[[str], None] | None = None,
+    ignore_machine_limits: bool = False,
 ) -> list[SummaryRow]:
     """Run the tasks of `spec` into `store` (default: the spec's own) and return the summary.
 
@@ -85,7 +86,9 @@ def run(
     queues behind another run instead of refusing, and `on_wait` hears what it waits for). Failed
     tasks do not stop the others; they raise `TasksFailed` at the end. `dask` is the address of a
     Dask scheduler to run on (default `$REPRDYN_DASK_ADDRESS`); a spec never names one. `on_plan`
-    receives the tasks about to run, before the first starts.
+    receives the tasks about to run, before the first starts. A run whose estimate (from the
+    spec's shapes) needs more memory than this machine has, or more disk than the store's file
+    system has free, is refused unless `ignore_machine_limits`.
     """
     hooks = Hooks(on_start, on_done, on_plan, on_train_step, on_wait)
     dask = dask or os.environ.get("REPRDYN_DASK_ADDRESS") or None
@@ -95,13 +98,22 @@ def run(
     # results are bit-identical per thread count
     prov["threads"] = task_threads(spec.compute.threads)
     if spec.sweep:
-        return _run_sweep(spec, path, prov, hooks, force, wait, dask)
-    return _run_one(spec, path, prov, hooks, force, wait, dask)
+        return _run_sweep(spec, path, prov, hooks, force, wait, dask, not ignore_machine_limits)
+    return _run_one(spec, path, prov, hooks, force, wait, dask, not ignore_machine_limits)
 
 
 def _run_one(
-    spec: Spec, path: str, prov: dict, hooks: Hooks, force: bool, wait: bool, dask: str | None
+    spec: Spec,
+    path: str,
+    prov: dict,
+    hooks: Hooks,
+    force: bool,
+    wait: bool,
+    dask: str | None,
+    fit_check: bool = True,
 ) -> list[SummaryRow]:
+    # the cheap refusals first: another spec's store, a run that cannot fit this machine, a store
+    # another run holds; only then the data and models are loaded
     if check_destination(path, prov) and prov.get("threads") != read_attrs(path).get("threads"):
         log.warning(
             "%s was written with %s torch thread(s), this run uses %s: results of the tasks left "
@@ -110,16 +122,21 @@ def _run_one(
             read_attrs(path).get("threads"),
             prov.get("threads"),
         )
-    use_threads(spec.compute.threads)
-    ctx = Context.create(spec, path, hooks.train_step)
-    # load and check every model, estimate sizes, refuse over the spec's limits
-    preflight(ctx, log.info)
-    with StoreLock(path, wait=wait, on_wait=hooks.wait):
+    if fit_check:
+        check_machine(spec, path)
+    with StoreLock(path, wait=wait, on_wait=hooks.wait) as lock:
+        try:
+            use_threads(spec.compute.threads)
+            ctx = Context.create(spec, path, hooks.train_step)
+            # load and check every model, estimate sizes, refuse over the spec's limits
+            preflight(ctx, log.info)
+        except BaseException:
+            lock.discard_if_new()  # bad input touches no store: a folder made for it goes
+            raise
         create(path, prov, fresh=force)
         tasks = plan(spec)
         write_plan(path, tasks)
-        done = done_keys(path)
-        todo = [t for t in tasks if t.key not in done]
+        todo = pending(tasks, done_keys(path))
         if hooks.plan:
             hooks.plan(todo)
         failures: list[dict] = []
@@ -143,8 +160,25 @@ def _run_one(
     return summary
 
 
+def pending(tasks: list[Task], done: set[str]) -> list[Task]:
+    """The tasks to run: those not done, and every task downstream of one (tasks come in
+    dependency order), so redoing a task always redoes what was computed from it."""
+    todo: set[str] = set()
+    for t in tasks:
+        if t.key not in done or todo & set(t.deps):
+            todo.add(t.key)
+    return [t for t in tasks if t.key in todo]
+
+
 def _run_sweep(
-    spec: Spec, path: str, prov: dict, hooks: Hooks, force: bool, wait: bool, dask: str | None
+    spec: Spec,
+    path: str,
+    prov: dict,
+    hooks: Hooks,
+    force: bool,
+    wait: bool,
+    dask: str | None,
+    fit_check: bool = True,
 ) -> list[SummaryRow]:
     """Run every sweep point into its own store under `path`; the parent store lists them.
 
@@ -186,6 +220,7 @@ def _run_sweep(
                     force,
                     False,
                     dask,
+                    fit_check,
                 )
             except TasksFailed as e:
                 got = e.summary
@@ -230,7 +265,9 @@ def plan_status(spec: Spec, store: str | Path | None = None) -> list[tuple[Task,
         ]
     attrs = read_attrs(path)
     done = done_keys(path) if attrs and attrs.get("spec_hash") == spec_hash(spec) else set()
-    return [(t, "done" if t.key in done else "pending") for t in plan(spec)]
+    tasks = plan(spec)
+    todo = {t.key for t in pending(tasks, done)}
+    return [(t, "pending" if t.key in todo else "done") for t in tasks]
 
 
 def describe_layers(spec: Spec) -> dict[str, dict[str, tuple[int, ...]]]:

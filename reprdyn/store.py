@@ -147,12 +147,86 @@ def read_attrs(path: str | Path) -> dict | None:
     return attrs if isinstance(attrs, dict) and attrs.get("format") == FORMAT else None
 
 
+# root attributes that hold JSON text, and what that JSON must be (the rest are plain values)
+JSON_ATTRS = {"spec_canonical": dict, "spec_resolved": dict, "spec_bases": dict, "sweep": dict}
+
+
 def require_attrs(path: str | Path) -> dict:
-    """Root attributes of the reprdyn store at `path`, or a StoreError that says it is none."""
+    """Root attributes of the reprdyn store at `path`, or a StoreError that says it is none, or
+    which attribute is damaged."""
     attrs = read_attrs(path)
     if attrs is None:
         raise StoreError(f"{path}: not a reprdyn store (no such path, or no reprdyn provenance)")
+    for name, kind in JSON_ATTRS.items():
+        if name not in attrs:
+            continue
+        try:
+            value = json.loads(attrs[name]) if isinstance(attrs[name], str) else None
+        except ValueError:
+            value = None
+        if not isinstance(value, kind):
+            raise StoreError(
+                f"{path}: the store attribute {name!r} is damaged (not the JSON it was written "
+                "as); this store cannot be read: run its spec again into a new store"
+            )
+    if not isinstance(attrs.get("spec_hash"), str) or not isinstance(attrs.get("spec", ""), str):
+        raise StoreError(f"{path}: the store attribute 'spec_hash' or 'spec' is damaged")
+    if "sweep" in attrs:
+        sweep = json.loads(attrs["sweep"])
+        for p in sweep.get("points", []):
+            _inside(path, p.get("store") if isinstance(p, dict) else None)
     return attrs
+
+
+def _inside(path: str | Path, sub) -> Path:
+    """A sweep point's folder, which must lie inside the sweep store: a store's attributes never
+    send a read elsewhere."""
+    if not isinstance(sub, str) or not sub:
+        raise StoreError(f"{path}: a sweep point of this store names no folder; it is damaged")
+    p = Path(sub)
+    if p.is_absolute() or ".." in p.parts:
+        raise StoreError(
+            f"{path}: a sweep point names the folder {sub!r}, outside the sweep store; points "
+            "live under its points/ folder, so this store was edited or damaged"
+        )
+    return Path(path) / p
+
+
+def check_layout(path: str | Path, grp: str) -> None:
+    """Every array of a group is as long along each dim as that dim's coordinate (read from the
+    arrays' metadata alone), so no read allocates what an edited shape claims."""
+    root = Path(path) / grp
+    meta = {}
+    for child in root.iterdir() if root.is_dir() else []:
+        try:
+            m = json.loads((child / "zarr.json").read_text())
+        except (OSError, ValueError):
+            continue
+        if isinstance(m, dict) and m.get("node_type") == "array":
+            meta[child.name] = m
+    sizes = {
+        n: m["shape"][0]
+        for n, m in meta.items()
+        if m.get("dimension_names") == [n] and isinstance(m.get("shape"), list)
+    }
+    for n, m in meta.items():
+        dims, shape = m.get("dimension_names") or [], m.get("shape")
+        if not isinstance(shape, list) or len(shape) != len(dims):
+            raise StoreError(f"{path}: {grp}/{n} has damaged metadata (shape and dims disagree)")
+        for d, size in zip(dims, shape):
+            if d in sizes and size != sizes[d]:
+                raise StoreError(
+                    f"{path}: {grp}/{n} is {size:,} long along {d!r}, but the store has "
+                    f"{sizes[d]:,} {d} values; the store was edited or damaged"
+                )
+
+
+def damaged(path: str | Path, what: str, e: Exception) -> StoreError:
+    """The error for a part of a store that cannot be read (a truncated or corrupt chunk)."""
+    return StoreError(
+        f"{path}: {what} cannot be read ({type(e).__name__}: {e}); the store is damaged: run its "
+        "spec again with --force, or into a new store"
+    )
 
 
 def diff_fields(a, b, path: str = "") -> list[str]:
@@ -194,6 +268,14 @@ class StoreLock:
         self, path: str | Path, wait: bool = False, on_wait: Callable[[str], None] | None = None
     ):
         self.path, self.wait, self.on_wait, self.fh = Path(path), wait, on_wait, None
+        self.new = False  # whether taking the lock made the store's folder
+
+    def discard_if_new(self) -> None:
+        """Remove the folder this lock made, if nothing but the lock is in it (a run refused before
+        it wrote anything leaves no trace)."""
+        if self.new and [c.name for c in self.path.iterdir()] == [LOCK]:
+            (self.path / LOCK).unlink()
+            self.path.rmdir()
 
     def __enter__(self) -> StoreLock:
         import fcntl
@@ -202,8 +284,16 @@ class StoreLock:
             raise StoreError(
                 f"{self.path}: this is a file, not a reprdyn store; choose another --store path"
             )
-        self.path.mkdir(parents=True, exist_ok=True)
-        self.fh = open(self.path / LOCK, "a+")
+        self.new = not self.path.exists()
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+            self.fh = open(self.path / LOCK, "a+")
+        except OSError as e:
+            raise StoreError(
+                f"{self.path}: cannot write the run lock ({e.strerror or e}); a run writes into "
+                "its store, so it needs a folder it can write (read a read-only store with query, "
+                "ls, plot or report)"
+            ) from None
         try:
             fcntl.flock(self.fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -237,7 +327,17 @@ class StoreLock:
 
 
 def write_plan(path: str | Path, tasks) -> None:
-    rows = [{"key": t.key, "task": t.label, "stage": t.stage, "deps": list(t.deps)} for t in tasks]
+    rows = [
+        {
+            "key": t.key,
+            "task": t.label,
+            "stage": t.stage,
+            "dataset": t.dataset,
+            "params": dict(t.params),
+            "deps": list(t.deps),
+        }
+        for t in tasks
+    ]
     tmp = Path(path) / (PLAN + ".tmp")
     tmp.write_text(json.dumps(rows, indent=1))
     tmp.replace(Path(path) / PLAN)  # atomic
@@ -250,10 +350,11 @@ def record_failures(path: str | Path, failures: list[dict]) -> None:
 
 
 def sweep_points(attrs: dict, path: str | Path) -> list[tuple[dict, Path]]:
-    """(values, store path) of each point of a sweep store; [] for an ordinary store."""
+    """(values, store path) of each point of a sweep store; [] for an ordinary store. Point
+    folders lie inside the sweep store."""
     if "sweep" not in attrs:
         return []
-    return [(p["values"], Path(path) / p["store"]) for p in json.loads(attrs["sweep"])["points"]]
+    return [(p["values"], _inside(path, p["store"])) for p in json.loads(attrs["sweep"])["points"]]
 
 
 def point_label(values: dict) -> str:
@@ -287,38 +388,93 @@ def task_status(path: str | Path) -> list[dict]:
         raise StoreError(f"{path}: this store has no task plan (written by an older reprdyn?)")
     done = done_keys(path)
     failed = {}
-    if (path / FAILURES).exists():
-        for line in (path / FAILURES).read_text().splitlines():
-            f = json.loads(line)
-            failed[f["key"]] = f["error"]
+    try:
+        if (path / FAILURES).exists():
+            for line in (path / FAILURES).read_text().splitlines():
+                f = json.loads(line)
+                failed[f["key"]] = f["error"]
+        rows = json.loads((path / PLAN).read_text())
+        redo: set[str] = set()  # not done, or downstream of a task that is not
+        for row in rows:
+            if row["key"] not in done or redo & set(row["deps"]):
+                redo.add(row["key"])
+    except (ValueError, KeyError, TypeError) as e:
+        raise StoreError(f"{path}: the task plan or the failure list is damaged ({e})") from None
     out = []
-    for row in json.loads((path / PLAN).read_text()):
-        status = "done" if row["key"] in done else "failed" if row["key"] in failed else "pending"
+    for row in rows:
+        status = "failed" if row["key"] in failed else "pending" if row["key"] in redo else "done"
         out.append({**row, "status": status, "error": failed.get(row["key"])})
     return out
 
 
-def done_keys(path: str | Path) -> set[str]:
-    """Content keys of the tasks whose results the store holds."""
+def manifest(path: str | Path) -> tuple[list[dict], list[int]]:
+    """(the finished tasks' lines, the line numbers that cannot be read) of a store's manifest.
+
+    A last line without its newline is a write an interrupted run never finished: that task is
+    simply redone, and the line does not count as unreadable.
+    """
     f = Path(path) / MANIFEST
     if not f.exists():
-        return set()
-    keys = set()
-    for line in f.read_text().splitlines():
+        return [], []
+    try:
+        text = f.read_text()
+    except (OSError, UnicodeDecodeError) as e:
+        raise StoreError(f"{f}: cannot read the manifest ({e})") from None
+    lines = text.split("\n")
+    torn = lines.pop()  # '' after a final newline; else the half-written last line
+    rows, bad = [], []
+    for i, line in enumerate(lines, 1):
         try:
-            keys.add(json.loads(line)["key"])
-        except (ValueError, KeyError, TypeError):
-            continue  # a torn last line from an interrupted run: that task is simply redone
-    return keys
+            row = json.loads(line)
+            if not isinstance(row, dict) or not isinstance(row.get("key"), str):
+                raise ValueError("no key")
+            rows.append(row)
+        except ValueError:
+            bad.append(i)
+    del torn
+    return rows, bad
+
+
+def done_keys(path: str | Path) -> set[str]:
+    """Content keys of the tasks whose results the store holds. A manifest line that cannot be
+    read (other than a torn last line) is an error naming the line: which tasks finished is then
+    unknown, and guessing could lose results or keep wrong ones."""
+    rows, bad = manifest(path)
+    if bad:
+        raise StoreError(
+            f"{Path(path) / MANIFEST}:{bad[0]}: this manifest line cannot be read"
+            + (f" (and {len(bad) - 1} more)" if len(bad) > 1 else "")
+            + "; `reprdyn verify STORE --repair` keeps the tasks whose results are in the store "
+            "and lets the next run redo the rest"
+        )
+    return {r["key"] for r in rows}
 
 
 def mark_done(path: str | Path, key: str, label: str) -> None:
-    """Record a finished task; called only after its region is fully written."""
+    """Record a finished task; called only after its region is fully written. A torn last line
+    left by a killed run is cut off first, so lines never run together."""
     line = json.dumps(
         {"key": key, "task": label, "at": _dt.datetime.now(_dt.timezone.utc).isoformat()}
     )
-    with open(Path(path) / MANIFEST, "a") as fh:
-        fh.write(line + "\n")
+    f = Path(path) / MANIFEST
+    with open(f, "a+b") as fh:
+        fh.seek(0, os.SEEK_END)
+        end = fh.tell()
+        if end:
+            fh.seek(end - 1)
+            if fh.read(1) != b"\n":  # a torn line: keep everything up to its start
+                fh.seek(0)
+                data = fh.read()
+                fh.truncate(data.rfind(b"\n") + 1)
+        fh.seek(0, os.SEEK_END)
+        fh.write((line + "\n").encode())
+
+
+def write_manifest(path: str | Path, rows: list[dict]) -> None:
+    """Replace the manifest with these lines, atomically (a repair)."""
+    tmp = Path(path) / (MANIFEST + ".tmp")
+    tmp.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    tmp.replace(Path(path) / MANIFEST)
 
 
 def check_destination(path: str | Path, prov: dict) -> bool:
@@ -375,13 +531,41 @@ def update_attrs(path: str | Path, prov: dict) -> None:
 def allocate(
     path: str | Path, grp: str, template: xr.Dataset, chunks: dict[str, dict[str, int]]
 ) -> None:
-    """Write a NaN-filled template for `grp`; `chunks` maps variable -> {dim: chunk}."""
+    """Write a NaN-filled template for `grp`; `chunks` maps variable -> {dim: chunk}.
+
+    Arrays already there with the template's dims and shape are kept as they are, with whatever
+    finished tasks wrote into them: only missing arrays are made. An array of another shape is an
+    error (this store's layout is not this spec's).
+    """
+    import zarr
+
     encoding = {
         v: {"chunks": tuple(c.get(d, template[v].sizes[d]) for d in template[v].dims)}
         for v, c in chunks.items()
         if v in template
     }
-    template.to_zarr(str(path), group=grp, mode="w", consolidated=False, encoding=encoding)
+    try:
+        have = dict(zarr.open_group(str(path), path=grp, mode="r").arrays())
+    except (FileNotFoundError, KeyError, ValueError, zarr.errors.GroupNotFoundError):
+        have = {}
+    if not have:
+        template.to_zarr(str(path), group=grp, mode="w", consolidated=False, encoding=encoding)
+        return
+    missing = []
+    for v in template.data_vars:
+        if v not in have:
+            missing.append(v)
+            continue
+        dims = tuple(have[v].metadata.dimension_names or ())
+        if dims != template[v].dims or tuple(have[v].shape) != template[v].shape:
+            raise StoreError(
+                f"{path}: {grp}/{v} is {dict(zip(dims, have[v].shape))}, but this spec makes it "
+                f"{dict(template[v].sizes)}; this store was written another way: use a new store"
+            )
+    if missing:
+        part = template[missing]
+        enc = {v: encoding[v] for v in missing if v in encoding}
+        part.to_zarr(str(path), group=grp, mode="a", consolidated=False, encoding=enc)
 
 
 def write_region(path: str | Path, grp: str, part: xr.Dataset) -> None:
@@ -438,8 +622,22 @@ def _tidy(ds: xr.Dataset) -> xr.Dataset:
 def open_group(path: str | Path, grp: str) -> xr.Dataset:
     import xarray as xr
 
-    # lazy, no dask graph
-    return _tidy(xr.open_zarr(str(path), group=grp, consolidated=False, chunks=None))
+    check_layout(path, grp)
+    try:  # lazy, no dask graph
+        return _tidy(xr.open_zarr(str(path), group=grp, consolidated=False, chunks=None))
+    except Exception as e:  # noqa: BLE001 - metadata a store's own writer never makes
+        raise damaged(path, grp, e) from None
+
+
+def load_group(path: str | Path, grp: str) -> xr.Dataset:
+    """A (small) group read into memory variable by variable, so damage names the variable."""
+    ds = open_group(path, grp)
+    for v in list(ds.variables):
+        try:
+            ds[v].load()
+        except Exception as e:  # noqa: BLE001 - a truncated or corrupt chunk
+            raise damaged(path, f"variable {v!r} of {grp}", e) from None
+    return ds
 
 
 class Results:
@@ -476,7 +674,7 @@ class Results:
 
         self._check(dataset)
         if not self.sweep_dims:
-            return open_group(self.path, group(dataset, "metrics"))
+            return load_group(self.path, group(dataset, "metrics"))
         parts = [
             res[dataset].expand_dims({d: [values[d]] for d in self.sweep_dims})
             for values, res in self.points

@@ -13,6 +13,7 @@ import functools
 import hashlib
 import inspect
 import json
+import logging
 import os
 import textwrap
 from collections.abc import Callable
@@ -23,6 +24,8 @@ import torch
 
 from . import stop
 from .models.build import build_denoiser, make_loss
+
+log = logging.getLogger("reprdyn")
 
 ProgressFn = Callable[[int, int, float], None]  # (step, total, loss)
 
@@ -149,18 +152,53 @@ def ensure_trained(
         torch.manual_seed(seed)  # the network's initialisation, without touching global state
         D = build_denoiser(model_cfg, shape)
     trained = False
-    if path.exists():
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-        D.load_state_dict(ckpt["state"])
+    if path.exists() and not path.with_name(path.name + ".sha256").exists():
+        # a checkpoint without its hash (an older reprdyn, or a hash deleted) is never trusted:
+        # it is trained again, and overwritten
+        log.warning("checkpoint %s has no content hash beside it; training it again", path)
+    if path.exists() and path.with_name(path.name + ".sha256").exists():
+        D.load_state_dict(load_checkpoint(path)["state"])
     else:
         D.to(device)
         state, losses = fit(
             D, make_loss(model_cfg, train_sigmas), data.x, model_cfg.train, seed, device, progress
         )
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".tmp{os.getpid()}")
-        torch.save({"state": state, "losses": losses, "key": key}, tmp)
-        os.replace(tmp, path)  # atomic: a half-written checkpoint is never seen
+        save_checkpoint(path, {"state": state, "losses": losses, "key": key})
         D.load_state_dict(state)
         trained = True
     return D.to(device).eval(), path, trained
+
+
+def _digest(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def save_checkpoint(path: Path, content: dict) -> None:
+    """Write a checkpoint and, beside it, the sha256 of its bytes; each appears atomically, the
+    hash first, so a checkpoint is never seen without the hash it must match."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".tmp{os.getpid()}")
+    torch.save(content, tmp)
+    digest = path.with_name(path.name + ".sha256")
+    tmp_digest = digest.with_suffix(f".tmp{os.getpid()}")
+    tmp_digest.write_text(_digest(tmp) + "\n")
+    os.replace(tmp_digest, digest)
+    os.replace(tmp, path)  # atomic: a half-written checkpoint is never seen
+
+
+def load_checkpoint(path: Path) -> dict:
+    """A cached checkpoint, once its bytes match the hash written beside it (weights_only: a
+    checkpoint never runs code); a file changed after it was written is an error naming it."""
+    from .errors import InputError
+
+    digest = path.with_name(path.name + ".sha256")
+    if digest.read_text().strip() != _digest(path):
+        raise InputError(
+            f"checkpoint {path} does not match the content hash written beside it ({digest}): it "
+            "was changed or damaged after training; delete both files to train it again"
+        )
+    return torch.load(path, map_location="cpu", weights_only=True)

@@ -45,3 +45,21 @@ def test_ten_megabyte_file(tmp_path):
     big = tmp_path / "big.yaml"
     big.write_text("spec_version: 1\nname: big\n" + "# padding\n" * 1_100_000)
     check(big, "a spec must be under 1,000,000", tmp_path)
+
+
+def test_a_spec_that_is_a_device_is_refused(tmp_path):
+    """A symlink to /dev/zero has st_size 0 and would read forever."""
+    link = tmp_path / "zero.yaml"
+    link.symlink_to("/dev/zero")
+    check(link, "not a regular file", tmp_path)
+
+
+def test_one_huge_line_is_refused_before_the_yaml_scanner(tmp_path):
+    """790 KB on one line, 100k values: refused at once (the scanner takes ~60 us a value)."""
+    import time
+
+    big = tmp_path / "line.yaml"
+    big.write_text("spec_version: 1\nname: big\nsigma: [" + ", ".join(["0.1"] * 100_000) + "]\n")
+    t = time.perf_counter()
+    check(big, "a spec holds at most 20,000", tmp_path)
+    assert time.perf_counter() - t < 5

@@ -332,3 +332,62 @@ def test_sigterm_ends_a_run_like_ctrl_c(tmp_path):
     assert "Traceback" not in stderr, stderr
     assert len(st.done_keys(path)) >= 3
     assert invoke("run", spec, "--store", path).exit_code == 0  # the lock was let go; it resumes
+
+
+STUCK = """\
+import time
+import torch
+
+class Stuck(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.proj = torch.nn.Linear(12, 12)
+
+    def forward(self, x, sigma):
+        if float(sigma) > 1:  # one task never reaches a safe point
+            time.sleep(120)
+        return self.proj(x)
+
+def make():
+    return Stuck()
+"""
+
+
+def test_a_run_stuck_inside_a_task_still_ends_on_sigterm(tmp_path):
+    """A task that never returns to a safe point (a long allocation, a stuck read): SIGTERM ends
+    the run after the grace period, with exit 143, and what finished stays."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from reprdyn import store as st
+
+    (tmp_path / "stuck.py").write_text(STUCK)
+    spec = tmp_path / "t.yaml"
+    spec.write_text(
+        "trust_code: true\n"
+        + SMALL.replace(
+            "model: {kind: molrg-optimal}", "model: {kind: python, file: stuck.py, factory: make}"
+        ).replace("probes: [{kind: logistic, transform: abs, standardize: false}]", "")
+    )
+    path = tmp_path / "t.zarr"
+    env = {**os.environ, "REPRDYN_STOP_GRACE": "1"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "reprdyn", "run", str(spec), "--store", str(path), "--trust-code"],
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+        env=env,
+    )
+    deadline = time.time() + 60
+    while time.time() < deadline and len(st.done_keys(path)) < 3 and proc.poll() is None:
+        time.sleep(0.05)  # data and the features of the sigmas <= 1 are done; then it hangs
+    time.sleep(0.5)
+    t = time.time()
+    proc.send_signal(signal.SIGTERM)
+    _, stderr = proc.communicate(timeout=30)
+    assert proc.returncode == 143 and time.time() - t < 10, stderr
+    assert "terminated (SIGTERM) outside a safe point" in stderr and "Traceback" not in stderr
+    assert len(st.done_keys(path)) >= 3

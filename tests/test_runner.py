@@ -237,10 +237,12 @@ def test_partial_task_is_redone(small_spec, small_store, tmp_path):
     # ... uncommitted
     (path / st.MANIFEST).write_text("\n".join(x for x in lines if keys[2] not in x) + "\n")
     status = {r["key"]: r["status"] for r in st.task_status(path)}
-    assert status[keys[2]] == "pending" and list(status.values()).count("pending") == 1
+    probe = [t.key for t in plan(small_spec) if t.stage == "probe"]
+    # the features task, and the probe computed from it, are redone
+    assert {k for k, v in status.items() if v == "pending"} == {keys[2], *probe}
     ran = []
     reprdyn.run(small_spec, store=path, on_start=ran.append)
-    assert [t.key for t in ran] == [keys[2]]
+    assert [t.key for t in ran] == [keys[2], *probe]
     xrt.assert_identical(
         reprdyn.open(small_store).features("toy", "output").load(),
         reprdyn.open(path).features("toy", "output").load(),
@@ -256,6 +258,18 @@ def test_second_run_is_refused_while_locked(small_spec, small_store):
             match=r"another reprdyn run \(process \d+ on .*\) is writing to this store",
         ):
             reprdyn.run(small_spec, store=small_store)
+
+
+def test_a_busy_store_is_refused_before_data_and_models_load(small_spec, small_store, monkeypatch):
+    """The lock (and the spec's identity) come before the preflight, which can take minutes with a
+    large pretrained model."""
+    import reprdyn.runner as runner
+
+    loaded = []
+    monkeypatch.setattr(runner, "preflight", lambda ctx, log=None: loaded.append(1))
+    with st.StoreLock(small_store), pytest.raises(st.StoreLocked):
+        reprdyn.run(small_spec, store=small_store)
+    assert loaded == []
 
 
 def test_wait_queues_behind_the_lock(small_spec, small_store):

@@ -218,14 +218,24 @@ def test_duplicate_seeds_and_probe_layers():
     assert "probe 'ridge' reads layers ['fc9'] that are not in `layers`" in out[0]
 
 
-def test_env_expansion(monkeypatch):
-    monkeypatch.setenv("RD_NAME", "fromenv")
-    spec = validate_text(
-        BASE.replace("name: t", "name: ${RD_NAME}") + "store: ${RD_STORE:-/tmp/x.zarr}\n"
-    )
-    assert spec.name == "fromenv" and spec.store == "/tmp/x.zarr"
-    out = errors(BASE.replace("name: t", "name: ${RD_UNSET_VAR}"))
-    assert out[0].startswith("s.yaml:2:7: name: environment variable RD_UNSET_VAR is not set")
+def test_env_expansion_in_path_fields(monkeypatch):
+    monkeypatch.setenv("RD_STORE", "/tmp/from-env.zarr")
+    spec = validate_text(BASE + "store: ${RD_STORE}\ncompute: {cache: '${RD_CACHE:-/tmp/cache}'}\n")
+    assert spec.store == "/tmp/from-env.zarr" and spec.compute.cache == "/tmp/cache"
+    out = errors(BASE + "store: ${RD_UNSET_VAR}\n")
+    assert "store: environment variable RD_UNSET_VAR is not set" in out[0]
+
+
+def test_env_is_never_copied_into_other_values(monkeypatch):
+    """A shared spec that names ${SECRET} in a probe name, a dataset name or a free string is
+    refused at that value; the secret never reaches the spec, its hash or a store."""
+    monkeypatch.setenv("RD_SECRET_TOKEN", "hunter2")
+    for text in (
+        BASE.replace("name: t", "name: ${RD_SECRET_TOKEN}"),
+        BASE + "probes: [{kind: ridge, name: 'p${RD_SECRET_TOKEN:-none}'}]\n",
+    ):
+        out = errors(text)
+        assert out and "expanded only in path fields" in out[0] and "hunter2" not in "".join(out)
 
 
 def test_set_overrides_are_typed_validated_and_hashed():

@@ -129,3 +129,147 @@ def test_provenance_records_the_hardware(small_store):
     assert hw["cpu_capability"] == torch.backends.cpu.get_cpu_capability()
     assert hw["gpus"] == [] or all(isinstance(g, str) for g in hw["gpus"])
     assert hw["machine"] and hw["cpu_count"] >= 1
+
+
+def _copy(src, dst):
+    import shutil
+
+    shutil.copytree(src, dst)
+    return dst
+
+
+def test_a_lost_data_line_reruns_everything_downstream_and_loses_nothing(small_store, tmp_path):
+    """Repro of the review: drop the data task's manifest line and run again. Everything computed
+    from the data is redone (not just the data task re-allocating empty arrays), and the cube is the
+    same as before."""
+    from conftest import SMALL
+
+    import reprdyn
+    from reprdyn.spec import validate_text
+
+    path = _copy(small_store, tmp_path / "s.zarr")
+    lines = (path / store.MANIFEST).read_text().splitlines()
+    (path / store.MANIFEST).write_text("\n".join(lines[1:]) + "\n")  # the data task's line goes
+    ran = []
+    reprdyn.run(validate_text(SMALL), store=path, on_start=ran.append)
+    assert ran[0].stage == "data" and len(ran) == len(lines)  # all of it, downstream included
+    xrt.assert_identical(reprdyn.open(small_store)["toy"].load(), reprdyn.open(path)["toy"].load())
+
+
+def test_an_unreadable_manifest_line_is_an_error_that_names_it(small_store, tmp_path):
+    from conftest import SMALL
+    from typer.testing import CliRunner
+
+    from reprdyn.cli import app
+
+    path = _copy(small_store, tmp_path / "s.zarr")
+    lines = (path / store.MANIFEST).read_text().splitlines()
+    lines[2] = "{garbled"
+    (path / store.MANIFEST).write_text("\n".join(lines) + "\n")
+    (tmp_path / "s.yaml").write_text(SMALL)
+    r = CliRunner().invoke(app, ["run", str(tmp_path / "s.yaml"), "--store", str(path)])
+    assert r.exit_code == 2 and f"{path / store.MANIFEST}:3: this manifest line" in r.stderr
+    r = CliRunner().invoke(app, ["status", str(path)])
+    assert r.exit_code == 2 and ":3:" in r.stderr
+
+
+def test_a_torn_last_line_is_redone_and_cut_off(small_store, tmp_path):
+    path = _copy(small_store, tmp_path / "s.zarr")
+    text = (path / store.MANIFEST).read_text()
+    keys = store.done_keys(path)
+    (path / store.MANIFEST).write_text(text + '{"key": "abc", "ta')  # killed mid-write
+    assert store.done_keys(path) == keys
+    store.mark_done(path, "k2", "next")
+    assert (path / store.MANIFEST).read_text() == text + json.dumps(
+        json.loads((path / store.MANIFEST).read_text().splitlines()[-1])
+    ) + "\n"
+
+
+def test_verify_finds_an_emptied_region_and_repair_lets_the_run_redo_it(small_store, tmp_path):
+    import zarr
+    from conftest import SMALL
+    from typer.testing import CliRunner
+
+    import reprdyn
+    from reprdyn.cli import app
+    from reprdyn.spec import validate_text
+
+    path = _copy(small_store, tmp_path / "s.zarr")
+    r = CliRunner().invoke(app, ["verify", str(path)])
+    assert r.exit_code == 0, r.output
+    acc = zarr.open_array(str(path / "datasets/toy/metrics/val_accuracy"), mode="r+")
+    acc[...] = np.nan  # the probe's results gone, its manifest line kept
+    feats = zarr.open_array(str(path / "datasets/toy/features/output/features"), mode="r+")
+    feats[0, 3] = np.nan  # and one sigma's features
+    r = CliRunner().invoke(app, ["verify", str(path)])
+    assert r.exit_code == 1
+    assert "probe toy" in r.stderr and "val_accuracy holds no value" in r.stderr
+    assert "features toy" in r.stderr and "hold NaN" in r.stderr
+    r = CliRunner().invoke(app, ["verify", str(path), "--repair"])
+    assert r.exit_code == 0 and "run the spec again" in r.stderr
+    ran = []
+    reprdyn.run(validate_text(SMALL), store=path, on_start=ran.append)
+    assert {t.stage for t in ran} == {"features", "probe"}
+    xrt.assert_identical(reprdyn.open(small_store)["toy"].load(), reprdyn.open(path)["toy"].load())
+    assert CliRunner().invoke(app, ["verify", str(path)]).exit_code == 0
+
+
+def test_allocation_keeps_what_finished_tasks_wrote(small_store, tmp_path):
+    """Re-running the data task (its line lost) re-allocates nothing that exists."""
+    import zarr
+    from conftest import SMALL
+
+    from reprdyn import cube
+    from reprdyn.spec import validate_text
+
+    path = _copy(small_store, tmp_path / "s.zarr")
+    before = zarr.open_array(str(path / "datasets/toy/metrics/accuracy"), mode="r")[...]
+    spec = validate_text(SMALL)
+    store.allocate(
+        path, "datasets/toy/metrics", cube.template(spec, ["0", "1", "2"]), cube.chunks(spec)
+    )
+    after = zarr.open_array(str(path / "datasets/toy/metrics/accuracy"), mode="r")[...]
+    np.testing.assert_array_equal(before, after)
+
+
+@pytest.mark.parametrize("damage", ["chunk", "attrs", "shape", "sweep-point"])
+def test_damaged_stores_are_clear_errors(small_store, tmp_path, damage):
+    from typer.testing import CliRunner
+
+    from reprdyn.cli import app
+
+    path = _copy(small_store, tmp_path / "s.zarr")
+    if damage == "chunk":
+        chunk = next((path / "datasets/toy/metrics/accuracy/c").rglob("*"))
+        while chunk.is_dir():
+            chunk = next(chunk.iterdir())
+        chunk.write_bytes(chunk.read_bytes()[:20])
+        want = "variable 'accuracy'"
+    elif damage == "attrs":
+        meta = json.loads((path / "zarr.json").read_text())
+        meta["attributes"]["spec_canonical"] = 5
+        (path / "zarr.json").write_text(json.dumps(meta))
+        want = "attribute 'spec_canonical' is damaged"
+    elif damage == "shape":
+        f = path / "datasets/toy/metrics/accuracy/zarr.json"
+        meta = json.loads(f.read_text())
+        meta["shape"][1] = 10**12
+        f.write_text(json.dumps(meta))
+        want = "1,000,000,000,000 long along 'sigma'"
+    else:
+        meta = json.loads((path / "zarr.json").read_text())
+        other = tmp_path / "elsewhere.zarr"
+        meta["attributes"]["sweep"] = json.dumps(
+            {"identity": "x", "dims": ["n"], "points": [{"values": {"n": 1}, "store": str(other)}]}
+        )
+        (path / "zarr.json").write_text(json.dumps(meta))
+        want = "outside the sweep store"
+    for cmd in (
+        ["query", str(path), "accuracy"],
+        ["report", str(path), "--out", str(tmp_path / "r.html")],
+        ["plot", str(path), "--figure", "curves", "--out", str(tmp_path / "c.png")],
+        ["diff", str(small_store), str(path)],
+    ):
+        r = CliRunner().invoke(app, cmd)
+        assert r.exit_code == 2, (cmd, r.output)
+        assert want in r.stderr and str(path) in r.stderr and "Traceback" not in r.output

@@ -100,3 +100,23 @@ def test_checkpoint_key_covers_the_model_code(tmp_path, monkeypatch):
         == key
     )
     assert checkpoint_key(spec.model, None, "data", 0) == key
+
+
+def test_a_changed_checkpoint_is_refused_with_its_name(tmp_path):
+    """Overwrite a cached checkpoint (a poisoned cache): it is not used, and the error names it."""
+    import pytest
+
+    from reprdyn.errors import InputError
+
+    spec = validate_text(SPEC.replace("epochs: 25", "epochs: 1"))
+    data = DataCache(spec).train_split(spec.model)
+    net, path, _ = ensure_trained(spec.model, data, None, 0, str(tmp_path), "cpu")
+    state = {k: torch.zeros_like(v) for k, v in net.state_dict().items()}
+    torch.save({"state": state, "losses": [], "key": "x"}, path)  # someone else's weights
+    with pytest.raises(InputError, match=f"checkpoint {path} does not match the content hash"):
+        ensure_trained(spec.model, data, None, 0, str(tmp_path), "cpu")
+    path.with_name(path.name + ".sha256").unlink()  # no hash: never trusted, trained again
+    again, _, trained = ensure_trained(spec.model, data, None, 0, str(tmp_path), "cpu")
+    assert trained and all(
+        torch.equal(a, b) for a, b in zip(again.state_dict().values(), net.state_dict().values())
+    )

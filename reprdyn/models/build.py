@@ -49,7 +49,7 @@ def molrg_optimal(data) -> nn.Module:
 
 
 def untrained_denoiser(cfg, shape: tuple[int, ...]) -> nn.Module:
-    """A trainable block's denoiser, untrained, for its layers and shapes; the global RNG is
-    untouched."""
-    with torch.random.fork_rng(devices=[]):
+    """A trainable block's denoiser for its layers and shapes alone: built on the meta device, so
+    its weights take no memory and no time however wide it is; the global RNG is untouched."""
+    with torch.random.fork_rng(devices=[]), torch.device("meta"):
         return build_denoiser(cfg, tuple(shape)).eval()

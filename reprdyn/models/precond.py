@@ -51,6 +51,8 @@ class VPPrecond(nn.Module):
     def c_noise(self, sigma: torch.Tensor) -> torch.Tensor:
         """t(sigma) / T, from the schedule's one sigma <-> timestep conversion (an out-of-range
         sigma raises)."""
+        if sigma.device.type == "meta":  # an untrained build that only learns shapes
+            return torch.empty(sigma.shape, dtype=torch.float32, device=sigma.device)
         t = self.schedule.timestep(sigma.detach().to("cpu", torch.float64).numpy())
         return torch.as_tensor(t / self.schedule.T, dtype=torch.float32, device=sigma.device)
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
-from .annotations import is_model, members
+from .annotations import is_model, members, strip
 
 MAX_FILES = 32  # files read through `extends`, all together
 MAX_CHAIN = 16  # bases nested in bases
@@ -115,38 +115,82 @@ def merge(base: CommentedMap, over: CommentedMap) -> CommentedMap:
 # --- portable paths ------------------------------------------------------------
 
 
-def resolve_paths(node, tp, set_locs: list[tuple] = (), loc: tuple = ()) -> None:
-    """Make relative paths in path fields absolute, in place, against the folder of their file.
-
-    `x-path: true` fields always resolve; `x-path: maybe` (a hub id or a local
-    path) resolve only when the path exists there.
-    """
+def strings(node, tp, loc: tuple = ()):
+    """Every string value of the tree: (its container, its key, its loc, its path mark), where the
+    mark is the schema's `x-path` (True or "maybe") for path fields and None for other strings."""
     if isinstance(node, dict):
         model = _pick_model(tp, node)
-        if model is None:
-            value_tp = _container_arg(tp, dict)
-            for k, v in node.items():
-                resolve_paths(v, value_tp, set_locs, (*loc, k))
-            return
-        for k, v in node.items():
-            field = model.model_fields.get(k)
-            if field is None:
-                continue
-            mark = (
-                (field.json_schema_extra or {}).get("x-path")
-                if isinstance(field.json_schema_extra, dict)
-                else None
-            )
-            if mark and isinstance(v, str) and v.strip():
-                from_cli = any((*loc, k)[: len(s)] == s for s in set_locs)
-                folder = Path.cwd() if from_cli else Path(_file_of(node, k)).parent
-                node[k] = absolute(v, folder, must_exist=mark == "maybe")
+        for k, v in list(node.items()):
+            field = model.model_fields.get(k) if model is not None else None
+            if model is not None and field is None:
+                continue  # an unknown key: the schema reports it
+            extra = field.json_schema_extra if field is not None else None
+            mark = extra.get("x-path") if isinstance(extra, dict) else None
+            sub = field.annotation if field is not None else _container_arg(tp, dict)
+            if isinstance(v, str):
+                yield node, k, (*loc, k), mark
             else:
-                resolve_paths(v, field.annotation, set_locs, (*loc, k))
+                yield from strings(v, sub, (*loc, k))
     elif isinstance(node, list):
         item_tp = _container_arg(tp, list)
         for i, v in enumerate(node):
-            resolve_paths(v, item_tp, set_locs, (*loc, i))
+            if isinstance(v, str):
+                yield node, i, (*loc, i), None
+            else:
+                yield from strings(v, item_tp, (*loc, i))
+
+
+def booleans_for_counts(node, tp, loc: tuple = ()):
+    """The locs of `true` / `false` written where the schema wants a whole number (and no bool):
+    pydantic would read them as 1 and 0."""
+    if isinstance(node, bool):
+        kinds = [strip(arg) for _, arg in members(tp)]
+        if int in kinds and bool not in kinds:
+            yield loc
+    elif isinstance(node, dict):
+        model = _pick_model(tp, node)
+        for k, v in node.items():
+            field = model.model_fields.get(k) if model is not None else None
+            if model is None or field is not None:
+                yield from booleans_for_counts(
+                    v, field.annotation if field else _container_arg(tp, dict), (*loc, k)
+                )
+    elif isinstance(node, list):
+        item_tp = _container_arg(tp, list)
+        for i, v in enumerate(node):
+            yield from booleans_for_counts(v, item_tp, (*loc, i))
+
+
+MAX_PATH, MAX_NAME = 4096, 255  # what file systems take: a whole path, one of its parts
+
+
+def resolve_paths(node, tp, set_locs: list[tuple] = ()) -> list[tuple[tuple, str]]:
+    """Make relative paths in path fields absolute, in place, against the folder of their file.
+
+    `x-path: true` fields always resolve; `x-path: maybe` (a hub id or a local
+    path) resolve only when the path exists there. Returns (loc, message) for paths no file
+    system takes (too long), which are left as written.
+    """
+    problems = []
+    for parent, key, loc, mark in list(strings(node, tp)):
+        value = parent[key]
+        if not (mark and value.strip()):
+            continue
+        longest = max((len(part) for part in Path(value).parts), default=0)
+        if len(value) > MAX_PATH or longest > MAX_NAME:
+            problems.append(
+                (
+                    loc,
+                    f"this path or hub id is too long ({len(value):,} characters, a part of "
+                    f"{longest:,}); file systems take at most {MAX_PATH:,} in all and {MAX_NAME} "
+                    "per part",
+                )
+            )
+            continue
+        from_cli = any(loc[: len(s)] == s for s in set_locs)
+        folder = Path.cwd() if from_cli else Path(_file_of(parent, key)).parent
+        parent[key] = absolute(value, folder, must_exist=mark == "maybe")
+    return problems
 
 
 def absolute(value: str, folder: Path, must_exist: bool = False) -> str:

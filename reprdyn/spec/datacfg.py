@@ -7,6 +7,9 @@ from typing import Annotated, ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 Name = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=64)]
+MAX_SAMPLES = (
+    100_000_000  # a bound on any count of samples; whether they fit is checked at run time
+)
 
 
 class Strict(BaseModel):
@@ -18,12 +21,12 @@ class MolrgData(Strict):
 
     kind: Literal["molrg"]
     name: Name
-    n: int = Field(gt=0, description="ambient dimension")
-    K: int = Field(ge=2, description="number of classes")
-    d: int = Field(gt=0, description="subspace dimension per class")
+    n: int = Field(gt=0, le=100_000, description="ambient dimension")
+    K: int = Field(ge=2, le=10_000, description="number of classes")
+    d: int = Field(gt=0, le=100_000, description="subspace dimension per class")
     delta: float = Field(ge=0, lt=1, allow_inf_nan=False, description="off-subspace noise level")
-    n_train: int = Field(gt=0)
-    n_test: int = Field(gt=0)
+    n_train: int = Field(gt=0, le=MAX_SAMPLES)
+    n_test: int = Field(gt=0, le=MAX_SAMPLES)
     seed: int | None = Field(None, description="data seed; defaults to the spec seed")
 
     @model_validator(mode="after")
@@ -115,8 +118,8 @@ class GlyphsData(Strict):
         None, description="faces for the test split only (held out from train); default: the same"
     )
     mask: Literal["class", "binary"] = Field("class", description="mask values: class + 1, or 1")
-    n_train: int = Field(2000, gt=0)
-    n_test: int = Field(1000, gt=0)
+    n_train: int = Field(2000, gt=0, le=MAX_SAMPLES)
+    n_test: int = Field(1000, gt=0, le=MAX_SAMPLES)
     seed: int | None = Field(None, description="render seed; defaults to the spec seed")
 
     @model_validator(mode="after")
@@ -200,8 +203,10 @@ class Transform(Strict):
     """Image preprocessing: resize the shorter side, centre-crop, scale to the model's input
     range."""
 
-    size: int = Field(gt=0, description="resize the shorter side to this many pixels")
-    crop: int | None = Field(None, gt=0, description="centre-crop to crop x crop; default: size")
+    size: int = Field(gt=0, le=4096, description="resize the shorter side to this many pixels")
+    crop: int | None = Field(
+        None, gt=0, le=4096, description="centre-crop to crop x crop; default: size"
+    )
     channels: Literal[1, 3] = Field(3, description="3: RGB, 1: greyscale")
     range: tuple[float, float] = Field(
         (-1.0, 1.0),
@@ -227,10 +232,10 @@ class _Images(Strict):
     name: Name
     transform: Transform
     n_train: int | None = Field(
-        None, gt=0, description="use a random subset of this many train images"
+        None, gt=0, le=MAX_SAMPLES, description="use a random subset of this many train images"
     )
     n_test: int | None = Field(
-        None, gt=0, description="use a random subset of this many test images"
+        None, gt=0, le=MAX_SAMPLES, description="use a random subset of this many test images"
     )
     per_class: bool = Field(False, description="n_train / n_test count per class instead of in all")
     seed: int | None = Field(None, description="subset seed; defaults to the spec seed")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import typing
 from pathlib import Path
 
@@ -20,13 +21,15 @@ from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ..errors import Issue, SpecError, did_you_mean
 from .annotations import is_model as _is_model
 from .annotations import members as _members
-from .compose import compose, resolve_paths
+from .compose import booleans_for_counts, compose, resolve_paths
 from .resolve import apply_override, expand_env
 from .schema import Spec
 
 MAX_BYTES = 1_000_000  # a spec is a small text file
 MAX_NODES = 100_000  # values after expanding YAML aliases (a guard against alias bombs)
 MAX_DEPTH = 64  # nesting levels
+MAX_TOKENS = 20_000  # values the YAML scanner may read (it takes about 60 us each)
+_TOKEN = re.compile(r"[,\n:\[\]{}]|- ")
 
 
 def _yaml() -> YAML:
@@ -42,6 +45,20 @@ def parse_yaml(text: str, file: str) -> CommentedMap:
     if len(text) > MAX_BYTES:
         raise SpecError(
             [Issue(file, 1, 1, "", f"file is {len(text)} bytes; a spec must be under {MAX_BYTES}")]
+        )
+    tokens = len(_TOKEN.findall(text))
+    if tokens > MAX_TOKENS:
+        raise SpecError(
+            [
+                Issue(
+                    file,
+                    1,
+                    1,
+                    "",
+                    f"the spec holds about {tokens:,} values; a spec holds at most {MAX_TOKENS:,} "
+                    "(write a long sigma grid as {start, stop, num, scale})",
+                )
+            ]
         )
     try:
         data = _yaml().load(text)
@@ -66,6 +83,22 @@ def parse_yaml(text: str, file: str) -> CommentedMap:
         raise SpecError([Issue(file, line, col, "", f"YAML syntax error: {msg}")]) from None
     except YAMLError as e:
         raise SpecError([Issue(file, 1, 1, "", f"YAML error: {e}")]) from None
+    except ValueError:  # an integer too long for Python to read (over 4,300 digits)
+        run = max(re.finditer(r"\d+", text), key=lambda m: len(m.group()), default=None)
+        line = text.count("\n", 0, run.start()) + 1 if run else 1
+        col = run.start() - text.rfind("\n", 0, run.start()) if run else 1
+        raise SpecError(
+            [
+                Issue(
+                    file,
+                    line,
+                    col,
+                    "",
+                    f"a number of {len(run.group()) if run else 0:,} digits cannot be read; give "
+                    "a sensible value",
+                )
+            ]
+        ) from None
     if data is None:
         raise SpecError(
             [
@@ -128,6 +161,19 @@ def _plain(node, budget: _NodeBudget, depth: int = 0):
 def _read(path: Path) -> str:
     """The text of one spec file, or a SpecError saying why it cannot be read."""
     file = str(path)
+    if path.exists() and not path.is_dir() and not path.is_file():
+        raise SpecError(
+            [
+                Issue(
+                    file,
+                    1,
+                    1,
+                    "",
+                    "this is not a regular file (a device, a pipe or a socket); give the path of a "
+                    ".yaml file",
+                )
+            ]
+        )
     if path.is_dir():
         raise SpecError(
             [
@@ -154,7 +200,12 @@ def _read(path: Path) -> str:
                     )
                 ]
             )
-        raw = path.read_bytes()
+        with open(path, "rb") as fh:  # never more than the cap, whatever the size says
+            raw = fh.read(MAX_BYTES + 1)
+        if len(raw) > MAX_BYTES:
+            raise SpecError(
+                [Issue(file, 1, 1, "", f"file is over {MAX_BYTES:,} bytes; a spec must be under")]
+            )
     except OSError as e:
         raise SpecError([Issue(file, 1, 1, "", f"cannot read spec: {e.strerror or e}")]) from None
     try:
@@ -246,7 +297,8 @@ def _fail_at(node, key, message: str):
 def _validate(
     data: CommentedMap, file: str, overrides, trust_code: bool = False, checks: bool = True
 ) -> Spec:
-    problems = expand_env(data)
+    _plain(data, _NodeBudget(file))  # the alias budget first: nothing walks a bomb
+    problems = expand_env(data, Spec)
     if problems:
         raise SpecError([_issue_at(data, loc, msg, file) for loc, msg in problems])
     set_paths, set_locs = {}, []
@@ -257,7 +309,15 @@ def _validate(
             raise SpecError([Issue("--set", 1, 1, "", str(e))]) from None
         set_paths[_fmt_path(loc, data)] = expr
         set_locs.append(loc)
-    resolve_paths(data, Spec, set_locs)
+    counts = resolve_paths(data, Spec, set_locs)
+    counts += [
+        (loc, "expected a whole number, not true or false")
+        for loc in booleans_for_counts(data, Spec)
+    ]
+    if counts:
+        raise SpecError(
+            [_blame_override(_issue_at(data, loc, msg, file), set_paths) for loc, msg in counts]
+        )
     try:
         spec = Spec.model_validate(_plain(data, _NodeBudget(file)))
     except ValidationError as e:

@@ -36,8 +36,8 @@ class MLPNet(Strict):
     """The paper's 3-layer ReLU MLP; hook points fc1, fc2 (width-dim), head."""
 
     kind: Literal["mlp"]
-    width: int = Field(1024, gt=0)
-    emb_dim: int = Field(128, gt=1)
+    width: int = Field(1024, gt=0, le=65_536)
+    emb_dim: int = Field(128, gt=1, le=8192)
     dropout: float = Field(0.0, ge=0, lt=1)
 
 
@@ -45,14 +45,14 @@ class UNetNet(Strict):
     """Small ADM-style U-Net; hook points stem, enc.i, down.i, mid, dec.i, up.i, out."""
 
     kind: Literal["unet"]
-    channels: int = Field(32, gt=0)
-    mult: list[Annotated[int, Field(gt=0)]] = Field([1, 2], min_length=1, max_length=5)
-    blocks: int = Field(1, ge=1)
-    attention: list[Annotated[int, Field(ge=0)]] = Field(
+    channels: int = Field(32, gt=0, le=4096)
+    mult: list[Annotated[int, Field(gt=0, le=64)]] = Field([1, 2], min_length=1, max_length=5)
+    blocks: int = Field(1, ge=1, le=16)
+    attention: list[Annotated[int, Field(ge=0, le=4)]] = Field(
         [], description="levels with self-attention"
     )
     mid_attention: bool = True
-    emb_dim: int = Field(128, gt=1)
+    emb_dim: int = Field(128, gt=1, le=8192)
     dropout: float = Field(0.0, ge=0, lt=1)
 
 
@@ -67,15 +67,16 @@ class VP(Strict):
 
     kind: Literal["vp"]
     schedule: Literal["linear", "cosine"] = "linear"
-    T: int = Field(1000, ge=2)
+    T: int = Field(1000, ge=2, le=100_000)
     beta_start: float = Field(1e-4, gt=0, lt=1)
     beta_end: float = Field(0.02, gt=0, lt=1)
     prediction: Literal["eps", "x0"] = "eps"
 
 
-# every model's input x0 + sigma eps is float32, so no sigma beyond this; an EDM-preconditioned network
-# is conditioned on ln(sigma) / 4 and also needs sigma > 0 (models.precond.EDMPrecond.SIGMA_RANGE,
-# which a test keeps equal). VP models have their schedule's range.
+# every model's input x0 + sigma eps is float32, so no sigma beyond this; an EDM-preconditioned
+# network is conditioned on ln(sigma) / 4 and also needs sigma > 0
+# (models.precond.EDMPrecond.SIGMA_RANGE, which a test keeps equal). VP models have their
+# schedule's range.
 SIGMA_MAX = 1e30
 EDM_SIGMA_RANGE = (0.0, SIGMA_MAX)
 
@@ -104,9 +105,9 @@ class Train(Strict):
     data: Name | Dataset = Field(
         description="a name from `datasets`, or a dataset block; train split only"
     )
-    epochs: int | None = Field(None, gt=0)
-    steps: int | None = Field(None, gt=0)
-    batch_size: int = Field(128, gt=0)
+    epochs: int | None = Field(None, gt=0, le=1_000_000)
+    steps: int | None = Field(None, gt=0, le=1_000_000_000)
+    batch_size: int = Field(128, gt=0, le=1_000_000)
     lr: float = Field(1e-3, gt=0)
     ema: float | None = Field(
         None, ge=0, lt=1, description="EMA decay of the weights used for features"

@@ -18,41 +18,48 @@ VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 PART = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
 
 
-def expand_env(node, env=None, where=None) -> list[tuple[tuple, str]]:
-    """Expand ${VAR} and ${VAR:-default} in every string value, in place.
+def expand_env(node, tp, env=None) -> list[tuple[tuple, str]]:
+    """Expand ${VAR} and ${VAR:-default} in path fields (store, cache, data paths, model ids and
+    files), in place; nowhere else, so a shared spec cannot copy your environment into a probe name
+    or any other value the store records.
 
-    Returns (loc, message) for each variable that is unset and has no default.
+    Returns (loc, message) for each variable that is unset and has no default, and for each
+    variable written outside a path field.
     """
+    from .compose import strings
+
     env = os.environ if env is None else env
     problems: list[tuple[tuple, str]] = []
-    items = (
-        node.items()
-        if isinstance(node, dict)
-        else enumerate(node)
-        if isinstance(node, list)
-        else []
-    )
-    for key, value in list(items):
-        loc = (*(where or ()), key)
-        if isinstance(value, (dict, list)):
-            problems += expand_env(value, env, loc)
-        elif isinstance(value, str) and "${" in value:
-
-            def sub(m):
-                if m.group(1) in env:
-                    return env[m.group(1)]
-                if m.group(2) is not None:
-                    return m.group(2)
-                problems.append(
-                    (
-                        loc,
-                        f"environment variable {m.group(1)} is not set and has no default; set it, "
-                        f"or write ${{{m.group(1)}:-default}}",
-                    )
+    for parent, key, loc, mark in list(strings(node, tp)):
+        value = parent[key]
+        if "${" not in value or not VAR.search(value):
+            continue
+        if not mark:
+            problems.append(
+                (
+                    loc,
+                    "environment variables (${...}) are expanded only in path fields (store, "
+                    "compute.cache, a dataset's path, root or mask_folder, a model's id or file); "
+                    "write the value itself here",
                 )
-                return m.group(0)
+            )
+            continue
 
-            node[key] = VAR.sub(sub, value)
+        def sub(m, loc=loc):
+            if m.group(1) in env:
+                return env[m.group(1)]
+            if m.group(2) is not None:
+                return m.group(2)
+            problems.append(
+                (
+                    loc,
+                    f"environment variable {m.group(1)} is not set and has no default; set it, "
+                    f"or write ${{{m.group(1)}:-default}}",
+                )
+            )
+            return m.group(0)
+
+        parent[key] = VAR.sub(sub, value)
     return problems
 
 

@@ -14,10 +14,12 @@ from pydantic import Discriminator, Field, StrictInt, Tag, field_validator, mode
 
 from ..errors import did_you_mean
 from ..models.kinds import PIXELS, PRETRAINED, STATIC_LAYERS, replicates
-from .datacfg import Dataset, Name, Strict
+from .datacfg import MAX_SAMPLES, Dataset, Name, Strict
 from .modelcfg import EDM_SIGMA_RANGE, SIGMA_MAX, VP, Model
 
 # --- sigma grid --------------------------------------------------------------
+
+MAX_GRID = 10_000  # points of a sigma grid, and entries of any list a spec gives
 
 Sigma = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 
@@ -27,7 +29,7 @@ class SigmaRange(Strict):
 
     start: Sigma
     stop: Sigma
-    num: int = Field(ge=1)
+    num: int = Field(ge=1, le=MAX_GRID)
     scale: Literal["log", "linear"] = "log"
 
     @model_validator(mode="after")
@@ -104,13 +106,13 @@ class LogisticProbe(_Probe):
     C: PositiveFloat | Annotated[list[PositiveFloat], Field(min_length=1)] = Field(
         1.0, description="inverse regularisation; a list is a grid chosen on validation data"
     )
-    max_iter: int = Field(500, gt=0)
+    max_iter: int = Field(500, gt=0, le=100_000)
     tol: float = Field(1e-4, gt=0, description="L-BFGS gradient tolerance (scikit-learn's default)")
 
 
 class _TrainedProbe(_Probe):
-    epochs: int = Field(50, gt=0)
-    batch_size: int = Field(256, gt=1)
+    epochs: int = Field(50, gt=0, le=100_000)
+    batch_size: int = Field(256, gt=1, le=1_000_000)
     lr: float = Field(1e-3, gt=0)
     weight_decay: float = Field(0.0, ge=0)
 
@@ -125,7 +127,7 @@ class MLPProbe(_TrainedProbe):
     """Linear, ReLU, Linear: the paper's posterior probe."""
 
     kind: Literal["mlp"]
-    hidden: int = Field(256, gt=0)
+    hidden: int = Field(256, gt=0, le=65_536)
 
 
 class SegLinearProbe(_Probe):
@@ -147,9 +149,9 @@ class SegMLPProbe(_TrainedProbe):
     are averaged."""
 
     kind: Literal["seg-mlp"]
-    hidden: int = Field(256, gt=0)
+    hidden: int = Field(256, gt=0, le=65_536)
     ensemble: int = Field(3, ge=1, le=20, description="members, each with its own initialisation")
-    epochs: int = Field(10, gt=0)
+    epochs: int = Field(10, gt=0, le=100_000)
 
 
 SEGMENTATION_PROBES = ("seg-linear", "seg-mlp")
@@ -167,8 +169,8 @@ class Ensemble(Strict):
         "neighbours",
         description="best sigma +- k grid points | every sigma | the m best on validation",
     )
-    k: int = Field(2, ge=0)
-    m: int = Field(3, ge=1)
+    k: int = Field(2, ge=0, le=MAX_GRID)
+    m: int = Field(3, ge=1, le=MAX_GRID)
 
     def size(self, n_sigmas: int) -> int:
         """Most members an ensemble can have (the length of the `member` dim)."""
@@ -214,9 +216,9 @@ class Analysis(Strict):
         description="unimodality: allowed dip against the trend, as a share of the curve's range",
     )
     max_samples: int = Field(
-        1000, gt=1, description="sw_distance / cka: test samples used (a seeded subset)"
+        1000, gt=1, le=10_000_000, description="sw_distance / cka: test samples used (a subset)"
     )
-    projections: int = Field(128, gt=0, description="sw_distance: random projections")
+    projections: int = Field(128, gt=0, le=100_000, description="sw_distance: random projections")
     bootstrap: StrictInt = Field(
         1000,
         ge=0,
@@ -237,15 +239,15 @@ class Analysis(Strict):
 class Generation(Strict):
     """Sampling for the generalisation score (appendix A.2; Zhang et al. 2023)."""
 
-    samples: int = Field(256, gt=0, description="generated samples")
-    steps: int = Field(32, ge=2, description="sampler steps")
+    samples: int = Field(256, gt=0, le=1_000_000, description="generated samples")
+    steps: int = Field(32, ge=2, le=10_000, description="sampler steps")
     sampler: Literal["auto", "heun", "ddim"] = Field(
         "auto", description="auto: ddim for vp models, heun otherwise"
     )
     threshold: float = Field(
         1 / 3, gt=0, lt=1, description="a sample is a near-copy when d1/d2 < threshold"
     )
-    batch_size: int = Field(256, gt=0)
+    batch_size: int = Field(256, gt=0, le=1_000_000)
     seed: int = 0
 
 
@@ -256,12 +258,18 @@ class Segmentation(Strict):
     train_images: int | None = Field(
         None,
         gt=1,
+        le=MAX_SAMPLES,
         description="labelled train images to fit on (a seeded subset; default all); "
         "val_fraction of them choose lambda",
     )
-    test_images: int | None = Field(None, gt=0, description="test images to score (default all)")
+    test_images: int | None = Field(
+        None, gt=0, le=MAX_SAMPLES, description="test images to score (default all)"
+    )
     max_pixels: int = Field(
-        50_000, gt=0, description="pixels sampled from the training images for seg-mlp, in all"
+        50_000,
+        gt=0,
+        le=MAX_SAMPLES,
+        description="pixels sampled from the training images for seg-mlp, in all",
     )
     class_balanced: bool = Field(True, description="sample each image's classes equally")
     seed: int = Field(0, description="seed of the image subsets and the pixel sampling")
@@ -321,16 +329,20 @@ class Compute(Strict):
         "REPRDYN_DASK_ADDRESS",
     )
     n_workers: int = Field(
-        2, ge=1, description="dask without address: LocalCluster worker processes"
+        2, ge=1, le=1024, description="dask without address: LocalCluster worker processes"
     )
-    threads_per_worker: int = Field(1, ge=1, description="dask: tasks a worker runs at once")
-    threads: Annotated[int, Field(ge=1)] | Literal["auto"] = Field(
+    threads_per_worker: int = Field(
+        1, ge=1, le=1024, description="dask: tasks a worker runs at once"
+    )
+    threads: Annotated[int, Field(ge=1, le=1024)] | Literal["auto"] = Field(
         "auto",
         description="torch threads of every task (and every dask worker's task); auto: 1, which "
         "measured fastest on shared CPUs (see benchmarks/README.md); results are bit-identical for "
         "a given thread count",
     )
-    retries: int = Field(2, ge=0, description="dask: resubmissions of a task whose worker died")
+    retries: int = Field(
+        2, ge=0, le=100, description="dask: resubmissions of a task whose worker died"
+    )
     max_store_gb: float | None = Field(
         None, gt=0, description="refuse to run if the feature store would be larger"
     )
@@ -378,7 +390,14 @@ class Compute(Strict):
 
 
 def _dups(values: list) -> list:
-    return [x for i, x in enumerate(values) if x in values[:i]]
+    """The values that repeat an earlier one, in order (linear time: grids can be long)."""
+    seen, out = set(), []
+    for x in values:
+        key = (type(x).__name__, x) if not isinstance(x, (list, dict)) else repr(x)
+        if key in seen:
+            out.append(x)
+        seen.add(key)
+    return out
 
 
 def _sorted_unique(values: list, what: str) -> list:
@@ -449,21 +468,26 @@ class Spec(Strict):
         "(the command line must also pass --trust-code)",
     )
     model: Model | None = Field(None, description="the model to probe")
-    models: dict[Name, Model] | None = Field(
+    models: Annotated[dict[Name, Model], Field(max_length=100)] | None = Field(
         None, description="several models to compare: adds a `model` dim"
     )
-    datasets: list[Dataset] = Field(min_length=1)
+    datasets: list[Dataset] = Field(min_length=1, max_length=100)
     sigma: (
         Annotated[
-            Annotated[list[Sigma], Tag("list")] | Annotated[SigmaRange, Tag("range")],
+            Annotated[list[Sigma], Tag("list"), Field(max_length=MAX_GRID)]
+            | Annotated[SigmaRange, Tag("range")],
             Discriminator(_grid_kind),
         ]
         | None
     ) = Field(None, description="the sigma grid: a list, or {start, stop, num, scale}")
-    timesteps: list[Annotated[int, Field(ge=0)]] | None = Field(
-        None, description="the grid as VP timesteps instead of sigmas (needs a vp model)"
+    timesteps: list[Annotated[int, Field(ge=0, le=100_000)]] | None = Field(
+        None,
+        max_length=MAX_GRID,
+        description="the grid as VP timesteps instead of sigmas (needs a vp model)",
     )
-    layers: list[Annotated[str, Field(min_length=1)]] = Field(["output"], min_length=1)
+    layers: list[Annotated[str, Field(min_length=1, max_length=512)]] = Field(
+        ["output"], min_length=1, max_length=1000
+    )
     dense: dict[Name, list[Annotated[str, Field(min_length=1)]]] | None = Field(
         None,
         description="per-pixel features for segmentation probes: named sets of layers whose "
@@ -471,19 +495,22 @@ class Spec(Strict):
     )
     inputs: list[Literal["clean", "noisy"]] = Field(["clean"], min_length=1)
     noise_draws: int = Field(
-        1, ge=1, description="noisy input: features averaged over this many draws"
+        1, ge=1, le=1000, description="noisy input: features averaged over this many draws"
     )
-    probes: list[Probe] = Field(default_factory=lambda: [RidgeProbe(kind="ridge")], min_length=1)
+    probes: list[Probe] = Field(
+        default_factory=lambda: [RidgeProbe(kind="ridge")], min_length=1, max_length=100
+    )
     label_noise: list[Annotated[float, Field(ge=0, lt=1, allow_inf_nan=False)]] = Field(
         [0.0],
         min_length=1,
+        max_length=100,
         description="levels of label noise, sorted on load; the `label_noise` dim",
     )
     label_noise_kind: Literal["uniform", "pair"] = Field(
         "uniform", description="uniform: to a random other class; pair: class k -> k+1 (mod K)"
     )
     seeds: list[int] = Field(
-        [0], min_length=1, description="probe / label-noise seeds: the `seed` dim"
+        [0], min_length=1, max_length=1000, description="probe / label-noise seeds: the `seed` dim"
     )
     val_fraction: float = Field(
         0.2, gt=0, lt=1, description="share of train held out to pick best sigma"
@@ -494,7 +521,13 @@ class Spec(Strict):
     generation: Generation = Generation()
     csnr: Csnr = Csnr()
     segmentation: Segmentation = Segmentation()
-    sweep: dict[str, list[bool | int | float | str]] | None = Field(
+    sweep: (
+        Annotated[
+            dict[str, Annotated[list[bool | int | float | str], Field(max_length=1000)]],
+            Field(max_length=16),
+        ]
+        | None
+    ) = Field(
         None,
         description="parameters to vary, each a path (datasets[0].n_train, model.train.epochs) "
         "with a list of values; every combination runs, and each path becomes a dim of the cube",

@@ -1,12 +1,15 @@
-"""Every number the README quotes, printed from stores that the shipped specs write.
+"""Every number the README quotes, with its interval, printed from stores that the shipped specs
+write.
 
     python benchmarks/readme_numbers.py [--store-dir store] [--run]
 
-With --run, each shipped offline spec is run first (`reprdyn run` resumes: a finished store
-costs nothing); without it, the stores must exist. The output is what the README's tables
-hold: the main job's summary, the glyphs accuracy curves and the unimodality verdicts, the
-segmentation mIoU curves, and the memorization table. Paste it over the README's numbers
-when a change moves them.
+With --run, each shipped offline spec is run first (`reprdyn run` resumes: a finished store costs
+nothing); without it, the stores must exist. The output is what the README's tables hold: the main
+job's summary, Table 1 on digits, the glyphs accuracy curves with their verdicts, the segmentation
+curves, DAE against diffusion and the memorization sweep. Every interval is the summary's: 95%,
+hierarchical over model replicates, seeds and paired test resamples (docs/theory.md §8). A claim
+the README makes must be one these lines support; paste them over the README's numbers when a
+change moves them.
 """
 
 from __future__ import annotations
@@ -19,111 +22,177 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).parents[1]
-SPECS = ("molrg-theory", "memorization", "glyphs-unet", "glyphs-segmentation")
+SPECS = (
+    "molrg-theory",
+    "digits-unet",
+    "glyphs-unet",
+    "glyphs-segmentation",
+    "dae-vs-diffusion",
+    "memorization",
+)
 
 
-def _curve(values) -> str:
-    return " ".join(f"{v:.3f}" for v in values)
+def _hier(boot, confidence: float, seed: int) -> tuple[float, float, float]:
+    from reprdyn.metrics.uncertainty import hierarchical
+
+    return hierarchical(boot.transpose("replicate", "seed", "boot").values, confidence, seed)
+
+
+def _settings(ds):
+    from reprdyn.seeds import derive_seed
+    from reprdyn.summary import settings
+
+    confidence, _, seed, _ = settings(ds)
+    return confidence, derive_seed(seed, "hierarchical")
+
+
+def _pm(mean: float, low: float, high: float, digits: int = 3) -> str:
+    return f"{mean:.{digits}f} ± {(high - low) / 2:.{digits}f}"
+
+
+def hardware(res) -> None:
+    hw = res.attrs.get("hardware") or {}
+    print(
+        f"  computed on {hw.get('machine')} ({hw.get('cpu_capability')}), {hw.get('cpu_count')} "
+        f"cores, GPUs: {', '.join(hw.get('gpus') or []) or 'none'}, torch {hw.get('torch')}"
+    )
 
 
 def theory(res) -> None:
-    from reprdyn.query import summarize
+    from reprdyn.summary import summarize
 
     print("## molrg-theory: the main job's summary")
     for r in summarize(res.path):
         print(
-            f"  {r.layer} {r.input} {r.probe}: sigma* (val) {r.best_sigma:.3g}, acc@sigma* "
-            f"{r.best_accuracy:.4f}, ensemble {r.ensemble_accuracy:.4f}, CSNR@sigma* "
-            f"{r.csnr_at_best:.2f}, CSNR peak sigma {r.csnr_peak_sigma:.3g}, test-curve peak "
-            f"{r.test_peak_sigma:.3g} / {r.test_peak_accuracy:.4f}, unimodal {r.unimodal}"
+            f"  {r.layer} {r.input} {r.probe}: sigma* (val) {r.best_sigma_label}, acc@sigma* "
+            f"{r.best_accuracy}, ensemble {r.ensemble_accuracy}, gain {r.ensemble_gain.signed()} "
+            f"({r.ensemble_gain.sign}), CSNR@sigma* {r.csnr_at_best:.2f}, CSNR peak sigma "
+            f"{r.csnr_peak_sigma:.3g}, test-curve peak {r.test_peak_sigma:.3g} / "
+            f"{r.test_peak_accuracy:.4f}, unimodal {r.unimodal} ({r.unimodal_prob:.2f})"
         )
 
 
-def memorization(res) -> None:
-    from reprdyn.metrics.unimodal import unimodality
+def digits(res) -> None:
+    from reprdyn.summary import compare, gains
 
-    ds = res["molrg"]
-    acc = ds["accuracy"].isel(label_noise=0, input=0).sel(layer="fc2").mean("seed")
-    print("## memorization: n_train, generalisation, fc2 curve")
-    for n in ds.n_train.values:
-        a = acc.sel(n_train=n).squeeze()
-        u = unimodality(a.sigma.values, a.values)
-        gen = float(ds["generalization"].sel(n_train=n))
-        print(
-            f"  n={int(n)}: generalization {gen:.2f}; unimodal {u.unimodal}; peak sigma "
-            f"{u.peak_sigma:.3g} at {u.peak_value:.2f}; first {a.values[0]:.2f} at sigma "
-            f"{a.sigma.values[0]:.3g}; last {a.values[-1]:.2f} at sigma {a.sigma.values[-1]:.3g}"
-        )
+    print("## digits-unet: Table 1, ensemble gain over the best single sigma (points)")
+    for r in gains(res.path):
+        if r.input == "clean":
+            g = r.ensemble_gain
+            print(
+                f"  {r.layer:6} {r.probe:9} p={r.label_noise:g}: best {r.best_accuracy}, "
+                f"ensemble {r.ensemble_accuracy}, gain {100 * g.value:+.1f} "
+                f"[{100 * g.low:+.1f}, {100 * g.high:+.1f}] ({g.sign})"
+            )
+    for r in compare(res.path):
+        if r.comparison != "ensemble_gain":
+            d = r.difference
+            print(f"  {r.what}: {r.layer} {r.input} {r.probe}: {d.signed()} ({d.sign})")
 
 
 def glyphs(res) -> None:
-    from reprdyn.metrics.unimodal import unimodality
+    from reprdyn.summary import compare, summarize
 
     ds = res["glyphs"]
-    acc = ds["accuracy"].isel(label_noise=0, input=0, probe=0).mean("seed")
-    print("## glyphs-unet: clean-input ridge accuracy per layer; sigma =", _curve(acc.sigma.values))
-    for layer in acc.layer.values:
-        a = acc.sel(layer=layer).values
-        u = unimodality(acc.sigma.values, a)
+    acc = ds["accuracy"].sel(label_noise=0, input="clean").isel(probe=0)
+    mean = acc.mean(("replicate", "seed"))
+    print("## glyphs-unet: clean-input ridge accuracy, mean of replicates; sigma =")
+    print("  " + " ".join(f"{s:.3f}" for s in mean.sigma.values))
+    rows = {r.layer: r for r in summarize(res.path) if r.input == "clean"}
+    diffs = {r.layer: r for r in compare(res.path) if r.comparison == "features_minus_pixels"}
+    for layer in mean.layer.values:
+        r = rows[str(layer)]
+        m = mean.sel(layer=layer).values
+        spread = acc.sel(layer=layer).std("replicate").mean("seed").values
+        d = diffs.get(str(layer))
         print(
-            f"  {layer:6} {_curve(a)}  rise {100 * u.rise:+.1f} pts, fall {100 * u.fall:.1f} pts, "
-            f"unimodal {u.unimodal}"
+            f"  {layer:6} {' '.join(f'{v:.3f}' for v in m)} | replicate sd at peak "
+            f"{spread[int(np.argmax(m))]:.3f} | sigma* {r.best_sigma_label}, acc@sigma* "
+            f"{r.best_accuracy} | unimodal {r.unimodal} ({r.unimodal_prob:.2f})"
+            + (f" | vs pixels {d.difference.signed()} ({d.sign})" if d else "")
         )
-    print(f"  raw pixels, the same ridge probe: {raw_pixels(res):.3f}")
-    best = ds["best_accuracy"].isel(label_noise=0, input=0, probe=0).mean("seed")
-    val = ds["val_accuracy"].isel(label_noise=0, input=0, probe=0).mean("seed").max("sigma")
-    top = str(val.idxmax("layer").values)
-    at = float(best.sel(layer=top))
-    print(f"  chosen on validation: layer {top}, test accuracy at its sigma* {at:.3f}")
-
-
-def raw_pixels(res) -> float:
-    """Test accuracy of the spec's probe (ridge, lambda by GCV) on the raw pixels instead of
-    features: the baseline the layers must beat."""
-    from reprdyn.caches import Context
-    from reprdyn.probes import RidgeProbe
-    from reprdyn.spec import validate_text
-
-    spec = validate_text(res.attrs["spec"])
-    data = Context.create(spec).data.get("glyphs")
-    X = data.x.reshape(len(data.x), -1)[None]  # (1, N, pixels)
-    train, test = data.split == "train", data.split == "test"
-    probe = RidgeProbe(data.n_classes).fit(X[:, train], data.y[train][None])
-    return float((probe.predict(X[:, test])[0, 0].cpu().numpy() == data.y[test]).mean())
+    best = max(rows.values(), key=lambda r: r.val_accuracy)
+    print(
+        f"  chosen on validation: {best.layer} at sigma* {best.best_sigma_label}, test "
+        f"{best.best_accuracy}"
+    )
 
 
 def segmentation(res) -> None:
-    from reprdyn.metrics.unimodal import unimodality
-    from reprdyn.query import summarize_segmentation
+    from reprdyn.summary import summarize_segmentation
 
     ds = res["glyphs"]
-    miou = ds["miou"].isel(label_noise=0).mean("seed")
-    print("## glyphs-segmentation: test mIoU; sigma =", _curve(miou.sigma.values))
-    for probe in miou.probe.values:
-        for layer in miou.layer.values:
-            for inp in miou.input.values:
-                m = miou.sel(probe=probe, layer=layer, input=inp).values
-                if not np.isfinite(m).any():
-                    continue
-                u = unimodality(miou.sigma.values, m)
-                print(f"  {probe:10} {layer:8} {inp:5} {_curve(m)}  unimodal {u.unimodal}")
-    clean = miou.sel(input="clean").values
-    noisy = miou.sel(input="noisy").values
-    ok = np.isfinite(clean) & np.isfinite(noisy)
-    print(f"  clean > noisy at {(clean[ok] > noisy[ok]).mean():.0%} of (sigma, set, probe) cells")
+    confidence, seed = _settings(ds)
+    low = ds.sel(label_noise=0)
+    mean = low["miou"].mean(("replicate", "seed"))
+    print("## glyphs-segmentation: test mIoU, mean of replicates; sigma =")
+    print("  " + " ".join(f"{s:.3f}" for s in mean.sigma.values))
+    for probe in mean.probe.values:
+        for layer in mean.layer.values:
+            for inp in mean.input.values:
+                m = mean.sel(probe=probe, layer=layer, input=inp).values
+                if np.isfinite(m).any():
+                    print(f"  {probe:10} {layer:8} {inp:5} {' '.join(f'{v:.3f}' for v in m)}")
+    print("  clean - noisy mIoU per sigma, paired (interval excludes 0?):")
+    boot = low["miou_boot"]
+    for probe in mean.probe.values:
+        for layer in mean.layer.values:
+            diff = boot.sel(probe=probe, layer=layer, input="clean") - boot.sel(
+                probe=probe, layer=layer, input="noisy"
+            )
+            if not np.isfinite(diff.values).any():
+                continue
+            cells = []
+            for s in diff.sigma.values:
+                m, lo, hi = _hier(diff.sel(sigma=s), confidence, seed)
+                cells.append(f"{m:+.3f}{'*' if lo > 0 or hi < 0 else ''}")
+            print(f"  {probe:10} {layer:8} {' '.join(cells)}   (* interval excludes 0)")
     for r in summarize_segmentation(res.path):
         what = f"{r.layer} {r.input} {r.probe}"
-        print(f"  sigma* (val) {what}: {r.best_sigma:.3g}, mIoU {r.best_miou:.3f}")
+        print(f"  sigma* (val) {what}: {r.best_sigma_label}, mIoU {r.best_miou}")
+
+
+def dae(res) -> None:
+    from reprdyn.summary import compare
+
+    print("## dae-vs-diffusion: diffusion minus DAE, test accuracy at sigma*")
+    for r in compare(res.path):
+        if r.comparison == "diffusion_minus_dae":
+            print(f"  {r.layer} {r.probe}: {r.difference.signed()} ({r.sign})")
+
+
+def memorization(res) -> None:
+    from reprdyn.metrics.uncertainty import verdict
+
+    ds = res["molrg"]
+    confidence, seed = _settings(ds)
+    low = ds.sel(label_noise=0, input="clean", layer="fc2").isel(probe=0)
+    print("## memorization: n_train, generalisation, sample distance, fc2 curve")
+    for n in ds.n_train.values:
+        at = low.sel(n_train=n)
+        gen = at["generalization"].values.ravel()
+        ratio = at["sample_distance_ratio"].values.ravel()
+        curve = at["accuracy"].mean(("replicate", "seed")).squeeze()
+        p = float(np.nanmean(at["unimodal_prob"].values))
+        peak = int(np.nanargmax(curve.values))
+        print(
+            f"  n={int(n)}: generalization {np.mean(gen):.2f} (replicates "
+            f"{np.round(gen, 2).tolist()}), "
+            f"sample distance ratio {np.mean(ratio):.2f}; unimodal {verdict(p, confidence)} "
+            f"({p:.2f}); peak sigma {float(curve.sigma[peak]):.3g} at {curve.values[peak]:.3f}; "
+            f"first {curve.values[0]:.3f}, last {curve.values[-1]:.3f}"
+        )
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--store-dir", default="store")
     ap.add_argument("--run", action="store_true", help="run the specs first (resuming)")
+    ap.add_argument("--only", nargs="*", default=SPECS)
     args = ap.parse_args()
     import reprdyn
 
-    for name in SPECS:
+    for name in args.only:
         path = Path(args.store_dir) / f"{name}.zarr"
         if args.run:
             cmd = ["reprdyn", "run", str(ROOT / "specs" / f"{name}.yaml"), "--store", str(path)]
@@ -131,8 +200,15 @@ def main() -> None:
         if not path.exists():
             sys.exit(f"{path} does not exist; run with --run, or reprdyn run specs/{name}.yaml")
         res = reprdyn.open(path)
-        {"molrg-theory": theory, "memorization": memorization, "glyphs-unet": glyphs,
-         "glyphs-segmentation": segmentation}[name](res)  # fmt: skip
+        {
+            "molrg-theory": theory,
+            "digits-unet": digits,
+            "glyphs-unet": glyphs,
+            "glyphs-segmentation": segmentation,
+            "dae-vs-diffusion": dae,
+            "memorization": memorization,
+        }[name](res)
+        hardware(res.points[0][1] if res.sweep_dims else res)
 
 
 if __name__ == "__main__":

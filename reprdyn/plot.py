@@ -191,10 +191,15 @@ def curves(ds: xr.Dataset, dataset: str, sweep: list[str]) -> plt.Figure:
             i = np.flatnonzero(np.isclose(x, chosen))
             if len(i):  # sigma* from validation, at its test accuracy, with its spread
                 ax.plot(x[i], y[i], marker="*", markersize=9, color=line.get_color(), zorder=5)
-                if freq is not None:
+                if freq is not None:  # where resampling the validation split moves sigma*
                     f = freq.sel(probe=probe, **at).mean(_fits(a))
                     left, right = central_range(f.values, x, confidence)
-                    ax.plot([left, right], [y[i][0]] * 2, color=line.get_color(), lw=2.5, alpha=0.6)
+                    xerr = [[x[i][0] - left], [right - x[i][0]]]
+                    below = y[i] - 0.04 * max(np.nanmax(acc.values) - np.nanmin(acc.values), 0.05)
+                    ax.errorbar(
+                        x[i], below, xerr=xerr, fmt="none", ecolor=line.get_color(), elinewidth=1,
+                        capsize=3, zorder=4,
+                    )  # fmt: skip
         _sigma_axis(ax, acc.sigma.values)
         ax.set_ylabel("test accuracy")
         ax.set_title(f"{dataset}: probe {probe}")
@@ -204,7 +209,9 @@ def curves(ds: xr.Dataset, dataset: str, sweep: list[str]) -> plt.Figure:
         if boot is not None
         else "band: ± std over replicates and seeds"
     )
-    spread = "; ★ σ* chosen on validation" + (", bar: its spread" if freq is not None else "")
+    spread = "; ★ σ* chosen on validation" + (
+        f", bar beneath: its {confidence:.0%} range under resampling" if freq is not None else ""
+    )
     fig.suptitle(f"accuracy across σ ({band}{spread})", fontsize=9)
     return fig
 
@@ -245,7 +252,11 @@ def label_noise(ds: xr.Dataset, dataset: str, sweep: list[str]) -> plt.Figure:
     boot = _with_model(ds["ensemble_gain_boot"]).load() if "ensemble_gain_boot" in ds else None
     confidence, seed = _settings(ds)
     keep = ("label_noise", *_fits(gain))
-    groups = list(zip(_series(best, keep), _series(gain, keep)))
+    groups = [
+        (b, g)
+        for b, g in zip(_series(best, keep), _series(gain, keep))
+        if np.nanmax(np.abs(g[1].values)) > 0  # an ensemble of identical members gains nothing
+    ]
     fig, axes = _panels(len(groups))
     for ax, ((label, b), (_, g)) in zip(axes, groups):
         p = b.label_noise.values
@@ -256,9 +267,12 @@ def label_noise(ds: xr.Dataset, dataset: str, sweep: list[str]) -> plt.Figure:
             cell = boot.sel(at).transpose("label_noise", *_fits(g), "boot").values
             bounds = 100 * np.array([hierarchical(c, confidence, seed)[1:] for c in cell])
             err = np.abs(bounds.T - m)
+            real = (bounds[:, 0] > 0) | (bounds[:, 1] < 0)  # the interval excludes 0
         else:
             err = np.nan_to_num(100 * g.std(_fits(g)).values)
-        ax.bar(x, m, 0.6, yerr=err, capsize=2, color=np.where(m >= 0, "C1", "0.6"))
+            real = np.zeros(len(m), bool)
+        colour = np.where(m >= 0, np.where(real, "C1", "#f7c99a"), np.where(real, "0.35", "0.75"))
+        ax.bar(x, m, 0.6, yerr=err, capsize=2, color=colour)
         ax.axhline(0, color="k", linewidth=0.8)
         base = b.mean(_fits(b)).values  # the accuracy the gain is over, at each level
         ax.set_xticks(x, [f"{v:g}\n({bi:.2f})" for v, bi in zip(p, base)])
@@ -266,7 +280,11 @@ def label_noise(ds: xr.Dataset, dataset: str, sweep: list[str]) -> plt.Figure:
         ax.set_xlabel("label noise (best single σ's accuracy)")
         ax.set_ylabel("gain over best σ (points)")
         ax.set_title(label)
-    bars = f"{confidence:.0%} interval" if boot is not None else "± std over replicates and seeds"
+    bars = (
+        f"{confidence:.0%} interval; dark bars: it excludes 0"
+        if boot is not None
+        else "± std over replicates and seeds"
+    )
     fig.suptitle(
         f"{dataset}: gain of the soft-voting ensemble over the best single σ (Table 1; bars: "
         f"{bars})",

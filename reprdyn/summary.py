@@ -31,19 +31,22 @@ class Interval:
     high: float = float("nan")
 
     def __str__(self) -> str:
+        """0.5842 [0.5710, 0.5931]: the bounds as they are (a bootstrap interval need not be
+        centred on the value: sigma* is chosen again under every resample)."""
         if not math.isfinite(self.value):
             return "–"
         if not math.isfinite(self.low):
             return f"{self.value:.4f}"
-        half = (self.high - self.low) / 2
-        return f"{self.value:.4f} ± {half:.4f}"
+        return f"{self.value:.4f} [{self.low:.4f}, {self.high:.4f}]"
 
     def signed(self) -> str:
-        """A difference: +0.0123 ± 0.0040."""
+        """A difference: +0.0123 [+0.0041, +0.0199]."""
         if not math.isfinite(self.value):
             return "–"
         text = f"{self.value:+.4f}"
-        return text if not math.isfinite(self.low) else f"{text} ± {(self.high - self.low) / 2:.4f}"
+        return (
+            text if not math.isfinite(self.low) else f"{text} [{self.low:+.4f}, {self.high:+.4f}]"
+        )
 
     @property
     def sign(self) -> str:
@@ -196,7 +199,9 @@ COMPARISON_COLUMNS = _cols(
 
 
 def _fmt(v) -> str:
-    return f"{v:.4g}" if isinstance(v, float) else str(v)
+    if isinstance(v, float):
+        return f"{v:.4g}" if math.isfinite(v) else "–"
+    return str(v)
 
 
 def _fmt4(v: float) -> str:
@@ -223,9 +228,9 @@ def interval_note(rows: list, confidence: float | None, resamples: int) -> str:
         return "no intervals (analysis.bootstrap: 0)"
     R, S = max(r.replicates for r in rows), max(r.seeds for r in rows)
     return (
-        f"± is half the {confidence:.0%} interval of a hierarchical bootstrap over {R} model "
+        f"[low, high]: the {confidence:.0%} interval of a hierarchical bootstrap over {R} model "
         f"replicate(s), {S} seed(s) and {resamples} paired resamples of the validation and test "
-        "samples"
+        "samples (docs/theory.md §8)"
     )
 
 

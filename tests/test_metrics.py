@@ -333,3 +333,40 @@ def test_an_unlearned_model_is_flagged_not_praised():
     assert sample_distance_ratio(noise, train, held_out) > UNLEARNED
     fresh, _ = molrg_sample(U, 0.2, 256, rng)
     assert 0.7 < sample_distance_ratio(fresh, train, held_out) < 1.3
+
+
+def test_whitening_makes_csnr_see_past_shared_within_class_variation():
+    """Real pooled features vary within every class along the same strong directions. Centred but
+    not whitened, those shared directions fill every class's basis and CSNR sits at 1/(K - 1);
+    whitened by the pooled within-class covariance (the default for SVD bases), what remains is
+    what tells the classes apart, and CSNR grows with the separation."""
+    from reprdyn.metrics import ClassMoments, csnr_from_moments, svd_bases
+    from reprdyn.metrics.csnr import whiten, whitener, within_class
+
+    rng = np.random.default_rng(12)
+    K, C, n = 5, 24, 4000
+    shared = rng.standard_normal((C, 6)) * 8  # six strong directions every class varies along
+    means = rng.standard_normal((K, C))
+    out = {}
+    for sep in (0.3, 1.0):
+        y = rng.integers(0, K, n)
+        f = (
+            5
+            + sep * means[y]
+            + rng.standard_normal((n, 6)) @ shared.T
+            + rng.standard_normal((n, C))
+        )
+        mom = ClassMoments(K, C)
+        mom.update(f, y)
+        M = mom.second_moment("global")
+        out["centred", sep] = csnr_from_moments(M, mom.n, svd_bases(M, "auto", 0.9, mom.n))[0]
+        Mw = whiten(M, whitener(within_class(mom)))
+        out["whitened", sep] = csnr_from_moments(Mw, mom.n, svd_bases(Mw, "auto", 0.9, mom.n))[0]
+        # the whitened moments are those of the whitened samples
+        T = whitener(within_class(mom))
+        g = (f - f.mean(0)) @ T
+        np.testing.assert_allclose(
+            Mw[0], g[y == 0].T @ g[y == 0] / (y == 0).sum(), rtol=1e-8, atol=1e-10
+        )
+    assert out["centred", 0.3] == pytest.approx(1 / (K - 1), rel=0.15)
+    assert out["whitened", 0.3] > 2 / (K - 1) and out["whitened", 1.0] > 1.5 * out["whitened", 0.3]

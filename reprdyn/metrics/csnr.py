@@ -65,6 +65,27 @@ class ClassMoments:
         return M
 
 
+def within_class(moments: ClassMoments) -> np.ndarray:
+    """The pooled within-class covariance (C, C): the sum over classes and their samples of
+    (f_i - mu_k)(f_i - mu_k)^T, over N."""
+    M = moments.second_moment("class")  # (K, C, C) each class about its own mean
+    n = moments.n
+    return np.einsum("k,kcd->cd", n, M) / max(n.sum(), 1)
+
+
+def whitener(W: np.ndarray, floor: float = 1e-3) -> np.ndarray:
+    """T (C, C) with T^T W T = I on the directions W has (eigenvalues below `floor` x their mean
+    are raised to it, so directions with no within-class spread are not blown up)."""
+    w, V = np.linalg.eigh(W)
+    w = np.maximum(w, floor * max(w.mean(), 1e-300))
+    return V / np.sqrt(w)
+
+
+def whiten(M: np.ndarray, T: np.ndarray) -> np.ndarray:
+    """Per-class second moments (K, C, C) in whitened coordinates g -> T^T g."""
+    return np.einsum("ca,kcd,db->kab", T, M, T)
+
+
 def svd_bases(
     M: np.ndarray, rank: int | str | None, energy: float, n: np.ndarray | None = None
 ) -> list[np.ndarray]:

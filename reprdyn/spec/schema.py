@@ -295,6 +295,13 @@ class Csnr(Strict):
         "global (minus the mean over all classes) | class (each class about its own mean)",
     )
 
+    whiten: bool | Literal["auto"] = Field(
+        "auto",
+        description="whiten the (centred) features by their pooled within-class covariance before "
+        "the SVD, so shared within-class variation counts as noise, as MoLRG's isotropic noise "
+        "does (docs/theory.md §4): auto (yes for SVD bases, no for the true MoLRG bases)",
+    )
+
     @field_validator("center", mode="before")
     @classmethod
     def _old_bool(cls, v):
@@ -310,6 +317,10 @@ class Csnr(Strict):
         if self.center != "auto":
             return self.center
         return "none" if true_bases else "global"
+
+    def whitened(self, true_bases: bool) -> bool:
+        """Whether a layer's features are whitened: `auto` is no with the true bases, else yes."""
+        return not true_bases if self.whiten == "auto" else bool(self.whiten)
 
 
 class Compute(Strict):

@@ -19,7 +19,14 @@ from .. import cube, store
 from ..caches import Context
 from ..data import Data
 from ..extract import FORWARD_ROWS, OUTPUT, NoiseStream, input_noise, iter_features
-from ..metrics.csnr import ClassMoments, csnr_from_moments, svd_bases
+from ..metrics.csnr import (
+    ClassMoments,
+    csnr_from_moments,
+    svd_bases,
+    whiten,
+    whitener,
+    within_class,
+)
 from ..metrics.posterior import posterior_quality
 from ..models.kinds import PIXELS
 from ..plan import Task
@@ -47,6 +54,8 @@ def run(task: Task, ctx: Context) -> None:
             if layer in moments:
                 truth = _true_bases(ctx, data, layer, moments[layer].G.shape[-1])
                 M = moments[layer].second_moment(spec.csnr.centre(truth is not None))
+                if spec.csnr.whitened(truth is not None):  # docs/theory.md §4
+                    M = whiten(M, whitener(within_class(moments[layer])))
                 n = moments[layer].n
                 bases = truth or svd_bases(M, spec.csnr.rank, spec.csnr.energy, n)
                 csnr_all[li, j], csnr_k[li, j] = csnr_from_moments(M, n, bases)

@@ -31,21 +31,21 @@ class Interval:
     high: float = float("nan")
 
     def __str__(self) -> str:
-        """0.5842 [0.5710, 0.5931]: the bounds as they are (a bootstrap interval need not be
+        """0.584 [0.571, 0.593]: the bounds as they are (a bootstrap interval need not be
         centred on the value: sigma* is chosen again under every resample)."""
         if not math.isfinite(self.value):
             return "–"
         if not math.isfinite(self.low):
-            return f"{self.value:.4f}"
-        return f"{self.value:.4f} [{self.low:.4f}, {self.high:.4f}]"
+            return f"{self.value:.3f}"
+        return f"{self.value:.3f} [{self.low:.3f}, {self.high:.3f}]"
 
     def signed(self) -> str:
-        """A difference: +0.0123 [+0.0041, +0.0199]."""
+        """A difference: +0.012 [+0.004, +0.020]."""
         if not math.isfinite(self.value):
             return "–"
-        text = f"{self.value:+.4f}"
+        text = f"{self.value:+.3f}"
         return (
-            text if not math.isfinite(self.low) else f"{text} [{self.low:+.4f}, {self.high:+.4f}]"
+            text if not math.isfinite(self.low) else f"{text} [{self.low:+.3f}, {self.high:+.3f}]"
         )
 
     @property

@@ -100,6 +100,6 @@ def test_interval_sign(low, high, sign):
 
 
 def test_interval_text():
-    assert str(Interval(0.5842, 0.571, 0.593)) == "0.5842 [0.5710, 0.5930]"
-    assert Interval(0.012, 0.004, 0.02).signed() == "+0.0120 [+0.0040, +0.0200]"
-    assert str(Interval(0.5, np.nan, np.nan)) == "0.5000"
+    assert str(Interval(0.5842, 0.571, 0.593)) == "0.584 [0.571, 0.593]"
+    assert Interval(0.012, 0.004, 0.02).signed() == "+0.012 [+0.004, +0.020]"
+    assert str(Interval(0.5, np.nan, np.nan)) == "0.500"

@@ -21,7 +21,7 @@ import torch
 
 from .errors import InputError
 from .extract import FORWARD_ROWS, hook_root
-from .models.kinds import PIXELS
+from .spec.kinds import PIXELS
 
 GiB = 1 << 30
 
@@ -195,7 +195,7 @@ def spec_estimate(spec) -> tuple[int, int, list[str]]:
     counts them once loaded)."""
     from .extract import OUTPUT, layer_shapes
     from .models.build import untrained_denoiser
-    from .models.kinds import TRAINABLE
+    from .spec.kinds import TRAINABLE
 
     S, n_in, R, M = len(spec.sigmas), len(spec.inputs), spec.replicates, len(spec.model_items())
     store = peak = 0

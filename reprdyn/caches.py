@@ -20,8 +20,8 @@ from .data import Data, build_dataset
 from .errors import InputError, did_you_mean
 from .extract import FORWARD_ROWS, OUTPUT, layer_shapes
 from .models.build import molrg_optimal, untrained_denoiser
-from .models.kinds import PRETRAINED, dae_sigmas
 from .models.pretrained import Pretrained, load_pretrained
+from .spec.kinds import PRETRAINED, dae_sigmas
 from .train import ensure_trained, replicate_seed
 
 Progress = Callable[[str, int, int, float], None]  # (label, step, total, loss)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import importlib.util
 
 from .errors import did_you_mean
-from .models.kinds import PIXELS, TRAINABLE
+from .spec.kinds import PIXELS, TRAINABLE
 
 Problem = tuple[tuple, str]
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .models.kinds import PIXELS
+from .spec.kinds import PIXELS
 
 if TYPE_CHECKING:  # building cubes needs xarray; reading the schema does not
     import xarray as xr

@@ -12,9 +12,9 @@ import json
 from dataclasses import dataclass, field
 
 from .cube import COMPARISONS, wanted
-from .models.kinds import PIXELS, TRAINABLE, dae_sigmas, replicates
 from .spec import Spec
-from .spec.schema import SEGMENTATION_PROBES
+from .spec.kinds import PIXELS, TRAINABLE, dae_sigmas, replicates
+from .spec.probes import SEGMENTATION_PROBES
 
 STAGES = (
     "train",

@@ -62,7 +62,8 @@ def code_version() -> str:
     not count but any change to what the code computes does; it is part of every
     checkpoint key, so a checkpoint made by other model code is never loaded.
     """
-    from .models import build, networks, precond, schedules
+    from . import schedules
+    from .models import build, networks, precond
 
     parts = [inspect.getsource(m) for m in (networks, precond, schedules)]
     parts += [inspect.getsource(f) for f in (build.build_denoiser, build.make_loss, fit)]

@@ -309,7 +309,7 @@ def test_hard_threshold_rank_finds_planted_directions():
 
 
 def test_auto_centring_keeps_the_true_bases_raw():
-    from reprdyn.spec.schema import Csnr
+    from reprdyn.spec.settings import Csnr
 
     assert Csnr().centre(true_bases=True) == "none" and Csnr().centre(true_bases=False) == "global"
     assert Csnr(center="none").centre(False) == "none" and Csnr(center=True).center == "class"

@@ -10,7 +10,7 @@ from torch import nn
 
 from reprdyn.models.networks import MLP
 from reprdyn.models.precond import EDMLoss, EDMPrecond, VPLoss, VPPrecond
-from reprdyn.models.schedules import VPSchedule
+from reprdyn.schedules import VPSchedule
 
 
 class Recorder(nn.Module):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from reprdyn.models.schedules import EDMSchedule, VPSchedule
+from reprdyn.schedules import EDMSchedule, VPSchedule
 
 
 @pytest.mark.parametrize("kind", ["linear", "cosine"])

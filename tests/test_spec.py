@@ -176,7 +176,7 @@ def test_unknown_network_layer_is_positioned_with_suggestion():
 
 
 def test_timestep_grid_converts_to_sigma():
-    from reprdyn.models.schedules import VPSchedule
+    from reprdyn.schedules import VPSchedule
 
     spec = validate_text(TRAINED.replace(", outptu", ""))
     assert spec.sigmas == pytest.approx(VPSchedule().sigmas[[1, 10, 100]].tolist())

@@ -33,7 +33,7 @@ def test_noisy_labels_grid(small_spec):
 
 def test_choose_and_evaluate():
     val = np.array([[0.2, 0.9], [0.8, 0.1], [0.5, 0.3]])  # (S, T)
-    from reprdyn.spec.schema import Ensemble
+    from reprdyn.spec.probes import Ensemble
 
     best, members = choose(val, Ensemble(k=1))
     assert best.tolist() == [1, 0] and [m.tolist() for m in members] == [[0, 1, 2], [0, 1]]

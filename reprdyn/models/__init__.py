@@ -2,11 +2,11 @@
 
 - `networks`: raw networks F(x_in, c_noise) (the paper's MLP, a small U-Net);
 - `precond`: the parameterisation wrappers (VP, EDM) and their losses;
-- `schedules`: sigma <-> timestep (numpy only);
 - `molrg`: the analytic MoLRG posterior;
 - `pretrained`: diffusers UNet, DiT and latent models, and Python plugins;
-- `build`: denoisers and losses from spec blocks; `kinds`: which kinds exist (no torch).
+- `build`: denoisers and losses from spec blocks.
 
-The package itself imports nothing, so `reprdyn.models.kinds` and `reprdyn.models.schedules` stay
-free of torch.
+Which kinds exist is the spec's (`reprdyn.spec.kinds`); the noise schedules live in
+`reprdyn.schedules`, which the spec reads too (`models.schedules` re-exports them). The package
+itself imports nothing.
 """

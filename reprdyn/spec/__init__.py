@@ -6,7 +6,8 @@ the second, heavier stage (`reprdyn.checks`) unless `checks=False`.
 
 from ..errors import Issue, SpecError
 from .loader import canonical, load, load_spec, resolved, spec_hash, to_yaml, validate_text
-from .schema import ALL_METRICS, Spec
+from .metrics import ALL_METRICS
+from .schema import Spec
 
 __all__ = [
     "Spec",

@@ -23,7 +23,10 @@ from .annotations import is_model as _is_model
 from .annotations import members as _members
 from .compose import booleans_for_counts, compose, resolve_paths
 from .resolve import apply_override, expand_env
+from .rules import problems as rules
 from .schema import Spec
+
+DEFERRED = {"rules": "deferred"}  # the loader positions the rules' problems itself
 
 MAX_BYTES = 1_000_000  # a spec is a small text file
 MAX_NODES = 100_000  # values after expanding YAML aliases (a guard against alias bombs)
@@ -319,9 +322,14 @@ def _validate(
             [_blame_override(_issue_at(data, loc, msg, file), set_paths) for loc, msg in counts]
         )
     try:
-        spec = Spec.model_validate(_plain(data, _NodeBudget(file)))
+        spec = Spec.model_validate(_plain(data, _NodeBudget(file)), context=DEFERRED)
     except ValidationError as e:
         raise SpecError([_blame_override(i, set_paths) for i in _issues(e, data, file)]) from None
+    broken = rules(spec)  # the cross-field rules, each at its place in the file
+    if broken:
+        raise SpecError(
+            [_blame_override(_issue_at(data, loc, msg, file), set_paths) for loc, msg in broken]
+        )
     problems = [
         (loc, "this spec runs its own Python code; pass --trust-code (trust_code=True) to allow it")
         for loc in _python_models(spec)
@@ -351,9 +359,9 @@ def _check_points(data: CommentedMap, file: str, checks: bool) -> None:
             where = _issue_at(data, ("sweep", path, i), "", file)
             try:
                 apply_override(tree, f"{path}={json.dumps(value)}")
-                point = Spec.model_validate(_plain(tree, _NodeBudget(file)))
-                found = []
-                if checks:
+                point = Spec.model_validate(_plain(tree, _NodeBudget(file)), context=DEFERRED)
+                found = [_issue_at(tree, loc, msg, file) for loc, msg in rules(point)]
+                if checks and not found:
                     from ..checks import problems as check
 
                     found = [_issue_at(tree, loc, msg, file) for loc, msg in check(point)]

@@ -14,8 +14,8 @@ from __future__ import annotations
 from .. import cube, store
 from ..caches import Context
 from ..metrics.uncertainty import interval
-from ..models.kinds import PIXELS
 from ..plan import Task
+from ..spec.kinds import PIXELS
 
 
 def run(task: Task, ctx: Context) -> None:

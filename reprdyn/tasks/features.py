@@ -28,9 +28,9 @@ from ..metrics.csnr import (
     within_class,
 )
 from ..metrics.posterior import posterior_quality
-from ..models.kinds import PIXELS
 from ..plan import Task
 from ..seeds import derive_seed
+from ..spec.kinds import PIXELS
 
 log = logging.getLogger("reprdyn")
 MOMENT_BUDGET = 2 << 30  # bytes of per-class second moments before CSNR of a layer is skipped

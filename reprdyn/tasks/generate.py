@@ -10,10 +10,10 @@ import numpy as np
 from .. import cube, store
 from ..caches import Context
 from ..metrics.generalization import UNLEARNED, generalization_score, sample_distance_ratio
-from ..models.kinds import TRAINABLE
 from ..plan import Task
 from ..sample import generate, sampler_for
 from ..seeds import derive_seed
+from ..spec.kinds import TRAINABLE
 
 log = logging.getLogger("reprdyn")
 

@@ -16,10 +16,10 @@ from ..caches import Context
 from ..extract import input_noise
 from ..metrics.uncertainty import interval, resample_counts, resampled_mean, share_chosen
 from ..metrics.unimodal import unimodal_many, unimodality
-from ..models.kinds import PIXELS, replicates
 from ..plan import Task
 from ..probes import accuracy, corrupt_labels, make_probe, select, soft_vote
 from ..seeds import derive_seed
+from ..spec.kinds import PIXELS, replicates
 
 
 def run(task: Task, ctx: Context) -> None:

@@ -26,7 +26,7 @@ from ..plan import Task
 from ..probes import MLPProbe, corrupt_labels
 from ..probes.segmentation import SegLinear
 from ..seeds import derive_seed
-from ..spec.schema import SEGMENTATION_PROBES
+from ..spec.probes import SEGMENTATION_PROBES
 from .probe import bootstrap_counts
 
 log = logging.getLogger("reprdyn")

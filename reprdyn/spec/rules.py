@@ -1,0 +1,325 @@
+"""The rules that tie a spec's fields together, as small named functions.
+
+Each rule reads a validated `Spec` and returns (location, message) pairs, the protocol of
+`reprdyn.checks`: the loader turns each location into `file:line:col`, so a rule never depends on
+the order fields are declared in. `RULES` lists them; `problems(spec)` runs them all, so every
+broken rule is reported at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+from ..errors import did_you_mean
+from .kinds import PIXELS, PRETRAINED, STATIC_LAYERS
+from .metrics import CLASSIFICATION, LABEL_METRICS, NEEDS_PROBES
+from .modelcfg import EDM_SIGMA_RANGE, SIGMA_MAX
+from .probes import SEGMENTATION_PROBES
+
+Problem = tuple[tuple, str]
+Rule = Callable[[object], Iterable[Problem]]
+
+
+def dups(values: list) -> list:
+    """The values that repeat an earlier one, in order (linear time: grids can be long)."""
+    seen, out = set(), []
+    for x in values:
+        key = (type(x).__name__, x) if not isinstance(x, (list, dict)) else repr(x)
+        if key in seen:
+            out.append(x)
+        seen.add(key)
+    return out
+
+
+def _where(name: str) -> tuple:
+    return ("models", name) if name else ("model",)
+
+
+def one_model_and_one_grid(spec) -> Iterable[Problem]:
+    if (spec.model is None) == (spec.models is None):
+        yield (), "give exactly one of `model` (one model) or `models` (a mapping of named models)"
+    if (spec.sigma is None) == (spec.timesteps is None):
+        yield (), "give exactly one of `sigma` (a sigma grid) or `timesteps` (a VP timestep grid)"
+
+
+def trusted_code(spec) -> Iterable[Problem]:
+    for name, m in _blocks(spec):
+        if m.kind == "python" and not spec.trust_code:
+            yield (
+                _where(name),
+                (
+                    "a `python` model runs code the spec names; only if you trust that code, set "
+                    "`trust_code: true` in the spec and pass --trust-code"
+                ),
+            )
+
+
+def sigma_in_range(spec) -> Iterable[Problem]:
+    """One policy for every model: no sigma beyond float32 inputs; a VP model's schedule range; an
+    EDM network's sigma > 0 (the same check pretrained VP models get once loaded)."""
+    if spec.sigma is None:
+        return
+    grid = spec.sigmas
+    if max(grid) > SIGMA_MAX:
+        yield (
+            ("sigma",),
+            (
+                f"sigma {max(grid):g} is too large: noisy inputs x0 + sigma eps are float32, so "
+                f"every model takes sigma <= {SIGMA_MAX:g}"
+            ),
+        )
+        return
+    for _, m in _blocks(spec):
+        precond = getattr(m, "precond", None)
+        if precond is not None and precond.kind == "vp":
+            from ..schedules import VPSchedule
+
+            try:
+                VPSchedule.from_config(precond).check_range(grid, "the model's vp schedule")
+            except ValueError as e:
+                yield ("sigma",), str(e)
+        if precond is not None and precond.kind == "edm":
+            lo, hi = EDM_SIGMA_RANGE
+            bad = [s for s in grid if not lo < s <= hi]
+            if bad:
+                yield (
+                    ("sigma",),
+                    (
+                        f"sigma {bad[0]:g} is outside the range of an edm model, {lo:g} < sigma <= "
+                        f"{hi:g}: its network is conditioned on ln(sigma) / 4, which sigma = 0 "
+                        "does not have"
+                    ),
+                )
+
+
+def timesteps_have_a_schedule(spec) -> Iterable[Problem]:
+    if spec.timesteps is None or spec.model is None and spec.models is None:
+        return
+    vps = [m.precond for _, m in _blocks(spec) if _vp(m)]
+    if not vps:
+        yield (
+            ("timesteps",),
+            "a timestep grid needs a model with a vp precond; give `sigma` instead",
+        )
+    elif len({p.model_dump_json() for p in vps}) > 1:
+        yield (
+            ("timesteps",),
+            ("the vp models use different schedules, so timesteps are ambiguous; give `sigma`"),
+        )
+    elif max(spec.timesteps) >= vps[0].T:
+        yield (
+            ("timesteps",),
+            (f"timestep {max(spec.timesteps)} is outside the schedule's range 0..{vps[0].T - 1}"),
+        )
+
+
+def datasets_fit_the_models(spec) -> Iterable[Problem]:
+    by_name = {d.name: d for d in spec.datasets}
+    for name, m in _blocks(spec):
+        if m.kind == "molrg-optimal":
+            bad = [d.name for d in spec.datasets if d.kind != "molrg"]
+            if bad:
+                yield (
+                    ("datasets",),
+                    (
+                        "model kind 'molrg-optimal' is the posterior of molrg data; datasets "
+                        f"{bad} are not of kind 'molrg'"
+                    ),
+                )
+            continue
+        if m.kind in PRETRAINED:
+            continue  # its input shape is checked when it is loaded
+        src = m.train.data
+        if isinstance(src, str) and src not in by_name:
+            yield (
+                ("datasets",),
+                (
+                    f"the model's train.data names dataset {src!r}, which is not in `datasets` "
+                    f"(expected one of {list(by_name)}, or a dataset block)"
+                ),
+            )
+            continue
+        shape = by_name[src].shape if isinstance(src, str) else src.shape
+        bad = [d.name for d in spec.datasets if None not in (d.shape, shape) and d.shape != shape]
+        if bad:  # shapes read from files (npz) are compared by reprdyn.checks
+            yield ("datasets",), f"datasets {bad} do not have the training data's shape {shape}"
+
+
+def layers_exist(spec) -> Iterable[Problem]:
+    """Layers of models whose layers are known without building them (the rest: reprdyn.checks)."""
+    for _, m in _blocks(spec):
+        known = STATIC_LAYERS.get(m.kind)
+        for i, name in enumerate(spec.layers if known else []):
+            if name not in known and name != PIXELS:
+                valid = [*known, PIXELS]
+                yield (
+                    ("layers", i),
+                    (
+                        f"unknown layer {name!r} for model kind {m.kind!r}; valid layers: "
+                        f"{', '.join(valid)}{did_you_mean(name, valid)}"
+                    ),
+                )
+
+
+def probes_read_what_exists(spec) -> Iterable[Problem]:
+    dense = list(spec.dense or {})
+    for i, p in enumerate(spec.probes):
+        if p.kind in SEGMENTATION_PROBES:
+            if not dense:
+                yield (
+                    ("probes", i),
+                    (
+                        f"probe {p.label!r} is a segmentation probe: it reads per-pixel features; "
+                        "name layer sets under `dense:` (for example dense: {decoder: [dec.0, "
+                        "dec.1]})"
+                    ),
+                )
+            bad = [x for x in p.layers or [] if x not in dense]
+            if dense and bad:
+                yield (
+                    ("probes", i),
+                    (
+                        f"segmentation probe {p.label!r} reads {bad}; it reads the dense sets "
+                        f"{dense}"
+                    ),
+                )
+            continue
+        bad = [x for x in p.layers or [] if x not in spec.layers]
+        if bad:
+            hint = " (dense sets are for seg-linear and seg-mlp)" if set(bad) & set(dense) else ""
+            yield (
+                ("probes", i),
+                (
+                    f"probe {p.label!r} reads layers {bad} that are not in `layers` "
+                    f"{spec.layers}{hint}"
+                ),
+            )
+
+
+def dense_sets_are_apart(spec) -> Iterable[Problem]:
+    for name in spec.dense or {}:
+        if name in spec.layers:
+            yield ("dense", name), f"dense set {name!r} has the name of a pooled layer; rename it"
+
+
+def metrics_have_what_they_read(spec) -> Iterable[Problem]:
+    m = set(spec.metrics)
+    not_molrg = [d.name for d in spec.datasets if d.kind != "molrg"]
+    if "csnr_theory" in m and not_molrg:
+        yield ("metrics",), f"csnr_theory is defined for molrg datasets only, not {not_molrg}"
+    exact = [d.name for d in spec.datasets if d.kind == "molrg" and d.delta == 0]
+    if "csnr_theory" in m and exact:
+        yield (
+            ("metrics",),
+            (
+                f"csnr_theory is infinite at every sigma for delta = 0 (datasets {exact}): clean "
+                "samples then have no energy outside their class subspace; give delta > 0, or drop "
+                "csnr_theory (the empirical csnr is still measured)"
+            ),
+        )
+    needs = [x for x in NEEDS_PROBES if x in m]
+    if "accuracy" not in m and needs:
+        yield (
+            ("metrics",),
+            (f"{', '.join(needs)} read(s) the probes' accuracy curves; add `accuracy` to metrics"),
+        )
+    kinds = [b.kind for _, b in _blocks(spec)]
+    if "generalization" in m and kinds and all(k == "dae" for k in kinds):
+        yield (
+            ("metrics",),
+            (
+                "generalization samples from a diffusion model; a DAE denoises at its own sigmas "
+                "only, "
+                "so it cannot generate"
+            ),
+        )
+    yield from _segmentation(spec, m)
+
+
+def _segmentation(spec, m: set) -> Iterable[Problem]:
+    """miou goes with segmentation probes, and both need datasets with masks."""
+    seg = [p.label for p in spec.probes if p.kind in SEGMENTATION_PROBES]
+    if seg and "miou" not in m:
+        yield ("metrics",), f"segmentation probes {seg} report miou; add `miou` to metrics"
+    if "miou" in m and not seg:
+        yield (
+            ("metrics",),
+            (
+                "miou needs a segmentation probe: add {kind: seg-linear} or {kind: seg-mlp} to "
+                "`probes` (and layer sets under `dense:`)"
+            ),
+        )
+    classify = [p.label for p in spec.probes if p.kind not in SEGMENTATION_PROBES]
+    if not classify and set(CLASSIFICATION) & m:
+        yield (
+            ("metrics",),
+            (
+                "accuracy needs a classification probe (ridge, logistic, bn-linear, mlp); the "
+                "probes "
+                "are all segmentation probes, which report miou: drop accuracy from metrics"
+            ),
+        )
+    unlabelled = [d.name for d in spec.datasets if not d.has_labels]
+    labelled = sorted(m & set(LABEL_METRICS))
+    if unlabelled and labelled:
+        yield (
+            ("metrics",),
+            (
+                f"datasets {unlabelled} have no class labels (label_column: null), so {labelled} "
+                "cannot be measured; keep miou, posterior_mse, cka or generalization"
+            ),
+        )
+    unmasked = [d.name for d in spec.datasets if not d.has_masks]
+    if "miou" in m and unmasked:
+        yield (
+            ("metrics",),
+            (
+                f"miou needs per-pixel masks; datasets {unmasked} have none (glyphs has them; npz "
+                "takes `masks:`, hf takes `mask_column:` or `mask_folder:`)"
+            ),
+        )
+
+
+def true_bases_are_molrg(spec) -> Iterable[Problem]:
+    bad = [d.name for d in spec.datasets if d.kind != "molrg"]
+    if spec.csnr.basis == "truth" and bad:
+        yield (
+            ("csnr", "basis"),
+            (
+                f"basis 'truth' needs molrg datasets (their true U_k); {bad} are not; use auto "
+                "or svd"
+            ),
+        )
+
+
+# every rule, in the order its problems are reported
+RULES: tuple[Rule, ...] = (
+    one_model_and_one_grid,
+    trusted_code,
+    sigma_in_range,
+    timesteps_have_a_schedule,
+    datasets_fit_the_models,
+    layers_exist,
+    probes_read_what_exists,
+    dense_sets_are_apart,
+    metrics_have_what_they_read,
+    true_bases_are_molrg,
+)
+
+
+def problems(spec) -> list[Problem]:
+    """Every broken rule of a spec (a spec without a model or grid stops at the first rule)."""
+    first = list(one_model_and_one_grid(spec))
+    if first:
+        return first
+    return [p for rule in RULES[1:] for p in rule(spec)]
+
+
+def _blocks(spec) -> list:
+    if spec.model is not None:
+        return [("", spec.model)]
+    return list((spec.models or {}).items())
+
+
+def _vp(m) -> bool:
+    return getattr(m, "precond", None) is not None and m.precond.kind == "vp"

@@ -18,12 +18,13 @@ from collections import defaultdict
 from pathlib import Path
 
 import reprdyn
-import reprdyn.tasks.probe as probe_stage
-import reprdyn.tasks.segment as segment_stage
+import reprdyn.probes.dense_protocol as segment_stage
+import reprdyn.probes.protocol as probe_stage
 from reprdyn.caches import Context, use_threads
 from reprdyn.metrics.uncertainty import resample_counts
 from reprdyn.plan import plan
-from reprdyn.tasks import run_task
+from reprdyn.stages import run_task
+from reprdyn.store import StoreIO
 
 SPECS = ("specs/molrg-theory.yaml", "specs/digits-unet.yaml")
 
@@ -61,7 +62,7 @@ def measure(spec_file: str, overrides: list[str]) -> dict[str, tuple[float, floa
                     continue
                 before = len(boot)
                 t = time.perf_counter()
-                run_task(task, ctx)
+                run_task(task, ctx, StoreIO(store))
                 total = time.perf_counter() - t
                 spent = sum(boot[before:])
                 out[task.stage][0] += total - spent

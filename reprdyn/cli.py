@@ -233,7 +233,7 @@ def plan(
             str(i),
             t.stage,
             t.dataset,
-            " ".join(f"{k}={_fmt(v)}" for k, v in t.params if v != ""),
+            " ".join(f"{k}={_fmt(v)}" for k, v in t.items() if v not in ("", None)),
             t.key,
             status,
         )

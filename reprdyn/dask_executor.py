@@ -14,8 +14,9 @@ import os
 
 from . import stop
 from .caches import Context
-from .plan import Task
-from .tasks import run_task
+from .errors import describe
+from .stages import Task, run_task
+from .store import StoreIO
 
 _CONTEXTS: dict[tuple[str, str], Context] = {}  # per worker process: (spec json, store) -> Context
 
@@ -30,7 +31,7 @@ def _context(spec, path: str) -> Context:
 
 def _remote(task: Task, spec, path: str, *deps) -> str:
     """Runs on a worker. `deps` are upstream results, passed only so Dask orders the tasks."""
-    run_task(task, _context(spec, path))  # at the spec's compute.threads, like every task
+    run_task(task, _context(spec, path), StoreIO(path))  # at the spec's compute.threads
     return task.key
 
 
@@ -70,8 +71,6 @@ def run_dask(
     address: str | None = None,
 ) -> None:
     from distributed import as_completed
-
-    from .executors import describe
 
     compute = ctx.spec.compute
     resources = {"GPU": 1} if ctx.device.startswith("cuda") else None

@@ -52,6 +52,15 @@ class SpecError(Exception):
         super().__init__("\n".join(str(i) for i in issues))
 
 
+def describe(exc: BaseException) -> str:
+    """One line for the user, with the last frames for the failure log."""
+    import traceback
+
+    tb = traceback.extract_tb(exc.__traceback__)[-3:]
+    where = "; ".join(f"{f.filename.rsplit('/', 1)[-1]}:{f.lineno} in {f.name}" for f in tb)
+    return f"{type(exc).__name__}: {exc} [{where}]"
+
+
 def did_you_mean(word: str, choices: Iterable[str], cutoff: float = 0.6) -> str:
     """'; did you mean 'x'?' for the closest choice, or '' when none is close."""
     near = difflib.get_close_matches(str(word), [str(c) for c in choices], n=1, cutoff=cutoff)

@@ -6,24 +6,16 @@ Every executor calls the same `run_task`. A failed task is reported through
 
 from __future__ import annotations
 
-import traceback
 from collections.abc import Callable
 
 from . import stop
 from .caches import Context
-from .errors import lookup
-from .plan import Task
-from .tasks import run_task
+from .errors import describe, lookup
+from .stages import Task, run_task
+from .store import StoreIO
 
 Callback = Callable[[Task], None]
 FailCallback = Callable[[Task, str], None]
-
-
-def describe(exc: BaseException) -> str:
-    """One line for the user; the last frames for the failure log."""
-    tb = traceback.extract_tb(exc.__traceback__)[-3:]
-    where = "; ".join(f"{f.filename.rsplit('/', 1)[-1]}:{f.lineno} in {f.name}" for f in tb)
-    return f"{type(exc).__name__}: {exc} [{where}]"
 
 
 def run_local(
@@ -36,6 +28,7 @@ def run_local(
 ) -> None:
     """Run every task here, in order (the plan is already in dependency order)."""
     broken: set[str] = set()
+    io = StoreIO(ctx.path)
     for task in tasks:
         stop.check()  # a SIGTERM stops the run here, between tasks
         if broken & set(task.deps):
@@ -46,7 +39,7 @@ def run_local(
         if on_start:
             on_start(task)
         try:
-            run_task(task, ctx)
+            run_task(task, ctx, io)
         except Exception as e:  # noqa: BLE001 - reported, and the run goes on
             broken.add(task.key)
             if on_fail:

@@ -21,8 +21,8 @@ import torch
 from torch import nn
 
 from .seeds import derive_seed
+from .spec.kinds import OUTPUT
 
-OUTPUT = "output"
 FORWARD_ROWS = 64  # samples per forward pass, aligned to sample index: the same blocks on every run
 
 
@@ -100,6 +100,33 @@ def input_noise(spec, dataset: str, model: str, sigma: float, shape, inp: str):
     if inp != "noisy":
         return None
     return NoiseStream(derive_seed(spec.seed, dataset, "noise", model, repr(float(sigma))), shape)
+
+
+def halving_on_oom(attempt, what: str, device: str, unit: str = "samples"):
+    """`attempt(rows)`, and on a device out-of-memory error again with half the rows per forward
+    pass, down to one. The noise of a sample stays (it is keyed by the sample), so results can
+    differ from a run with full passes only at float rounding, which the warning says."""
+    import logging
+
+    rows = FORWARD_ROWS
+    while True:
+        try:
+            return attempt(rows)
+        except torch.OutOfMemoryError:
+            if rows == 1:
+                raise
+            rows //= 2
+            logging.getLogger("reprdyn").warning(
+                "%s: out of memory on %s; retrying with %d %s per forward pass (results can differ "
+                "at float rounding from a run with %d)",
+                what,
+                device,
+                rows,
+                unit,
+                FORWARD_ROWS,
+            )
+            if torch.cuda.is_available():
+                torch.cuda.empty_cache()
 
 
 def _first(t) -> torch.Tensor:

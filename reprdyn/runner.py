@@ -245,7 +245,8 @@ def train(
     out = []
     for task in plan(spec):
         if task.stage == "train":
-            model, variant, r = (task.param(k, 0) for k in ("model", "variant", "replicate"))
+            p = task.params
+            model, variant, r = p.model, p.variant or 0, p.replicate
             ctx.models.denoiser(model, task.dataset, variant, r, label=task.label)
             out.append((task, *ctx.models.checkpoints[(model, r, variant)]))
             if on_done:

@@ -159,7 +159,7 @@ def _theory(path, ds, task, p):
 
 
 def _compare(path, ds, task, p):
-    from .tasks.compare import DIFFERENCES
+    from .stages.compare import DIFFERENCES
 
     present = [n for n in DIFFERENCES if n in ds]
     return next((m for n in present if (m := _filled(ds[n], n))), None)

@@ -128,12 +128,12 @@ def test_status_json_and_failures(small_spec_file, small_store, tmp_path, monkey
     assert r.exit_code == 0
     doc = json.loads(r.stdout)  # stdout holds only JSON
     assert doc["failed"] == [] and doc["summary"][0]["dataset"] == "toy"
-    import reprdyn.tasks as tasks
+    import reprdyn.stages.theory as theory
 
-    def broken(task, ctx):
+    def broken(task, ctx, io):
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setitem(tasks.STAGES, "theory", broken)
+    monkeypatch.setattr(theory, "run", broken)
     store = tmp_path / "f.zarr"
     r = invoke("run", small_spec_file, "--store", store)
     assert r.exit_code == 1 and "failed: theory toy: RuntimeError: disk on fire" in r.stderr

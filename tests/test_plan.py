@@ -39,14 +39,14 @@ def test_segmentation_plans_one_task_per_sigma_and_no_pooled_work():
     tasks = plan(validate_text(SEG_SMALL))
     stages = [t.stage for t in tasks]
     assert stages == ["train", "data", "segment", "segment"]  # no features, no probe tasks
-    assert [t.param("sigma") for t in tasks if t.stage == "segment"] == [0.1, 1.0]
+    assert [t.params.sigma for t in tasks if t.stage == "segment"] == [0.1, 1.0]
     mixed = validate_text(
         SEG_SMALL.replace("probes:\n", "layers: [mid]\nprobes:\n  - {kind: ridge}\n")
     )
     tasks = plan(mixed)
     probes = [t for t in tasks if t.stage == "probe"]
     # the ridge reads the pooled layer on each input; segmentation probes get no probe task
-    assert {t.param("probe") for t in probes} == {"ridge"} and len(probes) == 2
+    assert {t.params.probe for t in probes} == {"ridge"} and len(probes) == 2
     assert sum(t.stage == "features" for t in tasks) == 2 and "miou" in mixed.metrics
 
 
@@ -70,18 +70,18 @@ probes: [{kind: ridge}]
 def test_replicates_plan_one_checkpoint_and_feature_set_each():
     tasks = plan(validate_text(REPLICATED))
     trains = [t for t in tasks if t.stage == "train"]
-    assert [t.param("replicate") for t in trains] == [0, 1, 2] and len({t.key for t in trains}) == 3
+    assert [t.params.replicate for t in trains] == [0, 1, 2] and len({t.key for t in trains}) == 3
     feats = [t for t in tasks if t.stage == "features"]
     # the exact posterior has one replicate, the trained model three: (1 + 3) x 2 sigmas
     assert len(feats) == (1 + 3) * 2
     for f in feats:
-        if f.param("model") == "mlp":  # each replicate's features wait for its own checkpoint
+        if f.params.model == "mlp":  # each replicate's features wait for its own checkpoint
             (ckpt,) = [t for t in trains if t.key in f.deps]
-            assert ckpt.param("replicate") == f.param("replicate")
+            assert ckpt.params.replicate == f.params.replicate
     probes = [t for t in tasks if t.stage == "probe"]
-    pixels = [t for t in probes if t.param("layer") == "pixels"]
+    pixels = [t for t in probes if t.params.layer == "pixels"]
     # the raw-input baseline: one task per (model, input) serves every replicate, after the data
-    assert {(t.param("model"), t.param("replicate")) for t in pixels} == {
+    assert {(t.params.model, t.params.replicate) for t in pixels} == {
         ("exact", "all"),
         ("mlp", "all"),
     }
@@ -100,7 +100,7 @@ def test_replicate_zero_is_the_one_replicate_model():
     three = validate_text(REPLICATED)
     a, b = plan(one), plan(three)
     train_a = [t.key for t in a if t.stage == "train"]
-    assert train_a == [t.key for t in b if t.stage == "train" and t.param("replicate") == 0]
+    assert train_a == [t.key for t in b if t.stage == "train" and t.params.replicate == 0]
     assert checkpoint_key(one.models["mlp"], None, "f", 0) == checkpoint_key(
         three.models["mlp"], None, "f", 0
     )

@@ -322,7 +322,7 @@ def test_catalog_headline_is_chosen_on_validation(tmp_path, monkeypatch):
     reports the probe validation prefers, with its test accuracy at its own sigma*."""
     from conftest import SMALL
 
-    import reprdyn.tasks.probe as tasks
+    import reprdyn.probes.protocol as tasks
     from reprdyn.catalog import catalog
     from reprdyn.spec import validate_text
 

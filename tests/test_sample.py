@@ -9,8 +9,8 @@ import torch
 
 from reprdyn.data.molrg import molrg_bases
 from reprdyn.models.molrg import MolrgPosterior
-from reprdyn.schedules import VPSchedule
 from reprdyn.sample import ddim, ddim_steps, edm_steps, generate, heun
+from reprdyn.schedules import VPSchedule
 
 LAM = torch.tensor([4.0, 1.0, 0.25], dtype=torch.float64)
 

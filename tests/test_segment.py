@@ -37,8 +37,8 @@ def test_seg_linear_matches_brute_force_ridge(seg_run):
     from reprdyn import open as open_store
     from reprdyn.caches import Context
     from reprdyn.extract import NoiseStream, extract
+    from reprdyn.probes.dense_protocol import PixelLabels, image_sets
     from reprdyn.seeds import derive_seed
-    from reprdyn.tasks.segment import PixelLabels, image_sets
 
     spec, path = seg_run
     ctx = Context.create(spec, path)
@@ -164,7 +164,7 @@ def test_out_of_memory_retries_the_input_with_fewer_images(seg_run, tmp_path, mo
     within the rounding the log line states (PIXEL_TOLERANCE)."""
     import logging
 
-    import reprdyn.tasks.segment as segment
+    import reprdyn.probes.dense_protocol as segment
     from reprdyn import load_spec, run
     from reprdyn import open as open_store
 

@@ -29,7 +29,7 @@ def test_summary_headline_is_chosen_on_validation(small_store):
 def test_summary_sigma_does_not_move_when_the_test_curve_does(small_spec, tmp_path, monkeypatch):
     """Raise the test accuracy at one sigma far above the rest: the test-curve peak moves there, the
     validation-chosen sigma* does not."""
-    import reprdyn.tasks.probe as tasks
+    import reprdyn.probes.protocol as tasks
 
     real = tasks.evaluate
 

@@ -8,9 +8,9 @@ import xarray.testing as xrt
 from conftest import SMALL
 
 import reprdyn
+from reprdyn.probes.protocol import choose, evaluate, noisy_labels, val_split
 from reprdyn.seeds import derive_seed
 from reprdyn.spec import validate_text
-from reprdyn.tasks.probe import choose, evaluate, noisy_labels, val_split
 
 
 def test_val_split_is_fixed_and_stratified(small_spec):
@@ -118,7 +118,7 @@ def test_out_of_memory_mid_stream_splits_the_passes_and_keeps_the_noise(
 
     import torch
 
-    import reprdyn.tasks.features as tasks
+    import reprdyn.extract as tasks
 
     # the CLI's own handler may be set
     monkeypatch.setattr(logging.getLogger("reprdyn"), "propagate", True)
@@ -186,7 +186,7 @@ def test_resampled_cell_is_the_loop_over_resamples(strategy):
     the validation and test samples by index, re-chooses sigma* and the ensemble with `select`, and
     scores them with `soft_vote` and `accuracy`."""
     from reprdyn.probes import accuracy, select, soft_vote
-    from reprdyn.tasks.probe import bootstrap_counts, resampled
+    from reprdyn.probes.protocol import bootstrap_counts, resampled
 
     spec = validate_text(
         SMALL.replace("ensemble: {k: 1}", f"ensemble: {{strategy: {strategy}, k: 1, m: 2}}")

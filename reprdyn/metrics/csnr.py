@@ -124,6 +124,18 @@ def hard_threshold_rank(w: np.ndarray, n: int) -> int:
     return max(int(np.sum(s > omega * np.median(s))), 1)
 
 
+def csnr_of(moments: ClassMoments, cfg, true_bases: list | None) -> tuple[float, np.ndarray]:
+    """(overall, per class) CSNR of one layer from its streamed moments, in the frame `cfg` (the
+    spec's `csnr` block) chooses: the true bases as they are, SVD bases of the centred and
+    whitened features by default (docs/theory.md §4)."""
+    truth = true_bases is not None
+    M = moments.second_moment(cfg.centre(truth))
+    if cfg.whitened(truth):
+        M = whiten(M, whitener(within_class(moments)))
+    bases = true_bases if truth else svd_bases(M, cfg.rank, cfg.energy, moments.n)
+    return csnr_from_moments(M, moments.n, bases)
+
+
 def csnr_from_moments(M: np.ndarray, n: np.ndarray, bases) -> tuple[float, np.ndarray]:
     """CSNR from per-class second moments M (K, C, C), counts n (K,) and bases B_l (C, r_l).
 

@@ -6,7 +6,7 @@ and the sums (float64), so memory is C x C whatever the number of pixels, and
 `solve` gives the exact ridge solution for every lambda and label set at once
 from one eigendecomposition. Features are standardised with the statistics of
 the same pixels. The seg-mlp probe is `MLPProbe` fitted on sampled pixels (see
-`reprdyn.tasks.segment`).
+`reprdyn.stages.segment`).
 """
 
 from __future__ import annotations

@@ -13,6 +13,8 @@ ANALYTIC = ("molrg-optimal",)  # computed from the data
 # layers known without building a network
 STATIC_LAYERS: dict[str, list[str]] = {"molrg-optimal": ["output"]}
 
+OUTPUT = "output"  # a denoiser's return value, the posterior estimate: a layer every model has
+
 # the raw-input baseline: a pseudo-layer every model has, the flattened input the denoiser receives
 # (x0, or x0 + sigma eps for noisy input; latents for latent models), probed like any layer
 PIXELS = "pixels"

@@ -1,88 +1,22 @@
-"""Stage `probe`: one probe on one layer and input, over the whole sigma x (label noise x seed) grid
-at once.
+"""The classification probe protocol (docs/theory.md §6, §8), for one (layer, input, probe) cell
+over the whole sigma x (label noise x seed) grid.
 
-The protocol (docs/theory.md §6): a validation split fixed per spec and dataset; label noise on
-train and validation alike; sigma*, lambda and C chosen on validation accuracy only (`choose` never
-sees a test label); test accuracy per sigma, at sigma* and for the soft-voting ensemble, read in
-`evaluate`, the only place test labels are used.
+A validation split fixed per spec and dataset; label noise on train and validation alike; sigma*,
+lambda and C chosen on validation accuracy only (`choose` never sees a test label); test accuracy
+per sigma, at sigma* and for the soft-voting ensemble, read in `evaluate`, the only place test
+labels are used; and the paired bootstrap of all of it (`resampled`). The raw-input baseline
+`pixels` is `pixel_stack`.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from .. import cube, store
-from ..caches import Context
-from ..extract import input_noise
 from ..metrics.uncertainty import interval, resample_counts, resampled_mean, share_chosen
 from ..metrics.unimodal import unimodal_many, unimodality
-from ..plan import Task
-from ..probes import accuracy, corrupt_labels, make_probe, select, soft_vote
 from ..seeds import derive_seed
-from ..spec.kinds import PIXELS, replicates
-
-
-def run(task: Task, ctx: Context) -> None:
-    spec, data = ctx.spec, ctx.data.get(task.dataset)
-    model, r, layer, inp, label = (
-        task.param(k) for k in ("model", "replicate", "layer", "input", "probe")
-    )
-    X = _stack(task, ctx)  # (S, N, C); (1, N, C) for the clean-input pixel baseline
-    train, test = np.flatnonzero(data.split == "train"), np.flatnonzero(data.split == "test")
-    fit, hold = val_split(spec, task.dataset, data.y[train])
-    # (T, n_train): train and val alike
-    Y = noisy_labels(spec, task.dataset, data.y[train], data.n_classes)
-    probe_seed = derive_seed(spec.seed, task.dataset, model, layer, inp, label)
-    probe = make_probe(
-        next(p for p in spec.probes if p.label == label), data.n_classes, ctx.device, probe_seed
-    )
-    # every (sigma, label noise, seed) fit draws from its own coordinates, never from its place in
-    # the grid; the clean pixel baseline is one fit that serves every sigma
-    one = layer == PIXELS and inp != "noisy"
-    at = ["pixels"] if one else [repr(float(s)) for s in spec.sigmas]
-    cells = [
-        [
-            derive_seed(probe_seed, s, repr(float(p)), r_)
-            for p in spec.label_noise
-            for r_ in spec.seeds
-        ]
-        for s in at
-    ]
-    probe.fit(X[:, train[fit]], Y[:, fit], X_val=X[:, train[hold]], Y_val=Y[:, hold], seeds=cells)
-    S = len(spec.sigmas)
-    val_pred = _broadcast(probe.predict(X[:, train[hold]]).cpu().numpy(), S)  # (S, T, n_val)
-    logits = _broadcast(probe.decision_function(X[:, test]).cpu().numpy(), S)  # (S, T, m, K)
-    values = outcome(
-        spec, task.dataset, val_pred == Y[None, :, hold], logits, data.y[test], data.n_classes
-    )
-    reps = range(replicates(ctx.models.cfg(model))) if r == "all" else [r]
-    region = {name: _on_grid(spec, x, name, len(reps)) for name, x in values.items()}
-    coords = {
-        "layer": [layer],
-        "probe": [label],
-        "input": [inp],
-        "sigma": spec.sigmas,
-        "label_noise": spec.label_noise,
-        "seed": spec.seeds,
-        **cube.model_sel(spec, model, list(reps)),
-    }
-    if spec.bootstrap:
-        coords["bound"], coords["boot"] = list(cube.BOUNDS), np.arange(spec.bootstrap)
-    store.write_region(
-        ctx.path, store.group(task.dataset, "metrics"), cube.labelled(spec, region, **coords)
-    )
-
-
-def _stack(task: Task, ctx: Context) -> np.ndarray:
-    """The feature sets the probe fits, one per sigma: (S, N, C) from the store, or for the
-    raw-input baseline the flattened input itself, (1, N, C) when it is clean."""
-    spec = ctx.spec
-    model, r, layer, inp = (task.param(k) for k in ("model", "replicate", "layer", "input"))
-    if layer == PIXELS:
-        return pixel_stack(spec, task.dataset, model, ctx.models.inputs(model, task.dataset), inp)
-    feats = store.open_group(ctx.path, store.group(task.dataset, "features", layer))["features"]
-    where = {"input": inp, "replicate": r, **({"model": model} if spec.multi_model else {})}
-    return feats.sel(where).values  # (S, N, C)
+from .ensemble import accuracy, select, soft_vote
+from .labels import corrupt_labels
 
 
 def pixel_stack(spec, dataset: str, model: str, x0: np.ndarray, inp: str) -> np.ndarray:
@@ -94,13 +28,15 @@ def pixel_stack(spec, dataset: str, model: str, x0: np.ndarray, inp: str) -> np.
         return flat[None]
     out = np.empty((len(spec.sigmas), *flat.shape))
     for i, sigma in enumerate(spec.sigmas):
+        from ..extract import input_noise
+
         noise = input_noise(spec, dataset, model, sigma, x0.shape[1:], inp)
         eps = sum(noise(0, len(x0), j) for j in range(spec.noise_draws)) / spec.noise_draws
         out[i] = flat + sigma * eps.reshape(len(x0), -1)
     return out
 
 
-def _broadcast(a: np.ndarray, S: int) -> np.ndarray:
+def broadcast(a: np.ndarray, S: int) -> np.ndarray:
     """A one-sigma result repeated over the grid (the clean pixel baseline), else as it is."""
     return np.broadcast_to(a, (S, *a.shape[1:])) if len(a) == 1 < S else a
 
@@ -198,21 +134,6 @@ def _ensemble_resampled(spec, val_b, best_b, logits, y_test, Wt) -> np.ndarray:
         )
         out[t] = resampled_mean(hits, Wt)[np.ravel(inverse), np.arange(B)]  # (U, B) -> (B,)
     return out
-
-
-def _on_grid(spec, x: np.ndarray, name: str, reps: int = 1) -> np.ndarray:
-    """An array over the flat target axis T = label_noise x seed, as its variable's dims in one
-    probe task's region: singleton model / layer / probe / input, `reps` replicates (the same
-    values in each), T split into (label_noise, seed)."""
-    # (sigma?, layer, label_noise, seed, probe, input, member? / class?)
-    dims = cube.VARIABLES[name].dims
-    before = 1 if dims[0] == "sigma" else 0
-    P, R = len(spec.label_noise), len(spec.seeds)
-    x = x.reshape(*x.shape[:before], P, R, *x.shape[before + 1 :])  # (sigma?, P, R, rest?)
-    x = np.expand_dims(x, before)  # the layer
-    x = np.expand_dims(x, (before + 3, before + 4))  # the probe and the input
-    x = x.reshape((1,) * len(cube.model_dims(spec)) + x.shape)  # (model?, replicate, ...)
-    return np.repeat(x, reps, axis=len(cube.model_dims(spec)) - 1) if reps > 1 else x
 
 
 def _member_sigmas(spec, members: list[np.ndarray]) -> np.ndarray:

@@ -1,97 +1,26 @@
-"""Stage `segment`: segmentation probes on dense features of one model at one sigma (Figure 1b).
+"""The segmentation probe protocol (docs/theory.md §7) for one model replicate at one sigma, after
+Baranchuk et al. 2022, with the classification protocol's honesty.
 
-The protocol (docs/theory.md §7) follows Baranchuk et al. 2022 and keeps the classification
-protocol's honesty. A seeded subset of the train images is split into fit and validation images;
-label noise moves pixel labels of both (never `ignore` pixels). Pass 1 streams the fit images:
-`seg-linear` sums its normal equations over every pixel, and `seg-mlp` keeps only seeded samples of
-pixels (class-balanced if asked), on which its ensemble is trained. Pass 2 streams validation and
-test images into confusion matrices: lambda is chosen on validation mIoU, and only `_scores` reads
-the clean test masks. No pixel feature is ever held for a whole image set (`reprdyn.dense`).
+A seeded subset of the train images is split into fit and validation images; label noise moves
+pixel labels of both (never `ignore` pixels). Pass 1 streams the fit images: `seg-linear` sums its
+normal equations over every pixel, and `seg-mlp` keeps only seeded samples of pixels
+(class-balanced if asked), on which its ensemble is trained. Pass 2 streams validation and test
+images into confusion matrices, per test image so that test images can be resampled: lambda is
+chosen on validation mIoU, and only `scores` reads the clean test masks. No pixel feature is ever
+held for a whole image set (`reprdyn.dense`).
 """
 
 from __future__ import annotations
 
-import logging
-
 import numpy as np
 import torch
 
-from .. import cube, store
-from ..caches import Context
 from ..dense import iter_maps, pixel_slices, sample_pixels
-from ..extract import FORWARD_ROWS, input_noise
-from ..metrics.segmentation import class_iou, confusions, image_confusions, mean_iou
-from ..metrics.uncertainty import interval
-from ..plan import Task
-from ..probes import MLPProbe, corrupt_labels
-from ..probes.segmentation import SegLinear
+from ..metrics.segmentation import confusions, image_confusions, mean_iou
 from ..seeds import derive_seed
-from ..spec.probes import SEGMENTATION_PROBES
-from .probe import bootstrap_counts
-
-log = logging.getLogger("reprdyn")
-
-
-def run(task: Task, ctx: Context) -> None:
-    spec, data = ctx.spec, ctx.data.get(task.dataset)
-    model, i, sigma = task.param("model"), task.param("sigma_index"), task.param("sigma")
-    r = task.param("replicate")
-    net = ctx.models.denoiser(model, task.dataset, i, r)
-    x0 = ctx.models.inputs(model, task.dataset)
-    fit, val, test = image_sets(spec, task.dataset, data)
-    probes = [p for p in spec.probes if p.kind in SEGMENTATION_PROBES]
-    layers, probe_names = spec.cube_layers, [p.label for p in spec.probes]
-    T, M = len(spec.label_noise) * len(spec.seeds), len(data.mask_classes)
-    shape = (len(layers), T, len(probe_names), len(spec.inputs))  # (layer, T, probe, input)
-    miou, val_miou, per_class = (
-        np.full(shape, np.nan),
-        np.full(shape, np.nan),
-        np.full((*shape, M), np.nan),
-    )
-    B = spec.bootstrap
-    W = bootstrap_counts(spec, task.dataset, "segment-test", len(test)) if B else None
-    boot = np.full((*shape, B), np.nan)  # test images resampled, the same resamples everywhere
-    labels = PixelLabels(spec, task.dataset, data)
-    for j, inp in enumerate(spec.inputs):
-        noise = input_noise(spec, task.dataset, model, sigma, x0.shape[1:], inp)
-        rows = FORWARD_ROWS
-        while True:  # on a device out-of-memory error, this input again with half the images
-            try:
-                stream = Stream(ctx, net, x0, sigma, noise, data.masks.shape[1:], rows)
-                fitted = _fit(task, ctx, stream, fit, labels, probes, inp)
-                conf_val, conf_test = _scores(stream, fitted, val, test, labels, data, M)
-                break
-            except torch.OutOfMemoryError:
-                if rows == 1:
-                    raise
-                rows //= 2
-                log.warning(
-                    "%s: out of memory on %s; retrying input %s with %d images per forward pass "
-                    "(sums can differ at float rounding from a run with %d)",
-                    task.label,
-                    ctx.device,
-                    inp,
-                    rows,
-                    FORWARD_ROWS,
-                )
-                if torch.cuda.is_available():
-                    torch.cuda.empty_cache()
-        for (set_name, label), (cv, ct) in zip(fitted, zip(conf_val, conf_test)):
-            li, pi = layers.index(set_name), probe_names.index(label)
-            v = mean_iou(cv)  # (T, L): lambda (seg-linear) chosen on validation images alone
-            pick = v.argmax(1)
-            by_image = ct[:, np.arange(T), pick]  # (n_test, T, M, M) at the chosen lambda
-            at = by_image.sum(0)  # (T, M, M) test confusions at the chosen lambda
-            val_miou[li, :, pi, j] = v[np.arange(T), pick]
-            per_class[li, :, pi, j] = class_iou(at)
-            miou[li, :, pi, j] = mean_iou(at)
-            if B:
-                boot[li, :, pi, j] = resampled_miou(W, by_image)
-    values = {"miou": miou, "val_miou": val_miou, "class_iou": per_class}
-    if B:
-        values["miou_boot"] = boot
-        values["miou_ci"] = interval(boot, spec.analysis.confidence)
-    _write(ctx, task, data, values)
+from .labels import corrupt_labels
+from .neural import MLPProbe
+from .segmentation import SegLinear
 
 
 def resampled_miou(W: np.ndarray, by_image: np.ndarray) -> np.ndarray:
@@ -148,9 +77,7 @@ class Stream:
     """One input's dense features at one sigma: `slices(images)` yields (image indices, row range,
     {dense set: (g, rows, W, C) pixel features}) for the images in order."""
 
-    def __init__(
-        self, ctx: Context, net, x0, sigma: float, noise, size: tuple[int, int], rows: int
-    ):
+    def __init__(self, ctx, net, x0, sigma: float, noise, size: tuple[int, int], rows: int):
         self.ctx, self.net, self.x0, self.sigma = ctx, net, x0, sigma
         self.noise, self.size, self.rows = noise, size, rows
         self.sets = ctx.spec.dense
@@ -174,7 +101,7 @@ class Stream:
                     yield name, idx[a:b], (r0, r1), X
 
 
-def _fit(task, ctx, stream: Stream, fit: np.ndarray, labels: PixelLabels, probes, inp: str):
+def fit_probes(task, ctx, stream: Stream, fit: np.ndarray, labels: PixelLabels, probes, inp: str):
     """Pass 1 over the fit images: {(dense set, probe label): fitted probe}, each answering
     `decision_function(X)` with scores (T, L, m, M): L ridge penalties, or L = 1."""
     spec, data = ctx.spec, ctx.data.get(task.dataset)
@@ -227,8 +154,8 @@ def _fit(task, ctx, stream: Stream, fit: np.ndarray, labels: PixelLabels, probes
     for p in probes:
         for name in spec.probe_layers(p) if p.kind == "seg-mlp" else ():
             X = samples[name][None]  # (1, n, C)
-            seed = derive_seed(spec.seed, task.dataset, task.param("model"), name, inp, p.label)
-            fitted[name, p.label] = Ensemble.fit(p, M, seed, task.param("sigma"), spec, X, Y)
+            seed = derive_seed(spec.seed, task.dataset, task.params.model, name, inp, p.label)
+            fitted[name, p.label] = Ensemble.fit(p, M, seed, task.params.sigma, spec, X, Y)
     return fitted
 
 
@@ -261,7 +188,7 @@ class Ensemble:
         return prob.view(-1, self.members, *prob.shape[1:]).mean(1)[:, None]  # (T, 1, m, M)
 
 
-def _scores(stream: Stream, fitted: dict, val, test, labels: PixelLabels, data, M: int):
+def scores(stream: Stream, fitted: dict, val, test, labels: PixelLabels, data, M: int):
     """Pass 2: per fitted probe, confusion matrices (T, L, M, M) on the validation images (noisy
     labels, as in training) and on the test images (clean masks)."""
     is_val = set(val.tolist())
@@ -303,30 +230,3 @@ def _scores(stream: Stream, fitted: dict, val, test, labels: PixelLabels, data, 
                 c = image_confusions(truth, pred, keep, M, inverse.ravel(), len(local))
                 conf[set_name, label][1][local] += c
     return [conf[k][0] for k in fitted], [conf[k][1] for k in fitted]
-
-
-def _write(ctx: Context, task: Task, data, values: dict[str, np.ndarray]) -> None:
-    """The whole (model, sigma) chunk of every segmentation variable: NaN outside the dense sets
-    and the segmentation probes."""
-    spec = ctx.spec
-    lead = (None,) * (len(cube.model_dims(spec)) + 1)  # singleton model, replicate, sigma dims
-    labels = spec.label_noise, spec.seeds
-    region = {}
-    for name, v in values.items():
-        # (layer, T, probe, input[, class]) -> (layer, P, R, probe, input[, class])
-        v = v.reshape(v.shape[0], len(labels[0]), len(labels[1]), *v.shape[2:])
-        region[name] = v[lead]
-    coords = {
-        "sigma": [task.param("sigma")],
-        "layer": spec.cube_layers,
-        "label_noise": spec.label_noise,
-        "seed": spec.seeds,
-        "probe": [p.label for p in spec.probes],
-        "input": spec.inputs,
-        "segment_class": data.mask_classes,
-        **cube.model_sel(spec, task.param("model"), task.param("replicate")),
-    }
-    if spec.bootstrap:
-        coords["bound"], coords["boot"] = list(cube.BOUNDS), np.arange(spec.bootstrap)
-    part = cube.labelled(spec, region, **coords)
-    store.write_region(ctx.path, store.group(task.dataset, "metrics"), part)

@@ -1,0 +1,133 @@
+"""Stage `compare`: the paper's comparisons as paired differences of test accuracy at sigma*, with
+intervals (docs/theory.md §8).
+
+Each comparison is one cell's `best_accuracy` minus another's, in the same replicate and seed:
+clean minus noisy input (Figure 1), a layer minus the raw-input baseline `pixels`, and the
+diffusion model minus each DAE (Figure 7). Every cell of a dataset was scored on the same
+bootstrap resamples of its validation and test samples, so the resampled differences (`*_boot`)
+are paired, and their percentile interval is the difference's (`*_ci`). The ensemble's gain over
+its own best sigma is a difference within one cell, made by the probe stage.
+"""
+
+from __future__ import annotations
+
+from ..spec.kinds import PIXELS
+from ..spec.metrics import CLASSIFICATION
+from .base import PROBE_DIMS, NoParams, Stage, Task, Variable, base, key, with_uncertainty
+
+STAGE = Stage.COMPARE
+CHUNKS: dict[str, int] = {}  # one task writes every comparison of a dataset
+Params = NoParams
+
+
+def _has_inputs(spec) -> bool:
+    return {"clean", "noisy"} <= set(spec.inputs)
+
+
+def _has_pixels(spec) -> bool:
+    return PIXELS in spec.layers and len(spec.layers) > 1
+
+
+def _has_dae(spec) -> bool:
+    kinds = [cfg.kind for _, cfg in spec.model_items()]
+    return "diffusion" in kinds and "dae" in kinds
+
+
+def clean_minus_noisy(spec, acc):
+    """Clean input minus noisy input, in every other coordinate (Figure 1)."""
+    return acc.sel(input="clean", drop=True) - acc.sel(input="noisy", drop=True)
+
+
+def features_minus_pixels(spec, acc):
+    """Each layer minus the raw-input baseline; NaN at the baseline itself."""
+    out = acc - acc.sel(layer=PIXELS, drop=True)
+    return out.where(out.layer != PIXELS)
+
+
+def diffusion_minus_dae(spec, acc):
+    """At each DAE model: the first diffusion model minus it (Figure 7); NaN at other models."""
+    kinds = {name: cfg.kind for name, cfg in spec.model_items()}
+    diffusion = next(name for name, kind in kinds.items() if kind == "diffusion")
+    out = acc.sel(model=diffusion, drop=True) - acc
+    return out.where(out.model.isin([m for m, kind in kinds.items() if kind == "dae"]))
+
+
+# the comparisons this stage makes: (the difference, the dims it has, when it applies, in words)
+DIFFERENCES = {
+    "clean_minus_noisy": (
+        clean_minus_noisy,
+        ("layer", "label_noise", "seed", "probe"),
+        _has_inputs,
+        "clean − noisy input",
+    ),
+    "features_minus_pixels": (
+        features_minus_pixels,
+        PROBE_DIMS,
+        _has_pixels,
+        "features − raw pixels",
+    ),
+    "diffusion_minus_dae": (
+        diffusion_minus_dae,
+        PROBE_DIMS,
+        _has_dae,
+        "diffusion − DAE",
+    ),
+}
+VARIABLES = {
+    n: v
+    for name, (fn, dims, applies, what) in DIFFERENCES.items()
+    for n, v in with_uncertainty(
+        name,
+        Variable(
+            dims,
+            STAGE,
+            CLASSIFICATION,
+            (fn.__doc__ or "").split(";")[0].strip() + " (best_accuracy, paired)",
+            applies=applies,
+            comparison=what,
+        ),
+    ).items()
+}
+
+
+def plan(spec, upstream) -> list[Task]:
+    """One task per dataset, after every probe task of it, when a comparison applies."""
+    from .. import cube
+
+    wanted = cube.wanted(spec)
+    compared = [v for v in DIFFERENCES if v in wanted]
+    if not compared:
+        return []
+    out = []
+    for ds in spec.datasets:
+        deps = tuple(t.key for t in upstream.of(Stage.PROBE, ds.name))
+        k = key("compare", *base(spec, ds), compared, spec.analysis.model_dump(), deps)
+        out.append(Task(STAGE, ds.name, NoParams(), k, deps))
+    return out
+
+
+def run(task: Task, ctx, io) -> None:
+    import xarray as xr
+
+    from .. import cube
+    from ..metrics.uncertainty import interval
+
+    spec = ctx.spec
+    ds = io.metrics(task.dataset)
+    sources = {"": ds["best_accuracy"].load()}  # the point values, and their resamples
+    if spec.bootstrap:
+        sources["_boot"] = ds["best_accuracy_boot"].load()
+    wanted = cube.wanted(spec)
+    out = {}
+    for name, (diff, *_) in DIFFERENCES.items():
+        if name not in wanted:
+            continue
+        for suffix, acc in sources.items():
+            dims = cube.VARIABLES[name + suffix].dims_in(spec)
+            out[name + suffix] = diff(spec, acc).transpose(*dims)
+        if spec.bootstrap:
+            d = out[name]
+            ci = interval(out[f"{name}_boot"].values, spec.analysis.confidence)  # (..., 2)
+            coords = {**{k: d[k] for k in d.dims}, "bound": list(cube.BOUNDS)}
+            out[f"{name}_ci"] = xr.DataArray(ci, dims=(*d.dims, "bound"), coords=coords)
+    io.write(task.dataset, xr.Dataset(out))

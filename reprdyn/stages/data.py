@@ -1,0 +1,58 @@
+"""Stage `data`: store each sample's label and split, and allocate every metric and feature array
+(arrays already there are kept, with what finished tasks wrote into them)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .base import NoParams, Stage, Task, base, key
+
+STAGE = Stage.DATA
+CHUNKS: dict[str, int] = {}
+VARIABLES: dict = {}
+Params = NoParams
+
+
+def plan(spec, upstream) -> list[Task]:
+    out = []
+    for ds in spec.datasets:
+        k = key(
+            "data",
+            *base(spec, ds),
+            spec.model_dump(mode="json", include={"models", "model"}),
+            spec.sigmas,
+            spec.layers,
+            spec.dense,
+            [p.label for p in spec.probes],
+            spec.inputs,
+            spec.metrics,
+            spec.analysis.bootstrap,
+        )
+        out.append(Task(STAGE, ds.name, NoParams(), k))
+    return out
+
+
+def run(task: Task, ctx, io) -> None:
+    import xarray as xr
+
+    from .. import cube
+    from ..caches import check_dense
+    from ..extract import FORWARD_ROWS
+
+    spec, data = ctx.spec, ctx.data.get(task.dataset)
+    coords = {
+        "sample": np.arange(len(data.y)),
+        "label": ("sample", data.y),
+        "split": ("sample", data.split),
+        "class": np.array(data.classes, dtype=object),
+    }
+    io.write_data(task.dataset, xr.Dataset(dict(data.extras), coords=coords, attrs=data.meta))
+    template = cube.template(
+        spec, data.classes, data.mask_classes, data.meta.get("data_range", 2.0)
+    )
+    io.allocate(task.dataset, template, cube.chunks(spec))
+    if spec.dense:
+        check_dense(spec, ctx.models.layer_shapes(task.dataset))
+    for layer, channels in (ctx.models.channels(task.dataset) if spec.pooled else {}).items():
+        template, chunks = cube.features_template(spec, data, channels, FORWARD_ROWS)
+        io.allocate(task.dataset, template, chunks, layer)

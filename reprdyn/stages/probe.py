@@ -1,0 +1,230 @@
+"""Stage `probe`: one classification probe on one layer and input, over the whole sigma x (label
+noise x seed) grid at once, with its selection on validation, test accuracy, ensemble and paired
+bootstrap (the protocol is `reprdyn.probes.protocol`)."""
+
+from __future__ import annotations
+
+from dataclasses import astuple, dataclass
+
+import numpy as np
+
+from ..spec.kinds import PIXELS, replicates
+from ..spec.metrics import CLASSIFICATION
+from ..spec.probes import SEGMENTATION_PROBES
+from .base import PROBE_DIMS, Stage, Task, Variable, base, bootstrapped, key, with_uncertainty
+
+STAGE = Stage.PROBE
+CHUNKS = {"model": 1, "replicate": 1, "layer": 1, "probe": 1, "input": 1}
+
+
+def _v(dims, metrics, description, **kw) -> Variable:
+    return Variable(dims, STAGE, metrics, description, **kw)
+
+
+SIGMA_CURVE = ("sigma", *PROBE_DIMS)
+VARIABLES = {
+    **with_uncertainty(
+        "accuracy",
+        _v(SIGMA_CURVE, CLASSIFICATION, "test accuracy of the probe trained at each sigma"),
+    ),
+    "val_accuracy": _v(
+        SIGMA_CURVE,
+        CLASSIFICATION,
+        "accuracy on the validation split carved from train (used for selection)",
+    ),
+    "best_sigma": _v(PROBE_DIMS, CLASSIFICATION, "sigma with the highest validation accuracy"),
+    **with_uncertainty(
+        "best_accuracy",
+        _v(
+            PROBE_DIMS,
+            CLASSIFICATION,
+            "test accuracy of the single probe at best_sigma (the ensemble's baseline)",
+        ),
+    ),
+    **with_uncertainty(
+        "ensemble_accuracy",
+        _v(
+            PROBE_DIMS,
+            CLASSIFICATION,
+            "test accuracy of soft voting over the ensemble members (see the spec's ensemble)",
+        ),
+    ),
+    **with_uncertainty(
+        "ensemble_gain",
+        _v(
+            PROBE_DIMS,
+            CLASSIFICATION,
+            "ensemble_accuracy - best_accuracy: what soft voting across sigmas adds (Table 1)",
+            comparison="ensemble − best single σ",
+        ),
+    ),
+    "ensemble_members": _v(
+        (*PROBE_DIMS, "member"), CLASSIFICATION, "sigmas in the ensemble (NaN-padded)"
+    ),
+    "sigma_star_freq": _v(
+        SIGMA_CURVE,
+        CLASSIFICATION,
+        "share of bootstrap resamples of the validation split whose choice of sigma* is this sigma",
+        applies=bootstrapped,
+    ),
+    "class_accuracy": _v((*SIGMA_CURVE, "class"), ("class_accuracy",), "per-class test accuracy"),
+    "peak_sigma": _v(
+        PROBE_DIMS,
+        ("unimodality",),
+        "sigma of the test accuracy curve's peak (describes the curve; best_sigma is chosen)",
+    ),
+    "rise": _v(PROBE_DIMS, ("unimodality",), "accuracy at the peak minus at the lowest sigma"),
+    "fall": _v(PROBE_DIMS, ("unimodality",), "accuracy at the peak minus at the highest sigma"),
+    "unimodal": _v(
+        PROBE_DIMS,
+        ("unimodality",),
+        "1 when the curve rises to an interior peak and falls, within the tolerance attribute, "
+        "else 0",
+    ),
+    "unimodal_prob": _v(
+        PROBE_DIMS,
+        ("unimodality",),
+        "share of bootstrap resamples of the test split in which the accuracy curve is unimodal",
+        applies=bootstrapped,
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Params:
+    model: str
+    replicate: int | str  # "all": the raw-input baseline, the same for every replicate
+    layer: str
+    input: str
+    probe: str
+
+
+def plan(spec, upstream) -> list[Task]:
+    """One task per (model, replicate, layer, input, classification probe); the raw-input
+    baseline `pixels` needs no features and serves every replicate of a model at once."""
+    if not set(CLASSIFICATION) & set(spec.metrics):
+        return []
+    protocol = (
+        spec.sigmas,
+        spec.label_noise,
+        spec.label_noise_kind,
+        spec.seeds,
+        spec.val_fraction,
+        spec.ensemble.model_dump(),
+        "unimodality" in spec.metrics,
+        spec.analysis.tolerance,
+        spec.analysis.bootstrap,
+        spec.analysis.confidence,
+        spec.analysis.seed,
+    )
+    out = []
+    for ds in spec.datasets:
+        (data,) = upstream.of(Stage.DATA, ds.name)
+        for name, cfg in spec.model_items():
+            for probe in spec.probes:
+                if probe.kind in SEGMENTATION_PROBES:
+                    continue  # the segment stage fits those
+                for layer in spec.probe_layers(probe):
+                    for r in range(replicates(cfg)) if layer != PIXELS else ["all"]:
+                        mine = upstream.of(Stage.FEATURES, ds.name, model=name, replicate=r)
+                        deps = tuple(f.key for f in mine) if layer != PIXELS else (data.key,)
+                        for inp in spec.inputs:
+                            p = Params(name, r, layer, inp, probe.label)
+                            pairs = tuple(
+                                zip(("model", "replicate", "layer", "input", "probe"), astuple(p))
+                            )
+                            k = key(
+                                "probe",
+                                *base(spec, ds),
+                                pairs,
+                                probe.model_dump(mode="json"),
+                                protocol,
+                                deps,
+                            )
+                            out.append(Task(STAGE, ds.name, p, k, deps))
+    return out
+
+
+def run(task: Task, ctx, io) -> None:
+    from ..probes import make_probe
+    from ..probes.protocol import broadcast, noisy_labels, outcome, pixel_stack, val_split
+    from ..seeds import derive_seed
+
+    spec, data, p = ctx.spec, ctx.data.get(task.dataset), task.params
+    if p.layer == PIXELS:
+        X = pixel_stack(
+            spec, task.dataset, p.model, ctx.models.inputs(p.model, task.dataset), p.input
+        )
+    else:
+        where = {"input": p.input, "replicate": p.replicate}
+        X = io.features(task.dataset, p.layer).sel({**where, **_model(spec, p.model)}).values
+    train, test = np.flatnonzero(data.split == "train"), np.flatnonzero(data.split == "test")
+    fit, hold = val_split(spec, task.dataset, data.y[train])
+    Y = noisy_labels(spec, task.dataset, data.y[train], data.n_classes)  # (T, n_train)
+    probe_seed = derive_seed(spec.seed, task.dataset, p.model, p.layer, p.input, p.probe)
+    cfg = next(q for q in spec.probes if q.label == p.probe)
+    probe = make_probe(cfg, data.n_classes, ctx.device, probe_seed)
+    # every (sigma, label noise, seed) fit draws from its own coordinates, never from its place
+    # in the grid; the clean pixel baseline is one fit that serves every sigma
+    one = p.layer == PIXELS and p.input != "noisy"
+    at = ["pixels"] if one else [repr(float(s)) for s in spec.sigmas]
+    cells = [
+        [
+            derive_seed(probe_seed, s, repr(float(q)), r)
+            for q in spec.label_noise
+            for r in spec.seeds
+        ]
+        for s in at
+    ]
+    probe.fit(X[:, train[fit]], Y[:, fit], X_val=X[:, train[hold]], Y_val=Y[:, hold], seeds=cells)
+    S = len(spec.sigmas)
+    val_pred = broadcast(probe.predict(X[:, train[hold]]).cpu().numpy(), S)  # (S, T, n_val)
+    logits = broadcast(probe.decision_function(X[:, test]).cpu().numpy(), S)  # (S, T, m, K)
+    hits = val_pred == Y[None, :, hold]
+    values = outcome(spec, task.dataset, hits, logits, data.y[test], data.n_classes)
+    reps = (
+        list(range(replicates(ctx.models.cfg(p.model)))) if p.replicate == "all" else [p.replicate]
+    )
+    io.write(task.dataset, _region(spec, p, values, reps))
+
+
+def _model(spec, model: str) -> dict:
+    return {"model": model} if spec.multi_model else {}
+
+
+def _region(spec, p: Params, values: dict, reps: list) -> object:
+    """The task's region of the cube: every variable over its dims, the target axis T split into
+    (label_noise, seed), `reps` replicates holding the same values."""
+    from .. import cube
+
+    region = {name: _on_grid(spec, x, name, len(reps)) for name, x in values.items()}
+    coords = {
+        "layer": [p.layer],
+        "probe": [p.probe],
+        "input": [p.input],
+        "sigma": spec.sigmas,
+        "label_noise": spec.label_noise,
+        "seed": spec.seeds,
+        **cube.model_sel(spec, p.model, reps),
+    }
+    if spec.bootstrap:
+        coords["bound"], coords["boot"] = list(cube.BOUNDS), np.arange(spec.bootstrap)
+    return cube.labelled(spec, region, **coords)
+
+
+def _on_grid(spec, x: np.ndarray, name: str, reps: int = 1) -> np.ndarray:
+    """An array over the flat target axis T = label_noise x seed, as its variable's dims in one
+    probe task's region: singleton model / layer / probe / input, `reps` replicates (the same
+    values in each), T split into (label_noise, seed)."""
+    from .. import cube
+
+    # (sigma?, layer, label_noise, seed, probe, input, member? / class? / bound? / boot?)
+    dims = VARIABLES[name].dims
+    before = 1 if dims[0] == "sigma" else 0
+    P, R = len(spec.label_noise), len(spec.seeds)
+    x = x.reshape(*x.shape[:before], P, R, *x.shape[before + 1 :])  # (sigma?, P, R, rest?)
+    x = np.expand_dims(x, before)  # the layer
+    x = np.expand_dims(x, (before + 3, before + 4))  # the probe and the input
+    lead = len(cube.model_dims(spec))
+    x = x.reshape((1,) * lead + x.shape)  # (model?, replicate, ...)
+    return np.repeat(x, reps, axis=lead - 1) if reps > 1 else x

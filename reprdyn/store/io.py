@@ -1,0 +1,52 @@
+"""The store as the stages see it: what upstream tasks wrote, and one task's region to write.
+
+A stage never opens zarr by path: the runner (or a Dask worker) hands every task a `StoreIO`, which
+knows the layout. Reads are lazy; writes go to the task's own chunks.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .layout import RowWriter, allocate, group, write_region
+from .results import open_group
+
+if TYPE_CHECKING:
+    import xarray as xr
+
+
+class StoreIO:
+    def __init__(self, path):
+        self.path = str(path)
+
+    def metrics(self, dataset: str) -> xr.Dataset:
+        """A dataset's metric cube, lazily."""
+        return open_group(self.path, group(dataset, "metrics"))
+
+    def features(self, dataset: str, layer: str) -> xr.DataArray:
+        """One layer's pooled features ([model,] replicate, sigma, input, sample, channel),
+        lazily."""
+        return open_group(self.path, group(dataset, "features", layer))["features"]
+
+    def write(self, dataset: str, part: xr.Dataset) -> None:
+        """A region of a dataset's metric cube, placed by its coordinates."""
+        write_region(self.path, group(dataset, "metrics"), part)
+
+    def rows(self, dataset: str, layer: str, at: tuple) -> RowWriter:
+        """A writer of (B, C) feature rows into one (model, replicate, sigma, input) of a layer."""
+        import zarr
+
+        array = zarr.open_array(
+            f"{self.path}/{group(dataset, 'features', layer)}/features", mode="r+"
+        )
+        return RowWriter(array, at, array.chunks[-2])
+
+    def write_data(self, dataset: str, ds: xr.Dataset) -> None:
+        """A dataset's per-sample labels and splits (and its data extras)."""
+        ds.to_zarr(self.path, group=group(dataset, "data"), mode="w", consolidated=False)
+
+    def allocate(self, dataset: str, template: xr.Dataset, chunks: dict, layer: str | None = None):
+        """The NaN-filled arrays of a dataset's metric cube, or of one layer's features; arrays
+        already there are kept."""
+        part = ("features", layer) if layer else ("metrics", None)
+        allocate(self.path, group(dataset, *part), template, chunks)

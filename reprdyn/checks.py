@@ -16,8 +16,7 @@ from __future__ import annotations
 
 import importlib.util
 
-from .errors import did_you_mean
-from .spec.kinds import PIXELS, TRAINABLE
+from .spec.kinds import TRAINABLE
 
 Problem = tuple[tuple, str]
 
@@ -110,38 +109,23 @@ def _shape_mismatches(spec, shapes: dict[str, tuple]) -> list[Problem]:
 
 
 def _layers(spec, shapes: dict[str, tuple]) -> list[Problem]:
-    """Layers no trainable model has, found by building the untrained networks on a dummy batch."""
+    """Layers no trainable model has, from untrained builds on the meta device (the one layer
+    resolver, `reprdyn.models.layers`, says what is wrong)."""
     trainable = [(name, cfg) for name, cfg in spec.model_items() if cfg.kind in TRAINABLE]
     if not trainable:
         return []
-    from .extract import network_layers  # torch, only for specs that train a network
+    import torch  # only for specs that train a network
 
-    found = []
+    from .extract import layer_shapes
+    from .models import layers
+    from .models.build import untrained_denoiser
+
+    found, known = [], {}
+    shape = shapes[spec.datasets[0].name]
     for name, cfg in trainable:
-        loc = ("models", name) if name else ("model",)
+        x = torch.zeros(2, *shape, device="meta")
         try:
-            known = network_layers(cfg, shapes[spec.datasets[0].name], spec.sigmas[0]) + [PIXELS]
+            known[name] = layer_shapes(untrained_denoiser(cfg, shape), x, spec.sigmas[0])
         except ValueError as e:  # the network cannot take this data (a U-Net on vectors, odd sizes)
-            found.append(((*loc, "network"), str(e)))
-            continue
-        where = f"model {name!r}" if name else f"this {cfg.network.kind} model"
-        found += [
-            (
-                ("layers", i),
-                f"unknown layer {layer!r} for {where}{did_you_mean(layer, known, 0.5)} (valid: "
-                f"{', '.join(known)}; see `reprdyn layers`)",
-            )
-            for i, layer in enumerate(spec.layers)
-            if layer not in known
-        ]
-        found += [
-            (
-                ("dense", dense_set, i),
-                f"unknown layer {layer!r} for {where}{did_you_mean(layer, known, 0.5)} (valid: "
-                f"{', '.join(known)}; see `reprdyn layers`)",
-            )
-            for dense_set, members in (spec.dense or {}).items()
-            for i, layer in enumerate(members)
-            if layer not in known
-        ]
-    return found
+            found.append(((("models", name) if name else ("model",)) + ("network",), str(e)))
+    return found + layers.problems(spec, known)

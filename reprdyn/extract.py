@@ -178,14 +178,6 @@ def layer_shapes(net: nn.Module, x: torch.Tensor, sigma: float) -> dict[str, tup
     return {**{n: shapes[n] for n in names}, OUTPUT: tuple(out.shape[1:])}
 
 
-def network_layers(cfg, shape: tuple[int, ...], sigma: float) -> list[str]:
-    """Hookable layer names of a trainable model block, from an untrained build on a dummy batch."""
-    from .models.build import untrained_denoiser
-
-    x = torch.zeros(2, *shape, device="meta")  # shapes only: nothing is allocated
-    return list(layer_shapes(untrained_denoiser(cfg, shape), x, sigma))
-
-
 def hookable_layers(net: nn.Module) -> list[str]:
     """Named submodules (and `output`); containers that never run are listed by `layer_shapes`
     only."""

@@ -22,17 +22,16 @@ from .executors import get_executor
 from .plan import Task, plan
 from .spec import Spec, canonical, resolved, spec_hash, to_yaml
 from .store import (
+    Ledger,
     StoreLock,
     check_destination,
     consolidate,
     create,
     done_keys,
-    mark_done,
+    pending,
     provenance,
     read_attrs,
-    record_failures,
     update_attrs,
-    write_plan,
 )
 from .summary import SummaryRow, summarize
 from .sweep import layout as sweep_layout
@@ -134,40 +133,24 @@ def _run_one(
             lock.discard_if_new()  # bad input touches no store: a folder made for it goes
             raise
         create(path, prov, fresh=force)
-        tasks = plan(spec)
-        write_plan(path, tasks)
-        todo = pending(tasks, done_keys(path))
+        ledger = Ledger(path)
+        todo = ledger.begin(plan(spec))
         if hooks.plan:
             hooks.plan(todo)
-        failures: list[dict] = []
 
         def finished(task: Task) -> None:
-            mark_done(path, task.key, task.label)
+            ledger.done(task)
             if hooks.done:
                 hooks.done(task)
 
-        def failed(task: Task, error: str) -> None:
-            failures.append({"key": task.key, "task": task.label, "error": error})
-
-        executor = "dask" if dask else spec.compute.executor
-        get_executor(executor)(todo, ctx, hooks.start, finished, failed, address=dask)
-        record_failures(path, failures)
+        executor = get_executor("dask" if dask else spec.compute.executor)
+        executor(todo, ctx, hooks.start, finished, ledger.failed, address=dask)
+        ledger.end()
         consolidate(path)
-        data_failed = any(f["task"].startswith("data ") for f in failures)
-        summary = summarize(path) if not data_failed else []
-    if failures:
-        raise TasksFailed(failures, summary)
+        summary = summarize(path) if not ledger.data_failed else []
+    if ledger.failures:
+        raise TasksFailed(ledger.failures, summary)
     return summary
-
-
-def pending(tasks: list[Task], done: set[str]) -> list[Task]:
-    """The tasks to run: those not done, and every task downstream of one (tasks come in
-    dependency order), so redoing a task always redoes what was computed from it."""
-    todo: set[str] = set()
-    for t in tasks:
-        if t.key not in done or todo & set(t.deps):
-            todo.add(t.key)
-    return [t for t in tasks if t.key in todo]
 
 
 def _run_sweep(

@@ -229,7 +229,7 @@ def test_dit_adds_noise_to_latents_pools_tokens_and_uses_the_null_class(tmp_path
     from reprdyn.caches import Context
 
     ctx = Context.create(spec).models
-    net = ctx.pretrained("").denoiser
+    net = ctx.denoiser("", "img", 0)
     assert net.net.class_label == 10  # num_embeds_ada_norm: the null class
     vae_ = diffusers.AutoencoderKL.from_pretrained(repos / "dit/vae")
     with torch.no_grad():

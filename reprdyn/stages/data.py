@@ -36,8 +36,8 @@ def run(task: Task, ctx, io) -> None:
     import xarray as xr
 
     from .. import cube
-    from ..caches import check_dense
     from ..extract import FORWARD_ROWS
+    from ..models import layers
 
     spec, data = ctx.spec, ctx.data.get(task.dataset)
     coords = {
@@ -52,7 +52,7 @@ def run(task: Task, ctx, io) -> None:
     )
     io.allocate(task.dataset, template, cube.chunks(spec))
     if spec.dense:
-        check_dense(spec, ctx.models.layer_shapes(task.dataset))
+        layers.check(spec, ctx.models.layer_shapes(task.dataset))
     for layer, channels in (ctx.models.channels(task.dataset) if spec.pooled else {}).items():
         template, chunks = cube.features_template(spec, data, channels, FORWARD_ROWS)
         io.allocate(task.dataset, template, chunks, layer)

@@ -143,3 +143,43 @@ def write_manifest(path: str | Path, rows: list[dict]) -> None:
     tmp = Path(path) / (MANIFEST + ".tmp")
     tmp.write_text("".join(json.dumps(r) + "\n" for r in rows))
     tmp.replace(Path(path) / MANIFEST)
+
+
+def pending(tasks, done: set[str]) -> list:
+    """The tasks to run: those not done, and every task downstream of one (tasks come in
+    dependency order), so redoing a task always redoes what was computed from it."""
+    todo: set[str] = set()
+    for t in tasks:
+        if t.key not in done or todo & set(t.deps):
+            todo.add(t.key)
+    return [t for t in tasks if t.key in todo]
+
+
+class Ledger:
+    """One run's bookkeeping in a store: the plan it writes, the tasks left to do, each finished
+    task appended to the manifest, the failures recorded at the end."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.failures: list[dict] = []
+
+    def begin(self, tasks: list) -> list:
+        """Record the plan; return the tasks left to run (not done, or downstream of one)."""
+        write_plan(self.path, tasks)
+        return pending(tasks, done_keys(self.path))
+
+    def done(self, task) -> None:
+        mark_done(self.path, task.key, task.label)
+
+    def failed(self, task, error: str) -> None:
+        self.failures.append(
+            {"key": task.key, "task": task.label, "stage": str(task.stage), "error": error}
+        )
+
+    def end(self) -> None:
+        record_failures(self.path, self.failures)
+
+    @property
+    def data_failed(self) -> bool:
+        """Whether a data task failed (then there is no cube to summarise)."""
+        return any(f["stage"] == "data" for f in self.failures)

@@ -17,69 +17,18 @@ import numpy as np
 from .cube import VARIABLES
 from .errors import QueryError, StoreError, did_you_mean
 from .reader import Cube, CubeStore
-
-
-def parse_sel(items: list[str]) -> list[tuple[str, str]]:
-    out = []
-    for item in items:
-        dim, eq, value = item.partition("=")
-        if not eq or not dim.strip() or not value.strip():
-            raise QueryError(
-                f"--sel {item!r}: expected DIM=VALUE, for example sigma=0.5 or layer=output"
-            )
-        out.append((dim.strip(), value.strip()))
-    return out
+from .selection import parse, pick
 
 
 def _select(cube: Cube, dim: str, raw: str, notes: list[str]) -> Cube:
-    """The cube at one value of `dim` (kept as a dim of length one).
-
-    On a float coordinate the nearest grid value is taken, and `notes` says so when it is not the
-    value asked for; a value beyond the grid's ends by more than one grid step is an error. Other
-    coordinates must hold the value exactly.
-    """
+    """The cube at one value of `dim` (kept as a dim of length one), by `reprdyn.selection`'s
+    rules."""
     if dim not in cube.dims:
         raise QueryError(
             f"--sel {dim}={raw}: {cube.name!r} has no dim {dim!r}; its dims are {list(cube.dims)}"
+            + did_you_mean(dim, cube.dims)
         )
-    coord = cube.coords[dim]
-    if coord.dtype.kind in "fiu":
-        try:
-            value = float(raw)
-        except ValueError:
-            raise QueryError(f"--sel {dim}={raw}: {dim!r} is numeric; give a number") from None
-        if coord.dtype.kind == "f":
-            return cube.take(dim, np.array([_nearest(coord, value, dim, raw, notes)]))
-        hits = np.flatnonzero(coord == value)
-        if not len(hits):
-            raise QueryError(f"--sel {dim}={raw}: no such {dim}; expected one of {coord.tolist()}")
-        return cube.take(dim, hits[:1])
-    values = [str(v) for v in coord]
-    if raw not in values:
-        raise QueryError(
-            f"--sel {dim}={raw}: no such {dim}; expected one of {values}"
-            + did_you_mean(raw, values)
-        )
-    return cube.take(dim, np.array([values.index(raw)]))
-
-
-def _nearest(coord: np.ndarray, value: float, dim: str, raw: str, notes: list[str]) -> int:
-    """Index of the grid value nearest `value`; refuses values more than one grid step beyond
-    either end."""
-    lo, hi = float(coord.min()), float(coord.max())
-    ordered = np.sort(coord)
-    step_lo = ordered[1] - ordered[0] if len(coord) > 1 else max(abs(lo), 1e-12)
-    step_hi = ordered[-1] - ordered[-2] if len(coord) > 1 else max(abs(hi), 1e-12)
-    if value < lo - step_lo or value > hi + step_hi:
-        raise QueryError(
-            f"--sel {dim}={raw}: outside the grid, which runs from {lo:.4g} to {hi:.4g} "
-            f"({len(coord)} values); give a value inside it"
-        )
-    i = int(np.argmin(np.abs(coord - value)))
-    # 0.5 for a grid value stored as 0.49999999999999994
-    if not np.isclose(coord[i], value, rtol=1e-9, atol=0):
-        notes.append(f"--sel {dim}={raw}: took the nearest grid value, {dim}={float(coord[i]):.6g}")
-    return i
+    return cube.take(dim, np.array([pick(cube.coords[dim], dim, raw, cube.dims, notes)]))
 
 
 @dataclass
@@ -138,7 +87,7 @@ def query(
             f"--dataset {dataset}: not in this store; expected one of {store.datasets}"
             + did_you_mean(dataset, store.datasets)
         )
-    pairs, notes, columns = parse_sel(list(sel)), [], None
+    pairs, notes, columns = parse(list(sel)), [], None
     rows: list[tuple] = []
     for name in names:
         cube = store.cube(name, _check_variable(store, name, var))
@@ -148,6 +97,7 @@ def query(
             if dim not in cube.dims:
                 raise QueryError(
                     f"--mean {dim}: {var!r} has no dim {dim!r}; its dims are {list(cube.dims)}"
+                    + did_you_mean(dim, cube.dims)
                 )
             cube = cube.mean(dim)
         columns = ["dataset", *cube.dims, var]
@@ -183,4 +133,4 @@ def _check_variable(store: CubeStore, dataset: str, var: str) -> str:
     )
 
 
-__all__ = ["query", "parse_sel", "QueryError", "StoreError", "Table"]
+__all__ = ["query", "QueryError", "StoreError", "Table"]

@@ -32,7 +32,9 @@ def test_validate_ok_and_errors(small_spec_file, tmp_path):
 
 def test_schema():
     r = invoke("schema")
-    assert r.exit_code == 0 and json.loads(r.stdout)["title"] == "Spec"
+    schema = json.loads(r.stdout)
+    assert r.exit_code == 0 and schema["title"] == "reprdyn spec"
+    assert schema["$schema"].endswith("2020-12/schema")
 
 
 def test_run_plan_ls_query(small_spec_file, tmp_path):
@@ -69,7 +71,7 @@ def test_layers(small_spec_file):
     "args, match",
     [
         (("query", "{store}", "nope"), "unknown variable 'nope'"),
-        (("query", "{store}", "accuracy", "--format", "xml"), "expected one of table, csv, json"),
+        (("query", "{store}", "accuracy", "--format", "xml"), "'xml' is not one of"),
         (("ls", "{tmp}/missing.zarr"), "not a reprdyn store"),
         (("run", "{tmp}/missing.yaml"), "cannot read spec"),
     ],
@@ -122,9 +124,9 @@ layers: [fc2]
 def test_status_json_and_failures(small_spec_file, small_store, tmp_path, monkeypatch):
     r = invoke("status", small_store)
     assert r.exit_code == 0 and "8 done, 0 pending, 0 failed" in r.stdout
-    rows = json.loads(invoke("status", small_store, "--json").stdout)
+    rows = json.loads(invoke("status", small_store, "--format", "json").stdout)
     assert {row["status"] for row in rows} == {"done"}
-    r = invoke("run", small_spec_file, "--store", small_store, "--json")
+    r = invoke("run", small_spec_file, "--store", small_store, "--format", "json")
     assert r.exit_code == 0
     doc = json.loads(r.stdout)  # stdout holds only JSON
     assert doc["failed"] == [] and doc["summary"][0]["dataset"] == "toy"
@@ -170,7 +172,7 @@ def test_spec_from_store_reruns_to_the_same_cube(small_store, tmp_path):
     )
     r = invoke("diff", small_store, tmp_path / "again.zarr")
     assert r.exit_code == 0 and "no differences" in r.stdout
-    d = json.loads(invoke("diff", small_store, tmp_path / "again.zarr", "--json").stdout)
+    d = json.loads(invoke("diff", small_store, tmp_path / "again.zarr", "--format", "json").stdout)
     assert d["fields"] == [] and all(m["max_abs_diff"] == 0 for m in d["metrics"]) and d["metrics"]
 
 
@@ -290,11 +292,11 @@ def test_a_copied_spec_folder_with_relative_data_still_runs(tmp_path, monkeypatc
 def test_progress_bars_know_their_totals():
     """On a terminal each stage's bar is created with its number of tasks (sweep points add theirs),
     so the bar shows n/N and an ETA."""
-    from reprdyn.cli import _progress, _Reporter
+    from reprdyn.cli.output import Reporter, progress_bars
     from reprdyn.plan import Task
 
-    rep = _Reporter()
-    rep.live, rep.progress = True, _progress()
+    rep = Reporter()
+    rep.live, rep.progress = True, progress_bars()
     rep.plan([Task("features", "d", key=str(i)) for i in range(5)] + [Task("probe", "d", key="p")])
     rep.plan([Task("features", "d", key="x")])
     totals = {t.description: t.total for t in rep.progress.tasks}

@@ -63,8 +63,8 @@ def test_checks_stage_builds_trainable_networks_only_when_asked():
     assert "torch" in loaded_after(f"import reprdyn; reprdyn.load_spec({spec!r})")
 
 
-def test_cli_figure_names_match_the_figures():
-    from reprdyn.cli import FIGURE_NAMES
+def test_figure_names_are_declared_once():
+    from reprdyn.figures import FIGURES as NAMES
     from reprdyn.plot import FIGURES
 
-    assert FIGURE_NAMES == tuple(FIGURES)
+    assert tuple(NAMES) == tuple(FIGURES) and all(callable(f) for f in FIGURES.values())

@@ -143,7 +143,7 @@ def test_run_summary_and_report_show_segmentation(seg_run):
 
     spec, path = seg_run
     spec_file = path.parent / "seg.yaml"
-    out = CliRunner().invoke(app, ["run", str(spec_file), "--store", str(path), "--json"])
+    out = CliRunner().invoke(app, ["run", str(spec_file), "--store", str(path), "--format", "json"])
     assert out.exit_code == 0, out.output
     rows = json.loads(out.stdout)["segmentation"]
     assert len(rows) == 2 * 2 * 2  # dense sets x inputs x probes

@@ -1,0 +1,57 @@
+"""The Typer app, its consoles and its one log format."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+app = typer.Typer(
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="Representation dynamics of diffusion models: specs -> tasks -> zarr cubes -> queries.",
+)
+out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 200)
+err = Console(stderr=True, soft_wrap=True, width=None if sys.stderr.isatty() else 120)
+LOG_FORMAT, LOG_TIME = "%(asctime)s %(message)s", "%H:%M:%S"  # every line on stderr
+
+
+class _ToConsole(logging.Handler):
+    """Log records as plain lines on the error console (a live progress bar stays below them)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        err.print(self.format(record), markup=False, highlight=False)
+
+
+def log_line(message: str) -> None:
+    """One line on stderr in the log's format (the run's progress when stderr is not a
+    terminal)."""
+    logging.getLogger("reprdyn").info(message)
+
+
+def _version(value: bool) -> None:
+    if value:
+        from .. import __version__
+
+        print(f"reprdyn {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _setup(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="print the version"),
+    ] = False,
+) -> None:
+    """Representation dynamics of diffusion models: specs -> tasks -> zarr cubes -> queries."""
+    log = logging.getLogger("reprdyn")
+    if not log.handlers:
+        handler = _ToConsole()
+        handler.setFormatter(logging.Formatter(LOG_FORMAT, LOG_TIME))
+        log.addHandler(handler)
+        log.setLevel(logging.INFO)
+        log.propagate = False

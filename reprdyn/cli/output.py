@@ -1,0 +1,177 @@
+"""What commands print: tables (cells shown as they are, never as Rich markup), the run summary,
+and the run's progress (bars on a terminal; log lines with counts and an ETA otherwise)."""
+
+from __future__ import annotations
+
+import math
+import time
+
+from rich.markup import escape
+from rich.table import Table
+
+from .app import err, log_line, out
+
+SUMMARY_TITLE = (
+    "summary at the lowest label noise: σ* is chosen on validation ([spread]: where resampling "
+    "moves it); acc@σ*, the ensemble and its gain are test accuracy, means over replicates and "
+    "seeds; the test-curve peak only describes the curve"
+)
+SEGMENTATION_TITLE = (
+    "segmentation at the lowest label noise: σ* is chosen on validation mIoU; mIoU@σ* is test mIoU "
+    "(mean over replicates and seeds); the test-curve peak only describes the curve"
+)
+COMPARISON_TITLE = (
+    "paired differences at the lowest label noise: '> 0' or '< 0' where the interval excludes 0"
+)
+
+
+def row(table: Table, *cells) -> None:
+    """Add a row whose text is shown as it is: `[n_train=8]` is a sweep point, not Rich markup."""
+    table.add_row(*(escape(c) if isinstance(c, str) else c for c in cells))
+
+
+def fmt(v) -> str:
+    if isinstance(v, float):
+        return f"{v:.4g}" if math.isfinite(v) else "–"
+    return str(v)
+
+
+def table(title: str | None, header: list[str], rows: list[list], right: int | None = None):
+    """Print a table; columns from `right` on are right-aligned."""
+    t = Table(title=escape(title) if title else None)
+    for i, col in enumerate(header):
+        t.add_column(escape(col), justify="right" if right is not None and i >= right else "left")
+    for r in rows:
+        row(t, *(fmt(c) if not isinstance(c, str) else c for c in r))
+    out.print(t)
+
+
+def summary(path: str, rows: list, seg: list, diffs: list) -> None:
+    """The run summary: the accuracy table, segmentation, the paired differences, what the
+    intervals cover, and where the store is."""
+    from ..summary import (
+        ACCURACY_COLUMNS,
+        COMPARISON_COLUMNS,
+        SEGMENTATION_COLUMNS,
+        as_cells,
+        interval_note,
+        lead_columns,
+        store_settings,
+    )
+
+    confidence, resamples = store_settings(path)
+    for title, these, columns, layer in (
+        (SUMMARY_TITLE, rows, ACCURACY_COLUMNS, "layer"),
+        (SEGMENTATION_TITLE, seg, SEGMENTATION_COLUMNS, "dense set"),
+        (COMPARISON_TITLE, diffs, COMPARISON_COLUMNS, "layer"),
+    ):
+        if these:
+            header, body = as_cells(these, columns, layer)
+            table(title, header, body, right=len(lead_columns(these, layer)))
+    if rows or seg:
+        out.print(interval_note(rows or seg, confidence, resamples), highlight=False)
+    out.print(f"store: {path}", highlight=False)
+    what = "accuracy" if rows or not seg else "miou"
+    out.print(f"query: reprdyn query {path} {what} --format csv", highlight=False)
+
+
+def _eta(done: int, total: int, started: float) -> str:
+    if not done or done >= total:
+        return ""
+    left = (time.monotonic() - started) / done * (total - done)
+    return f", ETA {int(left // 60)}m{int(left % 60):02d}s"
+
+
+class Reporter:
+    """Progress per stage: rich bars with totals and ETA on a terminal; otherwise log lines that
+    count the tasks and estimate what is left."""
+
+    def __init__(self):
+        self.live = err.is_terminal
+        self.progress = progress_bars() if self.live else None
+        self.bars: dict[str, int] = {}
+        self.train = train_bar(self.progress) if self.live else None
+        self.total, self.finished, self.started = 0, 0, time.monotonic()
+
+    def __enter__(self) -> Reporter:
+        if self.progress:
+            self.progress.__enter__()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.progress:
+            self.progress.__exit__(*exc)
+
+    def plan(self, tasks) -> None:
+        """The tasks about to run: each stage's bar gets its total (sweep points add to it)."""
+        counts: dict[str, int] = {}
+        for t in tasks:
+            counts[str(t.stage)] = counts.get(str(t.stage), 0) + 1
+        self.total += len(tasks)
+        if not self.live:
+            log_line(
+                f"{len(tasks)} task(s) to run: " + ", ".join(f"{n} {s}" for s, n in counts.items())
+            )
+            return
+        for stage, n in counts.items():
+            if stage in self.bars:
+                bar = self.bars[stage]
+                self.progress.update(bar, total=self.progress.tasks[bar].total + n)
+            else:
+                self.bars[stage] = self.progress.add_task(stage, total=n)
+
+    def start(self, task) -> None:
+        if not self.live:
+            log_line(f"start {task.label}")
+        elif str(task.stage) not in self.bars:
+            self.bars[str(task.stage)] = self.progress.add_task(str(task.stage), total=None)
+
+    def done(self, task) -> None:
+        self.finished += 1
+        if self.live:
+            self.progress.advance(self.bars[str(task.stage)])
+        else:
+            eta = _eta(self.finished, self.total, self.started)
+            log_line(f"done  {task.label} ({self.finished}/{self.total}{eta})")
+
+    def wait(self, message: str) -> None:
+        log_line(message)
+
+    def train_step(self, label: str, i: int, total: int, loss: float) -> None:
+        if self.live:
+            self.train(label, i, total, loss)
+        elif i == total or i % max(total // 10, 1) == 0:
+            log_line(f"train {label}: step {i}/{total} loss {loss:.4g}")
+
+
+def train_bar(progress):
+    """A progress callback that shows the running training loss on its own bar."""
+    state: dict[str, int] = {}
+
+    def step(label: str, i: int, total: int, loss: float) -> None:
+        if label not in state:
+            state[label] = progress.add_task(label, total=total)
+        progress.update(state[label], completed=i, description=f"{label} loss {loss:.4g}")
+
+    return step
+
+
+def progress_bars():
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        transient=False,
+    )

@@ -1,0 +1,150 @@
+"""Commands about specs: validate, schema, init, plan, layers, train."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ..errors import SpecError
+from ..templates import TEMPLATES, InitError
+from .app import app, err, out
+from .errors import UserError, fail, handled, load
+from .options import SetOpt, SpecArg, TrustOpt
+from .output import fmt, progress_bars, table, train_bar
+
+
+@app.command()
+@handled
+def validate(
+    specs: Annotated[list[Path], typer.Argument(metavar="SPEC...", help="spec files")],
+    set_: SetOpt = [],
+    trust: TrustOpt = False,
+):
+    """Check specs; report every error at once as file:line:col: field: message."""
+    from ..spec import load_spec
+
+    problems = []
+    for path in specs:
+        try:
+            load_spec(path, set_, trust)
+            err.print(f"{path}: ok", highlight=False)
+        except SpecError as e:
+            problems += [str(i) for i in e.issues]
+    if problems:
+        fail(problems)
+
+
+@app.command()
+@handled
+def schema():
+    """Print the JSON Schema of a spec (draft 2020-12, for editors and validators)."""
+    from ..spec.jsonschema import export
+
+    sys.stdout.write(json.dumps(export(), indent=2) + "\n")
+
+
+@app.command()
+@handled
+def init(
+    path: Annotated[
+        Path | None,
+        typer.Argument(help="the spec file (or folder) to write; default <template>.yaml here"),
+    ] = None,
+    template: Annotated[
+        str, typer.Option("--template", "-t", help=f"one of: {', '.join(TEMPLATES)}")
+    ] = "molrg-theory",
+    list_: Annotated[bool, typer.Option("--list", help="list the templates and exit")] = False,
+    force: Annotated[bool, typer.Option("--force", help="overwrite an existing spec file")] = False,
+):
+    """Write a commented starter spec, with the JSON Schema line editors use for completion."""
+    if list_:
+        width = max(map(len, TEMPLATES))
+        for name, what in TEMPLATES.items():
+            out.print(f"{name:{width}}  {what}", highlight=False)
+        return
+    from ..templates import init as init_spec
+
+    try:
+        written = init_spec(template, path, force)
+    except InitError as e:
+        raise UserError(str(e)) from None
+    for f in written:
+        err.print(f"wrote {f}", highlight=False)
+    err.print(f"next: reprdyn validate {written[0]} && reprdyn run {written[0]}", highlight=False)
+
+
+@app.command()
+@handled
+def plan(
+    spec_file: SpecArg,
+    store: Annotated[
+        Path | None, typer.Option(help="store to compare against (default: the spec's)")
+    ] = None,
+    set_: SetOpt = [],
+    trust: TrustOpt = False,
+):
+    """Show the compiled tasks and which of them the store already holds."""
+    spec, _, _ = load(spec_file, set_, trust)
+    from ..runner import plan_status
+
+    rows = plan_status(spec, store)
+    body = [
+        [
+            str(i),
+            str(t.stage),
+            t.dataset,
+            " ".join(f"{k}={fmt(v)}" for k, v in t.items() if v not in ("", None)),
+            t.key,
+            status,
+        ]
+        for i, (t, status) in enumerate(rows)
+    ]
+    table(
+        f"{spec.name}: {len(rows)} tasks",
+        ["#", "stage", "dataset", "params", "key", "status"],
+        body,
+    )
+
+
+@app.command()
+@handled
+def layers(
+    spec_file: SpecArg,
+    match: Annotated[
+        str | None,
+        typer.Option("--match", metavar="PATTERN", help="only layers matching this glob pattern"),
+    ] = None,
+    trust: TrustOpt = False,
+):
+    """List every hookable layer of the model(s) with its output shape (spatial maps are pooled to
+    C)."""
+    import fnmatch
+
+    spec, _, _ = load(spec_file, trust=trust)
+    from ..runner import describe_layers
+
+    for model, shapes in describe_layers(spec).items():
+        names = [x for x in shapes if match is None or fnmatch.fnmatchcase(x, match)]
+        body = [[x, str(shapes[x]), f"(B, {shapes[x][0]})"] for x in names]
+        title = f"layers of {model} (on dataset {spec.datasets[0].name})"
+        table(title, ["layer", "output shape", "probed as"], body)
+
+
+@app.command()
+@handled
+def train(spec_file: SpecArg, trust: TrustOpt = False):
+    """Train every model the spec needs (or find it in the checkpoint cache)."""
+    spec, _, _ = load(spec_file, trust=trust)
+    from ..runner import train as train_spec
+
+    with progress_bars() as progress:
+        done = train_spec(spec, on_train_step=train_bar(progress))
+    if not done:
+        err.print("this spec trains nothing (its model needs no training)")
+    for task, path, trained in done:
+        what = "trained" if trained else "cached"
+        out.print(f"{task.label}: {what} {path}", highlight=False, markup=False)

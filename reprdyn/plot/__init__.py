@@ -1,0 +1,97 @@
+"""Plot stage: publication-quality matplotlib figures read from a store, chosen by name.
+
+The names and what each figure shows are declared once in `reprdyn.figures`; each is drawn by the
+function of that name in `accuracy` or `features`. Every figure takes a store of any shape: sweep
+dims and extra dims become more lines or more panels, and `sel` ("layer=mid", "n_train=1024")
+narrows a store down before drawing (with `--sel`'s one set of rules, `reprdyn.selection`). Legends
+sit outside the axes, so they never cover data; every title names the selection it shows.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import xarray as xr
+
+from ..errors import QueryError
+from ..figures import AT_LOWEST_NOISE
+from ..figures import FIGURES as NAMES
+from ..selection import select
+from ..store import Results
+from . import accuracy, features
+from .style import FORMATS, STYLE, FigureError
+
+FIGURES = {
+    name: getattr(accuracy, name.replace("-", "_"), None)
+    or getattr(features, name.replace("-", "_"))
+    for name in NAMES
+}
+__all__ = ["FIGURES", "FigureError", "STYLE", "figure", "save", "write"]
+
+
+def figure(
+    store: str | Path | Results, name: str, dataset: str | None = None, sel: tuple[str, ...] = ()
+) -> plt.Figure:
+    """Build figure `name` from a store or its open Results (the first dataset unless one is named),
+    after narrowing the store with `sel` items such as "layer=mid"."""
+    if name not in FIGURES:
+        raise FigureError(f"unknown figure {name!r}; expected one of {', '.join(FIGURES)}")
+    res = store if isinstance(store, Results) else Results(store)
+    if not res.datasets:
+        raise FigureError(f"{res.path}: the store holds no results yet; run its spec first")
+    dataset = dataset or res.datasets[0]
+    res._check(dataset)
+    try:
+        ds = select(res[dataset], sel)
+    except QueryError as e:
+        raise FigureError(str(e)) from None
+    with plt.rc_context(STYLE):
+        fig = FIGURES[name](ds, dataset, res.sweep_dims)
+        _name_selection(fig, ds, sel, name in AT_LOWEST_NOISE)
+        return fig
+
+
+def _name_selection(fig: plt.Figure, ds: xr.Dataset, sel, lowest: bool) -> None:
+    """Add what the figure shows to its title: the label-noise level it reads, the --sel items and
+    the replicates averaged."""
+    parts = []
+    if lowest and "label_noise" in ds.dims:
+        parts.append(f"label noise {float(ds.label_noise.min()):g}")
+    parts += [str(item) for item in sel]
+    if "replicate" in ds.dims and ds.sizes["replicate"] > 1:
+        parts.append(f"mean of {ds.sizes['replicate']} replicates")
+    text = "selection: " + ", ".join(parts) if parts else ""
+    title = fig._suptitle.get_text() if fig._suptitle is not None else ""
+    if text:
+        fig.suptitle(f"{title}\n{text}" if title else text, fontsize=9)
+
+
+def _check_format(out: Path) -> None:
+    if out.suffix.lower() not in FORMATS:
+        raise FigureError(
+            f"{out}: unknown figure format {out.suffix!r}; expected one of {', '.join(FORMATS)}"
+        )
+
+
+def save(fig: plt.Figure, out: str | Path) -> Path:
+    """Write a figure as .png (300 dpi), .svg or .pdf, chosen by the file's suffix."""
+    out = Path(out)
+    _check_format(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with plt.rc_context(STYLE):
+        fig.savefig(out)
+    plt.close(fig)
+    return out
+
+
+def write(
+    store: str | Path,
+    name: str,
+    out: str | Path,
+    dataset: str | None = None,
+    sel: tuple[str, ...] = (),
+) -> Path:
+    """`reprdyn plot`: check the format, build figure `name` from the store, write it to `out`."""
+    _check_format(Path(out))
+    return save(figure(store, name, dataset, sel), out)

@@ -1,0 +1,147 @@
+"""What every figure shares: the style, panels, axes, legends, series and interval bands."""
+
+from __future__ import annotations
+
+import itertools
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only; never a window
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import xarray as xr  # noqa: E402
+
+from ..errors import StoreError  # noqa: E402
+from ..metrics.uncertainty import hierarchical  # noqa: E402
+from ..seeds import derive_seed  # noqa: E402
+
+FORMATS = (".png", ".svg", ".pdf")
+STYLE = {
+    "font.size": 8,
+    "axes.labelsize": 9,
+    "axes.titlesize": 9,
+    "legend.fontsize": 7,
+    "xtick.labelsize": 7,
+    "ytick.labelsize": 7,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "lines.linewidth": 1.4,
+    "lines.markersize": 3.5,
+    "figure.dpi": 100,
+    "savefig.dpi": 300,
+    "savefig.bbox": "tight",
+    "pdf.fonttype": 42,
+    "svg.fonttype": "none",
+    "axes.grid": True,
+    "grid.alpha": 0.25,
+}
+PANEL = (3.2, 2.4)  # inches per panel: two fit a column of a two-column paper
+WIDE = (5.0, 2.4)  # a panel with its legend beside it
+NAMED = ("layer", "model", "probe")  # dims whose values label a line by themselves
+
+
+class FigureError(StoreError):
+    """The store lacks what a figure needs; the message says which metric or store to produce."""
+
+
+_METRIC_OF = {"csnr_overall": "csnr", "sw_distance": "sw_distance", "best_accuracy": "accuracy"}
+
+
+def _need(ds: xr.Dataset, var: str, figure: str) -> xr.DataArray:
+    if var not in ds:
+        raise FigureError(
+            f"figure {figure!r} needs the {var!r} variable; add "
+            f"{_METRIC_OF.get(var, var)!r} to the spec's metrics and run it again"
+        )
+    return ds[var]
+
+
+def _with_model(da: xr.DataArray) -> xr.DataArray:
+    return da if "model" in da.dims else da.expand_dims(model=[""])
+
+
+def _panels(n: int, cols: int = 3, panel: tuple[float, float] = PANEL):
+    cols = max(min(cols, n), 1)
+    rows = -(-n // cols)
+    fig, axes = plt.subplots(
+        rows,
+        cols,
+        figsize=(panel[0] * cols, panel[1] * rows),
+        squeeze=False,
+        constrained_layout=True,
+    )
+    for ax in axes.flat[n:]:
+        ax.set_visible(False)
+    return fig, list(axes.flat[:n])
+
+
+def _sigma_axis(ax, sigma: np.ndarray) -> None:
+    positive = sigma[sigma > 0]
+    if len(positive) and (sigma <= 0).any():
+        ax.set_xscale("symlog", linthresh=float(positive.min()))
+    elif len(positive):
+        ax.set_xscale("log")
+    ax.set_xlabel("noise level σ")
+
+
+def _legend(ax) -> None:
+    """The axes' legend outside it, on the right: it never covers a curve."""
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(frameon=False, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0)
+
+
+def _figure_legend(fig, ax) -> None:
+    """One legend for panels that share their series: a row above the panels."""
+    handles, labels = ax.get_legend_handles_labels()
+    if handles:
+        fig.legend(
+            handles, labels, loc="outside upper center", ncols=min(len(labels), 6), frameon=False
+        )
+
+
+def _label(combo: dict) -> str:
+    return ", ".join(str(v) if d in NAMED else f"{d}={v}" for d, v in combo.items())
+
+
+def _series(da: xr.DataArray, keep: tuple[str, ...]):
+    """(label, curve) for every combination of the dims not in `keep` whose values are not all NaN;
+    a dim with one value is left out of the label unless it is the layer."""
+    others = [d for d in da.dims if d not in keep]
+    for combo in itertools.product(*(da[d].values for d in others)):
+        curve = da.sel(dict(zip(others, combo)))
+        if np.isfinite(curve.values).any():
+            shown = {d: v for d, v in zip(others, combo) if len(da[d]) > 1 or d == "layer"}
+            yield _label(shown), curve
+
+
+def _mode(values: np.ndarray) -> float:
+    """The most common finite value (lowest on ties)."""
+    vals, counts = np.unique(values[np.isfinite(values)], return_counts=True)
+    return float(vals[np.argmax(counts)]) if len(vals) else float("nan")
+
+
+def _lowest(da: xr.DataArray) -> xr.DataArray:
+    """The lowest label-noise level, chosen by value; the level stays as a coordinate."""
+    return da.sel(label_noise=float(da.label_noise.min())) if "label_noise" in da.dims else da
+
+
+def _fits(da: xr.DataArray) -> tuple[str, ...]:
+    """The dims a headline averages over: model replicates and seeds."""
+    return tuple(d for d in ("replicate", "seed") if d in da.dims)
+
+
+def _settings(ds: xr.Dataset) -> tuple[float, int]:
+    """(confidence, seed of the hierarchical bootstrap) the cube was made with."""
+    from ..summary import settings
+
+    confidence, _, seed, _ = settings(ds)
+    return confidence, derive_seed(seed, "hierarchical")
+
+
+def _band(boot: xr.DataArray, confidence: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per sigma, the hierarchical interval of the mean over replicates and seeds, from the
+    resamples (sigma, [replicate, seed,] boot)."""
+    vals = boot.transpose("sigma", "replicate", "seed", "boot").values  # (S, R, Sd, B)
+    bounds = np.array([hierarchical(v, confidence, seed)[1:] for v in vals])  # (S, 2)
+    return bounds[:, 0], bounds[:, 1]

@@ -4,7 +4,6 @@ DIR`)."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +25,7 @@ def spec_of(path: str | Path) -> str:
     if "spec_resolved" not in attrs:
         raise StoreError(f"{path}: this store keeps no resolved spec (written by an older reprdyn)")
     where = Path(path).resolve()
-    spec = {**json.loads(attrs["spec_resolved"]), "store": str(where)}
+    spec = {**attrs["spec_resolved"], "store": str(where)}
     head = (
         f"# resolved spec of {where} (spec hash {attrs['spec_hash'][:16]})\n"
         "# `reprdyn run` on this file resumes that store (a finished one has nothing left to "
@@ -40,7 +39,7 @@ def _canonical_of(path: str | Path) -> tuple[dict, bool]:
     """(canonical spec, is a store) for a spec file or a store."""
     p = Path(path)
     if store.read_attrs(p) is not None:
-        return json.loads(store.require_attrs(p)["spec_canonical"]), True
+        return store.require_attrs(p)["spec_canonical"], True
     if p.is_dir():
         raise StoreError(f"{p}: neither a spec file nor a reprdyn store")
     from .spec import canonical, load_spec
@@ -145,7 +144,7 @@ def _entry(path: Path, attrs: dict) -> dict:
         status = "partial"
     return {
         "store": str(path),
-        "name": json.loads(attrs["spec_canonical"]).get("name"),
+        "name": attrs["spec_canonical"].get("name"),
         "spec_hash": attrs["spec_hash"][:12],
         "status": status,
         "created": attrs.get("created"),

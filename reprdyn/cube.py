@@ -27,6 +27,57 @@ CHUNK_OWNER: dict[Stage, dict[str, int]] = {stage.STAGE: stage.CHUNKS for stage 
 # the paired differences the summary and the report show with their intervals: (variable, what)
 COMPARISONS = {n: v.comparison for n, v in VARIABLES.items() if v.comparison}
 
+# every coordinate of the metric, feature and data cubes: (CF long_name, units). sigma is in the
+# units of the data, which every dataset scales to a declared range: so "1", like the shares
+COORDS: dict[str, tuple[str, str]] = {
+    "sigma": ("noise level sigma (standard deviation of the added noise)", "1"),
+    "timestep": ("diffusion timestep of sigma under the model's VP schedule", "1"),
+    "model": ("model name", "1"),
+    "replicate": ("independently trained copy of the model", "1"),
+    "layer": ("layer read, or a dense layer set", "1"),
+    "label_noise": ("share of training labels flipped at random", "1"),
+    "seed": ("seed of the probe's data split and label noise", "1"),
+    "probe": ("probe", "1"),
+    "input": ("input the features were read on (clean or noisy)", "1"),
+    "class": ("class", "1"),
+    "segment_class": ("mask class", "1"),
+    "member": ("ensemble member", "1"),
+    "sigma_ref": ("reference noise level sigma", "1"),
+    "bound": ("interval bound", "1"),
+    "boot": ("bootstrap resample", "1"),
+    "sample": ("sample", "1"),
+    "channel": ("feature channel", "1"),
+    "label": ("class label of the sample", "1"),
+    "split": ("split of the sample (train, val or test)", "1"),
+}
+# arrays of the data group besides the coordinates: (CF long_name, units)
+DATA_VARS = {
+    "U": ("orthonormal basis of each class subspace (MoLRG)", "1"),
+    "features": ("pooled features", "1"),
+}
+
+
+def settings(ds: xr.Dataset, name: str) -> dict:
+    """A cube's `csnr` or `analysis` attribute: an object (stores before format 2: JSON text)."""
+    import json
+
+    value = ds.attrs.get(name, {})
+    return json.loads(value) if isinstance(value, str) else dict(value)
+
+
+def describe(ds: xr.Dataset) -> xr.Dataset:
+    """Give every variable and coordinate its CF `long_name` and `units`, as declared here and by
+    the stages (a variable's longer `description` rides along)."""
+    for name in ds.variables:
+        if name in VARIABLES:
+            v = VARIABLES[name]
+            long, units = v.long_name or name.replace("_", " "), v.units
+            ds[name].attrs["description"] = v.description
+        else:
+            long, units = COORDS.get(name) or DATA_VARS.get(name) or (name.replace("_", " "), "1")
+        ds[name].attrs.update(long_name=long, units=units)
+    return ds
+
 
 def model_sel(spec, model: str, replicate: int | list[int]) -> dict:
     """The `model` and `replicate` coordinates of one model's region."""
@@ -83,18 +134,20 @@ def template(
     size = {k: len(v) for k, v in c.items() if not isinstance(v, tuple)}
     data = {}
     for name in wanted(spec):
-        dims = VARIABLES[name].dims_in(spec)
-        data[name] = dims, np.full([size[d] for d in dims], np.nan)
+        v = VARIABLES[name]
+        shape = [size[d] for d in v.dims_in(spec)]
+        empty = np.zeros(shape, bool) if v.dtype == "bool" else np.full(shape, np.nan, v.dtype)
+        data[name] = v.dims_in(spec), empty
     used = {d for dims, _ in data.values() for d in dims}
     ds = xr.Dataset(
         data, coords={k: c[k] for k in c if k in used or (k == "timestep" and "sigma" in used)}
     )
+    describe(ds)
     for name in ds.data_vars:
-        ds[name].attrs["description"] = VARIABLES[name].description
         if name.endswith("_ci"):
             ds[name].attrs["confidence"] = spec.analysis.confidence
-    ds.attrs["csnr"] = spec.csnr.model_dump_json()
-    ds.attrs["analysis"] = spec.analysis.model_dump_json()  # tolerance, bootstrap, confidence, seed
+    ds.attrs["csnr"] = spec.csnr.model_dump(mode="json")
+    ds.attrs["analysis"] = spec.analysis.model_dump(mode="json")  # tolerance, bootstrap, seed...
     if "unimodal" in ds:
         ds["unimodal"].attrs["tolerance"] = spec.analysis.tolerance
     if "generalization" in ds:
@@ -136,7 +189,7 @@ def features_template(spec, data, channels: int, rows: int) -> tuple[xr.Dataset,
         "split": ("sample", data.split),
     }
     tpl = xr.Dataset({"features": (dims, np.full(shape, np.nan, np.float32))}, coords=coords)
-    return tpl, {
+    return describe(tpl), {
         "features": {
             "model": 1,
             "replicate": 1,
@@ -154,5 +207,9 @@ def labelled(spec, values: dict[str, np.ndarray], **coords) -> xr.Dataset:
     import xarray as xr
 
     return xr.Dataset(
-        {name: (VARIABLES[name].dims_in(spec), v) for name, v in values.items()}, coords=coords
+        {
+            name: (VARIABLES[name].dims_in(spec), np.asarray(v).astype(VARIABLES[name].dtype))
+            for name, v in values.items()
+        },
+        coords=coords,
     )

@@ -9,7 +9,6 @@ is one variable: its dims, one coordinate array per dim, and its values. The Pyt
 from __future__ import annotations
 
 import functools
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -83,7 +82,7 @@ class CubeStore:
     def __init__(self, path: str | Path):
         self.path = Path(path)
         self.attrs = attrs = require_attrs(self.path)
-        self.sweep_dims = json.loads(attrs["sweep"])["dims"] if "sweep" in attrs else []
+        self.sweep_dims = attrs["sweep"]["dims"] if "sweep" in attrs else []
         self.points = [
             (v, CubeStore(p))
             for v, p in sweep_points(attrs, self.path)

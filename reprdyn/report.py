@@ -159,7 +159,7 @@ def build(store: str | Path) -> str:
     path = Path(store)
     res = Results(path)
     a = res.attrs
-    name = json.loads(a["spec_canonical"]).get("name", path.name)
+    name = a["spec_canonical"].get("name", path.name)
     parts = [
         f"<h1>reprdyn report: {_e(name)}</h1>",
         f"<p class='muted'>store {_e(path.resolve())} · created {_e(a.get('created'))} · spec hash "
@@ -191,7 +191,7 @@ def build(store: str | Path) -> str:
         ["store format", f"{a.get('format')} v{a.get('format_version')}"],
     ]
     prov += [[f"version of {k}", v] for k, v in versions.items()]
-    bases = json.loads(a.get("spec_bases") or "{}")
+    bases = a.get("spec_bases") or {}
     parts += [
         "<h2>Provenance</h2>",
         _table(["", ""], prov, left=2),
@@ -204,7 +204,7 @@ def build(store: str | Path) -> str:
         "<h2>Resolved spec</h2>",
         "<p class='muted'>Every default filled in: <code>reprdyn spec STORE</code> prints it, and "
         "running it reproduces this store.</p>",
-        f"<pre>{_e(to_yaml(json.loads(a.get('spec_resolved') or a['spec_canonical'])))}</pre>",
+        f"<pre>{_e(to_yaml(a.get('spec_resolved') or a['spec_canonical']))}</pre>",
     ]
     return (
         "<!doctype html><html lang='en'><head><meta charset='utf-8'><meta name='viewport' "

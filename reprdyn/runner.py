@@ -170,13 +170,9 @@ def _run_sweep(
     """
     pts = sweep_points(spec)
     info = sweep_layout(spec, pts)
-    prov = {**prov, "sweep": json.dumps(info)}
+    prov = {**prov, "sweep": info}
     old = read_attrs(path)
-    grows = (
-        old is not None
-        and "sweep" in old
-        and json.loads(old["sweep"])["identity"] == info["identity"]
-    )
+    grows = old is not None and "sweep" in old and old["sweep"]["identity"] == info["identity"]
     if not grows:
         check_destination(path, prov)
     rows: list[SummaryRow] = []

@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
+from . import cube
 from .cube import COMPARISONS
 from .metrics.uncertainty import central_range, hierarchical, verdict
 from .metrics.unimodal import TOLERANCE, unimodality
@@ -239,7 +240,7 @@ def interval_note(rows: list, confidence: float | None, resamples: int) -> str:
 
 def settings(ds) -> tuple[float, int, int, float]:
     """(confidence, resamples, bootstrap seed, unimodality tolerance) a cube was made with."""
-    a = json.loads(ds.attrs.get("analysis", "{}"))
+    a = cube.settings(ds, "analysis")
     tol = ds["unimodal"].attrs.get("tolerance", TOLERANCE) if "unimodal" in ds else TOLERANCE
     return a.get("confidence", 0.95), a.get("bootstrap", 0), a.get("seed", 0), float(tol)
 

@@ -394,7 +394,7 @@ def test_trusted_python_model_runs(plugin):
     res = reprdyn.open(folder / "s.zarr")
     assert (folder / "plug.imported").exists()
     assert res.features("d", "proj").sizes["channel"] == 12
-    assert json.loads(res.attrs["spec_resolved"])["model"]["file"] == str(folder / "plug.py")
+    assert res.attrs["spec_resolved"]["model"]["file"] == str(folder / "plug.py")
 
 
 def test_python_factory_problems_are_clear(plugin):

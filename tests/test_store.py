@@ -68,10 +68,44 @@ def test_metric_cube_round_trip(small_store, small_spec):
 def test_provenance(small_store, small_spec):
     a = store.open_store(small_store).attrs
     assert a["spec"] == SMALL and a["spec_hash"] == spec_hash(small_spec)
-    assert json.loads(a["spec_canonical"]) == json.loads(
-        json.dumps(canonical(small_spec), sort_keys=True)
-    )
+    assert a["spec_canonical"] == json.loads(json.dumps(canonical(small_spec), sort_keys=True))
     assert a["versions"]["zarr"].startswith("3") and "created" in a and "git_commit" in a
+    # stored as JSON objects, not JSON inside strings (format 2)
+    raw = json.loads((small_store / "zarr.json").read_text())["attributes"]
+    assert raw["format_version"] == 2
+    assert all(isinstance(raw[k], dict) for k in ("spec_canonical", "spec_resolved", "spec_bases"))
+
+
+def test_format_1_stores_still_read(small_store, tmp_path):
+    """Stores written before format 2 kept the spec as JSON text: they read the same."""
+    path = _copy(small_store, tmp_path / "old.zarr")
+    meta = json.loads((path / "zarr.json").read_text())
+    a = meta["attributes"]
+    a["format_version"] = 1
+    for k in ("spec_canonical", "spec_resolved", "spec_bases"):
+        a[k] = json.dumps(a[k], sort_keys=True)
+    (path / "zarr.json").write_text(json.dumps(meta))
+    old, new = store.open_store(path), store.open_store(small_store)
+    assert old.attrs["spec_canonical"] == new.attrs["spec_canonical"]
+    xr.testing.assert_identical(old["toy"], new["toy"])
+
+
+def test_cf_conventions(small_store):
+    """Every variable and coordinate has a long_name and units; coordinates have no fill value;
+    `unimodal` is a boolean."""
+    res = store.open_store(small_store)
+    for ds in (res["toy"], res.features("toy", "output"), res.data("toy")):
+        for name in ds.variables:
+            attrs = ds[name].attrs
+            assert attrs.get("long_name") and attrs.get("units"), name
+    assert res["toy"]["accuracy"].attrs["units"] == "1"
+    assert res["toy"]["unimodal"].dtype == bool
+    for grp in ("datasets/toy/metrics", "datasets/toy/data", "datasets/toy/features/output"):
+        for child in (c for c in (small_store / grp).iterdir() if c.is_dir()):
+            meta = json.loads((child / "zarr.json").read_text())
+            dims = meta.get("dimension_names") or []
+            if dims == [child.name] or child.name in ("label", "split"):
+                assert "_FillValue" not in meta.get("attributes", {}), f"{grp}/{child.name}"
 
 
 def test_refuses_foreign_folder_and_other_spec(tmp_path, small_store):

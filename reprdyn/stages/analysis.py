@@ -23,18 +23,21 @@ VARIABLES = {
         ("sw_distance",),
         "sliced Wasserstein distance between the features at sigma and at sw_reference (test "
         "subset)",
+        long_name="sliced Wasserstein distance to the reference sigma",
     ),
     "sw_reference": Variable(
         ("layer", "input"),
         STAGE,
         ("sw_distance",),
         "the best sigma on validation of the first probe reading the layer (lowest label noise)",
+        long_name="reference sigma of the sliced Wasserstein distance",
     ),
     "cka": Variable(
         ("layer", "input", "sigma", "sigma_ref"),
         STAGE,
         ("cka",),
         "linear CKA between the features at sigma and at sigma_ref (test subset)",
+        long_name="linear CKA",
     ),
 }
 

@@ -125,8 +125,10 @@ class Variable:
     description: str
     per_model: bool = True  # False: a property of the data alone, with no model / replicate dims
     applies: Callable[[object], bool] = always  # whether a spec that asks for it can have it
-    units: str = "1"  # CF units: "1" for shares and ratios
+    units: str = "1"  # CF units: "1" for shares, ratios and data-scaled quantities
     comparison: str | None = None  # a paired difference the summary shows: what it is, in words
+    long_name: str = ""  # CF long_name: a short title (plots use it); the name itself if empty
+    dtype: str = "float64"  # NaN marks a cell no task has written; bool cells are False there
 
     def dims_in(self, spec) -> tuple[str, ...]:
         """The variable's dims in a spec's cube."""
@@ -156,6 +158,7 @@ def with_uncertainty(name: str, v: Variable) -> dict[str, Variable]:
             "cell, so differences between cells are paired)",
             applies=applies,
             units=v.units,
+            long_name=f"{v.long_name or name}, bootstrap resample",
         ),
         f"{name}_ci": Variable(
             (*v.dims, "bound"),
@@ -165,5 +168,6 @@ def with_uncertainty(name: str, v: Variable) -> dict[str, Variable]:
             "samples and the validation choice (docs/theory.md §8)",
             applies=applies,
             units=v.units,
+            long_name=f"{v.long_name or name}, confidence interval",
         ),
     }

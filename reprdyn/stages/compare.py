@@ -85,6 +85,7 @@ VARIABLES = {
             (fn.__doc__ or "").split(";")[0].strip() + " (best_accuracy, paired)",
             applies=applies,
             comparison=what,
+            long_name=f"best accuracy, {what}",
         ),
     ).items()
 }

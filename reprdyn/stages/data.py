@@ -46,7 +46,8 @@ def run(task: Task, ctx, io) -> None:
         "split": ("sample", data.split),
         "class": np.array(data.classes, dtype=object),
     }
-    io.write_data(task.dataset, xr.Dataset(dict(data.extras), coords=coords, attrs=data.meta))
+    extras = xr.Dataset(dict(data.extras), coords=coords, attrs=data.meta)
+    io.write_data(task.dataset, cube.describe(extras))
     template = cube.template(
         spec, data.classes, data.mask_classes, data.meta.get("data_range", 2.0)
     )

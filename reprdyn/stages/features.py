@@ -27,12 +27,14 @@ VARIABLES = {
         ("csnr",),
         "empirical CSNR per class (docs/theory.md §4) on the train split; bases per the `csnr` "
         "attr",
+        long_name="class-specific SNR",
     ),
     "csnr_overall": Variable(
         ("sigma", "layer", "input"),
         STAGE,
         ("csnr",),
         "empirical CSNR over all classes (ratio of means)",
+        long_name="class-specific SNR, all classes",
     ),
     "posterior_mse": Variable(
         ("sigma",),
@@ -40,6 +42,7 @@ VARIABLES = {
         ("posterior_mse",),
         "mean squared error per element of `output` on x0 + sigma eps against the clean x0 (test "
         "split)",
+        long_name="posterior mean squared error",
     ),
     "posterior_psnr": Variable(
         ("sigma",),
@@ -48,6 +51,7 @@ VARIABLES = {
         "10 log10(data_range^2 / posterior_mse), data_range the dataset's declared range (attr; 2 "
         "for data in [-1, 1])",
         units="dB",
+        long_name="posterior PSNR",
     ),
 }
 

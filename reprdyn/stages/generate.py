@@ -23,6 +23,7 @@ VARIABLES = {
         ("generalization",),
         "share of generated samples that are not near-copies of a training sample (d1/d2 >= "
         "threshold)",
+        long_name="generalization score",
     ),
     "sample_distance_ratio": Variable(
         (),
@@ -31,6 +32,7 @@ VARIABLES = {
         "median distance of generated samples to their nearest training sample over that of real "
         "held-out samples: near or below 1, samples lie among the data; above 2, the model has not "
         "learned it and `generalization` is not meaningful",
+        long_name="generated-to-held-out nearest-neighbour distance ratio",
     ),
 }
 

@@ -25,20 +25,32 @@ SIGMA_CURVE = ("sigma", *PROBE_DIMS)
 VARIABLES = {
     **with_uncertainty(
         "accuracy",
-        _v(SIGMA_CURVE, CLASSIFICATION, "test accuracy of the probe trained at each sigma"),
+        _v(
+            SIGMA_CURVE,
+            CLASSIFICATION,
+            "test accuracy of the probe trained at each sigma",
+            long_name="test accuracy",
+        ),
     ),
     "val_accuracy": _v(
         SIGMA_CURVE,
         CLASSIFICATION,
         "accuracy on the validation split carved from train (used for selection)",
+        long_name="validation accuracy",
     ),
-    "best_sigma": _v(PROBE_DIMS, CLASSIFICATION, "sigma with the highest validation accuracy"),
+    "best_sigma": _v(
+        PROBE_DIMS,
+        CLASSIFICATION,
+        "sigma with the highest validation accuracy",
+        long_name="sigma* (chosen on validation)",
+    ),
     **with_uncertainty(
         "best_accuracy",
         _v(
             PROBE_DIMS,
             CLASSIFICATION,
             "test accuracy of the single probe at best_sigma (the ensemble's baseline)",
+            long_name="test accuracy at sigma*",
         ),
     ),
     **with_uncertainty(
@@ -47,6 +59,7 @@ VARIABLES = {
             PROBE_DIMS,
             CLASSIFICATION,
             "test accuracy of soft voting over the ensemble members (see the spec's ensemble)",
+            long_name="ensemble test accuracy",
         ),
     ),
     **with_uncertainty(
@@ -55,36 +68,61 @@ VARIABLES = {
             PROBE_DIMS,
             CLASSIFICATION,
             "ensemble_accuracy - best_accuracy: what soft voting across sigmas adds (Table 1)",
+            long_name="ensemble gain",
             comparison="ensemble − best single σ",
         ),
     ),
     "ensemble_members": _v(
-        (*PROBE_DIMS, "member"), CLASSIFICATION, "sigmas in the ensemble (NaN-padded)"
+        (*PROBE_DIMS, "member"),
+        CLASSIFICATION,
+        "sigmas in the ensemble (NaN-padded)",
+        long_name="ensemble member sigmas",
     ),
     "sigma_star_freq": _v(
         SIGMA_CURVE,
         CLASSIFICATION,
         "share of bootstrap resamples of the validation split whose choice of sigma* is this sigma",
+        long_name="frequency of sigma* under resampling",
         applies=bootstrapped,
     ),
-    "class_accuracy": _v((*SIGMA_CURVE, "class"), ("class_accuracy",), "per-class test accuracy"),
+    "class_accuracy": _v(
+        (*SIGMA_CURVE, "class"),
+        ("class_accuracy",),
+        "per-class test accuracy",
+        long_name="test accuracy per class",
+    ),
     "peak_sigma": _v(
         PROBE_DIMS,
         ("unimodality",),
         "sigma of the test accuracy curve's peak (describes the curve; best_sigma is chosen)",
+        long_name="sigma of the test-accuracy peak",
     ),
-    "rise": _v(PROBE_DIMS, ("unimodality",), "accuracy at the peak minus at the lowest sigma"),
-    "fall": _v(PROBE_DIMS, ("unimodality",), "accuracy at the peak minus at the highest sigma"),
+    "rise": _v(
+        PROBE_DIMS,
+        ("unimodality",),
+        "accuracy at the peak minus at the lowest sigma",
+        long_name="rise to the peak",
+    ),
+    "fall": _v(
+        PROBE_DIMS,
+        ("unimodality",),
+        "accuracy at the peak minus at the highest sigma",
+        long_name="fall after the peak",
+    ),
     "unimodal": _v(
         PROBE_DIMS,
         ("unimodality",),
-        "1 when the curve rises to an interior peak and falls, within the tolerance attribute, "
-        "else 0",
+        "true when the test accuracy curve rises to an interior peak and falls, within the "
+        "tolerance attribute (false also where its probe task has not run: see peak_sigma, NaN "
+        "there)",
+        long_name="unimodal accuracy curve",
+        dtype="bool",
     ),
     "unimodal_prob": _v(
         PROBE_DIMS,
         ("unimodality",),
         "share of bootstrap resamples of the test split in which the accuracy curve is unimodal",
+        long_name="probability of a unimodal curve",
         applies=bootstrapped,
     ),
 }

@@ -22,6 +22,7 @@ VARIABLES = {
             ("miou",),
             "test mIoU of a segmentation probe on a dense layer set (lambda chosen on validation "
             "images)",
+            long_name="test mIoU",
         ),
     ),
     "val_miou": Variable(
@@ -29,12 +30,14 @@ VARIABLES = {
         STAGE,
         ("miou",),
         "mIoU on the validation images carved from train (noisy labels, as in training)",
+        long_name="validation mIoU",
     ),
     "class_iou": Variable(
         ("sigma", *PROBE_DIMS, "segment_class"),
         STAGE,
         ("miou",),
         "test IoU of each mask class (NaN where a class is neither in the truth nor predicted)",
+        long_name="test IoU per mask class",
     ),
 }
 

@@ -15,6 +15,7 @@ VARIABLES = {
         ("csnr_theory",),
         "closed-form CSNR of the optimal posterior (docs/theory.md §5)",
         per_model=False,
+        long_name="class-specific SNR, closed form",
     ),
 }
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .layout import RowWriter, allocate, group, write_region
+from .layout import RowWriter, allocate, group, no_fill, write_region
 from .results import open_group
 
 if TYPE_CHECKING:
@@ -43,7 +43,8 @@ class StoreIO:
 
     def write_data(self, dataset: str, ds: xr.Dataset) -> None:
         """A dataset's per-sample labels and splits (and its data extras)."""
-        ds.to_zarr(self.path, group=group(dataset, "data"), mode="w", consolidated=False)
+        path, grp = self.path, group(dataset, "data")
+        ds.to_zarr(path, group=grp, mode="w", consolidated=False, encoding=no_fill(ds))
 
     def allocate(self, dataset: str, template: xr.Dataset, chunks: dict, layer: str | None = None):
         """The NaN-filled arrays of a dataset's metric cube, or of one layer's features; arrays

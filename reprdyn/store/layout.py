@@ -23,7 +23,7 @@ import numpy as np
 
 from ..errors import StoreError
 from .lock import LOCK
-from .provenance import FORMAT, diff_fields
+from .provenance import FORMAT, JSON_ATTRS, decoded, diff_fields
 
 # xarray and zarr are imported where arrays are read or written, not to look at a store
 if TYPE_CHECKING:
@@ -61,6 +61,7 @@ def read_attrs(path: str | Path) -> dict | None:
     """Root attributes of a reprdyn store, or None where `path` holds none.
 
     Read from the root group's zarr.json alone, so asking what a folder is does not load zarr.
+    The spec, its bases and a sweep's points come back as objects, whichever format wrote them.
     """
     try:
         meta = json.loads((Path(path) / "zarr.json").read_text())
@@ -71,11 +72,8 @@ def read_attrs(path: str | Path) -> dict | None:
         if isinstance(meta, dict) and meta.get("node_type") == "group"
         else None
     )
-    return attrs if isinstance(attrs, dict) and attrs.get("format") == FORMAT else None
-
-
-# root attributes that hold JSON text, and what that JSON must be (the rest are plain values)
-JSON_ATTRS = {"spec_canonical": dict, "spec_resolved": dict, "spec_bases": dict, "sweep": dict}
+    ok = isinstance(attrs, dict) and attrs.get("format") == FORMAT
+    return decoded(attrs) if ok else None
 
 
 def require_attrs(path: str | Path) -> dict:
@@ -84,23 +82,16 @@ def require_attrs(path: str | Path) -> dict:
     attrs = read_attrs(path)
     if attrs is None:
         raise StoreError(f"{path}: not a reprdyn store (no such path, or no reprdyn provenance)")
-    for name, kind in JSON_ATTRS.items():
-        if name not in attrs:
-            continue
-        try:
-            value = json.loads(attrs[name]) if isinstance(attrs[name], str) else None
-        except ValueError:
-            value = None
-        if not isinstance(value, kind):
+    for name in JSON_ATTRS:
+        if name in attrs and not isinstance(attrs[name], dict):
             raise StoreError(
-                f"{path}: the store attribute {name!r} is damaged (not the JSON it was written "
-                "as); this store cannot be read: run its spec again into a new store"
+                f"{path}: the store attribute {name!r} is damaged (not the JSON object it was "
+                "written as); this store cannot be read: run its spec again into a new store"
             )
     if not isinstance(attrs.get("spec_hash"), str) or not isinstance(attrs.get("spec", ""), str):
         raise StoreError(f"{path}: the store attribute 'spec_hash' or 'spec' is damaged")
     if "sweep" in attrs:
-        sweep = json.loads(attrs["sweep"])
-        for p in sweep.get("points", []):
+        for p in attrs["sweep"].get("points", []):
             _inside(path, p.get("store") if isinstance(p, dict) else None)
     return attrs
 
@@ -161,7 +152,7 @@ def sweep_points(attrs: dict, path: str | Path) -> list[tuple[dict, Path]]:
     folders lie inside the sweep store."""
     if "sweep" not in attrs:
         return []
-    return [(p["values"], _inside(path, p["store"])) for p in json.loads(attrs["sweep"])["points"]]
+    return [(p["values"], _inside(path, p["store"])) for p in attrs["sweep"]["points"]]
 
 
 def point_label(values: dict) -> str:
@@ -183,7 +174,7 @@ def check_destination(path: str | Path, prov: dict) -> bool:
             )
         return False
     if old.get("spec_hash") != prov["spec_hash"]:
-        fields = diff_fields(json.loads(old["spec_canonical"]), json.loads(prov["spec_canonical"]))
+        fields = diff_fields(old["spec_canonical"], prov["spec_canonical"])
         raise StoreError(
             f"{path}: this store was written by a different spec; differing fields:\n  "
             + "\n  ".join(fields or ["(spec hashes differ)"])
@@ -234,7 +225,7 @@ def allocate(
         v: {"chunks": tuple(c.get(d, template[v].sizes[d]) for d in template[v].dims)}
         for v, c in chunks.items()
         if v in template
-    }
+    } | no_fill(template)
     try:
         have = dict(zarr.open_group(str(path), path=grp, mode="r").arrays())
     except (FileNotFoundError, KeyError, ValueError, zarr.errors.GroupNotFoundError):
@@ -257,6 +248,11 @@ def allocate(
         part = template[missing]
         enc = {v: encoding[v] for v in missing if v in encoding}
         part.to_zarr(str(path), group=grp, mode="a", consolidated=False, encoding=enc)
+
+
+def no_fill(ds: xr.Dataset) -> dict:
+    """The encoding that keeps a fill value off every coordinate (CF: coordinates have none)."""
+    return {c: {"_FillValue": None} for c in ds.coords}
 
 
 def write_region(path: str | Path, grp: str, part: xr.Dataset) -> None:

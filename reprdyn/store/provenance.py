@@ -11,7 +11,8 @@ from importlib import metadata
 from pathlib import Path
 
 FORMAT = "reprdyn-store"
-FORMAT_VERSION = 1
+# 2: the spec, its bases and a sweep's points are JSON objects in the attributes (1: JSON text)
+FORMAT_VERSION = 2
 KEY_PACKAGES = ("torch", "numpy", "xarray", "zarr", "scikit-learn", "pydantic")
 
 
@@ -65,12 +66,10 @@ def provenance(
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         "spec": spec_text,
-        "spec_resolved": json.dumps(
-            resolved if resolved is not None else canonical, sort_keys=True
-        ),
-        "spec_bases": json.dumps(bases or {}),
+        "spec_resolved": _sorted(resolved if resolved is not None else canonical),
+        "spec_bases": dict(bases or {}),
         "spec_hash": spec_hash,
-        "spec_canonical": json.dumps(canonical, sort_keys=True),
+        "spec_canonical": _sorted(canonical),
         "reprdyn_version": _versions()["reprdyn"],
         "versions": _versions(),
         "git_commit": _git_commit(),
@@ -79,7 +78,27 @@ def provenance(
     }
 
 
-# --- creating and writing ----------------------------------------------------
+def _sorted(tree: dict) -> dict:
+    """A JSON tree with its keys sorted at every level, as it is stored."""
+    return json.loads(json.dumps(tree, sort_keys=True))
+
+
+# root attributes that hold JSON objects (format 1 stored them as JSON text)
+JSON_ATTRS = ("spec_canonical", "spec_resolved", "spec_bases", "sweep")
+
+
+def decoded(attrs: dict) -> dict:
+    """Root attributes with the JSON attributes as objects, whichever format wrote them: format 1
+    stored them as JSON text. Text that does not parse is left as it is (`require_attrs` says the
+    attribute is damaged)."""
+    out = dict(attrs)
+    for name in JSON_ATTRS:
+        if isinstance(out.get(name), str):
+            try:
+                out[name] = json.loads(out[name])
+            except ValueError:
+                pass
+    return out
 
 
 def diff_fields(a, b, path: str = "") -> list[str]:

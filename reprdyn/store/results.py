@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -49,6 +48,14 @@ def load_group(path: str | Path, grp: str) -> xr.Dataset:
     return ds
 
 
+def _swept(ds: xr.Dataset, values: dict, sweep: dict) -> xr.Dataset:
+    """One sweep point's cube with a leading dim per swept field, named and described (CF)."""
+    out = ds.expand_dims({d: [values[d]] for d in sweep["dims"]})
+    for d, path in zip(sweep["dims"], sweep.get("paths", sweep["dims"])):
+        out[d].attrs.update(long_name=f"swept spec field {path}", units="1")
+    return out
+
+
 class Results:
     """A read-only view of a store: `res["molrg"]` is that dataset's metric cube.
 
@@ -65,7 +72,7 @@ class Results:
             for v, sub in sweep_points(attrs, self.path)
             if read_attrs(sub) is not None
         ]
-        self.sweep_dims = json.loads(attrs["sweep"])["dims"] if "sweep" in attrs else []
+        self.sweep_dims = attrs["sweep"]["dims"] if "sweep" in attrs else []
         if self.sweep_dims:
             self.datasets = self.points[0][1].datasets if self.points else []
         else:
@@ -84,10 +91,7 @@ class Results:
         self._check(dataset)
         if not self.sweep_dims:
             return load_group(self.path, group(dataset, "metrics"))
-        parts = [
-            res[dataset].expand_dims({d: [values[d]] for d in self.sweep_dims})
-            for values, res in self.points
-        ]
+        parts = [_swept(res[dataset], values, self.attrs["sweep"]) for values, res in self.points]
         return xr.combine_by_coords(
             parts,
             combine_attrs="drop_conflicts",

@@ -280,9 +280,7 @@ def test_a_copied_spec_folder_with_relative_data_still_runs(tmp_path, monkeypatc
     assert (dst / "ckpt").is_dir() and res.attrs["spec"] == NPZ_SPEC
     # the bases, as written
     assert res.attrs["spec_bases"] == {"bob/copy/base.yaml": NPZ_BASE}
-    assert res.attrs["spec_resolved"]["datasets"][0]["path"] == str(
-        dst / "data/toy.npz"
-    )
+    assert res.attrs["spec_resolved"]["datasets"][0]["path"] == str(dst / "data/toy.npz")
     r = invoke("spec", store)
     (tmp_path / "again.yaml").write_text(r.stdout)
     assert invoke("run", "again.yaml", "--store", "again.zarr").exit_code == 0

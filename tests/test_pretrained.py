@@ -4,7 +4,6 @@ plugins."""
 
 from __future__ import annotations
 
-import json
 import shutil
 import sys
 

@@ -57,8 +57,9 @@ class Table:
 
 
 def _csv_cell(v) -> str:
+    """A float as the shortest text that reads back to the same float (an empty cell for NaN)."""
     if isinstance(v, (float, np.floating)):
-        return "" if math.isnan(v) else f"{v:.6g}"
+        return "" if math.isnan(v) else repr(float(v))
     return str(v.item() if isinstance(v, np.generic) else v)
 
 

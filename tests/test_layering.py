@@ -68,3 +68,16 @@ def test_figure_names_are_declared_once():
     from reprdyn.plot import FIGURES
 
     assert tuple(NAMES) == tuple(FIGURES) and all(callable(f) for f in FIGURES.values())
+
+
+def test_run_says_a_spec_is_invalid_before_loading_the_pipeline(tmp_path):
+    """`reprdyn run` on a spec with a typo answers (exit 2) without importing torch: the spec is
+    parsed and validated before the runner loads."""
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("spec_version: 1\nname: x\nmodel: {kind: analytc}\ndatasets: []\n")
+    code = (
+        "from reprdyn.cli import main\n"
+        f"sys.argv = ['reprdyn', 'run', {str(bad)!r}]\n"
+        "try:\n    main()\nexcept SystemExit as e:\n    assert e.code == 2, e.code"
+    )
+    assert not set(HEAVY) & loaded_after(code)

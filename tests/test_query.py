@@ -81,7 +81,9 @@ def test_csv_and_json_are_pure_data(small_store):
     t = query(str(small_store), "csnr_theory", dataset="toy")
     back = pd.read_csv(io.StringIO(t.to_csv()))
     assert list(back.columns) == ["dataset", "sigma", "csnr_theory"]
-    np.testing.assert_allclose(back.csnr_theory, t.to_pandas().csnr_theory, rtol=1e-5)
+    # floats round-trip exactly: sigma 0.015848931924611134 is not cut to 0.0158489
+    np.testing.assert_array_equal(back.csnr_theory, t.to_pandas().csnr_theory)
+    np.testing.assert_array_equal(back.sigma, t.to_pandas().sigma)
     rows = json.loads(query(str(small_store), "ensemble_members", keep_nan=True).to_json())
     assert len(rows) == 2 * 2 * 3  # label_noise x seed x member, NaN padding included
     assert sum(r["ensemble_members"] is None for r in rows) == 12 - len(

@@ -1,0 +1,138 @@
+"""A spec file's text and its YAML tree: read within size limits, parsed as YAML 1.2 with every
+key's and item's line and column kept, expanded within a budget of values and nesting.
+
+ruamel.yaml's round-trip loader keeps positions and follows YAML 1.2 number rules (`1e-3` is a
+float). Every failure is a SpecError at the place it happened.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
+from ..errors import Issue, SpecError
+
+MAX_BYTES = 1_000_000  # a spec is a small text file
+MAX_NODES = 100_000  # values after expanding YAML aliases (a guard against alias bombs)
+MAX_DEPTH = 64  # nesting levels
+MAX_TOKENS = 20_000  # values the YAML scanner may read (it takes about 60 us each)
+_TOKEN = re.compile(r"[,\n:\[\]{}]|- ")
+EMPTY = "the file is empty; a spec is a mapping with spec_version, name, model, datasets and sigma"
+
+
+def fail(file: str, message: str, line: int = 1, col: int = 1) -> SpecError:
+    """A SpecError about a whole file (or one place in it, when line and col are known)."""
+    return SpecError([Issue(file, line, col, "", message)])
+
+
+def _yaml() -> YAML:
+    y = YAML(typ="rt")
+    y.allow_duplicate_keys = False
+    return y
+
+
+def parse_yaml(text: str, file: str) -> CommentedMap:
+    """Parse YAML text into a position-carrying mapping, or raise SpecError."""
+    if "\x00" in text:
+        raise fail(file, "this is a binary file, not a YAML spec")
+    if len(text) > MAX_BYTES:
+        raise fail(file, f"file is {len(text)} bytes; a spec must be under {MAX_BYTES}")
+    tokens = len(_TOKEN.findall(text))
+    if tokens > MAX_TOKENS:
+        raise fail(
+            file,
+            f"the spec holds about {tokens:,} values; a spec holds at most {MAX_TOKENS:,} (write a "
+            "long sigma grid as {start, stop, num, scale})",
+        )
+    data = _load(text, file)
+    if data is None:
+        raise fail(file, EMPTY)
+    if not isinstance(data, CommentedMap):
+        what = "list" if isinstance(data, list) else type(data).__name__
+        raise fail(file, f"a spec must be a mapping of keys (key: value), not a {what}")
+    return data
+
+
+def _load(text: str, file: str):
+    """ruamel's tree of `text`, each of its failures as a positioned SpecError."""
+    try:
+        return _yaml().load(text)
+    except RecursionError:
+        msg = f"YAML nested too deeply; a spec needs a few levels, at most {MAX_DEPTH}"
+        raise fail(file, msg) from None
+    except MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        msg = " ".join(x for x in (e.context, e.problem) if x) or "invalid YAML"
+        if "\t" in text and "tab" in str(e).lower() or "found character '\\t'" in str(e):
+            msg += " (YAML forbids tabs for indentation; use spaces)"
+        raise fail(file, f"YAML syntax error: {msg}", line, col) from None
+    except YAMLError as e:
+        raise fail(file, f"YAML error: {e}") from None
+    except ValueError:  # an integer too long for Python to read (over 4,300 digits)
+        run = max(re.finditer(r"\d+", text), key=lambda m: len(m.group()), default=None)
+        line = text.count("\n", 0, run.start()) + 1 if run else 1
+        col = run.start() - text.rfind("\n", 0, run.start()) if run else 1
+        digits = len(run.group()) if run else 0
+        msg = f"a number of {digits:,} digits cannot be read; give a sensible value"
+        raise fail(file, msg, line, col) from None
+
+
+class NodeBudget:
+    """How many more YAML values a spec may expand to, and how deep it may nest."""
+
+    def __init__(self, file: str):
+        self.file, self.left = file, MAX_NODES
+
+    def spend(self, node, depth: int) -> None:
+        self.left -= 1
+        if self.left < 0:
+            raise fail(
+                self.file,
+                f"the spec expands to more than {MAX_NODES:,} values (YAML aliases used as a "
+                "bomb?)",
+            )
+        if depth > MAX_DEPTH:
+            line, col = (node.lc.line + 1, node.lc.col + 1) if hasattr(node, "lc") else (1, 1)
+            raise fail(self.file, f"nested more than {MAX_DEPTH} levels deep", line, col)
+
+
+def plain(node, budget: NodeBudget, depth: int = 0):
+    """ruamel containers -> plain dicts/lists for pydantic, expanding aliases within a budget."""
+    budget.spend(node, depth)
+    if isinstance(node, dict):
+        return {str(k): plain(v, budget, depth + 1) for k, v in node.items()}
+    if isinstance(node, list):
+        return [plain(v, budget, depth + 1) for v in node]
+    return node
+
+
+def read(path: Path) -> str:
+    """The text of one spec file, or a SpecError saying why it cannot be read."""
+    file = str(path)
+    if path.exists() and not path.is_dir() and not path.is_file():
+        raise fail(
+            file,
+            "this is not a regular file (a device, a pipe or a socket); give the path of a .yaml "
+            "file",
+        )
+    if path.is_dir():
+        raise fail(file, "this is a folder, not a spec file; give the path of a .yaml file")
+    try:
+        size = path.stat().st_size
+        if size > MAX_BYTES:
+            raise fail(file, f"file is {size:,} bytes; a spec must be under {MAX_BYTES:,}")
+        with open(path, "rb") as fh:  # never more than the cap, whatever the size says
+            raw = fh.read(MAX_BYTES + 1)
+        if len(raw) > MAX_BYTES:
+            raise fail(file, f"file is over {MAX_BYTES:,} bytes; a spec must be under")
+    except OSError as e:
+        raise fail(file, f"cannot read spec: {e.strerror or e}") from None
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise fail(file, "this is a binary file, not a UTF-8 YAML spec") from None

@@ -65,6 +65,7 @@ class Hooks:
 def run(
     spec: Spec,
     store: str | Path | None = None,
+    *,
     spec_text: str | None = None,
     on_start: Callable[[Task], None] | None = None,
     on_done: Callable[[Task], None] | None = None,
@@ -89,28 +90,33 @@ def run(
     spec's shapes) needs more memory than this machine has, or more disk than the store's file
     system has free, is refused unless `ignore_machine_limits`.
     """
-    hooks = Hooks(on_start, on_done, on_plan, on_train_step, on_wait)
-    dask = dask or os.environ.get("REPRDYN_DASK_ADDRESS") or None
+    how = How(
+        Hooks(on_start, on_done, on_plan, on_train_step, on_wait),
+        force,
+        wait,
+        dask or os.environ.get("REPRDYN_DASK_ADDRESS") or None,
+        not ignore_machine_limits,
+    )
     path = str(store or spec.store_path)
     text = spec_text if spec_text is not None else json.dumps(canonical(spec), indent=2)
     prov = provenance(text, spec_hash(spec), canonical(spec), resolved(spec), spec_bases)
     # results are bit-identical per thread count
     prov["threads"] = task_threads(spec.compute.threads)
-    if spec.sweep:
-        return _run_sweep(spec, path, prov, hooks, force, wait, dask, not ignore_machine_limits)
-    return _run_one(spec, path, prov, hooks, force, wait, dask, not ignore_machine_limits)
+    return (_run_sweep if spec.sweep else _run_one)(spec, path, prov, how)
 
 
-def _run_one(
-    spec: Spec,
-    path: str,
-    prov: dict,
-    hooks: Hooks,
-    force: bool,
-    wait: bool,
-    dask: str | None,
-    fit_check: bool = True,
-) -> list[SummaryRow]:
+@dataclass(frozen=True)
+class How:
+    """How a run goes, the same at every sweep point."""
+
+    hooks: Hooks
+    force: bool  # re-run finished tasks
+    wait: bool  # queue behind another run holding the store
+    dask: str | None  # a scheduler's address
+    fit_check: bool  # refuse a run the machine cannot hold
+
+
+def _run_one(spec: Spec, path: str, prov: dict, how: How) -> list[SummaryRow]:
     # the cheap refusals first: another spec's store, a run that cannot fit this machine, a store
     # another run holds; only then the data and models are loaded
     if check_destination(path, prov) and prov.get("threads") != read_attrs(path).get("threads"):
@@ -121,9 +127,10 @@ def _run_one(
             read_attrs(path).get("threads"),
             prov.get("threads"),
         )
-    if fit_check:
+    if how.fit_check:
         check_machine(spec, path)
-    with StoreLock(path, wait=wait, on_wait=hooks.wait) as lock:
+    hooks = how.hooks
+    with StoreLock(path, wait=how.wait, on_wait=hooks.wait) as lock:
         try:
             use_threads(spec.compute.threads)
             ctx = Context.create(spec, path, hooks.train_step)
@@ -132,7 +139,7 @@ def _run_one(
         except BaseException:
             lock.discard_if_new()  # bad input touches no store: a folder made for it goes
             raise
-        create(path, prov, fresh=force)
+        create(path, prov, fresh=how.force)
         ledger = Ledger(path)
         todo = ledger.begin(plan(spec))
         if hooks.plan:
@@ -143,8 +150,8 @@ def _run_one(
             if hooks.done:
                 hooks.done(task)
 
-        executor = get_executor("dask" if dask else spec.compute.executor)
-        executor(todo, ctx, hooks.start, finished, ledger.failed, address=dask)
+        executor = get_executor("dask" if how.dask else spec.compute.executor)
+        executor(todo, ctx, hooks.start, finished, ledger.failed, address=how.dask)
         ledger.end()
         consolidate(path)
         summary = summarize(path) if not ledger.data_failed else []
@@ -153,16 +160,7 @@ def _run_one(
     return summary
 
 
-def _run_sweep(
-    spec: Spec,
-    path: str,
-    prov: dict,
-    hooks: Hooks,
-    force: bool,
-    wait: bool,
-    dask: str | None,
-    fit_check: bool = True,
-) -> list[SummaryRow]:
+def _run_sweep(spec: Spec, path: str, prov: dict, how: How) -> list[SummaryRow]:
     """Run every sweep point into its own store under `path`; the parent store lists them.
 
     Adding values to a sweep keeps its store (same identity): finished points are
@@ -177,37 +175,37 @@ def _run_sweep(
         check_destination(path, prov)
     rows: list[SummaryRow] = []
     failures: list[dict] = []
-    with StoreLock(path, wait=wait, on_wait=hooks.wait):
-        if grows and not force:
+    with StoreLock(path, wait=how.wait, on_wait=how.hooks.wait):
+        if grows and not how.force:
             update_attrs(path, prov)
         else:
-            create(path, prov, fresh=force)
+            create(path, prov, fresh=how.force)
         for point in pts:
-            log.info("sweep point %s", point.label)
-            head = f"# sweep point {point.label} of {spec.name}\n"
-            text = head + to_yaml(resolved(point.spec))
-            point_prov = provenance(
-                text, spec_hash(point.spec), canonical(point.spec), resolved(point.spec), None
-            )
-            point_prov["threads"] = prov["threads"]
-            try:
-                got = _run_one(
-                    point.spec,
-                    str(Path(path) / point.folder),
-                    point_prov,
-                    hooks,
-                    force,
-                    False,
-                    dask,
-                    fit_check,
-                )
-            except TasksFailed as e:
-                got = e.summary
-                failures += [{**f, "task": f"[{point.label}] {f['task']}"} for f in e.failures]
-            rows += [replace(r, point=point.label) for r in got]
+            got, lost = _run_point(spec, point, path, prov["threads"], how)
+            rows += got
+            failures += lost
     if failures:
         raise TasksFailed(failures, rows)
     return rows
+
+
+def _run_point(spec: Spec, point, path: str, threads, how: How) -> tuple[list, list[dict]]:
+    """One sweep point into its own store (the sweep store's lock is held): its rows, labelled
+    with the point, and its failures."""
+    log.info("sweep point %s", point.label)
+    text = f"# sweep point {point.label} of {spec.name}\n" + to_yaml(resolved(point.spec))
+    prov = provenance(text, spec_hash(point.spec), canonical(point.spec), resolved(point.spec))
+    prov["threads"] = threads
+    try:
+        # the sweep store's lock covers its points
+        got, failures = (
+            _run_one(point.spec, str(Path(path) / point.folder), prov, replace(how, wait=False)),
+            [],
+        )
+    except TasksFailed as e:
+        got = e.summary
+        failures = [{**f, "task": f"[{point.label}] {f['task']}"} for f in e.failures]
+    return [replace(r, point=point.label) for r in got], failures
 
 
 def train(

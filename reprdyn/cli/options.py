@@ -78,3 +78,24 @@ SelOpt = Annotated[
         help="narrow to one value of a dim (the nearest grid value on float dims; repeatable)",
     ),
 ]
+StoreOpt = Annotated[Path | None, typer.Option(help="store path (overrides the spec's `store`)")]
+ForceOpt = Annotated[bool, typer.Option("--force", help="re-run tasks the store holds")]
+WaitOpt = Annotated[
+    bool, typer.Option("--wait", help="if another run holds the store, wait for it")
+]
+DaskOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--dask",
+        metavar="ADDRESS",
+        help="run on this Dask scheduler, e.g. tcp://10.0.0.5:8786 (default $REPRDYN_DASK_ADDRESS; "
+        "a spec cannot name one)",
+    ),
+]
+IgnoreLimitsOpt = Annotated[
+    bool,
+    typer.Option(
+        "--ignore-machine-limits",
+        help="run even if the estimate says it needs more memory or disk than this machine has",
+    ),
+]

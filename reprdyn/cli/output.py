@@ -102,6 +102,16 @@ class Reporter:
         if self.progress:
             self.progress.__exit__(*exc)
 
+    def hooks(self) -> dict:
+        """The runner's `on_*` callbacks, all of them this reporter's."""
+        return dict(
+            on_start=self.start,
+            on_done=self.done,
+            on_plan=self.plan,
+            on_train_step=self.train_step,
+            on_wait=self.wait,
+        )
+
     def plan(self, tasks) -> None:
         """The tasks about to run: each stage's bar gets its total (sweep points add to it)."""
         counts: dict[str, int] = {}

@@ -6,14 +6,23 @@ import json
 import os
 import signal
 import sys
-from pathlib import Path
-from typing import Annotated
 
 import typer
 
 from .app import app, err
 from .errors import handled, load
-from .options import Format, FormatOpt, SetOpt, SpecArg, TrustOpt
+from .options import (
+    DaskOpt,
+    ForceOpt,
+    Format,
+    FormatOpt,
+    IgnoreLimitsOpt,
+    SetOpt,
+    SpecArg,
+    StoreOpt,
+    TrustOpt,
+    WaitOpt,
+)
 from .output import Reporter, summary
 
 
@@ -41,79 +50,69 @@ def _exit_now() -> None:
 @handled
 def run(
     spec_file: SpecArg,
-    store: Annotated[
-        Path | None, typer.Option(help="store path (overrides the spec's `store`)")
-    ] = None,
-    force: Annotated[bool, typer.Option("--force", help="re-run tasks the store holds")] = False,
-    wait: Annotated[
-        bool, typer.Option("--wait", help="if another run holds the store, wait for it")
-    ] = False,
+    store: StoreOpt = None,
+    force: ForceOpt = False,
+    wait: WaitOpt = False,
     format: FormatOpt = Format.table,
     set_: SetOpt = [],
-    dask: Annotated[
-        str | None,
-        typer.Option(
-            "--dask",
-            metavar="ADDRESS",
-            help="run on this Dask scheduler, e.g. tcp://10.0.0.5:8786 (default "
-            "$REPRDYN_DASK_ADDRESS; a spec cannot name one)",
-        ),
-    ] = None,
-    ignore_limits: Annotated[
-        bool,
-        typer.Option(
-            "--ignore-machine-limits",
-            help="run even if the estimate says it needs more memory or disk than this machine has",
-        ),
-    ] = False,
+    dask: DaskOpt = None,
+    ignore_limits: IgnoreLimitsOpt = False,
     trust: TrustOpt = False,
 ):
     """Run a spec's tasks into its store, then print a summary."""
     spec, text, bases = load(spec_file, set_, trust)  # a typo is reported before torch loads
     from ..runner import TasksFailed
     from ..runner import run as run_spec
-    from ..summary import compare, summarize_segmentation, summary_json
 
     path = str(store or spec.store_path)
     signal.signal(signal.SIGTERM, _terminate)  # like Ctrl-C: finished tasks stay, the lock goes
     with Reporter() as report:
         try:
-            rows = run_spec(
-                spec,
-                store=path,
-                spec_text=text,
-                spec_bases=bases,
-                on_done=report.done,
-                force=force,
-                on_train_step=report.train_step,
-                on_start=report.start,
-                wait=wait,
-                dask=dask,
-                on_plan=report.plan,
-                on_wait=report.wait,
-                ignore_machine_limits=ignore_limits,
+            rows, failures = (
+                run_spec(
+                    spec,
+                    store=path,
+                    spec_text=text,
+                    spec_bases=bases,
+                    force=force,
+                    wait=wait,
+                    dask=dask,
+                    ignore_machine_limits=ignore_limits,
+                    **report.hooks(),
+                ),
+                [],
             )
-            failures = []
         except TasksFailed as e:
             rows, failures = e.summary, e.failures
+    _print_result(spec, path, rows, failures, format)
+    if failures:
+        _report_failures(path, failures)
+        raise typer.Exit(1)
+
+
+def _print_result(spec, path: str, rows: list, failures: list[dict], format: Format) -> None:
+    """The summary: tables, or one JSON object on stdout."""
+    from ..summary import compare, summarize_segmentation, summary_json
+
     seg = summarize_segmentation(path) if "miou" in spec.metrics else []
     diffs = compare(path) if rows else []
-    if format == Format.json:
-        result = {"store": path, "summary": json.loads(summary_json(rows)), "failed": failures}
-        if seg:
-            result["segmentation"] = json.loads(summary_json(seg))
-        if diffs:
-            result["comparisons"] = json.loads(summary_json(diffs))
-        sys.stdout.write(json.dumps(result) + "\n")
-    else:
+    if format != Format.json:
         summary(path, rows, seg, diffs)
-    if failures:
-        for f in failures:
-            err.print(f"failed: {f['task']}: {f['error']}", markup=False, highlight=False)
-        err.print(
-            f"{len(failures)} task(s) failed; the others are in the store. `reprdyn status {path}` "
-            "lists them; run again to retry them.",
-            markup=False,
-            highlight=False,
-        )
-        raise typer.Exit(1)
+        return
+    result = {"store": path, "summary": json.loads(summary_json(rows)), "failed": failures}
+    if seg:
+        result["segmentation"] = json.loads(summary_json(seg))
+    if diffs:
+        result["comparisons"] = json.loads(summary_json(diffs))
+    sys.stdout.write(json.dumps(result) + "\n")
+
+
+def _report_failures(path: str, failures: list[dict]) -> None:
+    for f in failures:
+        err.print(f"failed: {f['task']}: {f['error']}", markup=False, highlight=False)
+    err.print(
+        f"{len(failures)} task(s) failed; the others are in the store. `reprdyn status {path}` "
+        "lists them; run again to retry them.",
+        markup=False,
+        highlight=False,
+    )

@@ -8,7 +8,6 @@ from __future__ import annotations
 import base64
 import html
 import io
-import json
 import logging
 import math
 from pathlib import Path
@@ -160,52 +159,14 @@ def build(store: str | Path) -> str:
     res = Results(path)
     a = res.attrs
     name = a["spec_canonical"].get("name", path.name)
-    parts = [
-        f"<h1>reprdyn report: {_e(name)}</h1>",
-        f"<p class='muted'>store {_e(path.resolve())} · created {_e(a.get('created'))} · spec hash "
-        f"<code>{_e(a['spec_hash'][:16])}</code>"
-        + (f" · sweep over {_e(', '.join(res.sweep_dims))}" if res.sweep_dims else "")
-        + "</p>",
-        "<h2>Summary</h2>",
-        "<p class='muted'>At the lowest label noise. σ* is chosen on validation data (its spread "
-        "under resampling in brackets); acc@σ*, the ensemble and its gain are test accuracy, means "
-        "over replicates and seeds, with intervals. The test-curve peak describes the curve's "
-        "shape and is not a result.</p>",
-        _summary(path),
-        _segmentation_summary(path),
-    ]
+    parts = [*_head(res, name), _summary(path), _segmentation_summary(path)]
     for dataset in res.datasets:
         parts += [
             f"<h2>Dataset {_e(dataset)}</h2>",
             _label_noise_table(path, dataset),
             _figures(res, dataset),
         ]
-    versions = (
-        json.loads(a["versions"]) if isinstance(a.get("versions"), str) else a.get("versions") or {}
-    )
-    prov = [
-        ["spec hash", a["spec_hash"]],
-        ["created", a.get("created")],
-        ["git commit", a.get("git_commit") or "–"],
-        *[[f"hardware: {k}", v] for k, v in (a.get("hardware") or {}).items()],
-        ["store format", f"{a.get('format')} v{a.get('format_version')}"],
-    ]
-    prov += [[f"version of {k}", v] for k, v in versions.items()]
-    bases = a.get("spec_bases") or {}
-    parts += [
-        "<h2>Provenance</h2>",
-        _table(["", ""], prov, left=2),
-        "<h2>Spec as written</h2>",
-        f"<pre>{_e(a.get('spec', ''))}</pre>",
-    ]
-    for base, text in bases.items():
-        parts += [f"<h3>extends {_e(base)}</h3>", f"<pre>{_e(text)}</pre>"]
-    parts += [
-        "<h2>Resolved spec</h2>",
-        "<p class='muted'>Every default filled in: <code>reprdyn spec STORE</code> prints it, and "
-        "running it reproduces this store.</p>",
-        f"<pre>{_e(to_yaml(a.get('spec_resolved') or a['spec_canonical']))}</pre>",
-    ]
+    parts += _provenance(a)
     return (
         "<!doctype html><html lang='en'><head><meta charset='utf-8'><meta name='viewport' "
         "content='width=device-width'><title>reprdyn: "
@@ -213,6 +174,50 @@ def build(store: str | Path) -> str:
         + "\n".join(p for p in parts if p)
         + f"\n{ONLOAD}</body></html>\n"
     )
+
+
+def _head(res: Results, name: str) -> list[str]:
+    """The title, where the store is, and what the summary tables mean."""
+    a = res.attrs
+    sweep = f" · sweep over {_e(', '.join(res.sweep_dims))}" if res.sweep_dims else ""
+    return [
+        f"<h1>reprdyn report: {_e(name)}</h1>",
+        f"<p class='muted'>store {_e(res.path.resolve())} · created {_e(a.get('created'))} · spec "
+        f"hash <code>{_e(a['spec_hash'][:16])}</code>{sweep}</p>",
+        "<h2>Summary</h2>",
+        "<p class='muted'>At the lowest label noise. σ* is chosen on validation data (its spread "
+        "under resampling in brackets); acc@σ*, the ensemble and its gain are test accuracy, means "
+        "over replicates and seeds, with intervals. The test-curve peak describes the curve's "
+        "shape and is not a result.</p>",
+    ]
+
+
+def _provenance(a: dict) -> list[str]:
+    """Where the numbers came from: hashes, hardware, versions, and the spec as written and
+    resolved."""
+    versions = a.get("versions") or {}
+    prov = [
+        ["spec hash", a["spec_hash"]],
+        ["created", a.get("created")],
+        ["git commit", a.get("git_commit") or "–"],
+        *[[f"hardware: {k}", v] for k, v in (a.get("hardware") or {}).items()],
+        ["store format", f"{a.get('format')} v{a.get('format_version')}"],
+        *[[f"version of {k}", v] for k, v in versions.items()],
+    ]
+    parts = [
+        "<h2>Provenance</h2>",
+        _table(["", ""], prov, left=2),
+        "<h2>Spec as written</h2>",
+        f"<pre>{_e(a.get('spec', ''))}</pre>",
+    ]
+    for base, text in (a.get("spec_bases") or {}).items():
+        parts += [f"<h3>extends {_e(base)}</h3>", f"<pre>{_e(text)}</pre>"]
+    return parts + [
+        "<h2>Resolved spec</h2>",
+        "<p class='muted'>Every default filled in: <code>reprdyn spec STORE</code> prints it, and "
+        "running it reproduces this store.</p>",
+        f"<pre>{_e(to_yaml(a.get('spec_resolved') or a['spec_canonical']))}</pre>",
+    ]
 
 
 def write(store: str | Path, out: str | Path) -> Path:

@@ -122,44 +122,51 @@ def load_hf(cfg) -> dict:
         raise DataUnavailable(
             "dataset kind 'hf' needs the `datasets` package: pip install 'reprdyn[hf]'"
         ) from None
-    folder = Path(cfg.path)
-    if folder.is_dir():
-        fmt = _local_format(folder)
-        args, kwargs, where = (
-            (fmt,),
-            {"data_dir": str(folder)},
-            f"local {fmt} {folder}" if fmt == "imagefolder" else f"local parquet folder {folder}",
-        )
-    elif cfg.path.startswith((".", "/", "~")):
-        raise DataUnavailable(
-            f"dataset folder {cfg.path} does not exist (a relative path resolves against the "
-            "spec's folder)"
-        )
-    else:
-        args, kwargs, where = (
-            (cfg.path, cfg.config),
-            {"revision": cfg.revision},
-            f"hub dataset {cfg.path!r}",
-        )
+    args, kwargs, where = _hf_source(cfg)
     if "trust_remote_code" in inspect.signature(datasets.load_dataset).parameters:
         # never run a hub dataset's loading script (datasets < 4 can)
         kwargs["trust_remote_code"] = False
     try:
         ds = datasets.load_dataset(*args, **kwargs)
     except Exception as e:  # noqa: BLE001 - offline, missing, malformed: one clear message
-        if folder.is_dir():
-            raise DataUnavailable(
-                f"cannot read the {where}: {e}. An imagefolder holds train/<class>/*.png and "
-                "test/<class>/*.png; a parquet folder holds *.parquet files with "
-                f"{cfg.image_column!r} and {cfg.label_column!r} columns"
-            ) from None
+        raise _unavailable(cfg, where, e) from None
+    _check_splits_and_columns(cfg, ds, where)
+    return {"train": ds[cfg.train_split], "test": ds[cfg.test_split]}
+
+
+def _hf_source(cfg) -> tuple[tuple, dict, str]:
+    """(load_dataset's args, its kwargs, the source in words): a local folder or a hub id."""
+    folder = Path(cfg.path)
+    if folder.is_dir():
+        fmt = _local_format(folder)
+        kind = f"local {fmt}" if fmt == "imagefolder" else "local parquet folder"
+        return (fmt,), {"data_dir": str(folder)}, f"{kind} {folder}"
+    if cfg.path.startswith((".", "/", "~")):
         raise DataUnavailable(
-            f"dataset {cfg.path!r} is not available offline ({type(e).__name__}: "
-            f"{str(e).splitlines()[0][:200]}); looked in the Hugging Face datasets cache "
-            f"{_hf_cache()}. Download it once on a machine with a network "
-            f"(datasets.load_dataset({cfg.path!r})) and copy that cache, or point `path:` at a "
-            "local imagefolder or parquet folder"
-        ) from None
+            f"dataset folder {cfg.path} does not exist (a relative path resolves against the "
+            "spec's folder)"
+        )
+    return (cfg.path, cfg.config), {"revision": cfg.revision}, f"hub dataset {cfg.path!r}"
+
+
+def _unavailable(cfg, where: str, e: Exception) -> DataUnavailable:
+    """What to do when `datasets` cannot load the source."""
+    if Path(cfg.path).is_dir():
+        return DataUnavailable(
+            f"cannot read the {where}: {e}. An imagefolder holds train/<class>/*.png and "
+            "test/<class>/*.png; a parquet folder holds *.parquet files with "
+            f"{cfg.image_column!r} and {cfg.label_column!r} columns"
+        )
+    return DataUnavailable(
+        f"dataset {cfg.path!r} is not available offline ({type(e).__name__}: "
+        f"{str(e).splitlines()[0][:200]}); looked in the Hugging Face datasets cache "
+        f"{_hf_cache()}. Download it once on a machine with a network "
+        f"(datasets.load_dataset({cfg.path!r})) and copy that cache, or point `path:` at a "
+        "local imagefolder or parquet folder"
+    )
+
+
+def _check_splits_and_columns(cfg, ds, where: str) -> None:
     for split in (cfg.train_split, cfg.test_split):
         if split not in ds:
             raise DataUnavailable(
@@ -174,7 +181,6 @@ def load_hf(cfg) -> dict:
                 f"{ds[cfg.train_split].column_names}",
                 at=("datasets", cfg.name, field_name),
             )
-    return {"train": ds[cfg.train_split], "test": ds[cfg.test_split]}
 
 
 def hf_images(cfg, seed: int):

@@ -57,7 +57,7 @@ def lbfgs(
     test), when its loss stops decreasing by more than a few float epsilons, or
     when no step length gives an Armijo decrease.
     """
-    P, N = x.shape
+    P, N = x.shape  # (problems, parameters)
     eps = torch.finfo(x.dtype).eps
     f, g = fun(x)
     S, Y = x.new_zeros(P, history, N), x.new_zeros(P, history, N)
@@ -73,29 +73,11 @@ def lbfgs(
         if bool(bad.any()):
             d = torch.where(bad[:, None], -g / g.norm(dim=-1, keepdim=True).clamp_min(1.0), d)
             slope = (g * d).sum(-1)
-        t = torch.ones(P, dtype=x.dtype, device=x.device)
-        searching = active.clone()
-        f_new, g_new, x_new = f.clone(), g.clone(), x.clone()
-        for _ in range(max_halvings):
-            x_try = torch.where(searching[:, None], x + t[:, None] * d, x_new)
-            f_try, g_try = fun(x_try)
-            ok = searching & (f_try <= f + c1 * t * slope)
-            x_new = torch.where(ok[:, None], x_try, x_new)
-            f_new, g_new = torch.where(ok, f_try, f_new), torch.where(ok[:, None], g_try, g_new)
-            searching &= ~ok
-            if not bool(searching.any()):
-                break
-            t = torch.where(searching, t / 2, t)
-        moved = active & ~searching  # problems whose line search found a decrease
-        s, y = x_new - x, g_new - g
-        sy = (s * y).sum(-1)
-        # keep the curvature pairs that are sound
-        upd = moved & (sy > eps * s.norm(dim=-1) * y.norm(dim=-1))
-        S = torch.where(upd[:, None, None], torch.cat([S[:, 1:], s[:, None]], 1), S)
-        Y = torch.where(upd[:, None, None], torch.cat([Y[:, 1:], y[:, None]], 1), Y)
-        rho = torch.where(
-            upd[:, None], torch.cat([rho[:, 1:], 1 / sy.clamp_min(eps)[:, None]], 1), rho
+        x_new, f_new, g_new, searching = _backtrack(
+            fun, x, f, g, d, slope, active, c1, max_halvings
         )
+        moved = active & ~searching  # problems whose line search found a decrease
+        S, Y, rho = _remember(S, Y, rho, x_new - x, g_new - g, moved, eps)
         stalled = (f - f_new) <= 10 * eps * torch.maximum(
             torch.maximum(f.abs(), f_new.abs()), torch.ones_like(f)
         )
@@ -103,3 +85,33 @@ def lbfgs(
         x, f, g = x_new, f_new, g_new
         active = moved & ~stalled & (g.abs().amax(-1) > gtol)
     return x, iters
+
+
+def _backtrack(fun: Fun, x, f, g, d, slope, active, c1: float, max_halvings: int):
+    """Armijo backtracking from step 1, halving per problem until f decreases by c1 * t * slope:
+    (x, f, g after the step, the problems still searching when the halvings ran out)."""
+    t = torch.ones(x.shape[0], dtype=x.dtype, device=x.device)
+    searching = active.clone()
+    f_new, g_new, x_new = f.clone(), g.clone(), x.clone()
+    for _ in range(max_halvings):
+        x_try = torch.where(searching[:, None], x + t[:, None] * d, x_new)
+        f_try, g_try = fun(x_try)
+        ok = searching & (f_try <= f + c1 * t * slope)
+        x_new = torch.where(ok[:, None], x_try, x_new)
+        f_new, g_new = torch.where(ok, f_try, f_new), torch.where(ok[:, None], g_try, g_new)
+        searching &= ~ok
+        if not bool(searching.any()):
+            break
+        t = torch.where(searching, t / 2, t)
+    return x_new, f_new, g_new, searching
+
+
+def _remember(S, Y, rho, s, y, moved, eps: float):
+    """Push the curvature pair (s, y) into each moved problem's history, when it is sound
+    (s.y > eps |s| |y|); the oldest pair drops out."""
+    sy = (s * y).sum(-1)
+    upd = moved & (sy > eps * s.norm(dim=-1) * y.norm(dim=-1))
+    S = torch.where(upd[:, None, None], torch.cat([S[:, 1:], s[:, None]], 1), S)
+    Y = torch.where(upd[:, None, None], torch.cat([Y[:, 1:], y[:, None]], 1), Y)
+    rho = torch.where(upd[:, None], torch.cat([rho[:, 1:], 1 / sy.clamp_min(eps)[:, None]], 1), rho)
+    return S, Y, rho

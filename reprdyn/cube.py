@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .stages import ORDER, Stage
+from .stages import ORDER, Stage, base
 from .stages.base import BOUNDS, PROBE_DIMS, Variable, model_dims
 
 __all__ = ["VARIABLES", "CHUNK_OWNER", "COMPARISONS", "BOUNDS", "PROBE_DIMS", "Variable"]
@@ -79,12 +79,6 @@ def describe(ds: xr.Dataset) -> xr.Dataset:
     return ds
 
 
-def model_sel(spec, model: str, replicate: int | list[int]) -> dict:
-    """The `model` and `replicate` coordinates of one model's region."""
-    reps = list(replicate) if isinstance(replicate, (list, tuple, range)) else [replicate]
-    return {**({"model": [model]} if spec.multi_model else {}), "replicate": reps}
-
-
 def grid_coords(spec) -> dict:
     """sigma (with timestep riding along where one VP schedule applies), the model names and the
     replicates."""
@@ -98,11 +92,7 @@ def grid_coords(spec) -> dict:
 
 def wanted(spec) -> list[str]:
     """The variables a spec's metrics ask for and it can have, in declaration order."""
-    return [
-        name
-        for name, v in VARIABLES.items()
-        if set(v.metrics) & set(spec.metrics) and v.applies(spec)
-    ]
+    return base.wanted(spec, VARIABLES)
 
 
 def chunks(spec) -> dict[str, dict[str, int]]:
@@ -202,14 +192,5 @@ def features_template(spec, data, channels: int, rows: int) -> tuple[xr.Dataset,
 
 def labelled(spec, values: dict[str, np.ndarray], **coords) -> xr.Dataset:
     """A region of the cube: each named array, shaped as its variable's dims (leading model dim
-    included), with the given coordinates; the dims of a region are those of the variables it
-    holds."""
-    import xarray as xr
-
-    return xr.Dataset(
-        {
-            name: (VARIABLES[name].dims_in(spec), np.asarray(v).astype(VARIABLES[name].dtype))
-            for name, v in values.items()
-        },
-        coords=coords,
-    )
+    included), with the given coordinates."""
+    return base.labelled(spec, VARIABLES, values, **coords)

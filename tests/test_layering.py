@@ -81,3 +81,44 @@ def test_run_says_a_spec_is_invalid_before_loading_the_pipeline(tmp_path):
         "try:\n    main()\nexcept SystemExit as e:\n    assert e.code == 2, e.code"
     )
     assert not set(HEAVY) & loaded_after(code)
+
+
+def _imports(path: Path, module: str) -> set[str]:
+    """The reprdyn modules `module` imports anywhere in its file (deferred imports included)."""
+    import ast
+
+    package = module.split(".") if path.name == "__init__.py" else module.split(".")[:-1]
+    out = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom):
+            base = package[: len(package) - node.level + 1] if node.level else []
+            target = ".".join(base + ([node.module] if node.module else []))
+            out |= {f"{target}.{a.name}" for a in node.names} | {target}
+        elif isinstance(node, ast.Import):
+            out |= {a.name for a in node.names}
+    return out
+
+
+def test_no_import_circles():
+    """No module reaches itself through imports, deferred ones included: the stages never import
+    the cube or the store that derive from them."""
+    files = {}
+    for p in (ROOT / "reprdyn").rglob("*.py"):
+        parts = list(p.relative_to(ROOT).with_suffix("").parts)
+        files[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = p
+    graph = {m: {t for t in _imports(p, m) if t in files and t != m} for m, p in files.items()}
+    # a module importing its own package's __init__ (re-exports) is not a circle of design
+    graph = {m: {t for t in ts if not m.startswith(t + ".")} for m, ts in graph.items()}
+    state: dict[str, int] = {}
+
+    def visit(m: str, trail: list[str]) -> None:
+        state[m] = 1
+        for t in sorted(graph[m]):
+            assert state.get(t) != 1, "import circle: " + " -> ".join([*trail, m, t])
+            if t not in state:
+                visit(t, [*trail, m])
+        state[m] = 2
+
+    for m in sorted(graph):
+        if m not in state:
+            visit(m, [])

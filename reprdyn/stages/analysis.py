@@ -12,7 +12,7 @@ from dataclasses import astuple, dataclass
 import numpy as np
 
 from ..spec.kinds import replicates
-from .base import Stage, Task, Variable, base, key
+from .base import Stage, Task, Variable, base, key, labelled, model_dims, model_sel
 
 STAGE = Stage.ANALYSIS
 CHUNKS = {"model": 1, "replicate": 1, "layer": 1, "input": 1}
@@ -76,7 +76,6 @@ def plan(spec, upstream) -> list[Task]:
 
 
 def run(task: Task, ctx, io) -> None:
-    from .. import cube
     from ..metrics.distances import cka_matrix, sliced_wasserstein
 
     spec, data, cfg, p = ctx.spec, ctx.data.get(task.dataset), ctx.spec.analysis, task.params
@@ -87,7 +86,7 @@ def run(task: Task, ctx, io) -> None:
     rows = test[_subset(len(test), cfg.max_samples, cfg.seed)]
     S = len(spec.sigmas)
     X = [feats.isel(sigma=s, sample=rows).values.astype(np.float64) for s in range(S)]  # (n, C)
-    lead = (1,) * len(cube.model_dims(spec))
+    lead = (1,) * len(model_dims(spec))
     values = {}
     if "sw_distance" in spec.metrics:
         has_probe = any(p.layer in spec.probe_layers(q) for q in spec.probes)
@@ -105,9 +104,9 @@ def run(task: Task, ctx, io) -> None:
         "input": [p.input],
         "sigma": spec.sigmas,
         "sigma_ref": spec.sigmas,
-        **cube.model_sel(spec, p.model, p.replicate),
+        **model_sel(spec, p.model, p.replicate),
     }
-    io.write(task.dataset, cube.labelled(spec, values, **coords))
+    io.write(task.dataset, labelled(spec, VARIABLES, values, **coords))
 
 
 def _model(spec, model: str) -> dict:

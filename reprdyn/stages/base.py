@@ -135,6 +135,34 @@ class Variable:
         return (*model_dims(spec), *self.dims) if self.per_model else self.dims
 
 
+def wanted(spec, variables: dict[str, Variable]) -> list[str]:
+    """Those of `variables` a spec's metrics ask for and it can have, in declaration order."""
+    return [
+        n for n, v in variables.items() if set(v.metrics) & set(spec.metrics) and v.applies(spec)
+    ]
+
+
+def model_sel(spec, model: str, replicate: int | list[int]) -> dict:
+    """The `model` and `replicate` coordinates of one model's region."""
+    reps = list(replicate) if isinstance(replicate, (list, tuple, range)) else [replicate]
+    return {**({"model": [model]} if spec.multi_model else {}), "replicate": reps}
+
+
+def labelled(spec, variables: dict[str, Variable], values: dict, **coords):
+    """A region of the cube: each named array (one of the stage's `variables`), shaped as its
+    variable's dims (the leading model dims included), with the given coordinates."""
+    import numpy as np
+    import xarray as xr
+
+    return xr.Dataset(
+        {
+            name: (variables[name].dims_in(spec), np.asarray(v).astype(variables[name].dtype))
+            for name, v in values.items()
+        },
+        coords=coords,
+    )
+
+
 def model_dims(spec) -> tuple[str, ...]:
     """The dims of everything that depends on the model: ('model',) when the spec compares several
     models, then always ('replicate',) (one per independently trained copy; 1 for the rest)."""

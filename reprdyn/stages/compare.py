@@ -13,7 +13,18 @@ from __future__ import annotations
 
 from ..spec.kinds import PIXELS
 from ..spec.metrics import CLASSIFICATION
-from .base import PROBE_DIMS, NoParams, Stage, Task, Variable, base, key, with_uncertainty
+from .base import (
+    BOUNDS,
+    PROBE_DIMS,
+    NoParams,
+    Stage,
+    Task,
+    Variable,
+    base,
+    key,
+    wanted,
+    with_uncertainty,
+)
 
 STAGE = Stage.COMPARE
 CHUNKS: dict[str, int] = {}  # one task writes every comparison of a dataset
@@ -93,10 +104,9 @@ VARIABLES = {
 
 def plan(spec, upstream) -> list[Task]:
     """One task per dataset, after every probe task of it, when a comparison applies."""
-    from .. import cube
 
-    wanted = cube.wanted(spec)
-    compared = [v for v in DIFFERENCES if v in wanted]
+    made = wanted(spec, VARIABLES)
+    compared = [v for v in DIFFERENCES if v in made]
     if not compared:
         return []
     out = []
@@ -110,7 +120,6 @@ def plan(spec, upstream) -> list[Task]:
 def run(task: Task, ctx, io) -> None:
     import xarray as xr
 
-    from .. import cube
     from ..metrics.uncertainty import interval
 
     spec = ctx.spec
@@ -118,17 +127,17 @@ def run(task: Task, ctx, io) -> None:
     sources = {"": ds["best_accuracy"].load()}  # the point values, and their resamples
     if spec.bootstrap:
         sources["_boot"] = ds["best_accuracy_boot"].load()
-    wanted = cube.wanted(spec)
+    made = wanted(spec, VARIABLES)
     out = {}
     for name, (diff, *_) in DIFFERENCES.items():
-        if name not in wanted:
+        if name not in made:
             continue
         for suffix, acc in sources.items():
-            dims = cube.VARIABLES[name + suffix].dims_in(spec)
+            dims = VARIABLES[name + suffix].dims_in(spec)
             out[name + suffix] = diff(spec, acc).transpose(*dims)
         if spec.bootstrap:
             d = out[name]
             ci = interval(out[f"{name}_boot"].values, spec.analysis.confidence)  # (..., 2)
-            coords = {**{k: d[k] for k in d.dims}, "bound": list(cube.BOUNDS)}
+            coords = {**{k: d[k] for k in d.dims}, "bound": list(BOUNDS)}
             out[f"{name}_ci"] = xr.DataArray(ci, dims=(*d.dims, "bound"), coords=coords)
     io.write(task.dataset, xr.Dataset(out))

@@ -35,7 +35,6 @@ def plan(spec, upstream) -> list[Task]:
 def run(task: Task, ctx, io) -> None:
     import xarray as xr
 
-    from .. import cube
     from ..extract import FORWARD_ROWS
     from ..models import layers
 
@@ -46,14 +45,9 @@ def run(task: Task, ctx, io) -> None:
         "split": ("sample", data.split),
         "class": np.array(data.classes, dtype=object),
     }
-    extras = xr.Dataset(dict(data.extras), coords=coords, attrs=data.meta)
-    io.write_data(task.dataset, cube.describe(extras))
-    template = cube.template(
-        spec, data.classes, data.mask_classes, data.meta.get("data_range", 2.0)
-    )
-    io.allocate(task.dataset, template, cube.chunks(spec))
+    io.write_data(task.dataset, xr.Dataset(dict(data.extras), coords=coords, attrs=data.meta))
+    io.allocate_metrics(spec, task.dataset, data)
     if spec.dense:
         layers.check(spec, ctx.models.layer_shapes(task.dataset))
     for layer, channels in (ctx.models.channels(task.dataset) if spec.pooled else {}).items():
-        template, chunks = cube.features_template(spec, data, channels, FORWARD_ROWS)
-        io.allocate(task.dataset, template, chunks, layer)
+        io.allocate_features(spec, task.dataset, data, layer, channels, FORWARD_ROWS)

@@ -13,7 +13,7 @@ import warnings
 import numpy as np
 
 from ..spec.kinds import OUTPUT, PIXELS, replicates
-from .base import SigmaParams, Stage, Task, Variable, base, key
+from .base import SigmaParams, Stage, Task, Variable, base, key, labelled, model_dims, model_sel
 from .train import checkpoint_for
 
 STAGE = Stage.FEATURES
@@ -94,7 +94,6 @@ def per_sigma(spec, upstream, stage: Stage, protocol) -> list[Task]:
 
 
 def run(task: Task, ctx, io) -> None:
-    from .. import cube
     from ..extract import FORWARD_ROWS, NoiseStream, halving_on_oom, input_noise
     from ..metrics.csnr import csnr_of
     from ..metrics.posterior import posterior_quality
@@ -123,11 +122,11 @@ def run(task: Task, ctx, io) -> None:
                     f"{MOMENT_BUDGET >> 30} GiB",
                     stacklevel=1,
                 )
-    where = {"sigma": [p.sigma], **cube.model_sel(spec, p.model, p.replicate)}
-    lead = (None,) * (len(cube.model_dims(spec)) + 1)  # singleton model, replicate and sigma dims
+    where = {"sigma": [p.sigma], **model_sel(spec, p.model, p.replicate)}
+    lead = (None,) * (len(model_dims(spec)) + 1)  # singleton model, replicate and sigma dims
     if "csnr" in spec.metrics:
         values = {"csnr": csnr_k[lead], "csnr_overall": csnr_all[lead]}
-        io.write(task.dataset, cube.labelled(spec, values, **where))
+        io.write(task.dataset, labelled(spec, VARIABLES, values, **where))
     if "posterior_mse" in spec.metrics:
         seed = derive_seed(spec.seed, task.dataset, "posterior", p.model, repr(float(p.sigma)))
         test = x0[data.split == "test"]
@@ -137,7 +136,7 @@ def run(task: Task, ctx, io) -> None:
         )
         one = (1,) * len(lead)
         values = {"posterior_mse": np.full(one, mse), "posterior_psnr": np.full(one, psnr)}
-        io.write(task.dataset, cube.labelled(spec, values, **where))
+        io.write(task.dataset, labelled(spec, VARIABLES, values, **where))
 
 
 def _stream(task: Task, ctx, io, net, x0: np.ndarray, noise, j: int, rows: int) -> dict:

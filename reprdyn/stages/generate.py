@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..spec.kinds import TRAINABLE, replicates
-from .base import Stage, Task, Variable, base, key
+from .base import Stage, Task, Variable, base, key, labelled, model_dims, model_sel
 from .train import checkpoint_for
 
 STAGE = Stage.GENERATE
@@ -69,7 +69,6 @@ def plan(spec, upstream) -> list[Task]:
 
 
 def run(task: Task, ctx, io) -> None:
-    from .. import cube
     from ..metrics.generalization import UNLEARNED, generalization_score, sample_distance_ratio
     from ..sample import generate, sampler_for
     from ..seeds import derive_seed
@@ -100,8 +99,8 @@ def run(task: Task, ctx, io) -> None:
             ratio,
             score,
         )
-    lead = (1,) * len(cube.model_dims(spec))
+    lead = (1,) * len(model_dims(spec))
     values = {"generalization": np.full(lead, score), "sample_distance_ratio": np.full(lead, ratio)}
     io.write(
-        task.dataset, cube.labelled(spec, values, **cube.model_sel(spec, p.model, p.replicate))
+        task.dataset, labelled(spec, VARIABLES, values, **model_sel(spec, p.model, p.replicate))
     )

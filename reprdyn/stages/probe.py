@@ -11,7 +11,20 @@ import numpy as np
 from ..spec.kinds import PIXELS, replicates
 from ..spec.metrics import CLASSIFICATION
 from ..spec.probes import SEGMENTATION_PROBES
-from .base import PROBE_DIMS, Stage, Task, Variable, base, bootstrapped, key, with_uncertainty
+from .base import (
+    BOUNDS,
+    PROBE_DIMS,
+    Stage,
+    Task,
+    Variable,
+    base,
+    bootstrapped,
+    key,
+    labelled,
+    model_dims,
+    model_sel,
+    with_uncertainty,
+)
 
 STAGE = Stage.PROBE
 CHUNKS = {"model": 1, "replicate": 1, "layer": 1, "probe": 1, "input": 1}
@@ -233,7 +246,6 @@ def _model(spec, model: str) -> dict:
 def _region(spec, p: Params, values: dict, reps: list) -> object:
     """The task's region of the cube: every variable over its dims, the target axis T split into
     (label_noise, seed), `reps` replicates holding the same values."""
-    from .. import cube
 
     region = {name: _on_grid(spec, x, name, len(reps)) for name, x in values.items()}
     coords = {
@@ -243,18 +255,17 @@ def _region(spec, p: Params, values: dict, reps: list) -> object:
         "sigma": spec.sigmas,
         "label_noise": spec.label_noise,
         "seed": spec.seeds,
-        **cube.model_sel(spec, p.model, reps),
+        **model_sel(spec, p.model, reps),
     }
     if spec.bootstrap:
-        coords["bound"], coords["boot"] = list(cube.BOUNDS), np.arange(spec.bootstrap)
-    return cube.labelled(spec, region, **coords)
+        coords["bound"], coords["boot"] = list(BOUNDS), np.arange(spec.bootstrap)
+    return labelled(spec, VARIABLES, region, **coords)
 
 
 def _on_grid(spec, x: np.ndarray, name: str, reps: int = 1) -> np.ndarray:
     """An array over the flat target axis T = label_noise x seed, as its variable's dims in one
     probe task's region: singleton model / layer / probe / input, `reps` replicates (the same
     values in each), T split into (label_noise, seed)."""
-    from .. import cube
 
     # (sigma?, layer, label_noise, seed, probe, input, member? / class? / bound? / boot?)
     dims = VARIABLES[name].dims
@@ -263,6 +274,6 @@ def _on_grid(spec, x: np.ndarray, name: str, reps: int = 1) -> np.ndarray:
     x = x.reshape(*x.shape[:before], P, R, *x.shape[before + 1 :])  # (sigma?, P, R, rest?)
     x = np.expand_dims(x, before)  # the layer
     x = np.expand_dims(x, (before + 3, before + 4))  # the probe and the input
-    lead = len(cube.model_dims(spec))
+    lead = len(model_dims(spec))
     x = x.reshape((1,) * lead + x.shape)  # (model?, replicate, ...)
     return np.repeat(x, reps, axis=lead - 1) if reps > 1 else x

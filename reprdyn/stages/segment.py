@@ -7,7 +7,18 @@ from __future__ import annotations
 import numpy as np
 
 from ..spec.probes import SEGMENTATION_PROBES
-from .base import PROBE_DIMS, SigmaParams, Stage, Task, Variable, with_uncertainty
+from .base import (
+    BOUNDS,
+    PROBE_DIMS,
+    SigmaParams,
+    Stage,
+    Task,
+    Variable,
+    labelled,
+    model_dims,
+    model_sel,
+    with_uncertainty,
+)
 from .features import per_sigma
 
 STAGE = Stage.SEGMENT
@@ -122,9 +133,8 @@ def run(task: Task, ctx, io) -> None:
 def _region(spec, p: SigmaParams, data, values: dict[str, np.ndarray]):
     """The whole (model, replicate, sigma) chunk of every segmentation variable: NaN outside the
     dense sets and the segmentation probes."""
-    from .. import cube
 
-    lead = (None,) * (len(cube.model_dims(spec)) + 1)  # singleton model, replicate, sigma dims
+    lead = (None,) * (len(model_dims(spec)) + 1)  # singleton model, replicate, sigma dims
     P, R = len(spec.label_noise), len(spec.seeds)
     region = {}
     for name, v in values.items():
@@ -138,8 +148,8 @@ def _region(spec, p: SigmaParams, data, values: dict[str, np.ndarray]):
         "probe": [q.label for q in spec.probes],
         "input": spec.inputs,
         "segment_class": data.mask_classes,
-        **cube.model_sel(spec, p.model, p.replicate),
+        **model_sel(spec, p.model, p.replicate),
     }
     if spec.bootstrap:
-        coords["bound"], coords["boot"] = list(cube.BOUNDS), np.arange(spec.bootstrap)
-    return cube.labelled(spec, region, **coords)
+        coords["bound"], coords["boot"] = list(BOUNDS), np.arange(spec.bootstrap)
+    return labelled(spec, VARIABLES, region, **coords)

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from .base import NoParams, Stage, Task, Variable, base, key
+from .base import NoParams, Stage, Task, Variable, base, key, labelled
 
 STAGE = Stage.THEORY
 CHUNKS: dict[str, int] = {}
@@ -31,9 +31,10 @@ def plan(spec, upstream) -> list[Task]:
 
 
 def run(task: Task, ctx, io) -> None:
-    from .. import cube
     from ..metrics.csnr import csnr_theory
 
     m = ctx.data.get(task.dataset).meta
     values = csnr_theory(ctx.spec.sigmas, int(m["K"]), int(m["d"]), float(m["delta"]))
-    io.write(task.dataset, cube.labelled(ctx.spec, {"csnr_theory": values}, sigma=ctx.spec.sigmas))
+    io.write(
+        task.dataset, labelled(ctx.spec, VARIABLES, {"csnr_theory": values}, sigma=ctx.spec.sigmas)
+    )

@@ -42,12 +42,26 @@ class StoreIO:
         return RowWriter(array, at, array.chunks[-2])
 
     def write_data(self, dataset: str, ds: xr.Dataset) -> None:
-        """A dataset's per-sample labels and splits (and its data extras)."""
+        """A dataset's per-sample labels and splits (and its data extras), described (CF)."""
+        from ..cube import describe
+
+        ds = describe(ds)
         path, grp = self.path, group(dataset, "data")
         ds.to_zarr(path, group=grp, mode="w", consolidated=False, encoding=no_fill(ds))
 
-    def allocate(self, dataset: str, template: xr.Dataset, chunks: dict, layer: str | None = None):
-        """The NaN-filled arrays of a dataset's metric cube, or of one layer's features; arrays
-        already there are kept."""
-        part = ("features", layer) if layer else ("metrics", None)
-        allocate(self.path, group(dataset, *part), template, chunks)
+    def allocate_metrics(self, spec, dataset: str, data) -> None:
+        """The NaN-filled arrays of a dataset's metric cube (`reprdyn.cube`); arrays already there
+        are kept, with what finished tasks wrote into them."""
+        from .. import cube
+
+        range_ = data.meta.get("data_range", 2.0)
+        template = cube.template(spec, data.classes, data.mask_classes, range_)
+        allocate(self.path, group(dataset, "metrics"), template, cube.chunks(spec))
+
+    def allocate_features(self, spec, dataset: str, data, layer: str, channels: int, rows: int):
+        """One layer's NaN-filled feature cube, chunked `rows` samples at a time at most; an array
+        already there is kept."""
+        from .. import cube
+
+        template, chunks = cube.features_template(spec, data, channels, rows)
+        allocate(self.path, group(dataset, "features", layer), template, chunks)

@@ -1,4 +1,5 @@
-"""Shared fixtures: a small MoLRG spec that runs in about a second; the suite's thread count.
+"""Shared fixtures: small stores built once per session and only read, the checkpoint cache
+they share, a LocalCluster; the suite's thread count.
 
 The suite runs torch on one thread, deliberately: on a shared 2-core machine a second thread makes
 small work several times slower (benchmarks/threads.py), and subprocesses inherit the setting.
@@ -10,47 +11,11 @@ import os
 
 os.environ["OMP_NUM_THREADS"] = "1"  # before torch starts its pool, here and in every subprocess
 
-import textwrap
+import hashlib
+from pathlib import Path
 
 import pytest
-
-SMALL = textwrap.dedent("""\
-    spec_version: 1
-    name: small
-    seed: 3
-    model: {kind: molrg-optimal}
-    datasets:
-      - {kind: molrg, name: toy, n: 12, K: 3, d: 2, delta: 0.3, n_train: 300, n_test: 200}
-    sigma: {start: 0.05, stop: 5, num: 5, scale: log}
-    probes: [{kind: logistic, transform: abs, standardize: false}]
-    label_noise: [0.0, 0.4]
-    seeds: [0, 1]
-    ensemble: {k: 1}
-    """)
-
-# a tiny segmentation spec: a U-Net trained for one epoch on two rendered characters (seconds)
-SEG_SMALL = textwrap.dedent("""\
-    spec_version: 1
-    name: seg
-    seed: 1
-    model:
-      kind: diffusion
-      network: {kind: unet, channels: 8, mult: [1, 2], blocks: 1}
-      precond: {kind: edm, sigma_data: 0.5}
-      train: {data: glyphs, epochs: 1, batch_size: 32}
-    datasets:
-      - {kind: glyphs, name: glyphs, chars: "01", n_train: 40, n_test: 20}
-    sigma: [0.1, 1.0]
-    dense:
-      both: [dec.0, dec.1]
-      last: [dec.1]
-    inputs: [clean, noisy]
-    label_noise: [0, 0.3]
-    probes:
-      - {kind: seg-linear, lambdas: [0.001, 0.1, 10]}
-      - {kind: seg-mlp, epochs: 2, hidden: 16, ensemble: 2, batch_size: 64}
-    segmentation: {train_images: 30, test_images: 16, max_pixels: 2000}
-    """)
+from helpers import REPLICATED, ROOT, SEG_SMALL, SMALL, copy_store
 
 
 def pytest_configure(config):
@@ -73,10 +38,125 @@ def small_spec(small_spec_file):
     return load_spec(small_spec_file)
 
 
-@pytest.fixture
-def small_store(small_spec, tmp_path):
-    from reprdyn import run
+def _digest(path: Path) -> dict[str, str]:
+    """Every file under `path` and the hash of its bytes."""
+    return {
+        str(p.relative_to(path)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(path.rglob("*"))
+        if p.is_file()
+    }
 
-    path = tmp_path / "small.zarr"
-    run(small_spec, store=path, spec_text=SMALL)
-    return path
+
+def _read_only(path: Path):
+    """A fixture body that hands out `path` and fails the test that wrote into it."""
+    before = _digest(path)
+    yield path
+    after = _digest(path)
+    if after != before:
+        changed = sorted(k for k in set(before) | set(after) if before.get(k) != after.get(k))
+        pytest.fail(
+            f"this test wrote into the shared read-only store {path.name} ({changed[:5]}); "
+            "write into a copy (helpers.copy_store) instead"
+        )
+
+
+@pytest.fixture(scope="session")
+def shared_cache(tmp_path_factory) -> Path:
+    """One checkpoint cache for the session: a network a spec trains is trained once."""
+    return tmp_path_factory.mktemp("cache")
+
+
+@pytest.fixture(scope="session")
+def _small_store(tmp_path_factory) -> Path:
+    from reprdyn import load_spec, run
+
+    root = tmp_path_factory.mktemp("small")
+    (root / "small.yaml").write_text(SMALL)
+    run(load_spec(root / "small.yaml"), store=root / "small.zarr", spec_text=SMALL)
+    return root / "small.zarr"
+
+
+@pytest.fixture
+def small_store(_small_store):
+    """SMALL's store, built once per session: read it; copy it (helpers.copy_store) to write."""
+    yield from _read_only(_small_store)
+
+
+@pytest.fixture
+def small_store_copy(_small_store, tmp_path) -> Path:
+    """A copy of SMALL's store of this test's own, to write into."""
+    return copy_store(_small_store, tmp_path / "small.zarr")
+
+
+@pytest.fixture(scope="session")
+def _theory_store(tmp_path_factory) -> tuple[Path, list]:
+    from reprdyn import load_spec, run
+
+    path = tmp_path_factory.mktemp("theory") / "molrg-theory.zarr"
+    rows = run(load_spec(ROOT / "specs" / "molrg-theory.yaml"), store=path)
+    return path, rows
+
+
+@pytest.fixture
+def theory_store(_theory_store):
+    """The shipped molrg-theory job's store, built once per session (read-only)."""
+    yield from _read_only(_theory_store[0])
+
+
+@pytest.fixture(scope="session")
+def theory_rows(_theory_store) -> list:
+    """The summary rows the molrg-theory run returned."""
+    return _theory_store[1]
+
+
+@pytest.fixture(scope="session")
+def _seg_store(tmp_path_factory, shared_cache) -> tuple[object, Path]:
+    from reprdyn import load_spec, run
+
+    tmp = tmp_path_factory.mktemp("seg")
+    (tmp / "seg.yaml").write_text(SEG_SMALL + f"compute: {{cache: {shared_cache}}}\n")
+    spec = load_spec(tmp / "seg.yaml")
+    run(spec, store=tmp / "seg.zarr", spec_text=(tmp / "seg.yaml").read_text())
+    return spec, tmp / "seg.zarr"
+
+
+@pytest.fixture
+def seg_run(_seg_store):
+    """SEG_SMALL's spec and store (a one-epoch U-Net on two glyphs), built once (read-only)."""
+    spec, path = _seg_store
+    for p in _read_only(path):
+        yield spec, p
+
+
+@pytest.fixture(scope="session")
+def _replicated(tmp_path_factory, shared_cache):
+    import reprdyn
+    from reprdyn.spec import validate_text
+
+    tmp = tmp_path_factory.mktemp("rep")
+    spec = validate_text(REPLICATED + f"compute: {{cache: {shared_cache}}}\n")
+    rows = reprdyn.run(spec, store=tmp / "r.zarr")
+    return spec, tmp, rows
+
+
+@pytest.fixture
+def replicated(_replicated):
+    """REPLICATED's (spec, folder, summary rows): one run, read by several modules."""
+    spec, tmp, rows = _replicated
+    for _ in _read_only(tmp / "r.zarr"):
+        yield spec, tmp, rows
+
+
+@pytest.fixture(scope="session")
+def dask_address():
+    """A 2-process LocalCluster on loopback for the session; its scheduler's address."""
+    from distributed import LocalCluster
+
+    with LocalCluster(
+        n_workers=2,
+        threads_per_worker=1,
+        processes=True,
+        dashboard_address=None,
+        host="127.0.0.1",
+    ) as cluster:
+        yield cluster.scheduler_address

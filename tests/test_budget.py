@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 import zarr
-from conftest import SMALL
+from helpers import SMALL
 from typer.testing import CliRunner
 
 import reprdyn

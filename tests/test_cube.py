@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import SMALL
+from helpers import SMALL
 
 from reprdyn import cube
 from reprdyn.spec import validate_text
@@ -107,7 +107,7 @@ def test_labelled_region_and_feature_chunks():
 
 
 def test_segmentation_variables_have_dense_sets_and_mask_classes():
-    from conftest import SEG_SMALL
+    from helpers import SEG_SMALL
 
     spec = validate_text(SEG_SMALL)
     ds = cube.template(spec, ["0", "1"], ["background", "0", "1"])

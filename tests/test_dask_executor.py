@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import xarray.testing as xrt
-from conftest import SMALL
+from helpers import SMALL
 
 import reprdyn
 from reprdyn.spec import validate_text
@@ -22,7 +22,9 @@ def test_localcluster_matches_local(small_store, tmp_path):
     assert reprdyn.run(spec, store=tmp_path / "d.zarr") == rows  # resumes: nothing left to do
 
 
-def test_failures_are_reported_and_dependents_skipped(tmp_path, monkeypatch):
+def test_failures_are_reported_and_dependents_skipped(tmp_path, monkeypatch, dask_address):
+    """A task that raises on a worker is reported with its error; the tasks that need it are
+    skipped and the rest run (on the session's LocalCluster, reached by its address)."""
     from reprdyn.runner import TasksFailed
 
     spec = validate_text(
@@ -42,7 +44,7 @@ def test_failures_are_reported_and_dependents_skipped(tmp_path, monkeypatch):
     real = dx._remote
     monkeypatch.setattr(dx, "_remote", boom)
     with pytest.raises(TasksFailed) as e:
-        reprdyn.run(spec, store=tmp_path / "f.zarr")
+        reprdyn.run(spec, store=tmp_path / "f.zarr", dask=dask_address)
     assert [f["task"] for f in e.value.failures] == ["theory toy"]
     assert "theory exploded" in e.value.failures[0]["error"]
 

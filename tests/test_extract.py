@@ -5,9 +5,45 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+import xarray.testing as xrt
+from helpers import SMALL
 from torch import nn
 
+import reprdyn
 from reprdyn.extract import NoiseStream, extract, hookable_layers, iter_features
+from reprdyn.spec import validate_text
+
+
+def test_out_of_memory_mid_stream_splits_the_passes_and_keeps_the_noise(
+    tmp_path, monkeypatch, caplog
+):
+    """A simulated out-of-memory error after some blocks: the retry runs 32 samples per pass, and
+    every sample's noise, hence its features, are those of an uninterrupted run."""
+    import logging
+
+    import torch
+
+    import reprdyn.extract as tasks
+
+    # the CLI's own handler may be set
+    monkeypatch.setattr(logging.getLogger("reprdyn"), "propagate", True)
+    spec = validate_text(SMALL + "inputs: [clean, noisy]\nnoise_draws: 3\n")
+    reprdyn.run(spec, store=tmp_path / "plain.zarr")
+    real = tasks.iter_features
+
+    def picky(net, x0, sigma, layers, *, rows, **kw):
+        for i, block in enumerate(real(net, x0, sigma, layers, rows=rows, **kw)):
+            if rows > 32 and i == 3:  # a device that fits 32 samples per pass, found out mid-stream
+                raise torch.OutOfMemoryError("CUDA out of memory (simulated)")
+            yield block
+
+    monkeypatch.setattr(tasks, "iter_features", picky)
+    with caplog.at_level("WARNING", logger="reprdyn"):
+        reprdyn.run(spec, store=tmp_path / "oom.zarr")
+    assert "retrying with 32 samples per forward pass" in caplog.text
+    a, b = reprdyn.open(tmp_path / "plain.zarr"), reprdyn.open(tmp_path / "oom.zarr")
+    xrt.assert_equal(a.features("toy", "output").load(), b.features("toy", "output").load())
+    xrt.assert_equal(a["toy"].load(), b["toy"].load())
 
 
 class Tiny(nn.Module):

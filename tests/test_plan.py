@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import SMALL
+from helpers import SMALL
 
 from reprdyn.plan import plan
 from reprdyn.spec import validate_text
@@ -31,7 +31,7 @@ def test_keys_are_stable_and_scoped():
 
 
 def test_segmentation_plans_one_task_per_sigma_and_no_pooled_work():
-    from conftest import SEG_SMALL
+    from helpers import SEG_SMALL
 
     from reprdyn.plan import plan
     from reprdyn.spec import validate_text

@@ -4,7 +4,7 @@ why."""
 from __future__ import annotations
 
 import pytest
-from conftest import SEG_SMALL, SMALL
+from helpers import SEG_SMALL, SMALL
 from typer.testing import CliRunner
 
 import reprdyn
@@ -20,7 +20,7 @@ SETTINGS = "analysis: {max_samples: 100, projections: 32}\ngeneration: {samples:
 
 
 @pytest.fixture(scope="module")
-def stores(tmp_path_factory):
+def stores(tmp_path_factory, shared_cache):
     root = tmp_path_factory.mktemp("figs")
     plain = validate_text(SMALL + METRICS + SETTINGS)
     two = validate_text(
@@ -41,7 +41,7 @@ def stores(tmp_path_factory):
         + SETTINGS
         + "sweep:\n  datasets[0].delta: [0.2, 0.4]\n"
     )
-    cache = f"compute: {{cache: {root / 'cache'}}}\n"
+    cache = f"compute: {{cache: {shared_cache}}}\n"
     seg = validate_text(SEG_SMALL + cache)
     seg_swept = validate_text(SEG_SMALL + cache + "sweep:\n  datasets[0].n_train: [40, 50]\n")
     out = {}

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import xarray as xr
-from conftest import SMALL
+from helpers import SMALL
 
 import reprdyn
 from reprdyn.reader import Cube, CubeStore, align

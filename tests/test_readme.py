@@ -43,15 +43,6 @@ def test_the_readme_shows_commands():
     assert len(commands()) >= 20
 
 
-@pytest.fixture(scope="module")
-def theory_store(tmp_path_factory):
-    from reprdyn import load_spec, run
-
-    path = tmp_path_factory.mktemp("readme") / "molrg-theory.zarr"
-    run(load_spec(ROOT / "specs" / "molrg-theory.yaml"), store=path)
-    return path
-
-
 def _runs_here(args: list[str]) -> bool:
     """Cheap: reads specs, or the main job's store; nothing that trains or loads a big model."""
     if args[0] == "run" or "--dask" in args:

@@ -1,11 +1,8 @@
-"""End to end: determinism, resume, and the paper's unimodal curve on the shipped spec."""
+"""End to end: determinism, resume, interruption, the shipped theory spec, trained models."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
-import pytest
 import xarray.testing as xrt
 
 import reprdyn
@@ -22,15 +19,15 @@ def test_two_runs_give_identical_cubes(small_spec, small_store, tmp_path):
     xrt.assert_identical(a.features("toy", "output").load(), b.features("toy", "output").load())
 
 
-def test_resume_skips_done_tasks_and_force_reruns(small_spec, small_store):
-    assert {s for _, s in plan_status(small_spec, small_store)} == {"done"}
+def test_resume_skips_done_tasks_and_force_reruns(small_spec, small_store_copy):
+    assert {s for _, s in plan_status(small_spec, small_store_copy)} == {"done"}
     seen = []
-    reprdyn.run(small_spec, store=small_store, on_start=seen.append)
+    reprdyn.run(small_spec, store=small_store_copy, on_start=seen.append)
     assert seen == []
-    before = reprdyn.open(small_store)["toy"].load()
-    reprdyn.run(small_spec, store=small_store, on_start=seen.append, force=True)
+    before = reprdyn.open(small_store_copy)["toy"].load()
+    reprdyn.run(small_spec, store=small_store_copy, on_start=seen.append, force=True)
     assert len(seen) == len(plan(small_spec))
-    xrt.assert_identical(before, reprdyn.open(small_store)["toy"].load())
+    xrt.assert_identical(before, reprdyn.open(small_store_copy)["toy"].load())
 
 
 def test_interrupted_run_resumes_to_the_same_cube(small_spec, small_store, tmp_path):
@@ -50,14 +47,12 @@ def test_interrupted_run_resumes_to_the_same_cube(small_spec, small_store, tmp_p
     xrt.assert_identical(reprdyn.open(small_store)["toy"].load(), reprdyn.open(path)["toy"].load())
 
 
-def test_shipped_theory_spec_is_unimodal(tmp_path):
-    spec = reprdyn.load_spec(Path(__file__).parents[1] / "specs" / "molrg-theory.yaml")
-    rows = reprdyn.run(spec, store=tmp_path / "t.zarr")
-    (row,) = rows
+def test_shipped_theory_spec_is_unimodal(theory_store, theory_rows):
+    (row,) = theory_rows
     assert row.unimodal == "yes" and 0.2 < row.best_sigma < 2 and row.best_accuracy.value > 0.9
     assert row.best_accuracy.low < row.best_accuracy.value < row.best_accuracy.high
     assert 0.2 < row.csnr_peak_sigma < 2  # an interior CSNR peak
-    ds = reprdyn.open(tmp_path / "t.zarr")["molrg"]
+    ds = reprdyn.open(theory_store)["molrg"]
     acc = ds["accuracy"].squeeze()
     # docs/theory.md §5 probe column: ~0.70 at the clean end, ~0.93 at the peak, falling at large
     # sigma
@@ -80,6 +75,7 @@ probes:
   - {kind: logistic, name: posterior, layers: [output], transform: abs, standardize: false}
 metrics: [accuracy, class_accuracy, csnr]
 """
+
 
 UNET_SPEC = """spec_version: 1
 name: unet
@@ -158,7 +154,6 @@ def test_unet_dae_vs_diffusion_on_digits(tmp_path, monkeypatch):
     # the features at sigma_i come from the DAE trained at sigma_i: rebuild each DAE from its
     # checkpoint (ensure_trained finds it in the cache) and extract by hand; the other DAEs give
     # other features
-    import numpy as np
     import torch
 
     from reprdyn.data import build_dataset
@@ -247,200 +242,3 @@ def test_partial_task_is_redone(small_spec, small_store, tmp_path):
         reprdyn.open(small_store).features("toy", "output").load(),
         reprdyn.open(path).features("toy", "output").load(),
     )
-
-
-def test_second_run_is_refused_while_locked(small_spec, small_store):
-    import pytest
-
-    with st.StoreLock(small_store):
-        with pytest.raises(
-            st.StoreLocked,
-            match=r"another reprdyn run \(process \d+ on .*\) is writing to this store",
-        ):
-            reprdyn.run(small_spec, store=small_store)
-
-
-def test_a_busy_store_is_refused_before_data_and_models_load(small_spec, small_store, monkeypatch):
-    """The lock (and the spec's identity) come before the preflight, which can take minutes with a
-    large pretrained model."""
-    import reprdyn.runner as runner
-
-    loaded = []
-    monkeypatch.setattr(runner, "preflight", lambda ctx, log=None: loaded.append(1))
-    with st.StoreLock(small_store), pytest.raises(st.StoreLocked):
-        reprdyn.run(small_spec, store=small_store)
-    assert loaded == []
-
-
-def test_wait_queues_behind_the_lock(small_spec, small_store):
-    import os
-    import socket
-    import threading
-    import time
-
-    lock = st.StoreLock(small_store).__enter__()
-    threading.Timer(0.5, lock.__exit__, (None, None, None)).start()
-    t, heard = time.time(), []
-    reprdyn.run(small_spec, store=small_store, wait=True, on_wait=heard.append)
-    assert time.time() - t >= 0.4
-    assert heard == [
-        f"waiting for process {os.getpid()} on {socket.gethostname()} to finish writing "
-        f"{small_store}"
-    ]  # said before waiting, naming the holder
-
-
-def test_catalog_tells_complete_partial_and_failed_apart(small_spec, small_store, tmp_path):
-    import shutil
-
-    from reprdyn.catalog import catalog
-
-    root = tmp_path / "stores"
-    shutil.copytree(small_store, root / "done.zarr")
-    shutil.copytree(small_store, root / "team/half.zarr")  # nested a level deeper
-    lines = (root / "team/half.zarr" / st.MANIFEST).read_text().splitlines()
-    (root / "team/half.zarr" / st.MANIFEST).write_text("\n".join(lines[: len(lines) // 2]) + "\n")
-    shutil.copytree(small_store, root / "bad.zarr")
-    key = next(t for t in plan(small_spec) if t.stage == "probe")
-    manifest = root / "bad.zarr" / st.MANIFEST
-    manifest.write_text(
-        "".join(x + "\n" for x in manifest.read_text().splitlines() if key.key not in x)
-    )
-    st.record_failures(root / "bad.zarr", [{"key": key.key, "task": key.label, "error": "boom"}])
-    (root / "notes").mkdir()  # folders that are not stores are skipped
-    rows = {Path(r["store"]).name: r for r in catalog(root)}
-    assert {k: r["status"] for k, r in rows.items()} == {
-        "done.zarr": "complete",
-        "half.zarr": "partial",
-        "bad.zarr": "failed",
-    }
-    assert rows["done.zarr"]["best"] is not None and rows["half.zarr"]["best"] is None
-    assert len({r["spec_hash"] for r in rows.values()}) == 1
-
-
-def test_catalog_headline_is_chosen_on_validation(tmp_path, monkeypatch):
-    """Two probes; the one that is worse on validation is rigged to be perfect on test. The catalog
-    reports the probe validation prefers, with its test accuracy at its own sigma*."""
-    from conftest import SMALL
-
-    import reprdyn.probes.protocol as tasks
-    from reprdyn.catalog import catalog
-    from reprdyn.spec import validate_text
-
-    spec = validate_text(
-        SMALL.replace(
-            "probes: [{kind: logistic, transform: abs, standardize: false}]",
-            "probes: [{kind: logistic, transform: abs, standardize: false},\n         {kind: "
-            "ridge, name: raw}]",
-        )
-    )
-    real = tasks.evaluate
-    calls = []
-
-    def rigged(test_logits, y_test, best, members, K):
-        acc, cls, ens = real(test_logits, y_test, best, members, K)
-        calls.append(1)
-        if len(calls) == 2:  # the second probe task: ridge on raw features
-            acc[:] = 1.0
-        return acc, cls, ens
-
-    monkeypatch.setattr(tasks, "evaluate", rigged)
-    reprdyn.run(spec, store=tmp_path / "c" / "s.zarr")
-    ds = reprdyn.open(tmp_path / "c" / "s.zarr")["toy"].isel(label_noise=0)
-    assert float(ds["accuracy"].sel(probe="raw").max()) == 1.0  # the rigged probe wins on test ...
-    (row,) = catalog(tmp_path / "c")
-    assert row["best"]["what"] == "toy/output/clean/logistic"  # ... but validation picks the other
-    assert row["best"]["test_accuracy"] == pytest.approx(
-        float(ds["best_accuracy"].sel(probe="logistic").mean())
-    )
-
-
-@pytest.fixture(scope="module")
-def replicated(tmp_path_factory):
-    """A molrg-optimal posterior beside a trained MLP with three replicates, clean and noisy inputs,
-    the raw-input baseline: one run, read by the tests below."""
-    from test_plan import REPLICATED
-
-    from reprdyn.spec import validate_text
-
-    tmp = tmp_path_factory.mktemp("rep")
-    text = REPLICATED + f"compute: {{cache: {tmp / 'cache'}}}\n"
-    spec = validate_text(text)
-    rows = reprdyn.run(spec, store=tmp / "r.zarr")
-    return spec, tmp, rows
-
-
-def test_replicates_are_trained_apart_and_share_the_cube(replicated):
-    spec, tmp, rows = replicated
-    ds = reprdyn.open(tmp / "r.zarr")["m"]
-    acc = ds["accuracy"].sel(layer="output", probe="ridge", label_noise=0, seed=0)
-    assert list(ds.replicate.values) == [0, 1, 2]
-    assert acc.sel(model="mlp").notnull().all()  # three trained replicates
-    assert acc.sel(model="exact", replicate=0).notnull().all()
-    assert acc.sel(model="exact", replicate=[1, 2]).isnull().all()  # the posterior has one
-    f = reprdyn.open(tmp / "r.zarr").features("m", "output")["features"].sel(model="mlp")
-    first = f.sel(replicate=0).values
-    assert all(np.abs(f.sel(replicate=r).values - first).max() > 1e-3 for r in (1, 2))
-    by_model = {r.model: r for r in rows if r.layer == "output" and r.input == "clean"}
-    assert by_model["mlp"].replicates == 3 and by_model["exact"].replicates == 1
-
-
-def test_replicate_zero_of_three_is_the_one_replicate_run(replicated):
-    spec, tmp, _ = replicated
-    from test_plan import REPLICATED
-
-    from reprdyn.spec import validate_text
-
-    one = validate_text(
-        REPLICATED.replace("replicates: 3", "replicates: 1")
-        + f"compute: {{cache: {tmp / 'cache'}}}\n"
-    )
-    calls = []
-    reprdyn.run(one, store=tmp / "one.zarr", on_train_step=lambda *a: calls.append(a))
-    assert calls == []  # replicate 0 came from the cache
-    a = reprdyn.open(tmp / "one.zarr")["m"]["accuracy"]
-    b = reprdyn.open(tmp / "r.zarr")["m"]["accuracy"].sel(replicate=[0])
-    xrt.assert_identical(a.load(), b.load())
-
-
-def test_pixel_baseline_is_flat_for_clean_input_and_the_same_in_every_replicate(replicated):
-    _, tmp, _ = replicated
-    ds = reprdyn.open(tmp / "r.zarr")["m"]
-    px = ds["accuracy"].sel(layer="pixels", probe="ridge", model="mlp", drop=True)
-    assert (px.sel(input="clean").std("sigma") == 0).all()  # one fit serves every sigma
-    xrt.assert_equal(px.sel(replicate=1, drop=True), px.sel(replicate=0, drop=True))
-    assert px.sel(input="noisy").notnull().all()
-    # exact posterior and trained model see the same clean data: the same baseline (noisy input
-    # is each model's own noise)
-    xrt.assert_equal(
-        px.sel(replicate=0, input="clean", drop=True),
-        ds["accuracy"].sel(
-            layer="pixels", probe="ridge", model="exact", replicate=0, input="clean", drop=True
-        ),
-    )
-
-
-def test_comparisons_are_the_paired_differences(replicated):
-    from reprdyn.metrics.uncertainty import interval
-
-    _, tmp, _ = replicated
-    ds = reprdyn.open(tmp / "r.zarr")["m"].load()
-    best, boot = ds["best_accuracy"], ds["best_accuracy_boot"]
-    cn = best.sel(input="clean", drop=True) - best.sel(input="noisy", drop=True)
-    xrt.assert_allclose(ds["clean_minus_noisy"], cn.transpose(*ds["clean_minus_noisy"].dims))
-    draws = (boot.sel(input="clean", drop=True) - boot.sel(input="noisy", drop=True)).transpose(
-        *ds["clean_minus_noisy_boot"].dims
-    )
-    np.testing.assert_array_equal(ds["clean_minus_noisy_boot"].values, draws.values)
-    np.testing.assert_array_equal(
-        ds["clean_minus_noisy_ci"].values, interval(draws.values, 0.95), strict=False
-    )
-    fp = ds["features_minus_pixels"]
-    want = best.sel(layer="output", drop=True) - best.sel(layer="pixels", drop=True)
-    xrt.assert_allclose(fp.sel(layer="output", drop=True), want.transpose(*want.dims))
-    assert fp.sel(layer="pixels").isnull().all()
-    rows = __import__("reprdyn.summary", fromlist=["compare"]).compare(str(tmp / "r.zarr"))
-    assert {r.comparison for r in rows} == {
-        "ensemble_gain",
-        "clean_minus_noisy",
-        "features_minus_pixels",
-    }

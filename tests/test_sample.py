@@ -6,11 +6,34 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from helpers import SMALL
 
 from reprdyn.data.molrg import molrg_bases
 from reprdyn.models.molrg import MolrgPosterior
-from reprdyn.sample import ddim, ddim_steps, edm_steps, generate, heun
+from reprdyn.sample import ddim, ddim_steps, edm_steps, generate, heun, sampler_for
 from reprdyn.schedules import VPSchedule
+from reprdyn.spec import validate_text
+
+
+def test_each_model_gets_its_sampler():
+    vp = validate_text(
+        SMALL.replace(
+            "model: {kind: molrg-optimal}",
+            "model: {kind: diffusion, network: {kind: mlp}, precond: {kind: vp}, train: {data: "
+            "toy, epochs: 1}}",
+        )
+    )
+    sigmas, kind = sampler_for(None, vp.model, 10, "auto")
+    assert (
+        kind == "ddim"
+        and len(sigmas) == 11
+        and sigmas[-1] == 0
+        and sigmas[0] == pytest.approx(157.4, rel=1e-3)
+    )
+    sigmas, kind = sampler_for(None, validate_text(SMALL).model, 10, "auto")
+    assert kind == "heun" and sigmas[0] == pytest.approx(80)
+    assert sampler_for(None, vp.model, 10, "heun")[1] == "heun"
+
 
 LAM = torch.tensor([4.0, 1.0, 0.25], dtype=torch.float64)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import SMALL
+from helpers import SMALL
 
 import reprdyn
 from reprdyn.summary import Interval, compare, summarize

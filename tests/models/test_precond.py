@@ -148,7 +148,7 @@ def test_half_precision_network_gets_a_float32_frame():
 def test_edm_distinguishes_tiny_sigmas_and_refuses_zero():
     """No clamp: sigmas of 1e-12, 1e-9 and 1e-8 condition the network differently, and a grid
     with sigma = 0 (or beyond float32) is a positioned error naming the valid range."""
-    from conftest import SMALL
+    from helpers import SMALL
 
     from reprdyn.models.precond import EDMPrecond
     from reprdyn.spec import SpecError, validate_text

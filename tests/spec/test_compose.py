@@ -163,9 +163,6 @@ def test_overrides_apply_after_composition(tmp_path):
     assert msg.startswith("--set ensemble.k=-1:")
 
 
-# --- portable paths --------------------------------------------------------------
-
-
 def test_relative_store_and_cache_resolve_against_the_spec_folder(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     spec_file = write(tmp_path, "exp/s.yaml", BASE + "store: out/s.zarr\n")

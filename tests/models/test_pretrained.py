@@ -25,6 +25,7 @@ from reprdyn.spec import SpecError, validate_text
 
 diffusers = pytest.importorskip("diffusers")
 
+
 T = 100  # a short schedule keeps the tiny models fast
 
 
@@ -128,9 +129,6 @@ def run(tmp_path, repos, text, *args):
     return r, store
 
 
-# --- the wrapper, against diffusers' own formulas ------------------------------------
-
-
 @pytest.mark.parametrize("prediction", ["epsilon", "v_prediction", "sample"])
 def test_wrapper_x0_matches_the_scheduler_at_integer_timesteps(prediction):
     net, sched = tiny_unet().eval(), scheduler(prediction)
@@ -199,9 +197,6 @@ def test_half_precision_agrees_with_float32_across_the_whole_range(repos, kind, 
             assert err <= tol, f"{kind} {dtype} sigma={sigma:.4g} {name}: relative error {err:.3g}"
 
 
-# --- whole specs --------------------------------------------------------------------------
-
-
 def test_ddpm_unet_spec_runs_with_bottleneck_and_decoder_layers(tmp_path, repos):
     r, store = run(
         tmp_path,
@@ -259,9 +254,6 @@ def test_ldm_with_a_vq_autoencoder_runs(tmp_path, repos):
     )
     assert r.exit_code == 0, r.stderr
     assert np.isfinite(reprdyn.open(store)["img"]["accuracy"].values).all()
-
-
-# --- offline and bad folders ------------------------------------------------------------------
 
 
 def test_a_hub_model_that_is_not_available_offline(tmp_path, repos, monkeypatch):
@@ -324,8 +316,6 @@ def _npz(folder) -> str:
     np.savez(folder / "x.npz", x=np.zeros((6, 3, 8, 8), np.float32), y=np.arange(6) % 2)
     return str(folder / "x.npz")
 
-
-# --- python plugins: trusted twice or never imported ---------------------------------------------
 
 PLUGIN = """\
 import pathlib

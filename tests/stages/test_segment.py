@@ -6,19 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from conftest import SEG_SMALL
+from helpers import SEG_SMALL
 from torch.nn import functional as F
-
-
-@pytest.fixture(scope="module")
-def seg_run(tmp_path_factory):
-    from reprdyn import load_spec, run
-
-    tmp = tmp_path_factory.mktemp("seg")
-    (tmp / "seg.yaml").write_text(SEG_SMALL + f"compute: {{cache: {tmp / 'cache'}}}\n")
-    spec = load_spec(tmp / "seg.yaml")
-    run(spec, store=tmp / "seg.zarr", spec_text=(tmp / "seg.yaml").read_text())
-    return spec, tmp / "seg.zarr"
 
 
 def _brute_miou(truth: np.ndarray, pred: np.ndarray, M: int) -> float:

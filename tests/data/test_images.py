@@ -161,9 +161,6 @@ def test_hub_datasets_never_run_loading_scripts(monkeypatch):
     assert calls == [False, {}]
 
 
-# --- torchvision, through a stand-in module (the real one does not import beside this torch)
-# --------
-
 TV_SPEC = """\
 spec_version: 1
 name: t

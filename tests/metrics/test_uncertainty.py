@@ -1,5 +1,5 @@
 """The bootstrap behind every interval, against independent computations: index loops, exact
-enumeration, the Wilson and Clopper-Pearson binomial intervals, a plain bootstrap of replicates."""
+enumeration, binomial intervals, coverage by simulation."""
 
 from __future__ import annotations
 
@@ -18,7 +18,6 @@ from reprdyn.metrics.uncertainty import (
     share_chosen,
     verdict,
 )
-from reprdyn.metrics.unimodal import unimodal_many, unimodality
 
 
 def test_counts_are_the_index_draws():
@@ -139,17 +138,3 @@ def test_share_chosen_and_central_range():
 def test_verdict(p, word):
     assert verdict(p, 0.95) == word
     assert verdict(float("nan"), 0.95) == "n/a"
-
-
-def test_unimodal_many_equals_the_one_curve_version():
-    rng = np.random.default_rng(4)
-    base = np.sin(np.linspace(0.3, 2.8, 8))
-    curves = base + 0.08 * rng.standard_normal((500, 8))
-    curves[:20] = np.round(curves[:20], 1)  # ties
-    curves[20:30] = curves[20:30, ::-1].cumsum(-1)  # monotone
-    curves[30, 3] = np.nan  # judged one by one
-    curves[31] = 0.5  # flat
-    for tol in (0.0, 0.05, 0.3):
-        fast = unimodal_many(curves, tol)
-        slow = [unimodality(np.arange(8), c, tol).unimodal for c in curves]
-        assert fast.tolist() == slow

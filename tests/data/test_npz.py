@@ -1,5 +1,5 @@
-"""MoLRG data (docs/theory.md §2): bases, class covariances and energy expectations by Monte
-Carlo."""
+"""npz datasets: stratified splits, uint8 scaling, their own test split, masks, positioned
+errors."""
 
 from __future__ import annotations
 
@@ -7,78 +7,7 @@ import numpy as np
 import pytest
 
 from reprdyn.data import build_dataset
-from reprdyn.data.molrg import molrg_bases, molrg_sample
 from reprdyn.spec import validate_text
-
-
-def test_bases_orthonormal_and_mutually_orthogonal():
-    U = molrg_bases(20, 4, 3, np.random.default_rng(0))  # (K, n, d)
-    G = np.einsum("knd,lne->kdle", U, U).reshape(12, 12)  # all pairs U_k^T U_l
-    np.testing.assert_allclose(G, np.eye(12), atol=1e-12)
-
-
-def test_class_covariance_matches_sigma_k():
-    rng = np.random.default_rng(1)
-    U = molrg_bases(8, 2, 2, rng)
-    x, y = molrg_sample(U, 0.4, 200_000, rng)
-    for k in range(2):
-        P = U[k] @ U[k].T
-        Sigma_k = P + 0.4**2 * (np.eye(8) - P)
-        emp = np.cov(x[y == k].T)
-        np.testing.assert_allclose(emp, Sigma_k, atol=0.01)  # MC error ~ 1/sqrt(1e5)
-    assert abs((y == 0).mean() - 0.5) < 0.01  # pi_k = 1/K
-
-
-def test_energy_expectations():
-    rng = np.random.default_rng(2)
-    U = molrg_bases(50, 3, 5, rng)
-    x, y = molrg_sample(U, 0.3, 30_000, rng)
-    E = (np.einsum("in,knd->ikd", x, U) ** 2).sum(-1)  # (N, K)
-    own = E[np.arange(len(y)), y]
-    other = E[np.arange(len(y)), (y + 1) % 3]
-    assert own.mean() == pytest.approx(5, rel=0.02)  # E||U_k^T x0||^2 = d
-    assert other.mean() == pytest.approx(0.09 * 5, rel=0.02)  # delta^2 d
-
-
-def test_build_is_deterministic_and_split():
-    spec = validate_text("""spec_version: 1
-name: t
-model: {kind: molrg-optimal}
-datasets: [{kind: molrg, name: m, n: 10, K: 2, d: 2, delta: 0.2, n_train: 30, n_test: 20}]
-sigma: [1]
-""")
-    a, b = build_dataset(spec.datasets[0], 7), build_dataset(spec.datasets[0], 7)
-    np.testing.assert_array_equal(a.x, b.x)
-    assert (a.split == "train").sum() == 30 and (a.split == "test").sum() == 20
-    assert a.classes == ["0", "1"] and a.extras["U"][1].shape == (2, 10, 2)
-    c = build_dataset(spec.datasets[0], 8)
-    assert not np.array_equal(a.x, c.x)
-
-
-def test_unknown_kind_is_clear():
-    class Cfg:
-        kind = "cifar"
-
-    with pytest.raises(ValueError, match="unknown dataset kind 'cifar'; expected one of"):
-        build_dataset(Cfg(), 0)
-
-
-def test_digits_scaled_stratified_and_resizable():
-    from reprdyn.spec.datacfg import DigitsData
-
-    a = build_dataset(DigitsData(kind="digits", name="d", test_fraction=0.25), 0)
-    assert a.x.shape == (1797, 1, 8, 8) and a.x.min() == -1 and a.x.max() == 1
-    te = a.y[a.split == "test"]
-    assert len(te) == 450
-    # stratified
-    np.testing.assert_allclose(np.bincount(te) / len(te), np.bincount(a.y) / len(a.y), atol=0.01)
-    b = build_dataset(DigitsData(kind="digits", name="d", test_fraction=0.25), 1)
-    assert not np.array_equal(a.y, b.y)  # the split is set by the seed
-    c = build_dataset(DigitsData(kind="digits", name="d16", size=16), 0)
-    assert c.x.shape == (1797, 1, 16, 16) and c.x.min() >= -1 and c.x.max() <= 1
-
-
-# --- npz -------------------------------------------------------------------------
 
 
 def _npz_spec(path) -> str:

@@ -1,0 +1,84 @@
+"""What many test modules share and read: small specs, and helpers to run the command line and
+copy a store. Fixtures live in conftest.py."""
+
+from __future__ import annotations
+
+import shutil
+import textwrap
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+SMALL = textwrap.dedent("""\
+    spec_version: 1
+    name: small
+    seed: 3
+    model: {kind: molrg-optimal}
+    datasets:
+      - {kind: molrg, name: toy, n: 12, K: 3, d: 2, delta: 0.3, n_train: 300, n_test: 200}
+    sigma: {start: 0.05, stop: 5, num: 5, scale: log}
+    probes: [{kind: logistic, transform: abs, standardize: false}]
+    label_noise: [0.0, 0.4]
+    seeds: [0, 1]
+    ensemble: {k: 1}
+    """)
+
+# a tiny segmentation spec: a U-Net trained for one epoch on two rendered characters (seconds)
+SEG_SMALL = textwrap.dedent("""\
+    spec_version: 1
+    name: seg
+    seed: 1
+    model:
+      kind: diffusion
+      network: {kind: unet, channels: 8, mult: [1, 2], blocks: 1}
+      precond: {kind: edm, sigma_data: 0.5}
+      train: {data: glyphs, epochs: 1, batch_size: 32}
+    datasets:
+      - {kind: glyphs, name: glyphs, chars: "01", n_train: 40, n_test: 20}
+    sigma: [0.1, 1.0]
+    dense:
+      both: [dec.0, dec.1]
+      last: [dec.1]
+    inputs: [clean, noisy]
+    label_noise: [0, 0.3]
+    probes:
+      - {kind: seg-linear, lambdas: [0.001, 0.1, 10]}
+      - {kind: seg-mlp, epochs: 2, hidden: 16, ensemble: 2, batch_size: 64}
+    segmentation: {train_images: 30, test_images: 16, max_pixels: 2000}
+    """)
+
+# a molrg-optimal posterior beside a trained MLP with three replicates, clean and noisy inputs and
+# the raw-input baseline
+REPLICATED = """spec_version: 1
+name: rep
+models:
+  exact: {kind: molrg-optimal}
+  mlp:
+    kind: diffusion
+    network: {kind: mlp, width: 32}
+    precond: {kind: edm}
+    train: {data: m, steps: 30, batch_size: 64, replicates: 3}
+datasets: [{kind: molrg, name: m, n: 12, K: 3, d: 2, delta: 0.3, n_train: 300, n_test: 200}]
+sigma: [0.1, 1.0]
+layers: [output, pixels]
+inputs: [clean, noisy]
+probes: [{kind: ridge}]
+"""
+
+ROOT = Path(__file__).parents[1]
+_runner = CliRunner()
+
+
+def invoke(*args):
+    """`reprdyn ARGS...` through Typer's CliRunner (paths may be Path objects)."""
+    from reprdyn.cli import app
+
+    r = _runner.invoke(app, [str(a) for a in args])
+    assert "Traceback" not in r.output and "Traceback" not in r.stderr
+    return r
+
+
+def copy_store(src: Path, dst: Path) -> Path:
+    """A copy of a store to write into (the shared fixtures are read-only)."""
+    shutil.copytree(src, dst)
+    return dst

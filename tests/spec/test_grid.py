@@ -1,0 +1,74 @@
+"""The sigma grid: ranges, sorting, bad values, timesteps converted to sigma."""
+
+from __future__ import annotations
+
+import pytest
+
+from reprdyn.spec import SpecError, validate_text
+
+BASE = """\
+spec_version: 1
+name: t
+model: {kind: molrg-optimal}
+datasets:
+  - {kind: molrg, name: m, n: 12, K: 3, d: 2, delta: 0.3, n_train: 30, n_test: 20}
+sigma: [0.5, 1e-3, 2]
+"""
+
+
+def errors(text: str) -> list[str]:
+    with pytest.raises(SpecError) as e:
+        validate_text(text, "s.yaml")
+    return [str(i) for i in e.value.issues]
+
+
+def test_sigma_range_log_and_linear():
+    spec = validate_text(
+        BASE.replace("sigma: [0.5, 1e-3, 2]", "sigma: {start: 0.01, stop: 10, num: 4}")
+    )
+    assert spec.sigmas == pytest.approx([0.01, 0.1, 1.0, 10.0])
+    spec = validate_text(
+        BASE.replace("sigma: [0.5, 1e-3, 2]", "sigma: {start: 0, stop: 1, num: 3, scale: linear}")
+    )
+    assert spec.sigmas == [0.0, 0.5, 1.0]
+
+
+def test_negative_nan_inf_sigma():
+    out = errors(BASE.replace("[0.5, 1e-3, 2]", "[0.5, -1e-3, .nan, .inf]"))
+    assert len(out) == 3
+    assert out[0].startswith("s.yaml:6:14: sigma[1]:") and "greater than or equal to 0" in out[0]
+    assert all("sigma[" in o for o in out)
+
+
+def test_empty_grid_and_duplicates():
+    assert "the sigma grid is empty" in errors(BASE.replace("[0.5, 1e-3, 2]", "[]"))[0]
+    assert "duplicate sigma 0.5" in errors(BASE.replace("[0.5, 1e-3, 2]", "[0.5, 0.5]"))[0]
+    assert (
+        "log-scaled grid needs start > 0"
+        in errors(BASE.replace("[0.5, 1e-3, 2]", "{start: 0, stop: 1, num: 3}"))[0]
+    )
+
+
+TRAINED = """spec_version: 1
+name: t
+model:
+  kind: diffusion
+  network: {kind: mlp, width: 16}
+  precond: {kind: vp}
+  train: {data: m, epochs: 1}
+datasets:
+  - {kind: molrg, name: m, n: 12, K: 3, d: 2, delta: 0.3, n_train: 30, n_test: 20}
+timesteps: [1, 10, 100]
+layers: [fc2, outptu]
+"""
+
+
+def test_timestep_grid_converts_to_sigma():
+    from reprdyn.schedules import VPSchedule
+
+    spec = validate_text(TRAINED.replace(", outptu", ""))
+    assert spec.sigmas == pytest.approx(VPSchedule().sigmas[[1, 10, 100]].tolist())
+    assert spec.timestep_coord == [1.0, 10.0, 100.0]
+    assert "needs a model with a vp precond" in errors(TRAINED.replace("kind: vp", "kind: edm"))[0]
+    assert "outside the schedule's range" in errors(TRAINED.replace("[1, 10, 100]", "[1, 1000]"))[0]
+    assert "exactly one of `sigma`" in errors(TRAINED.replace(", outptu", "") + "sigma: [1]\n")[0]

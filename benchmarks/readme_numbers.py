@@ -118,6 +118,39 @@ def glyphs(res) -> None:
     )
 
 
+def csnr_frames(res, layers=("enc.1", "dec.0"), at=(0, 2, -1)) -> None:
+    """docs/theory.md §4: CSNR of learned features under the paper's rule, global centring alone,
+    and the default frame (centred, whitened, Gavish-Donoho rank), from the stored train-split
+    features of replicate 0; then the stored default, mean of the replicates."""
+    from reprdyn.metrics.csnr import ClassMoments, csnr_of
+    from reprdyn.spec.settings import Csnr
+
+    rules = {
+        "paper (raw, 90% energy)": Csnr(center="none", whiten=False, rank="energy"),
+        "global centring, 90% energy": Csnr(center="global", whiten=False, rank="energy"),
+        "default (centred, whitened, GD rank)": Csnr(),
+    }
+    stored = res["glyphs"]["csnr_overall"].sel(input="clean")
+    print("## glyphs-unet: CSNR of clean-input features in three frames (docs/theory.md §4)")
+    for layer in layers:
+        f = res.features("glyphs", layer)["features"]
+        train = f["split"].values == "train"
+        y = f["label"].values[train]
+        for name, cfg in rules.items():
+            cells = []
+            for i in at:
+                x = f.isel(replicate=0, sigma=i).sel(input="clean").values[train]  # (n, C)
+                m = ClassMoments(int(y.max()) + 1, x.shape[1])
+                m.update(x, y)
+                cells.append(f"sigma {float(f.sigma[i]):.3g}: {csnr_of(m, cfg, None)[0]:.3f}")
+            print(f"  {layer:6} replicate 0, {name}: " + ", ".join(cells))
+        mean = stored.sel(layer=layer).mean("replicate")
+        cells = [f"sigma {float(mean.sigma[i]):.3g}: {float(mean[i]):.3f}" for i in at]
+        peak = float(mean.sigma[int(np.nanargmax(mean.values))])
+        cells.append(f"peak at sigma {peak:.3g}")
+        print(f"  {layer:6} stored default, mean of replicates: " + ", ".join(cells))
+
+
 def segmentation(res) -> None:
     from reprdyn.summary import summarize_segmentation
 
@@ -203,7 +236,7 @@ def main() -> None:
         {
             "molrg-theory": theory,
             "digits-unet": digits,
-            "glyphs-unet": glyphs,
+            "glyphs-unet": lambda res: (glyphs(res), csnr_frames(res)),
             "glyphs-segmentation": segmentation,
             "dae-vs-diffusion": dae,
             "memorization": memorization,

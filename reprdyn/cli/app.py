@@ -14,8 +14,9 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     help="Representation dynamics of diffusion models: specs -> tasks -> zarr cubes -> queries.",
 )
-out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 200)
-err = Console(stderr=True, soft_wrap=True, width=None if sys.stderr.isatty() else 120)
+# text is printed as it is, never read as Rich markup: a path or a sweep point may hold [brackets]
+out = Console(soft_wrap=True, markup=False, width=None if sys.stdout.isatty() else 200)
+err = Console(stderr=True, soft_wrap=True, markup=False, width=None if sys.stderr.isatty() else 120)
 LOG_FORMAT, LOG_TIME = "%(asctime)s %(message)s", "%H:%M:%S"  # every line on stderr
 
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import math
 import time
 
-from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from .app import err, log_line, out
 
@@ -27,7 +27,7 @@ COMPARISON_TITLE = (
 
 def row(table: Table, *cells) -> None:
     """Add a row whose text is shown as it is: `[n_train=8]` is a sweep point, not Rich markup."""
-    table.add_row(*(escape(c) if isinstance(c, str) else c for c in cells))
+    table.add_row(*(Text(c) if isinstance(c, str) else c for c in cells))
 
 
 def fmt(v) -> str:
@@ -38,9 +38,9 @@ def fmt(v) -> str:
 
 def table(title: str | None, header: list[str], rows: list[list], right: int | None = None):
     """Print a table; columns from `right` on are right-aligned."""
-    t = Table(title=escape(title) if title else None)
+    t = Table(title=Text(title) if title else None)
     for i, col in enumerate(header):
-        t.add_column(escape(col), justify="right" if right is not None and i >= right else "left")
+        t.add_column(Text(col), justify="right" if right is not None and i >= right else "left")
     for r in rows:
         row(t, *(fmt(c) if not isinstance(c, str) else c for c in r))
     out.print(t)

@@ -179,6 +179,7 @@ def _listing(store: Path) -> None:
         f"{a.get('created')}  reprdyn {a.get('reprdyn_version')}  commit "
         f"{str(a.get('git_commit'))[:12]}",
         highlight=False,
+        markup=True,
     )
     hw = a.get("hardware") or {}
     if hw:

@@ -16,6 +16,7 @@ def test_run_plan_ls_query(small_spec_file, tmp_path):
     r = invoke("run", small_spec_file, "--store", store)
     assert r.exit_code == 0, r.output
     assert "σ* (val)" in r.stdout and f"reprdyn query {store} accuracy" in r.stdout
+    assert "[low, high]: the 95% interval" in r.stdout  # text, never read as Rich markup
     assert "8 task(s) to run: 1 data, 5 features, 1 theory, 1 probe" in r.stderr  # totals up front
     assert "pending" not in invoke("plan", small_spec_file, "--store", store).stdout
     r = invoke("ls", store)

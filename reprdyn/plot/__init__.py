@@ -9,6 +9,7 @@ sit outside the axes, so they never cover data; every title names the selection 
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -63,8 +64,11 @@ def _name_selection(fig: plt.Figure, ds: xr.Dataset, sel, lowest: bool) -> None:
         parts.append(f"mean of {ds.sizes['replicate']} replicates")
     text = "selection: " + ", ".join(parts) if parts else ""
     title = fig._suptitle.get_text() if fig._suptitle is not None else ""
-    if text:
-        fig.suptitle(f"{title}\n{text}" if title else text, fontsize=9)
+    title = f"{title}\n{text}" if title and text else title or text
+    if title:  # wrapped to the figure's width: a long title must not widen the canvas
+        chars = max(int(fig.get_figwidth() * 72 / (9 * 0.55)), 40)
+        lines = [w for line in title.split("\n") for w in textwrap.wrap(line, chars) or [""]]
+        fig.suptitle("\n".join(lines), fontsize=9)
 
 
 def _check_format(out: Path) -> None:

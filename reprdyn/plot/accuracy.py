@@ -57,8 +57,8 @@ def curves(ds: xr.Dataset, dataset: str, sweep: list[str]) -> plt.Figure:
                     xerr = [[x[i][0] - left], [right - x[i][0]]]
                     below = y[i] - 0.04 * max(np.nanmax(acc.values) - np.nanmin(acc.values), 0.05)
                     ax.errorbar(
-                        x[i], below, xerr=xerr, fmt="none", ecolor=line.get_color(), elinewidth=1,
-                        capsize=3, zorder=4,
+                        x[i], below, xerr=xerr, fmt="none", ecolor=line.get_color(),
+                        elinewidth=0.8, alpha=0.6, capsize=2.5, zorder=4,
                     )  # fmt: skip
         _sigma_axis(ax, acc.sigma.values)
         ax.set_ylabel("test accuracy")

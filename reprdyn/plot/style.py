@@ -37,7 +37,7 @@ STYLE = {
     "grid.alpha": 0.25,
 }
 PANEL = (3.2, 2.4)  # inches per panel: two fit a column of a two-column paper
-WIDE = (5.0, 2.4)  # a panel with its legend beside it
+WIDE = (5.0, 2.8)  # a panel with its legend beside it
 NAMED = ("layer", "model", "probe")  # dims whose values label a line by themselves
 
 

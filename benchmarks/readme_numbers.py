@@ -108,7 +108,8 @@ def glyphs(res) -> None:
         print(
             f"  {layer:6} {' '.join(f'{v:.3f}' for v in m)} | replicate sd at peak "
             f"{spread[int(np.argmax(m))]:.3f} | sigma* {r.best_sigma_label}, acc@sigma* "
-            f"{r.best_accuracy} | unimodal {r.unimodal} ({r.unimodal_prob:.2f})"
+            f"{r.best_accuracy} | unimodal {r.unimodal} ({r.unimodal_prob:.2f}) | ensemble gain "
+            f"{r.ensemble_gain.signed()} ({r.ensemble_gain.sign})"
             + (f" | vs pixels {d.difference.signed()} ({d.sign})" if d else "")
         )
     best = max(rows.values(), key=lambda r: r.val_accuracy)

@@ -17,3 +17,60 @@ def test_progress_bars_know_their_totals():
     assert totals == {"features": 6, "probe": 1}
     rep.done(Task("features", "d", key="0"))
     assert rep.progress.tasks[rep.bars["features"]].completed == 1
+
+
+def test_version_and_shell_completion():
+    """`--version` prints the package version; Typer's completion lists commands and the values
+    of Enum and figure options."""
+    import os
+    import subprocess
+    import sys
+
+    from helpers import invoke
+
+    import reprdyn
+
+    r = invoke("--version")
+    assert r.exit_code == 0 and r.stdout.strip() == f"reprdyn {reprdyn.__version__}"
+
+    def complete(words: str) -> list[str]:
+        env = {
+            **os.environ,
+            "_REPRDYN_COMPLETE": "complete_bash",
+            "COMP_WORDS": words,
+            "COMP_CWORD": str(len(words.split()) - (0 if words.endswith(" ") else 1)),
+        }
+        code = "from reprdyn.cli import app; app(prog_name='reprdyn')"
+        out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+        return out.stdout.split()
+
+    assert "query" in complete("reprdyn qu")
+    assert complete("reprdyn plot s.zarr --figure cu") == ["curves"]
+    assert complete("reprdyn query s.zarr accuracy --format ") == ["table", "csv", "json"]
+
+
+def test_log_lines_on_a_pipe_count_tasks_and_estimate_what_is_left(caplog):
+    """Off a terminal, progress is one log line per task, with n/N and an ETA once one is known;
+    task labels round sigma for people."""
+    import logging
+
+    from reprdyn.cli.output import Reporter
+    from reprdyn.stages.base import SigmaParams, Stage, Task
+
+    logging.getLogger("reprdyn").propagate = True
+    tasks = [
+        Task(Stage.FEATURES, "d", SigmaParams("", 0, i, 0.015848931924611134 * (i + 1)), str(i))
+        for i in range(3)
+    ]
+    rep = Reporter()
+    rep.live = False
+    with caplog.at_level(logging.INFO, logger="reprdyn"):
+        rep.plan(tasks)
+        for t in tasks:
+            rep.start(t)
+            rep.done(t)
+    lines = [r.getMessage() for r in caplog.records]
+    assert lines[0] == "3 task(s) to run: 3 features"
+    assert "start features d replicate=0 sigma_index=0 sigma=0.01585" in lines
+    assert any(line.startswith("done  features d") and "(1/3, ETA " in line for line in lines)
+    assert lines[-1].endswith("(3/3)")

@@ -211,3 +211,19 @@ def test_a_run_stuck_inside_a_task_still_ends_on_sigterm(tmp_path):
     assert proc.returncode == 143 and time.time() - t < 10, stderr
     assert "terminated (SIGTERM) outside a safe point" in stderr and "Traceback" not in stderr
     assert len(st.done_keys(path)) >= 3
+
+
+def test_stderr_has_one_log_format_and_stdout_only_json(small_spec_file, tmp_path):
+    """As a process with both streams piped: every stderr line is `HH:MM:SS message` (no Rich
+    date, no markup), and `--format json` leaves only one JSON object on stdout."""
+    import json
+    import re
+    import subprocess
+    import sys
+
+    cmd = [sys.executable, "-m", "reprdyn", "run", str(small_spec_file)]
+    cmd += ["--store", str(tmp_path / "s.zarr"), "--format", "json"]
+    r = subprocess.run(cmd, capture_output=True, text=True, check=True)
+    lines = r.stderr.strip().splitlines()
+    assert lines and all(re.match(r"\d\d:\d\d:\d\d \S", line) for line in lines), lines[:3]
+    assert json.loads(r.stdout)["summary"][0]["probe"] == "logistic"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 
 from reprdyn.caches import DataCache
@@ -120,3 +121,149 @@ def test_a_changed_checkpoint_is_refused_with_its_name(tmp_path):
     assert trained and all(
         torch.equal(a, b) for a, b in zip(again.state_dict().values(), net.state_dict().values())
     )
+
+
+# a training of a few seconds with EMA and dropout (so every random state counts) and a resumable
+# state every 40 steps
+RESUMABLE = SPEC.replace(
+    "network: {kind: mlp, width: 64}", "network: {kind: mlp, width: 64, dropout: 0.1}"
+).replace(
+    "train: {data: m, epochs: 25, batch_size: 64, lr: 0.003}",
+    "train: {data: m, steps: STEPS, batch_size: 32, lr: 0.003, ema: 0.99, checkpoint_every: 40}",
+)
+
+
+def _weights(path) -> dict:
+    return torch.load(path, weights_only=True)["state"]
+
+
+def _same(a: dict, b: dict) -> bool:
+    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_checkpoint_every_is_not_part_of_any_hash():
+    """How often a training writes its state changes nothing it computes: the spec hash and the
+    checkpoint key ignore it."""
+    from reprdyn.spec import spec_hash
+    from reprdyn.train import checkpoint_key
+
+    a = validate_text(RESUMABLE.replace("STEPS", "100"))
+    b = validate_text(RESUMABLE.replace("STEPS", "100").replace("checkpoint_every: 40", ""))
+    assert spec_hash(a) == spec_hash(b)
+    assert checkpoint_key(a.model, None, "d", 0) == checkpoint_key(b.model, None, "d", 0)
+
+
+def test_a_stopped_or_crashed_training_resumes_to_the_same_weights(tmp_path):
+    """In one process: a stop requested at step 70 writes the state at the next step; a crash at
+    step 130 leaves the state of step 120 (checkpoint_every 40); each resumption ends
+    bit-identical to the uninterrupted training, and the state is removed once the checkpoint is
+    written."""
+    from reprdyn import stop
+    from reprdyn.train import cache_dir
+
+    spec = validate_text(RESUMABLE.replace("STEPS", "200"))
+    data = DataCache(spec).train_split(spec.model)
+    _, ref, _ = ensure_trained(spec.model, data, None, 0, str(tmp_path / "ref"), "cpu")
+
+    class Crash(Exception):
+        pass
+
+    def interrupt(at: int, how: str):
+        def progress(step, total, loss):
+            if step == at and how == "stop":
+                stop.REQUESTED.set()
+            if step == at and how == "crash":
+                raise Crash()
+
+        return progress
+
+    for how, at, saved in (("stop", 70, 71), ("crash", 130, 120)):
+        cache = str(tmp_path / how)
+        try:
+            ensure_trained(spec.model, data, None, 0, cache, "cpu", interrupt(at, how))
+        except (stop.Stopped, Crash):
+            pass
+        finally:
+            stop.REQUESTED.clear()
+        (state,) = cache_dir(cache).glob("*.state.pt")
+        assert torch.load(state, weights_only=True)["step"] == saved
+        steps = []
+        _, path, trained = ensure_trained(
+            spec.model, data, None, 0, cache, "cpu", lambda s, t, loss: steps.append(s)
+        )
+        assert trained and steps[0] == saved + 1  # continued, not restarted
+        assert _same(_weights(path), _weights(ref))
+        assert not list(cache_dir(cache).glob("*.state.pt*"))
+
+
+LONG = RESUMABLE.replace("STEPS", "2500")
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory):
+    """The checkpoint of LONG trained in one go."""
+    spec = validate_text(LONG)
+    data = DataCache(spec).train_split(spec.model)
+    cache = str(tmp_path_factory.mktemp("ref"))
+    return ensure_trained(spec.model, data, None, spec.seed, cache, "cpu")[1]
+
+
+@pytest.mark.parametrize("sig", ["SIGKILL", "SIGTERM"])
+def test_a_killed_training_process_resumes_to_a_bit_identical_checkpoint(
+    tmp_path, sig, uninterrupted
+):
+    """`reprdyn train` killed mid-training (SIGKILL, or SIGTERM as a cluster's time limit sends):
+    the next `reprdyn train` continues from the last state and writes the checkpoint an
+    uninterrupted training writes."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from reprdyn.train import cache_dir
+
+    text = LONG + f"compute: {{cache: {tmp_path / 'cache'}}}\n"
+    (tmp_path / "t.yaml").write_text(text)
+    cmd = [sys.executable, "-m", "reprdyn", "train", str(tmp_path / "t.yaml")]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not list(cache_dir(str(tmp_path / "cache")).glob("*.state.pt")):
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+        time.sleep(0.05)
+    time.sleep(0.3)  # a few more states and steps
+    proc.send_signal(getattr(signal, sig))
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == (143 if sig == "SIGTERM" else -signal.SIGKILL), stderr
+    if sig == "SIGTERM":
+        assert "a training in progress in its resumable state" in stderr
+    again = subprocess.run(cmd, capture_output=True, text=True)
+    assert again.returncode == 0 and "trained" in again.stdout, again.stderr
+    assert "resuming training from step" in again.stderr
+    (path,) = cache_dir(str(tmp_path / "cache")).glob("*.pt")
+    assert path.name == uninterrupted.name and _same(_weights(path), _weights(uninterrupted))
+
+
+def test_two_processes_train_a_shared_checkpoint_once(tmp_path):
+    """A second `reprdyn train` started while the first trains the same checkpoint waits for it,
+    says so, and then loads what the first wrote: the key is trained once."""
+    import subprocess
+    import sys
+    import time
+
+    from reprdyn.train import cache_dir
+
+    text = RESUMABLE.replace("STEPS", "6000") + f"compute: {{cache: {tmp_path / 'cache'}}}\n"
+    (tmp_path / "t.yaml").write_text(text)
+    cmd = [sys.executable, "-m", "reprdyn", "train", str(tmp_path / "t.yaml")]
+    pipes = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE, "text": True}
+    first = subprocess.Popen(cmd, **pipes)
+    deadline = time.monotonic() + 60
+    while not list(cache_dir(str(tmp_path / "cache")).glob("*.state.pt")):  # it is training
+        assert first.poll() is None and time.monotonic() < deadline, first.communicate()
+        time.sleep(0.05)
+    second = subprocess.Popen(cmd, **pipes)
+    (out1, err1), (out2, err2) = first.communicate(timeout=120), second.communicate(timeout=120)
+    assert first.returncode == second.returncode == 0, (err1, err2)
+    assert ": trained " in out1 and ": cached " in out2
+    assert "another process is training checkpoint" in err2
+    assert len(list(cache_dir(str(tmp_path / "cache")).glob("*.pt"))) == 1

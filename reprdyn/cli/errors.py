@@ -48,7 +48,8 @@ def handled(fn):
             fail(f"error: {e}")
         except Stopped:
             fail(
-                "terminated (SIGTERM); finished tasks are kept in the store, run again to resume",
+                "terminated (SIGTERM); finished tasks are kept in the store, and a training in "
+                "progress in its resumable state: run again to resume",
                 143,
             )
         except KeyboardInterrupt:
@@ -59,6 +60,28 @@ def handled(fn):
             fail(f"error: {type(e).__name__}: {e} (set REPRDYN_DEBUG=1 for the traceback)", 1)
 
     return wrapper
+
+
+def stop_on_sigterm() -> None:
+    """SIGTERM asks the command to stop at the next safe point (between tasks or training steps,
+    where a training writes its resumable state). A command that reaches none within the grace
+    period, or a second SIGTERM, ends the process at once: a task cut in half is never in the
+    manifest, so nothing finished is lost."""
+    import signal
+
+    from .. import stop
+
+    signal.signal(signal.SIGTERM, lambda signum, frame: stop.request(_exit_now))
+
+
+def _exit_now() -> None:
+    err.print(
+        "terminated (SIGTERM) outside a safe point; finished tasks are kept in the store, run "
+        "again to resume",
+        markup=False,
+        highlight=False,
+    )
+    os._exit(143)
 
 
 def load(path: Path, overrides: list[str] = (), trust: bool = False):

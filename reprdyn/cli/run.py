@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
 import sys
 
 import typer
 
 from .app import app, err
-from .errors import handled, load
+from .errors import handled, load, stop_on_sigterm
 from .options import (
     DaskOpt,
     ForceOpt,
@@ -24,26 +22,6 @@ from .options import (
     WaitOpt,
 )
 from .output import Reporter, summary
-
-
-def _terminate(signum, frame):
-    """SIGTERM: ask the run to stop at the next safe point (between tasks or training steps). A
-    run that reaches none within the grace period (a long allocation, a stuck read), or a second
-    SIGTERM, ends the process at once: a task cut in half is never in the manifest, so nothing
-    finished is lost."""
-    from .. import stop
-
-    stop.request(_exit_now)
-
-
-def _exit_now() -> None:
-    err.print(
-        "terminated (SIGTERM) outside a safe point; finished tasks are kept in the store, run "
-        "again to resume",
-        markup=False,
-        highlight=False,
-    )
-    os._exit(143)
 
 
 @app.command()
@@ -65,7 +43,7 @@ def run(
     from ..runner import run as run_spec
 
     path = str(store or spec.store_path)
-    signal.signal(signal.SIGTERM, _terminate)  # like Ctrl-C: finished tasks stay, the lock goes
+    stop_on_sigterm()  # like Ctrl-C: finished tasks stay, the lock goes
     with Reporter() as report:
         try:
             rows, failures = (

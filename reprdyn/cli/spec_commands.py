@@ -12,7 +12,7 @@ import typer
 from ..errors import SpecError
 from ..templates import TEMPLATES, InitError
 from .app import app, err, out
-from .errors import UserError, fail, handled, load
+from .errors import UserError, fail, handled, load, stop_on_sigterm
 from .options import SetOpt, SpecArg, TrustOpt
 from .output import fmt, progress_bars, table, train_bar
 
@@ -141,6 +141,7 @@ def train(spec_file: SpecArg, trust: TrustOpt = False):
     spec, _, _ = load(spec_file, trust=trust)
     from ..runner import train as train_spec
 
+    stop_on_sigterm()  # a training stops at its next step, its resumable state written
     with progress_bars() as progress:
         done = train_spec(spec, on_train_step=train_bar(progress))
     if not done:

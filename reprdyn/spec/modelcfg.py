@@ -122,6 +122,14 @@ class Train(Strict):
         description="independently trained models (initialisation, data order and training noise "
         "from the seed and the replicate index); the cube's `replicate` dim",
     )
+    checkpoint_every: Annotated[StrictInt, Field(gt=0)] | Literal["auto"] = Field(
+        "auto",
+        exclude=True,  # how, not what: the result is the same, so no hash or key counts it
+        description="steps between the resumable training states written beside the checkpoint "
+        "cache (weights, EMA, optimizer, random states, step); auto: every five minutes of "
+        "training. A stopped or killed training continues from the last one, to the same "
+        "checkpoint",
+    )
 
     @model_validator(mode="after")
     def _length(self) -> Train:

@@ -40,7 +40,7 @@ from .ledger import (
     write_manifest,
     write_plan,
 )
-from .lock import LOCK, StoreLock, StoreLocked
+from .lock import LOCK, LOCK_FILES, StoreLock, StoreLocked
 from .provenance import FORMAT, FORMAT_VERSION, diff_fields, hardware, provenance
 from .results import Results, load_group, open_group, open_store
 
@@ -68,6 +68,7 @@ __all__ = [
     "StoreLock",
     "StoreLocked",
     "LOCK",
+    "LOCK_FILES",
     "MANIFEST",
     "FAILURES",
     "Ledger",

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..errors import StoreError
-from .lock import LOCK
+from .lock import LOCK_FILES
 from .provenance import FORMAT, JSON_ATTRS, decoded, diff_fields
 
 # xarray and zarr are imported where arrays are read or written, not to look at a store
@@ -167,7 +167,7 @@ def check_destination(path: str | Path, prov: dict) -> bool:
     old = read_attrs(path)
     if old is None:
         what = "folder" if path.is_dir() else "file"
-        if not (path.is_dir() and not [c for c in path.iterdir() if c.name != LOCK]):
+        if not (path.is_dir() and not [c for c in path.iterdir() if c.name not in LOCK_FILES]):
             raise StoreError(
                 f"{path}: this {what} exists and is not a reprdyn store; choose another --store "
                 "path or remove it yourself"
@@ -197,7 +197,7 @@ def create(path: str | Path, prov: dict, fresh: bool = False) -> None:
             return
         else:
             for child in path.iterdir():  # only ever a store of this same spec; the lock file stays
-                if child.name != LOCK:
+                if child.name not in LOCK_FILES:
                     shutil.rmtree(child) if child.is_dir() else child.unlink()
     root = zarr.open_group(str(path), mode="a")
     root.attrs.update(prov)

@@ -133,14 +133,14 @@ class Context:
     models: ModelCache
 
     @classmethod
-    def create(cls, spec, path: str = "", progress: Progress | None = None) -> Context:
+    def create(
+        cls, spec, path: str = "", progress: Progress | None = None, device: str | None = None
+    ) -> Context:
+        """A process's context for `spec`; `device` overrides the spec's (a GPU worker uses its
+        one visible GPU)."""
         data = DataCache(spec)
-        return cls(
-            spec,
-            str(path),
-            data,
-            ModelCache(spec, data, pick_device(spec.compute.device), progress),
-        )
+        device = device or pick_device(spec.compute.device)
+        return cls(spec, str(path), data, ModelCache(spec, data, device, progress))
 
     @property
     def device(self) -> str:

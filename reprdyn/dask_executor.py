@@ -2,15 +2,23 @@
 
 An address given on the command line (`reprdyn run --dask ADDRESS`) or in `REPRDYN_DASK_ADDRESS`
 connects to a running scheduler (for example one started by dask-jobqueue on SLURM), never one named
-in a spec; otherwise a LocalCluster of `compute.n_workers` processes starts here. Tasks are
-submitted in plan order with their dependencies, so Dask runs independent ones in parallel; each
-worker builds its models once (a per-process Context cache) and writes its own, chunk-aligned zarr
-regions. Only this process writes the manifest.
+in a spec; otherwise a cluster starts here: `compute.n_workers` worker processes, or on a GPU
+machine one worker per GPU (`gpu_cluster`). Tasks are submitted in plan order with their
+dependencies, so Dask runs independent ones in parallel; each worker builds its models once (a
+per-process Context cache) and writes its own, chunk-aligned zarr regions. Only this process
+writes the manifest.
+
+What the run hears is what happened: a task *starts* when a worker begins it (an event the worker
+sends), a worker that dies is reported with the tasks it held, and a task's own error comes back
+as a result (reprdyn's one-line message), so Dask neither retries it nor prints its traceback.
+`compute.retries` is how many times the scheduler runs a task again after its worker died.
 """
 
 from __future__ import annotations
 
+import logging
 import os
+import queue
 
 from . import stop
 from .caches import Context
@@ -18,6 +26,9 @@ from .errors import describe
 from .stages import Task, run_task
 from .store import StoreIO
 
+log = logging.getLogger("reprdyn")
+STARTED = "reprdyn-task-started"  # the event topic a worker reports a task's start on
+GPU_WORKER = "REPRDYN_GPU_WORKER"  # set on workers that own one GPU (CUDA_VISIBLE_DEVICES)
 _CONTEXTS: dict[tuple[str, str], Context] = {}  # per worker process: (spec json, store) -> Context
 
 
@@ -25,14 +36,72 @@ def _context(spec, path: str) -> Context:
     key = (spec.model_dump_json(), path)
     if key not in _CONTEXTS:
         _CONTEXTS.clear()  # one spec at a time per worker keeps memory bounded
-        _CONTEXTS[key] = Context.create(spec, path)
+        device = "cuda" if os.environ.get(GPU_WORKER) else None  # its one visible GPU
+        _CONTEXTS[key] = Context.create(spec, path, device=device)
     return _CONTEXTS[key]
 
 
-def _remote(task: Task, spec, path: str, *deps) -> str:
-    """Runs on a worker. `deps` are upstream results, passed only so Dask orders the tasks."""
-    run_task(task, _context(spec, path), StoreIO(path))  # at the spec's compute.threads
-    return task.key
+def _remote(task: Task, spec, path: str, *deps: dict) -> dict:
+    """Runs on a worker: says it started, runs the task, and returns what happened. `deps` are the
+    upstream results; a task whose upstream did not finish is skipped. Never raises for the
+    task's own error, so Dask retries only what a dead worker left undone."""
+    from distributed import get_worker
+
+    worker = get_worker()
+    if any(d["status"] != "ok" for d in deps):
+        return {"key": task.key, "status": "skipped", "worker": worker.address}
+    worker.log_event(STARTED, {"key": task.key, "worker": worker.address})
+    try:
+        run_task(task, _context(spec, path), StoreIO(path))  # at the spec's compute.threads
+    except Exception as e:  # noqa: BLE001 - reported by the client, once
+        return {"key": task.key, "status": "error", "error": describe(e), "worker": worker.address}
+    return {"key": task.key, "status": "ok", "worker": worker.address}
+
+
+def _local_environment():
+    """distributed sets OMP_NUM_THREADS=1 and friends for its workers in *our* environment, and
+    trims malloc at 64 KiB in theirs (every large tensor a fresh mmap: tasks ran 3-6x slower);
+    this keeps ours and leaves malloc alone."""
+    import contextlib
+
+    import dask
+
+    @contextlib.contextmanager
+    def kept():
+        env = dict(os.environ)
+        try:
+            with dask.config.set(
+                {"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}
+            ):
+                yield
+        finally:
+            os.environ.clear()
+            os.environ.update(env)
+
+    return kept()
+
+
+def gpu_cluster(gpus: list[str], threads: int = 1, host: str = "127.0.0.1"):
+    """A cluster on this machine with one worker per GPU: worker i sees only GPU `gpus[i]`
+    (CUDA_VISIBLE_DEVICES) and offers the resource GPU=1, so a GPU task runs one at a time on
+    each."""
+    from distributed import Nanny, Scheduler, SpecCluster
+
+    workers = {
+        f"gpu-{g}": {
+            "cls": Nanny,
+            "options": {
+                "nthreads": threads,
+                "host": host,
+                "resources": {"GPU": 1},
+                "env": {"CUDA_VISIBLE_DEVICES": str(g), GPU_WORKER: "1"},
+            },
+        }
+        for g in gpus
+    }
+    scheduler = {"cls": Scheduler, "options": {"host": host, "dashboard_address": None}}
+    with _local_environment():
+        return SpecCluster(scheduler=scheduler, workers=workers, silence_logs=logging.ERROR)
 
 
 def _client(compute, address: str | None, gpu: bool = False):
@@ -40,26 +109,91 @@ def _client(compute, address: str | None, gpu: bool = False):
 
     if address:
         return Client(address), None
-    import dask
+    if gpu:
+        import torch
 
-    env = dict(os.environ)
-    try:
-        # distributed's default worker environment trims malloc at 64 KiB, which makes every large
-        # tensor allocation a fresh mmap: feature and probe tasks ran 3-6x slower on the workers
-        with dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}):
-            cluster = LocalCluster(
-                n_workers=compute.n_workers,
-                threads_per_worker=compute.threads_per_worker,
-                processes=True,
-                dashboard_address=None,
-                host="127.0.0.1",
-                # GPU tasks need a worker that has one
-                resources={"GPU": 1} if gpu else None,
-            )
-    finally:  # distributed sets OMP_NUM_THREADS=1 and friends for its workers in *our* environment
-        os.environ.clear()
-        os.environ.update(env)
+        cluster = gpu_cluster([str(i) for i in range(torch.cuda.device_count())])
+        return Client(cluster), cluster
+    with _local_environment():
+        cluster = LocalCluster(
+            n_workers=compute.n_workers,
+            threads_per_worker=compute.threads_per_worker,
+            processes=True,
+            dashboard_address=None,
+            host="127.0.0.1",
+            silence_logs=logging.ERROR,
+        )
     return Client(cluster), cluster
+
+
+def _set_allowed_failures(client, n: int | None) -> int:
+    """Set the scheduler's reruns of a task after its worker died; return the value it had."""
+
+    def swap(dask_scheduler, n=n):
+        old = dask_scheduler.allowed_failures
+        if n is not None:
+            dask_scheduler.allowed_failures = n
+        return old
+
+    return client.run_on_scheduler(swap)
+
+
+def submit(client, tasks: list[Task], ctx: Context, resources: dict | None = None) -> dict:
+    """Submit every task in plan order (dependencies first): {future key: (future, task)}."""
+    futures, out = {}, {}
+    for task in tasks:
+        deps = [futures[d] for d in task.deps if d in futures]
+        fut = client.submit(
+            _remote, task, ctx.spec, ctx.path, *deps,
+            key=f"{task.stage}-{task.key}", resources=resources, pure=False,
+        )  # fmt: skip
+        futures[task.key], out[fut.key] = fut, (fut, task)
+    return out
+
+
+class _Events:
+    """What workers and the scheduler report while the run goes, handled in this thread: task
+    starts, and workers lost with the tasks they held."""
+
+    def __init__(self, client, submitted: dict, retries: int):
+        self.q: queue.Queue = queue.Queue()
+        self.by_future = {k: t for k, (_, t) in submitted.items()}  # Dask key -> task
+        self.by_key = {t.key: t for t in self.by_future.values()}  # content key -> task
+        self.retries = retries
+        self.started: set[str] = set()
+        client.subscribe_topic(STARTED, lambda event: self.q.put(("start", event[1])))
+        client.subscribe_topic("all", lambda event: self.q.put(("all", event[1])))
+
+    def drain(self, on_start) -> None:
+        while True:
+            try:
+                kind, msg = self.q.get_nowait()
+            except queue.Empty:
+                return
+            if kind == "start":
+                self.start(self.by_key.get(f"{msg.get('key')}"), on_start)
+            elif isinstance(msg, dict) and msg.get("action") == "remove-worker":
+                self.lost(msg)
+
+    def start(self, task: Task | None, on_start) -> None:
+        if task is not None and task.key not in self.started:
+            self.started.add(task.key)
+            if on_start:
+                on_start(task)
+
+    def lost(self, msg: dict) -> None:
+        if msg.get("expected"):
+            return  # a worker retired on purpose (scaling down, closing)
+        held = sorted({*msg.get("processing-tasks", ()), *msg.get("lost-computed-tasks", ())})
+        labels = [self.by_future[k].label for k in held if k in self.by_future]
+        what = "; ".join(labels) if labels else "no reprdyn task"
+        log.warning(
+            "worker %s was lost while it held: %s. Dask runs them again on the other workers "
+            "(compute.retries: %d)",
+            msg.get("worker"),
+            what,
+            self.retries,
+        )
 
 
 def run_dask(
@@ -70,49 +204,54 @@ def run_dask(
     on_fail=None,
     address: str | None = None,
 ) -> None:
-    from distributed import as_completed
+    from distributed import wait
 
     compute = ctx.spec.compute
     resources = {"GPU": 1} if ctx.device.startswith("cuda") else None
     client, cluster = _client(compute, address, gpu=resources is not None)
+    before = _set_allowed_failures(client, compute.retries)
     try:
-        futures, by_future = {}, {}
-        for task in tasks:  # plan order: dependencies are submitted first
-            deps = [futures[d] for d in task.deps if d in futures]
-            if on_start:
-                on_start(task)
-            fut = client.submit(
-                _remote,
-                task,
-                ctx.spec,
-                ctx.path,
-                *deps,
-                key=f"{task.stage}-{task.key}",
-                retries=compute.retries,
-                resources=resources,
-                pure=False,
-            )
-            futures[task.key], by_future[fut.key] = fut, task
-        failed: set[str] = set()
-        for fut in as_completed(list(futures.values())):
+        submitted = submit(client, tasks, ctx, resources)
+        events = _Events(client, submitted, compute.retries)
+        pending = {fut for fut, _ in submitted.values()}
+        while pending:
+            try:
+                done, pending = wait(pending, timeout=0.5, return_when="FIRST_COMPLETED")
+            except TimeoutError:  # nothing finished in the last half second
+                done = set()
+            events.drain(on_start)
             if stop.REQUESTED.is_set():  # SIGTERM: what is still running is redone on resume
-                client.cancel(list(futures.values()))
+                client.cancel(list(pending))
                 stop.check()
-            task = by_future[fut.key]
-            if fut.status == "finished":
-                if on_done:
-                    on_done(task)
-                continue
-            failed.add(task.key)
-            if on_fail:
-                upstream = failed & set(task.deps)
-                on_fail(
-                    task,
-                    "skipped: a task it depends on failed"
-                    if upstream
-                    else describe(fut.exception()),
-                )
+            for fut in done:
+                _finished(fut, submitted[fut.key][1], events, on_start, on_done, on_fail, compute)
     finally:
+        _set_allowed_failures(client, before) if cluster is None else None
         client.close()
         if cluster is not None:
             cluster.close()
+
+
+def _finished(fut, task: Task, events: _Events, on_start, on_done, on_fail, compute) -> None:
+    """Report one finished future: done, failed with its own error, skipped, or lost with its
+    workers."""
+    if fut.status == "finished":
+        result = fut.result()
+        if result["status"] == "ok":
+            events.start(task, on_start)  # its start event may still be on its way
+            if on_done:
+                on_done(task)
+            return
+        why = result.get("error") if result["status"] == "error" else None
+    else:
+        from distributed import KilledWorker
+
+        exc = fut.exception()
+        why = (  # its worker died more often than compute.retries allows
+            f"its worker died {compute.retries + 1} time(s) while running it (compute.retries: "
+            f"{compute.retries})"
+            if isinstance(exc, KilledWorker)
+            else describe(exc)  # raised outside the task itself (pickling, a broken worker)
+        )
+    if on_fail:
+        on_fail(task, why or "skipped: a task it depends on failed")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import xarray.testing as xrt
 from helpers import SMALL
 
@@ -22,22 +24,23 @@ def test_localcluster_matches_local(small_store, tmp_path):
     assert reprdyn.run(spec, store=tmp_path / "d.zarr") == rows  # resumes: nothing left to do
 
 
-def test_failures_are_reported_and_dependents_skipped(tmp_path, monkeypatch, dask_address):
-    """A task that raises on a worker is reported with its error; the tasks that need it are
-    skipped and the rest run (on the session's LocalCluster, reached by its address)."""
+def test_failures_are_reported_once_and_dependents_skipped(tmp_path, monkeypatch, dask_address):
+    """A task that raises on a worker is reported with its error and run once, whatever
+    compute.retries says (retries are for dead workers); the tasks that need it are skipped and
+    the rest run (on the session's LocalCluster, reached by its address)."""
     from reprdyn.runner import TasksFailed
 
-    spec = validate_text(
-        DASK.replace("n_workers: 2", "n_workers: 1, retries: 0").replace(
-            "delta: 0.3", "delta: 0.31"
-        )
-    )
+    spec = validate_text(DASK.replace("n_workers: 2", "n_workers: 1, retries: 2"))
     import pytest
 
     import reprdyn.dask_executor as dx
 
+    calls = tmp_path / "calls"
+
     def boom(task, spec, path, *deps):
         if task.stage == "theory":
+            with open(calls, "a") as fh:
+                fh.write("x")
             raise RuntimeError("theory exploded")
         return real(task, spec, path, *deps)
 
@@ -47,6 +50,37 @@ def test_failures_are_reported_and_dependents_skipped(tmp_path, monkeypatch, das
         reprdyn.run(spec, store=tmp_path / "f.zarr", dask=dask_address)
     assert [f["task"] for f in e.value.failures] == ["theory toy"]
     assert "theory exploded" in e.value.failures[0]["error"]
+    assert calls.read_text() == "x"  # run once
+
+
+def test_a_task_error_on_a_worker_comes_back_as_its_result(monkeypatch):
+    """`_remote` never raises for the task's own error: it returns reprdyn's one-line message, so
+    Dask neither retries the task nor prints its traceback; downstream of it is skipped."""
+    import distributed
+
+    import reprdyn.dask_executor as dx
+    from reprdyn.stages.base import NoParams, Stage, Task
+
+    events = []
+
+    class Worker:
+        address = "tcp://127.0.0.1:1"
+
+        def log_event(self, topic, msg):
+            events.append((topic, msg))
+
+    def fails(task, ctx, io):
+        raise ValueError("no such layer 'x'")
+
+    monkeypatch.setattr(distributed, "get_worker", lambda: Worker())
+    monkeypatch.setattr(dx, "run_task", fails)
+    monkeypatch.setattr(dx, "_context", lambda spec, path: None)
+    task = Task(Stage.THEORY, "toy", NoParams(), "k1")
+    out = dx._remote(task, None, "s.zarr")
+    assert out["status"] == "error" and out["error"].startswith("ValueError: no such layer 'x'")
+    assert events == [(dx.STARTED, {"key": "k1", "worker": Worker.address})]
+    later = Task(Stage.PROBE, "toy", NoParams(), "k2", deps=("k1",))
+    assert dx._remote(later, None, "s.zarr", out)["status"] == "skipped"
 
 
 def test_the_scheduler_address_comes_from_the_command_line_or_the_environment(
@@ -87,3 +121,131 @@ def test_the_scheduler_address_comes_from_the_command_line_or_the_environment(
 
     monkeypatch.setattr(distributed, "Client", lambda address: ("client of", address))
     assert _client(Compute(), "tcp://127.0.0.1:3") == (("client of", "tcp://127.0.0.1:3"), None)
+
+
+def test_a_task_starts_when_a_worker_begins_it(tmp_path, dask_address):
+    """on_start comes from the worker, so no task 'starts' before what it depends on is done (at
+    submission every task would)."""
+    spec = validate_text(DASK)
+    heard = []
+    reprdyn.run(
+        spec,
+        store=tmp_path / "e.zarr",
+        dask=dask_address,
+        on_start=lambda t: heard.append(("start", t)),
+        on_done=lambda t: heard.append(("done", t)),
+    )
+    order = {(kind, t.key): i for i, (kind, t) in enumerate(heard)}
+    tasks = {t.key: t for _, t in heard}
+    assert len(heard) == 2 * len(tasks)
+    for t in tasks.values():
+        assert order["start", t.key] < order["done", t.key]
+        for d in t.deps:
+            assert order["done", d] < order["start", t.key], (t.label, tasks[d].label)
+
+
+def test_a_lost_worker_is_reported_and_the_cube_is_unchanged(tmp_path, caplog):
+    """A worker killed while it holds a task: the run says which worker was lost and what it
+    held, the scheduler runs those tasks elsewhere, and the cube equals a local run's."""
+    import logging
+    import os
+    import signal
+
+    from distributed import LocalCluster
+
+    text = SMALL.replace("n_train: 300", "n_train: 3000")
+    local = tmp_path / "local.zarr"
+    reprdyn.run(validate_text(text), store=local)
+    spec = validate_text(text + "compute: {executor: dask}\n")
+    killed = []
+    with LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+        host="127.0.0.1",
+    ) as cluster:  # fmt: skip
+        workers = cluster.scheduler.workers  # this process runs the scheduler: read its state
+
+        def kill_a_busy_worker(task):
+            if task.stage == "features" and not killed:
+                busy = next(w for w in workers.values() if w.processing)
+                killed.append(busy.address)
+                os.kill(busy.pid, signal.SIGKILL)
+
+        with caplog.at_level(logging.WARNING, logger="reprdyn"):
+            reprdyn.run(
+                spec, store=tmp_path / "d.zarr", dask=cluster.scheduler_address,
+                on_start=kill_a_busy_worker,
+            )  # fmt: skip
+    assert killed
+    lost = [r.getMessage() for r in caplog.records if "was lost" in r.getMessage()]
+    assert lost and killed[0] in lost[0] and "features toy" in lost[0]
+    a, b = reprdyn.open(local), reprdyn.open(tmp_path / "d.zarr")
+    xrt.assert_identical(a["toy"].load(), b["toy"].load())
+
+
+def _on_a_gpu_worker(i: int) -> dict:
+    import os
+    import time
+
+    from distributed import get_worker
+
+    start = time.monotonic()
+    time.sleep(0.2)
+    return {
+        "worker": get_worker().address,
+        "gpu": os.environ.get("CUDA_VISIBLE_DEVICES"),
+        "span": (start, time.monotonic()),
+    }
+
+
+def test_one_worker_per_gpu_and_gpu_tasks_placed_by_resource():
+    """gpu_cluster: one worker per GPU, each seeing only its own (CUDA_VISIBLE_DEVICES) and
+    offering GPU=1. With a plain worker beside them, tasks asking for a GPU run only on the GPU
+    workers, one at a time on each (fake resources: no GPU is needed to test the placement)."""
+    import subprocess
+    import sys
+
+    from distributed import Client
+
+    from reprdyn.dask_executor import GPU_WORKER, gpu_cluster
+
+    with gpu_cluster(["0", "1"]) as cluster, Client(cluster) as client:
+        plain = subprocess.Popen(
+            [sys.executable, "-m", "distributed.cli.dask_worker", cluster.scheduler_address,
+             "--nthreads", "2", "--no-dashboard", "--host", "127.0.0.1"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        try:
+            client.wait_for_workers(3, timeout=60)
+            env = client.run(
+                lambda: (os.environ.get("CUDA_VISIBLE_DEVICES"), os.environ.get(GPU_WORKER))
+            )
+            gpus = {w for w, (dev, flag) in env.items() if flag}
+            assert sorted(env[w][0] for w in gpus) == ["0", "1"] and len(env) == 3
+            futures = [client.submit(_on_a_gpu_worker, i, resources={"GPU": 1}) for i in range(8)]
+            runs = client.gather(futures)
+        finally:
+            plain.terminate()
+            plain.wait()
+    assert {r["worker"] for r in runs} == gpus  # both GPU workers, never the plain one
+    assert {r["gpu"] for r in runs} == {"0", "1"}
+    for w in gpus:
+        spans = sorted(r["span"] for r in runs if r["worker"] == w)
+        assert all(a[1] <= b[0] for a, b in zip(spans, spans[1:]))  # one at a time
+
+
+def test_tasks_ask_for_a_gpu_when_the_run_uses_one(monkeypatch):
+    """On a CUDA device every task is submitted with resources={'GPU': 1}."""
+    import reprdyn.dask_executor as dx
+    from reprdyn.stages.base import NoParams, Stage, Task
+
+    seen = []
+
+    class Client:
+        def submit(self, fn, *args, key, resources, pure):
+            seen.append(resources)
+            return type("F", (), {"key": key})()
+
+    ctx = type("Ctx", (), {"spec": None, "path": "s.zarr"})()
+    tasks = [Task(Stage.DATA, "toy", NoParams(), "a"), Task(Stage.THEORY, "toy", NoParams(), "b")]
+    dx.submit(Client(), tasks, ctx, {"GPU": 1})
+    assert seen == [{"GPU": 1}, {"GPU": 1}]

@@ -162,7 +162,11 @@ class Compute(Strict):
         "a given thread count",
     )
     retries: int = Field(
-        2, ge=0, le=100, description="dask: resubmissions of a task whose worker died"
+        2,
+        ge=0,
+        le=100,
+        description="dask: how many times a task is run again after the worker running it died "
+        "(the scheduler's allowed failures); a task's own error is reported once, never retried",
     )
     max_store_gb: float | None = Field(
         None, gt=0, description="refuse to run if the feature store would be larger"

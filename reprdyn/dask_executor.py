@@ -41,15 +41,12 @@ def _context(spec, path: str) -> Context:
     return _CONTEXTS[key]
 
 
-def _remote(task: Task, spec, path: str, *deps: dict) -> dict:
-    """Runs on a worker: says it started, runs the task, and returns what happened. `deps` are the
-    upstream results; a task whose upstream did not finish is skipped. Never raises for the
-    task's own error, so Dask retries only what a dead worker left undone."""
+def _remote(task: Task, spec, path: str) -> dict:
+    """Runs on a worker: says it started, runs the task, and returns what happened. Never raises
+    for the task's own error, so Dask reruns only what a dead worker left undone."""
     from distributed import get_worker
 
     worker = get_worker()
-    if any(d["status"] != "ok" for d in deps):
-        return {"key": task.key, "status": "skipped", "worker": worker.address}
     worker.log_event(STARTED, {"key": task.key, "worker": worker.address})
     try:
         run_task(task, _context(spec, path), StoreIO(path))  # at the spec's compute.threads
@@ -138,27 +135,51 @@ def _set_allowed_failures(client, n: int | None) -> int:
     return client.run_on_scheduler(swap)
 
 
-def submit(client, tasks: list[Task], ctx: Context, resources: dict | None = None) -> dict:
-    """Submit every task in plan order (dependencies first): {future key: (future, task)}."""
-    futures, out = {}, {}
-    for task in tasks:
-        deps = [futures[d] for d in task.deps if d in futures]
-        fut = client.submit(
-            _remote, task, ctx.spec, ctx.path, *deps,
-            key=f"{task.stage}-{task.key}", resources=resources, pure=False,
-        )  # fmt: skip
-        futures[task.key], out[fut.key] = fut, (fut, task)
-    return out
+def submit(client, task: Task, ctx: Context, resources: dict | None = None):
+    """One task on the cluster (its upstream tasks have finished)."""
+    return client.submit(
+        _remote, task, ctx.spec, ctx.path,
+        key=f"{task.stage}-{task.key}", resources=resources, pure=False,
+    )  # fmt: skip
+
+
+class _Ready:
+    """Which tasks may go to the cluster: those whose upstream tasks (of this run) have finished.
+    The cluster never holds a task waiting on another, so a lost worker loses only what it was
+    running, and nothing finished is ever run again."""
+
+    def __init__(self, tasks: list[Task], on_fail):
+        self.waiting = list(tasks)  # plan order: dependencies first
+        self.ours = {t.key for t in tasks}
+        self.done: set[str] = set()
+        self.broken: set[str] = set()
+        self.on_fail = on_fail
+
+    def take(self) -> list[Task]:
+        """The tasks ready now (and, reported as skipped, those a failed task blocks)."""
+        ready, still = [], []
+        for task in self.waiting:
+            need = set(task.deps) & self.ours
+            if need & self.broken:
+                self.broken.add(task.key)
+                if self.on_fail:
+                    self.on_fail(task, "skipped: a task it depends on failed")
+            elif need <= self.done:
+                ready.append(task)
+            else:
+                still.append(task)
+        self.waiting = still
+        return ready
 
 
 class _Events:
     """What workers and the scheduler report while the run goes, handled in this thread: task
-    starts, and workers lost with the tasks they held."""
+    starts, and workers lost with the tasks they were running."""
 
-    def __init__(self, client, submitted: dict, retries: int):
+    def __init__(self, client, tasks: list[Task], retries: int):
         self.q: queue.Queue = queue.Queue()
-        self.by_future = {k: t for k, (_, t) in submitted.items()}  # Dask key -> task
-        self.by_key = {t.key: t for t in self.by_future.values()}  # content key -> task
+        self.by_key = {t.key: t for t in tasks}  # content key -> task
+        self.by_future = {f"{t.stage}-{t.key}": t for t in tasks}  # Dask key -> task
         self.retries = retries
         self.started: set[str] = set()
         client.subscribe_topic(STARTED, lambda event: self.q.put(("start", event[1])))
@@ -184,14 +205,16 @@ class _Events:
     def lost(self, msg: dict) -> None:
         if msg.get("expected"):
             return  # a worker retired on purpose (scaling down, closing)
-        held = sorted({*msg.get("processing-tasks", ()), *msg.get("lost-computed-tasks", ())})
+        held = sorted(msg.get("processing-tasks", ()))
         labels = [self.by_future[k].label for k in held if k in self.by_future]
-        what = "; ".join(labels) if labels else "no reprdyn task"
+        if not labels:
+            log.warning("worker %s was lost (it was running no task of this run)", msg["worker"])
+            return
         log.warning(
-            "worker %s was lost while it held: %s. Dask runs them again on the other workers "
+            "worker %s was lost while running: %s. Dask runs them again on another worker "
             "(compute.retries: %d)",
             msg.get("worker"),
-            what,
+            "; ".join(labels),
             self.retries,
         )
 
@@ -211,20 +234,27 @@ def run_dask(
     client, cluster = _client(compute, address, gpu=resources is not None)
     before = _set_allowed_failures(client, compute.retries)
     try:
-        submitted = submit(client, tasks, ctx, resources)
-        events = _Events(client, submitted, compute.retries)
-        pending = {fut for fut, _ in submitted.values()}
-        while pending:
+        ready, events = _Ready(tasks, on_fail), _Events(client, tasks, compute.retries)
+        running = {}  # Dask key -> (future, task)
+        while True:
+            for task in ready.take():
+                fut = submit(client, task, ctx, resources)
+                running[fut.key] = (fut, task)
+            if not running:
+                break
             try:
-                done, pending = wait(pending, timeout=0.5, return_when="FIRST_COMPLETED")
+                done, _ = wait([f for f, _ in running.values()], 0.5, "FIRST_COMPLETED")
             except TimeoutError:  # nothing finished in the last half second
                 done = set()
             events.drain(on_start)
             if stop.REQUESTED.is_set():  # SIGTERM: what is still running is redone on resume
-                client.cancel(list(pending))
+                client.cancel([f for f, _ in running.values()])
                 stop.check()
             for fut in done:
-                _finished(fut, submitted[fut.key][1], events, on_start, on_done, on_fail, compute)
+                _, task = running.pop(fut.key)
+                ok = _finished(fut, task, events, on_start, on_done, on_fail, compute)
+                (ready.done if ok else ready.broken).add(task.key)
+                fut.release()  # nothing needs its result: a lost worker cannot lose it
     finally:
         _set_allowed_failures(client, before) if cluster is None else None
         client.close()
@@ -232,17 +262,17 @@ def run_dask(
             cluster.close()
 
 
-def _finished(fut, task: Task, events: _Events, on_start, on_done, on_fail, compute) -> None:
-    """Report one finished future: done, failed with its own error, skipped, or lost with its
-    workers."""
+def _finished(fut, task: Task, events: _Events, on_start, on_done, on_fail, compute) -> bool:
+    """Report one finished future (done, failed with its own error, or lost with its workers);
+    whether the task is done."""
     if fut.status == "finished":
         result = fut.result()
         if result["status"] == "ok":
             events.start(task, on_start)  # its start event may still be on its way
             if on_done:
                 on_done(task)
-            return
-        why = result.get("error") if result["status"] == "error" else None
+            return True
+        why = result["error"]
     else:
         from distributed import KilledWorker
 
@@ -254,4 +284,5 @@ def _finished(fut, task: Task, events: _Events, on_start, on_done, on_fail, comp
             else describe(exc)  # raised outside the task itself (pickling, a broken worker)
         )
     if on_fail:
-        on_fail(task, why or "skipped: a task it depends on failed")
+        on_fail(task, why)
+    return False

@@ -37,12 +37,12 @@ def test_failures_are_reported_once_and_dependents_skipped(tmp_path, monkeypatch
 
     calls = tmp_path / "calls"
 
-    def boom(task, spec, path, *deps):
+    def boom(task, spec, path):
         if task.stage == "theory":
             with open(calls, "a") as fh:
                 fh.write("x")
             raise RuntimeError("theory exploded")
-        return real(task, spec, path, *deps)
+        return real(task, spec, path)
 
     real = dx._remote
     monkeypatch.setattr(dx, "_remote", boom)
@@ -55,7 +55,7 @@ def test_failures_are_reported_once_and_dependents_skipped(tmp_path, monkeypatch
 
 def test_a_task_error_on_a_worker_comes_back_as_its_result(monkeypatch):
     """`_remote` never raises for the task's own error: it returns reprdyn's one-line message, so
-    Dask neither retries the task nor prints its traceback; downstream of it is skipped."""
+    Dask neither retries the task nor prints its traceback."""
     import distributed
 
     import reprdyn.dask_executor as dx
@@ -79,8 +79,27 @@ def test_a_task_error_on_a_worker_comes_back_as_its_result(monkeypatch):
     out = dx._remote(task, None, "s.zarr")
     assert out["status"] == "error" and out["error"].startswith("ValueError: no such layer 'x'")
     assert events == [(dx.STARTED, {"key": "k1", "worker": Worker.address})]
-    later = Task(Stage.PROBE, "toy", NoParams(), "k2", deps=("k1",))
-    assert dx._remote(later, None, "s.zarr", out)["status"] == "skipped"
+
+
+def test_only_ready_tasks_go_to_the_cluster_and_failures_block_their_dependents():
+    """A task is handed out once its upstream tasks of this run are done (deps from an earlier
+    run count as done); the dependents of a failed task are skipped, transitively."""
+    from reprdyn.dask_executor import _Ready
+    from reprdyn.stages.base import NoParams, Stage, Task
+
+    def t(key, *deps):
+        return Task(Stage.PROBE, "toy", NoParams(), key, deps=deps)
+
+    failed = []
+    ready = _Ready(
+        [t("a", "old"), t("b", "a"), t("c", "b"), t("d", "a")], lambda x, why: failed.append(x.key)
+    )
+    assert [x.key for x in ready.take()] == ["a"]
+    assert ready.take() == []
+    ready.done.add("a")
+    assert [x.key for x in ready.take()] == ["b", "d"]
+    ready.broken.add("b")
+    assert ready.take() == [] and failed == ["c"] and not ready.waiting
 
 
 def test_the_scheduler_address_comes_from_the_command_line_or_the_environment(
@@ -243,9 +262,11 @@ def test_tasks_ask_for_a_gpu_when_the_run_uses_one(monkeypatch):
     class Client:
         def submit(self, fn, *args, key, resources, pure):
             seen.append(resources)
-            return type("F", (), {"key": key})()
 
     ctx = type("Ctx", (), {"spec": None, "path": "s.zarr"})()
-    tasks = [Task(Stage.DATA, "toy", NoParams(), "a"), Task(Stage.THEORY, "toy", NoParams(), "b")]
-    dx.submit(Client(), tasks, ctx, {"GPU": 1})
+    for task in (
+        Task(Stage.DATA, "toy", NoParams(), "a"),
+        Task(Stage.THEORY, "toy", NoParams(), "b"),
+    ):
+        dx.submit(Client(), task, ctx, {"GPU": 1})
     assert seen == [{"GPU": 1}, {"GPU": 1}]

@@ -1,16 +1,27 @@
-"""Commands that read results: query, plot, report."""
+"""Commands that read results: query, plot, report, export."""
 
 from __future__ import annotations
 
+import json
 import sys
+from enum import Enum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from ..export import TRACKERS
 from .app import app, err
 from .errors import handled
-from .options import FigureOpt, QueryFormat, QueryFormatOpt, SelOpt, StoreArg
+from .options import (
+    FigureOpt,
+    Format,
+    FormatOpt,
+    QueryFormat,
+    QueryFormatOpt,
+    SelOpt,
+    StoreArg,
+)
 from .output import fmt, table
 
 
@@ -79,3 +90,55 @@ def report(
     from ..report import write as write_report
 
     err.print(f"wrote {write_report(store, out_file)}", highlight=False)
+
+
+Tracker = Enum("Tracker", {name: name for name in TRACKERS}, type=str)  # from the one table
+
+
+@app.command()
+@handled
+def export(
+    store: StoreArg,
+    to: Annotated[Tracker, typer.Option("--to", help="the tracker to write to")],
+    tracking_uri: Annotated[
+        str | None,
+        typer.Option(
+            help="where the tracker keeps runs: sqlite:///mlflow.db, http://host:5000 (default "
+            "$MLFLOW_TRACKING_URI, else sqlite:///mlflow.db in this folder)"
+        ),
+    ] = None,
+    experiment: Annotated[
+        str | None, typer.Option(help="the experiment to add runs to (default: the spec's name)")
+    ] = None,
+    artifact_location: Annotated[
+        str | None,
+        typer.Option(help="where a new experiment keeps its artifacts (default: the tracker's)"),
+    ] = None,
+    partial: Annotated[
+        bool, typer.Option("--partial", help="export a store whose run has not finished")
+    ] = False,
+    format: FormatOpt = Format.table,
+):
+    """Write a store's results to an experiment tracker: a run for the store (spec, provenance,
+    summary, figures) and one per (dataset, model, layer, input, probe) cell, its curves stepped
+    by the sigma index. Exporting again adds only what is missing."""
+    from ..export import export as export_store
+
+    result = export_store(
+        store,
+        to.value,
+        tracking_uri=tracking_uri,
+        experiment=experiment,
+        artifact_location=artifact_location,
+        partial=partial,
+    )
+    if format == Format.json:
+        sys.stdout.write(json.dumps(result) + "\n")
+        return
+    err.print(
+        f"{result['tracker']} {result['tracking_uri']}: experiment {result['experiment']!r}, "
+        f"store run {result['run_id']} ({result['store_run']}), {result['cells_written']} cell "
+        f"run(s) written, {result['cells_found']} already there",
+        markup=False,
+        highlight=False,
+    )

@@ -1,10 +1,11 @@
 """Wall time of each shipped offline spec from an empty checkpoint cache, and of the test suite:
 the times the README quotes.
 
-    python benchmarks/spec_times.py [--only molrg-theory ...] [--tests]
+    python benchmarks/spec_times.py [--only molrg-theory ...] [--tests] [--keep DIR]
 
 Each spec runs in a fresh process (`reprdyn run`) into a temporary store, with `REPRDYN_CACHE`
-pointing at a new empty folder, so training (and rendering glyphs) is included. Run it on an idle
+pointing at a new empty folder, so training (and rendering glyphs) is included; `--keep DIR` keeps
+the stores there (to compare them with `reprdyn diff`). Run it on an idle
 machine: the numbers are what a user waits, not a benchmark of reprdyn against anything.
 """
 
@@ -41,6 +42,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--only", nargs="*", default=SPECS)
     ap.add_argument("--tests", action="store_true", help="also time `python -m pytest -q`")
+    ap.add_argument("--keep", type=Path, help="write the stores into this folder and keep them")
     args = ap.parse_args()
     import torch
 
@@ -51,7 +53,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         env = {**os.environ, "REPRDYN_CACHE": str(Path(tmp) / "cache")}
         for name in args.only:
-            store = Path(tmp) / f"{name}.zarr"
+            store = (args.keep or Path(tmp)) / f"{name}.zarr"
             cmd = [sys.executable, "-m", "reprdyn", "run", f"specs/{name}.yaml"]
             cmd += ["--store", str(store)]
             print(f"  {name}: {timed(cmd, env):.0f} s", flush=True)

@@ -251,6 +251,8 @@ def run_dask(
                 client.cancel([f for f, _ in running.values()])
                 stop.check()
             for fut in done:
+                if fut.status not in ("finished", "error", "cancelled"):
+                    continue  # its result was lost with its worker: Dask computes it again
                 _, task = running.pop(fut.key)
                 ok = _finished(fut, task, events, on_start, on_done, on_fail, compute)
                 (ready.done if ok else ready.broken).add(task.key)
@@ -265,24 +267,24 @@ def run_dask(
 def _finished(fut, task: Task, events: _Events, on_start, on_done, on_fail, compute) -> bool:
     """Report one finished future (done, failed with its own error, or lost with its workers);
     whether the task is done."""
-    if fut.status == "finished":
-        result = fut.result()
+    from distributed import KilledWorker
+
+    try:
+        result = fut.result()  # a result lost with its worker in the meantime is computed again
+    except KilledWorker:  # its worker died more often than compute.retries allows
+        why = (
+            f"its worker died {compute.retries + 1} time(s) while running it (compute.retries: "
+            f"{compute.retries})"
+        )
+    except Exception as exc:  # noqa: BLE001 - raised outside the task (pickling, a broken worker)
+        why = describe(exc)
+    else:
         if result["status"] == "ok":
             events.start(task, on_start)  # its start event may still be on its way
             if on_done:
                 on_done(task)
             return True
         why = result["error"]
-    else:
-        from distributed import KilledWorker
-
-        exc = fut.exception()
-        why = (  # its worker died more often than compute.retries allows
-            f"its worker died {compute.retries + 1} time(s) while running it (compute.retries: "
-            f"{compute.retries})"
-            if isinstance(exc, KilledWorker)
-            else describe(exc)  # raised outside the task itself (pickling, a broken worker)
-        )
     if on_fail:
         on_fail(task, why)
     return False

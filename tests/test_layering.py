@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).parents[1]
-HEAVY = ("torch", "sklearn")
+HEAVY = ("torch", "sklearn", "diffusers", "transformers", "mlflow")
 
 
 def loaded_after(code: str) -> set[str]:

@@ -295,15 +295,3 @@ def load_python(cfg) -> Pretrained:
             "forward(x, sigma)"
         )
     return Pretrained(model)
-
-
-LOADERS = {"diffusers-unet": load_unet, "dit": load_dit, "ldm": load_ldm, "python": load_python}
-
-
-def load_pretrained(cfg) -> Pretrained:
-    """The pretrained model a block names, in eval mode."""
-    model = lookup(LOADERS, cfg.kind, "pretrained model kind")(cfg)
-    model.denoiser.eval()
-    if model.encoder is not None:
-        model.encoder.eval()
-    return model

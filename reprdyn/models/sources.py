@@ -111,7 +111,7 @@ class Loaded(Source):
 
     @property
     def model(self):
-        from .pretrained import load_pretrained
+        from .loaders import load_pretrained
 
         if self._loaded is None:
             loaded = load_pretrained(self.cfg)

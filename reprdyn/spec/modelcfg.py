@@ -243,6 +243,40 @@ class LDM(_Pretrained):
     )
 
 
+class StableDiffusion(_Pretrained):
+    """Stable Diffusion 1.x, 2.x or XL: a diffusers `UNet2DConditionModel` on the latents of its
+    `AutoencoderKL`, conditioned on the CLIP embedding of one fixed prompt, computed once (SDXL,
+    recognised by its UNet's `text_time` conditioning, adds its second text encoder's pooled
+    embedding and the image-size conditioning). The default prompt "" is the unconditional
+    embedding (zeros on SDXL, as its pipeline uses)."""
+
+    kind: Literal["sd"]
+    subfolder: str = Field("unet", description="the UNet's folder inside `id`")
+    vae_subfolder: str = Field("vae", description="the autoencoder's folder inside `id`")
+    vae_id: HubId | None = Field(
+        None, description="a separate hub id or folder for the autoencoder"
+    )
+    vae_dtype: Dtype = Field(
+        "float32", description="the autoencoder's dtype (SDXL's overflows in float16)"
+    )
+    prompt: str = Field(
+        "",
+        max_length=2000,
+        description="one text for every image; '' is the unconditional embedding",
+    )
+
+    @field_validator("prompt")
+    @classmethod
+    def _one_prompt(cls, v: str) -> str:
+        if "{" in v or "}" in v:
+            raise ValueError(
+                "a prompt template ({class}, {label}, ...) would put each image's label into "
+                "its features, and the probe would read the label back: give one fixed prompt "
+                "for every image ('' by default, the unconditional embedding)"
+            )
+        return v
+
+
 class PythonModel(Strict):
     """Your own denoiser from Python: `factory(**kwargs)` returns an nn.Module with
     forward(x, sigma) -> estimate of x0, for x = x0 + sigma * eps (docs/theory.md §1).
@@ -273,6 +307,6 @@ class PythonModel(Strict):
 
 
 Model = Annotated[
-    MolrgOptimal | Diffusion | DAE | DiffusersUNet | DiT | LDM | PythonModel,
+    MolrgOptimal | Diffusion | DAE | DiffusersUNet | DiT | LDM | StableDiffusion | PythonModel,
     Field(discriminator="kind"),
 ]

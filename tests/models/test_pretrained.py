@@ -14,11 +14,11 @@ from typer.testing import CliRunner
 
 import reprdyn
 from reprdyn.cli import app
+from reprdyn.models.loaders import load_pretrained
 from reprdyn.models.pretrained import (
     ModelUnavailable,
     Pretrained,
     from_pretrained,
-    load_pretrained,
     pretrained_vp,
 )
 from reprdyn.spec import SpecError, validate_text

@@ -1,0 +1,24 @@
+"""Which loader builds each pretrained model kind, declared once, and the one entry point."""
+
+from __future__ import annotations
+
+from ..errors import lookup
+from .pretrained import Pretrained, load_dit, load_ldm, load_python, load_unet
+from .stable_diffusion import load_sd
+
+LOADERS = {
+    "diffusers-unet": load_unet,
+    "dit": load_dit,
+    "ldm": load_ldm,
+    "sd": load_sd,
+    "python": load_python,
+}
+
+
+def load_pretrained(cfg) -> Pretrained:
+    """The pretrained model a block names, in eval mode."""
+    model = lookup(LOADERS, cfg.kind, "pretrained model kind")(cfg)
+    model.denoiser.eval()
+    if model.encoder is not None:
+        model.encoder.eval()
+    return model

@@ -1,0 +1,114 @@
+"""Stable Diffusion 1.x / 2.x / XL behind reprdyn's denoiser interface.
+
+The UNet (`UNet2DConditionModel`) runs inside the same `VPPrecond` wrapper as every VP model
+(docs/theory.md §1), on the latents of its `AutoencoderKL`. Its conditioning is one fixed prompt,
+encoded once by the CLIP text encoder(s) in float32 and reused for every image and sigma:
+
+- SD 1.x / 2.x: the text encoder's last hidden state, (1, 77, D);
+- SDXL (its UNet has `addition_embed_type: text_time`): both encoders' penultimate hidden states,
+  concatenated, (1, 77, D1 + D2), the second encoder's pooled projection, and the size
+  conditioning time_ids = (H, W, 0, 0, H, W) of the image the latents came from. The empty prompt
+  is zeros, as SDXL's pipeline uses for its unconditional branch.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ..errors import lookup
+from .precond import VPPrecond
+from .pretrained import (
+    PREDICTIONS,
+    DiffusersNet,
+    LatentEncoder,
+    ModelUnavailable,
+    Pretrained,
+    _autoencoder,
+    _cast,
+    _diffusers,
+    _schedule,
+    from_pretrained,
+)
+from .schedules import VPSchedule
+
+TOKENS = 77  # CLIP's context length
+
+
+class ConditionedNet(DiffusersNet):
+    """A UNet2DConditionModel as a raw network F(x_in, c_noise), conditioned on one prompt."""
+
+    def __init__(self, net: nn.Module, T: int, context, pooled=None, vae_scale: int = 8):
+        super().__init__(net, T)
+        self.register_buffer("context", context)  # (1, L, D)
+        self.register_buffer("pooled", pooled)  # (1, P), SDXL only
+        self.vae_scale = vae_scale
+
+    def forward(self, x_in: torch.Tensor, c_noise: torch.Tensor) -> torch.Tensor:
+        B, dtype = x_in.shape[0], x_in.dtype
+        kwargs = {"encoder_hidden_states": self.context.expand(B, -1, -1).to(dtype)}
+        if self.pooled is not None:  # SDXL: pooled text and (original, crop, target) size
+            H, W = x_in.shape[-2] * self.vae_scale, x_in.shape[-1] * self.vae_scale
+            time_ids = torch.tensor([H, W, 0, 0, H, W], dtype=dtype, device=x_in.device)
+            kwargs["added_cond_kwargs"] = {
+                "text_embeds": self.pooled.expand(B, -1).to(dtype),
+                "time_ids": time_ids.expand(B, 6),
+            }
+        out = self.net(x_in, c_noise * self.T, **kwargs).sample  # (B, C, h, w)
+        return out[:, : x_in.shape[1]]
+
+
+def _transformers():
+    try:
+        import transformers
+    except ImportError:
+        raise ModelUnavailable(
+            "kind 'sd' needs the `transformers` package (its CLIP text encoders): "
+            "pip install 'reprdyn[diffusers]'"
+        ) from None
+    transformers.utils.logging.set_verbosity_error()
+    return transformers
+
+
+def _encoder(tr, cls, cfg, suffix: str):
+    tok = from_pretrained(
+        tr.CLIPTokenizer, cfg.id, [f"tokenizer{suffix}"], cfg.revision, "tokenizer of",
+        "tokenizer_config.json",
+    )  # fmt: skip
+    enc = from_pretrained(cls, cfg.id, [f"text_encoder{suffix}"], cfg.revision, "text encoder of")
+    ids = tok(
+        cfg.prompt, padding="max_length", max_length=TOKENS, truncation=True, return_tensors="pt"
+    ).input_ids  # (1, 77)
+    with torch.inference_mode():
+        return enc.float().eval()(ids, output_hidden_states=True)
+
+
+def prompt_embedding(cfg, unet) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """(context (1, 77, D), pooled (1, P) or None) of the spec's prompt, in float32."""
+    xl = unet.config.get("addition_embed_type") == "text_time"
+    if xl and cfg.prompt == "":  # SDXL's unconditional branch: zeros of the UNet's widths
+        pooled = unet.config.projection_class_embeddings_input_dim
+        pooled -= 6 * unet.config.addition_time_embed_dim
+        return torch.zeros(1, TOKENS, unet.config.cross_attention_dim), torch.zeros(1, pooled)
+    tr = _transformers()
+    if not xl:
+        return _encoder(tr, tr.CLIPTextModel, cfg, "").last_hidden_state.clone(), None
+    one = _encoder(tr, tr.CLIPTextModel, cfg, "")
+    two = _encoder(tr, tr.CLIPTextModelWithProjection, cfg, "_2")
+    context = torch.cat([one.hidden_states[-2], two.hidden_states[-2]], dim=-1)  # (1, 77, D1+D2)
+    return context.clone(), two.text_embeds.clone()
+
+
+def load_sd(cfg) -> Pretrained:
+    d = _diffusers()
+    net = from_pretrained(
+        d.UNet2DConditionModel, cfg.id, [cfg.subfolder], cfg.revision, "UNet2DConditionModel"
+    )
+    vae, scale = _autoencoder(d, cfg, "kl")
+    abar, prediction = _schedule(d, cfg)
+    context, pooled = prompt_embedding(cfg, net)
+    schedule = VPSchedule.from_alphas_cumprod(abar)
+    vae_scale = 2 ** (len(vae.config.block_out_channels) - 1)
+    raw = ConditionedNet(_cast(net, cfg.dtype), schedule.T, context, pooled, vae_scale)
+    denoiser = VPPrecond(raw, schedule, lookup(PREDICTIONS, prediction, "prediction"))
+    return Pretrained(denoiser, LatentEncoder(_cast(vae, cfg.vae_dtype), scale))

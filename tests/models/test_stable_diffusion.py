@@ -1,0 +1,217 @@
+"""kind: sd on tiny Stable Diffusion and SDXL folders written with save_pretrained: the prompt's
+conditioning against the text encoders run here by hand, SDXL's added conditioning, a whole spec
+through `reprdyn run`, half precision against float32, and per-class prompts refused."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from helpers import invoke
+
+import reprdyn
+from reprdyn.models.loaders import load_pretrained
+from reprdyn.spec import SpecError, validate_text
+
+diffusers = pytest.importorskip("diffusers")
+transformers = pytest.importorskip("transformers")
+
+T = 100
+
+
+def tokenizer(folder):
+    """A CLIP tokenizer over single characters (no merges): enough for short prompts."""
+    chars = sorted(set(_byte_chars()))
+    vocab = ["<|startoftext|>", "<|endoftext|>", *chars, *(c + "</w>" for c in chars)]
+    folder.mkdir(parents=True)
+    ids = {t: i for i, t in enumerate(vocab)}
+    (folder / "vocab.json").write_text(json.dumps(ids))
+    (folder / "merges.txt").write_text("#version: 0.2\n")
+    try:  # transformers 5: the vocabulary itself
+        tok = transformers.CLIPTokenizer(vocab=ids, merges=[])
+    except TypeError:  # transformers 4: its files
+        tok = transformers.CLIPTokenizer(str(folder / "vocab.json"), str(folder / "merges.txt"))
+    tok.model_max_length = 77
+    tok.save_pretrained(folder)
+    return len(vocab)
+
+
+def _byte_chars() -> list[str]:
+    """GPT-2's byte-to-character table, which CLIP's byte-level BPE uses."""
+    keep = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1)]
+    keep += range(ord("®"), ord("ÿ") + 1)
+    out, n = [], 0
+    for b in range(256):
+        if b in keep:
+            out.append(chr(b))
+        else:
+            out.append(chr(256 + n))
+            n += 1
+    return out
+
+
+def text_encoder(vocab: int, width: int, projection: int | None = None, seed: int = 0):
+    torch.manual_seed(seed)
+    cfg = transformers.CLIPTextConfig(
+        vocab_size=vocab, hidden_size=width, intermediate_size=2 * width, num_hidden_layers=2,
+        num_attention_heads=2, max_position_embeddings=77, projection_dim=projection or width,
+    )  # fmt: skip
+    if projection:
+        return transformers.CLIPTextModelWithProjection(cfg)
+    return transformers.CLIPTextModel(cfg)
+
+
+def unet(context: int, xl: bool = False):
+    torch.manual_seed(3)
+    extra = (
+        dict(addition_embed_type="text_time", addition_time_embed_dim=4,
+             projection_class_embeddings_input_dim=6 * 4 + 12)
+        if xl else {}
+    )  # fmt: skip
+    return diffusers.UNet2DConditionModel(
+        sample_size=4, in_channels=4, out_channels=4, layers_per_block=1,
+        block_out_channels=(8, 16), norm_num_groups=4, cross_attention_dim=context,
+        attention_head_dim=2, down_block_types=("CrossAttnDownBlock2D", "DownBlock2D"),
+        up_block_types=("UpBlock2D", "CrossAttnUpBlock2D"), **extra,
+    )  # fmt: skip
+
+
+def autoencoder():
+    torch.manual_seed(1)
+    return diffusers.AutoencoderKL(
+        in_channels=3, out_channels=3, latent_channels=4, block_out_channels=(8, 16),
+        down_block_types=("DownEncoderBlock2D",) * 2, up_block_types=("UpDecoderBlock2D",) * 2,
+        norm_num_groups=4, sample_size=8,
+    )  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def repos(tmp_path_factory):
+    root = tmp_path_factory.mktemp("sd")
+    sched = diffusers.DDPMScheduler(
+        num_train_timesteps=T, beta_start=1e-3, beta_end=0.1, clip_sample=False
+    )
+    for name, xl in (("sd", False), ("sdxl", True)):
+        vocab = tokenizer(root / name / "tokenizer")
+        text_encoder(vocab, 8).save_pretrained(root / name / "text_encoder")
+        if xl:
+            tokenizer(root / name / "tokenizer_2")
+            text_encoder(vocab, 12, projection=12, seed=1).save_pretrained(
+                root / name / "text_encoder_2"
+            )
+        unet(8 + 12 if xl else 8, xl).save_pretrained(root / name / "unet")
+        autoencoder().save_pretrained(root / name / "vae")
+        sched.save_pretrained(root / name / "scheduler")
+    rng = np.random.default_rng(0)
+    y = np.repeat(np.arange(3), 16)
+    x = np.clip(rng.normal(size=(48, 3, 8, 8)) * 0.3 + (y[:, None, None, None] - 1) * 0.5, -1, 1)
+    np.savez(root / "images.npz", x=x.astype(np.float32), y=y)
+    return root
+
+
+def spec(repos, model: str, layers: str = "[mid_block, up_blocks.1]", extra: str = "") -> str:
+    return f"""\
+spec_version: 1
+name: sd
+model: {model}
+datasets:
+  - {{kind: npz, name: img, path: {repos / "images.npz"}}}
+sigma: [0.1, 0.5, 2.0]
+layers: {layers}
+inputs: [clean, noisy]
+probes: [{{kind: ridge}}]
+seeds: [0]
+{extra}"""
+
+
+def _model(repos, name: str, **kw):
+    fields = ", ".join([f"id: {repos / name}", *(f"{k}: {v}" for k, v in kw.items())])
+    return load_pretrained(validate_text(spec(repos, f"{{kind: sd, {fields}}}")).model)
+
+
+def _record(model):
+    """The UNet's keyword arguments on its next call."""
+    seen = {}
+    unet = model.denoiser.net.net
+    original = unet.forward
+
+    def forward(*args, **kwargs):
+        seen.update(kwargs)
+        return original(*args, **kwargs)
+
+    unet.forward = forward
+    return seen
+
+
+def test_sd_is_conditioned_on_the_prompt_encoded_once(repos):
+    model = _model(repos, "sd", prompt="'a photo'")
+    tok = transformers.CLIPTokenizer.from_pretrained(repos / "sd" / "tokenizer")
+    enc = transformers.CLIPTextModel.from_pretrained(repos / "sd" / "text_encoder")
+    ids = tok("a photo", padding="max_length", max_length=77, return_tensors="pt").input_ids
+    with torch.no_grad():
+        want = enc(ids).last_hidden_state  # (1, 77, 8): what SD's pipeline feeds its UNet
+    seen = _record(model)
+    z = model.encoder(torch.zeros(2, 3, 8, 8))
+    model.denoiser(z, 0.5)
+    torch.testing.assert_close(seen["encoder_hidden_states"], want.expand(2, -1, -1))
+    assert "added_cond_kwargs" not in seen
+    empty = _model(repos, "sd")  # '' is encoded too: SD's unconditional embedding
+    assert not torch.equal(empty.denoiser.net.context, model.denoiser.net.context)
+
+
+def test_sdxl_adds_pooled_text_and_the_image_size(repos):
+    prompt = _model(repos, "sdxl", prompt="'a photo'")
+    tok = transformers.CLIPTokenizer.from_pretrained(repos / "sdxl" / "tokenizer_2")
+    cls = transformers.CLIPTextModelWithProjection
+    enc = cls.from_pretrained(repos / "sdxl" / "text_encoder_2")
+    ids = tok("a photo", padding="max_length", max_length=77, return_tensors="pt").input_ids
+    with torch.no_grad():
+        out = enc(ids, output_hidden_states=True)
+    seen = _record(prompt)
+    z = prompt.encoder(torch.zeros(3, 3, 8, 8))  # (3, 4, 4, 4): an 8x8 image
+    prompt.denoiser(z, 0.5)
+    ctx = seen["encoder_hidden_states"]
+    assert ctx.shape == (3, 77, 20)  # both encoders' penultimate states side by side
+    torch.testing.assert_close(ctx[:1, :, 8:], out.hidden_states[-2])
+    added = seen["added_cond_kwargs"]
+    torch.testing.assert_close(added["text_embeds"], out.text_embeds.expand(3, -1))
+    assert added["time_ids"].tolist() == [[8, 8, 0, 0, 8, 8]] * 3  # (H, W, top, left, H, W)
+    empty = _model(repos, "sdxl")
+    assert not empty.denoiser.net.context.any() and not empty.denoiser.net.pooled.any()
+
+
+@pytest.mark.parametrize("name", ["sd", "sdxl"])
+def test_a_spec_on_stable_diffusion_runs_end_to_end(repos, tmp_path, name):
+    (tmp_path / "s.yaml").write_text(spec(repos, f"{{kind: sd, id: {repos / name}}}"))
+    r = invoke("run", tmp_path / "s.yaml", "--store", tmp_path / "s.zarr")
+    assert r.exit_code == 0, r.stderr
+    ds = reprdyn.open(tmp_path / "s.zarr")["img"]
+    acc = ds["accuracy"].sel(label_noise=0.0)
+    assert set(ds.layer.values) == {"mid_block", "up_blocks.1"}
+    assert np.isfinite(acc.values).all() and float(acc.max()) > 0.5  # 3 classes: chance 1/3
+
+
+@pytest.mark.parametrize("dtype, tol", [("float16", 0.01), ("bfloat16", 0.06)])
+def test_half_precision_unet_agrees_with_float32_at_every_sigma(repos, dtype, tol):
+    """Only the UNet runs in half precision; the autoencoder, the text encoders and the
+    preconditioning stay float32."""
+    from reprdyn.extract import extract
+
+    ref, half = _model(repos, "sdxl"), _model(repos, "sdxl", dtype=dtype)
+    assert next(half.encoder.parameters()).dtype == torch.float32
+    x = ref.encoder(torch.as_tensor(np.load(repos / "images.npz")["x"][:6]))
+    sched = ref.denoiser.schedule
+    for sigma in np.geomspace(sched.sigma_min, sched.sigma_max, 6):
+        a = extract(ref.denoiser, x, float(sigma), ["mid_block", "output"])
+        b = extract(half.denoiser, x, float(sigma), ["mid_block", "output"])
+        for k in a:
+            err = float((a[k] - b[k]).abs().max() / a[k].abs().max())
+            assert torch.isfinite(b[k]).all() and err <= tol, (dtype, sigma, k, err)
+
+
+def test_a_per_class_prompt_is_refused_with_the_reason(repos):
+    with pytest.raises(SpecError, match="would put each image's label into its features"):
+        model = f"{{kind: sd, id: {repos / 'sd'}, prompt: 'a photo of {{class}}'}}"
+        validate_text(spec(repos, model))

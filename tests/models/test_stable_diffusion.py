@@ -215,3 +215,23 @@ def test_a_per_class_prompt_is_refused_with_the_reason(repos):
     with pytest.raises(SpecError, match="would put each image's label into its features"):
         model = f"{{kind: sd, id: {repos / 'sd'}, prompt: 'a photo of {{class}}'}}"
         validate_text(spec(repos, model))
+
+
+def test_sdxl_decoder_maps_segment_at_the_image_size(repos, tmp_path):
+    """A dense set of the UNet's up blocks (latent resolution) upsampled to the masks' size."""
+    with np.load(repos / "images.npz") as f:
+        x, y = f["x"], f["y"]
+    masks = (x[:, 0] > np.median(x[:, 0])).astype(np.int64)  # (N, H, W): bright vs dark pixels
+    np.savez(tmp_path / "masked.npz", x=x, y=y, m=masks)
+    text = spec(repos, f"{{kind: sd, id: {repos / 'sdxl'}, dtype: bfloat16}}", "[output]")
+    text = text.replace(
+        f"path: {repos / 'images.npz'}",
+        f"path: {tmp_path / 'masked.npz'}, masks: m, mask_classes: 2",
+    )
+    text = text.replace("layers: [output]\n", "dense: {d: [up_blocks.0, up_blocks.1]}\n")
+    text = text.replace("probes: [{kind: ridge}]", "probes: [{kind: seg-linear}]")
+    (tmp_path / "s.yaml").write_text(text)
+    r = invoke("run", tmp_path / "s.yaml", "--store", tmp_path / "s.zarr")
+    assert r.exit_code == 0, r.stderr
+    miou = reprdyn.open(tmp_path / "s.zarr")["img"]["miou"]
+    assert miou.notnull().all() and (miou > 0.3).all()  # better than predicting one class

@@ -24,6 +24,10 @@ TEMPLATES = {  # name -> what it sets up
     "cifar10-ddpm": "a pretrained diffusers DDPM on a CIFAR-10 subset (needs diffusers, datasets, "
     "a download)",
     "imagenet-dit": "DiT-XL/2 on a local ImageNet subset, latents and patch tokens (needs a GPU)",
+    "sd21-classification": "Stable Diffusion 2.1 on a local image folder, latents and the "
+    "unconditional prompt embedding (needs a GPU)",
+    "sdxl-segmentation": "segmentation from SDXL's decoder maps across sigma (needs a GPU, local "
+    "images and masks)",
     "celebahq-ldm-segmentation": "face-part segmentation with a CelebA-HQ latent diffusion model "
     "(needs a GPU, local images and masks)",
 }

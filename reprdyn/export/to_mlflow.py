@@ -11,7 +11,7 @@ from __future__ import annotations
 from ..errors import StoreError
 from .runs import CellRun, StoreRun
 
-KEY_TAG, CELL_TAG = "reprdyn.key", "reprdyn.cell"
+KEY_TAG, CELL_TAG, COMPLETE_TAG = "reprdyn.key", "reprdyn.cell", "reprdyn.complete"
 MAX_PARAM = 6000  # MLflow's longest parameter value
 BATCH = {"metrics": 1000, "params": 100, "tags": 100}  # MLflow's log_batch limits
 
@@ -96,21 +96,32 @@ class MlflowTracker:
                 return runs
 
     def _parent(self, client, exp_id: str, run: StoreRun) -> tuple[str, bool]:
+        """The store's run: found by its key, else created. Its parameters and artifacts are
+        (re)logged until a `reprdyn.complete` tag says an export finished them."""
         found = self._find(client, exp_id, f"tags.`{KEY_TAG}` = '{run.key}'")
         found = [r for r in found if CELL_TAG not in r.data.tags]
-        if found:
+        if found and found[0].data.tags.get(COMPLETE_TAG) == "true":
             return found[0].info.run_id, False
-        tags = {**run.tags, KEY_TAG: run.key}
-        made = client.create_run(exp_id, start_time=run.created_ms, tags=tags, run_name=run.name)
-        rid = made.info.run_id
-        self._log(client, rid, run.params, {}, [])
+        if found:
+            rid = found[0].info.run_id  # an export stopped while writing it: finish it
+        else:
+            tags = {**run.tags, KEY_TAG: run.key}
+            made = client.create_run(exp_id, run.created_ms, tags, run.name)
+            rid = made.info.run_id
+        self._log(client, rid, run.params, [])
         for rel, file in run.artifacts.items():
             folder = rel.rsplit("/", 1)[0] if "/" in rel else None
             client.log_artifact(rid, str(file), folder)
-        return rid, True
+        client.set_tag(rid, COMPLETE_TAG, "true")
+        return rid, not found
 
     def _children(self, client, exp_id: str, parent: str) -> set[str]:
+        """Keys of the cells already exported under `parent`; a cell run an earlier export left
+        unfinished is deleted, to be written again."""
         found = self._find(client, exp_id, f"tags.`mlflow.parentRunId` = '{parent}'")
+        for r in found:
+            if r.info.status != "FINISHED":
+                client.delete_run(r.info.run_id)
         return {r.data.tags.get(KEY_TAG) for r in found if r.info.status == "FINISHED"}
 
     def _cell(self, client, exp_id: str, parent: str, run: StoreRun, cell: CellRun) -> None:
@@ -131,10 +142,10 @@ class MlflowTracker:
             for name, values in cell.curves.items():
                 if values[step] == values[step]:  # NaN: not logged
                     metrics.append(Metric(name, values[step], t, step))
-        self._log(client, rid, cell.params, {}, metrics)
+        self._log(client, rid, cell.params, metrics)
         client.set_terminated(rid, "FINISHED")
 
-    def _log(self, client, rid: str, params: dict, tags: dict, metrics: list) -> None:
+    def _log(self, client, rid: str, params: dict, metrics: list) -> None:
         from mlflow.entities import Param
 
         params = [Param(k, _param(str(v))) for k, v in params.items()]

@@ -91,6 +91,29 @@ def test_a_second_export_adds_only_what_is_missing(tmp_path, _small_store):
     assert third["cells_written"] == 0
 
 
+def test_an_export_cut_short_is_finished_by_the_next(tmp_path, _small_store):
+    """A store run without its `reprdyn.complete` tag gets its artifacts again; a cell run left
+    RUNNING is replaced."""
+    import shutil
+    from urllib.parse import urlparse
+
+    uri = f"sqlite:///{tmp_path / 'm.db'}"
+    first = _export(_small_store, uri, tmp_path)
+    client = MlflowClient(tracking_uri=uri)
+    parent = client.get_run(first["run_id"])
+    shutil.rmtree(urlparse(parent.info.artifact_uri).path)  # its artifacts never arrived
+    client.delete_tag(first["run_id"], "reprdyn.complete")
+    cell = _children(client, first)[0]
+    client.update_run(cell.info.run_id, status="RUNNING")  # stopped while logging its metrics
+    second = _export(_small_store, uri, tmp_path)
+    assert second["run_id"] == first["run_id"] and second["cells_written"] == 1
+    assert "spec.yaml" in {a.path for a in client.list_artifacts(first["run_id"])}
+    children = _children(client, second)
+    assert len(children) == first["cells_written"]
+    assert all(r.info.status == "FINISHED" for r in children)
+    assert cell.info.run_id not in {r.info.run_id for r in children}
+
+
 def test_a_tracker_that_refuses_is_a_clear_error(_small_store, tmp_path):
     r = invoke("export", str(_small_store), "--to", "mlflow", "--tracking-uri", "bogus://nowhere")
     assert r.exit_code == 2, r.output

@@ -27,6 +27,7 @@ SPECS = (
     "digits-unet",
     "glyphs-unet",
     "glyphs-segmentation",
+    "mnist-unet",
     "dae-vs-diffusion",
     "memorization",
 )
@@ -90,13 +91,14 @@ def digits(res) -> None:
             print(f"  {r.what}: {r.layer} {r.input} {r.probe}: {d.signed()} ({d.sign})")
 
 
-def glyphs(res) -> None:
+def glyphs(res, dataset: str = "glyphs") -> None:
     from reprdyn.summary import compare, summarize
 
-    ds = res["glyphs"]
+    ds = res[dataset]
     acc = ds["accuracy"].sel(label_noise=0, input="clean").isel(probe=0)
     mean = acc.mean(("replicate", "seed"))
-    print("## glyphs-unet: clean-input ridge accuracy, mean of replicates; sigma =")
+    name = res.attrs["spec_resolved"]["name"]
+    print(f"## {name}: clean-input ridge accuracy, mean of replicates; sigma =")
     print("  " + " ".join(f"{s:.3f}" for s in mean.sigma.values))
     rows = {r.layer: r for r in summarize(res.path) if r.input == "clean"}
     diffs = {r.layer: r for r in compare(res.path) if r.comparison == "features_minus_pixels"}
@@ -117,6 +119,20 @@ def glyphs(res) -> None:
         f"  chosen on validation: {best.layer} at sigma* {best.best_sigma_label}, test "
         f"{best.best_accuracy}"
     )
+
+
+def mnist(res) -> None:
+    from reprdyn.summary import gains
+
+    glyphs(res, "mnist")
+    print("## mnist-unet: ensemble gain over the best single sigma (points), clean input")
+    for r in gains(res.path):
+        g = r.ensemble_gain
+        print(
+            f"  {r.layer:6} p={r.label_noise:g}: best {r.best_accuracy}, ensemble "
+            f"{r.ensemble_accuracy}, gain {100 * g.value:+.1f} [{100 * g.low:+.1f}, "
+            f"{100 * g.high:+.1f}] ({g.sign})"
+        )
 
 
 def csnr_frames(res, layers=("enc.1", "dec.0"), at=(0, 2, -1)) -> None:
@@ -239,6 +255,7 @@ def main() -> None:
             "digits-unet": digits,
             "glyphs-unet": lambda res: (glyphs(res), csnr_frames(res)),
             "glyphs-segmentation": segmentation,
+            "mnist-unet": mnist,
             "dae-vs-diffusion": dae,
             "memorization": memorization,
         }[name](res)

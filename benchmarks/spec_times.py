@@ -27,6 +27,7 @@ SPECS = (
     "digits-unet",
     "glyphs-unet",
     "glyphs-segmentation",
+    "mnist-unet",
     "dae-vs-diffusion",
     "memorization",
 )

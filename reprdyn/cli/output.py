@@ -75,11 +75,38 @@ def summary(path: str, rows: list, seg: list, diffs: list) -> None:
     out.print(f"query: reprdyn query {path} {what} --format csv", highlight=False)
 
 
-def _eta(done: int, total: int, started: float) -> str:
-    if not done or done >= total:
-        return ""
-    left = (time.monotonic() - started) / done * (total - done)
-    return f", ETA {int(left // 60)}m{int(left % 60):02d}s"
+class Eta:
+    """What is left, estimated per stage: the tasks left in each stage times the mean time a task
+    of that stage took, divided by how many ran at once. Stages differ by orders of magnitude
+    (a training against a probe), so no estimate is given while a stage with tasks left has none
+    finished yet."""
+
+    def __init__(self, clock=time.monotonic):
+        self.clock, self.began = clock, clock()
+        self.left: dict[str, int] = {}
+        self.spent: dict[str, list[float]] = {}
+        self.running: dict[str, float] = {}
+
+    def plan(self, stage: str, n: int) -> None:
+        self.left[stage] = self.left.get(stage, 0) + n
+
+    def start(self, key: str) -> None:
+        self.running.setdefault(key, self.clock())
+
+    def done(self, stage: str, key: str) -> None:
+        now = self.clock()
+        self.spent.setdefault(stage, []).append(now - self.running.pop(key, now))
+        self.left[stage] = max(self.left.get(stage, 0) - 1, 0)
+
+    def text(self) -> str:
+        """', ETA 3m05s', or '' while it cannot be told."""
+        todo = {s: n for s, n in self.left.items() if n}
+        if not todo or any(not self.spent.get(s) for s in todo):
+            return ""
+        work = sum(sum(v) for v in self.spent.values())
+        at_once = max(work / max(self.clock() - self.began, 1e-9), 1.0)  # tasks run side by side
+        left = sum(n * sum(self.spent[s]) / len(self.spent[s]) for s, n in todo.items()) / at_once
+        return f", ETA {int(left // 60)}m{int(left % 60):02d}s"
 
 
 class Reporter:
@@ -91,7 +118,7 @@ class Reporter:
         self.progress = progress_bars() if self.live else None
         self.bars: dict[str, int] = {}
         self.train = train_bar(self.progress) if self.live else None
-        self.total, self.finished, self.started = 0, 0, time.monotonic()
+        self.total, self.finished, self.eta = 0, 0, Eta()
 
     def __enter__(self) -> Reporter:
         if self.progress:
@@ -117,6 +144,8 @@ class Reporter:
         counts: dict[str, int] = {}
         for t in tasks:
             counts[str(t.stage)] = counts.get(str(t.stage), 0) + 1
+        for stage, n in counts.items():
+            self.eta.plan(stage, n)
         self.total += len(tasks)
         if not self.live:
             log_line(
@@ -131,6 +160,7 @@ class Reporter:
                 self.bars[stage] = self.progress.add_task(stage, total=n)
 
     def start(self, task) -> None:
+        self.eta.start(task.key)
         if not self.live:
             log_line(f"start {task.label}")
         elif str(task.stage) not in self.bars:
@@ -138,10 +168,11 @@ class Reporter:
 
     def done(self, task) -> None:
         self.finished += 1
+        self.eta.done(str(task.stage), task.key)
         if self.live:
             self.progress.advance(self.bars[str(task.stage)])
         else:
-            eta = _eta(self.finished, self.total, self.started)
+            eta = self.eta.text()
             log_line(f"done  {task.label} ({self.finished}/{self.total}{eta})")
 
     def wait(self, message: str) -> None:

@@ -74,3 +74,35 @@ def test_log_lines_on_a_pipe_count_tasks_and_estimate_what_is_left(caplog):
     assert "start features d replicate=0 sigma_index=0 sigma=0.01585" in lines
     assert any(line.startswith("done  features d") and "(1/3, ETA " in line for line in lines)
     assert lines[-1].endswith("(3/3)")
+
+
+def test_the_eta_weighs_each_stage_by_its_own_task_time():
+    """Three trainings of 100 s, then ten 2 s feature tasks: no estimate while a stage with tasks
+    left has none finished (a training's time says nothing of a probe's), then the features left
+    at their own pace; tasks run side by side shorten it."""
+    from reprdyn.cli.output import Eta
+
+    now = [0.0]
+    eta = Eta(clock=lambda: now[0])
+    eta.plan("train", 3)
+    eta.plan("features", 10)
+    for i in range(3):
+        eta.start(f"t{i}")
+        now[0] += 100
+        eta.done("train", f"t{i}")
+        assert eta.text() == ""  # features: nothing measured yet
+    eta.start("f0")
+    now[0] += 2
+    eta.done("features", "f0")
+    assert eta.text() == ", ETA 0m18s"  # 9 left x 2 s
+    for k in ("f1", "f2"):  # two at once, each 4 s, over the same 4 s
+        eta.start(k)
+    now[0] += 4
+    eta.done("features", "f1")
+    eta.done("features", "f2")
+    # mean feature task (2 + 4 + 4) / 3 s; 310 s of work in 306 s of wall time
+    assert eta.text() == f", ETA 0m{int(7 * 10 / 3 / (310 / 306)):02d}s"
+    for i in range(3, 10):
+        eta.start(f"f{i}")
+        eta.done("features", f"f{i}")
+    assert eta.text() == ""  # nothing left

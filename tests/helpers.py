@@ -23,6 +23,28 @@ SMALL = textwrap.dedent("""\
     ensemble: {k: 1}
     """)
 
+# the smallest valid spec: the analytic model on a small MoLRG (validation tests vary it)
+BASE = """\
+spec_version: 1
+name: t
+model: {kind: molrg-optimal}
+datasets:
+  - {kind: molrg, name: m, n: 12, K: 3, d: 2, delta: 0.3, n_train: 30, n_test: 20}
+sigma: [0.5, 1e-3, 2]
+"""
+
+
+def errors(text: str) -> list[str]:
+    """The issues a spec text fails validation with, as `file:line:col: ...` lines."""
+    import pytest
+
+    from reprdyn.spec import SpecError, validate_text
+
+    with pytest.raises(SpecError) as e:
+        validate_text(text, "s.yaml")
+    return [str(i) for i in e.value.issues]
+
+
 # a tiny segmentation spec: a U-Net trained for one epoch on two rendered characters (seconds)
 SEG_SMALL = textwrap.dedent("""\
     spec_version: 1

@@ -3,23 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from helpers import BASE, errors
 
 from reprdyn.spec import SpecError, validate_text
-
-BASE = """\
-spec_version: 1
-name: t
-model: {kind: molrg-optimal}
-datasets:
-  - {kind: molrg, name: m, n: 12, K: 3, d: 2, delta: 0.3, n_train: 30, n_test: 20}
-sigma: [0.5, 1e-3, 2]
-"""
-
-
-def errors(text: str) -> list[str]:
-    with pytest.raises(SpecError) as e:
-        validate_text(text, "s.yaml")
-    return [str(i) for i in e.value.issues]
 
 
 def test_unknown_layer_for_static_model():
@@ -59,8 +45,6 @@ def test_train_data_must_exist_and_match_shape():
 
 def test_unknown_dense_layer_is_a_positioned_error():
     from helpers import SEG_SMALL
-
-    from reprdyn.spec import SpecError
 
     with pytest.raises(SpecError) as e:
         validate_text(SEG_SMALL.replace("last: [dec.1]", "last: [dec.7]"), "s.yaml")

@@ -3,23 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from helpers import BASE, errors
 
-from reprdyn.spec import SpecError, validate_text
-
-BASE = """\
-spec_version: 1
-name: t
-model: {kind: molrg-optimal}
-datasets:
-  - {kind: molrg, name: m, n: 12, K: 3, d: 2, delta: 0.3, n_train: 30, n_test: 20}
-sigma: [0.5, 1e-3, 2]
-"""
-
-
-def errors(text: str) -> list[str]:
-    with pytest.raises(SpecError) as e:
-        validate_text(text, "s.yaml")
-    return [str(i) for i in e.value.issues]
+from reprdyn.spec import validate_text
 
 
 def test_sigma_range_log_and_linear():

@@ -4,16 +4,9 @@ from __future__ import annotations
 
 import json
 
-from reprdyn.spec import canonical, spec_hash, validate_text
+from helpers import BASE
 
-BASE = """\
-spec_version: 1
-name: t
-model: {kind: molrg-optimal}
-datasets:
-  - {kind: molrg, name: m, n: 12, K: 3, d: 2, delta: 0.3, n_train: 30, n_test: 20}
-sigma: [0.5, 1e-3, 2]
-"""
+from reprdyn.spec import canonical, spec_hash, validate_text
 
 
 def test_hash_ignores_formatting_and_store():

@@ -3,23 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from helpers import BASE, errors
 
 from reprdyn.spec import SpecError, spec_hash, validate_text
-
-BASE = """\
-spec_version: 1
-name: t
-model: {kind: molrg-optimal}
-datasets:
-  - {kind: molrg, name: m, n: 12, K: 3, d: 2, delta: 0.3, n_train: 30, n_test: 20}
-sigma: [0.5, 1e-3, 2]
-"""
-
-
-def errors(text: str) -> list[str]:
-    with pytest.raises(SpecError) as e:
-        validate_text(text, "s.yaml")
-    return [str(i) for i in e.value.issues]
 
 
 def test_env_expansion_in_path_fields(monkeypatch):

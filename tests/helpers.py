@@ -7,6 +7,7 @@ import shutil
 import textwrap
 from pathlib import Path
 
+import numpy as np
 from typer.testing import CliRunner
 
 SMALL = textwrap.dedent("""\
@@ -98,6 +99,18 @@ def invoke(*args):
     r = _runner.invoke(app, [str(a) for a in args])
     assert "Traceback" not in r.output and "Traceback" not in r.stderr
     return r
+
+
+def stack(seed=0, S=3, n=400, D=6, K=3):
+    """S feature sets of increasing separability, shared labels y."""
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, K, n)
+    X = (
+        rng.standard_normal((S, n, D)) * 3
+        + np.eye(K, D)[y][None] * np.arange(1, S + 1)[:, None, None]
+        + 10
+    )
+    return X, y
 
 
 def copy_store(src: Path, dst: Path) -> Path:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from helpers import stack
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 
@@ -12,18 +13,6 @@ from reprdyn.probes import (
     LogisticProbe,
     corrupt_labels,
 )
-
-
-def stack(seed=0, S=3, n=400, D=6, K=3):
-    """S feature sets of increasing separability, shared labels y."""
-    rng = np.random.default_rng(seed)
-    y = rng.integers(0, K, n)
-    X = (
-        rng.standard_normal((S, n, D)) * 3
-        + np.eye(K, D)[y][None] * np.arange(1, S + 1)[:, None, None]
-        + 10
-    )
-    return X, y
 
 
 def test_logistic_matches_sklearn():

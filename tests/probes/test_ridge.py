@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from helpers import stack
 from sklearn.linear_model import Ridge
 from sklearn.preprocessing import StandardScaler
 
@@ -13,18 +14,6 @@ from reprdyn.probes import (
     corrupt_labels,
 )
 from reprdyn.probes.ridge import gcv, gram_path, loo
-
-
-def stack(seed=0, S=3, n=400, D=6, K=3):
-    """S feature sets of increasing separability, shared labels y."""
-    rng = np.random.default_rng(seed)
-    y = rng.integers(0, K, n)
-    X = (
-        rng.standard_normal((S, n, D)) * 3
-        + np.eye(K, D)[y][None] * np.arange(1, S + 1)[:, None, None]
-        + 10
-    )
-    return X, y
 
 
 def test_ridge_equals_sklearn_at_fixed_lambda():

@@ -25,7 +25,15 @@ import numpy as np
 from ..errors import StoreError
 from ..metrics.uncertainty import hierarchical
 from ..seeds import derive_seed
-from ..summary import Interval, compare, gains, settings, summarize, summarize_segmentation
+from ..summary import (
+    Interval,
+    cell_grid,
+    compare,
+    gains,
+    settings,
+    summarize,
+    summarize_segmentation,
+)
 from ..summary.rows import summary_json
 
 CELL_DIMS = ("dataset", "model", "layer", "input", "probe")
@@ -201,7 +209,7 @@ def cells(
     for point, dataset, ds in _datasets(Results(path)):
         confidence, _, seed, _ = settings(ds)
         hseed = derive_seed(seed, "hierarchical")
-        for at in _grid(ds):
+        for at in cell_grid(ds):
             curves: dict[str, list[float]] = {}
             for var in CURVES:
                 if var in ds:
@@ -222,17 +230,6 @@ def cells(
                 )
             )
     return out
-
-
-def _grid(ds) -> list[dict]:
-    """Every (model, layer, input, probe) of a cube, in that nesting order."""
-    return [
-        dict(model=m, layer=x, input=i, probe=p)
-        for m in ds.model.values
-        for x in ds.layer.values
-        for i in ds.input.values
-        for p in ds.probe.values
-    ]
 
 
 def store_run(path: str | Path, workdir: Path, *, partial: bool = False) -> StoreRun:

@@ -1,6 +1,14 @@
 """Read stage: the run summary (`build`) and its rows and columns (`rows`)."""
 
-from .build import compare, gains, settings, store_settings, summarize, summarize_segmentation
+from .build import (
+    cell_grid,
+    compare,
+    gains,
+    settings,
+    store_settings,
+    summarize,
+    summarize_segmentation,
+)
 from .rows import (
     ACCURACY_COLUMNS,
     COMPARISON_COLUMNS,
@@ -19,6 +27,7 @@ from .rows import (
 )
 
 __all__ = [
+    "cell_grid",
     "compare",
     "gains",
     "settings",

@@ -53,7 +53,7 @@ def _accuracy_rows(name: str, ds) -> list[SummaryRow]:
     hseed = derive_seed(seed, "hierarchical")
     low = _lowest(ds)
     rows = []
-    for at in _cells(ds):
+    for at in cell_grid(ds):
         acc = low["accuracy"].sel(**at).transpose("replicate", "sigma", "seed")
         if not np.isfinite(acc.values).any():
             continue  # this probe does not read this layer
@@ -128,7 +128,7 @@ def _gain_rows(name: str, ds) -> list[GainRow]:
     confidence, _, seed, _ = settings(ds)
     hseed = derive_seed(seed, "hierarchical")
     rows = []
-    for at in _cells(ds):
+    for at in cell_grid(ds):
         for p in ds.label_noise.values:
             level = ds.sel(label_noise=p)
             best = _hier(level, "best_accuracy", at, confidence, hseed)
@@ -146,7 +146,7 @@ def _segmentation_rows(name: str, ds) -> list[SegmentationRow]:
     hseed = derive_seed(seed, "hierarchical")
     low = _lowest(ds)
     rows = []
-    for at in _cells(ds):
+    for at in cell_grid(ds):
         test = low["miou"].sel(**at).transpose("sigma", "replicate", "seed")  # (S, R, Sd)
         if not np.isfinite(test.values).any():
             continue
@@ -192,7 +192,7 @@ def _mode(values: np.ndarray) -> tuple[float, float]:
     return float(vals[i]), float(counts[i] / len(v))
 
 
-def _cells(ds) -> list[dict]:
+def cell_grid(ds) -> list[dict]:
     """Every (model, layer, input, probe) of a cube, in that nesting order."""
     return [
         dict(model=m, layer=x, input=i, probe=p)

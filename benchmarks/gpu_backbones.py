@@ -75,9 +75,7 @@ def bench(name: str, cfg: dict, side: int, text: int, pooled, args, device: str)
     import numpy as np
 
     from reprdyn.extract import FORWARD_ROWS, extract
-    from reprdyn.models.precond import VPPrecond
-    from reprdyn.models.pretrained import PREDICTIONS, LatentEncoder
-    from reprdyn.models.schedules import VPSchedule
+    from reprdyn.models.pretrained import LatentEncoder, pretrained_vp
     from reprdyn.models.stable_diffusion import ConditionedNet
 
     dtype = getattr(torch, args.dtype)
@@ -88,12 +86,14 @@ def bench(name: str, cfg: dict, side: int, text: int, pooled, args, device: str)
     sched = diffusers.DDPMScheduler(
         beta_schedule="scaled_linear", beta_start=0.00085, beta_end=0.012
     )  # SD's schedule
-    schedule = VPSchedule.from_alphas_cumprod(sched.alphas_cumprod.double().numpy())
     context = torch.zeros(1, 77, text, device=device)
     pool = torch.zeros(1, pooled, device=device) if pooled else None
     scale = 2 ** (len(vae_cfg["block_out_channels"]) - 1)
-    raw = ConditionedNet(unet, schedule.T, context, pool, scale).to(device)
-    denoiser = VPPrecond(raw, schedule, PREDICTIONS["epsilon"])
+    abar = sched.alphas_cumprod.double().numpy()
+    denoiser = pretrained_vp(
+        unet, abar, "epsilon", ConditionedNet, context=context, pooled=pool, vae_scale=scale
+    ).to(device)  # as kind: sd builds it
+    schedule = denoiser.schedule
     encoder = LatentEncoder(vae, 0.18215)
     g = torch.Generator().manual_seed(0)
     images = torch.rand(args.images, 3, side, side, generator=g) * 2 - 1  # (N, 3, H, W)

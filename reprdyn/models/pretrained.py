@@ -102,13 +102,14 @@ def pretrained_vp(
     net: nn.Module,
     alphas_cumprod,
     prediction: str = "epsilon",
-    class_label: int | None = None,
-    tokens: bool = False,
+    raw: type[nn.Module] | None = None,
+    **options,
 ) -> VPPrecond:
-    """A pretrained VP network (diffusers' prediction names) inside reprdyn's VP wrapper."""
+    """A pretrained VP network (diffusers' prediction names) inside reprdyn's VP wrapper; `raw`
+    (default DiffusersNet) turns it into F(x_in, c_noise), built as raw(net, T, **options)."""
     schedule = VPSchedule.from_alphas_cumprod(alphas_cumprod)
     return VPPrecond(
-        DiffusersNet(net, schedule.T, class_label, tokens),
+        (raw or DiffusersNet)(net, schedule.T, **options),
         schedule,
         lookup(PREDICTIONS, prediction, "prediction"),
     )
@@ -244,7 +245,7 @@ def load_dit(cfg) -> Pretrained:
     abar, prediction = _schedule(d, cfg)
     null = cfg.class_label if cfg.class_label is not None else int(net.config.num_embeds_ada_norm)
     return Pretrained(
-        pretrained_vp(_cast(net, cfg.dtype), abar, prediction, null, tokens=True),
+        pretrained_vp(_cast(net, cfg.dtype), abar, prediction, class_label=null, tokens=True),
         LatentEncoder(_cast(vae, cfg.dtype), scale),
     )
 

@@ -16,10 +16,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..errors import lookup
-from .precond import VPPrecond
 from .pretrained import (
-    PREDICTIONS,
     DiffusersNet,
     LatentEncoder,
     ModelUnavailable,
@@ -29,8 +26,8 @@ from .pretrained import (
     _diffusers,
     _schedule,
     from_pretrained,
+    pretrained_vp,
 )
-from .schedules import VPSchedule
 
 TOKENS = 77  # CLIP's context length
 
@@ -107,8 +104,9 @@ def load_sd(cfg) -> Pretrained:
     vae, scale = _autoencoder(d, cfg, "kl")
     abar, prediction = _schedule(d, cfg)
     context, pooled = prompt_embedding(cfg, net)
-    schedule = VPSchedule.from_alphas_cumprod(abar)
     vae_scale = 2 ** (len(vae.config.block_out_channels) - 1)
-    raw = ConditionedNet(_cast(net, cfg.dtype), schedule.T, context, pooled, vae_scale)
-    denoiser = VPPrecond(raw, schedule, lookup(PREDICTIONS, prediction, "prediction"))
+    denoiser = pretrained_vp(
+        _cast(net, cfg.dtype), abar, prediction, ConditionedNet,
+        context=context, pooled=pooled, vae_scale=vae_scale,
+    )  # fmt: skip
     return Pretrained(denoiser, LatentEncoder(_cast(vae, cfg.vae_dtype), scale))

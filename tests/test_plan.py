@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from helpers import SMALL
+from helpers import REPLICATED, SMALL
 
 from reprdyn.plan import plan
 from reprdyn.spec import validate_text
@@ -48,23 +48,6 @@ def test_segmentation_plans_one_task_per_sigma_and_no_pooled_work():
     # the ridge reads the pooled layer on each input; segmentation probes get no probe task
     assert {t.params.probe for t in probes} == {"ridge"} and len(probes) == 2
     assert sum(t.stage == "features" for t in tasks) == 2 and "miou" in mixed.metrics
-
-
-REPLICATED = """spec_version: 1
-name: rep
-models:
-  exact: {kind: molrg-optimal}
-  mlp:
-    kind: diffusion
-    network: {kind: mlp, width: 32}
-    precond: {kind: edm}
-    train: {data: m, steps: 30, batch_size: 64, replicates: 3}
-datasets: [{kind: molrg, name: m, n: 12, K: 3, d: 2, delta: 0.3, n_train: 300, n_test: 200}]
-sigma: [0.1, 1.0]
-layers: [output, pixels]
-inputs: [clean, noisy]
-probes: [{kind: ridge}]
-"""
 
 
 def test_replicates_plan_one_checkpoint_and_feature_set_each():

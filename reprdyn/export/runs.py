@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import StoreError
-from ..metrics.uncertainty import hierarchical
+from ..metrics.uncertainty import curve_interval
 from ..seeds import derive_seed
 from ..summary import (
     Interval,
@@ -176,12 +176,8 @@ def _curve(ds, var: str, at: dict, confidence: float, seed: int) -> dict[str, li
         b = ds[boot].sel({k: v for k, v in at.items() if k in ds[boot].dims})
         b = b.sel(label_noise=float(np.min(b.label_noise.values)))
         draws = b.transpose("sigma", "replicate", "seed", "boot").values  # (S, R, Sd, B)
-        bounds = [
-            hierarchical(d, confidence, seed)[1:] if np.isfinite(d).any() else (np.nan, np.nan)
-            for d in draws
-        ]
-        out[f"{var}_low"] = [float(lo) for lo, _ in bounds]
-        out[f"{var}_high"] = [float(hi) for _, hi in bounds]
+        low, high = curve_interval(draws, confidence, seed)
+        out[f"{var}_low"], out[f"{var}_high"] = low.tolist(), high.tolist()
     return out
 
 

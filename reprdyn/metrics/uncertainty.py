@@ -81,6 +81,13 @@ def hierarchical(draws: np.ndarray, confidence: float, seed: int) -> tuple[float
     return float(d.mean((1, 2)).mean()), float(low), float(high)
 
 
+def curve_interval(draws: np.ndarray, confidence: float, seed: int) -> tuple[np.ndarray, ...]:
+    """Per sigma (or per label-noise level: any leading axis), the hierarchical interval of the
+    mean over replicates and seeds: (low, high), each (S,), from resamples `draws` (S, R, Sd, B)."""
+    bounds = np.array([hierarchical(d, confidence, seed)[1:] for d in draws]).reshape(-1, 2)
+    return bounds[:, 0], bounds[:, 1]
+
+
 def _counts(idx: np.ndarray, n: int) -> np.ndarray:
     """(B, n) float64 counts of each index in each row of idx (B, m)."""
     flat = (idx + n * np.arange(len(idx), dtype=np.int64)[:, None]).ravel()

@@ -7,7 +7,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import xarray as xr
 
-from ..metrics.uncertainty import central_range, hierarchical
+from ..metrics.uncertainty import central_range, curve_interval
 from .style import (
     WIDE,
     FigureError,
@@ -95,7 +95,7 @@ def label_noise(ds: xr.Dataset, dataset: str, sweep: list[str]) -> plt.Figure:
         if boot is not None:
             at = {d: g[d].item() for d in g.coords if d in boot.dims and g[d].ndim == 0}
             cell = boot.sel(at).transpose("label_noise", *_fits(g), "boot").values
-            bounds = 100 * np.array([hierarchical(c, confidence, seed)[1:] for c in cell])
+            bounds = 100 * np.stack(curve_interval(cell, confidence, seed), axis=1)  # (P, 2)
             err = np.abs(bounds.T - m)
             real = (bounds[:, 0] > 0) | (bounds[:, 1] < 0)  # the interval excludes 0
         else:

@@ -13,7 +13,7 @@ import numpy as np  # noqa: E402
 import xarray as xr  # noqa: E402
 
 from ..errors import StoreError  # noqa: E402
-from ..metrics.uncertainty import hierarchical  # noqa: E402
+from ..metrics.uncertainty import curve_interval  # noqa: E402
 from ..seeds import derive_seed  # noqa: E402
 
 FORMATS = (".png", ".svg", ".pdf")
@@ -143,5 +143,4 @@ def _band(boot: xr.DataArray, confidence: float, seed: int) -> tuple[np.ndarray,
     """Per sigma, the hierarchical interval of the mean over replicates and seeds, from the
     resamples (sigma, [replicate, seed,] boot)."""
     vals = boot.transpose("sigma", "replicate", "seed", "boot").values  # (S, R, Sd, B)
-    bounds = np.array([hierarchical(v, confidence, seed)[1:] for v in vals])  # (S, 2)
-    return bounds[:, 0], bounds[:, 1]
+    return curve_interval(vals, confidence, seed)

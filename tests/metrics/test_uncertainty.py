@@ -138,3 +138,16 @@ def test_share_chosen_and_central_range():
 def test_verdict(p, word):
     assert verdict(p, 0.95) == word
     assert verdict(float("nan"), 0.95) == "n/a"
+
+
+def test_curve_interval_is_the_hierarchical_interval_at_each_sigma():
+    from reprdyn.metrics.uncertainty import curve_interval, hierarchical
+
+    rng = np.random.default_rng(4)
+    draws = rng.normal(size=(5, 3, 2, 200))  # (S, R, Sd, B)
+    draws[2] = np.nan  # a sigma without values stays NaN
+    low, high = curve_interval(draws, 0.9, 11)
+    for s in range(5):
+        want = hierarchical(draws[s], 0.9, 11)[1:]
+        np.testing.assert_array_equal([low[s], high[s]], want)
+    assert np.isnan(low[2]) and np.isnan(high[2])

@@ -3,12 +3,12 @@
 One forward pass per (batch, sigma) serves every requested layer, under `torch.inference_mode`.
 `output` is the model's return value, the posterior estimate, probed flattened; spatial maps of
 hidden layers are global-average-pooled to one vector per sample, and the patch tokens of a
-transformer (a model with `tokens = True`) are mean-pooled; features are float32 whatever the
-network's dtype. Batches stream out one at a time, so memory stays bounded. The noise of noisy
-inputs comes from a `NoiseStream`: the noise of sample i, draw j is a function of the stream's key
-and (i, j) alone, and the network always sees the same aligned blocks of FORWARD_ROWS samples, so no
-number depends on how a run is batched (only an out-of-memory retry, which splits blocks, can change
-results at float rounding, and says so).
+transformer (a model with `tokens = True`, see `Reader`) are mean-pooled; features are float32
+whatever the network's dtype. Batches stream out one at a time, so memory stays bounded. The
+noise of noisy inputs comes from a `NoiseStream`: the noise of sample i, draw j is a function of
+the stream's key and (i, j) alone, and the network always sees the same aligned blocks of
+FORWARD_ROWS samples, so no number depends on how a run is batched (only an out-of-memory retry,
+which splits blocks, can change results at float rounding, and says so).
 """
 
 from __future__ import annotations
@@ -41,9 +41,56 @@ def hook_root(model: nn.Module) -> nn.Module:
     return _chain(model)[-1]
 
 
-def _tokens(model: nn.Module) -> bool:
-    """Whether hidden layers return (B, N, D) patch tokens (a transformer adapter says so)."""
-    return any(getattr(m, "tokens", False) for m in _chain(model))
+class Reader:
+    """How the layer outputs of one forward pass on input x become features.
+
+    A module that returns a tuple is read at its image stream: the first element, unless the
+    adapter of a transformer says otherwise (`adapter.stream(module, out)`: SD3's and FLUX's
+    blocks return (text, image)). A transformer adapter (`tokens = True`) also gives the latent
+    grid (gh, gw) its patch tokens lie on (`adapter.grid((h, w))`), so a (B, N, D) output with
+    N = gh gw is a map; other token outputs (text tokens) are only pooled.
+    """
+
+    def __init__(self, net: nn.Module, x: torch.Tensor):
+        self.adapter = next((m for m in _chain(net) if getattr(m, "tokens", False)), None)
+        self.grid = None
+        if self.adapter is not None:
+            self.grid = tuple(self.adapter.grid(tuple(x.shape[-2:])))
+
+    def stream(self, module: nn.Module, out) -> torch.Tensor:
+        if self.adapter is not None and hasattr(self.adapter, "stream"):
+            return self.adapter.stream(module, out)
+        return _first(out)
+
+    def _on_grid(self, t: torch.Tensor) -> bool:
+        return self.grid is not None and t.ndim == 3 and t.shape[1] == self.grid[0] * self.grid[1]
+
+    def pool(self, module: nn.Module, out) -> torch.Tensor:
+        t = _wide(self.stream(module, out))  # a half-precision map is pooled in float32
+        if self.adapter is not None and t.ndim == 3:
+            return t.mean(1)  # (B, N, D) tokens -> (B, D)
+        return t.flatten(2).mean(2) if t.ndim > 2 else t.flatten(1)  # (B, C, *spatial) -> (B, C)
+
+    def spatial(self, module: nn.Module, out) -> torch.Tensor:
+        """The output as a (B, C, h, w) map: patch tokens (B, N, D) become their (B, D, gh, gw)
+        grid (row-major, as the transformers lay them out)."""
+        t = _wide(self.stream(module, out))
+        if self._on_grid(t):
+            return t.transpose(1, 2).reshape(t.shape[0], t.shape[2], *self.grid)
+        if self.adapter is not None and t.ndim == 3:
+            raise ValueError(
+                f"{t.shape[1]} tokens are not the {self.grid[0]}x{self.grid[1]} latent grid (text "
+                "tokens?); no dense map"
+            )
+        return _map(t)
+
+    def shape(self, module: nn.Module, out) -> tuple[int, ...]:
+        """Per-sample shape, channels first: tokens on the grid are (D, gh, gw), others (D, N)."""
+        t = self.stream(module, out)
+        if self._on_grid(t):
+            return (t.shape[2], *self.grid)
+        shape = tuple(t.shape[1:])
+        return shape[::-1] if self.adapter is not None and len(shape) == 2 else shape
 
 
 class NoiseStream:
@@ -138,30 +185,17 @@ def _wide(t: torch.Tensor) -> torch.Tensor:
     return t.float() if t.dtype in (torch.float16, torch.bfloat16) else t
 
 
-def _pool(t, tokens: bool = False) -> torch.Tensor:
-    t = _wide(_first(t))  # a half-precision map is pooled in float32
-    if tokens and t.ndim == 3:
-        return t.mean(1)  # (B, N, D) patch tokens -> (B, D)
-    return t.flatten(2).mean(2) if t.ndim > 2 else t.flatten(1)  # (B, C, *spatial) -> (B, C)
-
-
-def _shape(t, tokens: bool) -> tuple[int, ...]:
-    """Per-sample shape, channels first: token maps (N, D) are reported as (D, N)."""
-    shape = tuple(_first(t).shape[1:])
-    return shape[::-1] if tokens and len(shape) == 2 else shape
-
-
 @torch.inference_mode()
 def layer_shapes(net: nn.Module, x: torch.Tensor, sigma: float) -> dict[str, tuple[int, ...]]:
     """Every hookable name with its (unpooled, per-sample, channels-first) output shape: modules
     that run, then `output`."""
     shapes: dict[str, tuple[int, ...]] = {}
-    owner, tokens = threading.get_ident(), _tokens(net)
+    owner, reader = threading.get_ident(), Reader(net, x)
 
     def record(name):
         def hook(module, args, out) -> None:  # returning None keeps the module's output
             if name not in shapes and threading.get_ident() == owner:
-                shapes[name] = _shape(out, tokens)
+                shapes[name] = reader.shape(module, out)
 
         return hook
 
@@ -188,15 +222,8 @@ def hookable_layers(net: nn.Module) -> list[str]:
     ] + [OUTPUT]
 
 
-def _spatial(t, tokens: bool) -> torch.Tensor:
-    """A layer's output as a (B, C, h, w) map: patch tokens (B, N, D) become their (B, D, s, s)
-    grid."""
-    t = _wide(_first(t))
-    if tokens and t.ndim == 3:
-        side = int(round(t.shape[1] ** 0.5))
-        if side * side != t.shape[1]:
-            raise ValueError(f"{t.shape[1]} patch tokens do not form a square grid; no dense map")
-        return t.transpose(1, 2).reshape(t.shape[0], t.shape[2], side, side)
+def _map(t: torch.Tensor) -> torch.Tensor:
+    """A (B, C, h, w) output as it is; anything else has no map."""
     if t.ndim != 4:
         raise ValueError(f"a layer with output shape {tuple(t.shape[1:])} has no spatial map")
     return t
@@ -215,13 +242,14 @@ def extract(
             f"unknown layer {missing[0]!r}; valid layers: {', '.join(hookable_layers(net))}"
         )
     captured: dict[str, torch.Tensor] = {}
-    owner, tokens = threading.get_ident(), _tokens(net)
+    owner, reader = threading.get_ident(), Reader(net, x)
+    read = reader.pool if pool else reader.spatial
 
     def capture(name):
         def hook(module, args, out) -> None:  # returning None keeps the module's output
             # tasks sharing this model in other threads have their own hooks
             if threading.get_ident() == owner:
-                captured[name] = _pool(out, tokens) if pool else _spatial(out, tokens)
+                captured[name] = read(module, out)
 
         return hook
 
@@ -235,7 +263,7 @@ def extract(
             h.remove()
     if OUTPUT in layers:
         # the posterior estimate is probed whole, not pooled
-        captured[OUTPUT] = _wide(out.flatten(1)) if pool else _spatial(out, False)
+        captured[OUTPUT] = _wide(out.flatten(1)) if pool else _map(_wide(out))
     never = [name for name in layers if name not in captured]
     if never:
         raise ValueError(

@@ -101,6 +101,58 @@ class VPSchedule:
         return np.interp(log_s, np.log(self.sigmas), np.arange(self.T, dtype=np.float64))
 
 
+class FlowSchedule:
+    """Rectified flow (SD3, FLUX): x_t = (1 - t) x0 + t eps for t in [0, 1], trained with timesteps
+    k = t T (T = the scheduler's num_train_timesteps).
+
+    x_t / (1 - t) = x0 + t / (1 - t) eps, so x_t is the point x = x0 + sigma eps of reprdyn's frame
+    scaled by 1 / (1 + sigma), with sigma = t / (1 - t) and t = sigma / (1 + sigma)
+    (docs/theory.md §1). Every sigma >= 0 has a t in [0, 1); t = 1 (pure noise) is sigma = inf.
+    """
+
+    def __init__(self, T: int = 1000):
+        self.kind, self.T = "flow", int(T)
+
+    @property
+    def sigma_min(self) -> float:
+        return 0.0
+
+    @property
+    def sigma_max(self) -> float:
+        return math.inf
+
+    def out_of_range(self, sigmas) -> list[float]:
+        """The sigmas with no flow time: negative or not finite."""
+        s = np.atleast_1d(np.asarray(sigmas, np.float64))
+        return [float(v) for v in s if not (np.isfinite(v) and v >= 0)]
+
+    def check_range(self, sigmas, what: str = "this schedule") -> None:
+        bad = self.out_of_range(sigmas)
+        if bad:
+            raise ValueError(
+                f"sigma {bad[0]:g} is outside {what}'s range: a flow model takes every finite "
+                "sigma >= 0 (t = sigma / (1 + sigma) in [0, 1))"
+            )
+
+    def t(self, sigma) -> np.ndarray:
+        """The flow time t = sigma / (1 + sigma) in [0, 1)."""
+        sigma = np.asarray(sigma, dtype=np.float64)
+        self.check_range(sigma)
+        return sigma / (1 + sigma)
+
+    def sigma(self, k) -> np.ndarray:
+        """sigma at (possibly fractional) timesteps k = t T in 0..T-1: sigma = t / (1 - t)."""
+        k = np.asarray(k, dtype=np.float64)
+        if np.any(k < 0) or np.any(k > self.T - 1):
+            raise ValueError(f"timestep outside the flow schedule's range 0..{self.T - 1}: {k}")
+        t = k / self.T
+        return t / (1 - t)
+
+    def timestep(self, sigma) -> np.ndarray:
+        """The inverse of `sigma`: k = T sigma / (1 + sigma), fractional, in [0, T)."""
+        return self.t(sigma) * self.T
+
+
 class EDMSchedule:
     """EDM (Karras et al. 2022) noise levels: sigma_min, sigma_max, rho."""
 

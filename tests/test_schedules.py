@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from reprdyn.schedules import EDMSchedule, VPSchedule
+from reprdyn.schedules import EDMSchedule, FlowSchedule, VPSchedule
 
 
 @pytest.mark.parametrize("kind", ["linear", "cosine"])
@@ -50,3 +50,25 @@ def test_a_sigma_outside_the_schedule_is_refused_not_clamped():
 def test_edm_steps():
     st = EDMSchedule(0.002, 80, 7).steps(18)
     assert st[0] == pytest.approx(80) and st[-1] == pytest.approx(0.002) and np.all(np.diff(st) < 0)
+
+
+def test_flow_time_round_trip_and_frame():
+    """sigma -> t -> sigma and sigma -> k -> sigma are identities; x_t = (1 - t) x0 + t eps is
+    x0 + sigma eps scaled by 1 / (1 + sigma) (docs/theory.md §1), checked on random draws."""
+    flow = FlowSchedule(1000)
+    sigma = np.concatenate([[0.0], np.geomspace(1e-4, 1e4, 41)])
+    t = flow.t(sigma)
+    assert (t >= 0).all() and (t < 1).all() and (np.diff(t) > 0).all()
+    np.testing.assert_allclose(t / (1 - t), sigma, rtol=1e-10)
+    np.testing.assert_allclose(
+        flow.sigma(flow.timestep(sigma[sigma < 999])), sigma[sigma < 999], rtol=1e-10
+    )
+    rng = np.random.default_rng(0)
+    x0, eps = rng.normal(size=(2, 5, 3))
+    for s, tt in zip(sigma, t):
+        np.testing.assert_allclose((x0 + s * eps) / (1 + s), (1 - tt) * x0 + tt * eps, atol=1e-12)
+    assert flow.sigma([0, 500, 750]).tolist() == [0.0, 1.0, 3.0]  # k / (T - k)
+    with pytest.raises(ValueError, match="outside the flow schedule's range 0..999"):
+        flow.sigma(1000)
+    with pytest.raises(ValueError, match="every finite sigma >= 0"):
+        flow.t(-0.1)

@@ -26,8 +26,9 @@ def hint(layer: str, known: list[str], shown: int = 12) -> str:
 
 
 def spatial(shape: tuple[int, ...]) -> bool:
-    """Whether a layer's output is a map: (C, h, w), or patch tokens (D, N) on a square grid."""
-    return len(shape) == 3 or (len(shape) == 2 and round(shape[1] ** 0.5) ** 2 == shape[1])
+    """Whether a layer's output is a map (C, h, w); patch tokens on the latent grid are reported
+    as (D, gh, gw) (`extract.Reader`)."""
+    return len(shape) == 3
 
 
 def problems(spec, shapes: dict[str, Shapes]) -> list[tuple[tuple, str]]:
@@ -53,7 +54,7 @@ def problems(spec, shapes: dict[str, Shapes]) -> list[tuple[tuple, str]]:
                             loc,
                             f"layer {layer!r} of {where} gives per-sample shape {known[layer]}, "
                             "not a (C, h, w) map; dense sets need layers with a spatial map (conv "
-                            "blocks, or DiT blocks)",
+                            "blocks, or transformer blocks' image tokens)",
                         )
                     )
     return found

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ..errors import lookup
+from .flow import load_flow
 from .pretrained import Pretrained, load_dit, load_ldm, load_python, load_unet
 from .stable_diffusion import load_sd
 
@@ -11,6 +12,7 @@ LOADERS = {
     "dit": load_dit,
     "ldm": load_ldm,
     "sd": load_sd,
+    "flow": load_flow,
     "python": load_python,
 }
 

@@ -101,6 +101,29 @@ class EDMPrecond(nn.Module):
         return c_skip * x + c_out * F_x
 
 
+class FlowPrecond(nn.Module):
+    """Rectified flow (SD3, FLUX): the net sees x_t = x / (1 + sigma) at t = sigma / (1 + sigma) and
+    predicts the velocity v = eps - x0 (docs/theory.md §1).
+
+    x_t = (1 - t) x0 + t eps, so x0 = x_t - t v: in EDM's terms c_in = c_skip = 1 / (1 + sigma),
+    c_out = -sigma / (1 + sigma) and c_noise = t, the flow time in [0, 1) (an adapter scales it to
+    the model's own timestep convention).
+    """
+
+    def __init__(self, net: nn.Module, schedule):
+        super().__init__()
+        self.net, self.schedule = net, schedule  # schedule: a FlowSchedule (its range, its T)
+
+    def forward(self, x: torch.Tensor, sigma) -> torch.Tensor:
+        x = x.float()
+        s = _per_sample(sigma, x).double()  # float64: 1 + sigma and t stay exact for large sigma
+        c_in = _bcast(1 / (1 + s), x).float()  # = c_skip
+        t = s / (1 + s)  # (B,), theory §1
+        x_t = c_in * x
+        v = self.net(x_t.to(net_dtype(self.net)), t.float()).float()
+        return x_t - _bcast(t, x).float() * v  # x0 = x_t - t v
+
+
 # --- losses ------------------------------------------------------------------
 
 

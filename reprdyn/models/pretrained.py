@@ -61,14 +61,19 @@ class DiffusersNet(nn.Module):
         # (B, 2C, ...) with a learned variance: keep the mean prediction
         return out[:, : x_in.shape[1]]
 
+    def grid(self, hw: tuple[int, int]) -> tuple[int, int]:
+        """The patch grid of a (h, w) input: a DiT's tokens lie on it row by row."""
+        p = self.net.config.patch_size
+        return hw[0] // p, hw[1] // p
+
 
 class LatentEncoder(nn.Module):
-    """Images (B, C, H, W) in [-1, 1] -> latents (B, c, h, w), scaled as the latent model was
-    trained."""
+    """Images (B, C, H, W) in [-1, 1] -> latents (z - shift) * scale (B, c, h, w), as the latent
+    model was trained (SD3 and FLUX shift; the others do not)."""
 
-    def __init__(self, autoencoder: nn.Module, scale: float = 1.0):
+    def __init__(self, autoencoder: nn.Module, scale: float = 1.0, shift: float = 0.0):
         super().__init__()
-        self.autoencoder, self.scale = autoencoder, scale
+        self.autoencoder, self.scale, self.shift = autoencoder, scale, shift
 
     @torch.inference_mode()
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -76,7 +81,7 @@ class LatentEncoder(nn.Module):
         enc = self.autoencoder.encode(x.to(dtype))
         # KL: the mean; VQ: pre-quant
         z = enc.latent_dist.mean if hasattr(enc, "latent_dist") else enc.latents
-        return z.float() * self.scale
+        return (z.float() - self.shift) * self.scale
 
 
 @dataclass

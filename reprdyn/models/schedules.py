@@ -1,5 +1,5 @@
 """The noise schedules the models use; defined in `reprdyn.schedules`, which the spec reads too."""
 
-from ..schedules import EDMSchedule, VPSchedule
+from ..schedules import EDMSchedule, FlowSchedule, VPSchedule
 
-__all__ = ["EDMSchedule", "VPSchedule"]
+__all__ = ["EDMSchedule", "FlowSchedule", "VPSchedule"]

@@ -19,7 +19,6 @@ from torch import nn
 from .pretrained import (
     DiffusersNet,
     LatentEncoder,
-    ModelUnavailable,
     Pretrained,
     _autoencoder,
     _cast,
@@ -28,8 +27,8 @@ from .pretrained import (
     from_pretrained,
     pretrained_vp,
 )
-
-TOKENS = 77  # CLIP's context length
+from .text import CLIP_TOKENS as TOKENS
+from .text import encode, transformers_
 
 
 class ConditionedNet(DiffusersNet):
@@ -55,31 +54,6 @@ class ConditionedNet(DiffusersNet):
         return out[:, : x_in.shape[1]]
 
 
-def _transformers():
-    try:
-        import transformers
-    except ImportError:
-        raise ModelUnavailable(
-            "kind 'sd' needs the `transformers` package (its CLIP text encoders): "
-            "pip install 'reprdyn[diffusers]'"
-        ) from None
-    transformers.utils.logging.set_verbosity_error()
-    return transformers
-
-
-def _encoder(tr, cls, cfg, suffix: str):
-    tok = from_pretrained(
-        tr.CLIPTokenizer, cfg.id, [f"tokenizer{suffix}"], cfg.revision, "tokenizer of",
-        "tokenizer_config.json",
-    )  # fmt: skip
-    enc = from_pretrained(cls, cfg.id, [f"text_encoder{suffix}"], cfg.revision, "text encoder of")
-    ids = tok(
-        cfg.prompt, padding="max_length", max_length=TOKENS, truncation=True, return_tensors="pt"
-    ).input_ids  # (1, 77)
-    with torch.inference_mode():
-        return enc.float().eval()(ids, output_hidden_states=True)
-
-
 def prompt_embedding(cfg, unet) -> tuple[torch.Tensor, torch.Tensor | None]:
     """(context (1, 77, D), pooled (1, P) or None) of the spec's prompt, in float32."""
     xl = unet.config.get("addition_embed_type") == "text_time"
@@ -87,13 +61,13 @@ def prompt_embedding(cfg, unet) -> tuple[torch.Tensor, torch.Tensor | None]:
         pooled = unet.config.projection_class_embeddings_input_dim
         pooled -= 6 * unet.config.addition_time_embed_dim
         return torch.zeros(1, TOKENS, unet.config.cross_attention_dim), torch.zeros(1, pooled)
-    tr = _transformers()
+    tr = transformers_("sd")
     if not xl:
-        return _encoder(tr, tr.CLIPTextModel, cfg, "").last_hidden_state.clone(), None
-    one = _encoder(tr, tr.CLIPTextModel, cfg, "")
-    two = _encoder(tr, tr.CLIPTextModelWithProjection, cfg, "_2")
+        return encode(cfg, tr.CLIPTokenizer, tr.CLIPTextModel, "", TOKENS).last_hidden_state, None
+    one = encode(cfg, tr.CLIPTokenizer, tr.CLIPTextModel, "", TOKENS)
+    two = encode(cfg, tr.CLIPTokenizer, tr.CLIPTextModelWithProjection, "_2", TOKENS)
     context = torch.cat([one.hidden_states[-2], two.hidden_states[-2]], dim=-1)  # (1, 77, D1+D2)
-    return context.clone(), two.text_embeds.clone()
+    return context, two.text_embeds
 
 
 def load_sd(cfg) -> Pretrained:

@@ -7,7 +7,7 @@ and planning a run never load torch.
 from __future__ import annotations
 
 TRAINABLE = ("diffusion", "dae")  # reprdyn trains them (checkpoint cache)
-PRETRAINED = ("diffusers-unet", "dit", "ldm", "sd", "python")  # loaded, never trained
+PRETRAINED = ("diffusers-unet", "dit", "ldm", "sd", "flow", "python")  # loaded, never trained
 ANALYTIC = ("molrg-optimal",)  # computed from the data
 
 # layers known without building a network

@@ -243,6 +243,17 @@ class LDM(_Pretrained):
     )
 
 
+def one_prompt(v: str) -> str:
+    """A prompt is one text for every image, never a per-class template."""
+    if "{" in v or "}" in v:
+        raise ValueError(
+            "a prompt template ({class}, {label}, ...) would put each image's label into "
+            "its features, and the probe would read the label back: give one fixed prompt "
+            "for every image ('' by default, the unconditional embedding)"
+        )
+    return v
+
+
 class StableDiffusion(_Pretrained):
     """Stable Diffusion 1.x, 2.x or XL: a diffusers `UNet2DConditionModel` on the latents of its
     `AutoencoderKL`, conditioned on the CLIP embedding of one fixed prompt, computed once (SDXL,
@@ -268,13 +279,59 @@ class StableDiffusion(_Pretrained):
     @field_validator("prompt")
     @classmethod
     def _one_prompt(cls, v: str) -> str:
-        if "{" in v or "}" in v:
-            raise ValueError(
-                "a prompt template ({class}, {label}, ...) would put each image's label into "
-                "its features, and the probe would read the label back: give one fixed prompt "
-                "for every image ('' by default, the unconditional embedding)"
-            )
-        return v
+        return one_prompt(v)
+
+
+class Flow(Strict):
+    """A flow-matching transformer: SD3 (`SD3Transformer2DModel`) or FLUX
+    (`FluxTransformer2DModel`), told apart by the transformer's config, on the latents of its
+    `AutoencoderKL`. It sees x_t = x / (1 + sigma) at t = sigma / (1 + sigma) and predicts the
+    velocity (docs/theory.md §1); its conditioning is one fixed prompt's CLIP and T5 embeddings,
+    computed once ('' by default, the unconditional embedding)."""
+
+    kind: Literal["flow"]
+    id: HubId
+    revision: str | None = Field(None, description="a hub branch, tag or commit")
+    subfolder: str = Field("transformer", description="the transformer's folder inside `id`")
+    vae_subfolder: str = Field("vae", description="the autoencoder's folder inside `id`")
+    vae_id: HubId | None = Field(
+        None, description="a separate hub id or folder for the autoencoder"
+    )
+    scheduler_subfolder: str = Field(
+        "scheduler", description="the FlowMatchEulerDiscreteScheduler config (num_train_timesteps)"
+    )
+    num_train_timesteps: int = Field(
+        1000,
+        ge=2,
+        le=100_000,
+        description="T of the scheduler (checked against it once loaded): a `timesteps:` grid "
+        "gives k = t T, so sigma = k / (T - k)",
+    )
+    dtype: Dtype = "float32"
+    vae_dtype: Dtype = Field("float32", description="the autoencoder's dtype")
+    prompt: str = Field(
+        "",
+        max_length=2000,
+        description="one text for every image; '' is the unconditional embedding",
+    )
+    max_sequence_length: int | None = Field(
+        None,
+        ge=1,
+        le=4096,
+        description="T5 tokens of the prompt; default the pipeline's (SD3 256, FLUX 512)",
+    )
+    guidance: float | None = Field(
+        None,
+        ge=0,
+        le=100,
+        description="the guidance scale a guidance-distilled FLUX (FLUX.1-dev) is conditioned "
+        "on; default its pipeline's 3.5; refused for a model without guidance embeddings",
+    )
+
+    @field_validator("prompt")
+    @classmethod
+    def _one_prompt(cls, v: str) -> str:
+        return one_prompt(v)
 
 
 class PythonModel(Strict):
@@ -307,6 +364,14 @@ class PythonModel(Strict):
 
 
 Model = Annotated[
-    MolrgOptimal | Diffusion | DAE | DiffusersUNet | DiT | LDM | StableDiffusion | PythonModel,
+    MolrgOptimal
+    | Diffusion
+    | DAE
+    | DiffusersUNet
+    | DiT
+    | LDM
+    | StableDiffusion
+    | Flow
+    | PythonModel,
     Field(discriminator="kind"),
 ]

@@ -95,21 +95,25 @@ def sigma_in_range(spec) -> Iterable[Problem]:
 def timesteps_have_a_schedule(spec) -> Iterable[Problem]:
     if spec.timesteps is None or spec.model is None and spec.models is None:
         return
-    vps = [m.precond for _, m in _blocks(spec) if _vp(m)]
-    if not vps:
+    clocks = spec.clocks()
+    if not clocks:
         yield (
             ("timesteps",),
-            "a timestep grid needs a model with a vp precond; give `sigma` instead",
+            "a timestep grid needs a model with a vp precond or a flow model; give `sigma` instead",
         )
-    elif len({p.model_dump_json() for p in vps}) > 1:
+    elif len(clocks) > 1:
         yield (
             ("timesteps",),
-            ("the vp models use different schedules, so timesteps are ambiguous; give `sigma`"),
+            (
+                "the models count timesteps differently (different vp schedules, or vp and flow), "
+                "so timesteps are ambiguous; give `sigma`"
+            ),
         )
-    elif max(spec.timesteps) >= vps[0].T:
+    elif max(spec.timesteps) >= spec.clock().T:
+        T = spec.clock().T
         yield (
             ("timesteps",),
-            (f"timestep {max(spec.timesteps)} is outside the schedule's range 0..{vps[0].T - 1}"),
+            (f"timestep {max(spec.timesteps)} is outside the schedule's range 0..{T - 1}"),
         )
 
 
@@ -319,7 +323,3 @@ def _blocks(spec) -> list:
     if spec.model is not None:
         return [("", spec.model)]
     return list((spec.models or {}).items())
-
-
-def _vp(m) -> bool:
-    return getattr(m, "precond", None) is not None and m.precond.kind == "vp"

@@ -16,7 +16,7 @@ from .datacfg import MAX_SAMPLES, Dataset, Name, Strict
 from .grid import MAX_GRID, Sigma, SigmaRange, grid_kind
 from .kinds import PIXELS, replicates
 from .metrics import DEFAULT_METRICS, POOLED_METRICS, MetricName
-from .modelcfg import VP, Model
+from .modelcfg import Model
 from .probes import SEGMENTATION_PROBES, Ensemble, Probe, RidgeProbe
 from .rules import dups, problems
 from .settings import Analysis, Compute, Csnr, Generation, Segmentation
@@ -64,7 +64,8 @@ class Spec(Strict):
     timesteps: list[Annotated[int, Field(ge=0, le=100_000)]] | None = Field(
         None,
         max_length=MAX_GRID,
-        description="the grid as VP timesteps instead of sigmas (needs a vp model)",
+        description="the grid as the models' own timesteps instead of sigmas: a vp schedule's "
+        "0..T-1, or a flow model's k = t T (sigma = k / (T - k))",
     )
     layers: list[Annotated[str, Field(min_length=1, max_length=512)]] = Field(
         ["output"], min_length=1, max_length=1000
@@ -266,35 +267,47 @@ class Spec(Strict):
     def multi_model(self) -> bool:
         return self.models is not None
 
-    def _vp(self) -> VP | None:
-        vps = {
-            m.precond.model_dump_json(): m.precond
-            for _, m in self.model_items()
-            if getattr(m, "precond", None) is not None and m.precond.kind == "vp"
-        }
-        return next(iter(vps.values())) if len(vps) == 1 else None
+    def clocks(self) -> dict[str, object]:
+        """The timestep conventions of the models that have one, one entry per distinct convention:
+        a trained model's vp schedule (its precond block), a flow model's T."""
+        out = {}
+        for _, m in self.model_items():
+            precond = getattr(m, "precond", None)
+            if precond is not None and precond.kind == "vp":
+                out[f"vp {precond.model_dump_json()}"] = precond
+            elif m.kind == "flow":
+                out[f"flow {m.num_train_timesteps}"] = m
+        return out
+
+    def clock(self):
+        """The schedule of the one timestep convention the models share (a VPSchedule or a
+        FlowSchedule, reprdyn.schedules), or None where none or several apply."""
+        clocks = self.clocks()
+        if len(clocks) != 1:
+            return None
+        from ..schedules import FlowSchedule, VPSchedule
+
+        block = next(iter(clocks.values()))
+        if block.kind == "flow":
+            return FlowSchedule(block.num_train_timesteps)
+        return VPSchedule.from_config(block)
 
     @property
     def sigmas(self) -> list[float]:
         """The validated, sorted sigma grid (converted from timesteps where given)."""
         if self.timesteps is not None:
-            from ..schedules import VPSchedule
-
-            vp = self._vp()
-            return [float(s) for s in VPSchedule.from_config(vp).sigma(self.timesteps)]
+            return [float(s) for s in self.clock().sigma(self.timesteps)]
         return self.sigma.values() if isinstance(self.sigma, SigmaRange) else list(self.sigma)
 
     @property
     def timestep_coord(self) -> list[float] | None:
-        """Timesteps along the sigma grid, where one VP schedule applies; else None."""
+        """Timesteps along the sigma grid, where one timestep convention applies; else None."""
         if self.timesteps is not None:
             return [float(t) for t in self.timesteps]
-        vp = self._vp()
-        if vp is None:
+        clock = self.clock()
+        if clock is None:
             return None
-        from ..schedules import VPSchedule
-
-        return [float(t) for t in VPSchedule.from_config(vp).timestep(self.sigmas)]
+        return [float(t) for t in clock.timestep(self.sigmas)]
 
     def probe_layers(self, probe) -> list[str]:
         """The layers a probe reads: pooled layers, or for a segmentation probe dense sets."""

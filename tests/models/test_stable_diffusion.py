@@ -4,12 +4,11 @@ through `reprdyn run`, half precision against float32, and per-class prompts ref
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pytest
 import torch
 from helpers import invoke
+from tiny_hub import autoencoder, clip_encoder, clip_tokenizer
 
 import reprdyn
 from reprdyn.models.loaders import load_pretrained
@@ -19,48 +18,6 @@ diffusers = pytest.importorskip("diffusers")
 transformers = pytest.importorskip("transformers")
 
 T = 100
-
-
-def tokenizer(folder):
-    """A CLIP tokenizer over single characters (no merges): enough for short prompts."""
-    chars = sorted(set(_byte_chars()))
-    vocab = ["<|startoftext|>", "<|endoftext|>", *chars, *(c + "</w>" for c in chars)]
-    folder.mkdir(parents=True)
-    ids = {t: i for i, t in enumerate(vocab)}
-    (folder / "vocab.json").write_text(json.dumps(ids))
-    (folder / "merges.txt").write_text("#version: 0.2\n")
-    try:  # transformers 5: the vocabulary itself
-        tok = transformers.CLIPTokenizer(vocab=ids, merges=[])
-    except TypeError:  # transformers 4: its files
-        tok = transformers.CLIPTokenizer(str(folder / "vocab.json"), str(folder / "merges.txt"))
-    tok.model_max_length = 77
-    tok.save_pretrained(folder)
-    return len(vocab)
-
-
-def _byte_chars() -> list[str]:
-    """GPT-2's byte-to-character table, which CLIP's byte-level BPE uses."""
-    keep = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1)]
-    keep += range(ord("®"), ord("ÿ") + 1)
-    out, n = [], 0
-    for b in range(256):
-        if b in keep:
-            out.append(chr(b))
-        else:
-            out.append(chr(256 + n))
-            n += 1
-    return out
-
-
-def text_encoder(vocab: int, width: int, projection: int | None = None, seed: int = 0):
-    torch.manual_seed(seed)
-    cfg = transformers.CLIPTextConfig(
-        vocab_size=vocab, hidden_size=width, intermediate_size=2 * width, num_hidden_layers=2,
-        num_attention_heads=2, max_position_embeddings=77, projection_dim=projection or width,
-    )  # fmt: skip
-    if projection:
-        return transformers.CLIPTextModelWithProjection(cfg)
-    return transformers.CLIPTextModel(cfg)
 
 
 def unet(context: int, xl: bool = False):
@@ -78,15 +35,6 @@ def unet(context: int, xl: bool = False):
     )  # fmt: skip
 
 
-def autoencoder():
-    torch.manual_seed(1)
-    return diffusers.AutoencoderKL(
-        in_channels=3, out_channels=3, latent_channels=4, block_out_channels=(8, 16),
-        down_block_types=("DownEncoderBlock2D",) * 2, up_block_types=("UpDecoderBlock2D",) * 2,
-        norm_num_groups=4, sample_size=8,
-    )  # fmt: skip
-
-
 @pytest.fixture(scope="module")
 def repos(tmp_path_factory):
     root = tmp_path_factory.mktemp("sd")
@@ -94,11 +42,11 @@ def repos(tmp_path_factory):
         num_train_timesteps=T, beta_start=1e-3, beta_end=0.1, clip_sample=False
     )
     for name, xl in (("sd", False), ("sdxl", True)):
-        vocab = tokenizer(root / name / "tokenizer")
-        text_encoder(vocab, 8).save_pretrained(root / name / "text_encoder")
+        vocab = clip_tokenizer(root / name / "tokenizer")
+        clip_encoder(vocab, 8).save_pretrained(root / name / "text_encoder")
         if xl:
-            tokenizer(root / name / "tokenizer_2")
-            text_encoder(vocab, 12, projection=12, seed=1).save_pretrained(
+            clip_tokenizer(root / name / "tokenizer_2")
+            clip_encoder(vocab, 12, projection=12, seed=1).save_pretrained(
                 root / name / "text_encoder_2"
             )
         unet(8 + 12 if xl else 8, xl).save_pretrained(root / name / "unet")

@@ -1,0 +1,56 @@
+"""Text conditioning of pretrained models: one fixed prompt through a hub tokenizer and encoder,
+run once in float32 and reused for every image and sigma.
+
+Stable Diffusion (CLIP) and the flow transformers (CLIP and T5) read their encoders from the
+model's folder (`tokenizer`, `text_encoder`, `tokenizer_2`, ...). Loading runs no remote code.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from .pretrained import ModelUnavailable, from_pretrained
+
+CLIP_TOKENS = 77  # CLIP's context length
+
+
+def transformers_(kind: str):
+    """The `transformers` package, or one clear error naming the extra."""
+    try:
+        import transformers
+    except ImportError:
+        raise ModelUnavailable(
+            f"kind {kind!r} needs the `transformers` package (its text encoders): "
+            "pip install 'reprdyn[diffusers]'"
+        ) from None
+    transformers.utils.logging.set_verbosity_error()
+    return transformers
+
+
+def has_folder(cfg, sub: str) -> bool:
+    """Whether a local model folder has `sub` (a hub id is assumed to have every part)."""
+    local = Path(cfg.id)
+    return not local.is_dir() or (local / sub).is_dir()
+
+
+def encode(cfg, tokenizer_cls, encoder_cls, suffix: str, max_length: int):
+    """The outputs (with hidden states) of the encoder in `text_encoder{suffix}` on the spec's
+    prompt, tokenized by `tokenizer{suffix}` and padded to `max_length` tokens."""
+    tok = from_pretrained(
+        tokenizer_cls, cfg.id, [f"tokenizer{suffix}"], cfg.revision, "tokenizer of",
+        "tokenizer_config.json",
+    )  # fmt: skip
+    enc = from_pretrained(
+        encoder_cls, cfg.id, [f"text_encoder{suffix}"], cfg.revision, "text encoder of"
+    )
+    ids = tok(
+        cfg.prompt,
+        padding="max_length",
+        max_length=max_length,
+        truncation=True,
+        return_tensors="pt",
+    ).input_ids  # (1, max_length)
+    with torch.no_grad():  # not inference_mode: the outputs become buffers of a module
+        return enc.float().eval()(ids, output_hidden_states=True)

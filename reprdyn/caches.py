@@ -142,6 +142,15 @@ class Context:
         device = device or pick_device(spec.compute.device)
         return cls(spec, str(path), data, ModelCache(spec, data, device, progress))
 
+    def rebind(self, spec, path: str = "", progress: Progress | None = None) -> Context:
+        """This context for `spec`, which differs from its own only in layer lists (its layer
+        patterns expanded): the built data and loaded models carry over, nothing loads twice."""
+        assert spec.model_items() == self.spec.model_items(), "rebind changes layers only"
+        self.data.spec = self.models.spec = spec
+        for src in self.models.sources.values():
+            src.spec, src.progress = spec, progress
+        return Context(spec, str(path), self.data, self.models)
+
     @property
     def device(self) -> str:
         return self.models.device

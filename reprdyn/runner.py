@@ -19,8 +19,10 @@ import numpy as np
 from .budget import check_machine, preflight
 from .caches import Context, task_threads, use_threads
 from .executors import get_executor
+from .models import layers
 from .plan import Task, plan
 from .spec import Spec, canonical, resolved, spec_hash, to_yaml
+from .spec.patterns import has_patterns
 from .store import (
     Ledger,
     StoreLock,
@@ -99,10 +101,27 @@ def run(
     )
     path = str(store or spec.store_path)
     text = spec_text if spec_text is not None else json.dumps(canonical(spec), indent=2)
+    ctx = None
+    if not spec.sweep:  # a sweep's points are made concrete one by one
+        spec, ctx = concrete(spec)
     prov = provenance(text, spec_hash(spec), canonical(spec), resolved(spec), spec_bases)
     # results are bit-identical per thread count
     prov["threads"] = task_threads(spec.compute.threads)
-    return (_run_sweep if spec.sweep else _run_one)(spec, path, prov, how)
+    if spec.sweep:
+        return _run_sweep(spec, path, prov, how)
+    return _run_one(spec, path, prov, how, ctx)
+
+
+def concrete(spec: Spec) -> tuple[Spec, Context | None]:
+    """The spec with its layer patterns expanded against the models' real layers, which loads (or
+    builds, untrained) the models first, and the context that holds them; a spec without patterns
+    comes back as it is. The concrete spec is the one planned, hashed and stored, so a pattern and
+    the list it expands to are the same run."""
+    if not has_patterns(spec):
+        return spec, None
+    ctx = Context.create(spec)
+    shapes = ctx.models.layer_shapes(spec.datasets[0].name)
+    return layers.concrete(spec, shapes), ctx
 
 
 @dataclass(frozen=True)
@@ -116,7 +135,9 @@ class How:
     fit_check: bool  # refuse a run the machine cannot hold
 
 
-def _run_one(spec: Spec, path: str, prov: dict, how: How) -> list[SummaryRow]:
+def _run_one(
+    spec: Spec, path: str, prov: dict, how: How, loaded: Context | None = None
+) -> list[SummaryRow]:
     # the cheap refusals first: another spec's store, a run that cannot fit this machine, a store
     # another run holds; only then the data and models are loaded
     if check_destination(path, prov) and prov.get("threads") != read_attrs(path).get("threads"):
@@ -133,7 +154,10 @@ def _run_one(spec: Spec, path: str, prov: dict, how: How) -> list[SummaryRow]:
     with StoreLock(path, wait=how.wait, on_wait=hooks.wait) as lock:
         try:
             use_threads(spec.compute.threads)
-            ctx = Context.create(spec, path, hooks.train_step)
+            if loaded is not None:  # the models that expanded the layer patterns
+                ctx = loaded.rebind(spec, path, hooks.train_step)
+            else:
+                ctx = Context.create(spec, path, hooks.train_step)
             # load and check every model, estimate sizes, refuse over the spec's limits
             preflight(ctx, log.info)
         except BaseException:
@@ -193,15 +217,16 @@ def _run_point(spec: Spec, point, path: str, threads, how: How) -> tuple[list, l
     """One sweep point into its own store (the sweep store's lock is held): its rows, labelled
     with the point, and its failures."""
     log.info("sweep point %s", point.label)
+    concrete_spec, loaded = concrete(point.spec)
     text = f"# sweep point {point.label} of {spec.name}\n" + to_yaml(resolved(point.spec))
-    prov = provenance(text, spec_hash(point.spec), canonical(point.spec), resolved(point.spec))
+    prov = provenance(
+        text, spec_hash(concrete_spec), canonical(concrete_spec), resolved(concrete_spec)
+    )
     prov["threads"] = threads
     try:
         # the sweep store's lock covers its points
-        got, failures = (
-            _run_one(point.spec, str(Path(path) / point.folder), prov, replace(how, wait=False)),
-            [],
-        )
+        where, how = str(Path(path) / point.folder), replace(how, wait=False)
+        got, failures = _run_one(concrete_spec, where, prov, how, loaded), []
     except TasksFailed as e:
         got = e.summary
         failures = [{**f, "task": f"[{point.label}] {f['task']}"} for f in e.failures]
@@ -241,6 +266,7 @@ def plan_status(spec: Spec, store: str | Path | None = None) -> list[tuple[Task,
             for p in sweep_points(spec)
             for t, status in plan_status(p.spec, Path(path) / p.folder)
         ]
+    spec, _ = concrete(spec)
     attrs = read_attrs(path)
     done = done_keys(path) if attrs and attrs.get("spec_hash") == spec_hash(spec) else set()
     tasks = plan(spec)

@@ -242,3 +242,42 @@ def test_partial_task_is_redone(small_spec, small_store, tmp_path):
         reprdyn.open(small_store).features("toy", "output").load(),
         reprdyn.open(path).features("toy", "output").load(),
     )
+
+
+PATTERNED = MLP_SPEC.replace("epochs: 3", "steps: 20").replace(
+    "timesteps: [1, 50, 150, 300]", "timesteps: [50, 300]"
+)
+
+
+def test_layer_patterns_run_as_the_layers_they_expand_to(tmp_path, monkeypatch):
+    """`fc?` is expanded against the network before planning: the store is the explicit spec's
+    (same identity, same cube), keeps the text as written and the expanded layers as resolved."""
+    from helpers import invoke
+
+    from reprdyn.spec import validate_text
+
+    monkeypatch.setenv("REPRDYN_CACHE", str(tmp_path / "cache"))
+    text = PATTERNED.replace("layers: [fc2, output]", "layers: ['fc?', output]")
+    text = text.replace("layers: [fc2]}", "layers: ['fc*']}")
+    (tmp_path / "p.yaml").write_text(text)
+    r = invoke("run", tmp_path / "p.yaml", "--store", tmp_path / "p.zarr")
+    assert r.exit_code == 0, r.stderr
+    explicit = validate_text(
+        PATTERNED.replace("layers: [fc2, output]", "layers: [fc1, fc2, output]").replace(
+            "layers: [fc2]}", "layers: [fc1, fc2]}"
+        )
+    )
+    assert {s for _, s in plan_status(explicit, tmp_path / "p.zarr")} == {"done"}
+    reprdyn.run(explicit, store=tmp_path / "e.zarr")
+    got = reprdyn.open(tmp_path / "p.zarr")
+    assert list(got["m"].layer.values) == ["fc1", "fc2", "output"]
+    xrt.assert_identical(got["m"].load(), reprdyn.open(tmp_path / "e.zarr")["m"].load())
+    attrs = st.read_attrs(tmp_path / "p.zarr")
+    assert attrs["spec_resolved"]["layers"] == ["fc1", "fc2", "output"]
+    assert "'fc?'" in attrs["spec"]  # the spec as written
+    # a pattern that matches nothing: at its place in the file, before any store exists
+    bad = text.replace("'fc?'", "'enc.*'").replace(", layers: ['fc*']", "")
+    (tmp_path / "bad.yaml").write_text(bad)
+    r = invoke("run", tmp_path / "bad.yaml", "--store", tmp_path / "bad.zarr")
+    assert r.exit_code == 2 and not (tmp_path / "bad.zarr").exists()
+    assert "bad.yaml:10:10: layers[0]: " in r.stderr and "layer pattern 'enc.*' matches no layer" in r.stderr

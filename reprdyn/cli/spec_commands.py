@@ -116,19 +116,23 @@ def layers(
     spec_file: SpecArg,
     match: Annotated[
         str | None,
-        typer.Option("--match", metavar="PATTERN", help="only layers matching this glob pattern"),
+        typer.Option(
+            "--match",
+            metavar="PATTERN",
+            help="only layers matching this pattern, as `layers:` reads it (`*` within one "
+            "dotted name, `**` across them)",
+        ),
     ] = None,
     trust: TrustOpt = False,
 ):
     """List every hookable layer of the model(s) with its output shape (spatial maps are pooled to
     C)."""
-    import fnmatch
-
     spec, _, _ = load(spec_file, trust=trust)
     from ..runner import describe_layers
+    from ..spec.patterns import matches
 
     for model, shapes in describe_layers(spec).items():
-        names = [x for x in shapes if match is None or fnmatch.fnmatchcase(x, match)]
+        names = [x for x in shapes if match is None or matches(match, x)]
         body = [[x, str(shapes[x]), f"(B, {shapes[x][0]})"] for x in names]
         title = f"layers of {model} (on dataset {spec.datasets[0].name})"
         table(title, ["layer", "output shape", "probed as"], body)

@@ -11,6 +11,8 @@ import numpy as np
 
 from ..errors import InputError, did_you_mean
 from ..spec.kinds import OUTPUT, PIXELS
+from ..spec.patterns import expand, has_patterns, is_pattern
+from ..spec.probes import SEGMENTATION_PROBES
 
 Shapes = dict[str, tuple[int, ...]]  # layer -> per-sample output shape, channels first
 
@@ -31,21 +33,50 @@ def spatial(shape: tuple[int, ...]) -> bool:
     return len(shape) == 3
 
 
+def _candidates(known: Shapes, dense: bool) -> list[str]:
+    """The names a pattern may expand to: every layer that ran (only maps, for a dense set)."""
+    return [x for x in known if x != OUTPUT and (not dense or spatial(known[x]))]
+
+
+def _pattern_problems(spec, model: str, known: Shapes) -> list[tuple[tuple, str]]:
+    """A pattern of `layers` or of a dense set that matches no layer of this model."""
+    where = f"model {model!r}" if model else "the model"
+    found = []
+    groups = [(("layers",), spec.layers, False)]
+    groups += [(("dense", k), v, True) for k, v in (spec.dense or {}).items()]
+    for loc, entries, dense in groups:
+        _, empty = expand(entries, _candidates(known, dense))
+        for i in empty:
+            what = "no layer with a spatial map" if dense else "no layer"
+            found.append(
+                (
+                    (*loc, i),
+                    f"layer pattern {entries[i]!r} matches {what} of {where} (`*` stays within "
+                    "one dotted name, `**` crosses them)" + hint(entries[i], list(known)),
+                )
+            )
+    return found
+
+
 def problems(spec, shapes: dict[str, Shapes]) -> list[tuple[tuple, str]]:
-    """(location, message) for every pooled or dense layer a model lacks, and every dense layer
-    without a spatial map; `shapes` maps each model's name to its layers' shapes."""
+    """(location, message) for every pooled or dense layer a model lacks, every dense layer
+    without a spatial map, and every layer pattern that matches nothing; `shapes` maps each
+    model's name to its layers' shapes."""
     found = []
     for model, known in shapes.items():
         where = f"model {model!r}" if model else "the model"
         names = [*known, PIXELS]
+        found += _pattern_problems(spec, model, known)
         for i, layer in enumerate(spec.layers):
-            if layer not in known and layer != PIXELS:
+            if layer not in known and layer != PIXELS and not is_pattern(layer):
                 found.append(
                     (("layers", i), f"unknown layer {layer!r} for {where}" + hint(layer, names))
                 )
         for set_name, members in (spec.dense or {}).items():
             for i, layer in enumerate(members):
                 loc = ("dense", set_name, i)
+                if is_pattern(layer):
+                    continue
                 if layer not in known:
                     found.append((loc, f"unknown layer {layer!r} for {where}" + hint(layer, names)))
                 elif not spatial(known[layer]):
@@ -58,6 +89,37 @@ def problems(spec, shapes: dict[str, Shapes]) -> list[tuple[tuple, str]]:
                         )
                     )
     return found
+
+
+def concrete(spec, shapes: dict[str, Shapes]):
+    """The spec with every layer pattern expanded to the layers it matches (in the network's
+    order), once every model agrees on them; a problem is an InputError at its spec field."""
+    check(spec, shapes)
+    if not has_patterns(spec):
+        return spec
+    lists = {}
+    for model, known in shapes.items():
+        pooled = expand(spec.layers, _candidates(known, False))[0]
+        dense = {k: expand(v, _candidates(known, True))[0] for k, v in (spec.dense or {}).items()}
+        lists[model] = (pooled, dense or None)
+    (first, got), *rest = lists.items()
+    for model, other in rest:
+        if other != got:
+            loc = ("layers",) if other[0] != got[0] else ("dense",)
+            raise InputError(
+                f"the layer patterns match different layers in models {first!r} and {model!r}; "
+                "list the layers by name (`reprdyn layers SPEC --match PATTERN` shows each "
+                "model's)",
+                at=loc,
+            )
+    layers, dense = got
+    probes = [
+        p.model_copy(update={"layers": expand(p.layers, layers)[0]})
+        if p.layers and p.kind not in SEGMENTATION_PROBES
+        else p
+        for p in spec.probes
+    ]
+    return spec.model_copy(update={"layers": layers, "dense": dense, "probes": probes})
 
 
 def check(spec, shapes: dict[str, Shapes]) -> None:

@@ -14,6 +14,7 @@ from ..errors import did_you_mean
 from .kinds import PIXELS, PRETRAINED, STATIC_LAYERS
 from .metrics import CLASSIFICATION, LABEL_METRICS, NEEDS_PROBES
 from .modelcfg import EDM_SIGMA_RANGE, SIGMA_MAX
+from .patterns import expand, is_pattern, matches
 from .probes import SEGMENTATION_PROBES
 
 Problem = tuple[tuple, str]
@@ -154,7 +155,9 @@ def layers_exist(spec) -> Iterable[Problem]:
     for _, m in _blocks(spec):
         known = STATIC_LAYERS.get(m.kind)
         for i, name in enumerate(spec.layers if known else []):
-            if name not in known and name != PIXELS:
+            if is_pattern(name) and not expand([name], known)[0]:
+                yield (("layers", i), f"layer pattern {name!r} matches no layer of {m.kind!r}")
+            elif name not in known and name != PIXELS and not is_pattern(name):
                 valid = [*known, PIXELS]
                 yield (
                     ("layers", i),
@@ -188,7 +191,9 @@ def probes_read_what_exists(spec) -> Iterable[Problem]:
                     ),
                 )
             continue
-        bad = [x for x in p.layers or [] if x not in spec.layers]
+        bad = [
+            x for x in p.layers or [] if not any(matches(entry, x) for entry in spec.layers)
+        ]
         if bad:
             hint = " (dense sets are for seg-linear and seg-mlp)" if set(bad) & set(dense) else ""
             yield (

@@ -68,12 +68,18 @@ class Spec(Strict):
         "0..T-1, or a flow model's k = t T (sigma = k / (T - k))",
     )
     layers: list[Annotated[str, Field(min_length=1, max_length=512)]] = Field(
-        ["output"], min_length=1, max_length=1000
+        ["output"],
+        min_length=1,
+        max_length=1000,
+        description="module names to probe (pooled), `output` and `pixels`; a glob pattern "
+        "(`up_blocks.*.resnets.0`: `*` within one dotted name, `**` across them) expands to the "
+        "layers it matches, in the network's order, before the run is planned",
     )
     dense: dict[Name, list[Annotated[str, Field(min_length=1)]]] | None = Field(
         None,
         description="per-pixel features for segmentation probes: named sets of layers whose "
-        "maps are upsampled (bilinear) to the mask size and concatenated, as in Baranchuk et al.",
+        "maps are upsampled (bilinear) to the mask size and concatenated, as in Baranchuk et al.; "
+        "a pattern expands to the matching layers that have a spatial map",
     )
     inputs: list[Literal["clean", "noisy"]] = Field(["clean"], min_length=1)
     noise_draws: int = Field(

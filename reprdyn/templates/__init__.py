@@ -26,6 +26,8 @@ TEMPLATES = {  # name -> what it sets up
     "imagenet-dit": "DiT-XL/2 on a local ImageNet subset, latents and patch tokens (needs a GPU)",
     "sd21-classification": "Stable Diffusion 2.1 on a local image folder, latents and the "
     "unconditional prompt embedding (needs a GPU)",
+    "flux-classification": "FLUX.1-schnell, a flow-matching transformer, on a local image "
+    "folder: latents, packed image tokens (needs a GPU)",
     "sdxl-segmentation": "segmentation from SDXL's decoder maps across sigma (needs a GPU, local "
     "images and masks)",
     "celebahq-ldm-segmentation": "face-part segmentation with a CelebA-HQ latent diffusion model "

@@ -183,3 +183,18 @@ def test_sdxl_decoder_maps_segment_at_the_image_size(repos, tmp_path):
     assert r.exit_code == 0, r.stderr
     miou = reprdyn.open(tmp_path / "s.zarr")["img"]["miou"]
     assert miou.notnull().all() and (miou > 0.3).all()  # better than predicting one class
+
+
+def test_layer_patterns_expand_against_the_loaded_unet(repos, tmp_path):
+    """`down_blocks.*` is each down block, not their resnets and attentions; `reprdyn layers
+    --match` reads a pattern the same way."""
+    model = f"{{kind: sd, id: {repos / 'sd'}}}"
+    (tmp_path / "s.yaml").write_text(spec(repos, model, "['down_blocks.*', mid_block]"))
+    r = invoke("layers", tmp_path / "s.yaml", "--match", "up_blocks.*.resnets.0")
+    assert r.exit_code == 0, r.stderr
+    listed = [line.split()[1] for line in r.stdout.splitlines() if "up_blocks." in line]
+    assert listed == ["up_blocks.0.resnets.0", "up_blocks.1.resnets.0"]
+    r = invoke("run", tmp_path / "s.yaml", "--store", tmp_path / "s.zarr")
+    assert r.exit_code == 0, r.stderr
+    ds = reprdyn.open(tmp_path / "s.zarr")["img"]
+    assert list(ds.layer.values) == ["down_blocks.0", "down_blocks.1", "mid_block"]

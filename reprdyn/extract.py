@@ -46,51 +46,69 @@ class Reader:
 
     A module that returns a tuple is read at its image stream: the first element, unless the
     adapter of a transformer says otherwise (`adapter.stream(module, out)`: SD3's and FLUX's
-    blocks return (text, image)). A transformer adapter (`tokens = True`) also gives the latent
-    grid (gh, gw) its patch tokens lie on (`adapter.grid((h, w))`), so a (B, N, D) output with
-    N = gh gw is a map; other token outputs (text tokens) are only pooled.
+    blocks return (text, image)). A (B, N, D) output whose N tokens fill a grid is read as tokens
+    on that grid, row by row: mean-pooled over N for classification, laid out as a (D, gh, gw) map
+    for dense sets. A transformer adapter (`tokens = True`) names its one grid
+    (`adapter.grid((h, w))`) and its other token outputs (text tokens) are only pooled; in a
+    convolutional network the grids are the resolutions of its levels, (h, w) halved (rounding
+    up) at each, where attention layers and their projections work on flattened maps.
     """
 
     def __init__(self, net: nn.Module, x: torch.Tensor):
         self.adapter = next((m for m in _chain(net) if getattr(m, "tokens", False)), None)
-        self.grid = None
+        self.grids: list[tuple[int, int]] = []
         if self.adapter is not None:
-            self.grid = tuple(self.adapter.grid(tuple(x.shape[-2:])))
+            self.grids = [tuple(self.adapter.grid(tuple(x.shape[-2:])))]
+        elif x.ndim == 4:
+            h, w = x.shape[-2:]
+            while True:  # (h, w), (ceil(h/2), ceil(w/2)), ..., (1, 1)
+                self.grids.append((h, w))
+                if h == w == 1:
+                    break
+                h, w = -(-h // 2), -(-w // 2)
 
     def stream(self, module: nn.Module, out) -> torch.Tensor:
         if self.adapter is not None and hasattr(self.adapter, "stream"):
             return self.adapter.stream(module, out)
         return _first(out)
 
-    def _on_grid(self, t: torch.Tensor) -> bool:
-        return self.grid is not None and t.ndim == 3 and t.shape[1] == self.grid[0] * self.grid[1]
+    def _grid(self, t: torch.Tensor) -> tuple[int, int] | None:
+        if t.ndim == 3:
+            return next((g for g in self.grids if t.shape[1] == g[0] * g[1]), None)
+        return None
+
+    def _tokens(self, t: torch.Tensor) -> bool:
+        return t.ndim == 3 and (self.adapter is not None or self._grid(t) is not None)
 
     def pool(self, module: nn.Module, out) -> torch.Tensor:
         t = _wide(self.stream(module, out))  # a half-precision map is pooled in float32
-        if self.adapter is not None and t.ndim == 3:
+        if self._tokens(t):
             return t.mean(1)  # (B, N, D) tokens -> (B, D)
         return t.flatten(2).mean(2) if t.ndim > 2 else t.flatten(1)  # (B, C, *spatial) -> (B, C)
 
     def spatial(self, module: nn.Module, out) -> torch.Tensor:
-        """The output as a (B, C, h, w) map: patch tokens (B, N, D) become their (B, D, gh, gw)
-        grid (row-major, as the transformers lay them out)."""
+        """The output as a (B, C, h, w) map: tokens (B, N, D) on a grid become their
+        (B, D, gh, gw) map."""
         t = _wide(self.stream(module, out))
-        if self._on_grid(t):
-            return t.transpose(1, 2).reshape(t.shape[0], t.shape[2], *self.grid)
-        if self.adapter is not None and t.ndim == 3:
+        grid = self._grid(t)
+        if grid is not None:
+            return t.transpose(1, 2).reshape(t.shape[0], t.shape[2], *grid)
+        if self._tokens(t):
+            g = self.grids[0]
             raise ValueError(
-                f"{t.shape[1]} tokens are not the {self.grid[0]}x{self.grid[1]} latent grid (text "
-                "tokens?); no dense map"
+                f"{t.shape[1]} tokens are not the {g[0]}x{g[1]} latent grid (text tokens?); no "
+                "dense map"
             )
         return _map(t)
 
     def shape(self, module: nn.Module, out) -> tuple[int, ...]:
-        """Per-sample shape, channels first: tokens on the grid are (D, gh, gw), others (D, N)."""
+        """Per-sample shape, channels first: tokens on a grid are (D, gh, gw), other tokens
+        (D, N)."""
         t = self.stream(module, out)
-        if self._on_grid(t):
-            return (t.shape[2], *self.grid)
-        shape = tuple(t.shape[1:])
-        return shape[::-1] if self.adapter is not None and len(shape) == 2 else shape
+        grid = self._grid(t)
+        if grid is not None:
+            return (t.shape[2], *grid)
+        return tuple(t.shape[1:])[::-1] if self._tokens(t) else tuple(t.shape[1:])
 
 
 class NoiseStream:

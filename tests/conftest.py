@@ -10,6 +10,8 @@ from __future__ import annotations
 import os
 
 os.environ["OMP_NUM_THREADS"] = "1"  # before torch starts its pool, here and in every subprocess
+# the tests never reach the network: a hub id that is not cached fails at once, with no retries
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import hashlib
 from pathlib import Path

@@ -199,7 +199,7 @@ def load_flow(cfg) -> Pretrained:
     d = _diffusers()
     family = _family(d, cfg)
     cls = d.SD3Transformer2DModel if family == "sd3" else d.FluxTransformer2DModel
-    net = from_pretrained(cls, cfg.id, [cfg.subfolder], cfg.revision, f"{cls.__name__}")
+    net = from_pretrained(cls, cfg.id, [cfg.subfolder], cfg.revision, cls.__name__, dtype=cfg.dtype)
     guided = bool(net.config.get("guidance_embeds", False))
     if cfg.guidance is not None and not guided:
         raise InputError(

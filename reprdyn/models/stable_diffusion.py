@@ -73,8 +73,9 @@ def prompt_embedding(cfg, unet) -> tuple[torch.Tensor, torch.Tensor | None]:
 def load_sd(cfg) -> Pretrained:
     d = _diffusers()
     net = from_pretrained(
-        d.UNet2DConditionModel, cfg.id, [cfg.subfolder], cfg.revision, "UNet2DConditionModel"
-    )
+        d.UNet2DConditionModel, cfg.id, [cfg.subfolder], cfg.revision, "UNet2DConditionModel",
+        dtype=cfg.dtype,
+    )  # fmt: skip
     vae, scale = _autoencoder(d, cfg, "kl")
     abar, prediction = _schedule(d, cfg)
     context, pooled = prompt_embedding(cfg, net)

@@ -191,9 +191,7 @@ def probes_read_what_exists(spec) -> Iterable[Problem]:
                     ),
                 )
             continue
-        bad = [
-            x for x in p.layers or [] if not any(matches(entry, x) for entry in spec.layers)
-        ]
+        bad = [x for x in p.layers or [] if not any(matches(entry, x) for entry in spec.layers)]
         if bad:
             hint = " (dense sets are for seg-linear and seg-mlp)" if set(bad) & set(dense) else ""
             yield (

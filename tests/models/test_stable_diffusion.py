@@ -198,3 +198,26 @@ def test_layer_patterns_expand_against_the_loaded_unet(repos, tmp_path):
     assert r.exit_code == 0, r.stderr
     ds = reprdyn.open(tmp_path / "s.zarr")["img"]
     assert list(ds.layer.values) == ["down_blocks.0", "down_blocks.1", "mid_block"]
+
+
+def test_attention_projections_are_tokens_on_their_level_grid(repos):
+    """A UNet's attention works on flattened maps: `to_q` returns (B, h w, D) tokens, pooled over
+    the tokens to D features and laid out as the level's (D, h, w) map, row by row."""
+    from reprdyn.extract import extract, layer_shapes
+
+    model = _model(repos, "sd")
+    z = model.encoder(torch.as_tensor(np.load(repos / "images.npz")["x"][:2]))  # (2, 4, 4, 4)
+    name = "down_blocks.0.attentions.0.transformer_blocks.0.attn1.to_q"
+    module = dict(model.denoiser.net.net.named_modules())[name]
+    seen = []
+    handle = module.register_forward_hook(lambda m, a, out: seen.append(out.detach().clone()))
+    try:
+        pooled = extract(model.denoiser, z, 0.5, [name])[name]
+        maps = extract(model.denoiser, z, 0.5, [name], pool=False)[name]
+    finally:
+        handle.remove()
+    tokens = seen[0]  # (2, 16, D): the 4x4 latent grid of the first level
+    D = tokens.shape[-1]
+    torch.testing.assert_close(pooled, tokens.mean(1))
+    torch.testing.assert_close(maps, tokens.transpose(1, 2).reshape(2, D, 4, 4))
+    assert layer_shapes(model.denoiser, z, 0.5)[name] == (D, 4, 4)

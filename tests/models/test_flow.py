@@ -296,20 +296,23 @@ def test_a_spec_on_a_flow_model_runs_end_to_end(repos, tmp_path, name):
     assert np.isfinite(acc.values).all() and float(acc.max()) > 0.5  # 3 classes: chance 1/3
 
 
-def test_flux_image_tokens_segment(repos, tmp_path):
-    """A dense set of FLUX blocks: their 4x4 token grids, upsampled to the masks' 16x16."""
+@pytest.mark.parametrize("name, dtype, dense", [
+    ("flux", "bfloat16", "[transformer_blocks.0, single_transformer_blocks.0]"),
+    ("sd3", "float16", "['transformer_blocks.*']"),
+])  # fmt: skip
+def test_image_tokens_segment(repos, tmp_path, name, dtype, dense):
+    """A dense set of transformer blocks: their 4x4 token grids, upsampled to the masks'
+    16x16, in half precision."""
     with np.load(repos / "images.npz") as f:
         x, y = f["x"], f["y"]
     masks = (x[:, 0] > np.median(x[:, 0])).astype(np.int64)
     np.savez(tmp_path / "masked.npz", x=x, y=y, m=masks)
-    text = spec(repos, _block(repos, "flux", dtype="bfloat16"), "[output]")
+    text = spec(repos, _block(repos, name, dtype=dtype), "[output]")
     text = text.replace(
         f"path: {repos / 'images.npz'}",
         f"path: {tmp_path / 'masked.npz'}, masks: m, mask_classes: 2",
     )
-    text = text.replace(
-        "layers: [output]\n", "dense: {d: [transformer_blocks.0, single_transformer_blocks.0]}\n"
-    )
+    text = text.replace("layers: [output]\n", f"dense: {{d: {dense}}}\n")
     text = text.replace("probes: [{kind: ridge}]", "probes: [{kind: seg-linear}]")
     (tmp_path / "s.yaml").write_text(text)
     r = invoke("run", tmp_path / "s.yaml", "--store", tmp_path / "s.zarr")

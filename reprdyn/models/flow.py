@@ -168,12 +168,13 @@ class _Config:
 FAMILIES = {"SD3Transformer2DModel": "sd3", "FluxTransformer2DModel": "flux"}
 
 
-def _family(d, cfg) -> str:
-    """'sd3' or 'flux', from the transformer config's class name (before loading any weights)."""
+def _family(d, cfg) -> tuple[str, dict]:
+    """'sd3' or 'flux', from the transformer config's class name, and the config (read before any
+    weights load)."""
     config = from_pretrained(_Config(d), cfg.id, [cfg.subfolder], cfg.revision, "flow transformer")
     name = config.get("_class_name", "")
     try:
-        return lookup(FAMILIES, name, "flow transformer class")
+        return lookup(FAMILIES, name, "flow transformer class"), config
     except ValueError as e:
         raise InputError(f"{cfg.id}/{cfg.subfolder}: {e}") from None
 
@@ -197,23 +198,21 @@ def _steps(d, cfg) -> int:
 
 def load_flow(cfg) -> Pretrained:
     d = _diffusers()
-    family = _family(d, cfg)
-    cls = d.SD3Transformer2DModel if family == "sd3" else d.FluxTransformer2DModel
-    net = from_pretrained(cls, cfg.id, [cfg.subfolder], cfg.revision, cls.__name__, dtype=cfg.dtype)
-    guided = bool(net.config.get("guidance_embeds", False))
+    family, config = _family(d, cfg)
+    guided = bool(config.get("guidance_embeds", False))
     if cfg.guidance is not None and not guided:
         raise InputError(
             f"`guidance: {cfg.guidance}` is for a guidance-distilled transformer (FLUX.1-dev); "
             f"{cfg.id} takes none (its config has no guidance_embeds): leave `guidance` out"
         )
-    T = _steps(d, cfg)
+    T = _steps(d, cfg)  # the spec's mistakes first, then the weights
+    cls = d.SD3Transformer2DModel if family == "sd3" else d.FluxTransformer2DModel
+    net = from_pretrained(cls, cfg.id, [cfg.subfolder], cfg.revision, cls.__name__, dtype=cfg.dtype)
     if family == "sd3":
-        context, pooled = sd3_embedding(cfg, net)
-        raw = SD3Net(_cast(net, cfg.dtype), T, context, pooled)
+        raw = SD3Net(_cast(net, cfg.dtype), T, *sd3_embedding(cfg, net))
     else:
-        context, pooled = flux_embedding(cfg, net)
         guidance = (cfg.guidance if cfg.guidance is not None else GUIDANCE) if guided else None
-        raw = FluxNet(_cast(net, cfg.dtype), context, pooled, guidance)
+        raw = FluxNet(_cast(net, cfg.dtype), *flux_embedding(cfg, net), guidance)
     vae = from_pretrained(
         d.AutoencoderKL, cfg.vae_id or cfg.id, [None] if cfg.vae_id else [cfg.vae_subfolder],
         cfg.revision, "autoencoder of",

@@ -215,6 +215,23 @@ def test_sd3_conditioning_is_its_pipelines(repos, prompt):
     assert short.denoiser.net.context.shape == (1, 77 + 16, T5_WIDTH)
 
 
+def test_sd3_without_t5_has_zeros_in_its_place_as_its_pipeline(repos, tmp_path):
+    import shutil
+
+    shutil.copytree(repos / "sd3", tmp_path / "sd3")
+    shutil.copy(repos / "images.npz", tmp_path)
+    shutil.rmtree(tmp_path / "sd3" / "text_encoder_3")
+    pipe = _pipeline(repos, "sd3")
+    pipe.text_encoder_3 = pipe.tokenizer_3 = None
+    with torch.no_grad():
+        want, _, pooled, _ = pipe.encode_prompt(
+            "a photo", prompt_2=None, prompt_3=None, do_classifier_free_guidance=False
+        )
+    model = _model(tmp_path, "sd3", prompt="'a photo'")
+    torch.testing.assert_close(model.denoiser.net.context, want)
+    assert not model.denoiser.net.context[:, 77:].any()
+
+
 @pytest.mark.parametrize("name", ["flux", "flux-dev"])
 def test_flux_conditioning_and_packing_are_its_pipelines(repos, name):
     pipe = _pipeline(repos, name)

@@ -23,7 +23,7 @@ from torch import nn
 from ..errors import InputError, lookup
 from ..schedules import FlowSchedule
 from .precond import FlowPrecond
-from .pretrained import LatentEncoder, Pretrained, _cast, _diffusers, from_pretrained
+from .pretrained import Pretrained, _cast, _diffusers, _encoder, from_pretrained
 from .text import CLIP_TOKENS, encode, has_folder, transformers_
 
 # the blocks whose forward returns (encoder_hidden_states, hidden_states): image stream last
@@ -213,11 +213,5 @@ def load_flow(cfg) -> Pretrained:
     else:
         guidance = (cfg.guidance if cfg.guidance is not None else GUIDANCE) if guided else None
         raw = FluxNet(_cast(net, cfg.dtype), *flux_embedding(cfg, net), guidance)
-    vae = from_pretrained(
-        d.AutoencoderKL, cfg.vae_id or cfg.id, [None] if cfg.vae_id else [cfg.vae_subfolder],
-        cfg.revision, "autoencoder of",
-    )  # fmt: skip
-    scale = float(getattr(vae.config, "scaling_factor", 1.0))
-    shift = float(getattr(vae.config, "shift_factor", None) or 0.0)
-    encoder = LatentEncoder(_cast(vae, cfg.vae_dtype), scale, shift)
+    encoder = _encoder(d, cfg, "kl", cfg.vae_dtype)
     return Pretrained(FlowPrecond(raw, FlowSchedule(T)), encoder)

@@ -226,7 +226,10 @@ def _schedule(diffusers, cfg) -> tuple[np.ndarray, str]:
     return sched.alphas_cumprod.double().numpy(), prediction
 
 
-def _autoencoder(diffusers, cfg, kind: str):
+def _encoder(diffusers, cfg, kind: str, dtype: str) -> LatentEncoder:
+    """The block's autoencoder (`vq` or `kl`) as a LatentEncoder in `dtype`, with the latent
+    scaling of its config: KL latents are (z - shift_factor) * scaling_factor (SD3 and FLUX
+    shift; the others have no shift), VQ latents are used as they are."""
     cls = diffusers.VQModel if kind == "vq" else diffusers.AutoencoderKL
     vae = from_pretrained(
         cls,
@@ -235,8 +238,11 @@ def _autoencoder(diffusers, cfg, kind: str):
         cfg.revision,
         "autoencoder of",
     )
-    scale = float(getattr(vae.config, "scaling_factor", 1.0)) if kind == "kl" else 1.0
-    return vae, scale
+    scale, shift = 1.0, 0.0
+    if kind == "kl":
+        scale = float(getattr(vae.config, "scaling_factor", 1.0))
+        shift = float(getattr(vae.config, "shift_factor", None) or 0.0)
+    return LatentEncoder(_cast(vae, dtype), scale, shift)
 
 
 def load_unet(cfg) -> Pretrained:
@@ -253,12 +259,11 @@ def load_dit(cfg) -> Pretrained:
         d.DiTTransformer2DModel, cfg.id, [cfg.subfolder], cfg.revision, "DiT transformer",
         dtype=cfg.dtype,
     )  # fmt: skip
-    vae, scale = _autoencoder(d, cfg, "kl")
     abar, prediction = _schedule(d, cfg)
     null = cfg.class_label if cfg.class_label is not None else int(net.config.num_embeds_ada_norm)
     return Pretrained(
         pretrained_vp(_cast(net, cfg.dtype), abar, prediction, class_label=null, tokens=True),
-        LatentEncoder(_cast(vae, cfg.dtype), scale),
+        _encoder(d, cfg, "kl", cfg.dtype),
     )
 
 
@@ -268,11 +273,10 @@ def load_ldm(cfg) -> Pretrained:
         d.UNet2DModel, cfg.id, [cfg.subfolder], cfg.revision, "latent UNet2DModel",
         dtype=cfg.dtype,
     )  # fmt: skip
-    vae, scale = _autoencoder(d, cfg, cfg.autoencoder)
     abar, prediction = _schedule(d, cfg)
     return Pretrained(
         pretrained_vp(_cast(net, cfg.dtype), abar, prediction),
-        LatentEncoder(_cast(vae, cfg.dtype), scale),
+        _encoder(d, cfg, cfg.autoencoder, cfg.dtype),
     )
 
 

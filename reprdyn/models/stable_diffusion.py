@@ -18,11 +18,10 @@ from torch import nn
 
 from .pretrained import (
     DiffusersNet,
-    LatentEncoder,
     Pretrained,
-    _autoencoder,
     _cast,
     _diffusers,
+    _encoder,
     _schedule,
     from_pretrained,
     pretrained_vp,
@@ -76,12 +75,12 @@ def load_sd(cfg) -> Pretrained:
         d.UNet2DConditionModel, cfg.id, [cfg.subfolder], cfg.revision, "UNet2DConditionModel",
         dtype=cfg.dtype,
     )  # fmt: skip
-    vae, scale = _autoencoder(d, cfg, "kl")
+    encoder = _encoder(d, cfg, "kl", cfg.vae_dtype)
     abar, prediction = _schedule(d, cfg)
     context, pooled = prompt_embedding(cfg, net)
-    vae_scale = 2 ** (len(vae.config.block_out_channels) - 1)
+    vae_scale = 2 ** (len(encoder.autoencoder.config.block_out_channels) - 1)
     denoiser = pretrained_vp(
         _cast(net, cfg.dtype), abar, prediction, ConditionedNet,
         context=context, pooled=pooled, vae_scale=vae_scale,
     )  # fmt: skip
-    return Pretrained(denoiser, LatentEncoder(_cast(vae, cfg.vae_dtype), scale))
+    return Pretrained(denoiser, encoder)

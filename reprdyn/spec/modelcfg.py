@@ -10,7 +10,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictInt,
+    field_validator,
+    model_validator,
+)
 
 from .datacfg import Dataset, Name
 
@@ -187,6 +195,30 @@ HubId = Annotated[
     ),
 ]
 Dtype = Literal["float32", "float16", "bfloat16"]
+VaeId = Annotated[
+    HubId | None, Field(description="a separate hub id or folder for the autoencoder")
+]
+
+
+def one_prompt(v: str) -> str:
+    """A prompt is one text for every image, never a per-class template."""
+    if "{" in v or "}" in v:
+        raise ValueError(
+            "a prompt template ({class}, {label}, ...) would put each image's label into "
+            "its features, and the probe would read the label back: give one fixed prompt "
+            "for every image ('' by default, the unconditional embedding)"
+        )
+    return v
+
+
+# the conditioning text of a text-conditioned model (sd, flow): one for every image
+Prompt = Annotated[
+    str,
+    Field(
+        max_length=2000, description="one text for every image; '' is the unconditional embedding"
+    ),
+    AfterValidator(one_prompt),
+]
 
 
 class _Pretrained(Strict):
@@ -220,9 +252,7 @@ class DiT(_Pretrained):
     vae_subfolder: str = Field(
         "vae", description="the autoencoder's folder inside `id` (or `vae_id`)"
     )
-    vae_id: HubId | None = Field(
-        None, description="a separate hub id or folder for the autoencoder"
-    )
+    vae_id: VaeId = None
     class_label: int | None = Field(
         None, ge=0, description="a class to condition on; default the null class"
     )
@@ -238,20 +268,7 @@ class LDM(_Pretrained):
     vae_subfolder: str = Field(
         "vqvae", description="the autoencoder's folder inside `id` (or `vae_id`)"
     )
-    vae_id: HubId | None = Field(
-        None, description="a separate hub id or folder for the autoencoder"
-    )
-
-
-def one_prompt(v: str) -> str:
-    """A prompt is one text for every image, never a per-class template."""
-    if "{" in v or "}" in v:
-        raise ValueError(
-            "a prompt template ({class}, {label}, ...) would put each image's label into "
-            "its features, and the probe would read the label back: give one fixed prompt "
-            "for every image ('' by default, the unconditional embedding)"
-        )
-    return v
+    vae_id: VaeId = None
 
 
 class StableDiffusion(_Pretrained):
@@ -264,22 +281,11 @@ class StableDiffusion(_Pretrained):
     kind: Literal["sd"]
     subfolder: str = Field("unet", description="the UNet's folder inside `id`")
     vae_subfolder: str = Field("vae", description="the autoencoder's folder inside `id`")
-    vae_id: HubId | None = Field(
-        None, description="a separate hub id or folder for the autoencoder"
-    )
+    vae_id: VaeId = None
     vae_dtype: Dtype = Field(
         "float32", description="the autoencoder's dtype (SDXL's overflows in float16)"
     )
-    prompt: str = Field(
-        "",
-        max_length=2000,
-        description="one text for every image; '' is the unconditional embedding",
-    )
-
-    @field_validator("prompt")
-    @classmethod
-    def _one_prompt(cls, v: str) -> str:
-        return one_prompt(v)
+    prompt: Prompt = ""
 
 
 class Flow(Strict):
@@ -294,9 +300,7 @@ class Flow(Strict):
     revision: str | None = Field(None, description="a hub branch, tag or commit")
     subfolder: str = Field("transformer", description="the transformer's folder inside `id`")
     vae_subfolder: str = Field("vae", description="the autoencoder's folder inside `id`")
-    vae_id: HubId | None = Field(
-        None, description="a separate hub id or folder for the autoencoder"
-    )
+    vae_id: VaeId = None
     scheduler_subfolder: str = Field(
         "scheduler", description="the FlowMatchEulerDiscreteScheduler config (num_train_timesteps)"
     )
@@ -309,11 +313,7 @@ class Flow(Strict):
     )
     dtype: Dtype = "float32"
     vae_dtype: Dtype = Field("float32", description="the autoencoder's dtype")
-    prompt: str = Field(
-        "",
-        max_length=2000,
-        description="one text for every image; '' is the unconditional embedding",
-    )
+    prompt: Prompt = ""
     max_sequence_length: int | None = Field(
         None,
         ge=1,
@@ -327,11 +327,6 @@ class Flow(Strict):
         description="the guidance scale a guidance-distilled FLUX (FLUX.1-dev) is conditioned "
         "on; default its pipeline's 3.5; refused for a model without guidance embeddings",
     )
-
-    @field_validator("prompt")
-    @classmethod
-    def _one_prompt(cls, v: str) -> str:
-        return one_prompt(v)
 
 
 class PythonModel(Strict):

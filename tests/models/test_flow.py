@@ -10,7 +10,17 @@ import numpy as np
 import pytest
 import torch
 from helpers import invoke
-from tiny_hub import autoencoder, clip_encoder, clip_tokenizer, t5_encoder, t5_tokenizer
+from tiny_hub import (
+    autoencoder,
+    clip_encoder,
+    clip_tokenizer,
+    images,
+    record,
+    segmentation,
+    spec_text,
+    t5_encoder,
+    t5_tokenizer,
+)
 
 import reprdyn
 from reprdyn.extract import extract, layer_shapes
@@ -68,10 +78,7 @@ def repos(tmp_path_factory):
     for name in ("sd3", "flux", "flux-dev"):
         vae.save_pretrained(root / name / "vae")
         sched.save_pretrained(root / name / "scheduler")
-    rng = np.random.default_rng(0)
-    y = np.repeat(np.arange(3), 16)
-    x = rng.normal(size=(48, 3, 16, 16)) * 0.3 + (y[:, None, None, None] - 1) * 0.5
-    np.savez(root / "images.npz", x=np.clip(x, -1, 1).astype(np.float32), y=y)
+    images(root, 16)
     return root
 
 
@@ -79,18 +86,7 @@ LAYERS = "[transformer_blocks.0, transformer_blocks.1]"
 
 
 def spec(repos, model: str, layers: str = LAYERS, extra: str = "") -> str:
-    return f"""\
-spec_version: 1
-name: flow
-model: {model}
-datasets:
-  - {{kind: npz, name: img, path: {repos / "images.npz"}}}
-sigma: [0.1, 0.5, 2.0]
-layers: {layers}
-inputs: [clean, noisy]
-probes: [{{kind: ridge}}]
-seeds: [0]
-{extra}"""
+    return spec_text("flow", repos, model, layers, extra)
 
 
 def _block(repos, name: str, **kw) -> str:
@@ -103,21 +99,6 @@ def _block(repos, name: str, **kw) -> str:
 
 def _model(repos, name: str, **kw):
     return load_pretrained(validate_text(spec(repos, _block(repos, name, **kw))).model)
-
-
-def _record(model):
-    """The transformer's keyword arguments and output on its next call."""
-    seen = {}
-    net = model.denoiser.net.net
-    original = net.forward
-
-    def forward(*args, **kwargs):
-        out = original(*args, **kwargs)
-        seen.update(kwargs, out=out.sample)
-        return out
-
-    net.forward = forward
-    return seen
 
 
 def _latents(repos, model, n: int = 3) -> torch.Tensor:
@@ -135,7 +116,7 @@ def test_the_flow_frame_matches_a_hand_computation(repos, name):
         3, 4, 8, 8, generator=torch.Generator().manual_seed(0)
     )
     for sigma in (0.0, 0.3, 4.0, 250.0):
-        seen = _record(model)
+        seen = record(model)
         D = model.denoiser(x, sigma)
         t = sigma / (1 + sigma)
         x_t = x.double() / (1 + sigma)
@@ -156,7 +137,7 @@ def test_the_flow_frame_matches_a_hand_computation(repos, name):
     if name == "flux-dev":
         assert seen["guidance"].tolist() == [3.5] * 3  # FluxPipeline's default guidance_scale
         guided = _model(repos, name, guidance=5.0)
-        seen = _record(guided)
+        seen = record(guided)
         guided.denoiser(x, 1.0)
         assert seen["guidance"].tolist() == [5.0] * 3
 
@@ -242,7 +223,7 @@ def test_flux_conditioning_and_packing_are_its_pipelines(repos, name):
     model = _model(repos, name, prompt="'a photo'", max_sequence_length=32)
     torch.testing.assert_close(model.denoiser.net.context, want)
     torch.testing.assert_close(model.denoiser.net.pooled, pooled)
-    seen = _record(model)
+    seen = record(model)
     z = torch.randn(2, 4, 8, 8, generator=torch.Generator().manual_seed(1))
     model.denoiser(z, 1.0)
     packed = pipe._pack_latents(z / 2, 2, 4, 8, 8)  # x_t = x / (1 + sigma)
@@ -320,17 +301,8 @@ def test_a_spec_on_a_flow_model_runs_end_to_end(repos, tmp_path, name):
 def test_image_tokens_segment(repos, tmp_path, name, dtype, dense):
     """A dense set of transformer blocks: their 4x4 token grids, upsampled to the masks'
     16x16, in half precision."""
-    with np.load(repos / "images.npz") as f:
-        x, y = f["x"], f["y"]
-    masks = (x[:, 0] > np.median(x[:, 0])).astype(np.int64)
-    np.savez(tmp_path / "masked.npz", x=x, y=y, m=masks)
     text = spec(repos, _block(repos, name, dtype=dtype), "[output]")
-    text = text.replace(
-        f"path: {repos / 'images.npz'}",
-        f"path: {tmp_path / 'masked.npz'}, masks: m, mask_classes: 2",
-    )
-    text = text.replace("layers: [output]\n", f"dense: {{d: {dense}}}\n")
-    text = text.replace("probes: [{kind: ridge}]", "probes: [{kind: seg-linear}]")
+    text = segmentation(text, repos, tmp_path, dense)
     (tmp_path / "s.yaml").write_text(text)
     r = invoke("run", tmp_path / "s.yaml", "--store", tmp_path / "s.zarr")
     assert r.exit_code == 0, r.stderr
@@ -339,15 +311,9 @@ def test_image_tokens_segment(repos, tmp_path, name, dtype, dense):
 
 
 def test_text_tokens_are_no_dense_map(repos, tmp_path):
-    with np.load(repos / "images.npz") as f:
-        np.savez(tmp_path / "masked.npz", x=f["x"], y=f["y"], m=(f["x"][:, 0] > 0).astype(int))
-    text = spec(repos, _block(repos, "sd3"), "[output]")
-    text = text.replace(
-        f"path: {repos / 'images.npz'}",
-        f"path: {tmp_path / 'masked.npz'}, masks: m, mask_classes: 2",
+    text = segmentation(
+        spec(repos, _block(repos, "sd3"), "[output]"), repos, tmp_path, "[context_embedder]"
     )
-    text = text.replace("layers: [output]\n", "dense: {d: [context_embedder]}\n")
-    text = text.replace("probes: [{kind: ridge}]", "probes: [{kind: seg-linear}]")
     (tmp_path / "s.yaml").write_text(text)
     r = invoke("run", tmp_path / "s.yaml", "--store", tmp_path / "s.zarr")
     assert r.exit_code == 2 and "Traceback" not in r.stderr

@@ -8,7 +8,15 @@ import numpy as np
 import pytest
 import torch
 from helpers import invoke
-from tiny_hub import autoencoder, clip_encoder, clip_tokenizer
+from tiny_hub import (
+    autoencoder,
+    clip_encoder,
+    clip_tokenizer,
+    images,
+    record,
+    segmentation,
+    spec_text,
+)
 
 import reprdyn
 from reprdyn.models.loaders import load_pretrained
@@ -52,45 +60,17 @@ def repos(tmp_path_factory):
         unet(8 + 12 if xl else 8, xl).save_pretrained(root / name / "unet")
         autoencoder().save_pretrained(root / name / "vae")
         sched.save_pretrained(root / name / "scheduler")
-    rng = np.random.default_rng(0)
-    y = np.repeat(np.arange(3), 16)
-    x = np.clip(rng.normal(size=(48, 3, 8, 8)) * 0.3 + (y[:, None, None, None] - 1) * 0.5, -1, 1)
-    np.savez(root / "images.npz", x=x.astype(np.float32), y=y)
+    images(root, 8)
     return root
 
 
 def spec(repos, model: str, layers: str = "[mid_block, up_blocks.1]", extra: str = "") -> str:
-    return f"""\
-spec_version: 1
-name: sd
-model: {model}
-datasets:
-  - {{kind: npz, name: img, path: {repos / "images.npz"}}}
-sigma: [0.1, 0.5, 2.0]
-layers: {layers}
-inputs: [clean, noisy]
-probes: [{{kind: ridge}}]
-seeds: [0]
-{extra}"""
+    return spec_text("sd", repos, model, layers, extra)
 
 
 def _model(repos, name: str, **kw):
     fields = ", ".join([f"id: {repos / name}", *(f"{k}: {v}" for k, v in kw.items())])
     return load_pretrained(validate_text(spec(repos, f"{{kind: sd, {fields}}}")).model)
-
-
-def _record(model):
-    """The UNet's keyword arguments on its next call."""
-    seen = {}
-    unet = model.denoiser.net.net
-    original = unet.forward
-
-    def forward(*args, **kwargs):
-        seen.update(kwargs)
-        return original(*args, **kwargs)
-
-    unet.forward = forward
-    return seen
 
 
 def test_sd_is_conditioned_on_the_prompt_encoded_once(repos):
@@ -100,7 +80,7 @@ def test_sd_is_conditioned_on_the_prompt_encoded_once(repos):
     ids = tok("a photo", padding="max_length", max_length=77, return_tensors="pt").input_ids
     with torch.no_grad():
         want = enc(ids).last_hidden_state  # (1, 77, 8): what SD's pipeline feeds its UNet
-    seen = _record(model)
+    seen = record(model)
     z = model.encoder(torch.zeros(2, 3, 8, 8))
     model.denoiser(z, 0.5)
     torch.testing.assert_close(seen["encoder_hidden_states"], want.expand(2, -1, -1))
@@ -117,7 +97,7 @@ def test_sdxl_adds_pooled_text_and_the_image_size(repos):
     ids = tok("a photo", padding="max_length", max_length=77, return_tensors="pt").input_ids
     with torch.no_grad():
         out = enc(ids, output_hidden_states=True)
-    seen = _record(prompt)
+    seen = record(prompt)
     z = prompt.encoder(torch.zeros(3, 3, 8, 8))  # (3, 4, 4, 4): an 8x8 image
     prompt.denoiser(z, 0.5)
     ctx = seen["encoder_hidden_states"]
@@ -167,17 +147,8 @@ def test_a_per_class_prompt_is_refused_with_the_reason(repos):
 
 def test_sdxl_decoder_maps_segment_at_the_image_size(repos, tmp_path):
     """A dense set of the UNet's up blocks (latent resolution) upsampled to the masks' size."""
-    with np.load(repos / "images.npz") as f:
-        x, y = f["x"], f["y"]
-    masks = (x[:, 0] > np.median(x[:, 0])).astype(np.int64)  # (N, H, W): bright vs dark pixels
-    np.savez(tmp_path / "masked.npz", x=x, y=y, m=masks)
     text = spec(repos, f"{{kind: sd, id: {repos / 'sdxl'}, dtype: bfloat16}}", "[output]")
-    text = text.replace(
-        f"path: {repos / 'images.npz'}",
-        f"path: {tmp_path / 'masked.npz'}, masks: m, mask_classes: 2",
-    )
-    text = text.replace("layers: [output]\n", "dense: {d: [up_blocks.0, up_blocks.1]}\n")
-    text = text.replace("probes: [{kind: ridge}]", "probes: [{kind: seg-linear}]")
+    text = segmentation(text, repos, tmp_path, "[up_blocks.0, up_blocks.1]")
     (tmp_path / "s.yaml").write_text(text)
     r = invoke("run", tmp_path / "s.yaml", "--store", tmp_path / "s.zarr")
     assert r.exit_code == 0, r.stderr

@@ -117,3 +117,26 @@ def copy_store(src: Path, dst: Path) -> Path:
     """A copy of a store to write into (the shared fixtures are read-only)."""
     shutil.copytree(src, dst)
     return dst
+
+
+def run_losing_a_worker(spec, store, cluster, stop, caplog) -> tuple[str, list[str]]:
+    """Run `spec` into `store` on a Dask cluster whose scheduler runs in this process, and
+    `stop(worker)` the worker that is busy when the first features task starts; return that
+    worker's address and the run's "was lost" warnings."""
+    import logging
+
+    import reprdyn
+
+    workers = cluster.scheduler.workers  # the scheduler's own state
+    stopped = []
+
+    def stop_a_busy_worker(task):
+        if task.stage == "features" and not stopped:
+            busy = next(w for w in workers.values() if w.processing)
+            stopped.append(busy.address)
+            stop(busy)
+
+    with caplog.at_level(logging.WARNING, logger="reprdyn"):
+        reprdyn.run(spec, store=store, dask=cluster.scheduler_address, on_start=stop_a_busy_worker)
+    assert stopped
+    return stopped[0], [r.getMessage() for r in caplog.records if "was lost" in r.getMessage()]

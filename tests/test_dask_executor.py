@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 
 import xarray.testing as xrt
-from helpers import SMALL
+from helpers import SMALL, run_losing_a_worker
 
 import reprdyn
 from reprdyn.spec import validate_text
@@ -166,8 +166,6 @@ def test_a_task_starts_when_a_worker_begins_it(tmp_path, dask_address):
 def test_a_lost_worker_is_reported_and_the_cube_is_unchanged(tmp_path, caplog):
     """A worker killed while it holds a task: the run says which worker was lost and what it
     held, the scheduler runs those tasks elsewhere, and the cube equals a local run's."""
-    import logging
-    import os
     import signal
 
     from distributed import LocalCluster
@@ -176,27 +174,14 @@ def test_a_lost_worker_is_reported_and_the_cube_is_unchanged(tmp_path, caplog):
     local = tmp_path / "local.zarr"
     reprdyn.run(validate_text(text), store=local)
     spec = validate_text(text + "compute: {executor: dask}\n")
-    killed = []
     with LocalCluster(
         n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
         host="127.0.0.1",
     ) as cluster:  # fmt: skip
-        workers = cluster.scheduler.workers  # this process runs the scheduler: read its state
-
-        def kill_a_busy_worker(task):
-            if task.stage == "features" and not killed:
-                busy = next(w for w in workers.values() if w.processing)
-                killed.append(busy.address)
-                os.kill(busy.pid, signal.SIGKILL)
-
-        with caplog.at_level(logging.WARNING, logger="reprdyn"):
-            reprdyn.run(
-                spec, store=tmp_path / "d.zarr", dask=cluster.scheduler_address,
-                on_start=kill_a_busy_worker,
-            )  # fmt: skip
-    assert killed
-    lost = [r.getMessage() for r in caplog.records if "was lost" in r.getMessage()]
-    assert lost and killed[0] in lost[0] and "features toy" in lost[0]
+        killed, lost = run_losing_a_worker(
+            spec, tmp_path / "d.zarr", cluster, lambda w: os.kill(w.pid, signal.SIGKILL), caplog
+        )
+    assert lost and killed in lost[0] and "features toy" in lost[0]
     a, b = reprdyn.open(local), reprdyn.open(tmp_path / "d.zarr")
     xrt.assert_identical(a["toy"].load(), b["toy"].load())
 

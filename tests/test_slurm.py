@@ -8,7 +8,6 @@ the machine must have one.
 
 from __future__ import annotations
 
-import logging
 import os
 import shutil
 import subprocess
@@ -16,7 +15,7 @@ import sys
 
 import pytest
 import xarray.testing as xrt
-from helpers import SMALL
+from helpers import SMALL, run_losing_a_worker
 
 import reprdyn
 from reprdyn.spec import validate_text
@@ -92,23 +91,13 @@ def test_a_cancelled_worker_job_is_reported_and_the_cube_is_unchanged(
     says which worker was lost and what it held, and writes the local run's cube."""
     _wait_for_workers(cluster, 2)
     spec = validate_text(SPEC + "compute: {executor: dask}\n")
-    workers = cluster.scheduler.workers  # the scheduler runs in this process: read its state
-    cancelled = []
 
-    def cancel_a_busy_job(task):
-        if task.stage == "features" and not cancelled:
-            busy = next(w for w in workers.values() if w.processing)
-            job = cluster.workers[busy.name].job_id
-            subprocess.run(["scancel", str(job)], check=True)
-            cancelled.append(busy.address)
+    def cancel_its_job(worker):
+        subprocess.run(["scancel", str(cluster.workers[worker.name].job_id)], check=True)
 
-    with caplog.at_level(logging.WARNING, logger="reprdyn"):
-        reprdyn.run(
-            spec, store=tmp_path / "s.zarr", dask=cluster.scheduler_address,
-            on_start=cancel_a_busy_job,
-        )  # fmt: skip
-    assert cancelled
-    lost = [r.getMessage() for r in caplog.records if "was lost" in r.getMessage()]
-    assert lost and cancelled[0] in lost[0], lost
+    cancelled, lost = run_losing_a_worker(
+        spec, tmp_path / "s.zarr", cluster, cancel_its_job, caplog
+    )
+    assert lost and cancelled in lost[0], lost
     a, b = reprdyn.open(local_store), reprdyn.open(tmp_path / "s.zarr")
     xrt.assert_identical(a["toy"].load(), b["toy"].load())

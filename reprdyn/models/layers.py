@@ -38,9 +38,8 @@ def _candidates(known: Shapes, dense: bool) -> list[str]:
     return [x for x in known if x != OUTPUT and (not dense or spatial(known[x]))]
 
 
-def _pattern_problems(spec, model: str, known: Shapes) -> list[tuple[tuple, str]]:
-    """A pattern of `layers` or of a dense set that matches no layer of this model."""
-    where = f"model {model!r}" if model else "the model"
+def _pattern_problems(spec, where: str, known: Shapes) -> list[tuple[tuple, str]]:
+    """A pattern of `layers` or of a dense set that matches no layer of this model (`where`)."""
     found = []
     groups = [(("layers",), spec.layers, False)]
     groups += [(("dense", k), v, True) for k, v in (spec.dense or {}).items()]
@@ -66,7 +65,7 @@ def problems(spec, shapes: dict[str, Shapes]) -> list[tuple[tuple, str]]:
     for model, known in shapes.items():
         where = f"model {model!r}" if model else "the model"
         names = [*known, PIXELS]
-        found += _pattern_problems(spec, model, known)
+        found += _pattern_problems(spec, where, known)
         for i, layer in enumerate(spec.layers):
             if layer not in known and layer != PIXELS and not is_pattern(layer):
                 found.append(

@@ -7,6 +7,11 @@ data (for selections that need it) and one seed per pair (for probes with random
 each pair's answer depends on its own data and seed alone. Constructors only store parameters, `fit`
 returns self and learned state ends in `_`, as in scikit-learn. Inputs are standardised with the
 fitting data's statistics only.
+
+"Alone" holds to the bit: every matrix product a pair's numbers go through has that pair's own
+shape, whatever else is in the stack (`affine`). One einsum over all target sets would fold T into
+the GEMM's columns, and a BLAS blocks a GEMM of another shape differently, so a logit would move by
+an ulp when a label-noise level or seed is added to the grid.
 """
 
 from __future__ import annotations
@@ -57,3 +62,12 @@ class StackProbe:
 
 def one_hot(Y: torch.Tensor, K: int, dtype) -> torch.Tensor:
     return torch.nn.functional.one_hot(Y, K).to(dtype)  # (T, n, K)
+
+
+def affine(X: torch.Tensor, W: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """X W_t + b_t for every target set t: X (S, m, D), W (S, T, D, K), b (S, T, K) -> (S, T, m, K).
+
+    One batched GEMM per t, each of shape (m, D) x (D, K) for every s, so a pair's logits are those
+    it would have alone: a T-wide einsum folds T into the columns and rounds by the stack's shape.
+    """
+    return torch.stack([torch.baddbmm(b[:, t, None], X, W[:, t]) for t in range(W.shape[1])], 1)

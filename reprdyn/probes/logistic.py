@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .base import StackProbe
+from .base import StackProbe, affine
 from .lbfgs import lbfgs
 
 
@@ -78,7 +78,8 @@ class LogisticProbe(StackProbe):
                 raise ValueError("a grid of C values needs validation data to choose from")
             Xv = self.transform_input(X_val)
             Yv = torch.as_tensor(np.asarray(Y_val), device=self.device)
-            pred = (torch.einsum("smd,stgdk->stgmk", Xv, W) + b[:, :, :, None]).argmax(-1)
+            # (S, T, G, m): each C's logits by its own GEMMs, as in the fit
+            pred = torch.stack([affine(Xv, W[:, :, j], b[:, :, j]) for j in range(G)], 2).argmax(-1)
             # (S, T): best C on validation
             pick = (pred == Yv[None, :, None]).double().mean(-1).argmax(-1)
         else:
@@ -91,5 +92,5 @@ class LogisticProbe(StackProbe):
         return self
 
     def decision_function(self, X) -> torch.Tensor:
-        Xs = self.transform_input(X)  # (S, m, D)
-        return torch.einsum("smd,stdk->stmk", Xs, self.coef_) + self.intercept_[:, :, None]
+        """Logits (S, T, m, K), each pair's from GEMMs of its own shape (`affine`)."""
+        return affine(self.transform_input(X), self.coef_, self.intercept_)

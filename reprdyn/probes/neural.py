@@ -132,7 +132,7 @@ class BNLinearProbe(_Trained):
             mu, var = self.running_mean_, self.running_var_
         Xn = (X - mu[:, None]) / torch.sqrt(var[:, None] + 1e-5)  # (S, B, D)
         h = Xn[:, None] * p["gamma"][:, :, None] + p["beta"][:, :, None]  # (S, T, B, D)
-        return torch.einsum("stbd,stdk->stbk", h, p["W"]) + p["b"][:, :, None]
+        return h @ p["W"] + p["b"][:, :, None]  # (S, T, B, K): one (B, D) x (D, K) GEMM per pair
 
 
 class MLPProbe(_Trained):
@@ -144,6 +144,8 @@ class MLPProbe(_Trained):
         return {"W1": W1, "b1": b1, "W2": W2, "b2": b2}
 
     def _forward(self, p, X, train: bool) -> torch.Tensor:
-        # (S, T, B, H)
-        h = torch.relu(torch.einsum("sbd,stdh->stbh", X, p["W1"]) + p["b1"][:, :, None])
-        return torch.einsum("stbh,sthk->stbk", h, p["W2"]) + p["b2"][:, :, None]
+        # (S, T, B, H): X broadcast over the target sets, so each pair's first layer is a GEMM of
+        # its own shape (B, D) x (D, H); a T-wide einsum would fold T into the columns
+        Xt = X[:, None].expand(-1, p["W1"].shape[1], -1, -1)  # (S, T, B, D)
+        h = torch.relu(Xt @ p["W1"] + p["b1"][:, :, None])
+        return h @ p["W2"] + p["b2"][:, :, None]  # (S, T, B, K)

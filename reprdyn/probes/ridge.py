@@ -2,6 +2,8 @@
 
 One eigendecomposition of the Gram matrix Xc^T Xc = V diag(d^2) V^T per feature set serves every
 lambda and every target set (label-noise level and seed) at once. The intercept is not penalised.
+Every product that involves targets is taken per target set t, with GEMMs of one shape whatever T
+is, so a pair's numbers do not depend on its stack neighbours (see `base`).
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .base import StackProbe, one_hot
+from .base import StackProbe, affine, one_hot
 
 DEFAULT_LAMBDAS = tuple(np.logspace(-4, 2, 13))  # in units of n (the fit size)
 
@@ -24,9 +26,10 @@ def gram_path(Xc: torch.Tensor, Yc: torch.Tensor):
     d = w.clamp(min=0).sqrt()
     keep = d > d.amax(-1, keepdim=True) * 1e-10
     d = torch.where(keep, d, torch.ones_like(d))  # placeholders, zeroed below
-    XtY = torch.einsum("snc,tnk->stck", Xc, Yc)  # (S, T, C, K)
-    # U = Xc V / d
-    UtY = torch.einsum("scr,stck->strk", V, XtY) / d[:, None, :, None] * keep[:, None, :, None]
+    Xct, S = Xc.transpose(1, 2), Xc.shape[0]  # (S, C, n)
+    # U^T Yc with U = Xc V / d, per target set: (S, r, K) each
+    UtY = [V.transpose(1, 2) @ (Xct @ y.expand(S, *y.shape)) for y in Yc]
+    UtY = torch.stack(UtY, 1) / d[:, None, :, None] * keep[:, None, :, None]  # (S, T, r, K)
     return V, d * keep, UtY
 
 
@@ -38,7 +41,8 @@ def gcv(d, UtY, Yc, lambdas):
     n = Yc.shape[1]
     g = d[:, None, :] ** 2 / (d[:, None, :] ** 2 + lambdas[None, :, None])  # (S, L, r)
     e = UtY.square().sum(-1)  # (S, T, r)
-    rss = Yc.square().sum((1, 2))[None, :, None] - torch.einsum("slr,str->stl", 2 * g - g**2, e)
+    fitted = torch.stack([(2 * g - g**2) @ e[:, t, :, None] for t in range(e.shape[1])], 1)
+    rss = Yc.square().sum((1, 2))[None, :, None] - fitted[..., 0]  # (S, T, L)
     tr = 1 + g.sum(-1)  # (S, L) effective degrees of freedom, intercept included
     return rss / n / (1 - tr[:, None, :] / n) ** 2
 
@@ -49,15 +53,17 @@ def loo(Xc, V, d, UtY, Yc, lambdas):
     With H = 11^T/n + U diag(g) U^T, the LOO residual of sample i is (y_i - yhat_i) / (1 - H_ii).
     """
     S, n, _ = Xc.shape
-    T, K, L, r = Yc.shape[0], Yc.shape[2], len(lambdas), d.shape[1]
+    T, L = Yc.shape[0], len(lambdas)
     U = (Xc @ V) / torch.where(d > 0, d, torch.ones_like(d))[:, None, :]  # (S, n, r)
     g = d[:, None, :] ** 2 / (d[:, None, :] ** 2 + lambdas[None, :, None])  # (S, L, r)
-    # (S, r, L, T, K)
-    B = (g[:, :, :, None, None] * UtY.permute(0, 2, 1, 3)[:, None]).permute(0, 2, 1, 3, 4)
-    fit = torch.bmm(U, B.reshape(S, r, L * T * K)).view(S, n, L, T, K)  # one GEMM per feature set
-    rss = (Yc.permute(1, 0, 2)[None, :, None] - fit).square().sum(-1)  # (S, n, L, T)
     h = 1.0 / n + torch.einsum("snr,slr->snl", U**2, g)  # (S, n, L) leverages
-    return (rss / (1 - h[..., None]) ** 2).mean(1).transpose(1, 2)  # (S, T, L)
+    out = torch.empty(S, T, L, dtype=Xc.dtype, device=Xc.device)
+    for t in range(T):  # per target set and lambda: (n, r) x (r, K) GEMMs whatever T and L are
+        for j in range(L):
+            fit = U @ (g[:, j, :, None] * UtY[:, t])  # (S, n, K)
+            rss = (Yc[t] - fit).square().sum(-1)  # (S, n)
+            out[:, t, j] = (rss / (1 - h[:, :, j]) ** 2).mean(1)
+    return out  # (S, T, L)
 
 
 class RidgeProbe(StackProbe):
@@ -108,27 +114,33 @@ class RidgeProbe(StackProbe):
             )
         self.lambda_ = lam[self.cv_.argmin(-1)]  # (S, T)
         self.coef_ = self._coef(V, d, UtY, self.lambda_[..., None])  # (S, T, C, K)
-        self.intercept_ = y_mean[None, :, 0] - torch.einsum(
-            "sc,stck->stk", x_mean[:, 0], self.coef_
+        # b = ybar - xbar W, per target set: (S, 1, C) x (S, C, K)
+        self.intercept_ = (
+            y_mean[None, :, 0]
+            - affine(
+                x_mean, self.coef_, torch.zeros_like(y_mean[None, :, 0]).expand(X.shape[0], -1, -1)
+            )[:, :, 0]
         )
         return self
 
     @staticmethod
     def _coef(V, d, UtY, lam):
-        """W = V diag(d / (d^2 + lambda)) U^T Yc, for lam broadcastable to (S, T, r)."""
-        return torch.einsum(
-            "scr,str,strk->stck", V, d[:, None, :] / (d[:, None, :] ** 2 + lam), UtY
-        )
+        """W = V diag(d / (d^2 + lambda)) U^T Yc (S, T, C, K); lam broadcasts to (S, T, r)."""
+        shrunk = (
+            d[:, None, :, None] / (d[:, None, :, None] ** 2 + lam[..., None]) * UtY
+        )  # (S,T,r,K)
+        return torch.stack([V @ shrunk[:, t] for t in range(UtY.shape[1])], 1)
 
     def _val_accuracy(self, V, d, UtY, x_mean, y_mean, lam, X_val, Y_val):
         Xv = self.transform_input(X_val) - x_mean  # (S, m, C)
         Yv = torch.as_tensor(np.asarray(Y_val), device=self.device)
         acc = []
         for lam_i in lam:  # (S, T) accuracy per lambda
-            scores = torch.einsum("smc,stck->stmk", Xv, self._coef(V, d, UtY, lam_i)) + y_mean[None]
+            W = self._coef(V, d, UtY, lam_i)  # (S, T, C, K)
+            scores = affine(Xv, W, y_mean[None, :, 0].expand(W.shape[0], -1, -1))  # (S, T, m, K)
             acc.append((scores.argmax(-1) == Yv[None]).to(Xv.dtype).mean(-1))
         return torch.stack(acc, -1)  # (S, T, L)
 
     def decision_function(self, X) -> torch.Tensor:
-        Xs = self.transform_input(X)  # (S, m, C)
-        return torch.einsum("smc,stck->stmk", Xs, self.coef_) + self.intercept_[:, :, None]
+        """Class scores (S, T, m, K), each pair's from GEMMs of its own shape (`affine`)."""
+        return affine(self.transform_input(X), self.coef_, self.intercept_)

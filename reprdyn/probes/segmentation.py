@@ -5,7 +5,9 @@ streamed normal equations: `partial_fit` adds a batch of pixels to X^T X, X^T Y
 and the sums (float64), so memory is C x C whatever the number of pixels, and
 `solve` gives the exact ridge solution for every lambda and label set at once
 from one eigendecomposition. Features are standardised with the statistics of
-the same pixels. The seg-mlp probe is `MLPProbe` fitted on sampled pixels (see
+the same pixels. Products that involve labels are taken per label set and lambda,
+so each has one shape whatever the grid holds (see `reprdyn.probes.base`).
+The seg-mlp probe is `MLPProbe` fitted on sampled pixels (see
 `reprdyn.stages.segment`).
 """
 
@@ -43,7 +45,7 @@ class SegLinear:
         self.sx_ += X.sum(0)
         self.xx_ += X.T @ X
         self.sy_ += Yh.sum(1)
-        self.xy_ += torch.einsum("nc,tnk->tck", X, Yh)
+        self.xy_ += torch.stack([X.T @ y for y in Yh])  # (T, C, K), one GEMM per label set
         return self
 
     def solve(self) -> SegLinear:
@@ -60,15 +62,19 @@ class SegLinear:
             self.lambdas if self.lambdas is not None else DEFAULT_LAMBDAS, dtype=torch.float64
         ).to(self.device)
         e, V = torch.linalg.eigh(czz)  # czz = V diag(e) V^T serves every lambda
-        proj = torch.einsum("cr,tck->trk", V, cxy)  # (T, r, K)
         shrink = 1 / (e.clamp(min=0)[None, :] + lam[:, None])  # (L, r)
-        Wz = torch.einsum("cr,lr,trk->tlck", V, shrink, proj)  # (T, L, C, K)
+        # W_z = V diag(1 / (e + lambda)) V^T c_xy, per label set and lambda: (T, L, C, K)
+        Wz = torch.stack([torch.stack([V @ (h[:, None] * (V.T @ c)) for h in shrink]) for c in cxy])
         self.coef_ = Wz / sd[None, None, :, None]
-        self.intercept_ = ybar[:, None, :] - torch.einsum("c,tlck->tlk", mu, self.coef_)
+        # b = ybar - mu W, per label set and lambda (a batched mu @ W could fold T into its rows)
+        muW = torch.stack([torch.stack([mu @ w for w in coef_t]) for coef_t in self.coef_])
+        self.intercept_ = ybar[:, None, :] - muW  # (T, L, K)
         self.lambda_grid_ = lam
         return self
 
     def decision_function(self, X) -> torch.Tensor:
         """Scores (T, L, m, K) of m pixels X (m, C) for every label set and lambda."""
         X = torch.as_tensor(X, dtype=torch.float64, device=self.device)  # (m, C)
-        return torch.einsum("mc,tlck->tlmk", X, self.coef_) + self.intercept_[:, :, None]
+        T, L = self.coef_.shape[:2]
+        out = [[X @ self.coef_[t, j] + self.intercept_[t, j] for j in range(L)] for t in range(T)]
+        return torch.stack([torch.stack(row) for row in out])  # (T, L, m, K)

@@ -6,7 +6,8 @@ Features of digits size: scikit-learn's digits (1,257 train / 540 test, 10 class
 random ReLU layer of `dims` units, with input noise that grows along a 12-point sigma grid; 5
 label-noise levels (0..0.8). That is a grid of 60 probes. The baseline standardises each feature set
 with its train statistics and fits LogisticRegression(C=1, max_iter=1000) per probe. Prints the
-speed ratios (loop / batched) and the accuracy deltas, all measured here.
+speed ratios (loop / batched) and the accuracy deltas, all measured here; and what computing each
+pair's logits with GEMMs of its own shape costs against one T-wide einsum.
 """
 
 from __future__ import annotations
@@ -15,11 +16,13 @@ import argparse
 import time
 
 import numpy as np
+import torch
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 
 from reprdyn.data.digits import digits
 from reprdyn.probes import LogisticProbe, RidgeProbe, corrupt_labels
+from reprdyn.probes.base import affine
 
 NOISE = [0.0, 0.2, 0.4, 0.6, 0.8]
 
@@ -88,6 +91,7 @@ def main() -> None:
         f"logistic |delta accuracy| vs loop: mean {d.mean():.3f} points, max {d.max():.3f} (target "
         "mean <= 0.5)"
     )
+    pair_shaped_cost(logi, ridge, F[:, te])
     for name, acc in (("ridge GCV", ridge_acc), ("ridge LOO", loo_acc)):
         print(
             f"{name} - loop accuracy by label noise (points): "
@@ -96,6 +100,39 @@ def main() -> None:
                 for j, p in enumerate(NOISE)
             )
         )
+
+
+def pair_shaped_cost(logi: LogisticProbe, ridge: RidgeProbe, X_test, repeats: int = 20) -> None:
+    """The cost of logits from GEMMs of each pair's own shape (`probes.base.affine`, what the probes
+    use) against one T-wide einsum (the baseline, which folds T into the GEMM's columns and so
+    rounds by the stack's shape), on the test features; and how far the two drift apart."""
+    for name, probe in (("logistic", logi), ("ridge", ridge)):
+        Xs = probe.transform_input(X_test)  # (S, m, D)
+
+        def folded():
+            return torch.einsum("smd,stdk->stmk", Xs, probe.coef_) + probe.intercept_[:, :, None]
+
+        def per_pair():
+            return affine(Xs, probe.coef_, probe.intercept_)
+
+        t_fold, t_pair = _best_of(folded, repeats), _best_of(per_pair, repeats)
+        a, b = folded(), per_pair()
+        ulp = torch.finfo(a.dtype).eps * a.abs().clamp_min(1)
+        print(
+            f"{name} logits, per-pair GEMMs vs one T-wide einsum: {t_pair * 1e3:7.2f} ms vs "
+            f"{t_fold * 1e3:7.2f} ms = {t_pair / t_fold:.2f}x the cost; they differ in "
+            f"{(a != b).double().mean() * 100:.1f}% of logits, by at most "
+            f"{float(((a - b).abs() / ulp).max()):.1f} ulp"
+        )
+
+
+def _best_of(fn, repeats: int) -> float:
+    best = float("inf")
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t)
+    return best
 
 
 if __name__ == "__main__":

@@ -29,11 +29,29 @@ def test_flatten_gives_dotted_parameters_a_tracker_accepts():
 
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory, _small_store):
-    return store_run(_small_store, tmp_path_factory.mktemp("artifacts"))
+    """SMALL's store exported once for this module, from a private copy (no other test can change
+    what it read), with every figure drawn: a figure skipped with a warning fails here, with its
+    reason, instead of going missing further down."""
+    import logging
+
+    tmp = tmp_path_factory.mktemp("export")
+    store = copy_store(_small_store, tmp / "small.zarr")
+    (tmp / "artifacts").mkdir()
+    seen: list[logging.LogRecord] = []
+    handler = logging.Handler(logging.WARNING)
+    handler.emit = seen.append
+    log = logging.getLogger("reprdyn")
+    log.addHandler(handler)
+    try:
+        run = store_run(store, tmp / "artifacts")
+    finally:
+        log.removeHandler(handler)
+    assert not seen, [r.getMessage() for r in seen]
+    return run
 
 
-def test_one_cell_per_probe_curve_with_the_mean_curve_and_its_interval(exported, _small_store):
-    ds = Results(_small_store)["toy"]
+def test_one_cell_per_probe_curve_with_the_mean_curve_and_its_interval(exported, small_store):
+    ds = Results(small_store)["toy"]
     acc = ds["accuracy"].sel(label_noise=0.0)
     cells = exported.cells
     assert {(c.cell["layer"], c.cell["input"], c.cell["probe"]) for c in cells} == {
@@ -53,8 +71,8 @@ def test_one_cell_per_probe_curve_with_the_mean_curve_and_its_interval(exported,
         assert c.params["cell.dataset"] == "toy" and "cell.model" not in c.params
 
 
-def test_headlines_are_the_summary_rows_with_every_label_noise_level(exported, _small_store):
-    rows = {(r.layer, r.input, r.probe): r for r in summarize(str(_small_store))}
+def test_headlines_are_the_summary_rows_with_every_label_noise_level(exported, small_store):
+    rows = {(r.layer, r.input, r.probe): r for r in summarize(str(small_store))}
     for c in exported.cells:
         r = rows[(c.cell["layer"], c.cell["input"], c.cell["probe"])]
         m = c.metrics
@@ -70,7 +88,7 @@ def test_headlines_are_the_summary_rows_with_every_label_noise_level(exported, _
         assert all(np.isfinite(v) for v in m.values())
 
 
-def test_the_store_run_carries_spec_provenance_summary_and_figures(exported, _small_store):
+def test_the_store_run_carries_spec_provenance_summary_and_figures(exported):
     assert exported.name == "small"
     assert exported.artifacts["spec.yaml"].read_text() == SMALL
     assert "kind: molrg-optimal" in exported.artifacts["spec.resolved.yaml"].read_text()
@@ -84,12 +102,12 @@ def test_the_store_run_carries_spec_provenance_summary_and_figures(exported, _sm
     assert exported.tags["reprdyn.partial"] == "false"
 
 
-def test_keys_are_stable_and_name_the_cell(exported, _small_store, tmp_path):
-    again = store_run(_small_store, tmp_path)
+def test_keys_are_stable_and_name_the_cell(exported, small_store, tmp_path):
+    again = store_run(small_store, tmp_path)
     assert again.key == exported.key
     assert [c.key for c in again.cells] == [c.key for c in exported.cells]
     assert len({c.key for c in exported.cells}) == len(exported.cells)
-    assert exported.key == digest(exported.spec_hash, digest(sorted(_done(_small_store))))
+    assert exported.key == digest(exported.spec_hash, digest(sorted(_done(small_store))))
 
 
 def _done(path):
@@ -98,8 +116,8 @@ def _done(path):
     return {json.loads(line)["key"] for line in (path / "manifest.jsonl").read_text().splitlines()}
 
 
-def test_an_unfinished_store_is_refused_unless_partial(_small_store, tmp_path):
-    store = copy_store(_small_store, tmp_path / "s.zarr")
+def test_an_unfinished_store_is_refused_unless_partial(small_store_copy, tmp_path):
+    store = small_store_copy
     manifest = store / "manifest.jsonl"
     lines = manifest.read_text().splitlines(keepends=True)
     manifest.write_text("".join(lines[:-1]))  # the last task is no longer done

@@ -8,7 +8,7 @@ import sys
 
 import numpy as np
 import pytest
-from helpers import SMALL, invoke
+from helpers import SMALL, copy_store, invoke
 
 from reprdyn.export.runs import store_run
 
@@ -21,7 +21,8 @@ def tracked(tmp_path_factory, _small_store):
     """SMALL's store exported once into a fresh SQLite tracking store: (client, result, dir)."""
     tmp = tmp_path_factory.mktemp("mlflow")
     uri = f"sqlite:///{tmp / 'mlflow.db'}"
-    result = _export(_small_store, uri, tmp)
+    # from a private copy: no other test can change what this module's export read
+    result = _export(copy_store(_small_store, tmp / "small.zarr"), uri, tmp)
     return MlflowClient(tracking_uri=uri), result, tmp
 
 
@@ -57,9 +58,9 @@ def test_the_store_run_holds_spec_provenance_and_figures(tracked, tmp_path):
     assert str(tmp / "artifacts") in parent.info.artifact_uri  # where the user said
 
 
-def test_one_child_run_per_cell_with_sigma_as_the_step(tracked, _small_store, tmp_path):
+def test_one_child_run_per_cell_with_sigma_as_the_step(tracked, small_store, tmp_path):
     client, result, _ = tracked
-    expected = {c.name: c for c in store_run(_small_store, tmp_path).cells}
+    expected = {c.name: c for c in store_run(small_store, tmp_path).cells}
     children = _children(client, result)
     assert {r.info.run_name for r in children} == set(expected) and result["cells_written"] == len(
         expected
@@ -77,35 +78,35 @@ def test_one_child_run_per_cell_with_sigma_as_the_step(tracked, _small_store, tm
             assert run.data.metrics[name] == pytest.approx(cell.metrics[name], rel=1e-12)
 
 
-def test_a_second_export_adds_only_what_is_missing(tmp_path, _small_store):
+def test_a_second_export_adds_only_what_is_missing(tmp_path, small_store):
     uri = f"sqlite:///{tmp_path / 'm.db'}"
-    first = _export(_small_store, uri, tmp_path)
+    first = _export(small_store, uri, tmp_path)
     client = MlflowClient(tracking_uri=uri)
     lost = _children(client, first)[0]
     client.delete_run(lost.info.run_id)  # as if the first export had stopped before it
-    second = _export(_small_store, uri, tmp_path)
+    second = _export(small_store, uri, tmp_path)
     assert second["run_id"] == first["run_id"] and second["store_run"] == "found"
     assert (second["cells_written"], second["cells_found"]) == (1, first["cells_written"] - 1)
     assert len(_children(client, second)) == first["cells_written"]
-    third = _export(_small_store, uri, tmp_path)
+    third = _export(small_store, uri, tmp_path)
     assert third["cells_written"] == 0
 
 
-def test_an_export_cut_short_is_finished_by_the_next(tmp_path, _small_store):
+def test_an_export_cut_short_is_finished_by_the_next(tmp_path, small_store):
     """A store run without its `reprdyn.complete` tag gets its artifacts again; a cell run left
     RUNNING is replaced."""
     import shutil
     from urllib.parse import urlparse
 
     uri = f"sqlite:///{tmp_path / 'm.db'}"
-    first = _export(_small_store, uri, tmp_path)
+    first = _export(small_store, uri, tmp_path)
     client = MlflowClient(tracking_uri=uri)
     parent = client.get_run(first["run_id"])
     shutil.rmtree(urlparse(parent.info.artifact_uri).path)  # its artifacts never arrived
     client.delete_tag(first["run_id"], "reprdyn.complete")
     cell = _children(client, first)[0]
     client.update_run(cell.info.run_id, status="RUNNING")  # stopped while logging its metrics
-    second = _export(_small_store, uri, tmp_path)
+    second = _export(small_store, uri, tmp_path)
     assert second["run_id"] == first["run_id"] and second["cells_written"] == 1
     assert "spec.yaml" in {a.path for a in client.list_artifacts(first["run_id"])}
     children = _children(client, second)
@@ -114,19 +115,19 @@ def test_an_export_cut_short_is_finished_by_the_next(tmp_path, _small_store):
     assert cell.info.run_id not in {r.info.run_id for r in children}
 
 
-def test_a_tracker_that_refuses_is_a_clear_error(_small_store, tmp_path):
-    r = invoke("export", str(_small_store), "--to", "mlflow", "--tracking-uri", "bogus://nowhere")
+def test_a_tracker_that_refuses_is_a_clear_error(small_store, tmp_path):
+    r = invoke("export", str(small_store), "--to", "mlflow", "--tracking-uri", "bogus://nowhere")
     assert r.exit_code == 2, r.output
     assert "mlflow at bogus://nowhere" in r.stderr and "Traceback" not in r.output
 
 
-def test_without_mlflow_installed_it_says_which_extra(_small_store, tmp_path, monkeypatch):
+def test_without_mlflow_installed_it_says_which_extra(small_store, tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "mlflow", None)  # `import mlflow` now fails
-    r = invoke("export", str(_small_store), "--to", "mlflow", "--tracking-uri", "sqlite:///x.db")
+    r = invoke("export", str(small_store), "--to", "mlflow", "--tracking-uri", "sqlite:///x.db")
     assert r.exit_code == 2, r.output
     assert "pip install 'reprdyn[mlflow]'" in r.stderr
 
 
-def test_an_unknown_tracker_lists_the_known_ones(_small_store):
-    r = invoke("export", str(_small_store), "--to", "wandb")
+def test_an_unknown_tracker_lists_the_known_ones(small_store):
+    r = invoke("export", str(small_store), "--to", "wandb")
     assert r.exit_code == 2 and "mlflow" in r.output

@@ -1,6 +1,6 @@
-"""The dask executor: a 2-process LocalCluster on loopback gives the local executor's cube, bit for
-bit, because its workers run the same task code on the same shapes at the spec's thread count on this
-machine (workers on another CPU kind would agree only within rounding; README)."""
+"""The dask executor: a 2-process LocalCluster on loopback gives the local executor's cube, bit
+for bit, because its workers run the same task code on the same shapes at the spec's thread count
+on this machine (workers on another CPU kind would agree only within rounding; README)."""
 
 from __future__ import annotations
 

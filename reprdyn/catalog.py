@@ -16,21 +16,31 @@ from .summary import SummaryRow, summarize
 def spec_of(path: str | Path) -> str:
     """The exact resolved spec a store was written from, as YAML that re-runs to the same cube.
 
-    Its `store:` is that store, wherever the original spec sent results (a --store on the command
-    line included): running it again resumes the store, and `--store` elsewhere reproduces it.
+    Where results go is the runner's choice, never a spec's (README, "Sharing specs safely"): the
+    YAML names no store and no checkpoint cache, and its header gives the command that resumes
+    this store (`--store` it) or reproduces it elsewhere.
     """
+    import shlex
+
     from .spec import to_yaml
 
     attrs = store.require_attrs(path)
     if "spec_resolved" not in attrs:
         raise StoreError(f"{path}: this store keeps no resolved spec (written by an older reprdyn)")
     where = Path(path).resolve()
-    spec = {**attrs["spec_resolved"], "store": str(where)}
+    spec = {k: v for k, v in attrs["spec_resolved"].items() if k != "store"}
+    compute = {k: v for k, v in (spec.get("compute") or {}).items() if k != "cache"}
+    cache = (spec.get("compute") or {}).get("cache")
+    if "compute" in spec:
+        spec["compute"] = compute
+    grant = f" --set compute.cache={shlex.quote(str(cache))}" if cache else ""
     head = (
         f"# resolved spec of {where} (spec hash {attrs['spec_hash'][:16]})\n"
-        "# `reprdyn run` on this file resumes that store (a finished one has nothing left to "
-        "do);\n# to reproduce it from scratch:\n#   reprdyn run THIS.yaml --store fresh.zarr && "
-        f"reprdyn diff {where} fresh.zarr\n"
+        "# resume that store (a finished one has nothing left to do):\n"
+        f"#   reprdyn run THIS.yaml --store {shlex.quote(str(where))}{grant}\n"
+        "# reproduce it from scratch:\n"
+        f"#   reprdyn run THIS.yaml --store fresh.zarr{grant} && "
+        f"reprdyn diff {shlex.quote(str(where))} fresh.zarr\n"
     )
     return head + to_yaml(spec)
 

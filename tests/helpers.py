@@ -140,3 +140,20 @@ def run_losing_a_worker(spec, store, cluster, stop, caplog) -> tuple[str, list[s
         reprdyn.run(spec, store=store, dask=cluster.scheduler_address, on_start=stop_a_busy_worker)
     assert stopped
     return stopped[0], [r.getMessage() for r in caplog.records if "was lost" in r.getMessage()]
+
+
+def grants(spec_file) -> list[str]:
+    """The command-line grants a shipped spec or template says it needs (its `# grants:` header
+    line, as `reprdyn run` takes them), e.g. ['--env', 'IMAGES']."""
+    import shlex
+
+    for line in Path(spec_file).read_text().splitlines():
+        if line.startswith("# grants:"):
+            return shlex.split(line.removeprefix("# grants:").split("(")[0])
+    return []
+
+
+def allowed_env(spec_file) -> list[str]:
+    """The environment variables a spec's grants line lets it read."""
+    words = grants(spec_file)
+    return [words[i + 1] for i, w in enumerate(words) if w == "--env"]

@@ -48,10 +48,15 @@ def test_ten_megabyte_file(tmp_path):
 
 
 def test_a_spec_that_is_a_device_is_refused(tmp_path):
-    """A symlink to /dev/zero has st_size 0 and would read forever."""
+    """A symlink to /dev/zero has st_size 0 and would read forever: it points out of the spec's
+    folder, so it is not even opened; a pipe in the folder is refused as not a regular file."""
+    import os
+
     link = tmp_path / "zero.yaml"
     link.symlink_to("/dev/zero")
-    check(link, "not a regular file", tmp_path)
+    check(link, "a link to a file outside its folder or repository", tmp_path)
+    os.mkfifo(tmp_path / "pipe.yaml")
+    check(tmp_path / "pipe.yaml", "not a regular file", tmp_path)
 
 
 def test_one_huge_line_is_refused_before_the_yaml_scanner(tmp_path):

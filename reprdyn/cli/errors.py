@@ -84,14 +84,14 @@ def _exit_now() -> None:
     os._exit(143)
 
 
-def load(path: Path, overrides: list[str] = (), trust: bool = False):
+def load(path: Path, overrides: list[str] = (), trust: bool = False, env: list[str] = ()):
     """The spec, its text as written (plus the --set lines) and the texts of the bases it
     extends. The schema and the rules come first, the checks that read files and build networks
     after them, so a typo is reported before anything heavy loads."""
     from ..spec import load as load_spec
 
-    load_spec(path, overrides, trust, checks=False)  # fast: the pure stage alone
-    spec, sources = load_spec(path, overrides, trust)
+    load_spec(path, overrides, trust, checks=False, allow_env=env)  # fast: the pure stage alone
+    spec, sources = load_spec(path, overrides, trust, allow_env=env)
     text = sources.pop(str(path))
     if overrides:  # the store keeps the spec as written plus what the command line changed
         text += "".join(f"\n# --set {o}" for o in overrides) + "\n"

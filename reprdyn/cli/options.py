@@ -54,6 +54,15 @@ TrustOpt = Annotated[
     bool,
     typer.Option("--trust-code", help="allow `python` models (the spec must say trust_code: true)"),
 ]
+EnvOpt = Annotated[
+    list[str],
+    typer.Option(
+        "--env",
+        metavar="NAME",
+        help="let the spec's ${NAME} read this environment variable (repeatable; also "
+        "REPRDYN_ALLOW_ENV=NAME,...)",
+    ),
+]
 FormatOpt = Annotated[
     Format, typer.Option("--format", help="table for people, json for programs (stdout only)")
 ]

@@ -11,6 +11,7 @@ from .app import app, err
 from .errors import handled, load, stop_on_sigterm
 from .options import (
     DaskOpt,
+    EnvOpt,
     ForceOpt,
     Format,
     FormatOpt,
@@ -36,9 +37,10 @@ def run(
     dask: DaskOpt = None,
     ignore_limits: IgnoreLimitsOpt = False,
     trust: TrustOpt = False,
+    env: EnvOpt = [],
 ):
     """Run a spec's tasks into its store, then print a summary."""
-    spec, text, bases = load(spec_file, set_, trust)  # a typo is reported before torch loads
+    spec, text, bases = load(spec_file, set_, trust, env)  # a typo is reported before torch loads
     from ..runner import TasksFailed
     from ..runner import run as run_spec
 

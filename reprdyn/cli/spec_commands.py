@@ -13,7 +13,7 @@ from ..errors import SpecError
 from ..templates import TEMPLATES, InitError
 from .app import app, err, out
 from .errors import UserError, fail, handled, load, stop_on_sigterm
-from .options import SetOpt, SpecArg, TrustOpt
+from .options import EnvOpt, SetOpt, SpecArg, TrustOpt
 from .output import fmt, progress_bars, table, train_bar
 
 
@@ -23,6 +23,7 @@ def validate(
     specs: Annotated[list[Path], typer.Argument(metavar="SPEC...", help="spec files")],
     set_: SetOpt = [],
     trust: TrustOpt = False,
+    env: EnvOpt = [],
 ):
     """Check specs; report every error at once as file:line:col: field: message."""
     from ..spec import load_spec
@@ -30,7 +31,7 @@ def validate(
     problems = []
     for path in specs:
         try:
-            load_spec(path, set_, trust)
+            load_spec(path, set_, trust, allow_env=env)
             err.print(f"{path}: ok", highlight=False)
         except SpecError as e:
             problems += [str(i) for i in e.issues]
@@ -74,7 +75,18 @@ def init(
         raise UserError(str(e)) from None
     for f in written:
         err.print(f"wrote {f}", highlight=False)
-    err.print(f"next: reprdyn validate {written[0]} && reprdyn run {written[0]}", highlight=False)
+    grants = next(
+        (
+            " " + line.removeprefix("# grants:").split("(")[0].strip()
+            for line in Path(written[0]).read_text().splitlines()
+            if line.startswith("# grants:")
+        ),
+        "",
+    )
+    err.print(
+        f"next: reprdyn validate {written[0]}{grants} && reprdyn run {written[0]}{grants}",
+        highlight=False,
+    )
 
 
 @app.command()
@@ -86,9 +98,10 @@ def plan(
     ] = None,
     set_: SetOpt = [],
     trust: TrustOpt = False,
+    env: EnvOpt = [],
 ):
     """Show the compiled tasks and which of them the store already holds."""
-    spec, _, _ = load(spec_file, set_, trust)
+    spec, _, _ = load(spec_file, set_, trust, env)
     from ..runner import plan_status
 
     rows = plan_status(spec, store)
@@ -124,10 +137,11 @@ def layers(
         ),
     ] = None,
     trust: TrustOpt = False,
+    env: EnvOpt = [],
 ):
     """List every hookable layer of the model(s) with its output shape (spatial maps are pooled to
     C)."""
-    spec, _, _ = load(spec_file, trust=trust)
+    spec, _, _ = load(spec_file, trust=trust, env=env)
     from ..runner import describe_layers
     from ..spec.patterns import matches
 
@@ -140,9 +154,9 @@ def layers(
 
 @app.command()
 @handled
-def train(spec_file: SpecArg, trust: TrustOpt = False):
+def train(spec_file: SpecArg, trust: TrustOpt = False, env: EnvOpt = []):
     """Train every model the spec needs (or find it in the checkpoint cache)."""
-    spec, _, _ = load(spec_file, trust=trust)
+    spec, _, _ = load(spec_file, trust=trust, env=env)
     from ..runner import train as train_spec
 
     stop_on_sigterm()  # a training stops at its next step, its resumable state written

@@ -1,7 +1,9 @@
 """Spec composition and portable paths, on the position-carrying YAML tree.
 
 `extends: base.yaml` (or a list) is resolved against the spec file's folder and
-deep-merged: mappings merge key by key, lists and scalars replace. Every node
+deep-merged: mappings merge key by key, lists and scalars replace. A base must be a
+.yaml file inside the spec's tree (`tree`), named by a relative path; nothing
+outside the tree is opened, or even looked for. Every node
 remembers the file it was written in (`_src`, and `_key_src` per key for merged
 mappings), so a validation error inside a base file still names that file.
 
@@ -20,6 +22,7 @@ from pathlib import Path
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
 from .annotations import is_model, members, strip
+from .tree import SPEC_SUFFIXES, inside
 
 MAX_FILES = 32  # files read through `extends`, all together
 MAX_CHAIN = 16  # bases nested in bases
@@ -38,12 +41,14 @@ def compose(
     path: Path,
     read: Callable[[Path], CommentedMap],
     fail,
+    tree: Path,
     chain: tuple[Path, ...] = (),
     budget: list | None = None,
 ) -> CommentedMap:
     """Resolve `extends` in `data` (read from `path`) recursively; return the merged tree.
 
-    `fail(node, key, message)` builds the positioned error to raise.
+    `fail(node, key, message)` builds the positioned error to raise; bases are read only inside
+    `tree` (`reprdyn.spec.tree`).
     """
     budget = [MAX_FILES] if budget is None else budget
     tag(data, str(path))
@@ -61,8 +66,7 @@ def compose(
     merged = None
     for i, name in enumerate(names):
         where = (ext, i) if isinstance(ext, list) else (data, "extends")
-        base = Path(os.path.expanduser(name))
-        base = base if base.is_absolute() else path.parent / base
+        base = _base(name, path, tree, lambda message, where=where: fail(*where, message))
         seen = [Path(os.path.abspath(p)) for p in chain]
         if Path(os.path.abspath(base)) in seen:
             loop = " -> ".join(
@@ -83,10 +87,27 @@ def compose(
         budget[0] -= 1
         if budget[0] < 0:
             raise fail(*where, f"extends reads more than {MAX_FILES} files in all")
-        tree = compose(read(base), base, read, fail, chain, budget)
-        merged = tree if merged is None else merge(merged, tree)
+        got = compose(read(base), base, read, fail, tree, chain, budget)
+        merged = got if merged is None else merge(merged, got)
     del data["extends"]
     return merge(merged, data)
+
+
+def _base(name: str, referrer: Path, tree: Path, fail) -> Path:
+    """The base file `name` names from `referrer`, if a spec may read it: a relative path to a
+    .yaml file that stays inside `tree`, symlinks followed; otherwise raise `fail(message)`."""
+    rule = f"a base must be a .yaml file inside the spec's folder or repository ({tree})"
+    if name.startswith("~") or Path(name).is_absolute() or Path(name).drive:
+        raise fail(
+            f"extends takes a path relative to this file's folder; {rule}, so absolute paths and "
+            "~ are refused"
+        )
+    if Path(name).suffix.lower() not in SPEC_SUFFIXES:
+        raise fail(f"extends reads only .yaml or .yml files; {rule}")
+    base = referrer.parent / name
+    if not inside(base, tree):
+        raise fail(f"{name!r} is outside this spec's tree; {rule}")
+    return base
 
 
 def merge(base: CommentedMap, over: CommentedMap) -> CommentedMap:
@@ -164,17 +185,25 @@ def booleans_for_counts(node, tp, loc: tuple = ()):
 MAX_PATH, MAX_NAME = 4096, 255  # what file systems take: a whole path, one of its parts
 
 
-def resolve_paths(node, tp, set_locs: list[tuple] = ()) -> list[tuple[tuple, str]]:
+def resolve_paths(
+    node, tp, set_locs: list[tuple] = (), tree: Path | None = None
+) -> list[tuple[tuple, str]]:
     """Make relative paths in path fields absolute, in place, against the folder of their file.
 
     `x-path: true` fields always resolve; `x-path: maybe` (a hub id or a local
-    path) resolve only when the path exists there. Returns (loc, message) for paths no file
-    system takes (too long), which are left as written.
+    path) resolve only when the path exists there; `x-path: write` (the store, the
+    checkpoint cache) must, when a spec file writes them, be relative paths that stay
+    inside the spec's `tree` (the person running reprdyn chooses any other place with
+    --store or --set). Returns (loc, message) for empty paths, paths no file system
+    takes (too long) and writes out of the tree, which are left as written.
     """
     problems = []
     for parent, key, loc, mark in list(strings(node, tp)):
         value = parent[key]
-        if not (mark and value.strip()):
+        if not mark:
+            continue
+        if not value.strip():
+            problems.append((loc, "an empty path; give a file or folder, relative to this file"))
             continue
         longest = max((len(part) for part in Path(value).parts), default=0)
         if len(value) > MAX_PATH or longest > MAX_NAME:
@@ -189,8 +218,28 @@ def resolve_paths(node, tp, set_locs: list[tuple] = ()) -> list[tuple[tuple, str
             continue
         from_cli = any(loc[: len(s)] == s for s in set_locs)
         folder = Path.cwd() if from_cli else Path(_file_of(parent, key)).parent
+        if mark == "write" and not from_cli and tree is not None:
+            if message := _write_problem(value, folder, tree, loc):
+                problems.append((loc, message))
+                continue
         parent[key] = absolute(value, folder, must_exist=mark == "maybe")
     return problems
+
+
+def _write_problem(value: str, folder: Path, tree: Path, loc: tuple) -> str | None:
+    """Why a spec may not write to `value` (None if it may): only relative paths that stay inside
+    its tree, symlinks followed."""
+    how = (
+        "choose the place yourself with --store PATH"
+        if loc == ("store",)
+        else "choose it yourself with --set compute.cache=PATH or REPRDYN_CACHE"
+    )
+    rule = f"a spec writes only inside its own folder or repository ({tree}); {how}"
+    if value.startswith("~") or Path(value).is_absolute():
+        return f"an absolute path: {rule}"
+    if not inside(folder / value, tree):
+        return f"{value!r} leads out of the spec's tree: {rule}"
+    return None
 
 
 def absolute(value: str, folder: Path, must_exist: bool = False) -> str:

@@ -8,6 +8,7 @@ The pure stage (schema and cross-field rules, no I/O beyond the spec's files, no
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -22,6 +23,7 @@ from .resolve import apply_override, expand_env
 from .rules import problems as rules
 from .schema import Spec
 from .text import NodeBudget, parse_yaml, plain, read
+from .tree import allowed_env, inside, tree_of
 
 __all__ = [
     "load",
@@ -42,14 +44,32 @@ def load(
     overrides: tuple[str, ...] | list[str] = (),
     trust_code: bool = False,
     checks: bool = True,
+    allow_env: tuple[str, ...] | list[str] = (),
 ) -> tuple[Spec, dict[str, str]]:
     """Read, compose and validate a spec file; return the spec and the text of every file read.
 
-    The texts are keyed by path, the spec file first and then each base it extends.
-    `trust_code` is the caller's consent (`--trust-code`) to `python` models,
-    which the spec must also ask for; without both, nothing is imported.
+    The texts are keyed by path, the spec file first and then each base it extends. The spec is
+    untrusted: it reads bases only inside its tree (`reprdyn.spec.tree`) and writes only there,
+    and what more it may do is the caller's to grant: `trust_code` (`--trust-code`) for `python`
+    models, which the spec must also ask for; `allow_env` (`--env`, with REPRDYN_ALLOW_ENV) for
+    the environment variables its `${VAR}` may read; `overrides` (`--set`) for anything else.
     """
     path = Path(path)
+    tree = tree_of(path)
+    if path.exists() and not inside(path, tree):
+        raise SpecError(
+            [
+                Issue(
+                    str(path),
+                    1,
+                    1,
+                    "",
+                    f"this spec file is a link to a file outside its folder or repository "
+                    f"({tree}); reprdyn reads a shared spec only inside its tree: give the real "
+                    "path of the file if you trust it",
+                )
+            ]
+        )
     sources: dict[str, str] = {}
 
     def parsed(p: Path) -> CommentedMap:
@@ -57,8 +77,9 @@ def load(
         sources[str(p)] = text
         return parse_yaml(text, str(p))
 
-    data = compose(parsed(path), path, parsed, _fail_at)
-    return _validate(data, str(path), overrides, trust_code, checks), sources
+    data = compose(parsed(path), path, parsed, _fail_at, tree)
+    grants = Grants(tree, trust_code, allowed_env(allow_env))
+    return _validate(data, str(path), overrides, grants, checks), sources
 
 
 def locate(path: str | Path, at: tuple, message: str) -> Issue:
@@ -66,7 +87,11 @@ def locate(path: str | Path, at: tuple, message: str) -> Issue:
     ("datasets", name, field)); a field the file does not write is reported at its parent."""
     path = Path(path)
     data = compose(
-        parse_yaml(read(path), str(path)), path, lambda p: parse_yaml(read(p), str(p)), _fail_at
+        parse_yaml(read(path), str(path)),
+        path,
+        lambda p: parse_yaml(read(p), str(p)),
+        _fail_at,
+        tree_of(path),
     )
     loc = list(at)
     if len(loc) > 1 and loc[0] == "datasets" and isinstance(loc[1], str):
@@ -80,6 +105,7 @@ def load_spec(
     overrides: tuple[str, ...] | list[str] = (),
     trust_code: bool = False,
     checks: bool = True,
+    allow_env: tuple[str, ...] | list[str] = (),
 ) -> Spec:
     """Read and validate a spec file, with `--set PATH=VALUE` overrides; raise SpecError listing
     every problem.
@@ -88,7 +114,7 @@ def load_spec(
     torch); the default also runs `reprdyn.checks`, which reads data headers and builds trainable
     networks.
     """
-    return load(path, overrides, trust_code, checks)[0]
+    return load(path, overrides, trust_code, checks, allow_env)[0]
 
 
 def validate_text(
@@ -97,12 +123,17 @@ def validate_text(
     overrides: tuple[str, ...] | list[str] = (),
     trust_code: bool = False,
     checks: bool = True,
+    allow_env: tuple[str, ...] | list[str] = (),
 ) -> Spec:
-    """Validate spec text; an `extends` in it resolves against the current folder."""
+    """Validate spec text as if it were the file `file` (default: in the current folder, where an
+    `extends` in it resolves); the same grants as `load`."""
+    tree = tree_of(file)
     data = compose(
-        parse_yaml(text, file), Path(file), lambda p: parse_yaml(read(p), str(p)), _fail_at
+        parse_yaml(text, file), Path(file), lambda p: parse_yaml(read(p), str(p)), _fail_at, tree
     )
-    return _validate(data, file, overrides, trust_code, checks)
+    return _validate(
+        data, file, overrides, Grants(tree, trust_code, allowed_env(allow_env)), checks
+    )
 
 
 def _fail_at(node, key, message: str):
@@ -115,13 +146,22 @@ def _fail_at(node, key, message: str):
     return SpecError([Issue(file, line + 1, col + 1, "extends", message)])
 
 
+@dataclass(frozen=True)
+class Grants:
+    """What the person running reprdyn allows a spec beyond its own tree."""
+
+    tree: Path  # the folder the spec may read bases from and write into
+    trust_code: bool = False  # --trust-code
+    env: frozenset[str] = frozenset()  # --env NAME, REPRDYN_ALLOW_ENV
+
+
 def _validate(
-    data: CommentedMap, file: str, overrides, trust_code: bool = False, checks: bool = True
+    data: CommentedMap, file: str, overrides, grants: Grants, checks: bool = True
 ) -> Spec:
     """The spec in `data`, or a SpecError holding every problem of the first stage that has any:
     environment variables, overrides and counts, the schema, the rules, code, the checks."""
     plain(data, NodeBudget(file))  # the alias budget first: nothing walks a bomb
-    problems = expand_env(data, Spec)
+    problems = expand_env(data, Spec, grants.env)
     if problems:
         raise SpecError([issue_at(data, loc, msg, file) for loc, msg in problems])
     set_paths = _override(data, overrides)
@@ -131,7 +171,7 @@ def _validate(
             [blame_override(issue_at(data, loc, msg, file), set_paths) for loc, msg in found]
         )
 
-    counts = resolve_paths(data, Spec, [loc for loc, _ in set_paths.values()])
+    counts = resolve_paths(data, Spec, [loc for loc, _ in set_paths.values()], grants.tree)
     counts += [
         (loc, "expected a whole number, not true or false")
         for loc in booleans_for_counts(data, Spec)
@@ -148,7 +188,7 @@ def _validate(
     problems = [
         (loc, "this spec runs its own Python code; pass --trust-code (trust_code=True) to allow it")
         for loc in _python_models(spec)
-        if not trust_code
+        if not grants.trust_code
     ]
     if not problems and checks:
         from ..checks import problems as check  # files and networks: the second stage

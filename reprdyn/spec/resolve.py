@@ -18,15 +18,21 @@ VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 PART = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
 
 
-def expand_env(node, tp, env=None) -> list[tuple[tuple, str]]:
+def expand_env(
+    node, tp, allowed: frozenset[str] = frozenset(), env=None
+) -> list[tuple[tuple, str]]:
     """Expand ${VAR} and ${VAR:-default} in path fields (store, cache, data paths, model ids and
-    files), in place; nowhere else, so a shared spec cannot copy your environment into a probe name
-    or any other value the store records.
+    files), in place, for the variables in `allowed` alone: a shared spec sees the environment of
+    the person running it only with their consent (`--env NAME`, or REPRDYN_ALLOW_ENV). Nowhere
+    else, so a spec cannot copy the environment into a probe name or any other value the store
+    records.
 
-    Returns (loc, message) for each variable that is unset and has no default, and for each
-    variable written outside a path field.
+    Returns (loc, message) for each variable not allowed, each allowed one that is unset and has
+    no default, and each variable written outside a path field.
     """
     from .compose import strings
+    from .positions import fmt_path
+    from .tree import ALLOW_ENV
 
     env = os.environ if env is None else env
     problems: list[tuple[tuple, str]] = []
@@ -41,6 +47,18 @@ def expand_env(node, tp, env=None) -> list[tuple[tuple, str]]:
                     "environment variables (${...}) are expanded only in path fields (store, "
                     "compute.cache, a dataset's path, root or mask_folder, a model's id or file); "
                     "write the value itself here",
+                )
+            )
+            continue
+        refused = [m.group(1) for m in VAR.finditer(value) if m.group(1) not in allowed]
+        if refused:
+            name = refused[0]
+            problems.append(
+                (
+                    loc,
+                    f"this spec reads your environment variable {name}, which needs your "
+                    f"consent: pass --env {name} (or list it in {ALLOW_ENV}), or give the value "
+                    f"yourself with --set {fmt_path(loc, node)}=VALUE",
                 )
             )
             continue

@@ -124,7 +124,7 @@ class Spec(Strict):
         None,
         description="store path, relative to the spec's folder; "
         "default store/<name>.zarr in the current folder",
-        json_schema_extra={"x-path": True},
+        json_schema_extra={"x-path": "write"},
     )
     compute: Compute = Compute()
 

@@ -178,7 +178,7 @@ class Compute(Strict):
         None,
         description="checkpoint cache, relative to the spec's folder; "
         "default $REPRDYN_CACHE or ~/.cache/reprdyn",
-        json_schema_extra={"x-path": True},
+        json_schema_extra={"x-path": "write"},
     )
 
     @field_validator("batch_size")

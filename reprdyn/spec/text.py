@@ -3,6 +3,11 @@ key's and item's line and column kept, expanded within a budget of values and ne
 
 ruamel.yaml's round-trip loader keeps positions and follows YAML 1.2 number rules (`1e-3` is a
 float). Every failure is a SpecError at the place it happened.
+
+A spec is untrusted input, so the text is first composed into YAML nodes (linear time) and the node
+graph is checked before anything is constructed: only YAML's plain data tags (no `!!binary`, no
+`!!python/...`, no `!local` tags), keys that are plain scalars (a mapping used as a key sends
+ruamel's constructor into exponential time: 100 s for 16 nested `{`), and a bounded depth.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from pathlib import Path
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.nodes import MappingNode, ScalarNode, SequenceNode
 
 from ..errors import Issue, SpecError
 
@@ -57,10 +63,60 @@ def parse_yaml(text: str, file: str) -> CommentedMap:
     return data
 
 
+# the tags of YAML's own data types, which every spec value resolves to; any other tag, written
+# explicitly, asks a YAML library to build something else (bytes, Python objects, a user class)
+PLAIN_TAGS = {
+    f"tag:yaml.org,2002:{t}"
+    for t in ("str", "int", "float", "bool", "null", "map", "seq", "merge", "timestamp")
+}
+
+
+def _short(tag: str) -> str:
+    return "!!" + tag.removeprefix("tag:yaml.org,2002:") if tag.startswith("tag:yaml") else tag
+
+
+def check_nodes(root, file: str) -> None:
+    """Refuse, at its position, any node with a tag other than plain data, any key that is not a
+    scalar, and nesting deeper than MAX_DEPTH; each node is visited once (aliases are not
+    expanded here: `NodeBudget` bounds their expansion)."""
+    seen: set[int] = set()
+    stack = [(root, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        where = node.start_mark.line + 1, node.start_mark.column + 1
+        if depth > MAX_DEPTH:
+            raise fail(file, f"nested more than {MAX_DEPTH} levels deep", *where)
+        if str(node.tag) not in PLAIN_TAGS:
+            raise fail(
+                file,
+                f"YAML tag {_short(str(node.tag))} is not allowed in a spec: a spec holds plain "
+                "values (strings, numbers, booleans, lists, mappings); remove the tag",
+                *where,
+            )
+        if isinstance(node, MappingNode):
+            for key, value in node.value:
+                if not isinstance(key, ScalarNode):
+                    k = key.start_mark.line + 1, key.start_mark.column + 1
+                    raise fail(file, "a key must be a plain name, not a list or a mapping", *k)
+                stack += [(key, depth + 1), (value, depth + 1)]
+        elif isinstance(node, SequenceNode):
+            stack += [(v, depth + 1) for v in node.value]
+
+
 def _load(text: str, file: str):
     """ruamel's tree of `text`, each of its failures as a positioned SpecError."""
     try:
-        return _yaml().load(text)
+        y = _yaml()
+        root = y.compose(text)
+        if root is None:
+            return None
+        check_nodes(root, file)
+        return y.constructor.construct_document(root)
+    except SpecError:
+        raise
     except RecursionError:
         msg = f"YAML nested too deeply; a spec needs a few levels, at most {MAX_DEPTH}"
         raise fail(file, msg) from None

@@ -33,18 +33,19 @@ def test_status_json_and_failures(small_spec_file, small_store, tmp_path, monkey
 
 
 def test_spec_from_store_reruns_to_the_same_cube(small_store, tmp_path):
-    """The README's recipe as written: `reprdyn spec S > x.yaml && reprdyn run x.yaml` resumes S (it
-    names S as its store, whatever store the spec file named), and `--store` elsewhere reproduces
-    it."""
+    """The README's recipe as written: `reprdyn spec S > x.yaml && reprdyn run x.yaml --store S`
+    resumes S (the header says so; the YAML names no store, which is the runner's choice), and
+    `--store` elsewhere reproduces it."""
     import xarray.testing as xrt
 
     import reprdyn
 
     r = invoke("spec", small_store)
-    assert f"store: {small_store.resolve()}" in r.stdout
+    assert f"reprdyn run THIS.yaml --store {small_store.resolve()}" in r.stdout
+    assert "\nstore:" not in r.stdout
     x = tmp_path / "x.yaml"
     x.write_text(r.stdout)
-    resumed = invoke("run", x)
+    resumed = invoke("run", x, "--store", small_store)
     assert resumed.exit_code == 0 and str(small_store.resolve()) in resumed.stdout, resumed.stderr
     assert r.exit_code == 0 and r.stdout.startswith("# resolved spec of")
     again = tmp_path / "again.yaml"

@@ -9,11 +9,16 @@ from reprdyn.spec import SpecError, spec_hash, validate_text
 
 
 def test_env_expansion_in_path_fields(monkeypatch):
-    monkeypatch.setenv("RD_STORE", "/tmp/from-env.zarr")
-    spec = validate_text(BASE + "store: ${RD_STORE}\ncompute: {cache: '${RD_CACHE:-/tmp/cache}'}\n")
-    assert spec.store == "/tmp/from-env.zarr" and spec.compute.cache == "/tmp/cache"
-    out = errors(BASE + "store: ${RD_UNSET_VAR}\n")
-    assert "store: environment variable RD_UNSET_VAR is not set" in out[0]
+    import os
+
+    monkeypatch.setenv("RD_STORE", "from-env.zarr")
+    text = BASE + "store: ${RD_STORE}\ncompute: {cache: '${RD_CACHE:-cache}'}\n"
+    spec = validate_text(text, allow_env=["RD_STORE", "RD_CACHE"])
+    assert spec.store == os.path.abspath("from-env.zarr")
+    assert spec.compute.cache == os.path.abspath("cache")
+    with pytest.raises(SpecError) as e:
+        validate_text(BASE + "store: ${RD_UNSET_VAR}\n", allow_env=["RD_UNSET_VAR"])
+    assert "store: environment variable RD_UNSET_VAR is not set" in str(e.value.issues[0])
 
 
 def test_env_is_never_copied_into_other_values(monkeypatch):

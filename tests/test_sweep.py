@@ -119,3 +119,27 @@ def test_a_sweep_can_be_set_from_the_command_line():
         BASE, overrides=["sweep.datasets[0].delta=[0.1, 0.2]", "sweep.model.kind=[molrg-optimal]"]
     )
     assert spec.sweep == {"datasets[0].delta": [0.1, 0.2], "model.kind": ["molrg-optimal"]}
+
+
+def test_a_point_swapped_or_linked_from_elsewhere_is_refused(tmp_path):
+    """A store is untrusted too: a point folder replaced by a symlink to another store's point, or
+    by a copy of another point, is refused by name, never read as this sweep's."""
+    import shutil
+
+    from helpers import invoke
+
+    spec = validate_text(BASE + "sweep:\n  datasets[0].delta: [0.1, 0.5]\n")
+    reprdyn.run(spec, store=tmp_path / "a.zarr")
+    shutil.copytree(tmp_path / "a.zarr", tmp_path / "b.zarr")
+    folders = [p["store"] for p in st.read_attrs(tmp_path / "b.zarr")["sweep"]["points"]]
+    one, other = (tmp_path / "b.zarr" / f for f in folders)
+    shutil.rmtree(one)
+    one.symlink_to(tmp_path / "a.zarr" / folders[0])  # the same point, but another store's
+    with pytest.raises(st.StoreError, match=r"sweep point delta=0.1 .* leads out of the sweep"):
+        reprdyn.open(tmp_path / "b.zarr")["m"]
+    one.unlink()
+    shutil.copytree(other, one)  # delta=0.5's results under delta=0.1's name
+    with pytest.raises(st.StoreError, match=r"sweep point delta=0.1 .* holds a store of another"):
+        reprdyn.open(tmp_path / "b.zarr")["m"]
+    r = invoke("query", tmp_path / "b.zarr", "accuracy")
+    assert r.exit_code == 2 and "holds a store of another spec" in r.stderr

@@ -15,6 +15,7 @@ Each task writes its own chunks of arrays pre-allocated with NaN, so no two task
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -148,11 +149,33 @@ def damaged(path: str | Path, what: str, e: Exception) -> StoreError:
 
 
 def sweep_points(attrs: dict, path: str | Path) -> list[tuple[dict, Path]]:
-    """(values, store path) of each point of a sweep store; [] for an ordinary store. Point
-    folders lie inside the sweep store."""
+    """(values, store path) of each point of a sweep store; [] for an ordinary store.
+
+    A store is untrusted input: a point's folder must lie inside the sweep store, symlinks
+    followed, and a point written there must carry the spec hash the sweep recorded for it, so a
+    point swapped for (or linked to) another store's is refused, not read as this sweep's."""
     if "sweep" not in attrs:
         return []
-    return [(p["values"], _inside(path, p["store"])) for p in attrs["sweep"]["points"]]
+    return [(p["values"], _point(path, p)) for p in attrs["sweep"]["points"]]
+
+
+def _point(path: str | Path, point: dict) -> Path:
+    folder = _inside(path, point.get("store"))
+    label = point_label(point.get("values") or {})
+    real, root = Path(os.path.realpath(folder)), Path(os.path.realpath(path))
+    if root not in real.parents:
+        raise StoreError(
+            f"{path}: sweep point {label} ({point.get('store')}) leads out of the sweep store "
+            "(a symlink); a sweep reads only its own points"
+        )
+    own = read_attrs(folder)
+    if own is not None and own.get("spec_hash") != point.get("spec_hash"):
+        raise StoreError(
+            f"{path}: sweep point {label} ({point.get('store')}) holds a store of another spec "
+            f"(spec hash {str(own.get('spec_hash'))[:16]}, the sweep expects "
+            f"{str(point.get('spec_hash'))[:16]}); it was replaced or edited, so it is not read"
+        )
+    return folder
 
 
 def point_label(values: dict) -> str:

@@ -36,8 +36,9 @@ ProgressFn = Callable[[int, int, float], None]  # (step, total, loss)
 
 
 def cache_dir(configured: str | None) -> Path:
-    path = configured or os.environ.get("REPRDYN_CACHE") or Path.home() / ".cache" / "reprdyn"
-    return Path(path).expanduser() / "checkpoints"
+    from .spec.tree import cache_root
+
+    return cache_root(configured) / "checkpoints"
 
 
 CHECKPOINT_FORMAT = 2  # bumped by hand when what a checkpoint file holds changes

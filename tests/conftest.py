@@ -116,9 +116,9 @@ def _seg_store(tmp_path_factory, shared_cache) -> tuple[object, Path]:
     from reprdyn import load_spec, run
 
     tmp = tmp_path_factory.mktemp("seg")
-    (tmp / "seg.yaml").write_text(SEG_SMALL + f"compute: {{cache: {shared_cache}}}\n")
-    spec = load_spec(tmp / "seg.yaml")
-    run(spec, store=tmp / "seg.zarr", spec_text=(tmp / "seg.yaml").read_text())
+    (tmp / "seg.yaml").write_text(SEG_SMALL)
+    spec = load_spec(tmp / "seg.yaml", [f"compute.cache={shared_cache}"])  # the runner's cache
+    run(spec, store=tmp / "seg.zarr", spec_text=SEG_SMALL)
     return spec, tmp / "seg.zarr"
 
 
@@ -136,7 +136,7 @@ def _replicated(tmp_path_factory, shared_cache):
     from reprdyn.spec import validate_text
 
     tmp = tmp_path_factory.mktemp("rep")
-    spec = validate_text(REPLICATED + f"compute: {{cache: {shared_cache}}}\n")
+    spec = validate_text(REPLICATED, overrides=[f"compute.cache={shared_cache}"])
     rows = reprdyn.run(spec, store=tmp / "r.zarr")
     return spec, tmp, rows
 

@@ -41,9 +41,11 @@ def stores(tmp_path_factory, shared_cache):
         + SETTINGS
         + "sweep:\n  datasets[0].delta: [0.2, 0.4]\n"
     )
-    cache = f"compute: {{cache: {shared_cache}}}\n"
-    seg = validate_text(SEG_SMALL + cache)
-    seg_swept = validate_text(SEG_SMALL + cache + "sweep:\n  datasets[0].n_train: [40, 50]\n")
+    cache = [f"compute.cache={shared_cache}"]
+    seg = validate_text(SEG_SMALL, overrides=cache)
+    seg_swept = validate_text(
+        SEG_SMALL + "sweep:\n  datasets[0].n_train: [40, 50]\n", overrides=cache
+    )
     out = {}
     for name, spec in (
         ("plain", plain),

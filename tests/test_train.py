@@ -222,7 +222,7 @@ def test_a_killed_training_process_resumes_to_a_bit_identical_checkpoint(
 
     from reprdyn.train import cache_dir
 
-    text = LONG + f"compute: {{cache: {tmp_path / 'cache'}}}\n"
+    text = LONG + "compute: {cache: cache}\n"  # beside the spec: tmp_path / "cache"
     (tmp_path / "t.yaml").write_text(text)
     cmd = [sys.executable, "-m", "reprdyn", "train", str(tmp_path / "t.yaml")]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -252,7 +252,7 @@ def test_two_processes_train_a_shared_checkpoint_once(tmp_path):
 
     from reprdyn.train import cache_dir
 
-    text = RESUMABLE.replace("STEPS", "6000") + f"compute: {{cache: {tmp_path / 'cache'}}}\n"
+    text = RESUMABLE.replace("STEPS", "6000") + "compute: {cache: cache}\n"  # tmp_path / "cache"
     (tmp_path / "t.yaml").write_text(text)
     cmd = [sys.executable, "-m", "reprdyn", "train", str(tmp_path / "t.yaml")]
     pipes = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE, "text": True}

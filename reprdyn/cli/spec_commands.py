@@ -13,7 +13,7 @@ from ..errors import SpecError
 from ..templates import TEMPLATES, InitError
 from .app import app, err, out
 from .errors import UserError, fail, handled, load, stop_on_sigterm
-from .options import EnvOpt, SetOpt, SpecArg, TrustOpt
+from .options import EnvOpt, Format, FormatOpt, SetOpt, SpecArg, TrustOpt
 from .output import fmt, progress_bars, table, train_bar
 
 
@@ -24,19 +24,46 @@ def validate(
     set_: SetOpt = [],
     trust: TrustOpt = False,
     env: EnvOpt = [],
+    format: FormatOpt = Format.table,
 ):
-    """Check specs; report every error at once as file:line:col: field: message."""
-    from ..spec import load_spec
+    """Check specs; report every error at once as file:line:col: field: message. A valid spec's
+    footprint follows: the files it reads, the hub ids it loads, the folders it writes, the
+    environment variables it reads and the code it runs."""
+    from ..spec import load
+    from ..spec.footprint import footprint
 
-    problems = []
+    problems, results = [], []
     for path in specs:
         try:
-            load_spec(path, set_, trust, allow_env=env)
-            err.print(f"{path}: ok", highlight=False)
+            spec, sources = load(path, set_, trust, allow_env=env)
         except SpecError as e:
             problems += [str(i) for i in e.issues]
+            results.append({"spec": str(path), "ok": False, "errors": [str(i) for i in e.issues]})
+            continue
+        touches = footprint(path, spec, sources).as_dict()
+        results.append({"spec": str(path), "ok": True, "touches": touches})
+        if format == Format.table:
+            err.print(f"{path}: ok", highlight=False)
+            _print_footprint(touches)
+    if format == Format.json:
+        sys.stdout.write(json.dumps(results) + "\n")
+        if problems:
+            raise typer.Exit(2)
     if problems:
         fail(problems)
+
+
+def _print_footprint(touches: dict) -> None:
+    rows = [
+        ("reads", touches["reads"]),
+        ("hub", touches["hub"]),
+        ("writes", touches["writes"]),
+        ("env", touches["env"]),
+        ("runs code", touches["code"]),
+    ]
+    for name, items in rows:
+        for i, item in enumerate(items or ["nothing"]):
+            err.print(f"  {name if i == 0 else '':9} {item}", highlight=False, markup=False)
 
 
 @app.command()

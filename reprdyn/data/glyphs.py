@@ -85,8 +85,9 @@ def glyphs(cfg, seed: int, cache: str | None = None):
 
 
 def _cache_dir(configured: str | None) -> Path:
-    root = configured or os.environ.get("REPRDYN_CACHE") or Path.home() / ".cache" / "reprdyn"
-    return Path(root).expanduser() / "glyphs"
+    from ..spec.tree import cache_root
+
+    return cache_root(configured) / "glyphs"
 
 
 def _render_all(cfg, seed: int):

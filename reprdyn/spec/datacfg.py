@@ -125,6 +125,7 @@ class GlyphsData(Strict):
     binary mode). Rendered arrays are cached (`compute.cache`, $REPRDYN_CACHE or ~/.cache/reprdyn).
     """
 
+    writes_cache: ClassVar[bool] = True  # what `reprdyn validate` lists among the places written
     kind: Literal["glyphs"]
     name: Name
     chars: str = Field("0123456789", min_length=2, description="one class per character")

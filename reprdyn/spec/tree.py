@@ -44,3 +44,10 @@ def allowed_env(names=()) -> frozenset[str]:
     `--env`) and the comma- or space-separated list in their REPRDYN_ALLOW_ENV."""
     listed = os.environ.get(ALLOW_ENV, "").replace(",", " ").split()
     return frozenset(n.strip() for n in (*names, *listed) if n.strip())
+
+
+def cache_root(configured: str | None) -> Path:
+    """The folder checkpoints and rendered datasets go to: `compute.cache` (from the runner, or
+    a relative path inside the spec's tree), else $REPRDYN_CACHE, else ~/.cache/reprdyn."""
+    root = configured or os.environ.get("REPRDYN_CACHE") or Path.home() / ".cache" / "reprdyn"
+    return Path(root).expanduser()

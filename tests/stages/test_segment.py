@@ -102,9 +102,9 @@ def test_results_do_not_depend_on_how_pixels_are_sliced(seg_run, tmp_path, monke
 
     spec, path = seg_run
     monkeypatch.setattr(dense, "PIXEL_BYTES", 1)
-    text = SEG_SMALL + f"compute: {{cache: {path.parent / 'cache'}}}\n"
-    (tmp_path / "seg.yaml").write_text(text)
-    run(load_spec(tmp_path / "seg.yaml"), store=tmp_path / "again.zarr", spec_text=text)
+    (tmp_path / "seg.yaml").write_text(SEG_SMALL)
+    spec = load_spec(tmp_path / "seg.yaml", [f"compute.cache={path.parent / 'cache'}"])
+    run(spec, store=tmp_path / "again.zarr", spec_text=SEG_SMALL)
     a, b = open_store(path)["glyphs"], open_store(tmp_path / "again.zarr")["glyphs"]
     for var in ("miou", "val_miou", "class_iou"):
         np.testing.assert_allclose(a[var].values, b[var].values, rtol=0, atol=PIXEL_TOLERANCE)
@@ -168,10 +168,10 @@ def test_out_of_memory_retries_the_input_with_fewer_images(seg_run, tmp_path, mo
             yield block
 
     monkeypatch.setattr(segment, "iter_maps", picky)
-    text = SEG_SMALL + f"compute: {{cache: {path.parent / 'cache'}}}\n"
-    (tmp_path / "seg.yaml").write_text(text)
+    (tmp_path / "seg.yaml").write_text(SEG_SMALL)
+    spec = load_spec(tmp_path / "seg.yaml", [f"compute.cache={path.parent / 'cache'}"])
     with caplog.at_level("WARNING", logger="reprdyn"):
-        run(load_spec(tmp_path / "seg.yaml"), store=tmp_path / "oom.zarr", spec_text=text)
+        run(spec, store=tmp_path / "oom.zarr", spec_text=SEG_SMALL)
     assert "with 8 images per forward pass" in caplog.text and "float rounding" in caplog.text
     a, b = open_store(path)["glyphs"], open_store(tmp_path / "oom.zarr")["glyphs"]
     np.testing.assert_allclose(a["miou"].values, b["miou"].values, rtol=0, atol=PIXEL_TOLERANCE)

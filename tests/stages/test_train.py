@@ -31,8 +31,8 @@ def test_replicate_zero_of_three_is_the_one_replicate_run(replicated, shared_cac
     from reprdyn.spec import validate_text
 
     one = validate_text(
-        REPLICATED.replace("replicates: 3", "replicates: 1")
-        + f"compute: {{cache: {shared_cache}}}\n"
+        REPLICATED.replace("replicates: 3", "replicates: 1"),
+        overrides=[f"compute.cache={shared_cache}"],
     )
     calls = []
     reprdyn.run(one, store=tmp / "one.zarr", on_train_step=lambda *a: calls.append(a))

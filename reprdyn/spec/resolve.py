@@ -31,7 +31,6 @@ def expand_env(
     no default, and each variable written outside a path field.
     """
     from .compose import strings
-    from .positions import fmt_path
     from .tree import ALLOW_ENV
 
     env = os.environ if env is None else env
@@ -58,7 +57,7 @@ def expand_env(
                     loc,
                     f"this spec reads your environment variable {name}, which needs your "
                     f"consent: pass --env {name} (or list it in {ALLOW_ENV}), or give the value "
-                    f"yourself with --set {fmt_path(loc, node)}=VALUE",
+                    f"yourself with --set {dotted(loc)}=VALUE",
                 )
             )
             continue
@@ -79,6 +78,13 @@ def expand_env(
 
         parent[key] = VAR.sub(sub, value)
     return problems
+
+
+def dotted(loc: tuple) -> str:
+    """('datasets', 0, 'path') -> 'datasets[0].path', as --set takes it (`parse_path`'s inverse)."""
+    return "".join(
+        f"[{p}]" if isinstance(p, int) else f".{p}" if i else str(p) for i, p in enumerate(loc)
+    )
 
 
 def parse_path(path: str) -> tuple:

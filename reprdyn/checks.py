@@ -19,6 +19,7 @@ import importlib.util
 from .spec.kinds import TRAINABLE
 
 Problem = tuple[tuple, str]
+CPU_TRACE_PARAMS = 50_000_000  # up to 200 MB of float32 weights, built for real to trace layers
 
 
 def problems(spec) -> list[Problem]:
@@ -124,23 +125,38 @@ def _shape_mismatches(spec, shapes: dict[str, tuple]) -> list[Problem]:
 
 
 def _layers(spec, shapes: dict[str, tuple]) -> list[Problem]:
-    """Layers no trainable model has, from untrained builds on the meta device (the one layer
-    resolver, `reprdyn.models.layers`, says what is wrong)."""
+    """Layers no trainable model has, from untrained builds on the meta device, or from the shapes
+    saved when this very network was last built (`models.shape_cache`: no torch then); the one
+    layer resolver, `reprdyn.models.layers`, says what is wrong."""
+    from .models import layers, shape_cache
+
     trainable = [(name, cfg) for name, cfg in spec.model_items() if cfg.kind in TRAINABLE]
-    if not trainable:
-        return []
-    import torch  # only for specs that train a network
-
-    from .extract import layer_shapes
-    from .models import layers
-    from .models.build import untrained_denoiser
-
     found, known = [], {}
-    shape = shapes[spec.datasets[0].name]
+    shape = shapes[spec.datasets[0].name] if trainable else ()
     for name, cfg in trainable:
-        x = torch.zeros(2, *shape, device="meta")
+        known[name] = shape_cache.get(cfg, shape)
+        if known[name] is not None:
+            continue
         try:
-            known[name] = layer_shapes(untrained_denoiser(cfg, shape), x, spec.sigmas[0])
+            known[name] = _traced(cfg, shape, spec.sigmas[0])
         except ValueError as e:  # the network cannot take this data (a U-Net on vectors, odd sizes)
             found.append(((("models", name) if name else ("model",)) + ("network",), str(e)))
-    return found + layers.problems(spec, known)
+            del known[name]
+            continue
+        shape_cache.put(cfg, shape, known[name])
+    return found + layers.problems(spec, known) if trainable else []
+
+
+def _traced(cfg, shape: tuple, sigma: float) -> dict[str, tuple]:
+    """Every layer's per-sample output shape of the untrained network, on the meta device."""
+    import torch  # only for specs that train a network, and only on a cache miss
+
+    from .extract import layer_shapes
+    from .models.build import untrained_denoiser
+
+    net = untrained_denoiser(cfg, shape)  # on the meta device: free however wide
+    if sum(p.numel() for p in net.parameters()) <= CPU_TRACE_PARAMS:
+        # a real pass on the CPU takes milliseconds; the first meta-device pass takes a second
+        net = untrained_denoiser(cfg, shape, device="cpu")
+    x = torch.zeros(2, *shape, device=next(net.parameters(), torch.zeros(0)).device)
+    return layer_shapes(net, x, sigma)

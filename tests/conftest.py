@@ -12,6 +12,8 @@ import os
 os.environ["OMP_NUM_THREADS"] = "1"  # before torch starts its pool, here and in every subprocess
 # the tests never reach the network: a hub id that is not cached fails at once, with no retries
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+# nor the user's own cache: checkpoints, rendered glyphs and layer shapes go to a folder of the run
+os.environ["REPRDYN_CACHE"] = __import__("tempfile").mkdtemp(prefix="reprdyn-test-cache-")
 
 import hashlib
 from pathlib import Path

@@ -48,8 +48,9 @@ def molrg_optimal(data) -> nn.Module:
     return MolrgPosterior(data.extras["U"][1], data.meta["delta"]).eval()
 
 
-def untrained_denoiser(cfg, shape: tuple[int, ...]) -> nn.Module:
-    """A trainable block's denoiser for its layers and shapes alone: built on the meta device, so
-    its weights take no memory and no time however wide it is; the global RNG is untouched."""
-    with torch.random.fork_rng(devices=[]), torch.device("meta"):
+def untrained_denoiser(cfg, shape: tuple[int, ...], device: str = "meta") -> nn.Module:
+    """A trainable block's denoiser for its layers and shapes alone: by default built on the meta
+    device, so its weights take no memory and no time however wide it is; the global RNG is
+    untouched."""
+    with torch.random.fork_rng(devices=[]), torch.device(device):
         return build_denoiser(cfg, tuple(shape)).eval()

@@ -8,18 +8,23 @@ small work several times slower (benchmarks/threads.py), and subprocesses inheri
 from __future__ import annotations
 
 import os
+import tempfile
 
 os.environ["OMP_NUM_THREADS"] = "1"  # before torch starts its pool, here and in every subprocess
 # the tests never reach the network: a hub id that is not cached fails at once, with no retries
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 # nor the user's own cache: checkpoints, rendered glyphs and layer shapes go to a folder of the run
-os.environ["REPRDYN_CACHE"] = __import__("tempfile").mkdtemp(prefix="reprdyn-test-cache-")
+os.environ["REPRDYN_CACHE"] = tempfile.mkdtemp(prefix="reprdyn-test-cache-")
 
+import atexit
 import hashlib
+import shutil
 from pathlib import Path
 
 import pytest
 from helpers import REPLICATED, ROOT, SEG_SMALL, SMALL, copy_store
+
+atexit.register(shutil.rmtree, os.environ["REPRDYN_CACHE"], True)
 
 
 def pytest_configure(config):

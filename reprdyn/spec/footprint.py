@@ -54,9 +54,7 @@ def footprint(path: str | Path, spec: Spec, sources: dict, store=None) -> Footpr
         getattr(d, "writes_cache", False) for d in spec.datasets
     ):
         out.writes.append(f"{cache_root(spec.compute.cache)} (checkpoint and data cache)")
-    out.code = [
-        f"{cfg.file or cfg.module}:{cfg.factory}" for cfg in models if cfg.kind == "python"
-    ]
+    out.code = [f"{cfg.file or cfg.module}:{cfg.factory}" for cfg in models if cfg.kind == "python"]
     out.reads = list(dict.fromkeys(out.reads))
     return out
 

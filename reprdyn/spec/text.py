@@ -13,11 +13,12 @@ ruamel's constructor into exponential time: 100 s for 16 nested `{`), and a boun
 from __future__ import annotations
 
 import re
+import warnings
 from pathlib import Path
 
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap
-from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.error import MarkedYAMLError, YAMLError, YAMLWarning
 from ruamel.yaml.nodes import MappingNode, ScalarNode, SequenceNode
 
 from ..errors import Issue, SpecError
@@ -110,7 +111,9 @@ def _load(text: str, file: str):
     """ruamel's tree of `text`, each of its failures as a positioned SpecError."""
     try:
         y = _yaml()
-        root = y.compose(text)
+        with warnings.catch_warnings():  # a re-defined &anchor: YAML 1.2 lets the later one win
+            warnings.simplefilter("ignore", YAMLWarning)
+            root = y.compose(text)
         if root is None:
             return None
         check_nodes(root, file)

@@ -55,12 +55,15 @@ def test_loading_a_pretrained_spec_with_file_checks_imports_no_torch(tmp_path):
     assert not set(HEAVY) & loaded
 
 
-def test_checks_stage_builds_trainable_networks_only_when_asked():
+def test_checks_stage_builds_trainable_networks_only_when_asked(tmp_path, monkeypatch):
     spec = "specs/digits-unet.yaml"
     assert not set(HEAVY) & loaded_after(
         f"import reprdyn; reprdyn.load_spec({spec!r}, checks=False)"
     )
+    monkeypatch.setenv("REPRDYN_CACHE", str(tmp_path))  # no layer shapes kept yet: it builds
     assert "torch" in loaded_after(f"import reprdyn; reprdyn.load_spec({spec!r})")
+    # the second time the shapes come from the cache (tests/models/test_shape_cache.py)
+    assert "torch" not in loaded_after(f"import reprdyn; reprdyn.load_spec({spec!r})")
 
 
 def test_figure_names_are_declared_once():

@@ -122,8 +122,9 @@ class Spec(Strict):
     )
     store: str | None = Field(
         None,
-        description="store path, relative to the spec's folder; "
-        "default store/<name>.zarr in the current folder",
+        description="store path, relative to the spec's folder and inside its folder or "
+        "repository (anywhere else: --store on the command line); default store/<name>.zarr in "
+        "the current folder",
         json_schema_extra={"x-path": "write"},
     )
     compute: Compute = Compute()

@@ -176,8 +176,9 @@ class Compute(Strict):
     )
     cache: str | None = Field(
         None,
-        description="checkpoint cache, relative to the spec's folder; "
-        "default $REPRDYN_CACHE or ~/.cache/reprdyn",
+        description="checkpoint cache, relative to the spec's folder and inside its folder or "
+        "repository (anywhere else: --set compute.cache=PATH); default $REPRDYN_CACHE or "
+        "~/.cache/reprdyn",
         json_schema_extra={"x-path": "write"},
     )
 

@@ -45,7 +45,7 @@ def spec_of(path: str | Path) -> str:
     return head + to_yaml(spec)
 
 
-def _canonical_of(path: str | Path) -> tuple[dict, bool]:
+def _canonical_of(path: str | Path, allow_env=()) -> tuple[dict, bool]:
     """(canonical spec, is a store) for a spec file or a store."""
     p = Path(path)
     if store.read_attrs(p) is not None:
@@ -54,15 +54,16 @@ def _canonical_of(path: str | Path) -> tuple[dict, bool]:
         raise StoreError(f"{p}: neither a spec file nor a reprdyn store")
     from .spec import canonical, load_spec
 
-    return canonical(load_spec(p, trust_code=True)), False  # comparing imports no code
+    # comparing imports no code; the variables are the ones the runner allows (--env)
+    return canonical(load_spec(p, trust_code=True, allow_env=allow_env)), False
 
 
-def diff(a: str | Path, b: str | Path) -> dict:
+def diff(a: str | Path, b: str | Path, allow_env=()) -> dict:
     """Semantic differences between two specs or stores: spec fields, and for two stores the metrics
     on their shared coordinates (max and mean |difference| per dataset and variable)."""
     from .reader import CubeStore, align
 
-    (ca, sa), (cb, sb) = _canonical_of(a), _canonical_of(b)
+    (ca, sa), (cb, sb) = _canonical_of(a, allow_env), _canonical_of(b, allow_env)
     out = {"fields": store.diff_fields(ca, cb), "metrics": []}
     if sa and sb:
         ra, rb = CubeStore(a), CubeStore(b)

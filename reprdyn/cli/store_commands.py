@@ -12,7 +12,7 @@ from rich.markup import escape
 
 from .app import app, err, out
 from .errors import handled
-from .options import Format, FormatOpt, StoreArg
+from .options import EnvOpt, Format, FormatOpt, StoreArg
 from .output import fmt, table
 
 
@@ -89,12 +89,13 @@ def diff(
     a: Annotated[Path, typer.Argument(help="a spec file or a store")],
     b: Annotated[Path, typer.Argument(help="a spec file or a store")],
     format: FormatOpt = Format.table,
+    env: EnvOpt = [],
 ):
     """Semantic differences between two specs or stores (fields; for stores, metrics on shared
     coords)."""
     from ..catalog import diff as diff_specs
 
-    d = diff_specs(a, b)
+    d = diff_specs(a, b, env)
     if format == Format.json:
         sys.stdout.write(json.dumps(d) + "\n")
         return

@@ -190,3 +190,21 @@ def test_nothing_is_written_and_the_environment_stays_out_of_the_store(box, monk
     monkeypatch.chdir(box.parent)
     assert invoke("run", spec, "--env", "RUNS").exit_code == 0
     assert sorted(os.listdir(box)) == ["runs", "spec.yaml"]
+
+
+def test_a_base_over_the_size_limit_is_refused_before_reading(box):
+    big = box / "base.yaml"
+    box.mkdir()
+    with open(big, "wb") as fh:  # sparse: 2 MB that take no time to write
+        fh.truncate(2_000_000)
+    spec = write(box, "spec.yaml", "extends: base.yaml\n" + BASE)
+    refused("validate", spec, fragment="a spec must be under 1,000,000")
+
+
+def test_diff_takes_the_same_grants(box, monkeypatch):
+    monkeypatch.setenv("RUNS", "runs")
+    a = write(box, "a.yaml", BASE + "store: ${RUNS}/a.zarr\n")
+    b = write(box, "b.yaml", BASE.replace("name: t", "name: u"))
+    refused("diff", a, b, fragment="pass --env RUNS")
+    r = invoke("diff", a, b, "--env", "RUNS")
+    assert r.exit_code == 0 and "name" in r.stdout

@@ -47,8 +47,15 @@ def _setup(
         bool,
         typer.Option("--version", callback=_version, is_eager=True, help="print the version"),
     ] = False,
+    verbose: Annotated[
+        bool,
+        typer.Option("--verbose", help="add the YAML parser's own words to a syntax error"),
+    ] = False,
 ) -> None:
     """Representation dynamics of diffusion models: specs -> tasks -> zarr cubes -> queries."""
+    from ..spec import text
+
+    text.VERBOSE = verbose
     log = logging.getLogger("reprdyn")
     if not log.handlers:
         handler = _ToConsole()

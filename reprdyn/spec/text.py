@@ -107,6 +107,77 @@ def check_nodes(root, file: str) -> None:
             stack += [(v, depth + 1) for v in node.value]
 
 
+VERBOSE = False  # `reprdyn --verbose`: add the YAML library's own words to a syntax error
+
+
+def explain(e: MarkedYAMLError):
+    """(where, what to do) for a YAML syntax error: the common mistakes in plain words, at the
+    place to fix (an unclosed bracket or quote is reported where it opens); the library's own text
+    for anything else, and after the hint with --verbose."""
+    ctx, prob = e.context or "", e.problem or ""
+    raw = " ".join(x for x in (ctx, prob) if x) or "invalid YAML"
+    found = re.search(r"but found '(.*?)'", prob)
+    dup = re.search(r'duplicate key "(.*?)"', prob)
+    hints = [
+        (
+            "flow sequence" in ctx,
+            e.context_mark,
+            "this [ is never closed, or an item lacks its "
+            "comma: end the list with ] and separate its items with commas",
+        ),
+        (
+            "flow mapping" in ctx,
+            e.context_mark,
+            "this { is never closed, or a pair lacks its "
+            "comma: end the mapping with } and separate its pairs with commas",
+        ),
+        (
+            "quoted scalar" in ctx,
+            e.context_mark,
+            "this quote is never closed: end the value with the same quote it starts with",
+        ),
+        ("'\\t'" in prob, e.problem_mark, "a tab: YAML indents with spaces only (use spaces)"),
+        (
+            prob.startswith("mapping values are not allowed"),
+            e.problem_mark,
+            "a ': ' inside a "
+            "value, or a key indented deeper than the keys above it: quote the value ('a: b'), or "
+            "line the key up with its neighbours",
+        ),
+        (
+            dup is not None,
+            e.problem_mark,
+            f"the key {dup and dup.group(1)!r} appears twice in "
+            "this mapping (duplicate key); keep one",
+        ),
+        (
+            "block mapping" in ctx and found is not None and found.group(1) == "-",
+            e.problem_mark,
+            "a list item ('- ') where a key was expected: indent the list under its key",
+        ),
+        (
+            "block mapping" in ctx and found is not None and found.group(1) in "]}",
+            e.problem_mark,
+            f"a closing {found and found.group(1)} with no opening bracket: remove it",
+        ),
+        (
+            "block mapping" in ctx and "<block end>" in prob,
+            e.problem_mark,
+            "this line is indented differently from the keys above it: indent every key of one "
+            "mapping by the same number of spaces",
+        ),
+        (
+            "could not find expected ':'" in prob,
+            e.context_mark,
+            "a line that is not 'key: value': add ': ' after the key, or quote the text",
+        ),
+    ]
+    for hit, mark, hint in hints:
+        if hit:
+            return mark or e.problem_mark, f"{hint} (the parser: {raw})" if VERBOSE else hint
+    return e.problem_mark or e.context_mark, raw
+
+
 def _load(text: str, file: str):
     """ruamel's tree of `text`, each of its failures as a positioned SpecError."""
     try:
@@ -124,11 +195,8 @@ def _load(text: str, file: str):
         msg = f"YAML nested too deeply; a spec needs a few levels, at most {MAX_DEPTH}"
         raise fail(file, msg) from None
     except MarkedYAMLError as e:
-        mark = e.problem_mark or e.context_mark
+        mark, msg = explain(e)
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        msg = " ".join(x for x in (e.context, e.problem) if x) or "invalid YAML"
-        if "\t" in text and "tab" in str(e).lower() or "found character '\\t'" in str(e):
-            msg += " (YAML forbids tabs for indentation; use spaces)"
         raise fail(file, f"YAML syntax error: {msg}", line, col) from None
     except YAMLError as e:
         raise fail(file, f"YAML error: {e}") from None

@@ -32,3 +32,36 @@ def test_empty_binary_and_non_mapping(tmp_path):
         load_spec(bin_file)
     with pytest.raises(SpecError, match="cannot read spec"):
         load_spec(tmp_path / "missing.yaml")
+
+
+@pytest.mark.parametrize(
+    "text, where, hint",
+    [
+        ("a: 1\nsigma: [0.1, 0.2\nname: x\n", "2:8", "this [ is never closed"),
+        ("a: {x: 1\nb: 2\n", "1:4", "this { is never closed"),
+        ("name: 'abc\nb: 2\n", "1:7", "this quote is never closed"),
+        ('name: "abc\nb: 2\n', "1:7", "this quote is never closed"),
+        ("a:\n\tb: 1\n", "2:1", "YAML indents with spaces only"),
+        ("name: a: b\n", "1:8", "quote the value ('a: b')"),
+        ("name: a\nname: b\n", "2:1", "the key 'name' appears twice"),
+        ("a:\n  b: 1\n c: 2\n", "3:2", "indented differently from the keys above it"),
+        ("a: 1\njust text\nb: 2\n", "2:1", "a line that is not 'key: value'"),
+        ("a: 1\n- x\n", "2:1", "a list item ('- ') where a key was expected"),
+        ("a: [1, 2]]\n", "1:10", "a closing ] with no opening bracket"),
+    ],
+)
+def test_syntax_errors_say_what_to_write_where_to_fix_it(text, where, hint):
+    (out,) = errors(text)
+    assert out.startswith(f"s.yaml:{where}: YAML syntax error: ") and hint in out
+    assert "while parsing" not in out and "(the parser:" not in out
+
+
+def test_verbose_adds_the_parsers_own_words(tmp_path):
+    from helpers import invoke
+
+    spec = tmp_path / "s.yaml"
+    spec.write_text("sigma: [0.1, 0.2\nname: x\n")
+    plain, verbose = invoke("validate", spec), invoke("--verbose", "validate", spec)
+    assert plain.exit_code == verbose.exit_code == 2
+    assert "while parsing a flow sequence" not in plain.stderr
+    assert "(the parser: while parsing a flow sequence" in verbose.stderr

@@ -92,3 +92,24 @@ def test_readme_nan_idiom_runs(theory_store):
     best = scope["cube"]["best_accuracy"].mean(["replicate", "seed"]).stack(cell=("layer", "probe"))
     assert float(chosen.isel(label_noise=0, input=0, cell=0)) >= 0.9
     assert chosen.sizes == best.sel(cell=chosen.cell).sizes
+
+
+def test_the_counts_and_lists_the_readme_states_match_the_code():
+    """Prose that cannot drift: every number and list the README states about the code."""
+    from reprdyn.figures import FIGURES
+    from reprdyn.templates import TEMPLATES
+
+    assert f"`--list` shows the {len(TEMPLATES)} templates" in README
+    bad = len(list((ROOT / "tests" / "bad_specs").glob("*.yaml")))  # a folder among them
+    assert f"\n{bad} malformed specs" in README
+    table = README.split("## Commands", 1)[1].split("\n\n", 2)[1]
+    rows = set(re.findall(r"^\| `reprdyn ([a-z]+)", table, flags=re.M))
+    names = {c.name or c.callback.__name__.removesuffix("_cmd") for c in app.registered_commands}
+    assert rows == names, rows ^ names
+    plot_row = next(line for line in table.splitlines() if line.startswith("| `reprdyn plot"))
+    assert re.findall(r"`([a-z-]+)`", plot_row.split("`.pdf`:")[1].split(";")[0]) == list(FIGURES)
+    shipped = set(re.findall(r"^\| `specs/([\w-]+\.yaml)` \|", README, flags=re.M))
+    assert shipped == {p.name for p in (ROOT / "specs").glob("*.yaml")}
+    from test_mutations import MUTANTS_PER_SPEC
+
+    assert f"runs {MUTANTS_PER_SPEC} random mutations" in README

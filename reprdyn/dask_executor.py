@@ -19,6 +19,8 @@ from __future__ import annotations
 import logging
 import os
 import queue
+import re
+from pathlib import Path
 
 from . import stop
 from .caches import Context
@@ -231,6 +233,13 @@ def run_dask(
 
     compute = ctx.spec.compute
     resources = {"GPU": 1} if ctx.device.startswith("cuda") else None
+    if address and (shadow := shadowing_folder()) is not None:
+        logging.getLogger("reprdyn").warning(
+            "%s is a folder without __init__.py: workers started in this folder (dask-jobqueue "
+            "starts them in the folder you submit from) import it instead of the installed "
+            "reprdyn, and every task fails to deserialize; start them from another folder",
+            shadow,
+        )
     client, cluster = _client(compute, address, gpu=resources is not None)
     before = _set_allowed_failures(client, compute.retries)
     try:
@@ -264,6 +273,32 @@ def run_dask(
             cluster.close()
 
 
+def shadowing_folder(cwd: str | Path | None = None) -> Path | None:
+    """A folder named `reprdyn` in `cwd` that a worker started there (`python -m
+    distributed.cli.dask_worker`, as dask-jobqueue starts them, puts its working folder first on
+    sys.path) would import as a namespace package instead of the installed reprdyn: a checkout's
+    root, say, which holds the package one level down. None when there is none."""
+    import reprdyn
+
+    here = Path(cwd or os.getcwd()) / "reprdyn"
+    installed = Path(reprdyn.__file__).resolve().parent
+    if here.is_dir() and here.resolve() != installed and not (here / "__init__.py").exists():
+        return here
+    return None
+
+
+def _shadow_hint(why: str) -> str:
+    """`why` a task failed outside its code, with the likely cause when a worker could not import
+    reprdyn."""
+    if "reprdyn" in why and re.search(r"No module named|deserializ|has no attribute", why):
+        why += (
+            " — the worker could not import reprdyn: most likely its working folder holds a "
+            "folder named reprdyn (a checkout's root) that shadows the installed package; start "
+            "the workers (the script that makes your SLURMCluster) from another folder"
+        )
+    return why
+
+
 def _finished(fut, task: Task, events: _Events, on_start, on_done, on_fail, compute) -> bool:
     """Report one finished future (done, failed with its own error, or lost with its workers);
     whether the task is done."""
@@ -277,7 +312,7 @@ def _finished(fut, task: Task, events: _Events, on_start, on_done, on_fail, comp
             f"{compute.retries})"
         )
     except Exception as exc:  # noqa: BLE001 - raised outside the task (pickling, a broken worker)
-        why = describe(exc)
+        why = _shadow_hint(describe(exc))
     else:
         if result["status"] == "ok":
             events.start(task, on_start)  # its start event may still be on its way

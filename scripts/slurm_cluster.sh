@@ -69,8 +69,17 @@ CONF
 }
 
 stop() {
+    # only this cluster's jobs: never a bare scancel, which would reach the system's own cluster
+    # (and every job of the user there) when this folder holds no running cluster of ours
     export SLURM_CONF="$dir/slurm.conf"
-    scancel --user="$(id -un)" 2>/dev/null || true
+    if [ -s "$dir/slurmctld.pid" ] && kill -0 "$(cat "$dir/slurmctld.pid")" 2>/dev/null \
+        && scontrol show config 2>/dev/null | grep -qE "^SLURM_CONF +=.*$dir/slurm.conf"; then
+        jobs=$(squeue -h -o %i 2>/dev/null || true)
+        if [ -n "$jobs" ]; then
+            echo "$jobs" | xargs scancel 2>/dev/null || true
+            echo "cancelled this cluster's job(s): $(echo $jobs)"
+        fi
+    fi
     for pidfile in "$dir/slurmd.pid" "$dir/slurmctld.pid"; do
         if [ -s "$pidfile" ]; then kill "$(cat "$pidfile")" 2>/dev/null || true; fi
     done

@@ -257,3 +257,20 @@ def test_tasks_ask_for_a_gpu_when_the_run_uses_one(monkeypatch):
     ):
         dx.submit(Client(), task, ctx, {"GPU": 1})
     assert seen == [{"GPU": 1}, {"GPU": 1}]
+
+
+def test_a_checkout_in_the_working_folder_is_named_before_workers_fail(tmp_path):
+    """Run from the folder above a checkout named like the package, dask-jobqueue's workers would
+    import the checkout as a namespace package: reprdyn says so before the tasks fail, and a task
+    that fails to deserialize says why."""
+    from reprdyn.dask_executor import _shadow_hint, shadowing_folder
+
+    (tmp_path / "reprdyn" / "reprdyn").mkdir(parents=True)  # a checkout's root, and its package
+    (tmp_path / "reprdyn" / "reprdyn" / "__init__.py").write_text("")
+    assert shadowing_folder(tmp_path) == tmp_path / "reprdyn"
+    assert shadowing_folder(tmp_path / "reprdyn") is None  # the package folder has no twin there
+    (tmp_path / "reprdyn" / "__init__.py").write_text("")
+    assert shadowing_folder(tmp_path) is None  # a real package: not a namespace shadow
+    why = _shadow_hint("ModuleNotFoundError: No module named 'reprdyn.dask_executor'")
+    assert "start the workers" in why and "from another folder" in why
+    assert _shadow_hint("ValueError: bad") == "ValueError: bad"

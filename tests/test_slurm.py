@@ -103,3 +103,22 @@ def test_a_cancelled_worker_job_is_reported_and_the_cube_is_unchanged(
     assert lost and cancelled in lost[0], lost
     a, b = reprdyn.open(local_store), reprdyn.open(tmp_path / "s.zarr")
     xrt.assert_identical(a["toy"].load(), b["toy"].load())
+
+
+def test_stop_on_a_folder_without_our_cluster_cancels_nothing(tmp_path):
+    """`slurm_cluster.sh stop DIR` cancels only the jobs of the cluster it started in DIR: on a
+    folder that holds none it leaves every job alone (it once ran `scancel --user`)."""
+    script = os.path.join(os.path.dirname(__file__), "..", "scripts", "slurm_cluster.sh")
+    job = subprocess.run(
+        ["sbatch", "--parsable", "-o", "/dev/null", "--wrap", "sleep 120"],
+        capture_output=True, text=True, check=True,
+    ).stdout.strip()  # fmt: skip
+    try:
+        out = subprocess.run(
+            ["bash", script, "stop", str(tmp_path / "none")], capture_output=True, text=True
+        )
+        assert out.returncode == 0 and "cancelled" not in out.stdout
+        queued = subprocess.run(["squeue", "-h", "-o", "%i"], capture_output=True, text=True)
+        assert job in queued.stdout.split()
+    finally:
+        subprocess.run(["scancel", job])

@@ -5,7 +5,9 @@ Every command that can fail on user input exits 2 with a clear message on stderr
 """
 
 from . import result_commands, run, spec_commands, store_commands  # noqa: F401 - they register
-from .app import app
+from .app import app, tidy_help
+
+tidy_help(app)
 
 __all__ = ["app", "main"]
 

@@ -63,3 +63,26 @@ def _setup(
         log.addHandler(handler)
         log.setLevel(logging.INFO)
         log.propagate = False
+
+
+def tidy_help(typer_app: typer.Typer) -> None:
+    """Help that reads as sentences at any width: each command's docstring with its source line
+    breaks joined inside paragraphs (the command list otherwise breaks mid-sentence), and no
+    `<bool>` beside a flag (a flag takes no value)."""
+    import inspect
+    import re
+
+    for info in typer_app.registered_commands:
+        if info.help is None and info.callback is not None:
+            doc = inspect.getdoc(info.callback) or ""
+            info.help = re.sub(r"(?<!\n)\n(?!\n)", " ", doc)
+    from typer import core
+
+    shown = getattr(core.TyperOption, "display_type_rich", None)
+    if shown is not None and not getattr(shown, "_reprdyn", False):
+
+        def display_type_rich(self, ctx):
+            return None if self.is_flag else shown(self, ctx)
+
+        display_type_rich._reprdyn = True
+        core.TyperOption.display_type_rich = display_type_rich

@@ -36,19 +36,35 @@ def fmt(v) -> str:
     return str(v)
 
 
-def table(title: str | None, header: list[str], rows: list[list], right: int | None = None):
-    """Print a table; columns from `right` on are right-aligned."""
+def table(
+    title: str | None,
+    header: list[str],
+    rows: list[list],
+    right: int | None = None,
+    widths: list[int] | None = None,
+):
+    """Print a table; columns from `right` on are right-aligned; `widths` fixes each column's
+    width (a header wraps at its spaces within it, a cell never wraps)."""
     t = Table(title=Text(title) if title else None)
     for i, col in enumerate(header):
-        t.add_column(Text(col), justify="right" if right is not None and i >= right else "left")
+        w = widths[i] if widths else None
+        justify = "right" if right is not None and i >= right else "left"
+        t.add_column(Text(col), justify=justify, min_width=w, max_width=w)
     for r in rows:
         row(t, *(fmt(c) if not isinstance(c, str) else c for c in r))
     out.print(t)
 
 
-def summary(path: str, rows: list, seg: list, diffs: list) -> None:
+# the summary's headline columns, first in a compact table; the rest follow, or go to --wide
+HEADLINE = ("σ* (val) [spread]", "σ* (val)", "acc@σ*", "mIoU@σ*", "ensemble gain", "unimodal (p)")
+
+
+def summary(path: str, rows: list, seg: list, diffs: list, wide: bool = False) -> None:
     """The run summary: the accuracy table, segmentation, the paired differences, what the
-    intervals cover, and where the store is."""
+    intervals cover, and where the store is. It fits the terminal (`out.width`): coordinates
+    that are the same in every row go above the table, the headline columns come first, and
+    columns that do not fit go to a second block with the same coordinates; `wide` prints one
+    table with every column."""
     from ..summary import (
         ACCURACY_COLUMNS,
         COMPARISON_COLUMNS,
@@ -65,14 +81,49 @@ def summary(path: str, rows: list, seg: list, diffs: list) -> None:
         (SEGMENTATION_TITLE, seg, SEGMENTATION_COLUMNS, "dense set"),
         (COMPARISON_TITLE, diffs, COMPARISON_COLUMNS, "layer"),
     ):
-        if these:
-            header, body = as_cells(these, columns, layer)
-            table(title, header, body, right=len(lead_columns(these, layer)))
+        if not these:
+            continue
+        header, body = as_cells(these, columns, layer)
+        lead = len(lead_columns(these, layer))
+        if wide:
+            table(title, header, body, right=lead)
+        else:
+            fitted(title, header, body, lead, out.width)
     if rows or seg:
-        out.print(interval_note(rows or seg, confidence, resamples), highlight=False)
+        say(interval_note(rows or seg, confidence, resamples))
     out.print(f"store: {path}", highlight=False)
     what = "accuracy" if rows or not seg else "miou"
     out.print(f"query: reprdyn query {path} {what} --format csv", highlight=False)
+
+
+def fitted(title: str, header: list[str], body: list[list], lead: int, width: int) -> None:
+    """A table in blocks no wider than `width`: the first `lead` columns are coordinates (those
+    with one value in every row are printed once, above), then the value columns, headline ones
+    first, packed into as few blocks as fit, each repeating the coordinates that vary."""
+    cells = [[fmt(c) for c in r] for r in body]
+    cols = list(zip(*cells)) if cells else [()] * len(header)
+    varying = [i for i in range(lead) if len(set(cols[i])) > 1]
+    fixed = [f"{header[i]} {cols[i][0]}" for i in range(lead) if i not in varying and cols[i]]
+    values = sorted(range(lead, len(header)), key=lambda i: header[i] not in HEADLINE)
+
+    def size(i: int) -> int:  # a header wraps at its spaces; a cell does not
+        return max([*(len(w) for w in header[i].split()), *(len(c) for c in cols[i])])
+
+    blocks, base = [[]], 1 + sum(size(i) + 3 for i in varying)  # 3: padding and a rule
+    for i in values:
+        if blocks[-1] and base + sum(size(j) + 3 for j in blocks[-1]) + size(i) + 3 > width:
+            blocks.append([])
+        blocks[-1].append(i)
+    say(title + (": " + " · ".join(fixed) if fixed else ""), width)
+    for block in blocks:
+        keep = varying + block
+        rows = [[r[i] for i in keep] for r in cells]
+        table(None, [header[i] for i in keep], rows, len(varying), [size(i) for i in keep])
+
+
+def say(text: str, width: int | None = None) -> None:
+    """A line of prose on stdout, wrapped at `width` (the terminal's by default)."""
+    out.print(Text(text), width=width or out.width, soft_wrap=False, highlight=False)
 
 
 class Eta:

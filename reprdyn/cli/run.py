@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from typing import Annotated
 
 import typer
 
@@ -38,8 +39,11 @@ def run(
     ignore_limits: IgnoreLimitsOpt = False,
     trust: TrustOpt = False,
     env: EnvOpt = [],
+    wide: Annotated[
+        bool, typer.Option("--wide", help="one summary table with every column, however wide")
+    ] = False,
 ):
-    """Run a spec's tasks into its store, then print a summary."""
+    """Run a spec's tasks into its store, then print a summary that fits the terminal."""
     spec, text, bases = load(spec_file, set_, trust, env)  # a typo is reported before torch loads
     from ..runner import TasksFailed
     from ..runner import run as run_spec
@@ -64,20 +68,22 @@ def run(
             )
         except TasksFailed as e:
             rows, failures = e.summary, e.failures
-    _print_result(spec, path, rows, failures, format)
+    _print_result(spec, path, rows, failures, format, wide)
     if failures:
         _report_failures(path, failures)
         raise typer.Exit(1)
 
 
-def _print_result(spec, path: str, rows: list, failures: list[dict], format: Format) -> None:
+def _print_result(
+    spec, path: str, rows: list, failures: list[dict], format: Format, wide: bool = False
+) -> None:
     """The summary: tables, or one JSON object on stdout."""
     from ..summary import compare, summarize_segmentation, summary_json
 
     seg = summarize_segmentation(path) if "miou" in spec.metrics else []
     diffs = compare(path) if rows else []
     if format != Format.json:
-        summary(path, rows, seg, diffs)
+        summary(path, rows, seg, diffs, wide)
         return
     result = {"store": path, "summary": json.loads(summary_json(rows)), "failed": failures}
     if seg:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import pytest
+from helpers import SMALL
+
 
 def test_progress_bars_know_their_totals():
     """On a terminal each stage's bar is created with its number of tasks (sweep points add theirs),
@@ -106,3 +109,60 @@ def test_the_eta_weighs_each_stage_by_its_own_task_time():
         eta.start(f"f{i}")
         eta.done("features", f"f{i}")
     assert eta.text() == ""  # nothing left
+
+
+TWO_PROBES = SMALL.replace(
+    "probes: [{kind: logistic, transform: abs, standardize: false}]",
+    "probes:\n  - {kind: logistic, transform: abs, standardize: false}\n"
+    "  - {kind: ridge, name: ridge-probe, transform: abs}\n"
+    "inputs: [clean, noisy]",
+)
+
+
+@pytest.fixture(scope="module")
+def two_probe_store(tmp_path_factory):
+    import reprdyn
+    from reprdyn.spec import validate_text
+
+    path = tmp_path_factory.mktemp("summary") / "s.zarr"
+    reprdyn.run(validate_text(TWO_PROBES), store=path)
+    return path
+
+
+@pytest.mark.parametrize("width", [80, 100])
+def test_the_summary_fits_the_terminal_with_its_headline_first(two_probe_store, width):
+    from reprdyn.cli.app import out
+    from reprdyn.cli.output import summary
+    from reprdyn.summary import compare, summarize
+
+    rows, path = summarize(str(two_probe_store)), str(two_probe_store)
+    old = out.width
+    try:
+        out.width = width
+        with out.capture() as cap:
+            summary(path, rows, [], compare(path))
+    finally:
+        out.width = old
+    text = cap.get()
+    prose = [line for line in text.splitlines() if not line.startswith(("store:", "query:"))]
+    assert max(len(line) for line in prose) <= width  # (a path is never broken)
+    assert "dataset toy · layer output" in text  # the same in every row: said once, above
+    first = text.split("┏")[1].split("└")[0]
+    for head in ("acc@σ*", "probe", "input"):
+        assert head in first, head  # the headline, with the coordinates that vary, comes first
+    # the headline columns come before the others, wherever the blocks break
+    assert max(text.index(h) for h in ("acc@σ*", "gain", "unimodal")) < text.index("CSNR@σ*")
+    for r in rows:  # each headline interval is on one line, whole
+        assert str(r.best_accuracy) in text and f"{r.probe}" in text
+
+
+def test_wide_is_one_table_with_every_column(two_probe_store):
+    from reprdyn.cli.app import out
+    from reprdyn.cli.output import summary
+    from reprdyn.summary import summarize
+
+    with out.capture() as cap:
+        summary(str(two_probe_store), summarize(str(two_probe_store)), [], [], wide=True)
+    text = cap.get()
+    assert text.count("┏") == 1
+    assert all(h in text for h in ("dataset", "layer", "CSNR@σ*", "unimodal", "ensemble acc"))

@@ -212,3 +212,16 @@ def test_segmentation_figure_lines_clean_solid_noisy_dashed(stores):
     }
     assert {s for label, s in styles.items() if "noisy" in label} == {"--"}
     assert {s for label, s in styles.items() if "clean" in label} == {"-"}
+
+
+@pytest.mark.parametrize("name", list(FIGURES))
+def test_titles_read_at_a_glance(stores, name):
+    """At most two title lines (what the figure is, and the selection it shows), for a plain and
+    a swept store; what the marks mean goes beneath the panels."""
+    import matplotlib.pyplot as plt
+
+    for store in (stores[WHERE[name]], stores[SWEPT.get(name, "both")]):
+        fig = figure(store, name)
+        title = fig._suptitle.get_text() if fig._suptitle is not None else ""
+        assert len(title.splitlines()) <= 2, title
+        plt.close(fig)

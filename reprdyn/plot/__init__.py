@@ -66,9 +66,16 @@ def _name_selection(fig: plt.Figure, ds: xr.Dataset, sel, lowest: bool) -> None:
     title = fig._suptitle.get_text() if fig._suptitle is not None else ""
     title = f"{title}\n{text}" if title and text else title or text
     if title:  # wrapped to the figure's width: a long title must not widen the canvas
-        chars = max(int(fig.get_figwidth() * 72 / (9 * 0.55)), 40)
-        lines = [w for line in title.split("\n") for w in textwrap.wrap(line, chars) or [""]]
-        fig.suptitle("\n".join(lines), fontsize=9)
+        fig.suptitle(_wrapped(fig, title, 9), fontsize=9)
+    note = getattr(fig, "_reprdyn_caption", "")
+    if note:  # beneath every panel, laid out with them (constrained layout)
+        fig.supxlabel(_wrapped(fig, note, 7), fontsize=7, color="0.3")
+
+
+def _wrapped(fig: plt.Figure, text: str, size: float) -> str:
+    """`text` wrapped at the characters `size`-point type fits across the figure."""
+    chars = max(int(fig.get_figwidth() * 72 / (size * 0.55)), 40)
+    return "\n".join(w for line in text.split("\n") for w in textwrap.wrap(line, chars) or [""])
 
 
 def _check_format(out: Path) -> None:

@@ -23,6 +23,7 @@ from .style import (
     _settings,
     _sigma_axis,
     _with_model,
+    caption,
 )
 
 
@@ -72,7 +73,8 @@ def curves(ds: xr.Dataset, dataset: str, sweep: list[str]) -> plt.Figure:
     spread = "; ★ σ* chosen on validation" + (
         f", bar beneath: its {confidence:.0%} range under resampling" if freq is not None else ""
     )
-    fig.suptitle(f"accuracy across σ ({band}{spread})", fontsize=9)
+    fig.suptitle("test accuracy across σ", fontsize=9)
+    caption(fig, f"{band}{spread}.")
     return fig
 
 
@@ -115,10 +117,9 @@ def label_noise(ds: xr.Dataset, dataset: str, sweep: list[str]) -> plt.Figure:
         if boot is not None
         else "± std over replicates and seeds"
     )
-    fig.suptitle(
-        f"{dataset}: gain of the soft-voting ensemble over the best single σ (Table 1; bars: "
-        f"{bars})",
-        fontsize=9,
+    fig.suptitle(f"{dataset}: soft-voting ensemble against the best single σ", fontsize=9)
+    caption(
+        fig, f"The gain in accuracy points under label noise (the paper's Table 1); bars: {bars}."
     )
     return fig
 

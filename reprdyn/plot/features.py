@@ -22,6 +22,7 @@ from .style import (
     _settings,
     _sigma_axis,
     _with_model,
+    caption,
 )
 
 
@@ -117,10 +118,11 @@ def segmentation(ds: xr.Dataset, dataset: str, sweep: list[str]) -> plt.Figure:
         ax.set_ylabel("test mIoU")
         ax.set_title(f"{dataset}: probe {probe}")
         _legend(ax)
-    fig.suptitle(
-        "segmentation across σ (clean input solid, noisy dashed; "
+    fig.suptitle("segmentation across σ", fontsize=9)
+    caption(
+        fig,
+        "Clean input solid, noisy dashed; "
         + (f"band: {confidence:.0%} interval; " if boot is not None else "")
-        + "★ σ* chosen on validation mIoU)",
-        fontsize=9,
+        + "★ σ* chosen on validation mIoU.",
     )
     return fig

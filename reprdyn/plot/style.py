@@ -144,3 +144,9 @@ def _band(boot: xr.DataArray, confidence: float, seed: int) -> tuple[np.ndarray,
     resamples (sigma, [replicate, seed,] boot)."""
     vals = boot.transpose("sigma", "replicate", "seed", "boot").values  # (S, R, Sd, B)
     return curve_interval(vals, confidence, seed)
+
+
+def caption(fig: plt.Figure, text: str) -> None:
+    """What a figure's marks mean, in small type beneath its panels (the title stays short: what
+    the figure is, and the selection it shows); wrapped to the figure's width when it is named."""
+    fig._reprdyn_caption = text[:1].upper() + text[1:]

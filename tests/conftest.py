@@ -27,6 +27,15 @@ from helpers import REPLICATED, ROOT, SEG_SMALL, SMALL, copy_store
 atexit.register(shutil.rmtree, os.environ["REPRDYN_CACHE"], True)
 
 
+def pytest_collection_modifyitems(config, items):
+    """The long fuzzing profile runs only when asked for (`pytest -m fuzz`)."""
+    if "fuzz" not in (config.getoption("markexpr") or ""):
+        skip = pytest.mark.skip(reason="the long fuzzing profile: pytest -m fuzz")
+        for item in items:
+            if "fuzz" in item.keywords:
+                item.add_marker(skip)
+
+
 def pytest_configure(config):
     import torch
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 
+import pytest
 import xarray.testing as xrt
 from helpers import SMALL, run_losing_a_worker
 
@@ -15,6 +16,7 @@ from reprdyn.spec import validate_text
 DASK = SMALL + "compute: {executor: dask, n_workers: 2}\n"
 
 
+@pytest.mark.slow  # a cluster of worker processes
 def test_localcluster_matches_local(small_store, tmp_path):
     spec = validate_text(DASK)
     done = []
@@ -26,6 +28,7 @@ def test_localcluster_matches_local(small_store, tmp_path):
     assert reprdyn.run(spec, store=tmp_path / "d.zarr") == rows  # resumes: nothing left to do
 
 
+@pytest.mark.slow  # a cluster of worker processes
 def test_failures_are_reported_once_and_dependents_skipped(tmp_path, monkeypatch, dask_address):
     """A task that raises on a worker is reported with its error and run once, whatever
     compute.retries says (retries are for dead workers); the tasks that need it are skipped and
@@ -165,6 +168,7 @@ def test_a_task_starts_when_a_worker_begins_it(tmp_path, dask_address):
             assert order["done", d] < order["start", t.key], (t.label, tasks[d].label)
 
 
+@pytest.mark.slow  # a cluster of worker processes
 def test_a_lost_worker_is_reported_and_the_cube_is_unchanged(tmp_path, caplog):
     """A worker killed while it holds a task: the run says which worker was lost and what it
     held, the scheduler runs those tasks elsewhere, and the cube equals a local run's."""
@@ -203,6 +207,7 @@ def _on_a_gpu_worker(i: int) -> dict:
     }
 
 
+@pytest.mark.slow  # a cluster of worker processes
 def test_one_worker_per_gpu_and_gpu_tasks_placed_by_resource():
     """gpu_cluster: one worker per GPU, each seeing only its own (CUDA_VISIBLE_DEVICES) and
     offering GPU=1. With a plain worker beside them, tasks asking for a GPU run only on the GPU

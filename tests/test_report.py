@@ -34,6 +34,7 @@ def test_report_is_self_contained(small_store):
     assert "spec_version: 1" in html and "Provenance" in html
 
 
+@pytest.mark.slow  # a headless browser
 def test_report_renders_in_a_headless_browser(small_store, tmp_path):
     browser = _browser()
     out = tmp_path / "report.html"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import xarray.testing as xrt
 
 import reprdyn
@@ -122,6 +123,7 @@ def test_trained_mlp_on_molrg(tmp_path, monkeypatch):
     xrt.assert_identical(ds.load(), reprdyn.open(tmp_path / "b.zarr")["m"].load())
 
 
+@pytest.mark.slow  # a subprocess run and a U-Net: seconds
 def test_unet_dae_vs_diffusion_on_digits(tmp_path, monkeypatch):
     monkeypatch.setenv("REPRDYN_CACHE", str(tmp_path / "cache"))
     from reprdyn.spec import validate_text
@@ -182,6 +184,7 @@ label_noise: [0.0, 0.3]
 """
 
 
+@pytest.mark.slow  # a subprocess run and a U-Net: seconds
 def test_sigkill_then_resume_equals_uninterrupted(tmp_path):
     """SIGKILL a real `reprdyn run` mid-way, run it again: the cube equals an uninterrupted
     run's."""

@@ -21,6 +21,8 @@ import reprdyn
 from reprdyn.spec import validate_text
 
 # features tasks of about a second, so a worker can be lost while it holds one
+pytestmark = pytest.mark.slow  # a real SLURM cluster
+
 SPEC = SMALL.replace("n_train: 300", "n_train: 3000")
 
 

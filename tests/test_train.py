@@ -208,6 +208,7 @@ def uninterrupted(tmp_path_factory):
     return ensure_trained(spec.model, data, None, spec.seed, cache, "cpu")[1]
 
 
+@pytest.mark.slow  # training in subprocesses
 @pytest.mark.parametrize("sig", ["SIGKILL", "SIGTERM"])
 def test_a_killed_training_process_resumes_to_a_bit_identical_checkpoint(
     tmp_path, sig, uninterrupted
@@ -243,6 +244,7 @@ def test_a_killed_training_process_resumes_to_a_bit_identical_checkpoint(
     assert path.name == uninterrupted.name and _same(_weights(path), _weights(uninterrupted))
 
 
+@pytest.mark.slow  # training in subprocesses
 def test_two_processes_train_a_shared_checkpoint_once(tmp_path):
     """A second `reprdyn train` started while the first trains the same checkpoint waits for it,
     says so, and then loads what the first wrote: the key is trained once."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from helpers import SMALL, invoke
 
 
@@ -128,6 +129,7 @@ def test_a_copied_spec_folder_with_relative_data_still_runs(tmp_path, monkeypatc
     xrt.assert_identical(res["toy"].load(), reprdyn.open(tmp_path / "again.zarr")["toy"].load())
 
 
+@pytest.mark.slow  # signals to a subprocess run
 def test_sigterm_ends_a_run_like_ctrl_c(tmp_path):
     """SIGTERM mid-run: exit 143 with a message, finished tasks kept, the lock released, and the
     next run resumes to the same cube as an uninterrupted one."""
@@ -178,6 +180,7 @@ def make():
 """
 
 
+@pytest.mark.slow  # signals to a subprocess run
 def test_a_run_stuck_inside_a_task_still_ends_on_sigterm(tmp_path):
     """A task that never returns to a safe point (a long allocation, a stuck read): SIGTERM ends
     the run after the grace period, with exit 143, and what finished stays."""

@@ -78,6 +78,7 @@ def test_one_child_run_per_cell_with_sigma_as_the_step(tracked, small_store, tmp
             assert run.data.metrics[name] == pytest.approx(cell.metrics[name], rel=1e-12)
 
 
+@pytest.mark.slow  # three MLflow exports each
 def test_a_second_export_adds_only_what_is_missing(tmp_path, small_store):
     uri = f"sqlite:///{tmp_path / 'm.db'}"
     first = _export(small_store, uri, tmp_path)
@@ -92,6 +93,7 @@ def test_a_second_export_adds_only_what_is_missing(tmp_path, small_store):
     assert third["cells_written"] == 0
 
 
+@pytest.mark.slow  # three MLflow exports each
 def test_an_export_cut_short_is_finished_by_the_next(tmp_path, small_store):
     """A store run without its `reprdyn.complete` tag gets its artifacts again; a cell run left
     RUNNING is replaced."""

@@ -104,6 +104,7 @@ def test_ajv_compiles_it_strictly_and_agrees(docs):
     assert all(ok == want[f] for f, ok in verdicts), verdicts
 
 
+@pytest.mark.slow  # check-jsonschema and ajv in subprocesses
 def test_check_jsonschema_agrees_on_the_yaml_files(docs):
     beside = Path(sys.executable).parent / "check-jsonschema"  # the test's own environment
     exe = str(beside) if beside.exists() else shutil.which("check-jsonschema")

@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 from helpers import allowed_env
 
-from reprdyn.spec import Spec, load_spec
+from reprdyn.spec import load_spec
+from reprdyn.spec.jsonschema import export, export_base
+from reprdyn.templates import BASE_SCHEMA_FILE as BASE_FILE
 from reprdyn.templates import TEMPLATES, InitError, init, template_text
 
 SHIPPED = Path(__file__).parents[1] / "specs"
@@ -21,19 +23,20 @@ def test_every_shipped_spec_family_has_a_template():
 
 @pytest.mark.parametrize("name", list(TEMPLATES))
 def test_each_template_writes_a_valid_commented_spec(tmp_path, name):
-    spec_file, schema = init(name, tmp_path / "exp" / f"my-{name}.yaml")
+    spec_file, schema, base = init(name, tmp_path / "exp" / f"my-{name}.yaml")
     text = spec_file.read_text()
     assert text.startswith("# yaml-language-server: $schema=reprdyn.schema.json\n")
     assert sum(line.lstrip().startswith("#") or " # " in line for line in text.splitlines()) >= 5
     spec = load_spec(spec_file, allow_env=allowed_env(spec_file))  # the grants its header names
     assert spec.name == f"my-{name}"  # named after the file
-    assert json.loads(schema.read_text()) == Spec.model_json_schema()
+    assert json.loads(schema.read_text()) == export()  # the strict schema reprdyn ships
+    assert json.loads(base.read_text()) == export_base()  # and the one for base files
     assert "{file}" not in text and str(spec_file) in text
 
 
 def test_init_defaults_refusals_and_schema_care(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    (written, _) = init()
+    (written, _, _) = init()
     assert written == Path("molrg-theory.yaml") and load_spec(written).name == "molrg-theory"
     with pytest.raises(InitError, match="already exists; pass --force"):
         init()
@@ -45,7 +48,8 @@ def test_init_defaults_refusals_and_schema_care(tmp_path, monkeypatch):
     (tmp_path / "other").mkdir()
     foreign = tmp_path / "other" / "reprdyn.schema.json"
     foreign.write_text('{"not": "ours"}')
-    assert init(path=tmp_path / "other") == [tmp_path / "other" / "molrg-theory.yaml"]  # a folder
+    written = init(path=tmp_path / "other")  # a folder
+    assert written == [tmp_path / "other" / "molrg-theory.yaml", tmp_path / "other" / BASE_FILE]
     assert foreign.read_text() == '{"not": "ours"}'  # someone else's file is never overwritten
 
 

@@ -68,11 +68,16 @@ def _print_footprint(touches: dict) -> None:
 
 @app.command()
 @handled
-def schema():
-    """Print the JSON Schema of a spec (draft 2020-12, for editors and validators)."""
-    from ..spec.jsonschema import export
+def schema(
+    base: Annotated[
+        bool, typer.Option("--base", help="the schema of a base file that specs `extends`")
+    ] = False,
+):
+    """Print the JSON Schema of a spec (draft 2020-12, for editors and validators), or with
+    --base that of a base file (a partial spec: nothing required)."""
+    from ..spec.jsonschema import export, export_base
 
-    sys.stdout.write(json.dumps(export(), indent=2) + "\n")
+    sys.stdout.write(json.dumps(export_base() if base else export(), indent=2) + "\n")
 
 
 @app.command()

@@ -16,6 +16,18 @@ Sigma = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 class SigmaRange(Strict):
     """`num` points from `start` to `stop` (inclusive), log- or linearly spaced."""
 
+    # a log grid (the default scale) from 0 is refused by the schema too, not only by `_check`
+    model_config = {
+        **Strict.model_config,
+        "json_schema_extra": {
+            "if": {"type": "object", "properties": {"scale": {"const": "log"}}},
+            "then": {
+                "type": "object",
+                "properties": {"start": {"type": "number", "exclusiveMinimum": 0}},
+            },
+        },
+    }
+
     start: Sigma
     stop: Sigma
     num: int = Field(ge=1, le=MAX_GRID)

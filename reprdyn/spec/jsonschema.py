@@ -13,7 +13,10 @@ import copy
 
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
 ID = "https://reprdyn.dev/schema/spec-1.json"
+BASE_ID = "https://reprdyn.dev/schema/spec-1-base.json"
 UNKNOWN = ("discriminator", "x-path")  # keywords strict validators refuse
+TYPED = {"uniqueItems": "array", "minItems": "array"}  # strict validators want a type beside them
+PATH_RULES = {"minLength": 1, "maxLength": 4096, "pattern": r"^[^/]{0,255}(?:/[^/]{0,255})*$"}
 
 
 def export() -> dict:
@@ -36,10 +39,36 @@ def export() -> dict:
     }
 
 
+def export_base() -> dict:
+    """The schema of a base file that specs `extends` (`reprdyn schema --base`): a partial spec,
+    so nothing is required (a base rightly has no `name`), and every value is checked."""
+    full = export()
+    return {
+        "$schema": DIALECT,
+        "$id": BASE_ID,
+        "title": "reprdyn base spec (for `extends`)",
+        "description": full["description"],
+        "$defs": full["$defs"],
+        "$ref": "#/$defs/SpecPartial",
+    }
+
+
 def _strip(node):
-    """The schema without the keywords strict validators refuse."""
+    """The schema without the keywords strict validators refuse; a path field (`x-path`) says
+    what the loader checks of it, a non-empty string no file system refuses for its length."""
     if isinstance(node, dict):
-        return {k: _strip(v) for k, v in node.items() if k not in UNKNOWN}
+        out = {k: _strip(v) for k, v in node.items() if k not in UNKNOWN}
+        for key, kind in TYPED.items():  # a keyword of one type goes to that member of a union
+            members = out.get("anyOf", [])
+            if key in out and "type" not in out and any(m.get("type") == kind for m in members):
+                value = out.pop(key)
+                for m in (m for m in members if m.get("type") == kind):
+                    m[key] = value
+        if "x-path" in node:  # at most 4,096 characters, and 255 between slashes
+            strings = [out, *out.get("anyOf", [])]  # the string schema, or a union's string member
+            for branch in (b for b in strings if isinstance(b, dict) and b.get("type") == "string"):
+                branch.update(PATH_RULES)
+        return out
     if isinstance(node, list):
         return [_strip(v) for v in node]
     return node

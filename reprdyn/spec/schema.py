@@ -55,7 +55,12 @@ class Spec(Strict):
     datasets: list[Dataset] = Field(min_length=1, max_length=100)
     sigma: (
         Annotated[
-            Annotated[list[Sigma], Tag("list"), Field(max_length=MAX_GRID)]
+            Annotated[
+                list[Sigma],
+                Tag("list"),
+                # validate says "empty" and "duplicate" in its own words; editors see the same
+                Field(max_length=MAX_GRID, json_schema_extra={"minItems": 1, "uniqueItems": True}),
+            ]
             | Annotated[SigmaRange, Tag("range")],
             Discriminator(grid_kind),
         ]
@@ -64,6 +69,7 @@ class Spec(Strict):
     timesteps: list[Annotated[int, Field(ge=0, le=100_000)]] | None = Field(
         None,
         max_length=MAX_GRID,
+        json_schema_extra={"uniqueItems": True},
         description="the grid as the models' own timesteps instead of sigmas: a vp schedule's "
         "0..T-1, or a flow model's k = t T (sigma = k / (T - k))",
     )
@@ -71,17 +77,33 @@ class Spec(Strict):
         ["output"],
         min_length=1,
         max_length=1000,
+        json_schema_extra={"uniqueItems": True},
         description="module names to probe (pooled), `output` and `pixels`; a glob pattern "
         "(`up_blocks.*.resnets.0`: `*` within one dotted name, `**` across them) expands to the "
         "layers it matches, in the network's order, before the run is planned",
     )
-    dense: dict[Name, list[Annotated[str, Field(min_length=1)]]] | None = Field(
+    dense: (
+        dict[
+            Name,
+            Annotated[
+                list[
+                    Annotated[
+                        str, Field(min_length=1, json_schema_extra={"not": {"const": "pixels"}})
+                    ]
+                ],
+                Field(json_schema_extra={"uniqueItems": True}),
+            ],
+        ]
+        | None
+    ) = Field(
         None,
         description="per-pixel features for segmentation probes: named sets of layers whose "
         "maps are upsampled (bilinear) to the mask size and concatenated, as in Baranchuk et al.; "
         "a pattern expands to the matching layers that have a spatial map",
     )
-    inputs: list[Literal["clean", "noisy"]] = Field(["clean"], min_length=1)
+    inputs: list[Literal["clean", "noisy"]] = Field(
+        ["clean"], min_length=1, json_schema_extra={"uniqueItems": True}
+    )
     noise_draws: int = Field(
         1, ge=1, le=1000, description="noisy input: features averaged over this many draws"
     )
@@ -92,19 +114,26 @@ class Spec(Strict):
         [0.0],
         min_length=1,
         max_length=100,
+        json_schema_extra={"uniqueItems": True},
         description="levels of label noise, sorted on load; the `label_noise` dim",
     )
     label_noise_kind: Literal["uniform", "pair"] = Field(
         "uniform", description="uniform: to a random other class; pair: class k -> k+1 (mod K)"
     )
     seeds: list[int] = Field(
-        [0], min_length=1, max_length=1000, description="probe / label-noise seeds: the `seed` dim"
+        [0],
+        min_length=1,
+        max_length=1000,
+        json_schema_extra={"uniqueItems": True},
+        description="probe / label-noise seeds: the `seed` dim",
     )
     val_fraction: float = Field(
         0.2, gt=0, lt=1, description="share of train held out to pick best sigma"
     )
     ensemble: Ensemble = Ensemble()
-    metrics: list[MetricName] = Field(list(DEFAULT_METRICS), min_length=1)
+    metrics: list[MetricName] = Field(
+        list(DEFAULT_METRICS), min_length=1, json_schema_extra={"uniqueItems": True}
+    )
     analysis: Analysis = Analysis()
     generation: Generation = Generation()
     csnr: Csnr = Csnr()

@@ -139,6 +139,7 @@ class Compute(Strict):
         None,
         description="removed: the network always runs on aligned blocks of 64 "
         "samples, so that no number depends on a batch size",
+        json_schema_extra={"not": {"type": "integer"}},
     )
     executor: Literal["local", "dask"] = Field(
         "local", description="local (in process) | dask (a cluster)"
@@ -148,6 +149,7 @@ class Compute(Strict):
         description="not allowed in a spec: a shared spec must not choose the "
         "machine that runs code for you; pass `reprdyn run --dask ADDRESS` or set "
         "REPRDYN_DASK_ADDRESS",
+        json_schema_extra={"not": {"type": "string"}},
     )
     n_workers: int = Field(
         2, ge=1, le=1024, description="dask without address: LocalCluster worker processes"

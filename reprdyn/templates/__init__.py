@@ -8,6 +8,7 @@ from importlib import resources
 from pathlib import Path
 
 SCHEMA_FILE = "reprdyn.schema.json"
+BASE_SCHEMA_FILE = "reprdyn.base.schema.json"  # for base files: `# yaml-language-server: $schema=`
 TEMPLATES = {  # name -> what it sets up
     "molrg-theory": "analytic MoLRG posterior: probe accuracy and CSNR across sigma (seconds)",
     "molrg-mlp": "an MLP trained as a DDPM on MoLRG, probed across VP timesteps (minutes)",
@@ -54,7 +55,7 @@ def init(
     spec is kept unless `force`; an existing schema file is refreshed only if
     reprdyn wrote it.
     """
-    from ..spec import Spec
+    from ..spec.jsonschema import export, export_base
 
     text = template_text(template)
     path = Path(path) if path is not None else Path(f"{template}.yaml")
@@ -72,10 +73,11 @@ def init(
     path.parent.mkdir(parents=True, exist_ok=True)
     written = [path]
     path.write_text(text, encoding="utf-8")
-    schema = path.parent / SCHEMA_FILE
-    if not schema.exists() or _ours(schema):
-        schema.write_text(json.dumps(Spec.model_json_schema(), indent=2) + "\n", encoding="utf-8")
-        written.append(schema)
+    for name, data in ((SCHEMA_FILE, export()), (BASE_SCHEMA_FILE, export_base())):
+        schema = path.parent / name
+        if not schema.exists() or _ours(schema):
+            schema.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+            written.append(schema)
     return written
 
 
@@ -85,8 +87,9 @@ def _ours(schema: Path) -> bool:
         data = json.loads(schema.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return False
-    return (
-        isinstance(data, dict)
-        and data.get("title") == "Spec"
-        and "spec_version" in data.get("properties", {})
+    from ..spec.jsonschema import BASE_ID, ID
+
+    return isinstance(data, dict) and (
+        data.get("$id") in (ID, BASE_ID)  # what this reprdyn writes
+        or (data.get("title") == "Spec" and "spec_version" in data.get("properties", {}))
     )

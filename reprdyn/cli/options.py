@@ -39,6 +39,63 @@ def _figures(incomplete: str) -> list[str]:
     return [name for name in FIGURES if name.startswith(incomplete)]
 
 
+def _cube(ctx: typer.Context):
+    """The first dataset's cube of the STORE on the command line (lazy: metadata only), or None;
+    completion never fails out loud. While an option's value is being completed, click has not
+    parsed the arguments, so the store is found among the words the shell passed."""
+    import os
+    import shlex
+
+    from ..store import Results, read_attrs
+
+    store = ctx.params.get("store")
+    if store is None:
+        words = os.environ.get("COMP_WORDS") or os.environ.get("_TYPER_COMPLETE_ARGS") or ""
+        try:
+            store = next((w for w in shlex.split(words) if read_attrs(w) is not None), None)
+        except ValueError:  # an unclosed quote mid-typing
+            store = None
+    try:
+        res = Results(str(store))
+        return res[ctx.params.get("dataset") or res.datasets[0]]
+    except Exception:  # noqa: BLE001 - no store yet, or not one: nothing to offer
+        return None
+
+
+def complete_var(ctx: typer.Context, incomplete: str) -> list[str]:
+    """The store's variables, for `reprdyn query STORE <TAB>`."""
+    ds = _cube(ctx)
+    return (
+        [] if ds is None else sorted(v for v in map(str, ds.data_vars) if v.startswith(incomplete))
+    )
+
+
+def complete_dim(ctx: typer.Context, incomplete: str) -> list[str]:
+    """The store's dims, for `--mean <TAB>`."""
+    ds = _cube(ctx)
+    return [] if ds is None else sorted(d for d in map(str, ds.dims) if d.startswith(incomplete))
+
+
+def complete_sel(ctx: typer.Context, incomplete: str) -> list[str]:
+    """`DIM=` for the store's dims, then `DIM=VALUE` for that dim's coordinate values."""
+    ds = _cube(ctx)
+    if ds is None:
+        return []
+    if "=" not in incomplete:
+        return [f"{d}=" for d in sorted(map(str, ds.dims)) if d.startswith(incomplete)]
+    dim, _, start = incomplete.partition("=")
+    if dim not in ds.coords:
+        return []
+    values = [str(v) for v in ds[dim].values.tolist()]
+    return [f"{dim}={v}" for v in values if v.startswith(start)]
+
+
+def complete_template(incomplete: str) -> list[str]:
+    from ..templates import TEMPLATES
+
+    return [name for name in TEMPLATES if name.startswith(incomplete)]
+
+
 SpecArg = Annotated[Path, typer.Argument(metavar="SPEC", help="a spec file (.yaml)")]
 StoreArg = Annotated[Path, typer.Argument(metavar="STORE", help="a reprdyn store")]
 SetOpt = Annotated[
@@ -84,6 +141,7 @@ SelOpt = Annotated[
     typer.Option(
         "--sel",
         metavar="DIM=VALUE",
+        autocompletion=complete_sel,
         help="narrow to one value of a dim (the nearest grid value on float dims; repeatable)",
     ),
 ]

@@ -21,6 +21,8 @@ from .options import (
     QueryFormatOpt,
     SelOpt,
     StoreArg,
+    complete_dim,
+    complete_var,
 )
 from .output import fmt, table
 
@@ -29,11 +31,22 @@ from .output import fmt, table
 @handled
 def query(
     store: StoreArg,
-    var: Annotated[str, typer.Argument(help="variable, e.g. accuracy, csnr, best_accuracy_ci")],
+    var: Annotated[
+        str,
+        typer.Argument(
+            help="variable, e.g. accuracy, csnr, best_accuracy_ci", autocompletion=complete_var
+        ),
+    ],
     dataset: Annotated[str | None, typer.Option(help="one dataset (default: all)")] = None,
     sel: SelOpt = [],
     mean: Annotated[
-        list[str], typer.Option("--mean", metavar="DIM", help="average over DIM (repeatable)")
+        list[str],
+        typer.Option(
+            "--mean",
+            metavar="DIM",
+            help="average over DIM (repeatable)",
+            autocompletion=complete_dim,
+        ),
     ] = [],
     format: QueryFormatOpt = QueryFormat.table,
     keep_nan: Annotated[

@@ -13,7 +13,7 @@ from ..errors import SpecError
 from ..templates import TEMPLATES, InitError
 from .app import app, err, out
 from .errors import UserError, fail, handled, load, stop_on_sigterm
-from .options import EnvOpt, Format, FormatOpt, SetOpt, SpecArg, TrustOpt
+from .options import EnvOpt, Format, FormatOpt, SetOpt, SpecArg, TrustOpt, complete_template
 from .output import fmt, progress_bars, table, train_bar
 
 
@@ -88,7 +88,13 @@ def init(
         typer.Argument(help="the spec file (or folder) to write; default <template>.yaml here"),
     ] = None,
     template: Annotated[
-        str, typer.Option("--template", "-t", help=f"one of: {', '.join(TEMPLATES)}")
+        str,
+        typer.Option(
+            "--template",
+            "-t",
+            help=f"one of: {', '.join(TEMPLATES)}",
+            autocompletion=complete_template,
+        ),
     ] = "molrg-theory",
     list_: Annotated[bool, typer.Option("--list", help="list the templates and exit")] = False,
     force: Annotated[bool, typer.Option("--force", help="overwrite an existing spec file")] = False,

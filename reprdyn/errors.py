@@ -38,10 +38,14 @@ class Issue:
     col: int  # 1-based
     path: str
     message: str
+    detail: str = ""  # more for --verbose (a YAML parser's own words), never in str()
 
     def __str__(self) -> str:
         where = f"{self.path}: " if self.path else ""
         return f"{self.file}:{self.line}:{self.col}: {where}{self.message}"
+
+    def verbose(self) -> str:
+        return f"{self} ({self.detail})" if self.detail else str(self)
 
 
 class SpecError(Exception):

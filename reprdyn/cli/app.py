@@ -18,6 +18,7 @@ app = typer.Typer(
 out = Console(soft_wrap=True, markup=False, width=None if sys.stdout.isatty() else 200)
 err = Console(stderr=True, soft_wrap=True, markup=False, width=None if sys.stderr.isatty() else 120)
 LOG_FORMAT, LOG_TIME = "%(asctime)s %(message)s", "%H:%M:%S"  # every line on stderr
+VERBOSE = False  # `reprdyn --verbose`: errors with their details (a YAML parser's own words)
 
 
 class _ToConsole(logging.Handler):
@@ -53,9 +54,8 @@ def _setup(
     ] = False,
 ) -> None:
     """Representation dynamics of diffusion models: specs -> tasks -> zarr cubes -> queries."""
-    from ..spec import text
-
-    text.VERBOSE = verbose
+    global VERBOSE
+    VERBOSE = verbose  # set by every invocation: nothing carries over to the next
     log = logging.getLogger("reprdyn")
     if not log.handlers:
         handler = _ToConsole()
@@ -86,3 +86,8 @@ def tidy_help(typer_app: typer.Typer) -> None:
 
         display_type_rich._reprdyn = True
         core.TyperOption.display_type_rich = display_type_rich
+
+
+def verbose() -> bool:
+    """Whether this invocation asked for --verbose."""
+    return VERBOSE

@@ -36,7 +36,9 @@ def handled(fn):
         except (typer.Exit, typer.Abort):
             raise
         except SpecError as e:
-            fail([str(i) for i in e.issues])
+            from .app import verbose
+
+            fail([i.verbose() if verbose() else str(i) for i in e.issues])
         except InputError as e:
             spec_file = kwargs.get("spec_file")
             if e.at is not None and isinstance(spec_file, Path):

@@ -31,13 +31,14 @@ def validate(
     environment variables it reads and the code it runs."""
     from ..spec import load
     from ..spec.footprint import footprint
+    from .app import verbose
 
     problems, results = [], []
     for path in specs:
         try:
             spec, sources = load(path, set_, trust, allow_env=env)
         except SpecError as e:
-            problems += [str(i) for i in e.issues]
+            problems += [i.verbose() if verbose() else str(i) for i in e.issues]
             results.append({"spec": str(path), "ok": False, "errors": [str(i) for i in e.issues]})
             continue
         touches = footprint(path, spec, sources).as_dict()

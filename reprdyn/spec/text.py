@@ -107,13 +107,10 @@ def check_nodes(root, file: str) -> None:
             stack += [(v, depth + 1) for v in node.value]
 
 
-VERBOSE = False  # `reprdyn --verbose`: add the YAML library's own words to a syntax error
-
-
 def explain(e: MarkedYAMLError):
-    """(where, what to do) for a YAML syntax error: the common mistakes in plain words, at the
-    place to fix (an unclosed bracket or quote is reported where it opens); the library's own text
-    for anything else, and after the hint with --verbose."""
+    """(where, what to do, the parser's own words) for a YAML syntax error: the common mistakes in
+    plain words, at the place to fix (an unclosed bracket or quote is reported where it opens);
+    the library's own text for anything else (and, with --verbose, after the hint)."""
     ctx, prob = e.context or "", e.problem or ""
     raw = " ".join(x for x in (ctx, prob) if x) or "invalid YAML"
     found = re.search(r"but found '(.*?)'", prob)
@@ -174,8 +171,8 @@ def explain(e: MarkedYAMLError):
     ]
     for hit, mark, hint in hints:
         if hit:
-            return mark or e.problem_mark, f"{hint} (the parser: {raw})" if VERBOSE else hint
-    return e.problem_mark or e.context_mark, raw
+            return mark or e.problem_mark, hint, f"the parser: {raw}"
+    return e.problem_mark or e.context_mark, raw, ""
 
 
 def _load(text: str, file: str):
@@ -195,9 +192,10 @@ def _load(text: str, file: str):
         msg = f"YAML nested too deeply; a spec needs a few levels, at most {MAX_DEPTH}"
         raise fail(file, msg) from None
     except MarkedYAMLError as e:
-        mark, msg = explain(e)
+        mark, msg, raw = explain(e)
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        raise fail(file, f"YAML syntax error: {msg}", line, col) from None
+        issue = Issue(file, line, col, "", f"YAML syntax error: {msg}", detail=raw)
+        raise SpecError([issue]) from None
     except YAMLError as e:
         raise fail(file, f"YAML error: {e}") from None
     except ValueError:  # an integer too long for Python to read (over 4,300 digits)

@@ -65,3 +65,10 @@ def test_verbose_adds_the_parsers_own_words(tmp_path):
     assert plain.exit_code == verbose.exit_code == 2
     assert "while parsing a flow sequence" not in plain.stderr
     assert "(the parser: while parsing a flow sequence" in verbose.stderr
+    # nothing carries over: the next invocation, and the library, say the plain words
+    assert "(the parser:" not in invoke("validate", spec).stderr
+    from reprdyn.spec import SpecError, load_spec
+
+    with pytest.raises(SpecError) as e:
+        load_spec(spec)
+    assert "(the parser:" not in str(e.value) and e.value.issues[0].detail.startswith("the parser")

@@ -147,6 +147,7 @@ def test_the_scheduler_address_comes_from_the_command_line_or_the_environment(
     assert _client(Compute(), "tcp://127.0.0.1:3") == (("client of", "tcp://127.0.0.1:3"), None)
 
 
+@pytest.mark.slow  # a cluster of worker processes
 def test_a_task_starts_when_a_worker_begins_it(tmp_path, dask_address):
     """on_start comes from the worker, so no task 'starts' before what it depends on is done (at
     submission every task would)."""

@@ -87,6 +87,7 @@ def _mutate(text: str, rng: random.Random) -> tuple[str | bytes, str, bool]:
     return buf.getvalue(), what, invalid
 
 
+@pytest.mark.slow  # 420 mutants through validate and plan; test_fuzz covers the quick suite
 @pytest.mark.parametrize("spec", SPECS, ids=[s.stem for s in SPECS])
 def test_mutants_never_crash_or_hang(spec, tmp_path, monkeypatch):
     monkeypatch.setenv("IMAGENET_SUBSET", str(tmp_path / "imagenet"))

@@ -94,6 +94,7 @@ def test_seg_linear_matches_brute_force_ridge(seg_run):
 PIXEL_TOLERANCE = 1e-3
 
 
+@pytest.mark.slow  # two segmentation runs
 def test_results_do_not_depend_on_how_pixels_are_sliced(seg_run, tmp_path, monkeypatch):
     """Slices of one row instead of whole images: the same mIoU, to within a boundary pixel or two
     (the sums differ at float rounding)."""

@@ -36,6 +36,16 @@ def pytest_collection_modifyitems(config, items):
                 item.add_marker(skip)
 
 
+def pytest_terminal_summary(terminalreporter, config):
+    """The random order's seed, even under -q (pytest-randomly puts it in the header, which -q
+    hides), so a failure that depends on the order can be repeated."""
+    seed = getattr(config.option, "randomly_seed", None)
+    if isinstance(seed, int):
+        terminalreporter.write_line(
+            f"tests ran in random order {seed}: repeat it with -p randomly --randomly-seed={seed}"
+        )
+
+
 def pytest_configure(config):
     import torch
 

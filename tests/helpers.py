@@ -145,12 +145,9 @@ def run_losing_a_worker(spec, store, cluster, stop, caplog) -> tuple[str, list[s
 def grants(spec_file) -> list[str]:
     """The command-line grants a shipped spec or template says it needs (its `# grants:` header
     line, as `reprdyn run` takes them), e.g. ['--env', 'IMAGES']."""
-    import shlex
+    from reprdyn.templates import grants as header_grants
 
-    for line in Path(spec_file).read_text().splitlines():
-        if line.startswith("# grants:"):
-            return shlex.split(line.removeprefix("# grants:").split("(")[0])
-    return []
+    return header_grants(Path(spec_file).read_text())
 
 
 def allowed_env(spec_file) -> list[str]:

@@ -152,18 +152,21 @@ COMMON = dict(
 )
 
 
-@settings(max_examples=250, **COMMON)
-@given(mutant=mutants())
-def test_mutants_are_valid_or_positioned_errors(tmp_path, mutant, monkeypatch):
+@pytest.fixture
+def hostile_env(monkeypatch):
+    """A secret in the environment, and no variable allowed: what a shared spec must not see."""
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET)
     monkeypatch.delenv("REPRDYN_ALLOW_ENV", raising=False)
+
+
+@settings(max_examples=250, **COMMON)
+@given(mutant=mutants())
+def test_mutants_are_valid_or_positioned_errors(tmp_path, mutant, hostile_env):
     check(tmp_path, mutant)
 
 
 @pytest.mark.fuzz
 @settings(max_examples=4000, **COMMON)
 @given(mutant=mutants())
-def test_mutants_long_profile(tmp_path, mutant, monkeypatch):
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET)
-    monkeypatch.delenv("REPRDYN_ALLOW_ENV", raising=False)
+def test_mutants_long_profile(tmp_path, mutant, hostile_env):
     check(tmp_path, mutant)

@@ -24,6 +24,13 @@ def fail(lines: list[str] | str, code: int = 2):
     raise typer.Exit(code)
 
 
+def shown(issues) -> list[str]:
+    """A spec's issues as printed: with their details when this invocation asked for --verbose."""
+    from .app import verbose
+
+    return [i.verbose() if verbose() else str(i) for i in issues]
+
+
 def handled(fn):
     """Turn known errors into a clear message and exit 2. A problem found after loading (a missing
     file, a mask of the wrong size) that names a spec field is placed at that field of the
@@ -36,9 +43,7 @@ def handled(fn):
         except (typer.Exit, typer.Abort):
             raise
         except SpecError as e:
-            from .app import verbose
-
-            fail([i.verbose() if verbose() else str(i) for i in e.issues])
+            fail(shown(e.issues))
         except InputError as e:
             spec_file = kwargs.get("spec_file")
             if e.at is not None and isinstance(spec_file, Path):

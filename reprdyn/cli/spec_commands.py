@@ -11,8 +11,9 @@ import typer
 
 from ..errors import SpecError
 from ..templates import TEMPLATES, InitError
+from ..templates import grants as template_grants
 from .app import app, err, out
-from .errors import UserError, fail, handled, load, stop_on_sigterm
+from .errors import UserError, fail, handled, load, shown, stop_on_sigterm
 from .options import EnvOpt, Format, FormatOpt, SetOpt, SpecArg, TrustOpt, complete_template
 from .output import fmt, progress_bars, table, train_bar
 
@@ -31,14 +32,13 @@ def validate(
     environment variables it reads and the code it runs."""
     from ..spec import load
     from ..spec.footprint import footprint
-    from .app import verbose
 
     problems, results = [], []
     for path in specs:
         try:
             spec, sources = load(path, set_, trust, allow_env=env)
         except SpecError as e:
-            problems += [i.verbose() if verbose() else str(i) for i in e.issues]
+            problems += shown(e.issues)
             results.append({"spec": str(path), "ok": False, "errors": [str(i) for i in e.issues]})
             continue
         touches = footprint(path, spec, sources).as_dict()
@@ -114,14 +114,7 @@ def init(
         raise UserError(str(e)) from None
     for f in written:
         err.print(f"wrote {f}", highlight=False)
-    grants = next(
-        (
-            " " + line.removeprefix("# grants:").split("(")[0].strip()
-            for line in Path(written[0]).read_text().splitlines()
-            if line.startswith("# grants:")
-        ),
-        "",
-    )
+    grants = "".join(f" {w}" for w in template_grants(Path(written[0]).read_text()))
     err.print(
         f"next: reprdyn validate {written[0]}{grants} && reprdyn run {written[0]}{grants}",
         highlight=False,

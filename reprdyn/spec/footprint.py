@@ -12,12 +12,11 @@ import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from .compose import compose, strings
+from .compose import strings
 from .kinds import TRAINABLE
-from .loader import _fail_at
+from .loader import composed
 from .resolve import VAR
 from .schema import Spec
-from .text import parse_yaml, read
 from .tree import cache_root, tree_of
 
 
@@ -69,16 +68,8 @@ def _paths(spec: Spec):
 
 def _env_names(path: str | Path) -> list[str]:
     """The variables the spec's path fields name in ${...}, in the order written."""
-    path = Path(path)
-    data = compose(
-        parse_yaml(read(path), str(path)),
-        path,
-        lambda p: parse_yaml(read(p), str(p)),
-        _fail_at,
-        tree_of(path),
-    )
     names: list[str] = []
-    for parent, key, _, mark in strings(data, Spec):
+    for parent, key, _, mark in strings(composed(path), Spec):
         if mark:
             names += [m.group(1) for m in VAR.finditer(parent[key])]
     return list(dict.fromkeys(names))

@@ -82,17 +82,21 @@ def load(
     return _validate(data, str(path), overrides, grants, checks), sources
 
 
+def composed(path: str | Path) -> CommentedMap:
+    """The spec file's position-carrying tree with its bases merged in (read inside its tree),
+    not yet validated."""
+    path = Path(path)
+
+    def parsed(p: Path) -> CommentedMap:
+        return parse_yaml(read(p), str(p))
+
+    return compose(parsed(path), path, parsed, _fail_at, tree_of(path))
+
+
 def locate(path: str | Path, at: tuple, message: str) -> Issue:
     """`message` positioned at field `at` of the spec file (a dataset named instead of indexed:
     ("datasets", name, field)); a field the file does not write is reported at its parent."""
-    path = Path(path)
-    data = compose(
-        parse_yaml(read(path), str(path)),
-        path,
-        lambda p: parse_yaml(read(p), str(p)),
-        _fail_at,
-        tree_of(path),
-    )
+    data = composed(path)
     loc = list(at)
     if len(loc) > 1 and loc[0] == "datasets" and isinstance(loc[1], str):
         names = [d.get("name") if isinstance(d, dict) else None for d in data.get("datasets") or []]

@@ -46,6 +46,17 @@ def template_text(name: str) -> str:
     return resources.files(__package__).joinpath(f"{name}.yaml").read_text(encoding="utf-8")
 
 
+def grants(text: str) -> list[str]:
+    """The command-line grants a spec's `# grants:` header line names, as `reprdyn run` takes them
+    (['--env', 'IMAGES']); [] when it names none."""
+    import shlex
+
+    for line in text.splitlines():
+        if line.startswith("# grants:"):
+            return shlex.split(line.removeprefix("# grants:").split("(")[0])
+    return []
+
+
 def init(
     template: str = "molrg-theory", path: str | Path | None = None, force: bool = False
 ) -> list[Path]:

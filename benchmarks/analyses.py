@@ -18,7 +18,7 @@ import time
 
 import numpy as np
 
-from reprdyn.metrics import cka_matrix, sliced_wasserstein
+from reprdyn.maths.distances import cka_matrix, sliced_wasserstein
 
 
 def naive_cka(X: np.ndarray, Y: np.ndarray) -> float:

@@ -20,9 +20,9 @@ from pathlib import Path
 import reprdyn
 import reprdyn.probes.dense_protocol as segment_stage
 import reprdyn.probes.protocol as probe_stage
-from reprdyn.caches import Context, use_threads
-from reprdyn.metrics.uncertainty import resample_counts
+from reprdyn.maths.uncertainty import resample_counts
 from reprdyn.plan import plan
+from reprdyn.runner.context import Context, use_threads
 from reprdyn.stages import run_task
 from reprdyn.store import StoreIO
 

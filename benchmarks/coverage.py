@@ -5,7 +5,7 @@ simulated study, printed with a binomial (Wilson) interval on each coverage.
 
 Each study trains R "replicates" whose true accuracies differ by `--replicate-sd` around the truth,
 scores each on its own test set of n samples (binomial noise), and forms the summary's interval
-(`reprdyn.metrics.uncertainty.hierarchical`: replicates resampled with replacement, one paired
+(`reprdyn.maths.uncertainty.hierarchical`: replicates resampled with replacement, one paired
 test resample inside each). The coverage is the share of studies whose interval holds the truth.
 A bootstrap over few clusters runs narrow; this prints how narrow.
 """
@@ -17,7 +17,7 @@ import math
 
 import numpy as np
 
-from reprdyn.metrics.uncertainty import hierarchical, resample_counts, resampled_mean
+from reprdyn.maths.uncertainty import hierarchical, resample_counts, resampled_mean
 
 
 def wilson(hits: int, n: int, z: float = 1.959964) -> tuple[float, float]:

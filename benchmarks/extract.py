@@ -21,12 +21,12 @@ import torch
 import xarray as xr
 import zarr
 
-from reprdyn.cube import sample_chunk
+from reprdyn.compute.extract import FORWARD_ROWS, extract, iter_features
 from reprdyn.data.digits import digits
-from reprdyn.extract import FORWARD_ROWS, extract, iter_features
 from reprdyn.models.networks import UNet
 from reprdyn.models.precond import EDMPrecond
 from reprdyn.store import RowWriter
+from reprdyn.store.cube import sample_chunk
 
 LAYERS = ["enc.0", "enc.1", "mid", "dec.0", "output"]
 SIGMAS = [0.002, 0.06, 0.296, 1.088, 3.257]

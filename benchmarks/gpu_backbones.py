@@ -139,9 +139,9 @@ def _flow(family, cfg, text, dtype, device):
     """kind: flow's denoiser over a random SD3 or FLUX transformer, and the bare call."""
     import diffusers
 
+    from reprdyn.maths.schedules import FlowSchedule
     from reprdyn.models.flow import FluxNet, SD3Net
     from reprdyn.models.precond import FlowPrecond
-    from reprdyn.schedules import FlowSchedule
 
     cls = diffusers.SD3Transformer2DModel if family == "sd3" else diffusers.FluxTransformer2DModel
     with torch.device(device):  # 12 B parameters: built where they run
@@ -160,7 +160,7 @@ def _flow(family, cfg, text, dtype, device):
 def bench(name: str, spec: tuple, args, device: str) -> None:
     import numpy as np
 
-    from reprdyn.extract import FORWARD_ROWS, extract
+    from reprdyn.compute.extract import FORWARD_ROWS, extract
     from reprdyn.models.pretrained import LatentEncoder
 
     family, cfg, side, tokens, width, pooled, layers = spec

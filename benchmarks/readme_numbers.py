@@ -34,14 +34,14 @@ SPECS = (
 
 
 def _hier(boot, confidence: float, seed: int) -> tuple[float, float, float]:
-    from reprdyn.metrics.uncertainty import hierarchical
+    from reprdyn.maths.uncertainty import hierarchical
 
     return hierarchical(boot.transpose("replicate", "seed", "boot").values, confidence, seed)
 
 
 def _settings(ds):
+    from reprdyn.read.summary import settings
     from reprdyn.seeds import derive_seed
-    from reprdyn.summary import settings
 
     confidence, _, seed, _ = settings(ds)
     return confidence, derive_seed(seed, "hierarchical")
@@ -60,7 +60,7 @@ def hardware(res) -> None:
 
 
 def theory(res) -> None:
-    from reprdyn.summary import summarize
+    from reprdyn.read.summary import summarize
 
     print("## molrg-theory: the main job's summary")
     for r in summarize(res.path):
@@ -74,7 +74,7 @@ def theory(res) -> None:
 
 
 def digits(res) -> None:
-    from reprdyn.summary import compare, gains
+    from reprdyn.read.summary import compare, gains
 
     print("## digits-unet: Table 1, ensemble gain over the best single sigma (points)")
     for r in gains(res.path):
@@ -92,7 +92,7 @@ def digits(res) -> None:
 
 
 def glyphs(res, dataset: str = "glyphs") -> None:
-    from reprdyn.summary import compare, summarize
+    from reprdyn.read.summary import compare, summarize
 
     ds = res[dataset]
     acc = ds["accuracy"].sel(label_noise=0, input="clean").isel(probe=0)
@@ -122,7 +122,7 @@ def glyphs(res, dataset: str = "glyphs") -> None:
 
 
 def mnist(res) -> None:
-    from reprdyn.summary import gains
+    from reprdyn.read.summary import gains
 
     glyphs(res, "mnist")
     print("## mnist-unet: ensemble gain over the best single sigma (points), clean input")
@@ -139,7 +139,7 @@ def csnr_frames(res, layers=("enc.1", "dec.0"), at=(0, 2, -1)) -> None:
     """docs/theory.md §4: CSNR of learned features under the paper's rule, global centring alone,
     and the default frame (centred, whitened, Gavish-Donoho rank), from the stored train-split
     features of replicate 0; then the stored default, mean of the replicates."""
-    from reprdyn.metrics.csnr import ClassMoments, csnr_of
+    from reprdyn.maths.csnr import ClassMoments, csnr_of
     from reprdyn.spec.settings import Csnr
 
     rules = {
@@ -169,7 +169,7 @@ def csnr_frames(res, layers=("enc.1", "dec.0"), at=(0, 2, -1)) -> None:
 
 
 def segmentation(res) -> None:
-    from reprdyn.summary import summarize_segmentation
+    from reprdyn.read.summary import summarize_segmentation
 
     ds = res["glyphs"]
     confidence, seed = _settings(ds)
@@ -203,7 +203,7 @@ def segmentation(res) -> None:
 
 
 def dae(res) -> None:
-    from reprdyn.summary import compare
+    from reprdyn.read.summary import compare
 
     print("## dae-vs-diffusion: diffusion minus DAE, test accuracy at sigma*")
     for r in compare(res.path):
@@ -212,7 +212,7 @@ def dae(res) -> None:
 
 
 def memorization(res) -> None:
-    from reprdyn.metrics.uncertainty import verdict
+    from reprdyn.maths.uncertainty import verdict
 
     ds = res["molrg"]
     confidence, seed = _settings(ds)

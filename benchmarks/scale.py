@@ -19,6 +19,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from reprdyn.runner import Hooks, RunOptions
+
 ROOT = Path(__file__).parents[1]
 
 
@@ -54,7 +56,7 @@ def one(n_train: int, store: str, threads: int) -> dict:
         stages[task.stage] = stages.get(task.stage, 0.0) + time.perf_counter() - started[task.key]
 
     t = time.perf_counter()
-    reprdyn.run(spec, store=store, on_start=start, on_done=done)
+    reprdyn.run(spec, store=store, options=RunOptions(hooks=Hooks(start=start, done=done)))
     wall = time.perf_counter() - t
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # kilobytes on Linux
     return {"n_train": n_train, "wall": wall, "peak_bytes": peak, "stages": stages, **counts}

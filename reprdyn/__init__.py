@@ -20,6 +20,7 @@ _API = {  # name -> (module, attribute)
     "Spec": (".spec", "Spec"),
     "SpecError": (".errors", "SpecError"),
     "run": (".runner", "run"),
+    "RunOptions": (".runner", "RunOptions"),
     "open": (".store", "open_store"),
     "Results": (".store", "Results"),
 }

@@ -10,6 +10,8 @@ from __future__ import annotations
 import os
 import tempfile
 
+from reprdyn.runner import RunOptions
+
 os.environ["OMP_NUM_THREADS"] = "1"  # before torch starts its pool, here and in every subprocess
 # the tests never reach the network: a hub id that is not cached fails at once, with no retries
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -100,7 +102,11 @@ def _small_store(tmp_path_factory) -> Path:
 
     root = tmp_path_factory.mktemp("small")
     (root / "small.yaml").write_text(SMALL)
-    run(load_spec(root / "small.yaml"), store=root / "small.zarr", spec_text=SMALL)
+    run(
+        load_spec(root / "small.yaml"),
+        store=root / "small.zarr",
+        options=RunOptions(spec_text=SMALL),
+    )
     return root / "small.zarr"
 
 
@@ -144,7 +150,7 @@ def _seg_store(tmp_path_factory, shared_cache) -> tuple[object, Path]:
     tmp = tmp_path_factory.mktemp("seg")
     (tmp / "seg.yaml").write_text(SEG_SMALL)
     spec = load_spec(tmp / "seg.yaml", [f"compute.cache={shared_cache}"])  # the runner's cache
-    run(spec, store=tmp / "seg.zarr", spec_text=SEG_SMALL)
+    run(spec, store=tmp / "seg.zarr", options=RunOptions(spec_text=SEG_SMALL))
     return spec, tmp / "seg.zarr"
 
 

@@ -10,6 +10,8 @@ from pathlib import Path
 import numpy as np
 from typer.testing import CliRunner
 
+from reprdyn.runner import Hooks, RunOptions
+
 SMALL = textwrap.dedent("""\
     spec_version: 1
     name: small
@@ -137,7 +139,13 @@ def run_losing_a_worker(spec, store, cluster, stop, caplog) -> tuple[str, list[s
             stop(busy)
 
     with caplog.at_level(logging.WARNING, logger="reprdyn"):
-        reprdyn.run(spec, store=store, dask=cluster.scheduler_address, on_start=stop_a_busy_worker)
+        reprdyn.run(
+            spec,
+            store=store,
+            options=RunOptions(
+                dask=cluster.scheduler_address, hooks=Hooks(start=stop_a_busy_worker)
+            ),
+        )
     assert stopped
     return stopped[0], [r.getMessage() for r in caplog.records if "was lost" in r.getMessage()]
 

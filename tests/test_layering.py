@@ -35,7 +35,10 @@ def loaded_after(code: str) -> set[str]:
         ("import reprdyn.spec", HEAVY + ("xarray", "zarr")),
         ("import reprdyn.plan", HEAVY + ("xarray", "zarr")),
         ("import reprdyn.cli", HEAVY + ("xarray", "zarr", "pydantic", "matplotlib")),
-        ("import reprdyn.store, reprdyn.query, reprdyn.catalog, reprdyn.cube", HEAVY),
+        (
+            "import reprdyn.store, reprdyn.read.query, reprdyn.read.catalog, reprdyn.store.cube",
+            HEAVY,
+        ),
         ("import reprdyn; reprdyn.load_spec('specs/molrg-theory.yaml')", HEAVY),
     ],
 )
@@ -67,8 +70,8 @@ def test_checks_stage_builds_trainable_networks_only_when_asked(tmp_path, monkey
 
 
 def test_figure_names_are_declared_once():
-    from reprdyn.figures import FIGURES as NAMES
     from reprdyn.plot import FIGURES
+    from reprdyn.read.figures import FIGURES as NAMES
 
     assert tuple(NAMES) == tuple(FIGURES) and all(callable(f) for f in FIGURES.values())
 

@@ -96,7 +96,7 @@ def test_readme_nan_idiom_runs(theory_store):
 
 def test_the_counts_and_lists_the_readme_states_match_the_code():
     """Prose that cannot drift: every number and list the README states about the code."""
-    from reprdyn.figures import FIGURES
+    from reprdyn.read.figures import FIGURES
     from reprdyn.templates import TEMPLATES
 
     assert f"`--list` shows the {len(TEMPLATES)} templates" in README

@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from ..errors import did_you_mean
-from ..figures import FIGURES
+from ..read.figures import FIGURES
 
 
 class Format(str, Enum):

@@ -65,7 +65,7 @@ def summary(path: str, rows: list, seg: list, diffs: list, wide: bool = False) -
     that are the same in every row go above the table, the headline columns come first, and
     columns that do not fit go to a second block with the same coordinates; `wide` prints one
     table with every column."""
-    from ..summary import (
+    from ..read.summary import (
         ACCURACY_COLUMNS,
         COMPARISON_COLUMNS,
         SEGMENTATION_COLUMNS,
@@ -180,15 +180,11 @@ class Reporter:
         if self.progress:
             self.progress.__exit__(*exc)
 
-    def hooks(self) -> dict:
-        """The runner's `on_*` callbacks, all of them this reporter's."""
-        return dict(
-            on_start=self.start,
-            on_done=self.done,
-            on_plan=self.plan,
-            on_train_step=self.train_step,
-            on_wait=self.wait,
-        )
+    def hooks(self):
+        """The runner's hooks, all of them this reporter's."""
+        from ..runner.options import Hooks
+
+        return Hooks(self.start, self.done, self.plan, self.train_step, self.wait)
 
     def plan(self, tasks) -> None:
         """The tasks about to run: each stage's bar gets its total (sweep points add to it)."""

@@ -54,7 +54,7 @@ def query(
     ] = False,
 ):
     """Print a tidy table of one variable: a column per remaining dim, then the value."""
-    from ..query import query as query_store
+    from ..read.query import query as query_store
 
     result = query_store(str(store), var, dataset=dataset, sel=sel, mean=mean, keep_nan=keep_nan)
     for note in result.notes:
@@ -100,7 +100,7 @@ def report(
     out_file: Annotated[Path, typer.Option("--out", "-o", help="the .html file to write")],
 ):
     """Write one self-contained HTML report: summary, figures, spec and provenance."""
-    from ..report import write as write_report
+    from ..read.report import write as write_report
 
     err.print(f"wrote {write_report(store, out_file)}", highlight=False)
 

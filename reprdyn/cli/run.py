@@ -45,7 +45,7 @@ def run(
 ):
     """Run a spec's tasks into its store, then print a summary that fits the terminal."""
     spec, text, bases = load(spec_file, set_, trust, env)  # a typo is reported before torch loads
-    from ..runner import TasksFailed
+    from ..runner import RunOptions, TasksFailed
     from ..runner import run as run_spec
 
     path = str(store or spec.store_path)
@@ -56,13 +56,15 @@ def run(
                 run_spec(
                     spec,
                     store=path,
-                    spec_text=text,
-                    spec_bases=bases,
-                    force=force,
-                    wait=wait,
-                    dask=dask,
-                    ignore_machine_limits=ignore_limits,
-                    **report.hooks(),
+                    options=RunOptions(
+                        spec_text=text,
+                        spec_bases=bases,
+                        force=force,
+                        wait=wait,
+                        dask=dask,
+                        ignore_machine_limits=ignore_limits,
+                        hooks=report.hooks(),
+                    ),
                 ),
                 [],
             )
@@ -78,7 +80,7 @@ def _print_result(
     spec, path: str, rows: list, failures: list[dict], format: Format, wide: bool = False
 ) -> None:
     """The summary: tables, or one JSON object on stdout."""
-    from ..summary import compare, summarize_segmentation, summary_json
+    from ..read.summary import compare, summarize_segmentation, summary_json
 
     seg = summarize_segmentation(path) if "miou" in spec.metrics else []
     diffs = compare(path) if rows else []

@@ -49,7 +49,7 @@ def verify(
 ):
     """Check that every task the manifest calls finished has its results in the store, and that
     they can be read; exit 1 when something disagrees."""
-    from ..verify import verify as verify_store
+    from ..read.verify import verify as verify_store
 
     found = verify_store(store, repair)
     for f in found:
@@ -78,7 +78,7 @@ def verify(
 def spec_cmd(store: StoreArg):
     """Print the exact resolved spec a store was written from (re-running it reproduces the
     cube)."""
-    from ..catalog import spec_of
+    from ..read.catalog import spec_of
 
     sys.stdout.write(spec_of(store))
 
@@ -93,7 +93,7 @@ def diff(
 ):
     """Semantic differences between two specs or stores (fields; for stores, metrics on shared
     coords)."""
-    from ..catalog import diff as diff_specs
+    from ..read.catalog import diff as diff_specs
 
     d = diff_specs(a, b, env)
     if format == Format.json:
@@ -125,7 +125,7 @@ def ls(
     if store.is_dir() and read_attrs(store) is None:
         _catalog(store, format)
     elif format == Format.json:
-        from ..reader import CubeStore
+        from ..read.reader import CubeStore
 
         cubes = CubeStore(store)
         listing = {
@@ -144,7 +144,7 @@ def ls(
 
 def _catalog(folder: Path, format: Format) -> None:
     """Every store under a folder, with the headline chosen on validation."""
-    from ..catalog import catalog
+    from ..read.catalog import catalog
 
     rows = catalog(folder)
     if format == Format.json:
@@ -171,7 +171,7 @@ def _catalog(folder: Path, format: Format) -> None:
 
 def _listing(store: Path) -> None:
     """One store: provenance, hardware, and per dataset its variables, coordinates and features."""
-    from ..reader import CubeStore
+    from ..read.reader import CubeStore
 
     cubes = CubeStore(store)
     a = cubes.attrs

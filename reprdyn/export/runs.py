@@ -23,9 +23,8 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import StoreError
-from ..metrics.uncertainty import curve_interval
-from ..seeds import derive_seed
-from ..summary import (
+from ..maths.uncertainty import curve_interval
+from ..read.summary import (
     Interval,
     cell_grid,
     compare,
@@ -34,7 +33,8 @@ from ..summary import (
     summarize,
     summarize_segmentation,
 )
-from ..summary.rows import summary_json
+from ..read.summary.rows import summary_json
+from ..seeds import derive_seed
 
 CELL_DIMS = ("dataset", "model", "layer", "input", "probe")
 # per-sigma variables logged as stepped metrics: name -> its bootstrap resamples (a band) or None

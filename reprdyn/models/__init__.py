@@ -7,6 +7,6 @@
 - `build`: denoisers and losses from spec blocks.
 
 Which kinds exist is the spec's (`reprdyn.spec.kinds`); the noise schedules live in
-`reprdyn.schedules`, which the spec reads too (`models.schedules` re-exports them). The package
+`reprdyn.maths.schedules`, which the spec reads too. The package
 itself imports nothing.
 """

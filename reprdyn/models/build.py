@@ -12,10 +12,10 @@ import torch
 from torch import nn
 
 from ..errors import lookup
+from ..maths.schedules import VPSchedule
 from .molrg import MolrgPosterior
 from .networks import build_network
 from .precond import EDMLoss, EDMPrecond, VPLoss, VPPrecond
-from .schedules import VPSchedule
 
 PRECONDS = {
     "vp": lambda net, p: VPPrecond(net, VPSchedule.from_config(p), p.prediction),

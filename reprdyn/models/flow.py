@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from ..errors import InputError, lookup
-from ..schedules import FlowSchedule
+from ..maths.schedules import FlowSchedule
 from .precond import FlowPrecond
 from .pretrained import Pretrained, _cast, _diffusers, _encoder, from_pretrained
 from .text import CLIP_TOKENS, encode, has_folder, transformers_

@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .schedules import VPSchedule
+from ..maths.schedules import VPSchedule
 
 
 def _per_sample(sigma, x: torch.Tensor) -> torch.Tensor:

@@ -21,8 +21,8 @@ import torch
 from torch import nn
 
 from ..errors import InputError, lookup
+from ..maths.schedules import VPSchedule
 from .precond import VPPrecond
-from .schedules import VPSchedule
 
 
 class ModelUnavailable(InputError):

@@ -18,7 +18,7 @@ from importlib import metadata
 from pathlib import Path
 
 # the modules whose code decides which layers a network has and what shape they give
-SOURCES = ("models/networks.py", "models/precond.py", "models/build.py", "extract.py")
+SOURCES = ("models/networks.py", "models/precond.py", "models/build.py", "compute/extract.py")
 
 
 @functools.lru_cache(maxsize=1)

@@ -21,9 +21,15 @@ Progress = Callable[[str, int, int, float], None]  # (label, step, total, loss)
 class Source:
     """The common part: a model block of a spec, its data cache and its device."""
 
-    def __init__(self, spec, cfg, data, device: str, progress: Progress | None = None):
+    def __init__(
+        self, spec, cfg, data, device: str, progress: Progress | None = None, trainer=None
+    ):
         self.spec, self.cfg, self.data = spec, cfg, data
         self.device, self.progress = device, progress
+        # (cfg, train data, levels, replicate, seed, cache, device, report) -> (net, path, trained
+        # now): the run side's training step (`compute.train.ensure_trained`), handed in, so a
+        # model source never reaches up for it
+        self.trainer = trainer
 
     def encoder(self):
         """The latent encoder of a latent model, else None."""
@@ -69,9 +75,9 @@ class Trained(Source):
         self.checkpoints: dict[tuple[int, int], tuple[str, bool]] = {}  # -> (path, trained now)
 
     def denoiser(self, dataset: str, sigma_index: int, replicate: int = 0, label: str = ""):
-        from ..train import ensure_trained, replicate_seed
-
         cfg = self.cfg
+        if self.trainer is None:
+            raise RuntimeError(f"model kind {cfg.kind!r} is trained; this source has no trainer")
         levels = dae_sigmas(cfg, self.spec.sigmas)
         variant = sigma_index if levels is not None and len(levels) > 1 else 0
         key = (replicate, variant)
@@ -80,11 +86,12 @@ class Trained(Source):
             report = None
             if self.progress and label:
                 report = lambda i, n, loss: self.progress(label, i, n, loss)  # noqa: E731
-            net, path, trained = ensure_trained(
+            net, path, trained = self.trainer(
                 cfg,
                 self.data.train_split(cfg),
                 levels[variant] if levels else None,
-                replicate_seed(seed, replicate),
+                replicate,
+                seed,
                 self.spec.compute.cache,
                 self.device,
                 report,
@@ -130,7 +137,7 @@ class Loaded(Source):
 
     def inputs(self, dataset: str) -> np.ndarray:
         """The samples, or their latents (encoded once, in the same aligned blocks every run)."""
-        from ..extract import FORWARD_ROWS
+        from ..spec.kinds import FORWARD_ROWS
 
         encoder = self.encoder()
         if encoder is None:
@@ -157,6 +164,6 @@ SOURCES: dict[str, type[Source]] = {
 }
 
 
-def source(spec, cfg, data, device: str, progress: Progress | None = None) -> Source:
+def source(spec, cfg, data, device: str, progress: Progress | None = None, trainer=None) -> Source:
     """The source of one model block."""
-    return lookup(SOURCES, cfg.kind, "model kind")(spec, cfg, data, device, progress)
+    return lookup(SOURCES, cfg.kind, "model kind")(spec, cfg, data, device, progress, trainer)

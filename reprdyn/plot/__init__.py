@@ -1,9 +1,9 @@
 """Plot stage: publication-quality matplotlib figures read from a store, chosen by name.
 
-The names and what each figure shows are declared once in `reprdyn.figures`; each is drawn by the
+The names and what each figure shows are declared once in `reprdyn.read.figures`; each is drawn by the
 function of that name in `accuracy` or `features`. Every figure takes a store of any shape: sweep
 dims and extra dims become more lines or more panels, and `sel` ("layer=mid", "n_train=1024")
-narrows a store down before drawing (with `--sel`'s one set of rules, `reprdyn.selection`). Legends
+narrows a store down before drawing (with `--sel`'s one set of rules, `reprdyn.read.selection`). Legends
 sit outside the axes, so they never cover data; every title names the selection it shows.
 """
 
@@ -16,9 +16,9 @@ import matplotlib.pyplot as plt
 import xarray as xr
 
 from ..errors import QueryError
-from ..figures import AT_LOWEST_NOISE
-from ..figures import FIGURES as NAMES
-from ..selection import select
+from ..read.figures import AT_LOWEST_NOISE
+from ..read.figures import FIGURES as NAMES
+from ..read.selection import select
 from ..store import Results
 from . import accuracy, features
 from .style import FORMATS, STYLE, FigureError

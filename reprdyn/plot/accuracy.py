@@ -7,7 +7,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import xarray as xr
 
-from ..metrics.uncertainty import central_range, curve_interval
+from ..maths.uncertainty import central_range, curve_interval
 from .style import (
     WIDE,
     FigureError,

@@ -13,7 +13,7 @@ import numpy as np  # noqa: E402
 import xarray as xr  # noqa: E402
 
 from ..errors import StoreError  # noqa: E402
-from ..metrics.uncertainty import curve_interval  # noqa: E402
+from ..maths.uncertainty import curve_interval  # noqa: E402
 from ..seeds import derive_seed  # noqa: E402
 
 FORMATS = (".png", ".svg", ".pdf")
@@ -133,7 +133,7 @@ def _fits(da: xr.DataArray) -> tuple[str, ...]:
 
 def _settings(ds: xr.Dataset) -> tuple[float, int]:
     """(confidence, seed of the hierarchical bootstrap) the cube was made with."""
-    from ..summary import settings
+    from ..read.summary import settings
 
     confidence, _, seed, _ = settings(ds)
     return confidence, derive_seed(seed, "hierarchical")

@@ -7,7 +7,7 @@ normal equations over every pixel, and `seg-mlp` keeps only seeded samples of pi
 (class-balanced if asked), on which its ensemble is trained. Pass 2 streams validation and test
 images into confusion matrices, per test image so that test images can be resampled: lambda is
 chosen on validation mIoU, and only `scores` reads the clean test masks. No pixel feature is ever
-held for a whole image set (`reprdyn.dense`).
+held for a whole image set (`reprdyn.compute.dense`).
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..dense import iter_maps, pixel_slices, sample_pixels
-from ..metrics.segmentation import confusions, image_confusions, mean_iou
+from ..compute.dense import iter_maps, pixel_slices, sample_pixels
+from ..maths.segmentation import confusions, image_confusions, mean_iou
 from ..seeds import derive_seed
 from .labels import corrupt_labels
 from .neural import MLPProbe

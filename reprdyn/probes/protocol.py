@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..metrics.uncertainty import interval, resample_counts, resampled_mean, share_chosen
-from ..metrics.unimodal import unimodal_many, unimodality
+from ..maths.uncertainty import interval, resample_counts, resampled_mean, share_chosen
+from ..maths.unimodal import unimodal_many, unimodality
 from ..seeds import derive_seed
 from .ensemble import accuracy, select, soft_vote
 from .labels import corrupt_labels
@@ -28,7 +28,7 @@ def pixel_stack(spec, dataset: str, model: str, x0: np.ndarray, inp: str) -> np.
         return flat[None]
     out = np.empty((len(spec.sigmas), *flat.shape))
     for i, sigma in enumerate(spec.sigmas):
-        from ..extract import input_noise
+        from ..compute.extract import input_noise
 
         noise = input_noise(spec, dataset, model, sigma, x0.shape[1:], inp)
         eps = sum(noise(0, len(x0), j) for j in range(spec.noise_draws)) / spec.noise_draws

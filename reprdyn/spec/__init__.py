@@ -1,7 +1,7 @@
 """Spec stage: typed experiment description, YAML loading with positions, identity hash.
 
 Pure data: pydantic and ruamel.yaml (numpy for grids), no torch. `load_spec` runs
-the second, heavier stage (`reprdyn.checks`) unless `checks=False`.
+the second, heavier stage (`reprdyn.runner.checks`) unless `checks=False`.
 """
 
 from ..errors import Issue, SpecError

@@ -180,7 +180,7 @@ class NpzData(Strict):
 
     uint8 images are scaled to [-1, 1]; float arrays are used as they are. A test split comes from
     `x_test`/`y_test` when the file has them, else from a stratified `test_fraction` of `x`. The
-    file itself is checked by `reprdyn.checks` (headers only), after the spec is validated.
+    file itself is checked by `reprdyn.runner.checks` (headers only), after the spec is validated.
     """
 
     kind: Literal["npz"]
@@ -216,7 +216,7 @@ class NpzData(Strict):
 
     @property
     def shape(self) -> None:
-        """Known only from the file's headers (`reprdyn.checks`)."""
+        """Known only from the file's headers (`reprdyn.runner.checks`)."""
         return None
 
 
@@ -318,7 +318,7 @@ TORCHVISION = ("CIFAR10", "CIFAR100", "Flowers102", "DTD", "ImageFolder")
 
 
 class TorchvisionData(_Images):
-    """A torchvision dataset (needs the optional torchvision package, which `reprdyn.checks` looks
+    """A torchvision dataset (needs the optional torchvision package, which `reprdyn.runner.checks` looks
     for): CIFAR10/100, Flowers102, DTD, or an ImageFolder with train/ and test/ subfolders."""
 
     kind: Literal["torchvision"]

@@ -40,3 +40,6 @@ def dae_sigmas(cfg, grid: list[float]) -> list[list[float]] | None:
         if isinstance(cfg.train_sigma, (int, float))
         else [list(cfg.train_sigma)]
     )
+
+
+FORWARD_ROWS = 64  # samples per forward pass, aligned to sample index: the same blocks on every run

@@ -2,7 +2,7 @@
 validate it, and report every problem at once as `file:line:col: path: message`.
 
 The pure stage (schema and cross-field rules, no I/O beyond the spec's files, no torch) runs first;
-`reprdyn.checks` (data headers, networks) runs after it unless `checks=False`.
+`reprdyn.runner.checks` (data headers, networks) runs after it unless `checks=False`.
 """
 
 from __future__ import annotations
@@ -115,7 +115,7 @@ def load_spec(
     every problem.
 
     `checks=False` stops after the pure stage (the schema, no I/O beyond the spec's files, no
-    torch); the default also runs `reprdyn.checks`, which reads data headers and builds trainable
+    torch); the default also runs `reprdyn.runner.checks`, which reads data headers and builds trainable
     networks.
     """
     return load(path, overrides, trust_code, checks, allow_env)[0]
@@ -195,14 +195,24 @@ def _validate(
         if not grants.trust_code
     ]
     if not problems and checks:
-        from ..checks import problems as check  # files and networks: the second stage
-
-        problems = check(spec)
+        problems = second_stage(spec)  # files and networks
     if problems:
         raise SpecError([issue_at(data, loc, msg, file) for loc, msg in problems])
     if spec.sweep:
         _check_points(data, file, checks)
     return spec
+
+
+# The second stage of validation reads data headers and builds networks, which sit above the spec
+# layer; it is found by name, as the metric modules are, so the spec layer imports nothing above it.
+SECOND_STAGE = "reprdyn.runner.checks"
+
+
+def second_stage(spec) -> list:
+    """The problems the files and networks a spec names have: (loc, message) pairs."""
+    import importlib
+
+    return importlib.import_module(SECOND_STAGE).problems(spec)
 
 
 def _override(data: CommentedMap, overrides) -> dict[str, tuple[tuple, str]]:
@@ -234,9 +244,7 @@ def _check_points(data: CommentedMap, file: str, checks: bool) -> None:
                 point = Spec.model_validate(plain(tree, NodeBudget(file)), context=DEFERRED)
                 found = [issue_at(tree, loc, msg, file) for loc, msg in rules(point)]
                 if checks and not found:
-                    from ..checks import problems as check
-
-                    found = [issue_at(tree, loc, msg, file) for loc, msg in check(point)]
+                    found = [issue_at(tree, loc, msg, file) for loc, msg in second_stage(point)]
             except ValueError as e:  # a bad path, or a ValidationError (a ValueError too)
                 found = (
                     pydantic_issues(e, tree, file)

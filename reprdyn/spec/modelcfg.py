@@ -177,7 +177,7 @@ class DAE(Strict):
     def _in_range(cls, v, info):
         precond = info.data.get("precond")
         if precond is not None and precond.kind == "vp" and v != "grid":
-            from ..schedules import VPSchedule
+            from ..maths.schedules import VPSchedule
 
             VPSchedule.from_config(precond).check_range(v, "the vp schedule")
         return v

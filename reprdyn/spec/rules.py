@@ -1,7 +1,7 @@
 """The rules that tie a spec's fields together, as small named functions.
 
 Each rule reads a validated `Spec` and returns (location, message) pairs, the protocol of
-`reprdyn.checks`: the loader turns each location into `file:line:col`, so a rule never depends on
+`reprdyn.runner.checks`: the loader turns each location into `file:line:col`, so a rule never depends on
 the order fields are declared in. `RULES` lists them; `problems(spec)` runs them all, so every
 broken rule is reported at once.
 """
@@ -73,7 +73,7 @@ def sigma_in_range(spec) -> Iterable[Problem]:
     for _, m in _blocks(spec):
         precond = getattr(m, "precond", None)
         if precond is not None and precond.kind == "vp":
-            from ..schedules import VPSchedule
+            from ..maths.schedules import VPSchedule
 
             try:
                 VPSchedule.from_config(precond).check_range(grid, "the model's vp schedule")
@@ -146,12 +146,12 @@ def datasets_fit_the_models(spec) -> Iterable[Problem]:
             continue
         shape = by_name[src].shape if isinstance(src, str) else src.shape
         bad = [d.name for d in spec.datasets if None not in (d.shape, shape) and d.shape != shape]
-        if bad:  # shapes read from files (npz) are compared by reprdyn.checks
+        if bad:  # shapes read from files (npz) are compared by reprdyn.runner.checks
             yield ("datasets",), f"datasets {bad} do not have the training data's shape {shape}"
 
 
 def layers_exist(spec) -> Iterable[Problem]:
-    """Layers of models whose layers are known without building them (the rest: reprdyn.checks)."""
+    """Layers of models whose layers are known without building them (the rest: reprdyn.runner.checks)."""
     for _, m in _blocks(spec):
         known = STATIC_LAYERS.get(m.kind)
         for i, name in enumerate(spec.layers if known else []):

@@ -317,11 +317,11 @@ class Spec(Strict):
 
     def clock(self):
         """The schedule of the one timestep convention the models share (a VPSchedule or a
-        FlowSchedule, reprdyn.schedules), or None where none or several apply."""
+        FlowSchedule, reprdyn.maths.schedules), or None where none or several apply."""
         clocks = self.clocks()
         if len(clocks) != 1:
             return None
-        from ..schedules import FlowSchedule, VPSchedule
+        from ..maths.schedules import FlowSchedule, VPSchedule
 
         block = next(iter(clocks.values()))
         if block.kind == "flow":

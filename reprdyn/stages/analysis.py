@@ -76,7 +76,7 @@ def plan(spec, upstream) -> list[Task]:
 
 
 def run(task: Task, ctx, io) -> None:
-    from ..metrics.distances import cka_matrix, sliced_wasserstein
+    from ..maths.distances import cka_matrix, sliced_wasserstein
 
     spec, data, cfg, p = ctx.spec, ctx.data.get(task.dataset), ctx.spec.analysis, task.params
     feats = io.features(task.dataset, p.layer)

@@ -120,7 +120,7 @@ def plan(spec, upstream) -> list[Task]:
 def run(task: Task, ctx, io) -> None:
     import xarray as xr
 
-    from ..metrics.uncertainty import interval
+    from ..maths.uncertainty import interval
 
     spec = ctx.spec
     ds = io.metrics(task.dataset)

@@ -35,7 +35,7 @@ def plan(spec, upstream) -> list[Task]:
 def run(task: Task, ctx, io) -> None:
     import xarray as xr
 
-    from ..extract import FORWARD_ROWS
+    from ..compute.extract import FORWARD_ROWS
     from ..models import layers
 
     spec, data = ctx.spec, ctx.data.get(task.dataset)

@@ -94,9 +94,9 @@ def per_sigma(spec, upstream, stage: Stage, protocol) -> list[Task]:
 
 
 def run(task: Task, ctx, io) -> None:
-    from ..extract import FORWARD_ROWS, NoiseStream, halving_on_oom, input_noise
-    from ..metrics.csnr import csnr_of
-    from ..metrics.posterior import posterior_quality
+    from ..compute.extract import FORWARD_ROWS, NoiseStream, halving_on_oom, input_noise
+    from ..maths.csnr import csnr_of
+    from ..maths.posterior import posterior_quality
     from ..seeds import derive_seed
 
     spec, data, p = ctx.spec, ctx.data.get(task.dataset), task.params
@@ -143,8 +143,8 @@ def _stream(task: Task, ctx, io, net, x0: np.ndarray, noise, j: int, rows: int) 
     """Extract input `j` of every layer block by block into the store; return the per-class
     moments of the train split (`x0` is what the model denoises: the samples, or their
     latents)."""
-    from ..extract import iter_features
-    from ..metrics.csnr import ClassMoments
+    from ..compute.extract import iter_features
+    from ..maths.csnr import ClassMoments
 
     spec, data, p = ctx.spec, ctx.data.get(task.dataset), task.params
     mi = tuple(n for n, _ in spec.model_items()).index(p.model) if spec.multi_model else None

@@ -69,8 +69,8 @@ def plan(spec, upstream) -> list[Task]:
 
 
 def run(task: Task, ctx, io) -> None:
-    from ..metrics.generalization import UNLEARNED, generalization_score, sample_distance_ratio
-    from ..sample import generate, sampler_for
+    from ..compute.sample import generate, sampler_for
+    from ..maths.generalization import UNLEARNED, generalization_score, sample_distance_ratio
     from ..seeds import derive_seed
 
     spec, gen, p = ctx.spec, ctx.spec.generation, task.params

@@ -75,9 +75,9 @@ def plan(spec, upstream) -> list[Task]:
 
 
 def run(task: Task, ctx, io) -> None:
-    from ..extract import halving_on_oom, input_noise
-    from ..metrics.segmentation import class_iou, mean_iou
-    from ..metrics.uncertainty import interval
+    from ..compute.extract import halving_on_oom, input_noise
+    from ..maths.segmentation import class_iou, mean_iou
+    from ..maths.uncertainty import interval
     from ..probes.dense_protocol import (
         PixelLabels,
         Stream,

@@ -31,7 +31,7 @@ def plan(spec, upstream) -> list[Task]:
 
 
 def run(task: Task, ctx, io) -> None:
-    from ..metrics.csnr import csnr_theory
+    from ..maths.csnr import csnr_theory
 
     m = ctx.data.get(task.dataset).meta
     values = csnr_theory(ctx.spec.sigmas, int(m["K"]), int(m["d"]), float(m["delta"]))

@@ -43,16 +43,16 @@ class StoreIO:
 
     def write_data(self, dataset: str, ds: xr.Dataset) -> None:
         """A dataset's per-sample labels and splits (and its data extras), described (CF)."""
-        from ..cube import describe
+        from .cube import describe
 
         ds = describe(ds)
         path, grp = self.path, group(dataset, "data")
         ds.to_zarr(path, group=grp, mode="w", consolidated=False, encoding=no_fill(ds))
 
     def allocate_metrics(self, spec, dataset: str, data) -> None:
-        """The NaN-filled arrays of a dataset's metric cube (`reprdyn.cube`); arrays already there
+        """The NaN-filled arrays of a dataset's metric cube (`reprdyn.store.cube`); arrays already there
         are kept, with what finished tasks wrote into them."""
-        from .. import cube
+        from . import cube
 
         range_ = data.meta.get("data_range", 2.0)
         template = cube.template(spec, data.classes, data.mask_classes, range_)
@@ -61,7 +61,7 @@ class StoreIO:
     def allocate_features(self, spec, dataset: str, data, layer: str, channels: int, rows: int):
         """One layer's NaN-filled feature cube, chunked `rows` samples at a time at most; an array
         already there is kept."""
-        from .. import cube
+        from . import cube
 
         template, chunks = cube.features_template(spec, data, channels, rows)
         allocate(self.path, group(dataset, "features", layer), template, chunks)

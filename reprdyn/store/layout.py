@@ -4,7 +4,7 @@ written a task's region at a time, and the checks that a store is what it says i
     /                                  root attributes: provenance (spec, hash, versions, hardware)
     /manifest.jsonl, plan.json, failed.jsonl, .lock   the ledger (reprdyn.store.ledger) and lock
     /datasets/<name>/data              each sample's label and split; MoLRG's true bases U
-    /datasets/<name>/metrics           the metric cube (reprdyn.cube)
+    /datasets/<name>/metrics           the metric cube (reprdyn.store.cube)
     /datasets/<name>/features/<layer>  pooled features ([model,] replicate, sigma, input, sample,
                                        channel)
     /points/<hash>.zarr                a sweep's points, each an ordinary store

@@ -133,7 +133,7 @@ def two_probe_store(tmp_path_factory):
 def test_the_summary_fits_the_terminal_with_its_headline_first(two_probe_store, width):
     from reprdyn.cli.app import out
     from reprdyn.cli.output import summary
-    from reprdyn.summary import compare, summarize
+    from reprdyn.read.summary import compare, summarize
 
     rows, path = summarize(str(two_probe_store)), str(two_probe_store)
     old = out.width
@@ -159,7 +159,7 @@ def test_the_summary_fits_the_terminal_with_its_headline_first(two_probe_store, 
 def test_wide_is_one_table_with_every_column(two_probe_store):
     from reprdyn.cli.app import out
     from reprdyn.cli.output import summary
-    from reprdyn.summary import summarize
+    from reprdyn.read.summary import summarize
 
     with out.capture() as cap:
         summary(str(two_probe_store), summarize(str(two_probe_store)), [], [], wide=True)

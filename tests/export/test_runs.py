@@ -9,8 +9,8 @@ from helpers import SMALL, copy_store
 
 from reprdyn.errors import StoreError
 from reprdyn.export.runs import clean_key, digest, flatten, store_run
+from reprdyn.read.summary import summarize
 from reprdyn.store import Results
-from reprdyn.summary import summarize
 
 
 def test_flatten_gives_dotted_parameters_a_tracker_accepts():

@@ -23,7 +23,7 @@ from tiny_hub import (
 )
 
 import reprdyn
-from reprdyn.extract import extract, layer_shapes
+from reprdyn.compute.extract import extract, layer_shapes
 from reprdyn.models.loaders import load_pretrained
 from reprdyn.spec import SpecError, validate_text
 

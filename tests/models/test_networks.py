@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from reprdyn.extract import layer_shapes
+from reprdyn.compute.extract import layer_shapes
 from reprdyn.models.networks import MLP, UNet
 from reprdyn.models.precond import EDMPrecond
 

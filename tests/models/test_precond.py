@@ -8,9 +8,9 @@ import pytest
 import torch
 from torch import nn
 
+from reprdyn.maths.schedules import VPSchedule
 from reprdyn.models.networks import MLP
 from reprdyn.models.precond import EDMLoss, EDMPrecond, VPLoss, VPPrecond
-from reprdyn.schedules import VPSchedule
 
 
 class Recorder(nn.Module):

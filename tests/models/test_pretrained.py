@@ -169,7 +169,7 @@ def test_half_precision_agrees_with_float32_across_the_whole_range(repos, kind, 
     float32. A hidden layer and `output` agree with float32 to `tol` of their largest magnitude at
     every sigma of the model's range, up to its largest (~2000 on this cosine schedule, where
     sigma^2 overflows float16)."""
-    from reprdyn.extract import extract
+    from reprdyn.compute.extract import extract
 
     folder = {"diffusers-unet": "ddpm-cos", "dit": "dit-cos"}[kind]
 
@@ -220,7 +220,7 @@ def test_dit_adds_noise_to_latents_pools_tokens_and_uses_the_null_class(tmp_path
             "{kind: dit, id: %s}" % (repos / "dit"), "[transformer_blocks.1, output]"
         ).replace("images.npz", str(repos / "images.npz"))
     )
-    from reprdyn.caches import Context
+    from reprdyn.runner.context import Context
 
     ctx = Context.create(spec).models
     net = ctx.denoiser("", "img", 0)

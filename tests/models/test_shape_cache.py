@@ -10,7 +10,7 @@ import sys
 import torch
 from helpers import ROOT
 
-from reprdyn.extract import layer_shapes
+from reprdyn.compute.extract import layer_shapes
 from reprdyn.models import shape_cache
 from reprdyn.models.build import untrained_denoiser
 from reprdyn.spec import load_spec
@@ -36,7 +36,7 @@ def test_put_then_get_is_the_traced_shapes_and_keys_tell_networks_apart(tmp_path
 
 
 def test_the_cpu_trace_equals_the_meta_trace():
-    from reprdyn.checks import _traced
+    from reprdyn.runner.checks import _traced
 
     spec = load_spec(UNET, checks=False)
     net = untrained_denoiser(spec.model, (1, 16, 16))

@@ -125,7 +125,7 @@ def test_a_spec_on_stable_diffusion_runs_end_to_end(repos, tmp_path, name):
 def test_half_precision_unet_agrees_with_float32_at_every_sigma(repos, dtype, tol):
     """Only the UNet runs in half precision; the autoencoder, the text encoders and the
     preconditioning stay float32."""
-    from reprdyn.extract import extract
+    from reprdyn.compute.extract import extract
 
     ref, half = _model(repos, "sdxl"), _model(repos, "sdxl", dtype=dtype)
     assert next(half.encoder.parameters()).dtype == torch.float32
@@ -174,7 +174,7 @@ def test_layer_patterns_expand_against_the_loaded_unet(repos, tmp_path):
 def test_attention_projections_are_tokens_on_their_level_grid(repos):
     """A UNet's attention works on flattened maps: `to_q` returns (B, h w, D) tokens, pooled over
     the tokens to D features and laid out as the level's (D, h, w) map, row by row."""
-    from reprdyn.extract import extract, layer_shapes
+    from reprdyn.compute.extract import extract, layer_shapes
 
     model = _model(repos, "sd")
     z = model.encoder(torch.as_tensor(np.load(repos / "images.npz")["x"][:2]))  # (2, 4, 4, 4)

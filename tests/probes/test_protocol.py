@@ -46,7 +46,7 @@ def test_choose_and_evaluate():
 
 def test_selection_never_reads_test_labels(small_spec, tmp_path, monkeypatch):
     """Shuffle the test labels: selection (val accuracy, best sigma, members) must not move."""
-    from reprdyn.caches import DataCache
+    from reprdyn.runner.context import DataCache
 
     reprdyn.run(small_spec, store=tmp_path / "a.zarr")
     real = DataCache.get

@@ -50,7 +50,7 @@ layers: [fc2, outptu]
 
 
 def test_timestep_grid_converts_to_sigma():
-    from reprdyn.schedules import VPSchedule
+    from reprdyn.maths.schedules import VPSchedule
 
     spec = validate_text(TRAINED.replace(", outptu", ""))
     assert spec.sigmas == pytest.approx(VPSchedule().sigmas[[1, 10, 100]].tolist())

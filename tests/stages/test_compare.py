@@ -10,7 +10,7 @@ import reprdyn
 
 
 def test_comparisons_are_the_paired_differences(replicated):
-    from reprdyn.metrics.uncertainty import interval
+    from reprdyn.maths.uncertainty import interval
 
     _, tmp, _ = replicated
     ds = reprdyn.open(tmp / "r.zarr")["m"].load()
@@ -28,7 +28,7 @@ def test_comparisons_are_the_paired_differences(replicated):
     want = best.sel(layer="output", drop=True) - best.sel(layer="pixels", drop=True)
     xrt.assert_allclose(fp.sel(layer="output", drop=True), want.transpose(*want.dims))
     assert fp.sel(layer="pixels").isnull().all()
-    rows = __import__("reprdyn.summary", fromlist=["compare"]).compare(str(tmp / "r.zarr"))
+    rows = __import__("reprdyn.read.summary", fromlist=["compare"]).compare(str(tmp / "r.zarr"))
     assert {r.comparison for r in rows} == {
         "ensemble_gain",
         "clean_minus_noisy",

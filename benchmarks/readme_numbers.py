@@ -140,7 +140,7 @@ def csnr_frames(res, layers=("enc.1", "dec.0"), at=(0, 2, -1)) -> None:
     and the default frame (centred, whitened, Gavish-Donoho rank), from the stored train-split
     features of replicate 0; then the stored default, mean of the replicates."""
     from reprdyn.maths.csnr import ClassMoments, csnr_of
-    from reprdyn.spec.settings import Csnr
+    from reprdyn.metrics.csnr import Csnr
 
     rules = {
         "paper (raw, 90% energy)": Csnr(center="none", whiten=False, rank="energy"),

@@ -70,10 +70,12 @@ def test_checks_stage_builds_trainable_networks_only_when_asked(tmp_path, monkey
 
 
 def test_figure_names_are_declared_once():
+    from reprdyn import metrics
     from reprdyn.plot import FIGURES
-    from reprdyn.read.figures import FIGURES as NAMES
 
-    assert tuple(NAMES) == tuple(FIGURES) and all(callable(f) for f in FIGURES.values())
+    declared = metrics.figures()
+    assert tuple(declared) == tuple(FIGURES)
+    assert all(FIGURES[n] is f.draw for n, f in declared.items())
 
 
 def test_run_says_a_spec_is_invalid_before_loading_the_pipeline(tmp_path):
@@ -128,3 +130,96 @@ def test_no_import_circles():
     for m in sorted(graph):
         if m not in state:
             visit(m, [])
+
+
+# the package's layers, lowest first: a module imports only from its own layer or lower ones. The
+# metric modules sit on top (they call into every layer below); the rest of the package reaches
+# them only through the registry (`reprdyn.metrics`), which finds them by name.
+LAYERS = (
+    ("reprdyn.errors", "reprdyn.seeds", "reprdyn.stop", "reprdyn.maths", "reprdyn.metrics.base"),
+    ("reprdyn.metrics",),  # the registry
+    ("reprdyn.spec",),
+    ("reprdyn.data", "reprdyn.models"),
+    ("reprdyn.compute",),
+    ("reprdyn.probes",),
+    ("reprdyn.stages",),
+    ("reprdyn.store",),
+    ("reprdyn.read", "reprdyn.plot"),
+    ("reprdyn.plan",),
+    ("reprdyn.runner",),
+    ("reprdyn.export",),
+    ("reprdyn.metrics.*", "reprdyn.cli", "reprdyn.templates", "reprdyn", "reprdyn.__main__"),
+)
+
+
+def _layer(module: str) -> int:
+    """The layer of a module: its longest matching prefix (`metrics.*`: a metric module)."""
+    best, at = -1, None
+    for i, names in enumerate(LAYERS):
+        for name in names:
+            if name.endswith(".*"):
+                hit = module.startswith(name[:-1]) and module != "reprdyn.metrics.base"
+                size = len(name) + 1 if hit else -1
+            else:
+                hit = module == name or module.startswith(name + ".")
+                size = len(name) if hit else -1
+            if size > best:
+                best, at = size, i
+    assert at is not None, f"{module} is in no layer; add it to LAYERS"
+    return at
+
+
+def _graph() -> dict[str, set[str]]:
+    files = {}
+    for p in (ROOT / "reprdyn").rglob("*.py"):
+        parts = list(p.relative_to(ROOT).with_suffix("").parts)
+        files[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = p
+    # `from .. import x` names the module x, not the package it is in
+    graph = {m: {t for t in _imports(p, m) if t in files and t != m} for m, p in files.items()}
+    return {
+        m: {t for t in ts if not any(u.startswith(t + ".") for u in ts)} for m, ts in graph.items()
+    }
+
+
+def test_no_upward_imports():
+    """Every import, deferred ones included, goes to the module's own layer or a lower one."""
+    up = [
+        f"{m} (layer {_layer(m)}) imports {t} (layer {_layer(t)})"
+        for m, targets in _graph().items()
+        for t in targets
+        if _layer(t) > _layer(m)
+    ]
+    assert not up, "\n".join(up)
+
+
+def test_the_package_root_holds_at_most_five_modules():
+    """The file list shows the pipeline: everything but a few shared modules is in a package."""
+    root = sorted(p.name for p in (ROOT / "reprdyn").glob("*.py"))
+    assert len(root) <= 5, root
+
+
+def test_no_module_outside_the_metrics_names_a_metric():
+    """A metric's name is a string only in its own module (and in other metric modules that read
+    it): the rest of the package derives everything from the registry. Export lists are names of
+    functions, not metrics."""
+    import ast
+
+    from reprdyn import metrics
+
+    names = set(metrics.registry())
+    found = []
+    for p in (ROOT / "reprdyn").rglob("*.py"):
+        if p.relative_to(ROOT).parts[:2] == ("reprdyn", "metrics"):
+            continue
+        tree = ast.parse(p.read_text())
+        exported = {
+            id(c)
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Assign)
+            and any(getattr(t, "id", "") == "__all__" for t in node.targets)
+            for c in ast.walk(node.value)
+        }
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Constant) and node.value in names and id(node) not in exported:
+                found.append(f"{p.relative_to(ROOT)}:{node.lineno}: {node.value!r}")
+    assert not found, "\n".join(found)

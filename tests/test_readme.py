@@ -96,7 +96,7 @@ def test_readme_nan_idiom_runs(theory_store):
 
 def test_the_counts_and_lists_the_readme_states_match_the_code():
     """Prose that cannot drift: every number and list the README states about the code."""
-    from reprdyn.read.figures import FIGURES
+    from reprdyn.metrics import figures
     from reprdyn.templates import TEMPLATES
 
     assert f"`--list` shows the {len(TEMPLATES)} templates" in README
@@ -107,7 +107,7 @@ def test_the_counts_and_lists_the_readme_states_match_the_code():
     names = {c.name or c.callback.__name__.removesuffix("_cmd") for c in app.registered_commands}
     assert rows == names, rows ^ names
     plot_row = next(line for line in table.splitlines() if line.startswith("| `reprdyn plot"))
-    assert re.findall(r"`([a-z-]+)`", plot_row.split("`.pdf`:")[1].split(";")[0]) == list(FIGURES)
+    assert re.findall(r"`([a-z-]+)`", plot_row.split("`.pdf`:")[1].split(";")[0]) == list(figures())
     shipped = set(re.findall(r"^\| `specs/([\w-]+\.yaml)` \|", README, flags=re.M))
     assert shipped == {p.name for p in (ROOT / "specs").glob("*.yaml")}
     from test_mutations import MUTANTS_PER_SPEC

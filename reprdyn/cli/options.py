@@ -10,7 +10,6 @@ from typing import Annotated
 import typer
 
 from ..errors import did_you_mean
-from ..read.figures import FIGURES
 
 
 class Format(str, Enum):
@@ -26,7 +25,15 @@ class QueryFormat(str, Enum):
     json = "json"
 
 
+def _names() -> list[str]:
+    """The figures the metrics declare (read when asked: the registry loads pydantic)."""
+    from .. import metrics
+
+    return list(metrics.figures())
+
+
 def _figure(value: str | None) -> str | None:
+    FIGURES = _names()
     if value is not None and value not in FIGURES:
         raise typer.BadParameter(
             f"unknown figure {value!r}; expected one of {', '.join(FIGURES)}"
@@ -36,7 +43,7 @@ def _figure(value: str | None) -> str | None:
 
 
 def _figures(incomplete: str) -> list[str]:
-    return [name for name in FIGURES if name.startswith(incomplete)]
+    return [name for name in _names() if name.startswith(incomplete)]
 
 
 def _cube(ctx: typer.Context):
@@ -133,7 +140,7 @@ FigureOpt = Annotated[
         "-f",
         callback=_figure,
         autocompletion=_figures,
-        help="one of: " + ", ".join(FIGURES),
+        help="a figure the metrics declare (tab completes them; an unknown name lists them)",
     ),
 ]
 SelOpt = Annotated[

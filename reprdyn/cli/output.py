@@ -11,15 +11,6 @@ from rich.text import Text
 
 from .app import err, log_line, out
 
-SUMMARY_TITLE = (
-    "summary at the lowest label noise: σ* is chosen on validation ([spread]: where resampling "
-    "moves it); acc@σ*, the ensemble and its gain are test accuracy, means over replicates and "
-    "seeds; the test-curve peak only describes the curve"
-)
-SEGMENTATION_TITLE = (
-    "segmentation at the lowest label noise: σ* is chosen on validation mIoU; mIoU@σ* is test mIoU "
-    "(mean over replicates and seeds); the test-curve peak only describes the curve"
-)
 COMPARISON_TITLE = (
     "paired differences at the lowest label noise: '> 0' or '< 0' where the interval excludes 0"
 )
@@ -59,16 +50,14 @@ def table(
 HEADLINE = ("σ* (val) [spread]", "σ* (val)", "acc@σ*", "mIoU@σ*", "ensemble gain", "unimodal (p)")
 
 
-def summary(path: str, rows: list, seg: list, diffs: list, wide: bool = False) -> None:
-    """The run summary: the accuracy table, segmentation, the paired differences, what the
-    intervals cover, and where the store is. It fits the terminal (`out.width`): coordinates
+def summary(path: str, shown: list, diffs: list, wide: bool = False) -> None:
+    """The run summary: each metric's table (`shown`: [(Table, rows)]), the paired differences,
+    what the intervals cover, and where the store is. It fits the terminal (`out.width`): coordinates
     that are the same in every row go above the table, the headline columns come first, and
     columns that do not fit go to a second block with the same coordinates; `wide` prints one
     table with every column."""
     from ..read.summary import (
-        ACCURACY_COLUMNS,
         COMPARISON_COLUMNS,
-        SEGMENTATION_COLUMNS,
         as_cells,
         interval_note,
         lead_columns,
@@ -76,11 +65,11 @@ def summary(path: str, rows: list, seg: list, diffs: list, wide: bool = False) -
     )
 
     confidence, resamples = store_settings(path)
-    for title, these, columns, layer in (
-        (SUMMARY_TITLE, rows, ACCURACY_COLUMNS, "layer"),
-        (SEGMENTATION_TITLE, seg, SEGMENTATION_COLUMNS, "dense set"),
+    blocks = [(t.title, these, t.columns, t.layer) for t, these in shown]
+    for title, these, columns, layer in [
+        *blocks,
         (COMPARISON_TITLE, diffs, COMPARISON_COLUMNS, "layer"),
-    ):
+    ]:
         if not these:
             continue
         header, body = as_cells(these, columns, layer)
@@ -89,10 +78,11 @@ def summary(path: str, rows: list, seg: list, diffs: list, wide: bool = False) -
             table(title, header, body, right=lead)
         else:
             fitted(title, header, body, lead, out.width)
-    if rows or seg:
-        say(interval_note(rows or seg, confidence, resamples))
+    filled = [(t, these) for t, these in shown if these]
+    if filled:
+        say(interval_note(filled[0][1], confidence, resamples))
     out.print(f"store: {path}", highlight=False)
-    what = "accuracy" if rows or not seg else "miou"
+    what = (filled or shown)[0][0].needs if shown else "—"
     out.print(f"query: reprdyn query {path} {what} --format csv", highlight=False)
 
 

@@ -80,16 +80,23 @@ def _print_result(
     spec, path: str, rows: list, failures: list[dict], format: Format, wide: bool = False
 ) -> None:
     """The summary: tables, or one JSON object on stdout."""
-    from ..read.summary import compare, summarize_segmentation, summary_json
+    from .. import metrics
+    from ..read.summary import compare, summary_json, table_rows
 
-    seg = summarize_segmentation(path) if "miou" in spec.metrics else []
+    ran = {m.name for m in metrics.effective(spec)}
+    shown = [  # the headline table's rows are the run's; the other metrics' tables where they ran
+        (t, rows if i == 0 else table_rows(path, t) if m.name in ran else [])
+        for i, (m, t) in enumerate(metrics.tables())
+        if not t.per_dataset
+    ]
     diffs = compare(path) if rows else []
     if format != Format.json:
-        summary(path, rows, seg, diffs, wide)
+        summary(path, shown, diffs, wide)
         return
     result = {"store": path, "summary": json.loads(summary_json(rows)), "failed": failures}
-    if seg:
-        result["segmentation"] = json.loads(summary_json(seg))
+    for t, these in shown[1:]:
+        if these:
+            result[t.key] = json.loads(summary_json(these))
     if diffs:
         result["comparisons"] = json.loads(summary_json(diffs))
     sys.stdout.write(json.dumps(result) + "\n")

@@ -37,17 +37,16 @@ from ..read.summary.rows import summary_json
 from ..seeds import derive_seed
 
 CELL_DIMS = ("dataset", "model", "layer", "input", "probe")
-# per-sigma variables logged as stepped metrics: name -> its bootstrap resamples (a band) or None
-CURVES = {
-    "accuracy": "accuracy_boot",
-    "val_accuracy": None,
-    "miou": "miou_boot",
-    "val_miou": None,
-    "csnr_overall": None,
-    "csnr_theory": None,
-    "posterior_mse": None,
-    "sw_distance": None,
-}
+
+
+def curves_exported() -> dict[str, str | None]:
+    """Per-sigma variables logged as stepped metrics, as the metrics declare them (`export`):
+    name -> its bootstrap resamples (a band) or None. A curve with resamples is a probe's."""
+    from .. import metrics
+
+    return {n: b for m in metrics.registry().values() for n, b in m.export.items()}
+
+
 _KEY_OK = re.compile(r"[^\w.\-/ ]")  # what trackers accept in a metric or parameter name
 
 
@@ -171,7 +170,7 @@ def _curve(ds, var: str, at: dict, confidence: float, seed: int) -> dict[str, li
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # an all-NaN sigma stays NaN
         out = {var: [float(v) for v in np.nanmean(values, axis=1)]}
-    boot = CURVES.get(var)
+    boot = curves_exported().get(var)
     if boot and boot in ds:
         b = ds[boot].sel({k: v for k, v in at.items() if k in ds[boot].dims})
         b = b.sel(label_noise=float(np.min(b.label_noise.values)))
@@ -207,10 +206,11 @@ def cells(
         hseed = derive_seed(seed, "hierarchical")
         for at in cell_grid(ds):
             curves: dict[str, list[float]] = {}
-            for var in CURVES:
+            exported = curves_exported()
+            for var in exported:
                 if var in ds:
                     curves.update(_curve(ds, var, at, confidence, hseed))
-            if "accuracy" not in curves and "miou" not in curves:
+            if not any(b and v in curves for v, b in exported.items()):
                 continue  # this probe does not read this layer
             cell = {"point": point, "dataset": dataset, **{k: str(v) for k, v in at.items()}}
             named = [cell[k] for k in ("point", *CELL_DIMS) if cell[k]]

@@ -15,19 +15,14 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import xarray as xr
 
+from .. import metrics
 from ..errors import QueryError
-from ..read.figures import AT_LOWEST_NOISE
-from ..read.figures import FIGURES as NAMES
 from ..read.selection import select
 from ..store import Results
-from . import accuracy, features
 from .style import FORMATS, STYLE, FigureError
 
-FIGURES = {
-    name: getattr(accuracy, name.replace("-", "_"), None)
-    or getattr(features, name.replace("-", "_"))
-    for name in NAMES
-}
+# every figure the metrics declare, by name: its drawing function
+FIGURES = {name: f.draw for name, f in metrics.figures().items()}
 __all__ = ["FIGURES", "FigureError", "STYLE", "figure", "save", "write"]
 
 
@@ -36,6 +31,7 @@ def figure(
 ) -> plt.Figure:
     """Build figure `name` from a store or its open Results (the first dataset unless one is named),
     after narrowing the store with `sel` items such as "layer=mid"."""
+    FIGURES.update({n: f.draw for n, f in metrics.figures().items() if n not in FIGURES})
     if name not in FIGURES:
         raise FigureError(f"unknown figure {name!r}; expected one of {', '.join(FIGURES)}")
     res = store if isinstance(store, Results) else Results(store)
@@ -49,7 +45,8 @@ def figure(
         raise FigureError(str(e)) from None
     with plt.rc_context(STYLE):
         fig = FIGURES[name](ds, dataset, res.sweep_dims)
-        _name_selection(fig, ds, sel, name in AT_LOWEST_NOISE)
+        declared = metrics.figures().get(name)
+        _name_selection(fig, ds, sel, declared is not None and declared.at_lowest_noise)
         return fig
 
 

@@ -45,14 +45,14 @@ class FigureError(StoreError):
     """The store lacks what a figure needs; the message says which metric or store to produce."""
 
 
-_METRIC_OF = {"csnr_overall": "csnr", "sw_distance": "sw_distance", "best_accuracy": "accuracy"}
-
-
 def _need(ds: xr.Dataset, var: str, figure: str) -> xr.DataArray:
     if var not in ds:
+        from .. import metrics
+
+        owner = metrics.owner(var)
         raise FigureError(
             f"figure {figure!r} needs the {var!r} variable; add "
-            f"{_METRIC_OF.get(var, var)!r} to the spec's metrics and run it again"
+            f"{owner.name if owner else var!r} to the spec's metrics and run it again"
         )
     return ds[var]
 

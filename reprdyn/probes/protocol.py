@@ -12,8 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..maths.uncertainty import interval, resample_counts, resampled_mean, share_chosen
-from ..maths.unimodal import unimodal_many, unimodality
+from ..maths.uncertainty import resample_counts, resampled_mean, share_chosen
 from ..seeds import derive_seed
 from .ensemble import accuracy, select, soft_vote
 from .labels import corrupt_labels
@@ -41,42 +40,15 @@ def broadcast(a: np.ndarray, S: int) -> np.ndarray:
     return np.broadcast_to(a, (S, *a.shape[1:])) if len(a) == 1 < S else a
 
 
-def outcome(spec, dataset: str, val_correct: np.ndarray, logits: np.ndarray, y_test, K: int):
-    """Every probe variable of one cell from its validation hits (S, T, n_val) and test logits (S,
-    T, m, K): selection on validation, test accuracy, the ensemble, the curve's shape and, with a
-    bootstrap, the resampled versions and intervals (docs/theory.md §6, §8)."""
-    val = val_correct.mean(-1)  # (S, T)
-    best, members = choose(val, spec.ensemble)
-    acc, cls, ens = evaluate(logits, y_test, best, members, K)
-    values = {
-        "accuracy": acc,
-        "val_accuracy": val,
-        "best_sigma": np.asarray(spec.sigmas)[best],
-        "best_accuracy": acc[best, np.arange(len(best))],
-        "ensemble_accuracy": ens,
-        "ensemble_gain": ens - acc[best, np.arange(len(best))],
-        "ensemble_members": _member_sigmas(spec, members),
-    }
-    if "class_accuracy" in spec.metrics:
-        values["class_accuracy"] = cls
-    if "unimodality" in spec.metrics:
-        shapes = [
-            unimodality(spec.sigmas, acc[:, t], spec.analysis.tolerance)
-            for t in range(acc.shape[1])
-        ]
-        for name in ("peak_sigma", "rise", "fall", "unimodal"):
-            values[name] = np.array([float(getattr(u, name)) for u in shapes])
-    if spec.bootstrap:
-        values.update(resampled(spec, dataset, val_correct, logits, y_test))
-    return values
-
-
-def resampled(spec, dataset: str, val_correct: np.ndarray, logits: np.ndarray, y_test) -> dict:
+def resampled(spec, dataset: str, val_correct: np.ndarray, logits: np.ndarray, y_test) -> tuple:
     """The paired bootstrap of one cell: every resample b redraws the validation and the test
     samples (the same counts in every cell of the dataset), re-chooses sigma* and the ensemble on
-    the resampled validation split, and scores them on the resampled test split."""
+    the resampled validation split, and scores them on the resampled test split.
+
+    Returns test accuracy per sigma (S, T, B), at the resampled sigma* (T, B), of the resampled
+    ensemble (T, B), and the share of resamples choosing each sigma (S, T)."""
     S, T = logits.shape[:2]
-    B, c = spec.bootstrap, spec.analysis.confidence
+    B = spec.bootstrap
     Wv, Wt = (
         bootstrap_counts(spec, dataset, part, n)
         for part, n in (("val", val_correct.shape[-1]), ("test", len(y_test)))
@@ -88,19 +60,7 @@ def resampled(spec, dataset: str, val_correct: np.ndarray, logits: np.ndarray, y
     t_, b_ = np.meshgrid(np.arange(T), np.arange(B), indexing="ij")
     best_acc_b = acc_b[best_b, t_, b_]  # (T, B)
     ens_b = _ensemble_resampled(spec, val_b, best_b, logits, y_test, Wt)  # (T, B)
-    out = {
-        "accuracy_boot": acc_b,
-        "best_accuracy_boot": best_acc_b,
-        "ensemble_accuracy_boot": ens_b,
-        "ensemble_gain_boot": ens_b - best_acc_b,
-        "sigma_star_freq": share_chosen(best_b, S),
-    }
-    for name in ("accuracy", "best_accuracy", "ensemble_accuracy", "ensemble_gain"):
-        out[f"{name}_ci"] = interval(out[f"{name}_boot"], c)
-    if "unimodality" in spec.metrics:
-        curves = np.moveaxis(acc_b, 0, -1)  # (T, B, S)
-        out["unimodal_prob"] = unimodal_many(curves, spec.analysis.tolerance).mean(-1)
-    return out
+    return acc_b, best_acc_b, ens_b, share_chosen(best_b, S)
 
 
 def bootstrap_counts(spec, dataset: str, part: str, n: int) -> np.ndarray:
@@ -136,7 +96,7 @@ def _ensemble_resampled(spec, val_b, best_b, logits, y_test, Wt) -> np.ndarray:
     return out
 
 
-def _member_sigmas(spec, members: list[np.ndarray]) -> np.ndarray:
+def member_sigmas(spec, members: list[np.ndarray]) -> np.ndarray:
     """(T, member) sigmas of each ensemble, NaN-padded."""
     out = np.full((len(members), spec.ensemble.size(len(spec.sigmas))), np.nan)
     for t, idx in enumerate(members):

@@ -12,22 +12,18 @@ import logging
 import math
 from pathlib import Path
 
-from .. import plot
+from .. import metrics, plot
 from ..spec import to_yaml
 from ..store import Results
 from .summary import (
-    ACCURACY_COLUMNS,
     COMPARISON_COLUMNS,
-    GAIN_COLUMNS,
-    SEGMENTATION_COLUMNS,
     as_cells,
     compare,
-    gains,
+    headline,
     interval_note,
     lead_columns,
     store_settings,
-    summarize,
-    summarize_segmentation,
+    table_rows,
 )
 
 log = logging.getLogger("reprdyn")
@@ -96,11 +92,13 @@ def _rows_table(rows: list, columns: tuple, layer: str = "layer") -> str:
 
 
 def _summary(path: Path) -> str:
-    rows = summarize(str(path))
+    """The headline table (the first a metric declares) with the paired differences."""
+    table = headline()
+    rows = table_rows(str(path), table)
     if not rows:
         return "<p class='muted'>No classification probe results in this store.</p>"
     confidence, resamples = store_settings(str(path))
-    out = [_rows_table(rows, ACCURACY_COLUMNS)]
+    out = [_rows_table(rows, table.columns, table.layer)]
     diffs = compare(str(path))
     if diffs:
         out += [
@@ -111,24 +109,28 @@ def _summary(path: Path) -> str:
     return "\n".join(out) + f"<p class='muted'>{_e(interval_note(rows, confidence, resamples))}</p>"
 
 
-def _segmentation_summary(path: Path) -> str:
-    rows = summarize_segmentation(str(path))
-    if not rows:
-        return ""
-    return (
-        "<h3>Segmentation</h3><p class='muted'>σ* is chosen on validation mIoU; mIoU@σ* is test "
-        "mIoU, its interval from resampling test images.</p>"
-        + _rows_table(rows, SEGMENTATION_COLUMNS, "dense set")
-    )
+def _other_tables(path: Path) -> str:
+    """The other metrics' store-wide tables (segmentation), each under its title."""
+    out = []
+    for _, t in metrics.tables()[1:]:
+        rows = [] if t.per_dataset else table_rows(str(path), t)
+        if rows:
+            note = f"<p class='muted'>{_e(t.note)}</p>" if t.note else ""
+            head = f"<h3>{_e(t.heading or t.title)}</h3>{note}"
+            out.append(head + _rows_table(rows, t.columns, t.layer))
+    return "\n".join(out)
 
 
-def _label_noise_table(path: Path, dataset: str) -> str:
-    rows = [r for r in gains(str(path)) if r.dataset == dataset]
-    if not rows or len({r.label_noise for r in rows}) < 2:
-        return ""
-    return "<h3>Ensemble vs best single σ across label noise (Table 1)</h3>" + _rows_table(
-        rows, GAIN_COLUMNS
-    )
+def _dataset_tables(path: Path, dataset: str) -> str:
+    """The tables a metric shows per dataset (Table 1 across label-noise levels)."""
+    out = []
+    for _, t in metrics.tables():
+        rows = (
+            [r for r in table_rows(str(path), t) if r.dataset == dataset] if t.per_dataset else []
+        )
+        if rows and len({getattr(r, "label_noise", None) for r in rows}) > 1:
+            out.append(f"<h3>{_e(t.heading or t.title)}</h3>" + _rows_table(rows, t.columns))
+    return "\n".join(out)
 
 
 def _figures(res: Results, dataset: str) -> str:
@@ -159,11 +161,11 @@ def build(store: str | Path) -> str:
     res = Results(path)
     a = res.attrs
     name = a["spec_canonical"].get("name", path.name)
-    parts = [*_head(res, name), _summary(path), _segmentation_summary(path)]
+    parts = [*_head(res, name), _summary(path), _other_tables(path)]
     for dataset in res.datasets:
         parts += [
             f"<h2>Dataset {_e(dataset)}</h2>",
-            _label_noise_table(path, dataset),
+            _dataset_tables(path, dataset),
             _figures(res, dataset),
         ]
     parts += _provenance(a)

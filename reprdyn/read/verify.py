@@ -111,8 +111,8 @@ def _check(path: Path, task: dict, metrics: dict) -> str | None:
 
 def _where(ds, p: dict, *names: str) -> dict:
     """The selection of a task's region: its model (multi-model cubes), replicate(s) and the
-    named params."""
-    sel = {k: p[k] for k in names if k in p}
+    named params (those that are dims of `ds`)."""
+    sel = {k: p[k] for k in names if k in p and k not in ("model", "replicate")}
     if "model" in ds.dims and p.get("model"):
         sel["model"] = p["model"]
     if "replicate" in p and p["replicate"] != "all":
@@ -147,17 +147,6 @@ def _features(path, ds, task, p):
     return None
 
 
-def _probe(path, ds, task, p):
-    if "layer" not in p:
-        return None
-    sel = _where(ds, p, "layer", "probe", "input")
-    return _filled(ds["val_accuracy"].sel(sel), "val_accuracy") if "val_accuracy" in ds else None
-
-
-def _theory(path, ds, task, p):
-    return _filled(ds["csnr_theory"], "csnr_theory") if "csnr_theory" in ds else None
-
-
 def _compare(path, ds, task, p):
     from ..stages.compare import DIFFERENCES
 
@@ -165,33 +154,26 @@ def _compare(path, ds, task, p):
     return next((m for n in present if (m := _filled(ds[n], n))), None)
 
 
-def _analysis(path, ds, task, p):
-    if "layer" not in p:
-        return None
-    sel = _where(ds, p, "layer", "input")
-    name = "cka" if "cka" in ds else "sw_distance" if "sw_distance" in ds else None
-    return _filled(ds[name].sel(sel), name) if name else None
+def _metrics_of(stage: str):
+    """The check of a stage's task: the region it owns of the variable each of its metrics
+    checks (`Metric.checked`) holds a value."""
+    from .. import metrics
 
+    def check(path, ds, task, p):
+        found = [
+            (name, ds[name])
+            for m in metrics.registry().values()
+            if str(m.stage) == stage and (name := m.checked()) and name in ds
+        ]
+        problems = [_filled(da.sel(_where(da, p, *da.dims)), name) for name, da in found]
+        return next((x for x in problems if x), None)
 
-def _segment(path, ds, task, p):
-    if "sigma" not in p:
-        return None
-    sel = _where(ds, p) | {"sigma": p["sigma"]}
-    return _filled(ds["val_miou"].sel(sel), "val_miou") if "val_miou" in ds else None
-
-
-def _generate(path, ds, task, p):
-    sel = _where(ds, p)
-    return _filled(ds["generalization"].sel(sel), "generalization")
+    return check
 
 
 # what each stage's finished task must have left in the store
 CHECKS = {
     "features": _features,
-    "theory": _theory,
-    "probe": _probe,
     "compare": _compare,
-    "analysis": _analysis,
-    "segment": _segment,
-    "generate": _generate,
+    **{s: _metrics_of(s) for s in ("theory", "probe", "analysis", "segment", "generate")},
 }

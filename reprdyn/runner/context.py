@@ -15,35 +15,12 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from ..compute.device import pick_device, task_threads, use_threads  # noqa: F401
 from ..compute.extract import layer_shapes
 from ..compute.train import train_replicate
 from ..data import Data, build_dataset
 from ..models import layers
 from ..models.sources import Progress, source
-
-AUTO_THREADS = 1  # benchmarks/threads.py: one thread was as fast or faster on 2 cores, busy or idle
-
-
-def task_threads(setting: int | str) -> int:
-    """The torch thread count of a spec's `compute.threads`."""
-    return AUTO_THREADS if setting == "auto" else int(setting)
-
-
-def use_threads(setting: int | str) -> None:
-    """Run the following torch work on `compute.threads` threads (called before every task)."""
-    n = task_threads(setting)
-    if torch.get_num_threads() != n:
-        torch.set_num_threads(n)
-
-
-def pick_device(name: str) -> str:
-    if name != "auto":
-        return name
-    if torch.cuda.is_available():
-        return "cuda"
-    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-        return "mps"
-    return "cpu"
 
 
 class DataCache:

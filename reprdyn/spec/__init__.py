@@ -6,7 +6,6 @@ the second, heavier stage (`reprdyn.runner.checks`) unless `checks=False`.
 
 from ..errors import Issue, SpecError
 from .loader import canonical, load, load_spec, resolved, spec_hash, to_yaml, validate_text
-from .metrics import ALL_METRICS
 from .schema import Spec
 
 __all__ = [
@@ -20,5 +19,4 @@ __all__ = [
     "resolved",
     "to_yaml",
     "spec_hash",
-    "ALL_METRICS",
 ]

@@ -6,10 +6,9 @@ from typing import Annotated, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from ..metrics.base import MAX_SAMPLES  # noqa: F401 - the spec's bound, shared with the metrics
+
 Name = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=64)]
-MAX_SAMPLES = (
-    100_000_000  # a bound on any count of samples; whether they fit is checked at run time
-)
 
 
 class Strict(BaseModel):

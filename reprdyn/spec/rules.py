@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
+from .. import metrics as registry
 from ..errors import did_you_mean
 from .kinds import PIXELS, PRETRAINED, STATIC_LAYERS
-from .metrics import CLASSIFICATION, LABEL_METRICS, NEEDS_PROBES
 from .modelcfg import EDM_SIGMA_RANGE, SIGMA_MAX
 from .patterns import expand, is_pattern, matches
 from .probes import SEGMENTATION_PROBES
@@ -210,93 +210,35 @@ def dense_sets_are_apart(spec) -> Iterable[Problem]:
 
 
 def metrics_have_what_they_read(spec) -> Iterable[Problem]:
-    m = set(spec.metrics)
-    not_molrg = [d.name for d in spec.datasets if d.kind != "molrg"]
-    if "csnr_theory" in m and not_molrg:
-        yield ("metrics",), f"csnr_theory is defined for molrg datasets only, not {not_molrg}"
-    exact = [d.name for d in spec.datasets if d.kind == "molrg" and d.delta == 0]
-    if "csnr_theory" in m and exact:
+    """What the metrics' declarations imply (a metric reading the probes' curves needs the one
+    that provides them; one reading labels needs labelled data), then every metric's own rules
+    (`Metric.rules`)."""
+    named = [registry.get(n) for n in spec.metrics]
+    ran = {x.name for x in registry.effective(spec)}
+    needs = [x.name for x in named if x.curves]
+    source = registry.provider("curves")
+    if needs and source.name not in ran:
         yield (
             ("metrics",),
             (
-                f"csnr_theory is infinite at every sigma for delta = 0 (datasets {exact}): clean "
-                "samples then have no energy outside their class subspace; give delta > 0, or drop "
-                "csnr_theory (the empirical csnr is still measured)"
-            ),
-        )
-    needs = [x for x in NEEDS_PROBES if x in m]
-    if "accuracy" not in m and needs:
-        yield (
-            ("metrics",),
-            (f"{', '.join(needs)} read(s) the probes' accuracy curves; add `accuracy` to metrics"),
-        )
-    kinds = [b.kind for _, b in _blocks(spec)]
-    if "generalization" in m and kinds and all(k == "dae" for k in kinds):
-        yield (
-            ("metrics",),
-            (
-                "generalization samples from a diffusion model; a DAE denoises at its own sigmas "
-                "only, "
-                "so it cannot generate"
-            ),
-        )
-    yield from _segmentation(spec, m)
-
-
-def _segmentation(spec, m: set) -> Iterable[Problem]:
-    """miou goes with segmentation probes, and both need datasets with masks."""
-    seg = [p.label for p in spec.probes if p.kind in SEGMENTATION_PROBES]
-    if seg and "miou" not in m:
-        yield ("metrics",), f"segmentation probes {seg} report miou; add `miou` to metrics"
-    if "miou" in m and not seg:
-        yield (
-            ("metrics",),
-            (
-                "miou needs a segmentation probe: add {kind: seg-linear} or {kind: seg-mlp} to "
-                "`probes` (and layer sets under `dense:`)"
-            ),
-        )
-    classify = [p.label for p in spec.probes if p.kind not in SEGMENTATION_PROBES]
-    if not classify and set(CLASSIFICATION) & m:
-        yield (
-            ("metrics",),
-            (
-                "accuracy needs a classification probe (ridge, logistic, bn-linear, mlp); the "
-                "probes "
-                "are all segmentation probes, which report miou: drop accuracy from metrics"
+                f"{', '.join(needs)} read(s) the probes' accuracy curves; add `{source.name}` to "
+                "metrics"
             ),
         )
     unlabelled = [d.name for d in spec.datasets if not d.has_labels]
-    labelled = sorted(m & set(LABEL_METRICS))
+    labelled = sorted(x.name for x in named if x.labels)
     if unlabelled and labelled:
+        free = [x for x, metric in registry.registry().items() if not metric.labels]
         yield (
             ("metrics",),
             (
                 f"datasets {unlabelled} have no class labels (label_column: null), so {labelled} "
-                "cannot be measured; keep miou, posterior_mse, cka or generalization"
+                f"cannot be measured; keep {', '.join(free[:-1])} or {free[-1]}"
             ),
         )
-    unmasked = [d.name for d in spec.datasets if not d.has_masks]
-    if "miou" in m and unmasked:
-        yield (
-            ("metrics",),
-            (
-                f"miou needs per-pixel masks; datasets {unmasked} have none (glyphs has them; npz "
-                "takes `masks:`, hf takes `mask_column:` or `mask_folder:`)"
-            ),
-        )
-
-
-def true_bases_are_molrg(spec) -> Iterable[Problem]:
-    bad = [d.name for d in spec.datasets if d.kind != "molrg"]
-    if spec.csnr.basis == "truth" and bad:
-        yield (
-            ("csnr", "basis"),
-            (
-                f"basis 'truth' needs molrg datasets (their true U_k); {bad} are not; use auto "
-                "or svd"
-            ),
-        )
+    for metric in registry.registry().values():
+        if metric.rules is not None:
+            yield from metric.rules(spec)
 
 
 # every rule, in the order its problems are reported
@@ -310,7 +252,6 @@ RULES: tuple[Rule, ...] = (
     probes_read_what_exists,
     dense_sets_are_apart,
     metrics_have_what_they_read,
-    true_bases_are_molrg,
 )
 
 

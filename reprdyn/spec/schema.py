@@ -12,14 +12,14 @@ from typing import Annotated, Literal
 
 from pydantic import Discriminator, Field, Tag, ValidationInfo, field_validator, model_validator
 
+from .. import metrics as registry
 from .datacfg import MAX_SAMPLES, Dataset, Name, Strict
 from .grid import MAX_GRID, Sigma, SigmaRange, grid_kind
 from .kinds import PIXELS, replicates
-from .metrics import DEFAULT_METRICS, POOLED_METRICS, MetricName
 from .modelcfg import Model
 from .probes import SEGMENTATION_PROBES, Ensemble, Probe, RidgeProbe
 from .rules import dups, problems
-from .settings import Analysis, Compute, Csnr, Generation, Segmentation
+from .settings import Analysis, Compute
 
 __all__ = ["Spec", "SigmaRange", "MAX_GRID", "MAX_SAMPLES", "SEGMENTATION_PROBES"]
 
@@ -131,13 +131,10 @@ class Spec(Strict):
         0.2, gt=0, lt=1, description="share of train held out to pick best sigma"
     )
     ensemble: Ensemble = Ensemble()
-    metrics: list[MetricName] = Field(
-        list(DEFAULT_METRICS), min_length=1, json_schema_extra={"uniqueItems": True}
-    )
+    # `metrics` and each metric's settings block (after `analysis`) come from the metric
+    # registry: `install_metrics` below, and again whenever a metric is registered
+    metrics: list[str] = Field(min_length=1, json_schema_extra={"uniqueItems": True})
     analysis: Analysis = Analysis()
-    generation: Generation = Generation()
-    csnr: Csnr = Csnr()
-    segmentation: Segmentation = Segmentation()
     sweep: (
         Annotated[
             dict[str, Annotated[list[bool | int | float | str], Field(max_length=1000)]],
@@ -161,18 +158,9 @@ class Spec(Strict):
     @model_validator(mode="before")
     @classmethod
     def _default_metrics(cls, data):
-        """Default metrics: all that apply (csnr_theory only when every dataset is molrg with delta
-        > 0; miou when there are segmentation probes)."""
+        """Default metrics: each metric says when it is one (`Metric.default`)."""
         if isinstance(data, dict) and "metrics" not in data:
-            ds = data.get("datasets")
-            molrg = isinstance(ds, list) and all(
-                isinstance(d, dict) and d.get("kind") == "molrg" and d.get("delta") != 0 for d in ds
-            )
-            probes = data.get("probes") if isinstance(data.get("probes"), list) else []
-            seg = [isinstance(p, dict) and p.get("kind") in SEGMENTATION_PROBES for p in probes]
-            metrics = [m for m in DEFAULT_METRICS if molrg or m != "csnr_theory"]
-            metrics = [] if seg and all(seg) else metrics  # segmentation alone: miou alone
-            data = {**data, "metrics": metrics + ["miou"] * any(seg)}
+            data = {**data, "metrics": registry.defaults(data)}
         return data
 
     @field_validator("label_noise")
@@ -370,7 +358,7 @@ class Spec(Strict):
     @property
     def pooled(self) -> bool:
         """Whether any metric reads pooled features (else no `features` task is planned)."""
-        return bool(set(self.metrics) & set(POOLED_METRICS))
+        return any(m.pooled for m in registry.effective(self))
 
     @property
     def cube_layers(self) -> list[str]:
@@ -381,3 +369,45 @@ class Spec(Strict):
     @property
     def store_path(self) -> str:
         return self.store or f"store/{self.name}.zarr"
+
+
+def install_metrics(model=Spec) -> None:
+    """Give the spec its `metrics` vocabulary and one settings block per metric that has one, from
+    the metric registry (the blocks go after `analysis`, in registry order)."""
+    from typing import Literal
+
+    from pydantic.fields import FieldInfo
+
+    names = tuple(registry.registry())
+    fields = dict(model.__pydantic_fields__)
+    old = fields["metrics"]
+    fields["metrics"] = FieldInfo.from_annotated_attribute(
+        list[Literal[names]],  # type: ignore[valid-type]
+        Field(
+            registry.defaults({}),  # what a spec naming no metrics and no data gets
+            min_length=1,
+            json_schema_extra=old.json_schema_extra,
+            description="the metrics to measure (default: each metric says when it is one)",
+        ),
+    )
+    blocks = {
+        key: FieldInfo.from_annotated_attribute(settings, settings())
+        for m in registry.registry().values()
+        if m.settings
+        for key, settings in [m.settings]
+    }
+    ordered = {}
+    for name, info in fields.items():
+        if name not in blocks and (name in _BLOCKS) is False:
+            ordered[name] = info
+        if name == "analysis":
+            ordered.update(blocks)
+    model.__pydantic_fields__ = ordered
+    _BLOCKS.clear()
+    _BLOCKS.update(blocks)
+    model.model_rebuild(force=True)
+
+
+_BLOCKS: dict = {}  # the settings blocks installed last time
+install_metrics()
+registry.on_change(install_metrics)

@@ -1,4 +1,5 @@
-"""The spec's settings blocks: analyses, generation, segmentation, CSNR bases and compute."""
+"""The spec's settings blocks that no one metric owns: the analyses (tolerance, bootstrap,
+confidence) and compute. Each metric declares its own block (`reprdyn.metrics`)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, StrictInt, field_validator
 
-from .datacfg import MAX_SAMPLES, Strict
+from .datacfg import Strict
 
 DEVICE = re.compile(r"^(auto|cpu|mps|cuda(:[0-9]+)?)$")  # the devices a spec may name
 
@@ -40,93 +41,6 @@ class Analysis(Strict):
         "between 1 - confidence and confidence)",
     )
     seed: int = Field(0, description="seed of the subset, the projections and the bootstrap")
-
-
-class Generation(Strict):
-    """Sampling for the generalisation score (appendix A.2; Zhang et al. 2023)."""
-
-    samples: int = Field(256, gt=0, le=1_000_000, description="generated samples")
-    steps: int = Field(32, ge=2, le=10_000, description="sampler steps")
-    sampler: Literal["auto", "heun", "ddim"] = Field(
-        "auto", description="auto: ddim for vp models, heun otherwise"
-    )
-    threshold: float = Field(
-        1 / 3, gt=0, lt=1, description="a sample is a near-copy when d1/d2 < threshold"
-    )
-    batch_size: int = Field(256, gt=0, le=1_000_000)
-    seed: int = 0
-
-
-class Segmentation(Strict):
-    """How segmentation probes (seg-linear, seg-mlp) see the data: a few labelled images, pixels
-    streamed, pixels sampled only for the MLP (docs/theory.md §7; Baranchuk et al. 2022)."""
-
-    train_images: int | None = Field(
-        None,
-        gt=1,
-        le=MAX_SAMPLES,
-        description="labelled train images to fit on (a seeded subset; default all); "
-        "val_fraction of them choose lambda",
-    )
-    test_images: int | None = Field(
-        None, gt=0, le=MAX_SAMPLES, description="test images to score (default all)"
-    )
-    max_pixels: int = Field(
-        50_000,
-        gt=0,
-        le=MAX_SAMPLES,
-        description="pixels sampled from the training images for seg-mlp, in all",
-    )
-    class_balanced: bool = Field(True, description="sample each image's classes equally")
-    seed: int = Field(0, description="seed of the image subsets and the pixel sampling")
-
-
-class Csnr(Strict):
-    """How CSNR bases are found (docs/theory.md §4): the true MoLRG bases, or per-class SVD of
-    features."""
-
-    basis: Literal["auto", "truth", "svd"] = Field(
-        "auto", description="auto: the true bases (truth) for `output` on molrg data, SVD otherwise"
-    )
-    rank: Annotated[StrictInt, Field(gt=0)] | Literal["auto", "energy"] = Field(
-        "auto",
-        description="SVD rank r per class: auto (the directions above Gavish and Donoho's hard "
-        "threshold for noise, docs/theory.md §4) | energy (keep `energy` of the spectrum) | an int",
-    )
-    energy: float = Field(0.9, gt=0, le=1)
-    center: Literal["auto", "none", "global", "class"] = Field(
-        "auto",
-        description="the centre of the features before the class moments and their SVD: auto "
-        "(global for SVD bases, none for the true MoLRG bases) | none (the paper's raw moments) | "
-        "global (minus the mean over all classes) | class (each class about its own mean)",
-    )
-
-    whiten: bool | Literal["auto"] = Field(
-        "auto",
-        description="whiten the (centred) features by their pooled within-class covariance before "
-        "the SVD, so shared within-class variation counts as noise, as MoLRG's isotropic noise "
-        "does (docs/theory.md §4): auto (yes for SVD bases, no for the true MoLRG bases)",
-    )
-
-    @field_validator("center", mode="before")
-    @classmethod
-    def _old_bool(cls, v):
-        return {True: "class", False: "none"}.get(v, v) if isinstance(v, bool) else v
-
-    @field_validator("rank", mode="before")
-    @classmethod
-    def _old_null(cls, v):
-        return "energy" if v is None else v  # rank: null used to mean "by energy"
-
-    def centre(self, true_bases: bool) -> str:
-        """The centring in force for a layer: `auto` is none with the true bases, else global."""
-        if self.center != "auto":
-            return self.center
-        return "none" if true_bases else "global"
-
-    def whitened(self, true_bases: bool) -> bool:
-        """Whether a layer's features are whitened: `auto` is no with the true bases, else yes."""
-        return not true_bases if self.whiten == "auto" else bool(self.whiten)
 
 
 class Compute(Strict):

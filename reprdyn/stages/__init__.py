@@ -35,7 +35,7 @@ assert set(STAGES) == set(Stage), "every Stage has its module"
 def run_task(task: Task, ctx, io) -> None:
     """Run one task, at the spec's torch thread count (set per task: no other code's setting
     leaks in)."""
-    from ..runner.context import use_threads
+    from ..compute.device import use_threads
 
     use_threads(ctx.spec.compute.threads)
     STAGES[Stage(task.stage)].run(task, ctx, io)

@@ -1,45 +1,51 @@
 """Stage `analysis`: how one layer's features move across sigma (docs/theory.md §6, Figure 7).
 
-Per (model, replicate, layer, input), on a seeded subset of the test split: the sliced Wasserstein
-distance from each sigma's features to those at the reference sigma (the probes' validation
-choice), and linear CKA between every pair of sigmas.
+Per (model, replicate, layer, input), on a seeded subset of the test split, after that layer's
+probes: the metrics of this stage (the sliced Wasserstein distance to the probes' sigma*, CKA
+between every pair of sigmas) on the features at every sigma.
 """
 
 from __future__ import annotations
 
-from dataclasses import astuple, dataclass
+from dataclasses import astuple, dataclass, field
 
 import numpy as np
 
+from .. import metrics
 from ..spec.kinds import replicates
-from .base import Stage, Task, Variable, base, key, labelled, model_dims, model_sel
+from .base import (
+    Stage,
+    Task,
+    base,
+    computed,
+    key,
+    labelled,
+    metric_variables,
+    model_sel,
+    with_models,
+)
 
 STAGE = Stage.ANALYSIS
 CHUNKS = {"model": 1, "replicate": 1, "layer": 1, "input": 1}
-VARIABLES = {
-    "sw_distance": Variable(
-        ("sigma", "layer", "input"),
-        STAGE,
-        ("sw_distance",),
-        "sliced Wasserstein distance between the features at sigma and at sw_reference (test "
-        "subset)",
-        long_name="sliced Wasserstein distance to the reference sigma",
-    ),
-    "sw_reference": Variable(
-        ("layer", "input"),
-        STAGE,
-        ("sw_distance",),
-        "the best sigma on validation of the first probe reading the layer (lowest label noise)",
-        long_name="reference sigma of the sliced Wasserstein distance",
-    ),
-    "cka": Variable(
-        ("layer", "input", "sigma", "sigma_ref"),
-        STAGE,
-        ("cka",),
-        "linear CKA between the features at sigma and at sigma_ref (test subset)",
-        long_name="linear CKA",
-    ),
-}
+VARIABLES: dict = {}  # every variable of this stage is a metric's (`variables()`)
+
+
+def variables() -> dict:
+    return {**VARIABLES, **metric_variables(STAGE)}
+
+
+@dataclass
+class Cell:
+    """What an analysis task hands its metrics: one layer and input of a model replicate, its
+    features at every sigma on the analysis subset (`X`, a list of (n, C)), and the store (the
+    probes' validation choices)."""
+
+    spec: object
+    dataset: str
+    params: object
+    io: object
+    X: list
+    values: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -53,7 +59,7 @@ class Params:
 def plan(spec, upstream) -> list[Task]:
     """One task per (dataset, model, replicate, layer, input), after that replicate's features and
     the probes of that layer and input (they choose the reference sigma)."""
-    asked = sorted({"sw_distance", "cka"} & set(spec.metrics))
+    asked = sorted(m.name for m in metrics.at(spec, STAGE))
     if not asked:
         return []
     what = (asked, spec.analysis.model_dump())
@@ -76,8 +82,6 @@ def plan(spec, upstream) -> list[Task]:
 
 
 def run(task: Task, ctx, io) -> None:
-    from ..maths.distances import cka_matrix, sliced_wasserstein
-
     spec, data, cfg, p = ctx.spec, ctx.data.get(task.dataset), ctx.spec.analysis, task.params
     feats = io.features(task.dataset, p.layer)
     where = {"input": p.input, "replicate": p.replicate, **_model(spec, p.model)}
@@ -86,19 +90,7 @@ def run(task: Task, ctx, io) -> None:
     rows = test[_subset(len(test), cfg.max_samples, cfg.seed)]
     S = len(spec.sigmas)
     X = [feats.isel(sigma=s, sample=rows).values.astype(np.float64) for s in range(S)]  # (n, C)
-    lead = (1,) * len(model_dims(spec))
-    values = {}
-    if "sw_distance" in spec.metrics:
-        has_probe = any(p.layer in spec.probe_layers(q) for q in spec.probes)
-        ref = reference_sigma(spec, io, task.dataset, p) if has_probe else None
-        sw = np.full(len(X), np.nan)
-        if ref is not None:
-            sw = np.array([sliced_wasserstein(Xs, X[ref], cfg.projections, cfg.seed) for Xs in X])
-        values["sw_distance"] = sw.reshape(*lead, -1, 1, 1)  # (sigma, layer, input)
-        at = spec.sigmas[ref] if ref is not None else np.nan
-        values["sw_reference"] = np.full((*lead, 1, 1), at)
-    if "cka" in spec.metrics:
-        values["cka"] = cka_matrix(X).reshape(*lead, 1, 1, len(X), -1)  # (layer, input, sigma, ref)
+    values = computed(spec, STAGE, Cell(spec, task.dataset, p, io, X))
     coords = {
         "layer": [p.layer],
         "input": [p.input],
@@ -106,7 +98,10 @@ def run(task: Task, ctx, io) -> None:
         "sigma_ref": spec.sigmas,
         **model_sel(spec, p.model, p.replicate),
     }
-    io.write(task.dataset, labelled(spec, VARIABLES, values, **coords))
+    v = variables()
+    used = {d for n in values for d in v[n].dims}  # no coordinate a written variable lacks
+    coords = {k: c for k, c in coords.items() if k in used or k in ("model", "replicate")}
+    io.write(task.dataset, labelled(spec, v, with_models(spec, values), **coords))
 
 
 def _model(spec, model: str) -> dict:
@@ -116,14 +111,3 @@ def _model(spec, model: str) -> dict:
 def _subset(n: int, max_samples: int, seed: int) -> np.ndarray:
     rng = np.random.default_rng([seed, 0x414E])  # "AN": the analysis subset stream
     return np.sort(rng.permutation(n)[:max_samples])
-
-
-def reference_sigma(spec, io, dataset: str, p: Params) -> int:
-    """Index of the best sigma on validation for the first probe reading the layer, at the lowest
-    label noise (by value), mean over seeds; the probes' own choice, never the test split."""
-    probe = next(q for q in spec.probes if p.layer in spec.probe_layers(q))
-    val = io.metrics(dataset)["val_accuracy"]
-    where = {"layer": p.layer, "input": p.input, "probe": probe.label, "replicate": p.replicate}
-    val = val.sel({**where, **_model(spec, p.model)})
-    curve = val.sel(label_noise=min(spec.label_noise)).mean("seed").values  # (S,)
-    return int(np.nanargmax(curve))

@@ -1,4 +1,6 @@
-"""What every stage shares: the `Stage` names, the `Task` they plan, the `Variable` they declare.
+"""What every stage shares: the `Task` they plan, the cube regions they write, and how a stage runs
+its metrics (`computed`). The `Stage` names and the `Variable` of the cube are the metrics'
+(`reprdyn.metrics.base`), re-exported here.
 
 A stage module declares next to its code its `STAGE`, the `CHUNKS` it owns (the dims of which one
 task writes one chunk), the `VARIABLES` it writes (and the metrics that ask for them), a frozen
@@ -11,26 +13,18 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
-from enum import Enum
 
-
-class Stage(str, Enum):
-    """The stages of a run, in the order the plan folds over them."""
-
-    TRAIN = "train"
-    DATA = "data"
-    FEATURES = "features"
-    THEORY = "theory"
-    PROBE = "probe"
-    COMPARE = "compare"
-    ANALYSIS = "analysis"
-    SEGMENT = "segment"
-    GENERATE = "generate"
-
-    def __str__(self) -> str:
-        return self.value
+from ..metrics.base import (  # noqa: F401 - re-exported for the stages
+    BOUNDS,
+    PROBE_DIMS,
+    Stage,
+    Variable,
+    always,
+    bootstrapped,
+    model_dims,
+    with_uncertainty,
+)
 
 
 @dataclass(frozen=True)
@@ -100,46 +94,49 @@ def base(spec, dataset) -> tuple:
     return ("v2", spec.seed, dataset.model_dump(mode="json"))
 
 
-# --- variables -----------------------------------------------------------------------------
-
-# one probe curve's dims, sigma aside
-PROBE_DIMS = ("layer", "label_noise", "seed", "probe", "input")
-BOUNDS = ("low", "high")  # the `bound` dim of every interval
-
-
-def always(spec) -> bool:
-    return True
-
-
-def bootstrapped(spec) -> bool:
-    return spec.bootstrap > 0
-
-
-@dataclass(frozen=True)
-class Variable:
-    """One variable of the metric cube, declared by the stage that writes it."""
-
-    dims: tuple[str, ...]  # after the leading `model` and `replicate` dims
-    stage: Stage  # the stage that writes it (its chunks are that stage's)
-    metrics: tuple[str, ...]  # the spec metrics that ask for it (any of them)
-    description: str
-    per_model: bool = True  # False: a property of the data alone, with no model / replicate dims
-    applies: Callable[[object], bool] = always  # whether a spec that asks for it can have it
-    units: str = "1"  # CF units: "1" for shares, ratios and data-scaled quantities
-    comparison: str | None = None  # a paired difference the summary shows: what it is, in words
-    long_name: str = ""  # CF long_name: a short title (plots use it); the name itself if empty
-    dtype: str = "float64"  # NaN marks a cell no task has written; bool cells are False there
-
-    def dims_in(self, spec) -> tuple[str, ...]:
-        """The variable's dims in a spec's cube."""
-        return (*model_dims(spec), *self.dims) if self.per_model else self.dims
+# --- variables ---------------------------------------------------------------------------
 
 
 def wanted(spec, variables: dict[str, Variable]) -> list[str]:
-    """Those of `variables` a spec's metrics ask for and it can have, in declaration order."""
-    return [
-        n for n, v in variables.items() if set(v.metrics) & set(spec.metrics) and v.applies(spec)
-    ]
+    """Those of `variables` the metrics a spec runs ask for and it can have, in declaration order
+    (a variable asked for by `stage:NAME` is wanted when any metric of that stage runs)."""
+    from .. import metrics
+
+    ran = {m.name for m in metrics.effective(spec)}
+    ran |= {f"stage:{m.stage}" for m in metrics.effective(spec)}
+    return [n for n, v in variables.items() if set(v.metrics) & ran and v.applies(spec)]
+
+
+def metric_variables(stage: Stage) -> dict[str, Variable]:
+    """The variables the registered metrics of `stage` write."""
+    from .. import metrics
+
+    return {
+        n: v
+        for m in metrics.registry().values()
+        if m.stage == stage
+        for n, v in m.variables.items()
+    }
+
+
+def computed(spec, stage: Stage, cell) -> dict:
+    """Every metric of `stage` the spec runs, computed on one task's `cell`, in registry order;
+    each sees what the ones before it returned (`cell.values`)."""
+    from .. import metrics
+
+    cell.values = {}
+    for m in metrics.at(spec, stage):
+        cell.values.update(m.compute(cell))
+    return cell.values
+
+
+def with_models(spec, values: dict) -> dict:
+    """Metric values (their variables' own dims, singleton where the task owns one value) with the
+    singleton model dims in front."""
+    import numpy as np
+
+    lead = (1,) * len(model_dims(spec))
+    return {n: np.reshape(v, lead + np.shape(v)) for n, v in values.items()}
 
 
 def model_sel(spec, model: str, replicate: int | list[int]) -> dict:
@@ -161,41 +158,3 @@ def labelled(spec, variables: dict[str, Variable], values: dict, **coords):
         },
         coords=coords,
     )
-
-
-def model_dims(spec) -> tuple[str, ...]:
-    """The dims of everything that depends on the model: ('model',) when the spec compares several
-    models, then always ('replicate',) (one per independently trained copy; 1 for the rest)."""
-    return ("model",) * spec.multi_model + ("replicate",)
-
-
-def with_uncertainty(name: str, v: Variable) -> dict[str, Variable]:
-    """`name`, its resamples (`_boot`, dim `boot`) and its percentile interval (`_ci`, dim
-    `bound`), which exist when the spec asks for a bootstrap."""
-
-    def applies(spec, a=v.applies) -> bool:
-        return a(spec) and bootstrapped(spec)
-
-    return {
-        name: v,
-        f"{name}_boot": Variable(
-            (*v.dims, "boot"),
-            v.stage,
-            v.metrics,
-            f"{name} under each paired bootstrap resample (the same resampled samples in every "
-            "cell, so differences between cells are paired)",
-            applies=applies,
-            units=v.units,
-            long_name=f"{v.long_name or name}, bootstrap resample",
-        ),
-        f"{name}_ci": Variable(
-            (*v.dims, "bound"),
-            v.stage,
-            v.metrics,
-            f"{name}: interval at analysis.confidence (attr), from the paired bootstrap over test "
-            "samples and the validation choice (docs/theory.md §8)",
-            applies=applies,
-            units=v.units,
-            long_name=f"{v.long_name or name}, confidence interval",
-        ),
-    }

@@ -12,7 +12,6 @@ its own best sigma is a difference within one cell, made by the probe stage.
 from __future__ import annotations
 
 from ..spec.kinds import PIXELS
-from ..spec.metrics import CLASSIFICATION
 from .base import (
     BOUNDS,
     PROBE_DIMS,
@@ -92,7 +91,7 @@ VARIABLES = {
         Variable(
             dims,
             STAGE,
-            CLASSIFICATION,
+            (f"stage:{Stage.PROBE}",),  # asked for with the probes' metrics
             (fn.__doc__ or "").split(";")[0].strip() + " (best_accuracy, paired)",
             applies=applies,
             comparison=what,

@@ -1,70 +1,70 @@
-"""Stage `features`: every layer of one model replicate at one sigma, streamed into the store, with
-CSNR and the posterior's quality at that sigma.
+"""Stage `features`: every layer of one model replicate at one sigma, streamed into the store, and
+the metrics of this stage at that sigma (CSNR, the posterior's quality).
 
 One forward pass per block of samples serves every layer (docs/theory.md §6); features go to the
-store a chunk at a time, and per-class second moments of the train split accumulate on the way, so
-CSNR needs no second pass (§4).
+store a chunk at a time, and a metric that streams (`Metric.observe`) sees every block on the way,
+so CSNR needs no second pass (§4).
 """
 
 from __future__ import annotations
 
-import warnings
+from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..spec.kinds import OUTPUT, PIXELS, replicates
-from .base import SigmaParams, Stage, Task, Variable, base, key, labelled, model_dims, model_sel
+from .. import metrics
+from ..spec.kinds import replicates
+from .base import (
+    SigmaParams,
+    Stage,
+    Task,
+    base,
+    computed,
+    key,
+    labelled,
+    metric_variables,
+    model_sel,
+    with_models,
+)
 from .train import checkpoint_for
 
 STAGE = Stage.FEATURES
 Params = SigmaParams
 CHUNKS = {"model": 1, "replicate": 1, "sigma": 1}
-MOMENT_BUDGET = 2 << 30  # bytes of per-class second moments before CSNR of a layer is skipped
-VARIABLES = {
-    "csnr": Variable(
-        ("sigma", "layer", "input", "class"),
-        STAGE,
-        ("csnr",),
-        "empirical CSNR per class (docs/theory.md §4) on the train split; bases per the `csnr` "
-        "attr",
-        long_name="class-specific SNR",
-    ),
-    "csnr_overall": Variable(
-        ("sigma", "layer", "input"),
-        STAGE,
-        ("csnr",),
-        "empirical CSNR over all classes (ratio of means)",
-        long_name="class-specific SNR, all classes",
-    ),
-    "posterior_mse": Variable(
-        ("sigma",),
-        STAGE,
-        ("posterior_mse",),
-        "mean squared error per element of `output` on x0 + sigma eps against the clean x0 (test "
-        "split)",
-        long_name="posterior mean squared error",
-    ),
-    "posterior_psnr": Variable(
-        ("sigma",),
-        STAGE,
-        ("posterior_mse",),
-        "10 log10(data_range^2 / posterior_mse), data_range the dataset's declared range (attr; 2 "
-        "for data in [-1, 1])",
-        units="dB",
-        long_name="posterior PSNR",
-    ),
-}
+VARIABLES: dict = {}  # every variable of this stage is a metric's (`variables()`)
+
+
+def variables() -> dict:
+    return {**VARIABLES, **metric_variables(STAGE)}
+
+
+@dataclass
+class Cell:
+    """What a features task hands its metrics: one model replicate at one sigma — its denoiser,
+    what it reads, the data — and what each metric's observer saw of every input's stream
+    (`observed[metric][j]`)."""
+
+    spec: object
+    dataset: str
+    params: SigmaParams
+    data: object
+    net: object
+    x0: np.ndarray
+    device: str
+    observed: dict = field(default_factory=dict)
+    values: dict = field(default_factory=dict)
 
 
 def plan(spec, upstream) -> list[Task]:
     """One task per (dataset, model, replicate, sigma), after the data and the checkpoint."""
-    if not (spec.pooled and (spec.hooked_layers or "posterior_mse" in spec.metrics)):
+    asked = [m.name for m in metrics.at(spec, STAGE)]
+    if not (spec.pooled and (spec.hooked_layers or asked)):
         return []
     return per_sigma(
         spec,
         upstream,
         STAGE,
-        (spec.hooked_layers, spec.inputs, spec.noise_draws, spec.csnr.model_dump()),
+        (spec.hooked_layers, spec.inputs, spec.noise_draws, asked, spec.csnr.model_dump()),
     )
 
 
@@ -94,91 +94,45 @@ def per_sigma(spec, upstream, stage: Stage, protocol) -> list[Task]:
 
 
 def run(task: Task, ctx, io) -> None:
-    from ..compute.extract import FORWARD_ROWS, NoiseStream, halving_on_oom, input_noise
-    from ..maths.csnr import csnr_of
-    from ..maths.posterior import posterior_quality
-    from ..seeds import derive_seed
+    from ..compute.extract import halving_on_oom, input_noise
 
     spec, data, p = ctx.spec, ctx.data.get(task.dataset), task.params
     net = ctx.models.denoiser(p.model, task.dataset, p.sigma_index, p.replicate)
     x0 = ctx.models.inputs(p.model, task.dataset)
-    K, n_layers, n_inputs = data.n_classes, len(spec.layers), len(spec.inputs)
-    csnr_k, csnr_all = (
-        np.full((n_layers, n_inputs, K), np.nan),
-        np.full((n_layers, n_inputs), np.nan),
-    )
+    cell = Cell(spec, task.dataset, p, data, net, x0, ctx.device)
+    asked = metrics.at(spec, STAGE)
     for j, inp in enumerate(spec.inputs):
         noise = input_noise(spec, task.dataset, p.model, p.sigma, x0.shape[1:], inp)
-        moments = halving_on_oom(
-            lambda rows: _stream(task, ctx, io, net, x0, noise, j, rows), task.label, ctx.device
+        observers = halving_on_oom(
+            lambda rows: _stream(task, ctx, io, cell, noise, j, rows, asked), task.label, ctx.device
         )
-        for li, layer in enumerate(spec.layers):
-            if layer in moments:
-                truth = _true_bases(spec, data, layer, moments[layer].G.shape[-1])
-                csnr_all[li, j], csnr_k[li, j] = csnr_of(moments[layer], spec.csnr, truth)
-            elif "csnr" in spec.metrics and layer != PIXELS:  # the baseline has no CSNR
-                warnings.warn(
-                    f"CSNR of layer {layer!r} skipped: per-class moments would exceed "
-                    f"{MOMENT_BUDGET >> 30} GiB",
-                    stacklevel=1,
-                )
-    where = {"sigma": [p.sigma], **model_sel(spec, p.model, p.replicate)}
-    lead = (None,) * (len(model_dims(spec)) + 1)  # singleton model, replicate and sigma dims
-    if "csnr" in spec.metrics:
-        values = {"csnr": csnr_k[lead], "csnr_overall": csnr_all[lead]}
-        io.write(task.dataset, labelled(spec, VARIABLES, values, **where))
-    if "posterior_mse" in spec.metrics:
-        seed = derive_seed(spec.seed, task.dataset, "posterior", p.model, repr(float(p.sigma)))
-        test = x0[data.split == "test"]
-        peak = float(data.meta.get("data_range", 2.0))
-        mse, psnr = posterior_quality(
-            net, test, p.sigma, NoiseStream(seed, x0.shape[1:]), FORWARD_ROWS, ctx.device, peak
-        )
-        one = (1,) * len(lead)
-        values = {"posterior_mse": np.full(one, mse), "posterior_psnr": np.full(one, psnr)}
-        io.write(task.dataset, labelled(spec, VARIABLES, values, **where))
+        for name, observer in observers.items():
+            cell.observed.setdefault(name, []).append(observer)
+    values = computed(spec, STAGE, cell)
+    if values:
+        where = {"sigma": [p.sigma], **model_sel(spec, p.model, p.replicate)}
+        io.write(task.dataset, labelled(spec, variables(), with_models(spec, values), **where))
 
 
-def _stream(task: Task, ctx, io, net, x0: np.ndarray, noise, j: int, rows: int) -> dict:
-    """Extract input `j` of every layer block by block into the store; return the per-class
-    moments of the train split (`x0` is what the model denoises: the samples, or their
-    latents)."""
+def _stream(task: Task, ctx, io, cell: Cell, noise, j: int, rows: int, asked) -> dict:
+    """Extract input `j` of every layer block by block into the store, each block shown to the
+    observers of the metrics that stream (`Metric.observe`); return those observers."""
     from ..compute.extract import iter_features
-    from ..maths.csnr import ClassMoments
 
-    spec, data, p = ctx.spec, ctx.data.get(task.dataset), task.params
+    spec, p = ctx.spec, task.params
     mi = tuple(n for n, _ in spec.model_items()).index(p.model) if spec.multi_model else None
     at = ((mi,) if mi is not None else ()) + (p.replicate, p.sigma_index, j)
     writers = {layer: io.rows(task.dataset, layer, at) for layer in spec.hooked_layers}
-    train, K = data.split == "train", data.n_classes
-    moments: dict = {}
+    observers = {m.name: m.observe(cell) for m in asked if m.observe is not None}
     blocks = iter_features(
-        net, x0, p.sigma, spec.hooked_layers, noise=noise, draws=spec.noise_draws, rows=rows,
-        device=ctx.device,
+        cell.net, cell.x0, p.sigma, spec.hooked_layers, noise=noise, draws=spec.noise_draws,
+        rows=rows, device=ctx.device,
     )  # fmt: skip
     for start, stop, feats in blocks:
-        m = train[start:stop]
         for layer, f in feats.items():
             writers[layer].add(start, f)  # (B, C), written a whole chunk at a time
-            C = f.shape[1]
-            if "csnr" in spec.metrics and K * C * C * 8 <= MOMENT_BUDGET:
-                moments.setdefault(layer, ClassMoments(K, C)).update(f[m], data.y[start:stop][m])
+            for observer in observers.values():
+                observer.update(layer, start, f)
     for w in writers.values():
         w.flush()
-    return moments
-
-
-def _true_bases(spec, data, layer: str, width: int) -> list | None:
-    """MoLRG's true U_k where they apply (`output` on molrg data, or basis `truth`), else None
-    (per-class SVD bases; docs/theory.md §4)."""
-    cfg = spec.csnr
-    U = data.extras.get("U", (None, None))[1]
-    true_ok = U is not None and width == U.shape[1]
-    if cfg.basis == "truth" or (cfg.basis == "auto" and layer == OUTPUT and true_ok):
-        if not true_ok:
-            raise ValueError(
-                "csnr.basis 'truth' needs the data-space output of a molrg dataset, not layer "
-                f"{layer!r}"
-            )
-        return list(U)
-    return None
+    return observers

@@ -4,141 +4,49 @@ bootstrap (the protocol is `reprdyn.probes.protocol`)."""
 
 from __future__ import annotations
 
-from dataclasses import astuple, dataclass
+from dataclasses import astuple, dataclass, field
 
 import numpy as np
 
+from .. import metrics
 from ..spec.kinds import PIXELS, replicates
-from ..spec.metrics import CLASSIFICATION
 from ..spec.probes import SEGMENTATION_PROBES
 from .base import (
     BOUNDS,
-    PROBE_DIMS,
     Stage,
     Task,
-    Variable,
     base,
-    bootstrapped,
+    computed,
     key,
     labelled,
+    metric_variables,
     model_dims,
     model_sel,
-    with_uncertainty,
 )
 
 STAGE = Stage.PROBE
 CHUNKS = {"model": 1, "replicate": 1, "layer": 1, "probe": 1, "input": 1}
 
 
-def _v(dims, metrics, description, **kw) -> Variable:
-    return Variable(dims, STAGE, metrics, description, **kw)
+VARIABLES: dict = {}  # every variable of this stage is a metric's (`variables()`)
 
 
-SIGMA_CURVE = ("sigma", *PROBE_DIMS)
-VARIABLES = {
-    **with_uncertainty(
-        "accuracy",
-        _v(
-            SIGMA_CURVE,
-            CLASSIFICATION,
-            "test accuracy of the probe trained at each sigma",
-            long_name="test accuracy",
-        ),
-    ),
-    "val_accuracy": _v(
-        SIGMA_CURVE,
-        CLASSIFICATION,
-        "accuracy on the validation split carved from train (used for selection)",
-        long_name="validation accuracy",
-    ),
-    "best_sigma": _v(
-        PROBE_DIMS,
-        CLASSIFICATION,
-        "sigma with the highest validation accuracy",
-        long_name="sigma* (chosen on validation)",
-    ),
-    **with_uncertainty(
-        "best_accuracy",
-        _v(
-            PROBE_DIMS,
-            CLASSIFICATION,
-            "test accuracy of the single probe at best_sigma (the ensemble's baseline)",
-            long_name="test accuracy at sigma*",
-        ),
-    ),
-    **with_uncertainty(
-        "ensemble_accuracy",
-        _v(
-            PROBE_DIMS,
-            CLASSIFICATION,
-            "test accuracy of soft voting over the ensemble members (see the spec's ensemble)",
-            long_name="ensemble test accuracy",
-        ),
-    ),
-    **with_uncertainty(
-        "ensemble_gain",
-        _v(
-            PROBE_DIMS,
-            CLASSIFICATION,
-            "ensemble_accuracy - best_accuracy: what soft voting across sigmas adds (Table 1)",
-            long_name="ensemble gain",
-            comparison="ensemble − best single σ",
-        ),
-    ),
-    "ensemble_members": _v(
-        (*PROBE_DIMS, "member"),
-        CLASSIFICATION,
-        "sigmas in the ensemble (NaN-padded)",
-        long_name="ensemble member sigmas",
-    ),
-    "sigma_star_freq": _v(
-        SIGMA_CURVE,
-        CLASSIFICATION,
-        "share of bootstrap resamples of the validation split whose choice of sigma* is this sigma",
-        long_name="frequency of sigma* under resampling",
-        applies=bootstrapped,
-    ),
-    "class_accuracy": _v(
-        (*SIGMA_CURVE, "class"),
-        ("class_accuracy",),
-        "per-class test accuracy",
-        long_name="test accuracy per class",
-    ),
-    "peak_sigma": _v(
-        PROBE_DIMS,
-        ("unimodality",),
-        "sigma of the test accuracy curve's peak (describes the curve; best_sigma is chosen)",
-        long_name="sigma of the test-accuracy peak",
-    ),
-    "rise": _v(
-        PROBE_DIMS,
-        ("unimodality",),
-        "accuracy at the peak minus at the lowest sigma",
-        long_name="rise to the peak",
-    ),
-    "fall": _v(
-        PROBE_DIMS,
-        ("unimodality",),
-        "accuracy at the peak minus at the highest sigma",
-        long_name="fall after the peak",
-    ),
-    "unimodal": _v(
-        PROBE_DIMS,
-        ("unimodality",),
-        "true when the test accuracy curve rises to an interior peak and falls, within the "
-        "tolerance attribute (false also where its probe task has not run: see peak_sigma, NaN "
-        "there)",
-        long_name="unimodal accuracy curve",
-        dtype="bool",
-    ),
-    "unimodal_prob": _v(
-        PROBE_DIMS,
-        ("unimodality",),
-        "share of bootstrap resamples of the test split in which the accuracy curve is unimodal",
-        long_name="probability of a unimodal curve",
-        applies=bootstrapped,
-    ),
-}
+def variables() -> dict:
+    return {**VARIABLES, **metric_variables(STAGE)}
+
+
+@dataclass
+class Cell:
+    """What a probe task hands its metrics: one (layer, input, probe) cell over the sigma x (label
+    noise x seed) grid — validation hits (S, T, n_val), test logits (S, T, m, K), test labels."""
+
+    spec: object
+    dataset: str
+    val_correct: np.ndarray
+    logits: np.ndarray
+    y_test: np.ndarray
+    K: int
+    values: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -153,7 +61,8 @@ class Params:
 def plan(spec, upstream) -> list[Task]:
     """One task per (model, replicate, layer, input, classification probe); the raw-input
     baseline `pixels` needs no features and serves every replicate of a model at once."""
-    if not set(CLASSIFICATION) & set(spec.metrics):
+    asked = [m.name for m in metrics.at(spec, STAGE)]
+    if not asked:
         return []
     protocol = (
         spec.sigmas,
@@ -162,7 +71,7 @@ def plan(spec, upstream) -> list[Task]:
         spec.seeds,
         spec.val_fraction,
         spec.ensemble.model_dump(),
-        "unimodality" in spec.metrics,
+        asked,
         spec.analysis.tolerance,
         spec.analysis.bootstrap,
         spec.analysis.confidence,
@@ -198,7 +107,7 @@ def plan(spec, upstream) -> list[Task]:
 
 def run(task: Task, ctx, io) -> None:
     from ..probes import make_probe
-    from ..probes.protocol import broadcast, noisy_labels, outcome, pixel_stack, val_split
+    from ..probes.protocol import broadcast, noisy_labels, pixel_stack, val_split
     from ..seeds import derive_seed
 
     spec, data, p = ctx.spec, ctx.data.get(task.dataset), task.params
@@ -232,7 +141,8 @@ def run(task: Task, ctx, io) -> None:
     val_pred = broadcast(probe.predict(X[:, train[hold]]).cpu().numpy(), S)  # (S, T, n_val)
     logits = broadcast(probe.decision_function(X[:, test]).cpu().numpy(), S)  # (S, T, m, K)
     hits = val_pred == Y[None, :, hold]
-    values = outcome(spec, task.dataset, hits, logits, data.y[test], data.n_classes)
+    cell = Cell(spec, task.dataset, hits, logits, data.y[test], data.n_classes)
+    values = computed(spec, STAGE, cell)
     reps = (
         list(range(replicates(ctx.models.cfg(p.model)))) if p.replicate == "all" else [p.replicate]
     )
@@ -259,7 +169,7 @@ def _region(spec, p: Params, values: dict, reps: list) -> object:
     }
     if spec.bootstrap:
         coords["bound"], coords["boot"] = list(BOUNDS), np.arange(spec.bootstrap)
-    return labelled(spec, VARIABLES, region, **coords)
+    return labelled(spec, variables(), region, **coords)
 
 
 def _on_grid(spec, x: np.ndarray, name: str, reps: int = 1) -> np.ndarray:
@@ -268,7 +178,7 @@ def _on_grid(spec, x: np.ndarray, name: str, reps: int = 1) -> np.ndarray:
     values in each), T split into (label_noise, seed)."""
 
     # (sigma?, layer, label_noise, seed, probe, input, member? / class? / bound? / boot?)
-    dims = VARIABLES[name].dims
+    dims = variables()[name].dims
     before = 1 if dims[0] == "sigma" else 0
     P, R = len(spec.label_noise), len(spec.seeds)
     x = x.reshape(*x.shape[:before], P, R, *x.shape[before + 1 :])  # (sigma?, P, R, rest?)

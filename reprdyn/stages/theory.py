@@ -1,40 +1,45 @@
-"""Stage `theory`: the closed-form CSNR of a MoLRG dataset's optimal posterior (docs/theory.md
-§5)."""
+"""Stage `theory`: what a metric computes from a dataset alone, with no model (the closed-form
+CSNR of a MoLRG dataset's optimal posterior, docs/theory.md §5)."""
 
 from __future__ import annotations
 
-from .base import NoParams, Stage, Task, Variable, base, key, labelled
+from dataclasses import dataclass, field
+
+from .. import metrics
+from .base import NoParams, Stage, Task, base, computed, key, labelled, metric_variables
 
 STAGE = Stage.THEORY
 CHUNKS: dict[str, int] = {}
 Params = NoParams
-VARIABLES = {
-    "csnr_theory": Variable(
-        ("sigma",),
-        STAGE,
-        ("csnr_theory",),
-        "closed-form CSNR of the optimal posterior (docs/theory.md §5)",
-        per_model=False,
-        long_name="class-specific SNR, closed form",
-    ),
-}
+VARIABLES: dict = {}  # every variable of this stage is a metric's (`variables()`)
+
+
+def variables() -> dict:
+    return {**VARIABLES, **metric_variables(STAGE)}
+
+
+@dataclass
+class Cell:
+    """What a theory task hands its metrics: the spec and one dataset."""
+
+    spec: object
+    data: object
+    values: dict = field(default_factory=dict)
 
 
 def plan(spec, upstream) -> list[Task]:
-    if "csnr_theory" not in spec.metrics:
+    asked = [m.name for m in metrics.at(spec, STAGE)]
+    if not asked:
         return []
     return [
-        Task(STAGE, ds.name, NoParams(), key("theory", *base(spec, ds), spec.sigmas), (data.key,))
+        Task(
+            STAGE, ds.name, NoParams(), key("theory", *base(spec, ds), spec.sigmas, asked), (d.key,)
+        )
         for ds in spec.datasets
-        for data in upstream.of(Stage.DATA, ds.name)
+        for d in upstream.of(Stage.DATA, ds.name)
     ]
 
 
 def run(task: Task, ctx, io) -> None:
-    from ..maths.csnr import csnr_theory
-
-    m = ctx.data.get(task.dataset).meta
-    values = csnr_theory(ctx.spec.sigmas, int(m["K"]), int(m["d"]), float(m["delta"]))
-    io.write(
-        task.dataset, labelled(ctx.spec, VARIABLES, {"csnr_theory": values}, sigma=ctx.spec.sigmas)
-    )
+    values = computed(ctx.spec, STAGE, Cell(ctx.spec, ctx.data.get(task.dataset)))
+    io.write(task.dataset, labelled(ctx.spec, variables(), values, sigma=ctx.spec.sigmas))

@@ -1,14 +1,15 @@
-"""The metric cube: every variable the stages declare, its dims and chunks, and the NaN-filled
-cube a run allocates.
+"""The metric cube: every variable the metrics (and the stages) declare, its dims and chunks, and
+the NaN-filled cube a run allocates.
 
-Each stage module declares the variables it writes (`reprdyn.stages`); `VARIABLES` gathers them,
-and a variable's chunks are its stage's (a task owns whole chunks, so no two tasks ever write one
-chunk). `template` builds the cube of one dataset; `model_dims`, `model_sel` and `grid_coords` are
-the dims every stage shares.
+Each metric declares the variables it writes (`reprdyn.metrics`), and a stage those it writes of
+its own (the paired comparisons); `VARIABLES` gathers them, live (a metric registered later is in
+it), and a variable's chunks are its stage's (a task owns whole chunks, so no two tasks ever write
+one chunk). `template` builds the cube of one dataset.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -21,11 +22,38 @@ __all__ = ["VARIABLES", "CHUNK_OWNER", "COMPARISONS", "BOUNDS", "PROBE_DIMS", "V
 if TYPE_CHECKING:  # building cubes needs xarray; reading the schema does not
     import xarray as xr
 
-# every variable, declared by the stage that writes it; each stage owns the chunks of its variables
-VARIABLES: dict[str, Variable] = {n: v for stage in ORDER for n, v in stage.VARIABLES.items()}
+
+class _Live(Mapping):
+    """A mapping recomputed from the registry at every use."""
+
+    def __init__(self, make):
+        self._make = make
+
+    def __getitem__(self, k):
+        return self._make()[k]
+
+    def __iter__(self):
+        return iter(self._make())
+
+    def __len__(self):
+        return len(self._make())
+
+
+def _variables() -> dict[str, Variable]:
+    """Every variable, in stage order: each stage's own, then its metrics' in registry order."""
+    return {
+        n: v
+        for stage in ORDER
+        for n, v in {**stage.VARIABLES, **base.metric_variables(stage.STAGE)}.items()
+    }
+
+
+VARIABLES: Mapping[str, Variable] = _Live(_variables)
 CHUNK_OWNER: dict[Stage, dict[str, int]] = {stage.STAGE: stage.CHUNKS for stage in ORDER}
 # the paired differences the summary and the report show with their intervals: (variable, what)
-COMPARISONS = {n: v.comparison for n, v in VARIABLES.items() if v.comparison}
+COMPARISONS: Mapping[str, str] = _Live(
+    lambda: {n: v.comparison for n, v in _variables().items() if v.comparison}
+)
 
 # every coordinate of the metric, feature and data cubes: (CF long_name, units). sigma is in the
 # units of the data, which every dataset scales to a declared range: so "1", like the shares
@@ -92,7 +120,7 @@ def grid_coords(spec) -> dict:
 
 def wanted(spec) -> list[str]:
     """The variables a spec's metrics ask for and it can have, in declaration order."""
-    return base.wanted(spec, VARIABLES)
+    return base.wanted(spec, _variables())
 
 
 def chunks(spec) -> dict[str, dict[str, int]]:
@@ -136,14 +164,12 @@ def template(
     for name in ds.data_vars:
         if name.endswith("_ci"):
             ds[name].attrs["confidence"] = spec.analysis.confidence
-    ds.attrs["csnr"] = spec.csnr.model_dump(mode="json")
     ds.attrs["analysis"] = spec.analysis.model_dump(mode="json")  # tolerance, bootstrap, seed...
-    if "unimodal" in ds:
-        ds["unimodal"].attrs["tolerance"] = spec.analysis.tolerance
-    if "generalization" in ds:
-        ds["generalization"].attrs["threshold"] = spec.generation.threshold
-    if "posterior_psnr" in ds:
-        ds["posterior_psnr"].attrs["data_range"] = data_range
+    from .. import metrics  # each metric's attributes on its variables (or the cube)
+
+    for m in metrics.registry().values():
+        if m.annotate is not None:
+            m.annotate(ds, spec, {"data_range": data_range})
     return ds
 
 

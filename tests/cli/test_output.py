@@ -133,14 +133,14 @@ def two_probe_store(tmp_path_factory):
 def test_the_summary_fits_the_terminal_with_its_headline_first(two_probe_store, width):
     from reprdyn.cli.app import out
     from reprdyn.cli.output import summary
-    from reprdyn.read.summary import compare, summarize
+    from reprdyn.read.summary import compare, headline, summarize
 
     rows, path = summarize(str(two_probe_store)), str(two_probe_store)
     old = out.width
     try:
         out.width = width
         with out.capture() as cap:
-            summary(path, rows, [], compare(path))
+            summary(path, [(headline(), rows)], compare(path))
     finally:
         out.width = old
     text = cap.get()
@@ -159,10 +159,12 @@ def test_the_summary_fits_the_terminal_with_its_headline_first(two_probe_store, 
 def test_wide_is_one_table_with_every_column(two_probe_store):
     from reprdyn.cli.app import out
     from reprdyn.cli.output import summary
-    from reprdyn.read.summary import summarize
+    from reprdyn.read.summary import headline, summarize
 
     with out.capture() as cap:
-        summary(str(two_probe_store), summarize(str(two_probe_store)), [], [], wide=True)
+        summary(
+            str(two_probe_store), [(headline(), summarize(str(two_probe_store)))], [], wide=True
+        )
     text = cap.get()
     assert text.count("┏") == 1
     assert all(h in text for h in ("dataset", "layer", "CSNR@σ*", "unimodal", "ensemble acc"))

@@ -209,7 +209,7 @@ def test_hard_threshold_rank_finds_planted_directions():
 
 
 def test_auto_centring_keeps_the_true_bases_raw():
-    from reprdyn.spec.settings import Csnr
+    from reprdyn.metrics.csnr import Csnr
 
     assert Csnr().centre(true_bases=True) == "none" and Csnr().centre(true_bases=False) == "global"
     assert Csnr(center="none").centre(False) == "none" and Csnr(center=True).center == "class"

@@ -73,6 +73,7 @@ def test_resampled_cell_is_the_loop_over_resamples(strategy):
     """The batched bootstrap of one probe cell against a loop that, for each resample, redraws
     the validation and test samples by index, re-chooses sigma* and the ensemble with `select`, and
     scores them with `soft_vote` and `accuracy`."""
+    from reprdyn.maths.uncertainty import interval
     from reprdyn.probes import accuracy, select, soft_vote
     from reprdyn.probes.protocol import bootstrap_counts, resampled
 
@@ -85,7 +86,14 @@ def test_resampled_cell_is_the_loop_over_resamples(strategy):
     val_correct = rng.random((S, T, nv)) < np.linspace(0.4, 0.8, S)[:, None, None]
     logits = rng.standard_normal((S, T, m, K))
     y = rng.integers(0, K, m)
-    got = resampled(spec, "toy", val_correct, logits, y)
+    acc_b, best_b, ens_b, freq = resampled(spec, "toy", val_correct, logits, y)
+    got = {
+        "accuracy_boot": acc_b,
+        "best_accuracy_boot": best_b,
+        "ensemble_accuracy_boot": ens_b,
+        "sigma_star_freq": freq,
+        "best_accuracy_ci": interval(best_b, spec.analysis.confidence),
+    }
     seed = lambda part: derive_seed(spec.seed, "toy", "bootstrap", part, spec.analysis.seed)  # noqa: E731
     iv = np.random.default_rng(seed("val")).integers(0, nv, size=(60, nv), dtype=np.int32)
     it = np.random.default_rng(seed("test")).integers(0, m, size=(60, m), dtype=np.int32)

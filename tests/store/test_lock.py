@@ -23,7 +23,7 @@ def test_a_busy_store_is_refused_before_data_and_models_load(
 ):
     """The lock (and the spec's identity) come before the preflight, which can take minutes with a
     large pretrained model."""
-    import reprdyn.runner as runner
+    import reprdyn.runner.session as runner
 
     loaded = []
     monkeypatch.setattr(runner, "preflight", lambda ctx, log=None: loaded.append(1))

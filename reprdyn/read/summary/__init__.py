@@ -4,10 +4,14 @@ from .build import (
     cell_grid,
     compare,
     gains,
+    headline,
+    rows_of,
     settings,
     store_settings,
     summarize,
     summarize_segmentation,
+    table_rows,
+    tables,
 )
 from .rows import (
     ACCURACY_COLUMNS,
@@ -27,6 +31,10 @@ from .rows import (
 )
 
 __all__ = [
+    "headline",
+    "rows_of",
+    "table_rows",
+    "tables",
     "cell_grid",
     "compare",
     "gains",

@@ -15,12 +15,12 @@ from dataclasses import replace
 
 import numpy as np
 
-from ...maths.uncertainty import central_range, hierarchical, verdict
-from ...maths.unimodal import TOLERANCE, unimodality
+from ...maths.uncertainty import hierarchical
+from ...maths.unimodal import TOLERANCE
 from ...seeds import derive_seed
 from ...store import cube
 from ...store.cube import COMPARISONS
-from .rows import ComparisonRow, GainRow, Interval, SegmentationRow, SummaryRow
+from .rows import ComparisonRow, Interval
 
 # --- building the rows -----------------------------------------------------------------------
 
@@ -48,64 +48,6 @@ def _lowest(ds):
     return ds.sel(label_noise=float(np.min(ds.label_noise.values)))
 
 
-def _accuracy_rows(name: str, ds) -> list[SummaryRow]:
-    confidence, B, seed, tol = settings(ds)
-    hseed = derive_seed(seed, "hierarchical")
-    low = _lowest(ds)
-    rows = []
-    for at in cell_grid(ds):
-        acc = low["accuracy"].sel(**at).transpose("replicate", "sigma", "seed")
-        if not np.isfinite(acc.values).any():
-            continue  # this probe does not read this layer
-        curve = acc.mean(("replicate", "seed"), skipna=True)  # (sigma,)
-        best, agree = _mode(low["best_sigma"].sel(**at).values)
-        sigmas = curve.sigma.values
-        spread = (np.nan, np.nan)
-        if "sigma_star_freq" in low:
-            freq = low["sigma_star_freq"].sel(**at).mean(("replicate", "seed"), skipna=True)
-            spread = central_range(freq.values, sigmas, confidence)
-        u = unimodality(sigmas, curve.values, tol)
-        prob = float("nan")
-        if "unimodal_prob" in low:
-            prob = float(np.nanmean(low["unimodal_prob"].sel(**at).values))
-        word = verdict(prob, confidence) if math.isfinite(prob) else ("yes" if u.unimodal else "no")
-        c_best, c_peak = _csnr(ds, at, best)
-        reps = int(np.isfinite(acc.values).any(axis=(1, 2)).sum())
-        rows.append(
-            SummaryRow(
-                name,
-                *(str(at[k]) for k in ("model", "layer", "input", "probe")),
-                best_sigma=best,
-                best_sigma_agree=agree,
-                best_sigma_range=spread,
-                best_accuracy=_hier(low, "best_accuracy", at, confidence, hseed),
-                val_accuracy=float(np.nanmean(low["val_accuracy"].sel(**at).max("sigma").values)),
-                ensemble_accuracy=_hier(low, "ensemble_accuracy", at, confidence, hseed),
-                ensemble_gain=_hier(low, "ensemble_gain", at, confidence, hseed),
-                csnr_at_best=c_best,
-                csnr_peak_sigma=c_peak,
-                test_peak_sigma=u.peak_sigma,
-                test_peak_accuracy=u.peak_value,
-                unimodal=word,
-                unimodal_prob=prob,
-                replicates=reps,
-                seeds=int(acc.sizes["seed"]),
-            )
-        )
-    return rows
-
-
-def _csnr(ds, at: dict, best: float) -> tuple[float, float]:
-    """Empirical CSNR at sigma* and where its mean curve over replicates peaks."""
-    if "csnr_overall" not in ds or not np.isfinite(best):
-        return float("nan"), float("nan")
-    snr = ds["csnr_overall"].sel(model=at["model"], layer=at["layer"], input=at["input"])
-    snr = snr.mean("replicate", skipna=True).load()
-    if not np.isfinite(snr.values).any():
-        return float("nan"), float("nan")
-    return float(snr.sel(sigma=best)), unimodality(snr.sigma.values, snr.values).peak_sigma
-
-
 def _comparison_rows(name: str, ds) -> list[ComparisonRow]:
     confidence, _, seed, _ = settings(ds)
     hseed = derive_seed(seed, "hierarchical")
@@ -121,63 +63,6 @@ def _comparison_rows(name: str, ds) -> list[ComparisonRow]:
             if math.isfinite(diff.value):
                 cell = (str(at.get(k, "–")) for k in ("model", "layer", "input", "probe"))
                 rows.append(ComparisonRow(name, *cell, var, what, diff))
-    return rows
-
-
-def _gain_rows(name: str, ds) -> list[GainRow]:
-    confidence, _, seed, _ = settings(ds)
-    hseed = derive_seed(seed, "hierarchical")
-    rows = []
-    for at in cell_grid(ds):
-        for p in ds.label_noise.values:
-            level = ds.sel(label_noise=p)
-            best = _hier(level, "best_accuracy", at, confidence, hseed)
-            if not math.isfinite(best.value):
-                continue
-            ens = _hier(level, "ensemble_accuracy", at, confidence, hseed)
-            gain = _hier(level, "ensemble_gain", at, confidence, hseed)
-            cell = (str(at[k]) for k in ("model", "layer", "input", "probe"))
-            rows.append(GainRow(name, *cell, float(p), best, ens, gain))
-    return rows
-
-
-def _segmentation_rows(name: str, ds) -> list[SegmentationRow]:
-    confidence, _, seed, tol = settings(ds)
-    hseed = derive_seed(seed, "hierarchical")
-    low = _lowest(ds)
-    rows = []
-    for at in cell_grid(ds):
-        test = low["miou"].sel(**at).transpose("sigma", "replicate", "seed")  # (S, R, Sd)
-        if not np.isfinite(test.values).any():
-            continue
-        val = low["val_miou"].sel(**at).transpose("sigma", "replicate", "seed").values
-        pick = np.nan_to_num(val, nan=-1).argmax(0)  # (R, Sd) per fit
-        sigmas = test.sigma.values
-        fitted = np.isfinite(test.values).any(0)  # (R, Sd)
-        best, agree = _mode(np.where(fitted, sigmas[pick], np.nan))
-        R, Sd = pick.shape
-        at_best = test.values[pick, np.arange(R)[:, None], np.arange(Sd)[None]]  # (R, Sd)
-        value = Interval(float(np.nanmean(at_best)))
-        if "miou_boot" in low:
-            boot = low["miou_boot"].sel(**at).transpose("sigma", "replicate", "seed", "boot").values
-            draws = boot[pick, np.arange(R)[:, None], np.arange(Sd)[None]]  # (R, Sd, B)
-            value = Interval(value.value, *hierarchical(draws, confidence, hseed)[1:])
-        curve = test.mean(("replicate", "seed"), skipna=True)
-        u = unimodality(sigmas, curve.values, tol)
-        rows.append(
-            SegmentationRow(
-                name,
-                *(str(at[k]) for k in ("model", "layer", "input", "probe")),
-                best,
-                agree,
-                value,
-                u.peak_sigma,
-                u.peak_value,
-                "yes" if u.unimodal else "no",
-                int(fitted.any(1).sum()),
-                Sd,
-            )
-        )
     return rows
 
 
@@ -203,7 +88,7 @@ def cell_grid(ds) -> list[dict]:
     ]
 
 
-def _rows(path: str, var: str, build) -> list:
+def _rows(path: str, var: str | None, build) -> list:
     """`build(dataset, cube)` over every dataset cube holding `var` (a `model` dim always
     present); a sweep store's points one after another, each row labelled with its point."""
     from ...store import Results, point_label
@@ -218,32 +103,9 @@ def _rows(path: str, var: str, build) -> list:
     rows = []
     for name in res.datasets:
         ds = res[name]
-        if var in ds:
+        if var in ds or (var is None and any(v in ds for v in COMPARISONS)):
             rows += build(name, ds.expand_dims(model=[""]) if "model" not in ds.dims else ds)
     return rows
-
-
-def summarize(path: str) -> list[SummaryRow]:
-    """Per dataset, model, layer, input and probe: the validation-chosen sigma and its test
-    accuracy, the ensemble, and the shape of the test curve, at the lowest label noise."""
-    return _rows(path, "accuracy", _accuracy_rows)
-
-
-def summarize_segmentation(path: str) -> list[SegmentationRow]:
-    """Per dataset, model, dense set, input and segmentation probe: sigma* by validation mIoU, its
-    test mIoU with its interval, and the shape of the test mIoU curve, at the lowest label
-    noise."""
-    return _rows(path, "miou", _segmentation_rows)
-
-
-def gains(path: str) -> list[GainRow]:
-    """The ensemble's gain over the best single sigma at every label-noise level (Table 1)."""
-    return _rows(path, "ensemble_gain", _gain_rows)
-
-
-def compare(path: str) -> list[ComparisonRow]:
-    """Every paired difference the store holds, at the lowest label noise, with its interval."""
-    return _rows(path, "accuracy", _comparison_rows)
 
 
 def store_settings(path: str) -> tuple[float | None, int]:
@@ -257,3 +119,54 @@ def store_settings(path: str) -> tuple[float | None, int]:
         confidence, B, _, _ = settings(res[name])
         return confidence, B
     return None, 0
+
+
+def table_rows(path: str, table) -> list:
+    """The rows of one summary table (`metrics.base.Table`) over a store."""
+    return _rows(path, table.needs, table.rows)
+
+
+def tables(path: str) -> list[tuple]:
+    """Every summary table the registered metrics declare, with its rows over the store:
+    [(Table, rows)], in registry order (tables with no rows included)."""
+    from ... import metrics
+
+    return [(t, table_rows(path, t)) for _, t in metrics.tables()]
+
+
+def headline():
+    """The headline table: the first one the metrics declare (the probes' accuracy summary)."""
+    from ... import metrics
+
+    return metrics.tables()[0][1]
+
+
+def summarize(path: str) -> list:
+    """The headline table's rows: per dataset, model, layer, input and probe, the
+    validation-chosen sigma and its test score, the ensemble, and the shape of the test curve, at
+    the lowest label noise."""
+    return table_rows(path, headline())
+
+
+def compare(path: str) -> list[ComparisonRow]:
+    """Every paired difference the store holds, at the lowest label noise, with its interval."""
+    return _rows(path, None, _comparison_rows)
+
+
+def rows_of(path: str, key: str) -> list:
+    """The rows of the summary table a metric declares under `key` ([] where none does)."""
+    from ... import metrics
+
+    found = [t for _, t in metrics.tables() if t.key == key]
+    return table_rows(path, found[0]) if found else []
+
+
+def gains(path: str) -> list:
+    """The ensemble's gain over the best single sigma at every label-noise level (Table 1)."""
+    return rows_of(path, "gains")
+
+
+def summarize_segmentation(path: str) -> list:
+    """Per dataset, model, dense set, input and segmentation probe: sigma* by validation mIoU, its
+    test mIoU with its interval, at the lowest label noise."""
+    return rows_of(path, "segmentation")

@@ -1,0 +1,421 @@
+"""Metric `accuracy`: a classification probe fitted at every sigma, sigma* and the soft-voting
+ensemble chosen on validation, test accuracy there, and the paired bootstrap of all of it
+(docs/theory.md §6, §8; the protocol's steps are `reprdyn.probes.protocol`)."""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ..maths.uncertainty import central_range, curve_interval, interval
+from .base import PROBE_DIMS, Figure, Metric, Stage, Table, Variable, bootstrapped, with_uncertainty
+
+if TYPE_CHECKING:  # annotations only: drawing imports matplotlib when it draws
+    import matplotlib.pyplot as plt
+    import xarray as xr
+
+    from ..read.summary.rows import GainRow, SummaryRow
+
+SIGMA_CURVE = ("sigma", *PROBE_DIMS)
+
+
+def _v(dims, description, **kw) -> Variable:
+    return Variable(dims, Stage.PROBE, (), description, **kw)
+
+
+VARIABLES = {
+    **with_uncertainty(
+        "accuracy",
+        _v(
+            SIGMA_CURVE,
+            "test accuracy of the probe trained at each sigma",
+            long_name="test accuracy",
+        ),
+    ),
+    "val_accuracy": _v(
+        SIGMA_CURVE,
+        "accuracy on the validation split carved from train (used for selection)",
+        long_name="validation accuracy",
+    ),
+    "best_sigma": _v(
+        PROBE_DIMS,
+        "sigma with the highest validation accuracy",
+        long_name="sigma* (chosen on validation)",
+    ),
+    **with_uncertainty(
+        "best_accuracy",
+        _v(
+            PROBE_DIMS,
+            "test accuracy of the single probe at best_sigma (the ensemble's baseline)",
+            long_name="test accuracy at sigma*",
+        ),
+    ),
+    **with_uncertainty(
+        "ensemble_accuracy",
+        _v(
+            PROBE_DIMS,
+            "test accuracy of soft voting over the ensemble members (see the spec's ensemble)",
+            long_name="ensemble test accuracy",
+        ),
+    ),
+    **with_uncertainty(
+        "ensemble_gain",
+        _v(
+            PROBE_DIMS,
+            "ensemble_accuracy - best_accuracy: what soft voting across sigmas adds (Table 1)",
+            long_name="ensemble gain",
+            comparison="ensemble − best single σ",
+        ),
+    ),
+    "ensemble_members": _v(
+        (*PROBE_DIMS, "member"),
+        "sigmas in the ensemble (NaN-padded)",
+        long_name="ensemble member sigmas",
+    ),
+    "sigma_star_freq": _v(
+        SIGMA_CURVE,
+        "share of bootstrap resamples of the validation split whose choice of sigma* is this sigma",
+        long_name="frequency of sigma* under resampling",
+        applies=bootstrapped,
+    ),
+}
+
+
+def compute(cell) -> dict:
+    """Selection on validation, test accuracy per sigma, at sigma* and for the ensemble, and with
+    a bootstrap their resamples and intervals, from the cell's validation hits (S, T, n_val) and
+    test logits (S, T, m, K)."""
+    from ..probes.protocol import choose, evaluate, member_sigmas
+
+    spec = cell.spec
+    val = cell.val_correct.mean(-1)  # (S, T)
+    best, members = choose(val, spec.ensemble)
+    acc, _, ens = evaluate(cell.logits, cell.y_test, best, members, cell.K)
+    at_best = acc[best, np.arange(len(best))]
+    values = {
+        "accuracy": acc,
+        "val_accuracy": val,
+        "best_sigma": np.asarray(spec.sigmas)[best],
+        "best_accuracy": at_best,
+        "ensemble_accuracy": ens,
+        "ensemble_gain": ens - at_best,
+        "ensemble_members": member_sigmas(spec, members),
+    }
+    if spec.bootstrap:
+        values.update(_resampled(cell))
+    return values
+
+
+def _resampled(cell) -> dict:
+    """The paired bootstrap of one cell (`probes.protocol.resampled`), with the intervals."""
+    from ..probes.protocol import resampled
+
+    acc_b, best_acc_b, ens_b, freq = resampled(
+        cell.spec, cell.dataset, cell.val_correct, cell.logits, cell.y_test
+    )
+    out = {
+        "accuracy_boot": acc_b,
+        "best_accuracy_boot": best_acc_b,
+        "ensemble_accuracy_boot": ens_b,
+        "ensemble_gain_boot": ens_b - best_acc_b,
+        "sigma_star_freq": freq,
+    }
+    for name in ("accuracy", "best_accuracy", "ensemble_accuracy", "ensemble_gain"):
+        out[f"{name}_ci"] = interval(out[f"{name}_boot"], cell.spec.analysis.confidence)
+    return out
+
+
+def _classification_probe(spec):
+    from ..spec.probes import SEGMENTATION_PROBES
+    from . import get
+
+    classify = [p.label for p in spec.probes if p.kind not in SEGMENTATION_PROBES]
+    asked = {"accuracy"} | {m for m in spec.metrics if "accuracy" in get(m).brings}
+    if not classify and asked & set(spec.metrics):
+        yield (
+            ("metrics",),
+            (
+                "accuracy needs a classification probe (ridge, logistic, bn-linear, mlp); the "
+                "probes are all segmentation probes, which report miou: drop accuracy from metrics"
+            ),
+        )
+
+
+def classifies(raw: dict) -> bool:
+    """Whether a raw spec has a classification probe (no `probes`: the default ridge probe)."""
+    from ..spec.probes import SEGMENTATION_PROBES
+
+    probes = raw.get("probes") if isinstance(raw.get("probes"), list) else []
+    return not probes or not all(
+        isinstance(p, dict) and p.get("kind") in SEGMENTATION_PROBES for p in probes
+    )
+
+
+# --- the summary's tables ----------------------------------------------------------
+
+
+def _accuracy_rows(name: str, ds) -> list[SummaryRow]:
+    from ..maths.uncertainty import verdict
+    from ..maths.unimodal import unimodality
+    from ..read.summary.build import _hier, _lowest, _mode, cell_grid, settings
+    from ..read.summary.rows import SummaryRow
+    from ..seeds import derive_seed
+
+    confidence, B, seed, tol = settings(ds)
+    hseed = derive_seed(seed, "hierarchical")
+    low = _lowest(ds)
+    rows = []
+    for at in cell_grid(ds):
+        acc = low["accuracy"].sel(**at).transpose("replicate", "sigma", "seed")
+        if not np.isfinite(acc.values).any():
+            continue  # this probe does not read this layer
+        curve = acc.mean(("replicate", "seed"), skipna=True)  # (sigma,)
+        best, agree = _mode(low["best_sigma"].sel(**at).values)
+        sigmas = curve.sigma.values
+        spread = (np.nan, np.nan)
+        if "sigma_star_freq" in low:
+            freq = low["sigma_star_freq"].sel(**at).mean(("replicate", "seed"), skipna=True)
+            spread = central_range(freq.values, sigmas, confidence)
+        u = unimodality(sigmas, curve.values, tol)
+        prob = float("nan")
+        if "unimodal_prob" in low:
+            prob = float(np.nanmean(low["unimodal_prob"].sel(**at).values))
+        word = verdict(prob, confidence) if math.isfinite(prob) else ("yes" if u.unimodal else "no")
+        c_best, c_peak = _csnr(ds, at, best)
+        reps = int(np.isfinite(acc.values).any(axis=(1, 2)).sum())
+        rows.append(
+            SummaryRow(
+                name,
+                *(str(at[k]) for k in ("model", "layer", "input", "probe")),
+                best_sigma=best,
+                best_sigma_agree=agree,
+                best_sigma_range=spread,
+                best_accuracy=_hier(low, "best_accuracy", at, confidence, hseed),
+                val_accuracy=float(np.nanmean(low["val_accuracy"].sel(**at).max("sigma").values)),
+                ensemble_accuracy=_hier(low, "ensemble_accuracy", at, confidence, hseed),
+                ensemble_gain=_hier(low, "ensemble_gain", at, confidence, hseed),
+                csnr_at_best=c_best,
+                csnr_peak_sigma=c_peak,
+                test_peak_sigma=u.peak_sigma,
+                test_peak_accuracy=u.peak_value,
+                unimodal=word,
+                unimodal_prob=prob,
+                replicates=reps,
+                seeds=int(acc.sizes["seed"]),
+            )
+        )
+    return rows
+
+
+def _csnr(ds, at: dict, best: float) -> tuple[float, float]:
+    """Empirical CSNR at sigma* and where its mean curve over replicates peaks."""
+    from ..maths.unimodal import unimodality
+
+    if "csnr_overall" not in ds or not np.isfinite(best):
+        return float("nan"), float("nan")
+    snr = ds["csnr_overall"].sel(model=at["model"], layer=at["layer"], input=at["input"])
+    snr = snr.mean("replicate", skipna=True).load()
+    if not np.isfinite(snr.values).any():
+        return float("nan"), float("nan")
+    return float(snr.sel(sigma=best)), unimodality(snr.sigma.values, snr.values).peak_sigma
+
+
+def _gain_rows(name: str, ds) -> list[GainRow]:
+    from ..read.summary.build import _hier, cell_grid, settings
+    from ..read.summary.rows import GainRow
+    from ..seeds import derive_seed
+
+    confidence, _, seed, _ = settings(ds)
+    hseed = derive_seed(seed, "hierarchical")
+    rows = []
+    for at in cell_grid(ds):
+        for p in ds.label_noise.values:
+            level = ds.sel(label_noise=p)
+            best = _hier(level, "best_accuracy", at, confidence, hseed)
+            if not math.isfinite(best.value):
+                continue
+            ens = _hier(level, "ensemble_accuracy", at, confidence, hseed)
+            gain = _hier(level, "ensemble_gain", at, confidence, hseed)
+            cell = (str(at[k]) for k in ("model", "layer", "input", "probe"))
+            rows.append(GainRow(name, *cell, float(p), best, ens, gain))
+    return rows
+
+
+# --- figures -------------------------------------------------------------------------
+
+
+def curves(ds: xr.Dataset, dataset: str, sweep: list[str]) -> plt.Figure:
+    from ..plot.style import (
+        WIDE,
+        _band,
+        _fits,
+        _legend,
+        _lowest,
+        _mode,
+        _need,
+        _panels,
+        _series,
+        _settings,
+        _sigma_axis,
+        _with_model,
+        caption,
+    )
+
+    acc = _lowest(_with_model(_need(ds, "accuracy", "curves"))).load()
+    best = _lowest(_with_model(ds["best_sigma"])).load()
+    boot = _lowest(_with_model(ds["accuracy_boot"])).load() if "accuracy_boot" in ds else None
+    freq = _lowest(_with_model(ds["sigma_star_freq"])).load() if "sigma_star_freq" in ds else None
+    confidence, seed = _settings(ds)
+    probes = list(acc.probe.values)
+    fig, axes = _panels(len(probes), cols=2, panel=WIDE)
+    for ax, probe in zip(axes, probes):
+        a = acc.sel(probe=probe)
+        mean = a.mean(_fits(a))
+        for label, m in _series(mean, ("sigma",)):
+            at = {d: m[d].item() for d in m.coords if d in a.dims and m[d].ndim == 0}
+            x, y = m.sigma.values, m.values
+            (line,) = ax.plot(x, y, marker="o", label=label)
+            if boot is not None:  # the interval of the mean over replicates and seeds
+                lo, hi = _band(boot.sel(probe=probe, **at), confidence, seed)
+            else:  # no bootstrap: the spread of the fits
+                sd = np.nan_to_num(a.sel(at).std(_fits(a)).values)
+                lo, hi = y - sd, y + sd
+            ax.fill_between(x, lo, hi, color=line.get_color(), alpha=0.2, linewidth=0)
+            chosen = _mode(best.sel(probe=probe, **at).values)
+            i = np.flatnonzero(np.isclose(x, chosen))
+            if len(i):  # sigma* from validation, at its test accuracy, with its spread
+                ax.plot(x[i], y[i], marker="*", markersize=9, color=line.get_color(), zorder=5)
+                if freq is not None:  # where resampling the validation split moves sigma*
+                    f = freq.sel(probe=probe, **at).mean(_fits(a))
+                    left, right = central_range(f.values, x, confidence)
+                    xerr = [[x[i][0] - left], [right - x[i][0]]]
+                    below = y[i] - 0.04 * max(np.nanmax(acc.values) - np.nanmin(acc.values), 0.05)
+                    ax.errorbar(
+                        x[i], below, xerr=xerr, fmt="none", ecolor=line.get_color(),
+                        elinewidth=0.8, alpha=0.6, capsize=2.5, zorder=4,
+                    )  # fmt: skip
+        _sigma_axis(ax, acc.sigma.values)
+        ax.set_ylabel("test accuracy")
+        ax.set_title(f"{dataset}: probe {probe}")
+        _legend(ax)
+    band = (
+        f"band: {confidence:.0%} interval over replicates, seeds and test resamples"
+        if boot is not None
+        else "band: ± std over replicates and seeds"
+    )
+    spread = "; ★ σ* chosen on validation" + (
+        f", bar beneath: its {confidence:.0%} range under resampling" if freq is not None else ""
+    )
+    fig.suptitle("test accuracy across σ", fontsize=9)
+    caption(fig, f"{band}{spread}.")
+    return fig
+
+
+def label_noise(ds: xr.Dataset, dataset: str, sweep: list[str]) -> plt.Figure:
+    from ..plot.style import _fits, _need, _panels, _series, _settings, _with_model, caption
+
+    best = _with_model(_need(ds, "best_accuracy", "label-noise")).load()
+    gain = _with_model(_need(ds, "ensemble_gain", "label-noise")).load()
+    boot = _with_model(ds["ensemble_gain_boot"]).load() if "ensemble_gain_boot" in ds else None
+    confidence, seed = _settings(ds)
+    keep = ("label_noise", *_fits(gain))
+    groups = [
+        (b, g)
+        for b, g in zip(_series(best, keep), _series(gain, keep))
+        if np.nanmax(np.abs(g[1].values)) > 0  # an ensemble of identical members gains nothing
+    ]
+    fig, axes = _panels(len(groups))
+    for ax, ((label, b), (_, g)) in zip(axes, groups):
+        p = b.label_noise.values
+        x = np.arange(len(p))
+        m = 100 * g.mean(_fits(g)).values  # in accuracy points: the difference Table 1 is about
+        if boot is not None:
+            at = {d: g[d].item() for d in g.coords if d in boot.dims and g[d].ndim == 0}
+            cell = boot.sel(at).transpose("label_noise", *_fits(g), "boot").values
+            bounds = 100 * np.stack(curve_interval(cell, confidence, seed), axis=1)  # (P, 2)
+            err = np.abs(bounds.T - m)
+            real = (bounds[:, 0] > 0) | (bounds[:, 1] < 0)  # the interval excludes 0
+        else:
+            err = np.nan_to_num(100 * g.std(_fits(g)).values)
+            real = np.zeros(len(m), bool)
+        colour = np.where(m >= 0, np.where(real, "C1", "#f7c99a"), np.where(real, "0.35", "0.75"))
+        ax.bar(x, m, 0.6, yerr=err, capsize=2, color=colour)
+        ax.axhline(0, color="k", linewidth=0.8)
+        base = b.mean(_fits(b)).values  # the accuracy the gain is over, at each level
+        ax.set_xticks(x, [f"{v:g}\n({bi:.2f})" for v, bi in zip(p, base)])
+        ax.margins(y=0.2)
+        ax.set_xlabel("label noise (best single σ's accuracy)")
+        ax.set_ylabel("gain over best σ (points)")
+        ax.set_title(label)
+    bars = (
+        f"{confidence:.0%} interval; dark bars: it excludes 0"
+        if boot is not None
+        else "± std over replicates and seeds"
+    )
+    fig.suptitle(f"{dataset}: soft-voting ensemble against the best single σ", fontsize=9)
+    caption(
+        fig, f"The gain in accuracy points under label noise (the paper's Table 1); bars: {bars}."
+    )
+    return fig
+
+
+def _tables() -> tuple:
+    from ..read.summary.rows import ACCURACY_COLUMNS, GAIN_COLUMNS
+
+    return (
+        Table(
+            "summary",
+            "accuracy",
+            _accuracy_rows,
+            ACCURACY_COLUMNS,
+            title="summary at the lowest label noise: σ* is chosen on validation ([spread]: where "
+            "resampling moves it); acc@σ*, the ensemble and its gain are test accuracy, means over "
+            "replicates and seeds; the test-curve peak only describes the curve",
+            headline=("val_accuracy", "best_accuracy"),
+        ),
+        Table(
+            "gains",
+            "ensemble_gain",
+            _gain_rows,
+            GAIN_COLUMNS,
+            title="Ensemble vs best single σ across label noise (Table 1)",
+            per_dataset=True,
+            heading="Ensemble vs best single σ across label noise (Table 1)",
+        ),
+    )
+
+
+METRIC = Metric(
+    name="accuracy",
+    stage=Stage.PROBE,
+    about="test accuracy of a probe at every sigma, sigma* chosen on validation, the soft-voting "
+    "ensemble, with paired bootstrap intervals",
+    variables=VARIABLES,
+    compute=compute,
+    default=classifies,
+    pooled=True,
+    labels=True,
+    provides=("curves",),
+    rules=_classification_probe,
+    check_var="val_accuracy",
+    figures=(
+        Figure(
+            "curves",
+            "accuracy against sigma, a line per layer (and sweep point), an interval band, the "
+            "sigma chosen on validation marked with its spread",
+            curves,
+            at_lowest_noise=True,
+        ),
+        Figure(
+            "label-noise",
+            "the ensemble's gain over the best single sigma at each label-noise level (Table 1), "
+            "with intervals",
+            label_noise,
+        ),
+    ),
+    tables=_tables,
+    export={"accuracy": "accuracy_boot", "val_accuracy": None},
+    order=10,
+)

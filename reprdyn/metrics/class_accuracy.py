@@ -1,0 +1,48 @@
+"""Metric `class_accuracy`: test accuracy per class at every sigma, from the same probes and test
+logits as `accuracy` (which it brings with it)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .base import PROBE_DIMS, Metric, Stage, Variable
+
+
+def compute(cell) -> dict:
+    """Per-class test accuracy (S, T, K), from the cell's test logits (S, T, m, K)."""
+    from ..probes.ensemble import accuracy
+
+    S, T = cell.logits.shape[:2]
+    out = np.empty((S, T, cell.K))
+    for s in range(S):
+        for t in range(T):
+            out[s, t] = accuracy(cell.logits[s, t].argmax(-1), cell.y_test, cell.K)[1]
+    return {"class_accuracy": out}
+
+
+def _default(raw: dict) -> bool:
+    from .accuracy import classifies
+
+    return classifies(raw)
+
+
+METRIC = Metric(
+    name="class_accuracy",
+    stage=Stage.PROBE,
+    about="test accuracy per class of the probe at every sigma",
+    variables={
+        "class_accuracy": Variable(
+            ("sigma", *PROBE_DIMS, "class"),
+            Stage.PROBE,
+            (),
+            "per-class test accuracy",
+            long_name="test accuracy per class",
+        )
+    },
+    compute=compute,
+    default=_default,
+    pooled=True,
+    labels=True,
+    brings=("accuracy",),
+    order=20,
+)

@@ -162,3 +162,32 @@ def allowed_env(spec_file) -> list[str]:
     """The environment variables a spec's grants line lets it read."""
     words = grants(spec_file)
     return [words[i + 1] for i, w in enumerate(words) if w == "--env"]
+
+
+def molrg(name: str = "m", n_train: int = 30, n_test: int = 20) -> str:
+    """The dataset list of the specs below: one small MoLRG, on two lines."""
+    return (
+        f"datasets:\n  - {{kind: molrg, name: {name}, n: 12, K: 3, d: 2, delta: 0.3, "
+        f"n_train: {n_train}, n_test: {n_test}}}\n"
+    )
+
+
+def trained_spec(
+    name: str = "t",
+    *,
+    width: int = 16,
+    precond: str = "vp",
+    train: str = "epochs: 1",
+    data: str = "m",
+    n_train: int = 30,
+    n_test: int = 20,
+    grid: str = "timesteps: [1, 10, 100]",
+    rest: str = "",
+) -> str:
+    """A spec that trains a small MLP diffusion model on a small MoLRG: the one spec builder the
+    tests share (line 11 is the first line of `rest`)."""
+    return (
+        f"spec_version: 1\nname: {name}\nmodel:\n  kind: diffusion\n"
+        f"  network: {{kind: mlp, width: {width}}}\n  precond: {{kind: {precond}}}\n"
+        f"  train: {{data: {data}, {train}}}\n" + molrg(data, n_train, n_test) + f"{grid}\n{rest}"
+    )

@@ -7,13 +7,14 @@ between every pair of sigmas) on the features at every sigma.
 
 from __future__ import annotations
 
-from dataclasses import astuple, dataclass, field
+from dataclasses import astuple, dataclass
 
 import numpy as np
 
 from .. import metrics
 from ..spec.kinds import replicates
 from .base import (
+    Cell,
     Stage,
     Task,
     base,
@@ -27,25 +28,10 @@ from .base import (
 
 STAGE = Stage.ANALYSIS
 CHUNKS = {"model": 1, "replicate": 1, "layer": 1, "input": 1}
-VARIABLES: dict = {}  # every variable of this stage is a metric's (`variables()`)
-
-
-def variables() -> dict:
-    return {**VARIABLES, **metric_variables(STAGE)}
-
-
-@dataclass
-class Cell:
-    """What an analysis task hands its metrics: one layer and input of a model replicate, its
-    features at every sigma on the analysis subset (`X`, a list of (n, C)), and the store (the
-    probes' validation choices)."""
-
-    spec: object
-    dataset: str
-    params: object
-    io: object
-    X: list
-    values: dict = field(default_factory=dict)
+# What an analysis task hands its metrics: one layer and input of a model replicate, its
+# features at every sigma on the analysis subset (`X`, a list of (n, C)), and the store (the
+# probes' validation choices).
+# Its fields: spec, dataset, params, io, X (a `base.Cell`).
 
 
 @dataclass(frozen=True)
@@ -90,7 +76,7 @@ def run(task: Task, ctx, io) -> None:
     rows = test[_subset(len(test), cfg.max_samples, cfg.seed)]
     S = len(spec.sigmas)
     X = [feats.isel(sigma=s, sample=rows).values.astype(np.float64) for s in range(S)]  # (n, C)
-    values = computed(spec, STAGE, Cell(spec, task.dataset, p, io, X))
+    values = computed(spec, STAGE, Cell(spec=spec, dataset=task.dataset, params=p, io=io, X=X))
     coords = {
         "layer": [p.layer],
         "input": [p.input],
@@ -98,7 +84,7 @@ def run(task: Task, ctx, io) -> None:
         "sigma_ref": spec.sigmas,
         **model_sel(spec, p.model, p.replicate),
     }
-    v = variables()
+    v = metric_variables(STAGE)
     used = {d for n in values for d in v[n].dims}  # no coordinate a written variable lacks
     coords = {k: c for k, c in coords.items() if k in used or k in ("model", "replicate")}
     io.write(task.dataset, labelled(spec, v, with_models(spec, values), **coords))

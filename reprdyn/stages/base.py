@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import asdict, dataclass, field, fields
+from types import SimpleNamespace
 
 from ..metrics.base import (  # noqa: F401 - re-exported for the stages
     BOUNDS,
@@ -117,6 +118,11 @@ def metric_variables(stage: Stage) -> dict[str, Variable]:
         if m.stage == stage
         for n, v in m.variables.items()
     }
+
+
+class Cell(SimpleNamespace):
+    """What one task hands the metrics of its stage (`Metric.compute`): whatever that stage has,
+    as each stage module says, and `values`, what the metrics before returned."""
 
 
 def computed(spec, stage: Stage, cell) -> dict:

@@ -8,13 +8,10 @@ so CSNR needs no second pass (§4).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
-import numpy as np
-
 from .. import metrics
 from ..spec.kinds import replicates
 from .base import (
+    Cell,
     SigmaParams,
     Stage,
     Task,
@@ -31,28 +28,10 @@ from .train import checkpoint_for
 STAGE = Stage.FEATURES
 Params = SigmaParams
 CHUNKS = {"model": 1, "replicate": 1, "sigma": 1}
-VARIABLES: dict = {}  # every variable of this stage is a metric's (`variables()`)
-
-
-def variables() -> dict:
-    return {**VARIABLES, **metric_variables(STAGE)}
-
-
-@dataclass
-class Cell:
-    """What a features task hands its metrics: one model replicate at one sigma — its denoiser,
-    what it reads, the data — and what each metric's observer saw of every input's stream
-    (`observed[metric][j]`)."""
-
-    spec: object
-    dataset: str
-    params: SigmaParams
-    data: object
-    net: object
-    x0: np.ndarray
-    device: str
-    observed: dict = field(default_factory=dict)
-    values: dict = field(default_factory=dict)
+# What a features task hands its metrics: one model replicate at one sigma — its denoiser,
+# what it reads, the data — and what each metric's observer saw of every input's stream
+# (`observed[metric][j]`).
+# Its fields: spec, dataset, params, data, net, x0, device, observed (a `base.Cell`).
 
 
 def plan(spec, upstream) -> list[Task]:
@@ -99,7 +78,8 @@ def run(task: Task, ctx, io) -> None:
     spec, data, p = ctx.spec, ctx.data.get(task.dataset), task.params
     net = ctx.models.denoiser(p.model, task.dataset, p.sigma_index, p.replicate)
     x0 = ctx.models.inputs(p.model, task.dataset)
-    cell = Cell(spec, task.dataset, p, data, net, x0, ctx.device)
+    cell = Cell(spec=spec, dataset=task.dataset, params=p, data=data, net=net, x0=x0)
+    cell.device, cell.observed = ctx.device, {}
     asked = metrics.at(spec, STAGE)
     for j, inp in enumerate(spec.inputs):
         noise = input_noise(spec, task.dataset, p.model, p.sigma, x0.shape[1:], inp)
@@ -111,7 +91,10 @@ def run(task: Task, ctx, io) -> None:
     values = computed(spec, STAGE, cell)
     if values:
         where = {"sigma": [p.sigma], **model_sel(spec, p.model, p.replicate)}
-        io.write(task.dataset, labelled(spec, variables(), with_models(spec, values), **where))
+        io.write(
+            task.dataset,
+            labelled(spec, metric_variables(STAGE), with_models(spec, values), **where),
+        )
 
 
 def _stream(task: Task, ctx, io, cell: Cell, noise, j: int, rows: int, asked) -> dict:

@@ -3,11 +3,12 @@ generalisation score of appendix A.2, `reprdyn.metrics.generalization`); a DAE c
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from .. import metrics
 from ..spec.kinds import replicates
 from .base import (
+    Cell,
     Stage,
     Task,
     base,
@@ -22,22 +23,9 @@ from .train import checkpoint_for
 
 STAGE = Stage.GENERATE
 CHUNKS = {"model": 1, "replicate": 1}
-VARIABLES: dict = {}  # every variable of this stage is a metric's (`variables()`)
-
-
-def variables() -> dict:
-    return {**VARIABLES, **metric_variables(STAGE)}
-
-
-@dataclass
-class Cell:
-    """What a generate task hands its metrics: the task (one model replicate) and the run's
-    context; each metric samples with the model's own sampler."""
-
-    task: Task
-    ctx: object
-    params: object
-    values: dict = field(default_factory=dict)
+# What a generate task hands its metrics: the task (one model replicate) and the run's
+# context; each metric samples with the model's own sampler.
+# Its fields: task, ctx, params (a `base.Cell`).
 
 
 @dataclass(frozen=True)
@@ -74,7 +62,8 @@ def plan(spec, upstream) -> list[Task]:
 
 def run(task: Task, ctx, io) -> None:
     spec, p = ctx.spec, task.params
-    values = with_models(spec, computed(spec, STAGE, Cell(task, ctx, p)))
+    values = with_models(spec, computed(spec, STAGE, Cell(task=task, ctx=ctx, params=p)))
     io.write(
-        task.dataset, labelled(spec, variables(), values, **model_sel(spec, p.model, p.replicate))
+        task.dataset,
+        labelled(spec, metric_variables(STAGE), values, **model_sel(spec, p.model, p.replicate)),
     )

@@ -4,7 +4,7 @@ bootstrap (the protocol is `reprdyn.probes.protocol`)."""
 
 from __future__ import annotations
 
-from dataclasses import astuple, dataclass, field
+from dataclasses import astuple, dataclass
 
 import numpy as np
 
@@ -13,6 +13,7 @@ from ..spec.kinds import PIXELS, replicates
 from ..spec.probes import SEGMENTATION_PROBES
 from .base import (
     BOUNDS,
+    Cell,
     Stage,
     Task,
     base,
@@ -28,25 +29,9 @@ STAGE = Stage.PROBE
 CHUNKS = {"model": 1, "replicate": 1, "layer": 1, "probe": 1, "input": 1}
 
 
-VARIABLES: dict = {}  # every variable of this stage is a metric's (`variables()`)
-
-
-def variables() -> dict:
-    return {**VARIABLES, **metric_variables(STAGE)}
-
-
-@dataclass
-class Cell:
-    """What a probe task hands its metrics: one (layer, input, probe) cell over the sigma x (label
-    noise x seed) grid — validation hits (S, T, n_val), test logits (S, T, m, K), test labels."""
-
-    spec: object
-    dataset: str
-    val_correct: np.ndarray
-    logits: np.ndarray
-    y_test: np.ndarray
-    K: int
-    values: dict = field(default_factory=dict)
+# What a probe task hands its metrics: one (layer, input, probe) cell over the sigma x (label
+# noise x seed) grid — validation hits (S, T, n_val), test logits (S, T, m, K), test labels.
+# Its fields: spec, dataset, val_correct, logits, y_test, K (a `base.Cell`).
 
 
 @dataclass(frozen=True)
@@ -141,7 +126,14 @@ def run(task: Task, ctx, io) -> None:
     val_pred = broadcast(probe.predict(X[:, train[hold]]).cpu().numpy(), S)  # (S, T, n_val)
     logits = broadcast(probe.decision_function(X[:, test]).cpu().numpy(), S)  # (S, T, m, K)
     hits = val_pred == Y[None, :, hold]
-    cell = Cell(spec, task.dataset, hits, logits, data.y[test], data.n_classes)
+    cell = Cell(
+        spec=spec,
+        dataset=task.dataset,
+        val_correct=hits,
+        logits=logits,
+        y_test=data.y[test],
+        K=data.n_classes,
+    )
     values = computed(spec, STAGE, cell)
     reps = (
         list(range(replicates(ctx.models.cfg(p.model)))) if p.replicate == "all" else [p.replicate]
@@ -169,7 +161,7 @@ def _region(spec, p: Params, values: dict, reps: list) -> object:
     }
     if spec.bootstrap:
         coords["bound"], coords["boot"] = list(BOUNDS), np.arange(spec.bootstrap)
-    return labelled(spec, variables(), region, **coords)
+    return labelled(spec, metric_variables(STAGE), region, **coords)
 
 
 def _on_grid(spec, x: np.ndarray, name: str, reps: int = 1) -> np.ndarray:
@@ -178,7 +170,7 @@ def _on_grid(spec, x: np.ndarray, name: str, reps: int = 1) -> np.ndarray:
     values in each), T split into (label_noise, seed)."""
 
     # (sigma?, layer, label_noise, seed, probe, input, member? / class? / bound? / boot?)
-    dims = variables()[name].dims
+    dims = metric_variables(STAGE)[name].dims
     before = 1 if dims[0] == "sigma" else 0
     P, R = len(spec.label_noise), len(spec.seeds)
     x = x.reshape(*x.shape[:before], P, R, *x.shape[before + 1 :])  # (sigma?, P, R, rest?)

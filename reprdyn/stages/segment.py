@@ -4,14 +4,13 @@ lays their arrays over (layer, label noise, seed, probe, input)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import numpy as np
 
 from .. import metrics
 from ..spec.probes import SEGMENTATION_PROBES
 from .base import (
     BOUNDS,
+    Cell,
     SigmaParams,
     Stage,
     Task,
@@ -26,21 +25,9 @@ from .features import per_sigma
 STAGE = Stage.SEGMENT
 CHUNKS = {"model": 1, "replicate": 1, "sigma": 1}
 Params = SigmaParams
-VARIABLES: dict = {}  # every variable of this stage is a metric's (`variables()`)
-
-
-def variables() -> dict:
-    return {**VARIABLES, **metric_variables(STAGE)}
-
-
-@dataclass
-class Cell:
-    """What a segment task hands its metrics: the task (one model replicate at one sigma) and the
-    run's context (models, data, device); each metric fits its own probes."""
-
-    task: Task
-    ctx: object
-    values: dict = field(default_factory=dict)
+# What a segment task hands its metrics: the task (one model replicate at one sigma) and the
+# run's context (models, data, device); each metric fits its own probes.
+# Its fields: task, ctx (a `base.Cell`).
 
 
 def plan(spec, upstream) -> list[Task]:
@@ -67,7 +54,7 @@ def plan(spec, upstream) -> list[Task]:
 
 
 def run(task: Task, ctx, io) -> None:
-    values = computed(ctx.spec, STAGE, Cell(task, ctx))
+    values = computed(ctx.spec, STAGE, Cell(task=task, ctx=ctx))
     data = ctx.data.get(task.dataset)
     io.write(task.dataset, _region(ctx.spec, task.params, data, values))
 
@@ -94,4 +81,4 @@ def _region(spec, p: SigmaParams, data, values: dict[str, np.ndarray]):
     }
     if spec.bootstrap:
         coords["bound"], coords["boot"] = list(BOUNDS), np.arange(spec.bootstrap)
-    return labelled(spec, variables(), region, **coords)
+    return labelled(spec, metric_variables(STAGE), region, **coords)

@@ -3,28 +3,14 @@ CSNR of a MoLRG dataset's optimal posterior, docs/theory.md §5)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from .. import metrics
-from .base import NoParams, Stage, Task, base, computed, key, labelled, metric_variables
+from .base import Cell, NoParams, Stage, Task, base, computed, key, labelled, metric_variables
 
 STAGE = Stage.THEORY
 CHUNKS: dict[str, int] = {}
 Params = NoParams
-VARIABLES: dict = {}  # every variable of this stage is a metric's (`variables()`)
-
-
-def variables() -> dict:
-    return {**VARIABLES, **metric_variables(STAGE)}
-
-
-@dataclass
-class Cell:
-    """What a theory task hands its metrics: the spec and one dataset."""
-
-    spec: object
-    data: object
-    values: dict = field(default_factory=dict)
+# What a theory task hands its metrics: the spec and one dataset.
+# Its fields: spec, data (a `base.Cell`).
 
 
 def plan(spec, upstream) -> list[Task]:
@@ -41,5 +27,7 @@ def plan(spec, upstream) -> list[Task]:
 
 
 def run(task: Task, ctx, io) -> None:
-    values = computed(ctx.spec, STAGE, Cell(ctx.spec, ctx.data.get(task.dataset)))
-    io.write(task.dataset, labelled(ctx.spec, variables(), values, sigma=ctx.spec.sigmas))
+    values = computed(ctx.spec, STAGE, Cell(spec=ctx.spec, data=ctx.data.get(task.dataset)))
+    io.write(
+        task.dataset, labelled(ctx.spec, metric_variables(STAGE), values, sigma=ctx.spec.sigmas)
+    )

@@ -44,7 +44,10 @@ def _variables() -> dict[str, Variable]:
     return {
         n: v
         for stage in ORDER
-        for n, v in {**stage.VARIABLES, **base.metric_variables(stage.STAGE)}.items()
+        for n, v in {
+            **getattr(stage, "VARIABLES", {}),
+            **base.metric_variables(stage.STAGE),
+        }.items()
     }
 
 

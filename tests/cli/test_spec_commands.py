@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from helpers import invoke
+from helpers import invoke, trained_spec
 
 
 def test_validate_ok_and_errors(small_spec_file, tmp_path):
@@ -33,17 +33,15 @@ def test_layers(small_spec_file):
 def test_train_and_layers_for_a_trained_model(tmp_path, monkeypatch):
     monkeypatch.setenv("REPRDYN_CACHE", str(tmp_path / "cache"))
     spec = tmp_path / "mlp.yaml"
-    spec.write_text("""spec_version: 1
-name: t
-model:
-  kind: diffusion
-  network: {kind: mlp, width: 32}
-  precond: {kind: vp}
-  train: {data: m, steps: 5}
-datasets: [{kind: molrg, name: m, n: 12, K: 3, d: 2, delta: 0.3, n_train: 60, n_test: 20}]
-timesteps: [1, 100]
-layers: [fc2]
-""")
+    spec.write_text(
+        trained_spec(
+            width=32,
+            train="steps: 5",
+            n_train=60,
+            grid="timesteps: [1, 100]",
+            rest="layers: [fc2]\n",
+        )
+    )
     r = invoke("layers", spec)
     assert (
         r.exit_code == 0 and "fc2" in r.stdout and "(32,)" in r.stdout and "embed.mlp" in r.stdout

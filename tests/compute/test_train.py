@@ -5,22 +5,21 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from helpers import trained_spec
 
 from reprdyn.compute.train import ensure_trained
 from reprdyn.runner.context import DataCache
 from reprdyn.spec import validate_text
 
-SPEC = """spec_version: 1
-name: tr
-model:
-  kind: diffusion
-  network: {kind: mlp, width: 64}
-  precond: {kind: vp}
-  train: {data: m, epochs: 25, batch_size: 64, lr: 0.003}
-datasets: [{kind: molrg, name: m, n: 12, K: 3, d: 2, delta: 0.3, n_train: 512, n_test: 64}]
-sigma: [0.1, 1.0]
-layers: [fc2]
-"""
+SPEC = trained_spec(
+    "tr",
+    width=64,
+    train="epochs: 25, batch_size: 64, lr: 0.003",
+    n_train=512,
+    n_test=64,
+    grid="sigma: [0.1, 1.0]",
+    rest="layers: [fc2]\n",
+)
 
 
 def test_training_lowers_loss_and_cache_is_reused(tmp_path):

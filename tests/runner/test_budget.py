@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 import zarr
-from helpers import SMALL
+from helpers import SMALL, trained_spec
 from typer.testing import CliRunner
 
 import reprdyn
@@ -15,20 +15,16 @@ from reprdyn.runner.budget import activation_bytes, estimate
 from reprdyn.runner.context import Context
 from reprdyn.spec import validate_text
 
-TRAINED = """\
-spec_version: 1
-name: b
-model:
-  kind: diffusion
-  network: {kind: mlp, width: 32}
-  precond: {kind: edm}
-  train: {data: toy, epochs: 1}
-datasets:
-  - {kind: molrg, name: toy, n: 12, K: 3, d: 2, delta: 0.3, n_train: 100, n_test: 50}
-sigma: [0.1, 1.0, 3.0]
-layers: [fc1, fc2, output]
-inputs: [clean, noisy]
-"""
+TRAINED = trained_spec(
+    "b",
+    width=32,
+    precond="edm",
+    data="toy",
+    n_train=100,
+    n_test=50,
+    grid="sigma: [0.1, 1.0, 3.0]",
+    rest="layers: [fc1, fc2, output]\ninputs: [clean, noisy]\n",
+)
 
 
 def test_store_estimate_equals_the_feature_cubes_written(tmp_path):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from helpers import BASE, errors
+from helpers import BASE, errors, trained_spec
 
 from reprdyn.spec import SpecError, validate_text
 
@@ -14,18 +14,7 @@ def test_unknown_layer_for_static_model():
     assert "duplicate layer" in errors(BASE + "layers: [output, output]\n")[0]
 
 
-TRAINED = """spec_version: 1
-name: t
-model:
-  kind: diffusion
-  network: {kind: mlp, width: 16}
-  precond: {kind: vp}
-  train: {data: m, epochs: 1}
-datasets:
-  - {kind: molrg, name: m, n: 12, K: 3, d: 2, delta: 0.3, n_train: 30, n_test: 20}
-timesteps: [1, 10, 100]
-layers: [fc2, outptu]
-"""
+TRAINED = trained_spec(rest="layers: [fc2, outptu]\n")
 
 
 def test_unknown_network_layer_is_positioned_with_suggestion():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import xarray.testing as xrt
+from helpers import trained_spec
 
 import reprdyn
 from reprdyn import store as st
@@ -69,21 +70,23 @@ def test_shipped_theory_spec_is_unimodal(theory_store, theory_rows):
     assert float(acc.isel(sigma=-1)) < 0.5
 
 
-MLP_SPEC = """spec_version: 1
-name: mlp
-model:
-  kind: diffusion
-  network: {kind: mlp, width: 64}
-  precond: {kind: vp}
-  train: {data: m, epochs: 3, batch_size: 64}
-datasets: [{kind: molrg, name: m, n: 12, K: 3, d: 2, delta: 0.3, n_train: 300, n_test: 200}]
-timesteps: [1, 50, 150, 300]
-layers: [fc2, output]
+MLP_SPEC = (
+    trained_spec(
+        "mlp",
+        width=64,
+        train="epochs: 3, batch_size: 64",
+        n_train=300,
+        n_test=200,
+        grid="timesteps: [1, 50, 150, 300]",
+        rest="layers: [fc2, output]\n",
+    )
+    + """\
 probes:
   - {kind: logistic, name: linear, layers: [fc2]}
   - {kind: logistic, name: posterior, layers: [output], transform: abs, standardize: false}
 metrics: [accuracy, class_accuracy, csnr]
 """
+)
 
 
 UNET_SPEC = """spec_version: 1
@@ -291,4 +294,4 @@ def test_layer_patterns_run_as_the_layers_they_expand_to(tmp_path, monkeypatch):
     (tmp_path / "bad.yaml").write_text(bad)
     r = invoke("run", tmp_path / "bad.yaml", "--store", tmp_path / "bad.zarr")
     assert r.exit_code == 2 and not (tmp_path / "bad.zarr").exists()
-    assert "bad.yaml:10:10: layers[0]: layer pattern 'enc.*' matches no layer" in r.stderr
+    assert "bad.yaml:11:10: layers[0]: layer pattern 'enc.*' matches no layer" in r.stderr

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from helpers import BASE, errors
+from helpers import BASE, errors, trained_spec
 
 from reprdyn.spec import validate_text
 
@@ -35,18 +35,7 @@ def test_empty_grid_and_duplicates():
     )
 
 
-TRAINED = """spec_version: 1
-name: t
-model:
-  kind: diffusion
-  network: {kind: mlp, width: 16}
-  precond: {kind: vp}
-  train: {data: m, epochs: 1}
-datasets:
-  - {kind: molrg, name: m, n: 12, K: 3, d: 2, delta: 0.3, n_train: 30, n_test: 20}
-timesteps: [1, 10, 100]
-layers: [fc2, outptu]
-"""
+TRAINED = trained_spec(rest="layers: [fc2, outptu]\n")
 
 
 def test_timestep_grid_converts_to_sigma():

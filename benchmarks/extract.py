@@ -21,7 +21,7 @@ import torch
 import xarray as xr
 import zarr
 
-from reprdyn.compute.extract import FORWARD_ROWS, extract, iter_features
+from reprdyn.compute.extract import FORWARD_ROWS, Pass, extract, iter_features
 from reprdyn.data.digits import digits
 from reprdyn.models.networks import UNet
 from reprdyn.models.precond import EDMPrecond
@@ -81,7 +81,7 @@ def main() -> None:
     def ours():  # what the features task does, less CSNR moments
         for i, s in enumerate(SIGMAS):
             writers = {name: RowWriter(a, (i,), a.chunks[1]) for name, a in arrays.items()}
-            for start, stop, feats in iter_features(D, x, s, LAYERS, rows=FORWARD_ROWS):
+            for start, stop, feats in iter_features(D, x, LAYERS, Pass(s, rows=FORWARD_ROWS)):
                 for name, f in feats.items():
                     writers[name].add(start, f)
             for w in writers.values():

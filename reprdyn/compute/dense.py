@@ -12,36 +12,23 @@ images are grouped and rows sliced depends on the image size and channel count a
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 
 import numpy as np
 import torch
 from torch import nn
 
-from .extract import FORWARD_ROWS, NoiseStream, averaged
+from ..spec.kinds import FORWARD_ROWS
+from .extract import Pass, blocks
 
 PIXEL_BYTES = 64 << 20  # float64 bytes of one slice of pixel features
 
 
-def iter_maps(
-    net: nn.Module,
-    x0: np.ndarray,
-    index: np.ndarray,
-    sigma: float,
-    layers: list[str],
-    *,
-    noise: NoiseStream | None = None,
-    draws: int = 1,
-    rows: int = FORWARD_ROWS,
-    device: str = "cpu",
-) -> Iterator[tuple[np.ndarray, dict[str, torch.Tensor]]]:
-    """Yield (sample indices, {layer: (B, C, h, w) float32 map}) for blocks of `rows` of the samples
-    `index` (in that order); noisy input x0 + sigma eps is averaged over `draws`, the noise of
-    sample i being the same as in the pooled features."""
-    for b in range(0, len(index), rows):
-        idx = index[b : b + rows]
-        xb = np.asarray(x0[idx], np.float64)  # (B, *shape)
-        eps = (lambda j: noise.at(idx, j)) if noise is not None else None
-        yield idx, averaged(net, xb, eps, sigma, layers, draws, device, False, lambda m: m)
+def iter_maps(net: nn.Module, x0: np.ndarray, index: np.ndarray, layers: list[str], how: Pass):
+    """Yield (sample indices, {layer: (B, C, h, w) float32 map}) for blocks of `how.rows` of the
+    samples `index` (in that order): `extract.blocks` reading maps, the noise of sample i the same
+    as in the pooled features."""
+    yield from blocks(net, x0, layers, replace(how, pool=False), index)
 
 
 def slicing(H: int, W: int, C: int) -> tuple[int, int]:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -289,47 +290,65 @@ def extract(
     return {name: captured[name] for name in layers}
 
 
-def iter_features(
-    net: nn.Module,
-    x0: np.ndarray,
-    sigma: float,
-    layers: list[str],
-    *,
-    noise: NoiseStream | None = None,
-    draws: int = 1,
-    rows: int = FORWARD_ROWS,
-    device: str = "cpu",
-) -> Iterator[tuple[int, int, dict[str, np.ndarray]]]:
-    """Yield (start, stop, {layer: (B, C) float64}) for each aligned block of `rows` samples.
+@dataclass(frozen=True)
+class Pass:
+    """How blocks of samples go through a network: at `sigma`, clean or with a `noise` stream
+    (x0 + sigma eps, averaged over `draws`), `rows` samples per forward pass on `device`, and
+    read as pooled features (B, C) float64 or, with `pool=False`, as (B, C, h, w) maps."""
 
-    Clean input feeds x0 (docs/theory.md §1); with a `noise` stream the input is
-    x0 + sigma eps (formed in float64, fed as float32), averaged over `draws`.
-    The network sees one block per pass, so what a sample's features are never
-    depends on how many samples are handled at once elsewhere.
+    sigma: float
+    noise: NoiseStream | None = None
+    draws: int = 1
+    rows: int = FORWARD_ROWS
+    device: str = "cpu"
+    pool: bool = True
+
+
+def blocks(
+    net: nn.Module, x0: np.ndarray, layers: list[str], how: Pass, index: np.ndarray | None = None
+) -> Iterator[tuple[np.ndarray, dict]]:
+    """The one extraction loop: yield (sample indices, {layer: features}) for each block of `rows`
+    of the samples `index` (default: all, in order, in blocks aligned to the sample index).
+
+    Clean input feeds x0 (docs/theory.md §1); with a noise stream the input is x0 + sigma eps
+    (formed in float64, fed as float32), the noise of sample i the same however the samples are
+    blocked. The network sees one block per pass, so what a sample's features are never depends
+    on how many samples are handled at once elsewhere.
     """
-    for start in range(0, len(x0), rows):
-        xb = np.asarray(x0[start : start + rows], np.float64)  # (B, *shape)
-        stop = start + len(xb)
-        eps = (lambda j: noise(start, stop, j)) if noise is not None else None
-        yield start, stop, averaged(net, xb, eps, sigma, layers, draws, device, True, _to_numpy)
+    whole = index is None
+    index = np.arange(len(x0)) if whole else index
+    for b in range(0, len(index), how.rows):
+        idx = index[b : b + how.rows]
+        if whole:  # a contiguous block: sliced (memory maps stay lazy) and its noise drawn so
+            start, stop = int(idx[0]), int(idx[-1]) + 1
+            xb = np.asarray(x0[start:stop], np.float64)  # (B, *shape)
+            eps = (lambda j: how.noise(start, stop, j)) if how.noise is not None else None
+        else:
+            xb = np.asarray(x0[idx], np.float64)  # (B, *shape)
+            eps = (lambda j: how.noise.at(idx, j)) if how.noise is not None else None
+        yield idx, averaged(net, xb, eps, layers, how)
+
+
+def iter_features(net: nn.Module, x0: np.ndarray, layers: list[str], how: Pass):
+    """Yield (start, stop, {layer: (B, C) float64}) for each aligned block of `how.rows` samples."""
+    for idx, feats in blocks(net, x0, layers, how):
+        yield int(idx[0]), int(idx[-1]) + 1, feats
+
+
+def averaged(net, xb: np.ndarray, eps, layers, how: Pass) -> dict:
+    """One block's features: of x0 (clean, `eps` None), or of x0 + sigma eps(j) (formed in float64,
+    fed as float32) averaged over `how.draws`; pooled features are summed as float64 numpy, dense
+    maps as they are."""
+    n = how.draws if eps is not None else 1
+    acc: dict = {}
+    for j in range(n):
+        x = xb + how.sigma * eps(j) if eps is not None else xb
+        x = torch.as_tensor(x, dtype=torch.float32, device=how.device)
+        for name, f in extract(net, x, how.sigma, layers, how.pool).items():
+            f = _to_numpy(f) if how.pool else f
+            acc[name] = acc[name] + f if name in acc else f
+    return {k: v / n for k, v in acc.items()}
 
 
 def _to_numpy(f: torch.Tensor) -> np.ndarray:
     return f.to("cpu", torch.float64).numpy()
-
-
-def averaged(net, xb: np.ndarray, eps, sigma: float, layers, draws: int, device, pool, cast):
-    """One block's features: of x0 (clean, `eps` None), or of x0 + sigma eps(j) (formed in float64,
-    fed as float32) averaged over `draws`; each draw's features pass through `cast` before they
-    are summed (pooled features: float64 numpy; dense maps: kept as they are)."""
-    n = draws if eps is not None else 1
-    acc: dict = {}
-    for j in range(n):
-        x = xb + sigma * eps(j) if eps is not None else xb
-        feats = extract(
-            net, torch.as_tensor(x, dtype=torch.float32, device=device), sigma, layers, pool
-        )
-        for name, f in feats.items():
-            f = cast(f)
-            acc[name] = acc[name] + f if name in acc else f
-    return {k: v / n for k, v in acc.items()}

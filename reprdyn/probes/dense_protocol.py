@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from ..compute.dense import iter_maps, pixel_slices, sample_pixels
+from ..compute.extract import Pass
 from ..maths.segmentation import confusions, image_confusions, mean_iou
 from ..seeds import derive_seed
 from .labels import corrupt_labels
@@ -85,17 +86,8 @@ class Stream:
 
     def slices(self, images: np.ndarray):
         spec = self.ctx.spec
-        for idx, maps in iter_maps(
-            self.net,
-            self.x0,
-            images,
-            self.sigma,
-            self.layers,
-            noise=self.noise,
-            draws=spec.noise_draws,
-            rows=self.rows,
-            device=self.ctx.device,
-        ):
+        how = Pass(self.sigma, self.noise, spec.noise_draws, self.rows, self.ctx.device)
+        for idx, maps in iter_maps(self.net, self.x0, images, self.layers, how):
             for name, members in self.sets.items():
                 for a, b, r0, r1, X in pixel_slices([maps[m] for m in members], self.size):
                     yield name, idx[a:b], (r0, r1), X

@@ -100,17 +100,15 @@ def run(task: Task, ctx, io) -> None:
 def _stream(task: Task, ctx, io, cell: Cell, noise, j: int, rows: int, asked) -> dict:
     """Extract input `j` of every layer block by block into the store, each block shown to the
     observers of the metrics that stream (`Metric.observe`); return those observers."""
-    from ..compute.extract import iter_features
+    from ..compute.extract import Pass, iter_features
 
     spec, p = ctx.spec, task.params
     mi = tuple(n for n, _ in spec.model_items()).index(p.model) if spec.multi_model else None
     at = ((mi,) if mi is not None else ()) + (p.replicate, p.sigma_index, j)
     writers = {layer: io.rows(task.dataset, layer, at) for layer in spec.hooked_layers}
     observers = {m.name: m.observe(cell) for m in asked if m.observe is not None}
-    blocks = iter_features(
-        cell.net, cell.x0, p.sigma, spec.hooked_layers, noise=noise, draws=spec.noise_draws,
-        rows=rows, device=ctx.device,
-    )  # fmt: skip
+    how = Pass(p.sigma, noise, spec.noise_draws, rows, ctx.device)
+    blocks = iter_features(cell.net, cell.x0, spec.hooked_layers, how)
     for start, stop, feats in blocks:
         for layer, f in feats.items():
             writers[layer].add(start, f)  # (B, C), written a whole chunk at a time

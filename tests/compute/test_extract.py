@@ -10,7 +10,7 @@ from helpers import SMALL
 from torch import nn
 
 import reprdyn
-from reprdyn.compute.extract import NoiseStream, extract, hookable_layers, iter_features
+from reprdyn.compute.extract import NoiseStream, Pass, extract, hookable_layers, iter_features
 from reprdyn.spec import validate_text
 
 
@@ -31,9 +31,11 @@ def test_out_of_memory_mid_stream_splits_the_passes_and_keeps_the_noise(
     reprdyn.run(spec, store=tmp_path / "plain.zarr")
     real = tasks.iter_features
 
-    def picky(net, x0, sigma, layers, *, rows, **kw):
-        for i, block in enumerate(real(net, x0, sigma, layers, rows=rows, **kw)):
-            if rows > 32 and i == 3:  # a device that fits 32 samples per pass, found out mid-stream
+    def picky(net, x0, layers, how):
+        for i, block in enumerate(real(net, x0, layers, how)):
+            if (
+                how.rows > 32 and i == 3
+            ):  # a device that fits 32 samples per pass, found out mid-stream
                 raise torch.OutOfMemoryError("CUDA out of memory (simulated)")
             yield block
 
@@ -86,12 +88,7 @@ class Identity(nn.Module):
 
 def features(net, x0, sigma, rows, noise=None, draws=1, layers=("output",)):
     """All rows' features from iter_features, stacked."""
-    parts = [
-        f
-        for _, _, f in iter_features(
-            net, x0, sigma, list(layers), noise=noise, draws=draws, rows=rows
-        )
-    ]
+    parts = [f for _, _, f in iter_features(net, x0, list(layers), Pass(sigma, noise, draws, rows))]
     return {k: np.concatenate([p[k] for p in parts]) for k in layers}
 
 

@@ -165,9 +165,9 @@ def test_out_of_memory_retries_the_input_with_fewer_images(seg_run, tmp_path, mo
     spec, path = seg_run
     real = segment.iter_maps
 
-    def picky(net, x0, index, sigma, layers, *, rows, **kw):
-        for i, block in enumerate(real(net, x0, index, sigma, layers, rows=rows, **kw)):
-            if rows > 8 and i == 0:  # a device that fits 8 images per pass
+    def picky(net, x0, index, layers, how):
+        for i, block in enumerate(real(net, x0, index, layers, how)):
+            if how.rows > 8 and i == 0:  # a device that fits 8 images per pass
                 raise torch.OutOfMemoryError("CUDA out of memory (simulated)")
             yield block
 

@@ -352,3 +352,35 @@ def averaged(net, xb: np.ndarray, eps, layers, how: Pass) -> dict:
 
 def _to_numpy(f: torch.Tensor) -> np.ndarray:
     return f.to("cpu", torch.float64).numpy()
+
+
+@torch.inference_mode()
+@torch.inference_mode()
+def activation_bytes(net: torch.nn.Module, x: torch.Tensor, sigma: float) -> int:
+    """Per-sample activation bytes of one forward pass: what the top-level blocks return (U-Net
+    skips are kept until the decoder uses them) plus twice the largest single leaf output (one op's
+    input and output)."""
+    top, biggest = 0, 0
+    owner = threading.get_ident()
+    children = {m for _, m in hook_root(net).named_children()}
+
+    def hook(module, args, out):
+        nonlocal top, biggest
+        if threading.get_ident() != owner:
+            return
+        t = out[0] if isinstance(out, (tuple, list)) else out
+        if not isinstance(t, torch.Tensor):
+            return
+        n = t.numel() * t.element_size() // max(len(x), 1)
+        if module in children:
+            top += n
+        if not any(True for _ in module.children()):
+            biggest = max(biggest, n)
+
+    handles = [m.register_forward_hook(hook) for m in hook_root(net).modules()]
+    try:
+        net(x, sigma)
+    finally:
+        for h in handles:
+            h.remove()
+    return top + 2 * biggest

@@ -71,3 +71,11 @@ def affine(X: torch.Tensor, W: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     it would have alone: a T-wide einsum folds T into the columns and rounds by the stack's shape.
     """
     return torch.stack([torch.baddbmm(b[:, t, None], X, W[:, t]) for t in range(W.shape[1])], 1)
+
+
+def probe_bytes(S: int, n: int, n_train: int, C: int, ridge: bool) -> int:
+    """One probe task's working set for a layer C wide over S sigmas and n samples (n_train of them
+    train): the features read from the store (float32), a float64 working copy of the train rows,
+    and for ridge the C x C Gram matrix and its eigenvectors per sigma, which `probes.ridge` forms
+    whatever n_train is."""
+    return S * n * C * 4 + S * n_train * C * 8 + (2 * S * C * C * 8 if ridge else 0)

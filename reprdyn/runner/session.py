@@ -35,9 +35,10 @@ from ..store import (
     read_attrs,
     update_attrs,
 )
-from .budget import check_machine, preflight
+from .budget import preflight
 from .context import Context, task_threads, use_threads
 from .executors import get_executor
+from .machine import check_machine
 from .options import Hooks, RunOptions, TasksFailed
 
 log = logging.getLogger("reprdyn")

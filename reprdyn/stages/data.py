@@ -51,3 +51,14 @@ def run(task: Task, ctx, io) -> None:
         layers.check(spec, ctx.models.layer_shapes(task.dataset))
     for layer, channels in (ctx.models.channels(task.dataset) if spec.pooled else {}).items():
         io.allocate_features(spec, task.dataset, data, layer, channels, FORWARD_ROWS)
+
+
+def estimate(ctx, dataset: str) -> dict:
+    """This stage's part of the preflight: the samples in memory, and each model's latents."""
+    data = ctx.data.get(dataset)
+    data_bytes = data.x.nbytes
+    for name, _ in ctx.spec.model_items():
+        x0 = ctx.models.inputs(name, dataset)
+        if x0 is not data.x:
+            data_bytes += x0.nbytes
+    return {"data_bytes": data_bytes}

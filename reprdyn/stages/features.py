@@ -117,3 +117,30 @@ def _stream(task: Task, ctx, io, cell: Cell, noise, j: int, rows: int, asked) ->
     for w in writers.values():
         w.flush()
     return observers
+
+
+def estimate(ctx, dataset: str) -> dict:
+    """This stage's part of the preflight: the feature store (models x replicates x sigmas x inputs
+    x samples x channels x 4 bytes, per layer), every model's weights, and one forward block's
+    activations; checks every layer against every model on the way."""
+    from ..compute.extract import activation_bytes
+    from ..spec.kinds import FORWARD_ROWS
+
+    spec, n = ctx.spec, len(ctx.data.get(dataset).y)
+    widths = ctx.models.channels(dataset)  # also checks every layer against every model
+    S, n_inputs, M, R = len(spec.sigmas), len(spec.inputs), len(spec.model_items()), spec.replicates
+    store = sum(M * R * S * n_inputs * n * c * 4 for c in widths.values())
+    weights, act = 0, 0
+    for name, _ in spec.model_items():
+        # the networks `channels` just measured: pretrained ones loaded, trained ones untrained
+        # (same sizes)
+        net, x2 = ctx.models.shape_net(name, dataset)
+        encoder = ctx.models.encoder(name)
+        for module in (net, encoder) if encoder is not None else (net,):
+            weights += sum(p.numel() * p.element_size() for p in module.parameters())
+        act = max(act, activation_bytes(net, x2, spec.sigmas[0]))
+    return {
+        "store_bytes": store,
+        "weight_bytes": weights,
+        "extract_bytes": act * min(FORWARD_ROWS, n),
+    }

@@ -179,3 +179,20 @@ def _on_grid(spec, x: np.ndarray, name: str, reps: int = 1) -> np.ndarray:
     lead = len(model_dims(spec))
     x = x.reshape((1,) * lead + x.shape)  # (model?, replicate, ...)
     return np.repeat(x, reps, axis=lead - 1) if reps > 1 else x
+
+
+def estimate(ctx, dataset: str) -> dict:
+    """This stage's part of the preflight: one probe task's working set on the widest layer it
+    reads (the raw-input baseline: the flattened input)."""
+    from ..probes.base import probe_bytes
+
+    spec, data = ctx.spec, ctx.data.get(dataset)
+    probed = list(ctx.models.channels(dataset).values())
+    if PIXELS in spec.layers:  # the raw-input baseline: the flattened input, made in the probe task
+        probed += [
+            int(np.prod(ctx.models.inputs(m, dataset).shape[1:])) for m, _ in spec.model_items()
+        ]
+    n, n_train = len(data.y), int((data.split == "train").sum())
+    ridge = any(p.kind == "ridge" for p in spec.probes)
+    C = max(probed, default=1)
+    return {"probe_bytes": probe_bytes(len(spec.sigmas), n, n_train, C, ridge)}

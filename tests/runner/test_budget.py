@@ -11,7 +11,8 @@ from typer.testing import CliRunner
 
 import reprdyn
 from reprdyn.cli import app
-from reprdyn.runner.budget import activation_bytes, estimate
+from reprdyn.compute.extract import activation_bytes
+from reprdyn.runner.budget import estimate
 from reprdyn.runner.context import Context
 from reprdyn.spec import validate_text
 
@@ -101,7 +102,7 @@ def test_a_run_that_cannot_fit_the_machine_is_refused_before_anything_is_built(
     """n_train: 3e7 on MoLRG: refused from the spec's shapes alone, with the figures, before any
     sample exists; --ignore-machine-limits would let it try."""
     import reprdyn.data as data
-    import reprdyn.runner.budget as budget
+    import reprdyn.runner.machine as budget
 
     monkeypatch.setattr(budget, "machine", lambda: (4 << 30, 8 << 30))  # a 4 GiB-free machine
     built = []
@@ -117,7 +118,7 @@ def test_a_run_that_cannot_fit_the_machine_is_refused_before_anything_is_built(
 
 
 def test_the_spec_estimate_matches_the_preflight(tmp_path):
-    from reprdyn.runner.budget import spec_estimate
+    from reprdyn.runner.machine import spec_estimate
 
     spec = validate_text(TRAINED)
     store, peak, unknown = spec_estimate(spec)

@@ -113,3 +113,14 @@ def test_the_counts_and_lists_the_readme_states_match_the_code():
     from test_mutations import MUTANTS_PER_SPEC
 
     assert f"runs {MUTANTS_PER_SPEC} random mutations" in README
+
+
+def test_the_metric_table_is_the_registry():
+    """The README's metric table is what the metric records declare, in their order."""
+    from reprdyn import metrics
+
+    table = README.split("<!-- metrics table -->\n", 1)[1].split("\n<!-- /metrics table -->")[0]
+    rows = [line.split(" | ") for line in table.splitlines()[2:]]
+    assert [r[0].strip("|` ") for r in rows] == list(metrics.registry())
+    for r, m in zip(rows, metrics.registry().values()):
+        assert r[1] == str(m.stage) and r[3].rstrip(" |") == m.about

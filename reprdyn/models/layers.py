@@ -1,8 +1,8 @@
 """The one layer resolver: which of a spec's layers each model has, how wide each is once pooled,
 and which give the spatial maps dense sets need.
 
-Validation (`reprdyn.runner.checks`, on untrained builds), the data stage and the budget (on the models
-themselves) all ask it, so an unknown layer gets one message wherever it is found.
+Validation (`reprdyn.runner.checks`, on untrained builds), the data stage and the budget (on the
+models themselves) all ask it, so an unknown layer gets one message wherever it is found.
 """
 
 from __future__ import annotations

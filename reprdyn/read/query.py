@@ -1,7 +1,7 @@
 """Query stage: tidy tables of one variable (select, average, format).
 
-`query` reads straight from zarr (`reprdyn.read.reader`), so the command line answers without importing
-xarray or pandas. The run summary is `reprdyn.read.summary`.
+`query` reads straight from zarr (`reprdyn.read.reader`), so the command line answers without
+importing xarray or pandas. The run summary is `reprdyn.read.summary`.
 """
 
 from __future__ import annotations

@@ -115,8 +115,8 @@ def load_spec(
     every problem.
 
     `checks=False` stops after the pure stage (the schema, no I/O beyond the spec's files, no
-    torch); the default also runs `reprdyn.runner.checks`, which reads data headers and builds trainable
-    networks.
+    torch); the default also runs `reprdyn.runner.checks`, which reads data headers and builds
+    trainable networks.
     """
     return load(path, overrides, trust_code, checks, allow_env)[0]
 

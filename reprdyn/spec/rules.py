@@ -1,8 +1,8 @@
 """The rules that tie a spec's fields together, as small named functions.
 
 Each rule reads a validated `Spec` and returns (location, message) pairs, the protocol of
-`reprdyn.runner.checks`: the loader turns each location into `file:line:col`, so a rule never depends on
-the order fields are declared in. `RULES` lists them; `problems(spec)` runs them all, so every
+`reprdyn.runner.checks`: the loader turns each location into `file:line:col`, so a rule never
+depends on the order fields are declared in. `RULES` lists them; `problems(spec)` runs them all, so every
 broken rule is reported at once.
 """
 
@@ -151,7 +151,8 @@ def datasets_fit_the_models(spec) -> Iterable[Problem]:
 
 
 def layers_exist(spec) -> Iterable[Problem]:
-    """Layers of models whose layers are known without building them (the rest: reprdyn.runner.checks)."""
+    """Layers of models whose layers are known without building them (the rest:
+    reprdyn.runner.checks)."""
     for _, m in _blocks(spec):
         known = STATIC_LAYERS.get(m.kind)
         for i, name in enumerate(spec.layers if known else []):

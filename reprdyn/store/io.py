@@ -50,8 +50,8 @@ class StoreIO:
         ds.to_zarr(path, group=grp, mode="w", consolidated=False, encoding=no_fill(ds))
 
     def allocate_metrics(self, spec, dataset: str, data) -> None:
-        """The NaN-filled arrays of a dataset's metric cube (`reprdyn.store.cube`); arrays already there
-        are kept, with what finished tasks wrote into them."""
+        """The NaN-filled arrays of a dataset's metric cube (`reprdyn.store.cube`); arrays already
+        there are kept, with what finished tasks wrote into them."""
         from . import cube
 
         range_ = data.meta.get("data_range", 2.0)

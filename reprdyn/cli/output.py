@@ -53,8 +53,8 @@ HEADLINE = ("σ* (val) [spread]", "σ* (val)", "acc@σ*", "mIoU@σ*", "ensemble 
 def summary(path: str, shown: list, diffs: list, wide: bool = False) -> None:
     """The run summary: each metric's table (`shown`: [(Table, rows)]), the paired differences,
     what the intervals cover, and where the store is. It fits the terminal (`out.width`):
-    coordinates that are the same in every row go above the table, the headline columns come first, and
-    columns that do not fit go to a second block with the same coordinates; `wide` prints one
+    coordinates that are the same in every row go above the table, the headline columns come first,
+    and columns that do not fit go to a second block with the same coordinates; `wide` prints one
     table with every column."""
     from ..read.summary import (
         COMPARISON_COLUMNS,

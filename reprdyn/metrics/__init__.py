@@ -3,10 +3,10 @@ and the registry that finds them.
 
 Adding a metric is adding one module: the built-in ones are the modules of this package (every
 one but `base`), ordered by their `order`; a plugin package adds its own through the
-`reprdyn.metrics` entry-point group (each entry point names a `Metric`); `register` adds one at run time. Everything else — the
-spec's vocabulary and settings blocks, the rules, the stages' work, the cube's variables, `verify`,
-the figures, the summary, `query`, `ls`, the MLflow export and the docs' table — reads the
-registry, and no module outside this package tests a metric's name.
+`reprdyn.metrics` entry-point group (each entry point names a `Metric`); `register` adds one at run
+time. Everything else — the spec's vocabulary and settings blocks, the rules, the stages' work, the
+cube's variables, `verify`, the figures, the summary, `query`, `ls`, the MLflow export and the
+docs' table — reads the registry, and no module outside this package tests a metric's name.
 """
 
 from __future__ import annotations

@@ -304,7 +304,8 @@ def _tables() -> tuple:
             _segmentation_rows,
             SEGMENTATION_COLUMNS,
             title="segmentation at the lowest label noise: σ* is chosen on validation mIoU; "
-            "mIoU@σ* is test mIoU (mean over replicates and seeds); the test-curve peak only describes the "
+            "mIoU@σ* is test mIoU (mean over replicates and seeds); the test-curve peak only "
+            "describes the "
             "curve",
             layer="dense set",
             heading="Segmentation",

@@ -1,8 +1,8 @@
 """Plot stage: publication-quality matplotlib figures read from a store, chosen by name.
 
 Each figure is declared by its metric (`reprdyn.metrics`: its name, what it shows, the function that
-draws it); this package holds the machinery and the style. Every figure takes a store of any shape: sweep
-dims and extra dims become more lines or more panels, and `sel` ("layer=mid", "n_train=1024")
+draws it); this package holds the machinery and the style. Every figure takes a store of any shape:
+sweep dims and extra dims become more lines or more panels, and `sel` ("layer=mid", "n_train=1024")
 narrows a store down before drawing (with `--sel`'s one set of rules, `reprdyn.read.selection`).
 Legends sit outside the axes, so they never cover data; every title names the selection it shows.
 """

@@ -318,7 +318,8 @@ TORCHVISION = ("CIFAR10", "CIFAR100", "Flowers102", "DTD", "ImageFolder")
 
 class TorchvisionData(_Images):
     """A torchvision dataset (needs the optional torchvision package, which
-    `reprdyn.runner.checks` looks for): CIFAR10/100, Flowers102, DTD, or an ImageFolder with train/ and test/ subfolders."""
+    `reprdyn.runner.checks` looks for): CIFAR10/100, Flowers102, DTD, or an ImageFolder with train/
+    and test/ subfolders."""
 
     kind: Literal["torchvision"]
     dataset: Literal["CIFAR10", "CIFAR100", "Flowers102", "DTD", "ImageFolder"]

@@ -2,8 +2,8 @@
 
 Each rule reads a validated `Spec` and returns (location, message) pairs, the protocol of
 `reprdyn.runner.checks`: the loader turns each location into `file:line:col`, so a rule never
-depends on the order fields are declared in. `RULES` lists them; `problems(spec)` runs them all, so every
-broken rule is reported at once.
+depends on the order fields are declared in. `RULES` lists them; `problems(spec)` runs them all, so
+every broken rule is reported at once.
 """
 
 from __future__ import annotations

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .accuracy import classifies
 from .base import PROBE_DIMS, Metric, Stage, Variable
 
 
@@ -18,12 +19,6 @@ def compute(cell) -> dict:
         for t in range(T):
             out[s, t] = accuracy(cell.logits[s, t].argmax(-1), cell.y_test, cell.K)[1]
     return {"class_accuracy": out}
-
-
-def _default(raw: dict) -> bool:
-    from .accuracy import classifies
-
-    return classifies(raw)
 
 
 METRIC = Metric(
@@ -40,7 +35,7 @@ METRIC = Metric(
         )
     },
     compute=compute,
-    default=_default,
+    default=classifies,
     pooled=True,
     labels=True,
     brings=("accuracy",),

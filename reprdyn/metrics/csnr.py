@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Literal
 import numpy as np
 from pydantic import Field, StrictInt, field_validator
 
+from .accuracy import classifies
 from .base import Figure, Metric, Settings, Stage, Variable
 
 if TYPE_CHECKING:  # annotations only: drawing imports matplotlib when it draws
@@ -197,12 +198,6 @@ def figure(ds: xr.Dataset, dataset: str, sweep: list[str]) -> plt.Figure:
     return fig
 
 
-def _default(raw: dict) -> bool:
-    from .accuracy import classifies
-
-    return classifies(raw)
-
-
 METRIC = Metric(
     name="csnr",
     stage=Stage.FEATURES,
@@ -210,7 +205,7 @@ METRIC = Metric(
     variables=VARIABLES,
     compute=compute,
     observe=Moments,
-    default=_default,
+    default=classifies,
     pooled=True,
     labels=True,
     settings=("csnr", Csnr),

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .accuracy import classifies
 from .base import PROBE_DIMS, Metric, Stage, Variable, bootstrapped
 
 
@@ -58,12 +59,6 @@ def annotate(ds, spec, context) -> None:
         ds["unimodal"].attrs["tolerance"] = spec.analysis.tolerance
 
 
-def _default(raw: dict) -> bool:
-    from .accuracy import classifies
-
-    return classifies(raw)
-
-
 METRIC = Metric(
     name="unimodality",
     stage=Stage.PROBE,
@@ -71,7 +66,7 @@ METRIC = Metric(
     "probability under the bootstrap",
     variables=VARIABLES,
     compute=compute,
-    default=_default,
+    default=classifies,
     labels=True,
     curves=True,
     check_var="peak_sigma",

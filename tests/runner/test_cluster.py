@@ -159,9 +159,13 @@ def test_a_task_starts_when_a_worker_begins_it(tmp_path, dask_address):
     reprdyn.run(
         spec,
         store=tmp_path / "e.zarr",
-        dask=dask_address,
-        on_start=lambda t: heard.append(("start", t)),
-        on_done=lambda t: heard.append(("done", t)),
+        options=RunOptions(
+            dask=dask_address,
+            hooks=Hooks(
+                start=lambda t: heard.append(("start", t)),
+                done=lambda t: heard.append(("done", t)),
+            ),
+        ),
     )
     order = {(kind, t.key): i for i, (kind, t) in enumerate(heard)}
     tasks = {t.key: t for _, t in heard}

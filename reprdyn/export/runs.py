@@ -29,12 +29,11 @@ from ..read.summary import (
     cell_grid,
     compare,
     gains,
-    settings,
+    reading,
     summarize,
     summarize_segmentation,
 )
 from ..read.summary.rows import summary_json
-from ..seeds import derive_seed
 
 CELL_DIMS = ("dataset", "model", "layer", "input", "probe")
 
@@ -202,14 +201,13 @@ def cells(
 
     heads, out = _headlines(path, summary), []
     for point, dataset, ds in _datasets(Results(path)):
-        confidence, _, seed, _ = settings(ds)
-        hseed = derive_seed(seed, "hierarchical")
+        r = reading(ds)
         for at in cell_grid(ds):
             curves: dict[str, list[float]] = {}
             exported = curves_exported()
             for var in exported:
                 if var in ds:
-                    curves.update(_curve(ds, var, at, confidence, hseed))
+                    curves.update(_curve(ds, var, at, r.confidence, r.seed))
             if not any(b and v in curves for v, b in exported.items()):
                 continue  # this probe does not read this layer
             cell = {"point": point, "dataset": dataset, **{k: str(v) for k, v in at.items()}}

@@ -159,20 +159,15 @@ def classifies(raw: dict) -> bool:
 def _accuracy_rows(name: str, ds) -> list[SummaryRow]:
     from ..maths.uncertainty import verdict
     from ..maths.unimodal import unimodality
-    from ..read.summary.build import _hier, _lowest, _mode, cell_grid, settings
+    from ..read.summary.build import mode, reading
     from ..read.summary.rows import SummaryRow
-    from ..seeds import derive_seed
 
-    confidence, B, seed, tol = settings(ds)
-    hseed = derive_seed(seed, "hierarchical")
-    low = _lowest(ds)
+    r = reading(ds)
+    low, confidence, tol = r.low, r.confidence, r.tolerance
     rows = []
-    for at in cell_grid(ds):
-        acc = low["accuracy"].sel(**at).transpose("replicate", "sigma", "seed")
-        if not np.isfinite(acc.values).any():
-            continue  # this probe does not read this layer
+    for at, acc in r.cells("accuracy", "replicate", "sigma", "seed"):
         curve = acc.mean(("replicate", "seed"), skipna=True)  # (sigma,)
-        best, agree = _mode(low["best_sigma"].sel(**at).values)
+        best, agree = mode(low["best_sigma"].sel(**at).values)
         sigmas = curve.sigma.values
         spread = (np.nan, np.nan)
         if "sigma_star_freq" in low:
@@ -192,10 +187,10 @@ def _accuracy_rows(name: str, ds) -> list[SummaryRow]:
                 best_sigma=best,
                 best_sigma_agree=agree,
                 best_sigma_range=spread,
-                best_accuracy=_hier(low, "best_accuracy", at, confidence, hseed),
+                best_accuracy=r.interval("best_accuracy", at),
                 val_accuracy=float(np.nanmean(low["val_accuracy"].sel(**at).max("sigma").values)),
-                ensemble_accuracy=_hier(low, "ensemble_accuracy", at, confidence, hseed),
-                ensemble_gain=_hier(low, "ensemble_gain", at, confidence, hseed),
+                ensemble_accuracy=r.interval("ensemble_accuracy", at),
+                ensemble_gain=r.interval("ensemble_gain", at),
                 csnr_at_best=c_best,
                 csnr_peak_sigma=c_peak,
                 test_peak_sigma=u.peak_sigma,
@@ -223,21 +218,19 @@ def _csnr(ds, at: dict, best: float) -> tuple[float, float]:
 
 
 def _gain_rows(name: str, ds) -> list[GainRow]:
-    from ..read.summary.build import _hier, cell_grid, settings
+    from ..read.summary.build import cell_grid, reading
     from ..read.summary.rows import GainRow
-    from ..seeds import derive_seed
 
-    confidence, _, seed, _ = settings(ds)
-    hseed = derive_seed(seed, "hierarchical")
+    r = reading(ds)
     rows = []
     for at in cell_grid(ds):
         for p in ds.label_noise.values:
             level = ds.sel(label_noise=p)
-            best = _hier(level, "best_accuracy", at, confidence, hseed)
+            best = r.interval("best_accuracy", at, level)
             if not math.isfinite(best.value):
                 continue
-            ens = _hier(level, "ensemble_accuracy", at, confidence, hseed)
-            gain = _hier(level, "ensemble_gain", at, confidence, hseed)
+            ens = r.interval("ensemble_accuracy", at, level)
+            gain = r.interval("ensemble_gain", at, level)
             cell = (str(at[k]) for k in ("model", "layer", "input", "probe"))
             rows.append(GainRow(name, *cell, float(p), best, ens, gain))
     return rows

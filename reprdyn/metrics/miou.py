@@ -183,23 +183,18 @@ def default(raw: dict) -> bool:
 def _segmentation_rows(name: str, ds) -> list[SegmentationRow]:
     from ..maths.uncertainty import hierarchical
     from ..maths.unimodal import unimodality
-    from ..read.summary.build import _lowest, _mode, cell_grid, settings
+    from ..read.summary.build import mode, reading
     from ..read.summary.rows import Interval, SegmentationRow
-    from ..seeds import derive_seed
 
-    confidence, _, seed, tol = settings(ds)
-    hseed = derive_seed(seed, "hierarchical")
-    low = _lowest(ds)
+    r = reading(ds)
+    low, confidence, hseed, tol = r.low, r.confidence, r.seed, r.tolerance
     rows = []
-    for at in cell_grid(ds):
-        test = low["miou"].sel(**at).transpose("sigma", "replicate", "seed")  # (S, R, Sd)
-        if not np.isfinite(test.values).any():
-            continue
+    for at, test in r.cells("miou", "sigma", "replicate", "seed"):  # (S, R, Sd)
         val = low["val_miou"].sel(**at).transpose("sigma", "replicate", "seed").values
         pick = np.nan_to_num(val, nan=-1).argmax(0)  # (R, Sd) per fit
         sigmas = test.sigma.values
         fitted = np.isfinite(test.values).any(0)  # (R, Sd)
-        best, agree = _mode(np.where(fitted, sigmas[pick], np.nan))
+        best, agree = mode(np.where(fitted, sigmas[pick], np.nan))
         R, Sd = pick.shape
         at_best = test.values[pick, np.arange(R)[:, None], np.arange(Sd)[None]]  # (R, Sd)
         value = Interval(float(np.nanmean(at_best)))

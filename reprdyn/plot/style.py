@@ -14,7 +14,6 @@ import xarray as xr  # noqa: E402
 
 from ..errors import StoreError  # noqa: E402
 from ..maths.uncertainty import curve_interval  # noqa: E402
-from ..seeds import derive_seed  # noqa: E402
 
 FORMATS = (".png", ".svg", ".pdf")
 STYLE = {
@@ -133,10 +132,10 @@ def _fits(da: xr.DataArray) -> tuple[str, ...]:
 
 def _settings(ds: xr.Dataset) -> tuple[float, int]:
     """(confidence, seed of the hierarchical bootstrap) the cube was made with."""
-    from ..read.summary import settings
+    from ..read.summary.build import reading
 
-    confidence, _, seed, _ = settings(ds)
-    return confidence, derive_seed(seed, "hierarchical")
+    r = reading(ds)
+    return r.confidence, r.seed
 
 
 def _band(boot: xr.DataArray, confidence: float, seed: int) -> tuple[np.ndarray, np.ndarray]:

@@ -31,6 +31,14 @@ def _sorted_unique(values: list, what: str) -> list:
     return sorted(values)
 
 
+# the lists whose members go by a name that must be unique: (the name of a member, the message)
+_DISTINCT = {
+    "datasets": (lambda d: d.name, "duplicate dataset name {!r}; names must be unique"),
+    "layers": (str, "duplicate layer {!r}; each layer may appear once"),
+    "probes": (lambda p: p.label, "two probes are both called {!r}; give one a `name`"),
+}
+
+
 class Spec(Strict):
     """One reprdyn experiment. See the README's spec reference."""
 
@@ -196,28 +204,14 @@ class Spec(Strict):
             raise ValueError("the timestep grid is empty; give at least one timestep")
         return _sorted_unique(v, "timestep")
 
-    @field_validator("datasets")
+    @field_validator(*_DISTINCT)
     @classmethod
-    def _dataset_names(cls, v):
-        dup = dups([d.name for d in v])
+    def _distinct(cls, v, info):
+        """Datasets, layers and probes each go by a name that must be unique."""
+        name, message = _DISTINCT[info.field_name]
+        dup = dups([name(x) for x in v or ()])
         if dup:
-            raise ValueError(f"duplicate dataset name {dup[0]!r}; names must be unique")
-        return v
-
-    @field_validator("layers")
-    @classmethod
-    def _layers(cls, v):
-        dup = dups(v)
-        if dup:
-            raise ValueError(f"duplicate layer {dup[0]!r}; each layer may appear once")
-        return v
-
-    @field_validator("probes")
-    @classmethod
-    def _probe_names(cls, v):
-        dup = dups([p.label for p in v])
-        if dup:
-            raise ValueError(f"two probes are both called {dup[0]!r}; give one a `name`")
+            raise ValueError(message.format(dup[0]))
         return v
 
     @field_validator("dense")

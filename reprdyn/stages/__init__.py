@@ -4,9 +4,9 @@
                   -> segment (per sigma)
 
 Every stage module declares its `STAGE`, the `CHUNKS` it owns, the `VARIABLES` it writes, its
-tasks' `Params`, `plan(spec, upstream)` and `run(task, ctx, io)` (see `stages.base`). The metric
-cube's variables and chunks, and the task list, all derive from these declarations: adding a
-metric is adding it to the stage module that computes it (and its name to `spec.metrics`).
+tasks' `Params`, `plan(spec, upstream)` and `run(task, ctx, io)` (see `stages.base`). A stage
+runs the metrics registered for it (`reprdyn.metrics`) and writes what they return; the cube's
+variables and chunks, and the task list, derive from these declarations and that registry.
 """
 
 from __future__ import annotations

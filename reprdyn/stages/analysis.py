@@ -13,18 +13,7 @@ import numpy as np
 
 from .. import metrics
 from ..spec.kinds import replicates
-from .base import (
-    Cell,
-    Stage,
-    Task,
-    base,
-    computed,
-    key,
-    labelled,
-    metric_variables,
-    model_sel,
-    with_models,
-)
+from .base import Cell, Stage, Task, base, computed, key, labelled, model_sel
 
 STAGE = Stage.ANALYSIS
 CHUNKS = {"model": 1, "replicate": 1, "layer": 1, "input": 1}
@@ -84,10 +73,7 @@ def run(task: Task, ctx, io) -> None:
         "sigma_ref": spec.sigmas,
         **model_sel(spec, p.model, p.replicate),
     }
-    v = metric_variables(STAGE)
-    used = {d for n in values for d in v[n].dims}  # no coordinate a written variable lacks
-    coords = {k: c for k, c in coords.items() if k in used or k in ("model", "replicate")}
-    io.write(task.dataset, labelled(spec, v, with_models(spec, values), **coords))
+    io.write(task.dataset, labelled(spec, STAGE, values, **coords))
 
 
 def _model(spec, model: str) -> dict:

@@ -136,31 +136,29 @@ def computed(spec, stage: Stage, cell) -> dict:
     return cell.values
 
 
-def with_models(spec, values: dict) -> dict:
-    """Metric values (their variables' own dims, singleton where the task owns one value) with the
-    singleton model dims in front."""
-    import numpy as np
-
-    lead = (1,) * len(model_dims(spec))
-    return {n: np.reshape(v, lead + np.shape(v)) for n, v in values.items()}
-
-
 def model_sel(spec, model: str, replicate: int | list[int]) -> dict:
     """The `model` and `replicate` coordinates of one model's region."""
     reps = list(replicate) if isinstance(replicate, (list, tuple, range)) else [replicate]
     return {**({"model": [model]} if spec.multi_model else {}), "replicate": reps}
 
 
-def labelled(spec, variables: dict[str, Variable], values: dict, **coords):
-    """A region of the cube: each named array (one of the stage's `variables`), shaped as its
-    variable's dims (the leading model dims included), with the given coordinates."""
+def labelled(spec, variables: Stage | dict[str, Variable], values: dict, **coords):
+    """A region of the cube: each named array (one of `variables`, or of a stage's metrics'),
+    shaped as its variable's dims, with the given coordinates. An array without the leading model
+    dims gets them as singletons; a coordinate no written variable uses is left out (the model and
+    replicate always stay, they place the region)."""
     import numpy as np
     import xarray as xr
 
-    return xr.Dataset(
-        {
-            name: (variables[name].dims_in(spec), np.asarray(v).astype(variables[name].dtype))
-            for name, v in values.items()
-        },
-        coords=coords,
-    )
+    if isinstance(variables, Stage):
+        variables = metric_variables(variables)
+    lead = len(model_dims(spec))
+    arrays = {}
+    for name, v in values.items():
+        dims = variables[name].dims_in(spec)
+        v = np.asarray(v).astype(variables[name].dtype)
+        if len(dims) - v.ndim == lead:  # the singleton model dims in front
+            v = v.reshape((1,) * lead + v.shape)
+        arrays[name] = (dims, v)
+    used = {d for dims, _ in arrays.values() for d in dims} | {"model", "replicate"}
+    return xr.Dataset(arrays, coords={k: c for k, c in coords.items() if k in used})

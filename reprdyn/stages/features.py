@@ -10,19 +10,7 @@ from __future__ import annotations
 
 from .. import metrics
 from ..spec.kinds import replicates
-from .base import (
-    Cell,
-    SigmaParams,
-    Stage,
-    Task,
-    base,
-    computed,
-    key,
-    labelled,
-    metric_variables,
-    model_sel,
-    with_models,
-)
+from .base import Cell, SigmaParams, Stage, Task, base, computed, key, labelled, model_sel
 from .train import checkpoint_for
 
 STAGE = Stage.FEATURES
@@ -91,10 +79,7 @@ def run(task: Task, ctx, io) -> None:
     values = computed(spec, STAGE, cell)
     if values:
         where = {"sigma": [p.sigma], **model_sel(spec, p.model, p.replicate)}
-        io.write(
-            task.dataset,
-            labelled(spec, metric_variables(STAGE), with_models(spec, values), **where),
-        )
+        io.write(task.dataset, labelled(spec, STAGE, values, **where))
 
 
 def _stream(task: Task, ctx, io, cell: Cell, noise, j: int, rows: int, asked) -> dict:

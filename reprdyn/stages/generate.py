@@ -7,18 +7,7 @@ from dataclasses import dataclass
 
 from .. import metrics
 from ..spec.kinds import replicates
-from .base import (
-    Cell,
-    Stage,
-    Task,
-    base,
-    computed,
-    key,
-    labelled,
-    metric_variables,
-    model_sel,
-    with_models,
-)
+from .base import Cell, Stage, Task, base, computed, key, labelled, model_sel
 from .train import checkpoint_for
 
 STAGE = Stage.GENERATE
@@ -62,8 +51,5 @@ def plan(spec, upstream) -> list[Task]:
 
 def run(task: Task, ctx, io) -> None:
     spec, p = ctx.spec, task.params
-    values = with_models(spec, computed(spec, STAGE, Cell(task=task, ctx=ctx, params=p)))
-    io.write(
-        task.dataset,
-        labelled(spec, metric_variables(STAGE), values, **model_sel(spec, p.model, p.replicate)),
-    )
+    values = computed(spec, STAGE, Cell(task=task, ctx=ctx, params=p))
+    io.write(task.dataset, labelled(spec, STAGE, values, **model_sel(spec, p.model, p.replicate)))

@@ -161,7 +161,7 @@ def _region(spec, p: Params, values: dict, reps: list) -> object:
     }
     if spec.bootstrap:
         coords["bound"], coords["boot"] = list(BOUNDS), np.arange(spec.bootstrap)
-    return labelled(spec, metric_variables(STAGE), region, **coords)
+    return labelled(spec, STAGE, region, **coords)
 
 
 def _on_grid(spec, x: np.ndarray, name: str, reps: int = 1) -> np.ndarray:

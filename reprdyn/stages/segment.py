@@ -8,18 +8,7 @@ import numpy as np
 
 from .. import metrics
 from ..spec.probes import SEGMENTATION_PROBES
-from .base import (
-    BOUNDS,
-    Cell,
-    SigmaParams,
-    Stage,
-    Task,
-    computed,
-    labelled,
-    metric_variables,
-    model_dims,
-    model_sel,
-)
+from .base import BOUNDS, Cell, SigmaParams, Stage, Task, computed, labelled, model_dims, model_sel
 from .features import per_sigma
 
 STAGE = Stage.SEGMENT
@@ -81,4 +70,4 @@ def _region(spec, p: SigmaParams, data, values: dict[str, np.ndarray]):
     }
     if spec.bootstrap:
         coords["bound"], coords["boot"] = list(BOUNDS), np.arange(spec.bootstrap)
-    return labelled(spec, metric_variables(STAGE), region, **coords)
+    return labelled(spec, STAGE, region, **coords)

@@ -4,7 +4,7 @@ CSNR of a MoLRG dataset's optimal posterior, docs/theory.md §5)."""
 from __future__ import annotations
 
 from .. import metrics
-from .base import Cell, NoParams, Stage, Task, base, computed, key, labelled, metric_variables
+from .base import Cell, NoParams, Stage, Task, base, computed, key, labelled
 
 STAGE = Stage.THEORY
 CHUNKS: dict[str, int] = {}
@@ -28,6 +28,4 @@ def plan(spec, upstream) -> list[Task]:
 
 def run(task: Task, ctx, io) -> None:
     values = computed(ctx.spec, STAGE, Cell(spec=ctx.spec, data=ctx.data.get(task.dataset)))
-    io.write(
-        task.dataset, labelled(ctx.spec, metric_variables(STAGE), values, sigma=ctx.spec.sigmas)
-    )
+    io.write(task.dataset, labelled(ctx.spec, STAGE, values, sigma=ctx.spec.sigmas))

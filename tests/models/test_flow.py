@@ -8,19 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import tiny_hub as hub
 import torch
 from helpers import invoke
-from tiny_hub import (
-    autoencoder,
-    clip_encoder,
-    clip_tokenizer,
-    images,
-    record,
-    segmentation,
-    spec_text,
-    t5_encoder,
-    t5_tokenizer,
-)
 
 import reprdyn
 from reprdyn.compute.extract import extract, layer_shapes
@@ -58,27 +48,27 @@ def repos(tmp_path_factory):
     sched = diffusers.FlowMatchEulerDiscreteScheduler(num_train_timesteps=1000, shift=3.0)
     # SD3: two CLIP encoders with projections, T5 third
     sd3 = root / "sd3"
-    vocab = clip_tokenizer(sd3 / "tokenizer")
-    clip_tokenizer(sd3 / "tokenizer_2")
-    clip_encoder(vocab, 8, projection=8).save_pretrained(sd3 / "text_encoder")
-    clip_encoder(vocab, 12, projection=12, seed=1).save_pretrained(sd3 / "text_encoder_2")
-    t5_vocab = t5_tokenizer(sd3 / "tokenizer_3")
-    t5_encoder(t5_vocab, T5_WIDTH).save_pretrained(sd3 / "text_encoder_3")
+    vocab = hub.clip_tokenizer(sd3 / "tokenizer")
+    hub.clip_tokenizer(sd3 / "tokenizer_2")
+    hub.clip_encoder(vocab, 8, projection=8).save_pretrained(sd3 / "text_encoder")
+    hub.clip_encoder(vocab, 12, projection=12, seed=1).save_pretrained(sd3 / "text_encoder_2")
+    t5_vocab = hub.t5_tokenizer(sd3 / "tokenizer_3")
+    hub.t5_encoder(t5_vocab, T5_WIDTH).save_pretrained(sd3 / "text_encoder_3")
     sd3_transformer().save_pretrained(sd3 / "transformer")
     # FLUX: CLIP first (pooled), T5 second; schnell without guidance, dev with it
     for name, guided in (("flux", False), ("flux-dev", True)):
         flux = root / name
-        clip_tokenizer(flux / "tokenizer")
-        clip_encoder(vocab, 8).save_pretrained(flux / "text_encoder")
-        t5_tokenizer(flux / "tokenizer_2")
-        t5_encoder(t5_vocab, T5_WIDTH).save_pretrained(flux / "text_encoder_2")
+        hub.clip_tokenizer(flux / "tokenizer")
+        hub.clip_encoder(vocab, 8).save_pretrained(flux / "text_encoder")
+        hub.t5_tokenizer(flux / "tokenizer_2")
+        hub.t5_encoder(t5_vocab, T5_WIDTH).save_pretrained(flux / "text_encoder_2")
         flux_transformer(guided).save_pretrained(flux / "transformer")
     # images: 16x16, so 8x8 latents (two levels), 4x4 tokens of 2x2 patches
-    vae = autoencoder(4, scaling_factor=SCALE, shift_factor=SHIFT)
+    vae = hub.autoencoder(4, scaling_factor=SCALE, shift_factor=SHIFT)
     for name in ("sd3", "flux", "flux-dev"):
         vae.save_pretrained(root / name / "vae")
         sched.save_pretrained(root / name / "scheduler")
-    images(root, 16)
+    hub.images(root, 16)
     return root
 
 
@@ -86,7 +76,7 @@ LAYERS = "[transformer_blocks.0, transformer_blocks.1]"
 
 
 def spec(repos, model: str, layers: str = LAYERS, extra: str = "") -> str:
-    return spec_text("flow", repos, model, layers, extra)
+    return hub.spec_text("flow", repos, model, layers, extra)
 
 
 def _block(repos, name: str, **kw) -> str:
@@ -116,7 +106,7 @@ def test_the_flow_frame_matches_a_hand_computation(repos, name):
         3, 4, 8, 8, generator=torch.Generator().manual_seed(0)
     )
     for sigma in (0.0, 0.3, 4.0, 250.0):
-        seen = record(model)
+        seen = hub.record(model)
         D = model.denoiser(x, sigma)
         t = sigma / (1 + sigma)
         x_t = x.double() / (1 + sigma)
@@ -137,7 +127,7 @@ def test_the_flow_frame_matches_a_hand_computation(repos, name):
     if name == "flux-dev":
         assert seen["guidance"].tolist() == [3.5] * 3  # FluxPipeline's default guidance_scale
         guided = _model(repos, name, guidance=5.0)
-        seen = record(guided)
+        seen = hub.record(guided)
         guided.denoiser(x, 1.0)
         assert seen["guidance"].tolist() == [5.0] * 3
 
@@ -223,7 +213,7 @@ def test_flux_conditioning_and_packing_are_its_pipelines(repos, name):
     model = _model(repos, name, prompt="'a photo'", max_sequence_length=32)
     torch.testing.assert_close(model.denoiser.net.context, want)
     torch.testing.assert_close(model.denoiser.net.pooled, pooled)
-    seen = record(model)
+    seen = hub.record(model)
     z = torch.randn(2, 4, 8, 8, generator=torch.Generator().manual_seed(1))
     model.denoiser(z, 1.0)
     packed = pipe._pack_latents(z / 2, 2, 4, 8, 8)  # x_t = x / (1 + sigma)
@@ -302,7 +292,7 @@ def test_image_tokens_segment(repos, tmp_path, name, dtype, dense):
     """A dense set of transformer blocks: their 4x4 token grids, upsampled to the masks'
     16x16, in half precision."""
     text = spec(repos, _block(repos, name, dtype=dtype), "[output]")
-    text = segmentation(text, repos, tmp_path, dense)
+    text = hub.segmentation(text, repos, tmp_path, dense)
     (tmp_path / "s.yaml").write_text(text)
     r = invoke("run", tmp_path / "s.yaml", "--store", tmp_path / "s.zarr")
     assert r.exit_code == 0, r.stderr
@@ -311,7 +301,7 @@ def test_image_tokens_segment(repos, tmp_path, name, dtype, dense):
 
 
 def test_text_tokens_are_no_dense_map(repos, tmp_path):
-    text = segmentation(
+    text = hub.segmentation(
         spec(repos, _block(repos, "sd3"), "[output]"), repos, tmp_path, "[context_embedder]"
     )
     (tmp_path / "s.yaml").write_text(text)

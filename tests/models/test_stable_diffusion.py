@@ -6,17 +6,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import tiny_hub as hub
 import torch
 from helpers import invoke
-from tiny_hub import (
-    autoencoder,
-    clip_encoder,
-    clip_tokenizer,
-    images,
-    record,
-    segmentation,
-    spec_text,
-)
 
 import reprdyn
 from reprdyn.models.loaders import load_pretrained
@@ -50,22 +42,22 @@ def repos(tmp_path_factory):
         num_train_timesteps=T, beta_start=1e-3, beta_end=0.1, clip_sample=False
     )
     for name, xl in (("sd", False), ("sdxl", True)):
-        vocab = clip_tokenizer(root / name / "tokenizer")
-        clip_encoder(vocab, 8).save_pretrained(root / name / "text_encoder")
+        vocab = hub.clip_tokenizer(root / name / "tokenizer")
+        hub.clip_encoder(vocab, 8).save_pretrained(root / name / "text_encoder")
         if xl:
-            clip_tokenizer(root / name / "tokenizer_2")
-            clip_encoder(vocab, 12, projection=12, seed=1).save_pretrained(
+            hub.clip_tokenizer(root / name / "tokenizer_2")
+            hub.clip_encoder(vocab, 12, projection=12, seed=1).save_pretrained(
                 root / name / "text_encoder_2"
             )
         unet(8 + 12 if xl else 8, xl).save_pretrained(root / name / "unet")
-        autoencoder().save_pretrained(root / name / "vae")
+        hub.autoencoder().save_pretrained(root / name / "vae")
         sched.save_pretrained(root / name / "scheduler")
-    images(root, 8)
+    hub.images(root, 8)
     return root
 
 
 def spec(repos, model: str, layers: str = "[mid_block, up_blocks.1]", extra: str = "") -> str:
-    return spec_text("sd", repos, model, layers, extra)
+    return hub.spec_text("sd", repos, model, layers, extra)
 
 
 def _model(repos, name: str, **kw):
@@ -80,7 +72,7 @@ def test_sd_is_conditioned_on_the_prompt_encoded_once(repos):
     ids = tok("a photo", padding="max_length", max_length=77, return_tensors="pt").input_ids
     with torch.no_grad():
         want = enc(ids).last_hidden_state  # (1, 77, 8): what SD's pipeline feeds its UNet
-    seen = record(model)
+    seen = hub.record(model)
     z = model.encoder(torch.zeros(2, 3, 8, 8))
     model.denoiser(z, 0.5)
     torch.testing.assert_close(seen["encoder_hidden_states"], want.expand(2, -1, -1))
@@ -97,7 +89,7 @@ def test_sdxl_adds_pooled_text_and_the_image_size(repos):
     ids = tok("a photo", padding="max_length", max_length=77, return_tensors="pt").input_ids
     with torch.no_grad():
         out = enc(ids, output_hidden_states=True)
-    seen = record(prompt)
+    seen = hub.record(prompt)
     z = prompt.encoder(torch.zeros(3, 3, 8, 8))  # (3, 4, 4, 4): an 8x8 image
     prompt.denoiser(z, 0.5)
     ctx = seen["encoder_hidden_states"]
@@ -148,7 +140,7 @@ def test_a_per_class_prompt_is_refused_with_the_reason(repos):
 def test_sdxl_decoder_maps_segment_at_the_image_size(repos, tmp_path):
     """A dense set of the UNet's up blocks (latent resolution) upsampled to the masks' size."""
     text = spec(repos, f"{{kind: sd, id: {repos / 'sdxl'}, dtype: bfloat16}}", "[output]")
-    text = segmentation(text, repos, tmp_path, "[up_blocks.0, up_blocks.1]")
+    text = hub.segmentation(text, repos, tmp_path, "[up_blocks.0, up_blocks.1]")
     (tmp_path / "s.yaml").write_text(text)
     r = invoke("run", tmp_path / "s.yaml", "--store", tmp_path / "s.zarr")
     assert r.exit_code == 0, r.stderr

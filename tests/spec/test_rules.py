@@ -16,6 +16,8 @@ def test_cross_field_checks():
         "20}\n",
     )
     assert "duplicate dataset name 'm'" in errors(two)[0]
+    probes = BASE + "probes: [{kind: logistic}, {kind: logistic}]\n"
+    assert "two probes are both called 'logistic'; give one a `name`" in errors(probes)[0]
 
 
 TRAINED = trained_spec(rest="layers: [fc2, outptu]\n")

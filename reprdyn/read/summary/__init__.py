@@ -5,6 +5,7 @@ from .build import (
     compare,
     gains,
     headline,
+    reading,
     rows_of,
     settings,
     store_settings,
@@ -32,6 +33,7 @@ from .rows import (
 
 __all__ = [
     "headline",
+    "reading",
     "rows_of",
     "table_rows",
     "tables",

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -32,7 +32,7 @@ def settings(ds) -> tuple[float, int, int, float]:
     return a.get("confidence", 0.95), a.get("bootstrap", 0), a.get("seed", 0), float(tol)
 
 
-def _hier(ds, name: str, at: dict, confidence: float, seed: int) -> Interval:
+def interval_of(ds, name: str, at: dict, confidence: float, seed: int) -> Interval:
     """The mean of `name` over replicates and seeds at one cell, with its hierarchical interval."""
     point = ds[name].sel(**at)
     value = float(np.nanmean(point.values)) if np.isfinite(point.values).any() else float("nan")
@@ -43,30 +43,58 @@ def _hier(ds, name: str, at: dict, confidence: float, seed: int) -> Interval:
     return Interval(value, low, high)
 
 
-def _lowest(ds):
+def lowest(ds):
     """The cube at its lowest label noise (selected by value)."""
     return ds.sel(label_noise=float(np.min(ds.label_noise.values)))
 
 
-def _comparison_rows(name: str, ds) -> list[ComparisonRow]:
-    confidence, _, seed, _ = settings(ds)
+@dataclass(frozen=True)
+class Reading:
+    """How the summary reads one cube: the settings it was made with, the hierarchical bootstrap's
+    seed, and the cube at its lowest label noise (`low`)."""
+
+    confidence: float
+    resamples: int
+    seed: int  # the hierarchical bootstrap's
+    tolerance: float
+    low: object  # xr.Dataset
+
+    def interval(self, name: str, at: dict, ds=None) -> Interval:
+        """`interval_of` one cell of `ds` (default: the lowest label noise)."""
+        return interval_of(self.low if ds is None else ds, name, at, self.confidence, self.seed)
+
+    def cells(self, var: str, *dims: str):
+        """(cell, values of `var` there, dims in this order) for each cell where `var` has one."""
+        for at in cell_grid(self.low):
+            values = self.low[var].sel(**at).transpose(*dims)
+            if np.isfinite(values.values).any():  # a probe reads only some layers
+                yield at, values
+
+
+def reading(ds) -> Reading:
+    """How the summary reads `ds`."""
+    confidence, resamples, seed, tolerance = settings(ds)
     hseed = derive_seed(seed, "hierarchical")
-    low = _lowest(ds)
+    return Reading(confidence, resamples, hseed, tolerance, lowest(ds))
+
+
+def _comparison_rows(name: str, ds) -> list[ComparisonRow]:
+    r = reading(ds)
     rows = []
     for var, what in COMPARISONS.items():
-        if var not in low:
+        if var not in r.low:
             continue
-        keys = [k for k in ("model", "layer", "input", "probe") if k in low[var].dims]
-        for combo in itertools.product(*(low[k].values for k in keys)):
+        keys = [k for k in ("model", "layer", "input", "probe") if k in r.low[var].dims]
+        for combo in itertools.product(*(r.low[k].values for k in keys)):
             at = dict(zip(keys, combo))
-            diff = _hier(low, var, at, confidence, hseed)
+            diff = r.interval(var, at)
             if math.isfinite(diff.value):
                 cell = (str(at.get(k, "–")) for k in ("model", "layer", "input", "probe"))
                 rows.append(ComparisonRow(name, *cell, var, what, diff))
     return rows
 
 
-def _mode(values: np.ndarray) -> tuple[float, float]:
+def mode(values: np.ndarray) -> tuple[float, float]:
     """The most common finite value (lowest on ties) and the share of finite entries equal to it."""
     v = np.asarray(values, float).ravel()
     v = v[np.isfinite(v)]

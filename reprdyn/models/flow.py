@@ -23,7 +23,7 @@ from torch import nn
 from ..errors import InputError, lookup
 from ..maths.schedules import FlowSchedule
 from .precond import FlowPrecond
-from .pretrained import Pretrained, _cast, _diffusers, _encoder, from_pretrained
+from .pretrained import Pretrained, _cast, _diffusers, autoencoder, from_pretrained
 from .text import CLIP_TOKENS, encode, has_folder, transformers_
 
 # the blocks whose forward returns (encoder_hidden_states, hidden_states): image stream last
@@ -213,5 +213,5 @@ def load_flow(cfg) -> Pretrained:
     else:
         guidance = (cfg.guidance if cfg.guidance is not None else GUIDANCE) if guided else None
         raw = FluxNet(_cast(net, cfg.dtype), *flux_embedding(cfg, net), guidance)
-    encoder = _encoder(d, cfg, "kl", cfg.vae_dtype)
+    encoder = autoencoder(cfg, "kl", cfg.vae_dtype)
     return Pretrained(FlowPrecond(raw, FlowSchedule(T)), encoder)

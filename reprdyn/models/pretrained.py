@@ -226,10 +226,11 @@ def _schedule(diffusers, cfg) -> tuple[np.ndarray, str]:
     return sched.alphas_cumprod.double().numpy(), prediction
 
 
-def _encoder(diffusers, cfg, kind: str, dtype: str) -> LatentEncoder:
+def autoencoder(cfg, kind: str, dtype: str) -> LatentEncoder:
     """The block's autoencoder (`vq` or `kl`) as a LatentEncoder in `dtype`, with the latent
     scaling of its config: KL latents are (z - shift_factor) * scaling_factor (SD3 and FLUX
     shift; the others have no shift), VQ latents are used as they are."""
+    diffusers = _diffusers()
     cls = diffusers.VQModel if kind == "vq" else diffusers.AutoencoderKL
     vae = from_pretrained(
         cls,
@@ -245,39 +246,32 @@ def _encoder(diffusers, cfg, kind: str, dtype: str) -> LatentEncoder:
     return LatentEncoder(_cast(vae, dtype), scale, shift)
 
 
-def load_unet(cfg) -> Pretrained:
+def vp_network(cfg, cls: str, what: str, subfolders=None) -> tuple[nn.Module, np.ndarray, str]:
+    """A VP model's network (the diffusers class `cls` at `cfg.id`, in the spec's dtype) and its
+    noise schedule: (network, alpha-bar per step, prediction type)."""
     d = _diffusers()
+    subs = subfolders or [cfg.subfolder]
+    net = from_pretrained(getattr(d, cls), cfg.id, subs, cfg.revision, what, dtype=cfg.dtype)
+    return (_cast(net, cfg.dtype), *_schedule(d, cfg))
+
+
+def load_unet(cfg) -> Pretrained:
     subs = [cfg.subfolder] if cfg.subfolder else ["unet", None]
-    net = from_pretrained(d.UNet2DModel, cfg.id, subs, cfg.revision, "UNet2DModel", dtype=cfg.dtype)
-    abar, prediction = _schedule(d, cfg)
-    return Pretrained(pretrained_vp(_cast(net, cfg.dtype), abar, prediction))
+    return Pretrained(pretrained_vp(*vp_network(cfg, "UNet2DModel", "UNet2DModel", subs)))
 
 
 def load_dit(cfg) -> Pretrained:
-    d = _diffusers()
-    net = from_pretrained(
-        d.DiTTransformer2DModel, cfg.id, [cfg.subfolder], cfg.revision, "DiT transformer",
-        dtype=cfg.dtype,
-    )  # fmt: skip
-    abar, prediction = _schedule(d, cfg)
+    net, abar, prediction = vp_network(cfg, "DiTTransformer2DModel", "DiT transformer")
     null = cfg.class_label if cfg.class_label is not None else int(net.config.num_embeds_ada_norm)
     return Pretrained(
-        pretrained_vp(_cast(net, cfg.dtype), abar, prediction, class_label=null, tokens=True),
-        _encoder(d, cfg, "kl", cfg.dtype),
+        pretrained_vp(net, abar, prediction, class_label=null, tokens=True),
+        autoencoder(cfg, "kl", cfg.dtype),
     )
 
 
 def load_ldm(cfg) -> Pretrained:
-    d = _diffusers()
-    net = from_pretrained(
-        d.UNet2DModel, cfg.id, [cfg.subfolder], cfg.revision, "latent UNet2DModel",
-        dtype=cfg.dtype,
-    )  # fmt: skip
-    abar, prediction = _schedule(d, cfg)
-    return Pretrained(
-        pretrained_vp(_cast(net, cfg.dtype), abar, prediction),
-        _encoder(d, cfg, cfg.autoencoder, cfg.dtype),
-    )
+    network = vp_network(cfg, "UNet2DModel", "latent UNet2DModel")
+    return Pretrained(pretrained_vp(*network), autoencoder(cfg, cfg.autoencoder, cfg.dtype))
 
 
 def load_python(cfg) -> Pretrained:

@@ -16,16 +16,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .pretrained import (
-    DiffusersNet,
-    Pretrained,
-    _cast,
-    _diffusers,
-    _encoder,
-    _schedule,
-    from_pretrained,
-    pretrained_vp,
-)
+from .pretrained import DiffusersNet, Pretrained, autoencoder, pretrained_vp, vp_network
 from .text import CLIP_TOKENS as TOKENS
 from .text import encode, transformers_
 
@@ -70,17 +61,12 @@ def prompt_embedding(cfg, unet) -> tuple[torch.Tensor, torch.Tensor | None]:
 
 
 def load_sd(cfg) -> Pretrained:
-    d = _diffusers()
-    net = from_pretrained(
-        d.UNet2DConditionModel, cfg.id, [cfg.subfolder], cfg.revision, "UNet2DConditionModel",
-        dtype=cfg.dtype,
-    )  # fmt: skip
-    encoder = _encoder(d, cfg, "kl", cfg.vae_dtype)
-    abar, prediction = _schedule(d, cfg)
+    net, abar, prediction = vp_network(cfg, "UNet2DConditionModel", "UNet2DConditionModel")
+    encoder = autoencoder(cfg, "kl", cfg.vae_dtype)
     context, pooled = prompt_embedding(cfg, net)
     vae_scale = 2 ** (len(encoder.autoencoder.config.block_out_channels) - 1)
     denoiser = pretrained_vp(
-        _cast(net, cfg.dtype), abar, prediction, ConditionedNet,
+        net, abar, prediction, ConditionedNet,
         context=context, pooled=pooled, vae_scale=vae_scale,
     )  # fmt: skip
     return Pretrained(denoiser, encoder)

@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).parents[1]
-SPECS = (
+OFFLINE = (  # the shipped specs that need no download
     "molrg-theory",
     "molrg-mlp",
     "digits-unet",
@@ -41,7 +41,7 @@ def timed(cmd: list[str], env: dict) -> float:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--only", nargs="*", default=SPECS)
+    ap.add_argument("--only", nargs="*", default=OFFLINE)
     ap.add_argument("--tests", action="store_true", help="also time `python -m pytest -q`")
     ap.add_argument("--keep", type=Path, help="write the stores into this folder and keep them")
     args = ap.parse_args()

@@ -82,27 +82,24 @@ def with_uncertainty(name: str, v: Variable) -> dict[str, Variable]:
     def applies(spec, a=v.applies) -> bool:
         return a(spec) and bootstrapped(spec)
 
+    def derived(dim: str, about: str, what: str) -> Variable:
+        long_name = f"{v.long_name or name}, {what}"
+        meta = dict(applies=applies, units=v.units, long_name=long_name)
+        return Variable((*v.dims, dim), v.stage, v.metrics, about, **meta)
+
     return {
         name: v,
-        f"{name}_boot": Variable(
-            (*v.dims, "boot"),
-            v.stage,
-            v.metrics,
+        f"{name}_boot": derived(
+            "boot",
             f"{name} under each paired bootstrap resample (the same resampled samples in every "
             "cell, so differences between cells are paired)",
-            applies=applies,
-            units=v.units,
-            long_name=f"{v.long_name or name}, bootstrap resample",
+            "bootstrap resample",
         ),
-        f"{name}_ci": Variable(
-            (*v.dims, "bound"),
-            v.stage,
-            v.metrics,
+        f"{name}_ci": derived(
+            "bound",
             f"{name}: interval at analysis.confidence (attr), from the paired bootstrap over test "
             "samples and the validation choice (docs/theory.md §8)",
-            applies=applies,
-            units=v.units,
-            long_name=f"{v.long_name or name}, confidence interval",
+            "confidence interval",
         ),
     }
 

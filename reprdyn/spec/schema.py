@@ -13,7 +13,7 @@ from typing import Annotated, Literal
 from pydantic import Discriminator, Field, Tag, ValidationInfo, field_validator, model_validator
 
 from .. import metrics as registry
-from .datacfg import MAX_SAMPLES, Dataset, Name, Strict
+from .datacfg import MAX_SAMPLES, Dataset, Name, Strict, path_field
 from .grid import MAX_GRID, Sigma, SigmaRange, grid_kind
 from .kinds import PIXELS, replicates
 from .modelcfg import Model
@@ -154,12 +154,11 @@ class Spec(Strict):
         description="parameters to vary, each a path (datasets[0].n_train, model.train.epochs) "
         "with a list of values; every combination runs, and each path becomes a dim of the cube",
     )
-    store: str | None = Field(
+    store: str | None = path_field(
+        "write",
+        "store path, relative to the spec's folder and inside its folder or repository (anywhere "
+        "else: --store on the command line); default store/<name>.zarr in the current folder",
         None,
-        description="store path, relative to the spec's folder and inside its folder or "
-        "repository (anywhere else: --store on the command line); default store/<name>.zarr in "
-        "the current folder",
-        json_schema_extra={"x-path": "write"},
     )
     compute: Compute = Compute()
 

@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, StrictInt, field_validator
 
-from .datacfg import Strict
+from .datacfg import Strict, path_field
 
 DEVICE = re.compile(r"^(auto|cpu|mps|cuda(:[0-9]+)?)$")  # the devices a spec may name
 
@@ -41,6 +41,17 @@ class Analysis(Strict):
         "between 1 - confidence and confidence)",
     )
     seed: int = Field(0, description="seed of the subset, the projections and the bootstrap")
+
+
+# fields kept only to refuse them with a reason: (field, the message; {v} is the value)
+_RETIRED = {
+    "batch_size": "compute.batch_size is no longer used: the network always runs on aligned blocks "
+    "of 64 samples, so results never depend on a batch size (an out-of-memory error on a GPU "
+    "splits the blocks and says so); delete this line",
+    "address": "a spec cannot name a Dask scheduler: Dask runs pickled code, so a shared spec "
+    "would choose which machine runs code for you. Remove `address` and pass it when you run: "
+    "reprdyn run SPEC --dask {v} (or set REPRDYN_DASK_ADDRESS={v})",
+}
 
 
 class Compute(Strict):
@@ -90,34 +101,19 @@ class Compute(Strict):
     max_memory_gb: float | None = Field(
         None, gt=0, description="refuse to run if peak memory would be larger"
     )
-    cache: str | None = Field(
+    cache: str | None = path_field(
+        "write",
+        "checkpoint cache, relative to the spec's folder and inside its folder or repository "
+        "(anywhere else: --set compute.cache=PATH); default $REPRDYN_CACHE or ~/.cache/reprdyn",
         None,
-        description="checkpoint cache, relative to the spec's folder and inside its folder or "
-        "repository (anywhere else: --set compute.cache=PATH); default $REPRDYN_CACHE or "
-        "~/.cache/reprdyn",
-        json_schema_extra={"x-path": "write"},
     )
 
-    @field_validator("batch_size")
+    @field_validator(*_RETIRED)
     @classmethod
-    def _no_batch_size(cls, v):
+    def _retired(cls, v, info):
+        """Fields a spec may no longer set: each says why, and what to do instead."""
         if v is not None:
-            raise ValueError(
-                "compute.batch_size is no longer used: the network always runs on aligned blocks "
-                "of 64 samples, so results never depend on a batch size (an out-of-memory error on "
-                "a GPU splits the blocks and says so); delete this line"
-            )
-        return v
-
-    @field_validator("address")
-    @classmethod
-    def _no_address(cls, v):
-        if v is not None:
-            raise ValueError(
-                "a spec cannot name a Dask scheduler: Dask runs pickled code, so a shared spec "
-                "would choose which machine runs code for you. Remove `address` and pass it when "
-                f"you run: reprdyn run SPEC --dask {v} (or set REPRDYN_DASK_ADDRESS={v})"
-            )
+            raise ValueError(_RETIRED[info.field_name].format(v=v))
         return v
 
     @field_validator("device")

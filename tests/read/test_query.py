@@ -16,17 +16,8 @@ from reprdyn.read.query import QueryError, query
 def test_tidy_table_matches_cube(small_store):
     df = query(str(small_store), "accuracy").to_pandas()
     cube = reprdyn.open(small_store)["toy"]["accuracy"]
-    assert list(df.columns) == [
-        "dataset",
-        "replicate",
-        "sigma",
-        "layer",
-        "label_noise",
-        "seed",
-        "probe",
-        "input",
-        "accuracy",
-    ]
+    columns = "dataset replicate sigma layer label_noise seed probe input accuracy"
+    assert list(df.columns) == columns.split()
     assert len(df) == cube.size
     row = df[(df.seed == 1) & (df.label_noise == 0.4)].iloc[2]
     assert row.accuracy == float(cube.sel(sigma=row.sigma, seed=1, label_noise=0.4).squeeze())

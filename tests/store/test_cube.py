@@ -113,16 +113,8 @@ def test_segmentation_variables_have_dense_sets_and_mask_classes():
     ds = cube.template(spec, ["0", "1"], ["background", "0", "1"])
     assert set(cube.wanted(spec)) == {"miou", "val_miou", "class_iou", "miou_boot", "miou_ci"}
     assert list(ds["layer"].values) == ["both", "last"]  # no pooled layer is read
-    assert ds["class_iou"].dims == (
-        "replicate",
-        "sigma",
-        "layer",
-        "label_noise",
-        "seed",
-        "probe",
-        "input",
-        "segment_class",
-    )
+    dims = "replicate sigma layer label_noise seed probe input segment_class"
+    assert ds["class_iou"].dims == tuple(dims.split())
     assert list(ds["segment_class"].values) == ["background", "0", "1"]
     # one segment task per (replicate, sigma)
     assert cube.chunks(spec)["miou"] == {"model": 1, "replicate": 1, "sigma": 1}

@@ -240,48 +240,34 @@ def _gain_rows(name: str, ds) -> list[GainRow]:
 
 
 def curves(ds: xr.Dataset, dataset: str, sweep: list[str]) -> plt.Figure:
-    from ..plot.style import (
-        WIDE,
-        _band,
-        _fits,
-        _legend,
-        _lowest,
-        _mode,
-        _need,
-        _panels,
-        _series,
-        _settings,
-        _sigma_axis,
-        _with_model,
-        caption,
-    )
+    from ..plot import style
 
-    acc = _lowest(_with_model(_need(ds, "accuracy", "curves"))).load()
-    best = _lowest(_with_model(ds["best_sigma"])).load()
-    boot = _lowest(_with_model(ds["accuracy_boot"])).load() if "accuracy_boot" in ds else None
-    freq = _lowest(_with_model(ds["sigma_star_freq"])).load() if "sigma_star_freq" in ds else None
-    confidence, seed = _settings(ds)
+    acc = style.lowest_of(ds, "accuracy", "curves")
+    best = style.lowest_of(ds, "best_sigma")
+    boot = style.lowest_of(ds, "accuracy_boot")
+    freq = style.lowest_of(ds, "sigma_star_freq")
+    confidence, seed = style.settings(ds)
     probes = list(acc.probe.values)
-    fig, axes = _panels(len(probes), cols=2, panel=WIDE)
+    fig, axes = style.panels(len(probes), cols=2, panel=style.WIDE)
     for ax, probe in zip(axes, probes):
         a = acc.sel(probe=probe)
-        mean = a.mean(_fits(a))
-        for label, m in _series(mean, ("sigma",)):
+        mean = a.mean(style.fits(a))
+        for label, m in style.series(mean, ("sigma",)):
             at = {d: m[d].item() for d in m.coords if d in a.dims and m[d].ndim == 0}
             x, y = m.sigma.values, m.values
             (line,) = ax.plot(x, y, marker="o", label=label)
             if boot is not None:  # the interval of the mean over replicates and seeds
-                lo, hi = _band(boot.sel(probe=probe, **at), confidence, seed)
+                lo, hi = style.band(boot.sel(probe=probe, **at), confidence, seed)
             else:  # no bootstrap: the spread of the fits
-                sd = np.nan_to_num(a.sel(at).std(_fits(a)).values)
+                sd = np.nan_to_num(a.sel(at).std(style.fits(a)).values)
                 lo, hi = y - sd, y + sd
             ax.fill_between(x, lo, hi, color=line.get_color(), alpha=0.2, linewidth=0)
-            chosen = _mode(best.sel(probe=probe, **at).values)
+            chosen = style.mode(best.sel(probe=probe, **at).values)
             i = np.flatnonzero(np.isclose(x, chosen))
             if len(i):  # sigma* from validation, at its test accuracy, with its spread
                 ax.plot(x[i], y[i], marker="*", markersize=9, color=line.get_color(), zorder=5)
                 if freq is not None:  # where resampling the validation split moves sigma*
-                    f = freq.sel(probe=probe, **at).mean(_fits(a))
+                    f = freq.sel(probe=probe, **at).mean(style.fits(a))
                     left, right = central_range(f.values, x, confidence)
                     xerr = [[x[i][0] - left], [right - x[i][0]]]
                     below = y[i] - 0.04 * max(np.nanmax(acc.values) - np.nanmin(acc.values), 0.05)
@@ -289,10 +275,10 @@ def curves(ds: xr.Dataset, dataset: str, sweep: list[str]) -> plt.Figure:
                         x[i], below, xerr=xerr, fmt="none", ecolor=line.get_color(),
                         elinewidth=0.8, alpha=0.6, capsize=2.5, zorder=4,
                     )  # fmt: skip
-        _sigma_axis(ax, acc.sigma.values)
+        style.sigma_axis(ax, acc.sigma.values)
         ax.set_ylabel("test accuracy")
         ax.set_title(f"{dataset}: probe {probe}")
-        _legend(ax)
+        style.legend(ax)
     band = (
         f"band: {confidence:.0%} interval over replicates, seeds and test resamples"
         if boot is not None
@@ -302,41 +288,43 @@ def curves(ds: xr.Dataset, dataset: str, sweep: list[str]) -> plt.Figure:
         f", bar beneath: its {confidence:.0%} range under resampling" if freq is not None else ""
     )
     fig.suptitle("test accuracy across σ", fontsize=9)
-    caption(fig, f"{band}{spread}.")
+    style.caption(fig, f"{band}{spread}.")
     return fig
 
 
 def label_noise(ds: xr.Dataset, dataset: str, sweep: list[str]) -> plt.Figure:
-    from ..plot.style import _fits, _need, _panels, _series, _settings, _with_model, caption
+    from ..plot import style
 
-    best = _with_model(_need(ds, "best_accuracy", "label-noise")).load()
-    gain = _with_model(_need(ds, "ensemble_gain", "label-noise")).load()
-    boot = _with_model(ds["ensemble_gain_boot"]).load() if "ensemble_gain_boot" in ds else None
-    confidence, seed = _settings(ds)
-    keep = ("label_noise", *_fits(gain))
+    best = style.with_model(style.need(ds, "best_accuracy", "label-noise")).load()
+    gain = style.with_model(style.need(ds, "ensemble_gain", "label-noise")).load()
+    boot = style.with_model(ds["ensemble_gain_boot"]).load() if "ensemble_gain_boot" in ds else None
+    confidence, seed = style.settings(ds)
+    keep = ("label_noise", *style.fits(gain))
     groups = [
         (b, g)
-        for b, g in zip(_series(best, keep), _series(gain, keep))
+        for b, g in zip(style.series(best, keep), style.series(gain, keep))
         if np.nanmax(np.abs(g[1].values)) > 0  # an ensemble of identical members gains nothing
     ]
-    fig, axes = _panels(len(groups))
+    fig, axes = style.panels(len(groups))
     for ax, ((label, b), (_, g)) in zip(axes, groups):
         p = b.label_noise.values
         x = np.arange(len(p))
-        m = 100 * g.mean(_fits(g)).values  # in accuracy points: the difference Table 1 is about
+        m = (
+            100 * g.mean(style.fits(g)).values
+        )  # in accuracy points: the difference Table 1 is about
         if boot is not None:
             at = {d: g[d].item() for d in g.coords if d in boot.dims and g[d].ndim == 0}
-            cell = boot.sel(at).transpose("label_noise", *_fits(g), "boot").values
+            cell = boot.sel(at).transpose("label_noise", *style.fits(g), "boot").values
             bounds = 100 * np.stack(curve_interval(cell, confidence, seed), axis=1)  # (P, 2)
             err = np.abs(bounds.T - m)
             real = (bounds[:, 0] > 0) | (bounds[:, 1] < 0)  # the interval excludes 0
         else:
-            err = np.nan_to_num(100 * g.std(_fits(g)).values)
+            err = np.nan_to_num(100 * g.std(style.fits(g)).values)
             real = np.zeros(len(m), bool)
         colour = np.where(m >= 0, np.where(real, "C1", "#f7c99a"), np.where(real, "0.35", "0.75"))
         ax.bar(x, m, 0.6, yerr=err, capsize=2, color=colour)
         ax.axhline(0, color="k", linewidth=0.8)
-        base = b.mean(_fits(b)).values  # the accuracy the gain is over, at each level
+        base = b.mean(style.fits(b)).values  # the accuracy the gain is over, at each level
         ax.set_xticks(x, [f"{v:g}\n({bi:.2f})" for v, bi in zip(p, base)])
         ax.margins(y=0.2)
         ax.set_xlabel("label noise (best single σ's accuracy)")
@@ -348,7 +336,7 @@ def label_noise(ds: xr.Dataset, dataset: str, sweep: list[str]) -> plt.Figure:
         else "± std over replicates and seeds"
     )
     fig.suptitle(f"{dataset}: soft-voting ensemble against the best single σ", fontsize=9)
-    caption(
+    style.caption(
         fig, f"The gain in accuracy points under label noise (the paper's Table 1); bars: {bars}."
     )
     return fig
@@ -388,8 +376,7 @@ METRIC = Metric(
     variables=VARIABLES,
     compute=compute,
     default=classifies,
-    pooled=True,
-    labels=True,
+    reads={"pooled", "labels"},
     provides=("curves",),
     rules=_classification_probe,
     check_var="val_accuracy",

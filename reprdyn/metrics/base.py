@@ -142,6 +142,14 @@ class Table:
 Problem = tuple[tuple, str]  # (where in the spec, message): the protocol of spec rules
 
 
+# what a metric may need the run to have (`Metric.reads`)
+READS = {
+    "pooled": "pooled features (the `features` stage runs for it)",
+    "labels": "class labels (a dataset with masks alone has none)",
+    "curves": "the probes' accuracy curves (a rule: it needs `accuracy`)",
+}
+
+
 @dataclass(frozen=True)
 class Metric:
     """One metric: everything reprdyn knows of it, declared once, in its own module.
@@ -159,9 +167,7 @@ class Metric:
     variables: dict[str, Variable]
     compute: Callable | None = None
     default: bool | Callable[[dict], bool] = False  # asked for when a spec names no metrics
-    pooled: bool = False  # reads pooled features (the `features` stage runs for it)
-    labels: bool = False  # reads class labels (a dataset with masks alone has none)
-    curves: bool = False  # reads the probes' accuracy curves (a rule: needs `accuracy`)
+    reads: frozenset[str] = frozenset()  # of READS: what it needs the run to have
     provides: tuple[str, ...] = ()  # what other metrics may read of it ("curves")
     brings: tuple[str, ...] = ()  # metrics that run with it though not named (their variables)
     settings: tuple[str, type[Settings]] | None = None  # (spec key, model): a block of the spec
@@ -176,10 +182,26 @@ class Metric:
     order: int = 100  # where its variables, tables and figures come among the metrics
 
     def __post_init__(self):
+        object.__setattr__(self, "reads", frozenset(self.reads))
+        if self.reads - set(READS):
+            unknown = sorted(self.reads - set(READS))[0]
+            raise ValueError(f"unknown need {unknown!r}; expected one of {', '.join(READS)}")
         # a variable's `metrics` default to its own metric's name
         for name, v in list(self.variables.items()):
             if not v.metrics:
                 object.__setattr__(v, "metrics", (self.name,))
+
+    @property
+    def pooled(self) -> bool:
+        return "pooled" in self.reads
+
+    @property
+    def labels(self) -> bool:
+        return "labels" in self.reads
+
+    @property
+    def curves(self) -> bool:
+        return "curves" in self.reads
 
     def checked(self) -> str:
         """The variable `verify` reads of a finished task's region ("" where none can say)."""

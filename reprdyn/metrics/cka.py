@@ -22,11 +22,11 @@ def compute(cell) -> dict:
 
 
 def figure(ds: xr.Dataset, dataset: str, sweep: list[str]) -> plt.Figure:
-    from ..plot.style import _need, _panels, _series, _with_model
+    from ..plot import style
 
-    m = _with_model(_need(ds, "cka", "cka")).mean("replicate").load()
-    maps = list(_series(m, ("sigma", "sigma_ref")))
-    fig, axes = _panels(len(maps))
+    m = style.with_model(style.need(ds, "cka", "cka")).mean("replicate").load()
+    maps = list(style.series(m, ("sigma", "sigma_ref")))
+    fig, axes = style.panels(len(maps))
     every = 2 if len(m.sigma) > 10 else 1  # every other tick on long grids, so labels stay legible
     ticks = [f"{s:.3g}" if i % every == 0 else "" for i, s in enumerate(m.sigma.values)]
     lo = float(np.nanmin([np.nanmin(v.values) for _, v in maps]))
@@ -59,7 +59,7 @@ METRIC = Metric(
         ),
     },
     compute=compute,
-    pooled=True,
+    reads={"pooled"},
     figures=(
         Figure(
             "cka",

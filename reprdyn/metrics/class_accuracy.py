@@ -36,8 +36,7 @@ METRIC = Metric(
     },
     compute=compute,
     default=classifies,
-    pooled=True,
-    labels=True,
+    reads={"pooled", "labels"},
     brings=("accuracy",),
     order=20,
 )

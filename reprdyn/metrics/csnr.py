@@ -167,17 +167,17 @@ def annotate(ds, spec, context) -> None:
 
 
 def figure(ds: xr.Dataset, dataset: str, sweep: list[str]) -> plt.Figure:
-    from ..plot.style import WIDE, _legend, _need, _panels, _series, _sigma_axis, _with_model
+    from ..plot import style
 
-    emp = _with_model(_need(ds, "csnr_overall", "csnr")).mean("replicate").load()
-    fig, (ax,) = _panels(1, panel=(WIDE[0] + 0.6, 2.8))
-    for label, c in _series(emp, ("sigma",)):
+    emp = style.with_model(style.need(ds, "csnr_overall", "csnr")).mean("replicate").load()
+    fig, (ax,) = style.panels(1, panel=(style.WIDE[0] + 0.6, 2.8))
+    for label, c in style.series(emp, ("sigma",)):
         ax.plot(c.sigma.values, c.values, marker="o", label=f"empirical {label}".strip())
     if "csnr_theory" in ds:
         shown: list[
             np.ndarray
         ] = []  # one closed-form line per distinct curve (sweep points share it)
-        for label, th in _series(ds["csnr_theory"].load(), ("sigma",)):
+        for label, th in style.series(ds["csnr_theory"].load(), ("sigma",)):
             if any(np.allclose(th.values, s, equal_nan=True) for s in shown):
                 continue
             shown.append(th.values)
@@ -190,11 +190,11 @@ def figure(ds: xr.Dataset, dataset: str, sweep: list[str]) -> plt.Figure:
                 alpha=0.7 - 0.15 * (len(shown) - 1),
                 label=name,
             )
-    _sigma_axis(ax, emp.sigma.values)
+    style.sigma_axis(ax, emp.sigma.values)
     ax.set_yscale("log")
     ax.set_ylabel("CSNR")
     ax.set_title(f"{dataset}: class-specific SNR")
-    _legend(ax)
+    style.legend(ax)
     return fig
 
 
@@ -206,8 +206,7 @@ METRIC = Metric(
     compute=compute,
     observe=Moments,
     default=classifies,
-    pooled=True,
-    labels=True,
+    reads={"pooled", "labels"},
     settings=("csnr", Csnr),
     rules=_true_bases_rule,
     check_var="csnr_overall",

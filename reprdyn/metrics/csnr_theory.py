@@ -60,7 +60,7 @@ METRIC = Metric(
     },
     compute=compute,
     default=default,
-    labels=True,
+    reads={"labels"},
     rules=rules,
     export={"csnr_theory": None},
     order=40,

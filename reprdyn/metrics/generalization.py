@@ -114,26 +114,17 @@ def annotate(ds, spec, context) -> None:
 def figure(ds: xr.Dataset, dataset: str, sweep: list[str]) -> plt.Figure:
     import matplotlib.pyplot as plt
 
-    from ..plot.style import (
-        FigureError,
-        _fits,
-        _legend,
-        _lowest,
-        _need,
-        _panels,
-        _sigma_axis,
-        _with_model,
-    )
+    from ..plot import style
 
     if not sweep:
-        raise FigureError(
+        raise style.FigureError(
             "figure 'generalization' needs a sweep store (a spec with `sweep:`, such as "
             "specs/memorization.yaml)"
         )
-    score = _need(ds, "generalization", "generalization").mean("replicate").load()
+    score = style.need(ds, "generalization", "generalization").mean("replicate").load()
     dim = sweep[0]
-    acc = _lowest(_with_model(_need(ds, "accuracy", "generalization")))
-    acc = acc.mean(_fits(acc)).load()
+    acc = style.lowest_of(ds, "accuracy", "generalization")
+    acc = acc.mean(style.fits(acc))
     first = {d: acc[d].values[0] for d in ("model", "input")}
     layer, probe = next(
         (lay, p)
@@ -141,17 +132,17 @@ def figure(ds: xr.Dataset, dataset: str, sweep: list[str]) -> plt.Figure:
         for p in acc.probe.values
         if np.isfinite(acc.sel(layer=lay, probe=p, **first).values).any()
     )
-    fig, (a1, a2) = _panels(2, cols=2, panel=(4.2, 2.6))
+    fig, (a1, a2) = style.panels(2, cols=2, panel=(4.2, 2.6))
     values = acc[dim].values
     colours = plt.cm.viridis(np.linspace(0, 0.9, len(values)))
     for c, v in zip(colours, values):
         curve = acc.sel({dim: v, "layer": layer, "probe": probe, **first})
         curve = curve.isel({d: 0 for d in curve.dims if d != "sigma"})
         a1.plot(curve.sigma.values, curve.values, marker="o", color=c, label=f"{dim}={v}")
-    _sigma_axis(a1, acc.sigma.values)
+    style.sigma_axis(a1, acc.sigma.values)
     a1.set_ylabel("test accuracy")
     a1.set_title(f"{dataset}: {layer}, probe {probe}")
-    _legend(a1)
+    style.legend(a1)
     s = score.isel({d: 0 for d in score.dims if d != dim})
     a2.plot(s[dim].values, s.values, marker="o", color="k")
     numeric = np.issubdtype(s[dim].dtype, np.number)

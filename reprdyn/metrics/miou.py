@@ -226,30 +226,16 @@ def figure(ds: xr.Dataset, dataset: str, sweep: list[str]) -> plt.Figure:
     point), clean input solid, noisy dashed; the star marks sigma* chosen on validation mIoU."""
     import itertools
 
-    from ..plot.style import (
-        WIDE,
-        _band,
-        _fits,
-        _label,
-        _legend,
-        _lowest,
-        _mode,
-        _need,
-        _panels,
-        _settings,
-        _sigma_axis,
-        _with_model,
-        caption,
-    )
+    from ..plot import style
 
-    miou = _lowest(_with_model(_need(ds, "miou", "segmentation"))).load()
-    val = _lowest(_with_model(ds["val_miou"])).load()
-    boot = _lowest(_with_model(ds["miou_boot"])).load() if "miou_boot" in ds else None
-    confidence, seed = _settings(ds)
+    miou = style.lowest_of(ds, "miou", "segmentation")
+    val = style.lowest_of(ds, "val_miou")
+    boot = style.lowest_of(ds, "miou_boot")
+    confidence, seed = style.settings(ds)
     probes = [p for p in miou.probe.values if np.isfinite(miou.sel(probe=p).values).any()]
-    fig, axes = _panels(len(probes), cols=2, panel=WIDE)
+    fig, axes = style.panels(len(probes), cols=2, panel=style.WIDE)
     for ax, probe in zip(axes, probes):
-        mean = miou.sel(probe=probe).mean(_fits(miou))
+        mean = miou.sel(probe=probe).mean(style.fits(miou))
         others = [d for d in mean.dims if d != "sigma"]
         colours: dict[tuple, str] = {}
         for combo in itertools.product(*(mean[d].values for d in others)):
@@ -265,22 +251,22 @@ def figure(ds: xr.Dataset, dataset: str, sweep: list[str]) -> plt.Figure:
                 "--" if at.get("input") == "noisy" else "-",
                 marker="o",
                 color=colours.get(key),
-                label=_label(shown),
+                label=style.label(shown),
             )
             colours[key] = line.get_color()
             if boot is not None:
-                lo, hi = _band(boot.sel(probe=probe, **at), confidence, seed)
+                lo, hi = style.band(boot.sel(probe=probe, **at), confidence, seed)
                 ax.fill_between(m.sigma.values, lo, hi, color=line.get_color(), alpha=0.15, lw=0)
             v = val.sel(probe=probe, **at).transpose("sigma", ...)  # each fit's choice, the mode
-            pick = _mode(m.sigma.values[np.nan_to_num(v.values, nan=-1).argmax(0)].ravel())
+            pick = style.mode(m.sigma.values[np.nan_to_num(v.values, nan=-1).argmax(0)].ravel())
             i = np.flatnonzero(np.isclose(m.sigma.values, pick))
             ax.plot(m.sigma.values[i], m.values[i], marker="*", markersize=9, color=colours[key])
-        _sigma_axis(ax, miou.sigma.values)
+        style.sigma_axis(ax, miou.sigma.values)
         ax.set_ylabel("test mIoU")
         ax.set_title(f"{dataset}: probe {probe}")
-        _legend(ax)
+        style.legend(ax)
     fig.suptitle("segmentation across σ", fontsize=9)
-    caption(
+    style.caption(
         fig,
         "Clean input solid, noisy dashed; "
         + (f"band: {confidence:.0%} interval; " if boot is not None else "")

@@ -63,25 +63,16 @@ def reference_sigma(spec, io, dataset: str, p) -> int:
 
 
 def dae_vs_diffusion(ds: xr.Dataset, dataset: str, sweep: list[str]) -> plt.Figure:
-    from ..plot.style import (
-        FigureError,
-        _figure_legend,
-        _fits,
-        _lowest,
-        _need,
-        _panels,
-        _series,
-        _sigma_axis,
-    )
+    from ..plot import style
 
     if "model" not in ds.dims or ds.sizes["model"] < 2:
-        raise FigureError(
+        raise style.FigureError(
             "figure 'dae-vs-diffusion' compares models; it needs a spec with `models:` (such as "
             "specs/dae-vs-diffusion.yaml)"
         )
-    acc = _lowest(_need(ds, "accuracy", "dae-vs-diffusion"))
-    acc = acc.mean(_fits(acc)).load()
-    sw = _need(ds, "sw_distance", "dae-vs-diffusion").mean("replicate").load()
+    acc = style.lowest(style.need(ds, "accuracy", "dae-vs-diffusion"))
+    acc = acc.mean(style.fits(acc)).load()
+    sw = style.need(ds, "sw_distance", "dae-vs-diffusion").mean("replicate").load()
     rows = [
         (
             label,
@@ -89,13 +80,13 @@ def dae_vs_diffusion(ds: xr.Dataset, dataset: str, sweep: list[str]) -> plt.Figu
             a,
             sw.sel({d: a[d].item() for d in a.coords if d in sw.dims and a[d].ndim == 0}),
         )
-        for label, a in _series(acc, ("sigma", "model", "probe"))
+        for label, a in style.series(acc, ("sigma", "model", "probe"))
         for probe in [
             next((p for p in a.probe.values if np.isfinite(a.sel(probe=p).values).any()), None)
         ]
         if probe is not None
     ]
-    fig, axes = _panels(2 * len(rows), cols=2)
+    fig, axes = style.panels(2 * len(rows), cols=2)
     for k, (label, probe, a, s) in enumerate(rows):
         a1, a2 = axes[2 * k], axes[2 * k + 1]
         for model in a.model.values:
@@ -104,11 +95,11 @@ def dae_vs_diffusion(ds: xr.Dataset, dataset: str, sweep: list[str]) -> plt.Figu
             )
             a2.plot(s.sigma.values, s.sel(model=model).values, marker="o", label=str(model))
         for ax, ylabel in ((a1, "test accuracy"), (a2, "sliced W₂ to the best σ")):
-            _sigma_axis(ax, a.sigma.values)
+            style.sigma_axis(ax, a.sigma.values)
             ax.set_ylabel(ylabel)
         a1.set_title(f"{dataset}: {label}, probe {probe}")
         a2.set_title(f"{label}: distance to the features at the best σ")
-    _figure_legend(fig, axes[0])
+    style.figure_legend(fig, axes[0])
     return fig
 
 
@@ -118,9 +109,7 @@ METRIC = Metric(
     about="sliced Wasserstein distance from each sigma's features to those at the probes' sigma*",
     variables=VARIABLES,
     compute=compute,
-    pooled=True,
-    labels=True,
-    curves=True,
+    reads={"pooled", "labels", "curves"},
     check_var="",  # NaN by design where no probe reads the layer: verify cannot tell
     figures=(
         Figure(

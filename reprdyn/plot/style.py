@@ -44,7 +44,7 @@ class FigureError(StoreError):
     """The store lacks what a figure needs; the message says which metric or store to produce."""
 
 
-def _need(ds: xr.Dataset, var: str, figure: str) -> xr.DataArray:
+def need(ds: xr.Dataset, var: str, figure: str) -> xr.DataArray:
     if var not in ds:
         from .. import metrics
 
@@ -56,11 +56,11 @@ def _need(ds: xr.Dataset, var: str, figure: str) -> xr.DataArray:
     return ds[var]
 
 
-def _with_model(da: xr.DataArray) -> xr.DataArray:
+def with_model(da: xr.DataArray) -> xr.DataArray:
     return da if "model" in da.dims else da.expand_dims(model=[""])
 
 
-def _panels(n: int, cols: int = 3, panel: tuple[float, float] = PANEL):
+def panels(n: int, cols: int = 3, panel: tuple[float, float] = PANEL):
     cols = max(min(cols, n), 1)
     rows = -(-n // cols)
     fig, axes = plt.subplots(
@@ -75,7 +75,7 @@ def _panels(n: int, cols: int = 3, panel: tuple[float, float] = PANEL):
     return fig, list(axes.flat[:n])
 
 
-def _sigma_axis(ax, sigma: np.ndarray) -> None:
+def sigma_axis(ax, sigma: np.ndarray) -> None:
     positive = sigma[sigma > 0]
     if len(positive) and (sigma <= 0).any():
         ax.set_xscale("symlog", linthresh=float(positive.min()))
@@ -84,13 +84,13 @@ def _sigma_axis(ax, sigma: np.ndarray) -> None:
     ax.set_xlabel("noise level σ")
 
 
-def _legend(ax) -> None:
+def legend(ax) -> None:
     """The axes' legend outside it, on the right: it never covers a curve."""
     if ax.get_legend_handles_labels()[0]:
         ax.legend(frameon=False, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0)
 
 
-def _figure_legend(fig, ax) -> None:
+def figure_legend(fig, ax) -> None:
     """One legend for panels that share their series: a row above the panels."""
     handles, labels = ax.get_legend_handles_labels()
     if handles:
@@ -99,11 +99,11 @@ def _figure_legend(fig, ax) -> None:
         )
 
 
-def _label(combo: dict) -> str:
+def label(combo: dict) -> str:
     return ", ".join(str(v) if d in NAMED else f"{d}={v}" for d, v in combo.items())
 
 
-def _series(da: xr.DataArray, keep: tuple[str, ...]):
+def series(da: xr.DataArray, keep: tuple[str, ...]):
     """(label, curve) for every combination of the dims not in `keep` whose values are not all NaN;
     a dim with one value is left out of the label unless it is the layer."""
     others = [d for d in da.dims if d not in keep]
@@ -111,26 +111,34 @@ def _series(da: xr.DataArray, keep: tuple[str, ...]):
         curve = da.sel(dict(zip(others, combo)))
         if np.isfinite(curve.values).any():
             shown = {d: v for d, v in zip(others, combo) if len(da[d]) > 1 or d == "layer"}
-            yield _label(shown), curve
+            yield label(shown), curve
 
 
-def _mode(values: np.ndarray) -> float:
+def mode(values: np.ndarray) -> float:
     """The most common finite value (lowest on ties)."""
     vals, counts = np.unique(values[np.isfinite(values)], return_counts=True)
     return float(vals[np.argmax(counts)]) if len(vals) else float("nan")
 
 
-def _lowest(da: xr.DataArray) -> xr.DataArray:
+def lowest(da: xr.DataArray) -> xr.DataArray:
     """The lowest label-noise level, chosen by value; the level stays as a coordinate."""
     return da.sel(label_noise=float(da.label_noise.min())) if "label_noise" in da.dims else da
 
 
-def _fits(da: xr.DataArray) -> tuple[str, ...]:
+def lowest_of(ds: xr.Dataset, var: str, figure: str | None = None) -> xr.DataArray | None:
+    """`var` with a model dim, at the lowest label noise, loaded: what a figure draws. With
+    `figure`, a missing `var` is an error naming that figure; without, it is None."""
+    if var not in ds and figure is None:
+        return None
+    return lowest(with_model(need(ds, var, figure or var))).load()
+
+
+def fits(da: xr.DataArray) -> tuple[str, ...]:
     """The dims a headline averages over: model replicates and seeds."""
     return tuple(d for d in ("replicate", "seed") if d in da.dims)
 
 
-def _settings(ds: xr.Dataset) -> tuple[float, int]:
+def settings(ds: xr.Dataset) -> tuple[float, int]:
     """(confidence, seed of the hierarchical bootstrap) the cube was made with."""
     from ..read.summary.build import reading
 
@@ -138,7 +146,7 @@ def _settings(ds: xr.Dataset) -> tuple[float, int]:
     return r.confidence, r.seed
 
 
-def _band(boot: xr.DataArray, confidence: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+def band(boot: xr.DataArray, confidence: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Per sigma, the hierarchical interval of the mean over replicates and seeds, from the
     resamples (sigma, [replicate, seed,] boot)."""
     vals = boot.transpose("sigma", "replicate", "seed", "boot").values  # (S, R, Sd, B)

@@ -44,7 +44,7 @@ TOY = Metric(
         )
     },
     compute=_norm,
-    pooled=True,
+    reads={"pooled"},
     settings=("feature_norm", NormSettings),
 )
 

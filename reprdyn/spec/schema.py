@@ -38,6 +38,13 @@ _DISTINCT = {
     "probes": (lambda p: p.label, "two probes are both called {!r}; give one a `name`"),
 }
 
+# the optional mappings that may be left out but not empty: (field, what to write instead)
+_NOT_EMPTY = {
+    "models": "name at least one model",
+    "dense": "name at least one set of layers, or leave it out",
+    "sweep": "give at least one path with a list of values, or leave it out",
+}
+
 
 class Spec(Strict):
     """One reprdyn experiment. See the README's spec reference."""
@@ -180,11 +187,12 @@ class Spec(Strict):
     def _one_input(cls, v):
         return [v] if isinstance(v, str) else v
 
-    @field_validator("models")
+    @field_validator(*_NOT_EMPTY)
     @classmethod
-    def _some_models(cls, v):
+    def _not_empty(cls, v, info):
+        """Optional mappings: left out, or with at least one entry."""
         if v is not None and not v:
-            raise ValueError("`models` is empty; name at least one model")
+            raise ValueError(f"`{info.field_name}` is empty; {_NOT_EMPTY[info.field_name]}")
         return v
 
     @field_validator("sigma")
@@ -216,11 +224,7 @@ class Spec(Strict):
     @field_validator("dense")
     @classmethod
     def _dense(cls, v):
-        if v is None:
-            return v
-        if not v:
-            raise ValueError("`dense` is empty; name at least one set of layers, or leave it out")
-        for name, members in v.items():
+        for name, members in (v or {}).items():
             dup = dups(members)
             if not members or dup:
                 raise ValueError(f"dense set {name!r} needs distinct layers; got {members}")
@@ -236,13 +240,7 @@ class Spec(Strict):
     def _sweep(cls, v):
         from .resolve import parse_path
 
-        if v is None:
-            return v
-        if not v:
-            raise ValueError(
-                "`sweep` is empty; give at least one path with a list of values, or leave it out"
-            )
-        for path, values in v.items():
+        for path, values in (v or {}).items():
             loc = parse_path(path)  # a ValueError names the path
             if loc[0] not in ("model", "models", "datasets"):
                 raise ValueError(

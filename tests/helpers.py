@@ -26,16 +26,6 @@ SMALL = textwrap.dedent("""\
     ensemble: {k: 1}
     """)
 
-# the smallest valid spec: the analytic model on a small MoLRG (validation tests vary it)
-BASE = """\
-spec_version: 1
-name: t
-model: {kind: molrg-optimal}
-datasets:
-  - {kind: molrg, name: m, n: 12, K: 3, d: 2, delta: 0.3, n_train: 30, n_test: 20}
-sigma: [0.5, 1e-3, 2]
-"""
-
 
 def errors(text: str) -> list[str]:
     """The issues a spec text fails validation with, as `file:line:col: ...` lines."""
@@ -169,6 +159,29 @@ def molrg(name: str = "m", n_train: int = 30, n_test: int = 20) -> str:
     return (
         f"datasets:\n  - {{kind: molrg, name: {name}, n: 12, K: 3, d: 2, delta: 0.3, "
         f"n_train: {n_train}, n_test: {n_test}}}\n"
+    )
+
+
+def molrg_spec(
+    name: str = "t", *, n_train: int = 30, n_test: int = 20, sigma: str = "[0.5, 1e-3, 2]", rest=""
+) -> str:
+    """A spec of the analytic model on a small MoLRG (line 7 is the first line of `rest`)."""
+    head = f"spec_version: 1\nname: {name}\nmodel: {{kind: molrg-optimal}}\n"
+    return head + molrg("m", n_train, n_test) + f"sigma: {sigma}\n{rest}"
+
+
+# the smallest valid spec (validation tests vary it)
+BASE = molrg_spec()
+
+
+def unet_dae_spec(data: str, datasets: str) -> str:
+    """A spec of a one-level U-Net DAE trained for an epoch on the dataset `data` (of the
+    `datasets` block, written out), read at its mid block at sigma 0.5: for the data tests."""
+    return (
+        "spec_version: 1\nname: t\n"
+        "model: {kind: dae, network: {kind: unet, channels: 4, mult: [1]}, precond: {kind: edm},\n"
+        f"        train: {{data: {data}, epochs: 1}}, train_sigma: 0.5}}\n"
+        f"datasets:\n{datasets}sigma: [0.5]\nlayers: [mid]\n"
     )
 
 

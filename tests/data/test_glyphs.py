@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from helpers import unet_dae_spec
 
 from reprdyn.data import build_dataset
 from reprdyn.data import glyphs as glyphs_module
@@ -11,16 +12,7 @@ from reprdyn.spec import validate_text
 
 
 def _block(extra: str = "") -> str:
-    return f"""\
-spec_version: 1
-name: g
-model: {{kind: dae, network: {{kind: unet, channels: 4, mult: [1]}}, precond: {{kind: edm}},
-        train: {{data: g, epochs: 1}}, train_sigma: 0.5}}
-datasets:
-  - {{kind: glyphs, name: g, n_train: 24, n_test: 12{extra}}}
-sigma: [0.5]
-layers: [mid]
-"""
+    return unet_dae_spec("g", f"  - {{kind: glyphs, name: g, n_train: 24, n_test: 12{extra}}}\n")
 
 
 def _data(tmp_path, extra: str = "", seed: int = 0):

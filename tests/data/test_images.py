@@ -9,6 +9,7 @@ import types
 
 import numpy as np
 import pytest
+from helpers import unet_dae_spec
 from PIL import Image
 
 from reprdyn.data import build_dataset
@@ -52,19 +53,8 @@ def test_subsets_are_seeded_and_per_class():
 
 
 def _hf_spec(path, extra: str = "") -> str:
-    return f"""\
-spec_version: 1
-name: t
-model: {{kind: dae, network: {{kind: unet, channels: 4, mult: [1]}}, precond: {{kind: edm}},
-        train: {{data: pics, epochs: 1}}, train_sigma: 0.5}}
-datasets:
-  - kind: hf
-    name: pics
-    path: {path}
-    transform: {{size: 8, crop: 6}}
-{extra}sigma: [0.5]
-layers: [mid]
-"""
+    block = f"  - kind: hf\n    name: pics\n    path: {path}\n    transform: {{size: 8, crop: 6}}\n"
+    return unet_dae_spec("pics", block + extra)
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 import xarray.testing as xrt
+from helpers import molrg_spec
 
 import reprdyn
 from reprdyn import store as st
@@ -13,15 +14,13 @@ from reprdyn.plan.sweep import dim_names, points
 from reprdyn.runner import Hooks, RunOptions
 from reprdyn.spec import SpecError, validate_text
 
-BASE = """\
-spec_version: 1
-name: sw
-model: {kind: molrg-optimal}
-datasets:
-  - {kind: molrg, name: m, n: 12, K: 3, d: 2, delta: 0.3, n_train: 120, n_test: 80}
-sigma: [0.1, 1.0]
-probes: [{kind: logistic, transform: abs, standardize: false}]
-"""
+BASE = molrg_spec(
+    "sw",
+    n_train=120,
+    n_test=80,
+    sigma="[0.1, 1.0]",
+    rest="probes: [{kind: logistic, transform: abs, standardize: false}]\n",
+)
 
 
 def test_points_and_dim_names():

@@ -5,21 +5,19 @@ from __future__ import annotations
 import os
 
 import pytest
+from helpers import molrg_spec
 
 from reprdyn.spec import SpecError, load, load_spec, spec_hash
 
-BASE = """\
-spec_version: 1
-name: base
-model: {kind: molrg-optimal}
-datasets:
-  - {kind: molrg, name: m, n: 12, K: 3, d: 2, delta: 0.3, n_train: 30, n_test: 20}
-sigma: [0.1, 1.0, 2.0]
+BASE = (
+    molrg_spec("base", sigma="[0.1, 1.0, 2.0]")
+    + """\
 probes:
   - {kind: ridge, selection: loo}
 ensemble: {strategy: neighbours, k: 2}
 compute: {device: cpu, n_workers: 3}
 """
+)
 
 
 def write(folder, name, text):

@@ -152,3 +152,16 @@ def record(model) -> dict:
 
     net.forward = forward
     return seen
+
+
+def run_spec(tmp_path, text: str, code: int = 0):
+    """`reprdyn run` of the spec `text` (written to tmp_path/s.yaml) into tmp_path/s.zarr: the
+    dataset `img` of the store when the run succeeds, else the CliRunner result (exit `code`)."""
+    from helpers import invoke
+
+    import reprdyn
+
+    (tmp_path / "s.yaml").write_text(text)
+    r = invoke("run", tmp_path / "s.yaml", "--store", tmp_path / "s.zarr")
+    assert r.exit_code == code, r.stderr
+    return reprdyn.open(tmp_path / "s.zarr")["img"] if code == 0 else r

@@ -39,7 +39,7 @@ def group(dataset: str, part: str, layer: str | None = None) -> str:
 # --- provenance ----------------------------------------------------------------
 
 
-def _open(store: str | Path, sub: str | None = None) -> zarr.Group:
+def open_group(store: str | Path, sub: str | None = None) -> zarr.Group:
     import zarr
 
     g = zarr.open_group(str(store), mode="r", use_consolidated=False)

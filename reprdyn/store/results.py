@@ -6,16 +6,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import StoreError
-from .layout import (
-    _open,
-    check_layout,
-    damaged,
-    group,
-    point_label,
-    read_attrs,
-    require_attrs,
-    sweep_points,
-)
+from . import layout
 
 if TYPE_CHECKING:
     import xarray as xr
@@ -30,11 +21,11 @@ def _tidy(ds: xr.Dataset) -> xr.Dataset:
 def open_group(path: str | Path, grp: str) -> xr.Dataset:
     import xarray as xr
 
-    check_layout(path, grp)
+    layout.check_layout(path, grp)
     try:  # lazy, no dask graph
         return _tidy(xr.open_zarr(str(path), group=grp, consolidated=False, chunks=None))
     except Exception as e:  # noqa: BLE001 - metadata a store's own writer never makes
-        raise damaged(path, grp, e) from None
+        raise layout.damaged(path, grp, e) from None
 
 
 def load_group(path: str | Path, grp: str) -> xr.Dataset:
@@ -44,7 +35,7 @@ def load_group(path: str | Path, grp: str) -> xr.Dataset:
         try:
             ds[v].load()
         except Exception as e:  # noqa: BLE001 - a truncated or corrupt chunk
-            raise damaged(path, f"variable {v!r} of {grp}", e) from None
+            raise layout.damaged(path, f"variable {v!r} of {grp}", e) from None
     return ds
 
 
@@ -66,17 +57,17 @@ class Results:
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
-        self.attrs = attrs = require_attrs(self.path)
+        self.attrs = attrs = layout.require_attrs(self.path)
         self.points = [
             (v, Results(sub))
-            for v, sub in sweep_points(attrs, self.path)
-            if read_attrs(sub) is not None
+            for v, sub in layout.sweep_points(attrs, self.path)
+            if layout.read_attrs(sub) is not None
         ]
         self.sweep_dims = attrs["sweep"]["dims"] if "sweep" in attrs else []
         if self.sweep_dims:
             self.datasets = self.points[0][1].datasets if self.points else []
         else:
-            root = _open(self.path)
+            root = layout.open_group(self.path)
             self.datasets = sorted(root["datasets"].group_keys()) if "datasets" in root else []
 
     def _check(self, dataset: str) -> None:
@@ -90,7 +81,7 @@ class Results:
 
         self._check(dataset)
         if not self.sweep_dims:
-            return load_group(self.path, group(dataset, "metrics"))
+            return load_group(self.path, layout.group(dataset, "metrics"))
         parts = [_swept(res[dataset], values, self.attrs["sweep"]) for values, res in self.points]
         return xr.combine_by_coords(
             parts,
@@ -107,8 +98,8 @@ class Results:
             if all(str(v.get(k)) == str(x) for k, x in values.items()) and set(values) <= set(v):
                 return res
         raise StoreError(
-            f"no sweep point {point_label(values)} in {self.path}; points: "
-            f"{'; '.join(point_label(v) for v, _ in self.points) or 'none yet'}"
+            f"no sweep point {layout.point_label(values)} in {self.path}; points: "
+            f"{'; '.join(layout.point_label(v) for v, _ in self.points) or 'none yet'}"
         )
 
     def _whole(self, what: str) -> None:
@@ -122,7 +113,7 @@ class Results:
         self._check(dataset)
         if self.sweep_dims:
             return self.points[0][1].layers(dataset)
-        g = _open(self.path, group(dataset, "features"))
+        g = layout.open_group(self.path, layout.group(dataset, "features"))
         return sorted(g.group_keys())
 
     def features(self, dataset: str, layer: str) -> xr.Dataset:
@@ -132,12 +123,12 @@ class Results:
                 f"unknown layer {layer!r} for dataset {dataset!r}; expected one of "
                 f"{self.layers(dataset)}"
             )
-        return open_group(self.path, group(dataset, "features", layer))
+        return open_group(self.path, layout.group(dataset, "features", layer))
 
     def data(self, dataset: str) -> xr.Dataset:
         self._whole("data")
         self._check(dataset)
-        return open_group(self.path, group(dataset, "data"))
+        return open_group(self.path, layout.group(dataset, "data"))
 
     def __repr__(self) -> str:
         sweep = f", sweep={self.sweep_dims}" if self.sweep_dims else ""

@@ -10,9 +10,7 @@ import numpy as np
 import pytest
 import tiny_hub as hub
 import torch
-from helpers import invoke
 
-import reprdyn
 from reprdyn.compute.extract import extract, layer_shapes
 from reprdyn.models.loaders import load_pretrained
 from reprdyn.spec import SpecError, validate_text
@@ -275,10 +273,7 @@ def test_a_spec_on_a_flow_model_runs_end_to_end(repos, tmp_path, name):
     layers = (
         LAYERS if name == "sd3" else "[transformer_blocks.0, single_transformer_blocks.0, pixels]"
     )
-    (tmp_path / "s.yaml").write_text(spec(repos, _block(repos, name), layers))
-    r = invoke("run", tmp_path / "s.yaml", "--store", tmp_path / "s.zarr")
-    assert r.exit_code == 0, r.stderr
-    ds = reprdyn.open(tmp_path / "s.zarr")["img"]
+    ds = hub.run_spec(tmp_path, spec(repos, _block(repos, name), layers))
     acc = ds["accuracy"].sel(label_noise=0.0)
     assert set(ds.input.values) == {"clean", "noisy"}
     assert np.isfinite(acc.values).all() and float(acc.max()) > 0.5  # 3 classes: chance 1/3
@@ -293,10 +288,7 @@ def test_image_tokens_segment(repos, tmp_path, name, dtype, dense):
     16x16, in half precision."""
     text = spec(repos, _block(repos, name, dtype=dtype), "[output]")
     text = hub.segmentation(text, repos, tmp_path, dense)
-    (tmp_path / "s.yaml").write_text(text)
-    r = invoke("run", tmp_path / "s.yaml", "--store", tmp_path / "s.zarr")
-    assert r.exit_code == 0, r.stderr
-    miou = reprdyn.open(tmp_path / "s.zarr")["img"]["miou"]
+    miou = hub.run_spec(tmp_path, text)["miou"]
     assert miou.notnull().all() and (miou > 0.3).all()
 
 
@@ -304,9 +296,7 @@ def test_text_tokens_are_no_dense_map(repos, tmp_path):
     text = hub.segmentation(
         spec(repos, _block(repos, "sd3"), "[output]"), repos, tmp_path, "[context_embedder]"
     )
-    (tmp_path / "s.yaml").write_text(text)
-    r = invoke("run", tmp_path / "s.yaml", "--store", tmp_path / "s.zarr")
-    assert r.exit_code == 2 and "Traceback" not in r.stderr
+    r = hub.run_spec(tmp_path, text, code=2)
     assert "'context_embedder'" in r.stderr and "not a (C, h, w) map" in r.stderr
     assert not (tmp_path / "s.zarr").exists()
 
@@ -355,7 +345,5 @@ def test_errors_name_the_field_and_what_is_valid(repos, tmp_path):
         _model(repos, "sd3", num_train_timesteps=500)
     with pytest.raises(SpecError, match="would put each image's label into its features"):
         validate_text(spec(repos, _block(repos, "sd3", prompt="'a {label}'")))
-    (tmp_path / "s.yaml").write_text(spec(repos, _block(repos, "sd3", subfolder="vae")))
-    r = invoke("run", tmp_path / "s.yaml", "--store", tmp_path / "s.zarr")
-    assert r.exit_code == 2 and "Traceback" not in r.stderr
+    r = hub.run_spec(tmp_path, spec(repos, _block(repos, "sd3", subfolder="vae")), code=2)
     assert "flow transformer class" in r.stderr and not (tmp_path / "s.zarr").exists()

@@ -104,10 +104,7 @@ def test_sdxl_adds_pooled_text_and_the_image_size(repos):
 
 @pytest.mark.parametrize("name", ["sd", "sdxl"])
 def test_a_spec_on_stable_diffusion_runs_end_to_end(repos, tmp_path, name):
-    (tmp_path / "s.yaml").write_text(spec(repos, f"{{kind: sd, id: {repos / name}}}"))
-    r = invoke("run", tmp_path / "s.yaml", "--store", tmp_path / "s.zarr")
-    assert r.exit_code == 0, r.stderr
-    ds = reprdyn.open(tmp_path / "s.zarr")["img"]
+    ds = hub.run_spec(tmp_path, spec(repos, f"{{kind: sd, id: {repos / name}}}"))
     acc = ds["accuracy"].sel(label_noise=0.0)
     assert set(ds.layer.values) == {"mid_block", "up_blocks.1"}
     assert np.isfinite(acc.values).all() and float(acc.max()) > 0.5  # 3 classes: chance 1/3
@@ -141,10 +138,7 @@ def test_sdxl_decoder_maps_segment_at_the_image_size(repos, tmp_path):
     """A dense set of the UNet's up blocks (latent resolution) upsampled to the masks' size."""
     text = spec(repos, f"{{kind: sd, id: {repos / 'sdxl'}, dtype: bfloat16}}", "[output]")
     text = hub.segmentation(text, repos, tmp_path, "[up_blocks.0, up_blocks.1]")
-    (tmp_path / "s.yaml").write_text(text)
-    r = invoke("run", tmp_path / "s.yaml", "--store", tmp_path / "s.zarr")
-    assert r.exit_code == 0, r.stderr
-    miou = reprdyn.open(tmp_path / "s.zarr")["img"]["miou"]
+    miou = hub.run_spec(tmp_path, text)["miou"]
     assert miou.notnull().all() and (miou > 0.3).all()  # better than predicting one class
 
 

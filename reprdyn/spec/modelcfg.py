@@ -12,19 +12,13 @@ from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
-    BaseModel,
-    ConfigDict,
     Field,
     StrictInt,
     field_validator,
     model_validator,
 )
 
-from .datacfg import Dataset, Name, path_field
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+from .datacfg import Dataset, Name, Strict, path_field
 
 
 class MolrgOptimal(Strict):

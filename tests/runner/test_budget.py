@@ -96,35 +96,6 @@ def test_ridge_term_is_the_gram_matrix_ridge_factorises(tmp_path, monkeypatch):
     assert est.probe_bytes == S * n * C * 4 + S * n_train * C * 8 + 2 * gram
 
 
-def test_a_run_that_cannot_fit_the_machine_is_refused_before_anything_is_built(
-    tmp_path, monkeypatch
-):
-    """n_train: 3e7 on MoLRG: refused from the spec's shapes alone, with the figures, before any
-    sample exists; --ignore-machine-limits would let it try."""
-    import reprdyn.data as data
-    import reprdyn.runner.machine as budget
-
-    monkeypatch.setattr(budget, "machine", lambda: (4 << 30, 8 << 30))  # a 4 GiB-free machine
-    built = []
-    monkeypatch.setattr(data, "build_dataset", lambda *a, **k: built.append(a))
-    (tmp_path / "big.yaml").write_text(SMALL.replace("n_train: 300", "n_train: 3e7"))
-    r = CliRunner().invoke(
-        app, ["run", str(tmp_path / "big.yaml"), "--store", str(tmp_path / "b.zarr")]
-    )
-    assert r.exit_code == 2 and "of memory, and this machine has 4.0 GiB available" in r.stderr
-    assert (
-        "--ignore-machine-limits" in r.stderr and not built and not (tmp_path / "b.zarr").exists()
-    )
-
-
-def test_the_spec_estimate_matches_the_preflight(tmp_path):
-    from reprdyn.runner.machine import spec_estimate
-
-    spec = validate_text(TRAINED)
-    store, peak, unknown = spec_estimate(spec)
-    assert store == estimate(Context.create(spec), "toy").store_bytes and not unknown
-
-
 def test_layer_checks_never_build_real_weights():
     """The widest MLP a spec may name is checked on the meta device: no memory, no time."""
     import time

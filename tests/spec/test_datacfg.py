@@ -8,6 +8,7 @@ from pydantic import TypeAdapter, ValidationError
 from reprdyn.spec.datacfg import Dataset, GlyphsData, MolrgData, path_field
 
 DATASET = TypeAdapter(Dataset)
+MOLRG = {"kind": "molrg", "name": "m", "K": 3, "d": 3, "delta": 0, "n_train": 1, "n_test": 1}
 
 
 def test_molrg_subspaces_must_fit_the_ambient_dimension():
@@ -19,7 +20,7 @@ def test_molrg_subspaces_must_fit_the_ambient_dimension():
 @pytest.mark.parametrize(
     "block, shape",
     [
-        ({"kind": "molrg", "name": "m", "n": 9, "K": 3, "d": 3, "delta": 0, "n_train": 1, "n_test": 1}, (9,)),
+        ({**MOLRG, "n": 9}, (9,)),
         ({"kind": "digits", "name": "d"}, (1, 8, 8)),
         ({"kind": "digits", "name": "d", "size": 16}, (1, 16, 16)),
         ({"kind": "mnist", "name": "d"}, (1, 28, 28)),

@@ -24,14 +24,15 @@ NAN = float("nan")
 @pytest.mark.parametrize(
     "interval, text, signed, sign",
     [
-        (Interval(0.5841, 0.5712, 0.5933), "0.584 [0.571, 0.593]", "+0.584 [+0.571, +0.593]", "> 0"),
-        (Interval(-0.015, -0.022, -0.008), "-0.015 [-0.022, -0.008]", "-0.015 [-0.022, -0.008]", "< 0"),
-        (Interval(0.002, -0.001, 0.004), "0.002 [-0.001, 0.004]", "+0.002 [-0.001, +0.004]", "within noise"),
-        (Interval(0.3), "0.300", "+0.300", "n/a"),
-        (Interval(NAN), "–", "–", "n/a"),
+        ((0.5841, 0.5712, 0.5933), "0.584 [0.571, 0.593]", "+0.584 [+0.571, +0.593]", "> 0"),
+        ((-0.015, -0.022, -0.008), "-0.015 [-0.022, -0.008]", "-0.015 [-0.022, -0.008]", "< 0"),
+        ((0.002, -0.001, 0.004), "0.002 [-0.001, 0.004]", "+0.002 [-0.001, +0.004]", "within noise"),
+        ((0.3,), "0.300", "+0.300", "n/a"),
+        ((NAN,), "–", "–", "n/a"),
     ],
-)  # fmt: skip
+)
 def test_an_interval_as_text(interval, text, signed, sign):
+    interval = Interval(*interval)
     assert (str(interval), interval.signed(), interval.sign) == (text, signed, sign)
 
 
@@ -42,7 +43,8 @@ def _gain(point="", model=""):
 
 def test_coordinate_columns_only_where_they_vary():
     assert lead_columns([_gain()]) == ("dataset", "layer", "input", "probe")
-    assert lead_columns([_gain("n=64", "a")]) == ("point", "dataset", "model", "layer", "input", "probe")
+    swept = lead_columns([_gain("n=64", "a")])
+    assert swept == ("point", "dataset", "model", "layer", "input", "probe")
     header, body = as_cells([_gain()], GAIN_COLUMNS)
     assert header[4:] == ["label noise", "best single σ", "ensemble", "gain", "at the confidence"]
     assert body == [["d", "mid", "clean", "ridge", "0.4", "0.800 [0.780, 0.820]",

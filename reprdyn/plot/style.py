@@ -115,9 +115,10 @@ def series(da: xr.DataArray, keep: tuple[str, ...]):
 
 
 def mode(values: np.ndarray) -> float:
-    """The most common finite value (lowest on ties)."""
-    vals, counts = np.unique(values[np.isfinite(values)], return_counts=True)
-    return float(vals[np.argmax(counts)]) if len(vals) else float("nan")
+    """The most common finite value (lowest on ties): the summary's sigma*."""
+    from ..read.summary.build import mode as with_share
+
+    return with_share(values)[0]
 
 
 def lowest(da: xr.DataArray) -> xr.DataArray:

@@ -30,9 +30,11 @@ def test_the_exact_posterior_is_built_once_per_dataset():
 
 
 def test_a_trained_model_calls_its_trainer_once_per_checkpoint():
-    text = trained_spec(grid="sigma: [0.1, 1.0]").replace(
-        "  kind: diffusion\n", "  kind: dae\n  train_sigma: grid\n"
-    ).replace("precond: {kind: vp}", "precond: {kind: edm}")
+    text = (
+        trained_spec(grid="sigma: [0.1, 1.0]")
+        .replace("  kind: diffusion\n", "  kind: dae\n  train_sigma: grid\n")
+        .replace("precond: {kind: vp}", "precond: {kind: edm}")
+    )
     spec = validate_text(text)
     calls = []
 

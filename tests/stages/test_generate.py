@@ -6,8 +6,8 @@ from __future__ import annotations
 from helpers import trained_spec
 
 from reprdyn.plan import plan
-from reprdyn.stages import Stage
 from reprdyn.spec import validate_text
+from reprdyn.stages import Stage
 
 DIFFUSION = "    kind: diffusion\n    network: {kind: mlp, width: 8}\n    precond: {kind: edm}\n"
 TRAIN = "    train: {data: m, epochs: 1, replicates: 2}\n"

@@ -51,7 +51,7 @@ def test_with_the_true_bases_it_is_definition_1_on_the_samples():
     out = csnr.compute(cell)
     train = data.split == "train"
     f, y = data.x[train], data.y[train]
-    energy = np.stack([np.sum((f @ U[l]) ** 2, 1) for l in range(K)], 1)  # (m, K): ||U_l^T f||^2
+    energy = np.stack([np.sum((f @ U_l) ** 2, 1) for U_l in U], 1)  # (m, K): ||U_l^T f||^2
     on = energy[np.arange(len(y)), y]
     off = energy.sum(1) - on
     per = [on[y == k].mean() / off[y == k].mean() for k in range(K)]

@@ -204,3 +204,17 @@ def trained_spec(
         f"  network: {{kind: mlp, width: {width}}}\n  precond: {{kind: {precond}}}\n"
         f"  train: {{data: {data}, {train}}}\n" + molrg(data, n_train, n_test) + f"{grid}\n{rest}"
     )
+
+
+# an EDM MLP on a MoLRG dataset named `toy`, three hooked layers, clean and noisy inputs: the
+# preflight and machine-check tests count its feature store
+TOY_MLP = trained_spec(
+    "b",
+    width=32,
+    precond="edm",
+    data="toy",
+    n_train=100,
+    n_test=50,
+    grid="sigma: [0.1, 1.0, 3.0]",
+    rest="layers: [fc1, fc2, output]\ninputs: [clean, noisy]\n",
+)

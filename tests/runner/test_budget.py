@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 import zarr
-from helpers import SMALL, trained_spec
+from helpers import SMALL, TOY_MLP
 from typer.testing import CliRunner
 
 import reprdyn
@@ -16,20 +16,11 @@ from reprdyn.runner.budget import estimate
 from reprdyn.runner.context import Context
 from reprdyn.spec import validate_text
 
-TRAINED = trained_spec(
-    "b",
-    width=32,
-    precond="edm",
-    data="toy",
-    n_train=100,
-    n_test=50,
-    grid="sigma: [0.1, 1.0, 3.0]",
-    rest="layers: [fc1, fc2, output]\ninputs: [clean, noisy]\n",
-)
+
 
 
 def test_store_estimate_equals_the_feature_cubes_written(tmp_path):
-    spec = validate_text(TRAINED)
+    spec = validate_text(TOY_MLP)
     est = estimate(Context.create(spec), "toy")
     reprdyn.run(spec, store=tmp_path / "b.zarr")
     written = 0
@@ -80,7 +71,7 @@ def test_ridge_term_is_the_gram_matrix_ridge_factorises(tmp_path, monkeypatch):
     """With fewer train samples than channels, ridge still forms and factorises the C x C Gram
     matrix per sigma; the estimate counts that matrix and its eigenvectors, not an n x n one."""
     spec = validate_text(
-        TRAINED.replace("width: 32", "width: 256")
+        TOY_MLP.replace("width: 32", "width: 256")
         .replace("n_train: 100", "n_train: 40")
         .replace("layers: [fc1, fc2, output]", "layers: [fc2]\nprobes: [{kind: ridge}]")
     )
@@ -101,5 +92,5 @@ def test_layer_checks_never_build_real_weights():
     import time
 
     t = time.perf_counter()
-    validate_text(TRAINED.replace("width: 32", "width: 65536"))
+    validate_text(TOY_MLP.replace("width: 32", "width: 65536"))
     assert time.perf_counter() - t < 10

@@ -6,7 +6,7 @@ from __future__ import annotations
 import shutil
 
 import pytest
-from helpers import SMALL, molrg_spec, trained_spec
+from helpers import SMALL, TOY_MLP, molrg_spec
 from typer.testing import CliRunner
 
 from reprdyn.cli import app
@@ -15,16 +15,7 @@ from reprdyn.runner.context import Context
 from reprdyn.runner.machine import check_machine, free_disk, machine, spec_estimate
 from reprdyn.spec import validate_text
 
-TRAINED = trained_spec(
-    "b",
-    width=32,
-    precond="edm",
-    data="toy",
-    n_train=100,
-    n_test=50,
-    grid="sigma: [0.1, 1.0, 3.0]",
-    rest="layers: [fc1, fc2, output]\ninputs: [clean, noisy]\n",
-)
+
 
 
 def test_this_machine_reports_its_memory_and_disk(tmp_path):
@@ -73,6 +64,6 @@ def test_a_run_that_cannot_fit_the_machine_is_refused_before_anything_is_built(
 def test_the_spec_estimate_matches_the_preflight(tmp_path):
     from reprdyn.runner.machine import spec_estimate
 
-    spec = validate_text(TRAINED)
+    spec = validate_text(TOY_MLP)
     store, peak, unknown = spec_estimate(spec)
     assert store == estimate(Context.create(spec), "toy").store_bytes and not unknown

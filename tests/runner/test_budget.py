@@ -17,8 +17,6 @@ from reprdyn.runner.context import Context
 from reprdyn.spec import validate_text
 
 
-
-
 def test_store_estimate_equals_the_feature_cubes_written(tmp_path):
     spec = validate_text(TOY_MLP)
     est = estimate(Context.create(spec), "toy")

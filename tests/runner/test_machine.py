@@ -16,8 +16,6 @@ from reprdyn.runner.machine import check_machine, free_disk, machine, spec_estim
 from reprdyn.spec import validate_text
 
 
-
-
 def test_this_machine_reports_its_memory_and_disk(tmp_path):
     available, total = machine()
     assert 0 < available <= total

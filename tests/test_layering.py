@@ -138,7 +138,7 @@ def test_no_import_circles():
 LAYERS = (
     ("reprdyn.errors", "reprdyn.seeds", "reprdyn.stop", "reprdyn.maths", "reprdyn.metrics.base"),
     ("reprdyn.metrics",),  # the registry
-    ("reprdyn.spec",),
+    ("reprdyn.spec", "reprdyn.probes.kinds"),  # the spec, and the probe kinds' registry
     ("reprdyn.data", "reprdyn.models"),
     ("reprdyn.compute",),
     ("reprdyn.probes",),
@@ -148,7 +148,14 @@ LAYERS = (
     ("reprdyn.plan",),
     ("reprdyn.runner",),
     ("reprdyn.export",),
-    ("reprdyn.metrics.*", "reprdyn.cli", "reprdyn.templates", "reprdyn", "reprdyn.__main__"),
+    (
+        "reprdyn.metrics.*",
+        "reprdyn.probes.kinds.*",
+        "reprdyn.cli",
+        "reprdyn.templates",
+        "reprdyn",
+        "reprdyn.__main__",
+    ),
 )
 
 
@@ -198,18 +205,14 @@ def test_the_package_root_holds_at_most_five_modules():
     assert len(root) <= 5, root
 
 
-def test_no_module_outside_the_metrics_names_a_metric():
-    """A metric's name is a string only in its own module (and in other metric modules that read
-    it): the rest of the package derives everything from the registry. Export lists are names of
-    functions, not metrics."""
+def _strings(names: set[str], outside: tuple[str, ...]) -> list[str]:
+    """Where a string in `names` stands in a module not under the package `outside` (export lists,
+    which name functions, excepted)."""
     import ast
 
-    from reprdyn import metrics
-
-    names = set(metrics.registry())
     found = []
     for p in (ROOT / "reprdyn").rglob("*.py"):
-        if p.relative_to(ROOT).parts[:2] == ("reprdyn", "metrics"):
+        if p.relative_to(ROOT).parts[: len(outside)] == outside:
             continue
         tree = ast.parse(p.read_text())
         exported = {
@@ -222,4 +225,22 @@ def test_no_module_outside_the_metrics_names_a_metric():
         for node in ast.walk(tree):
             if isinstance(node, ast.Constant) and node.value in names and id(node) not in exported:
                 found.append(f"{p.relative_to(ROOT)}:{node.lineno}: {node.value!r}")
+    return found
+
+
+def test_no_module_outside_the_metrics_names_a_metric():
+    """A metric's name is a string only in its own module (and in other metric modules that read
+    it): the rest of the package derives everything from the registry."""
+    from reprdyn import metrics
+
+    found = _strings(set(metrics.registry()), ("reprdyn", "metrics"))
+    assert not found, "\n".join(found)
+
+
+def test_no_module_outside_the_probe_kinds_names_one():
+    """A probe kind is a string only in its own module: the spec's union, the segmentation kinds,
+    the defaults and the estimators derive from the registry (`mlp` is also a network kind)."""
+    from reprdyn.probes import kinds
+
+    found = _strings(set(kinds.registry()) - {"mlp"}, ("reprdyn", "probes", "kinds"))
     assert not found, "\n".join(found)

@@ -128,10 +128,9 @@ def _resampled(cell) -> dict:
 
 
 def _classification_probe(spec):
-    from ..spec.probes import SEGMENTATION_PROBES
     from . import get
 
-    classify = [p.label for p in spec.probes if p.kind not in SEGMENTATION_PROBES]
+    classify = [p.label for p in spec.probes if not p.dense]
     asked = {"accuracy"} | {m for m in spec.metrics if "accuracy" in get(m).brings}
     if not classify and asked & set(spec.metrics):
         yield (
@@ -145,11 +144,11 @@ def _classification_probe(spec):
 
 def classifies(raw: dict) -> bool:
     """Whether a raw spec has a classification probe (no `probes`: the default ridge probe)."""
-    from ..spec.probes import SEGMENTATION_PROBES
+    from ..probes.kinds import dense_kinds
 
     probes = raw.get("probes") if isinstance(raw.get("probes"), list) else []
     return not probes or not all(
-        isinstance(p, dict) and p.get("kind") in SEGMENTATION_PROBES for p in probes
+        isinstance(p, dict) and p.get("kind") in dense_kinds() for p in probes
     )
 
 

@@ -97,14 +97,13 @@ def compute(cell) -> dict:
         scores,
     )
     from ..probes.protocol import bootstrap_counts
-    from ..spec.probes import SEGMENTATION_PROBES
 
     task, ctx = cell.task, cell.ctx
     spec, data, p = ctx.spec, ctx.data.get(task.dataset), task.params
     net = ctx.models.denoiser(p.model, task.dataset, p.sigma_index, p.replicate)
     x0 = ctx.models.inputs(p.model, task.dataset)
     fit, val, test = image_sets(spec, task.dataset, data)
-    probes = [q for q in spec.probes if q.kind in SEGMENTATION_PROBES]
+    probes = [q for q in spec.probes if q.dense]
     layers, names = spec.cube_layers, [q.label for q in spec.probes]
     T, M = len(spec.label_noise) * len(spec.seeds), len(data.mask_classes)
     shape = (len(layers), T, len(names), len(spec.inputs))  # (layer, T, probe, input)
@@ -144,10 +143,8 @@ def compute(cell) -> dict:
 
 def _rules(spec):
     """miou goes with segmentation probes, and both need datasets with masks."""
-    from ..spec.probes import SEGMENTATION_PROBES
-
     m = set(spec.metrics)
-    seg = [p.label for p in spec.probes if p.kind in SEGMENTATION_PROBES]
+    seg = [p.label for p in spec.probes if p.dense]
     if seg and "miou" not in m:
         yield ("metrics",), f"segmentation probes {seg} report miou; add `miou` to metrics"
     if "miou" in m and not seg:
@@ -171,10 +168,10 @@ def _rules(spec):
 
 def default(raw: dict) -> bool:
     """By default where a probe segments."""
-    from ..spec.probes import SEGMENTATION_PROBES
+    from ..probes.kinds import dense_kinds
 
     probes = raw.get("probes") if isinstance(raw.get("probes"), list) else []
-    return any(isinstance(p, dict) and p.get("kind") in SEGMENTATION_PROBES for p in probes)
+    return any(isinstance(p, dict) and p.get("kind") in dense_kinds() for p in probes)
 
 
 # --- the summary's table and the figure ---------------------------------------------------

@@ -12,7 +12,6 @@ import numpy as np
 from ..errors import InputError, did_you_mean
 from ..spec.kinds import OUTPUT, PIXELS
 from ..spec.patterns import expand, has_patterns, is_pattern
-from ..spec.probes import SEGMENTATION_PROBES
 
 Shapes = dict[str, tuple[int, ...]]  # layer -> per-sample output shape, channels first
 
@@ -114,7 +113,7 @@ def concrete(spec, shapes: dict[str, Shapes]):
     layers, dense = got
     probes = [
         p.model_copy(update={"layers": expand(p.layers, layers)[0]})
-        if p.layers and p.kind not in SEGMENTATION_PROBES
+        if p.layers and not p.dense
         else p
         for p in spec.probes
     ]

@@ -1,50 +1,32 @@
 """Probes: batched estimators over a stack of feature sets, label noise, selection and ensembles.
 
-Kinds, chosen by name from PROBES: `ridge` (closed form, lambda by exact LOO or
-GCV), `logistic` (full-batch L-BFGS), `bn-linear` (BatchNorm1d + Linear, Adam)
-and `mlp` (Linear-ReLU-Linear, the posterior probe).
+The kinds (`ridge`, `logistic`, `bn-linear`, `mlp`, `seg-linear`, `seg-mlp`) are declared one
+module each in `reprdyn.probes.kinds`, and a spec's probe block builds its own estimator
+(`make_probe`). The estimators: `ridge` (closed form, lambda by exact LOO or GCV), `logistic`
+(full-batch L-BFGS), `neural` (BatchNorm1d + Linear and Linear-ReLU-Linear, Adam) and
+`segmentation` (per-pixel ridge from streamed normal equations).
+
+The public names load on first use (PEP 562): the kinds' registry stays light, without torch.
 """
 
-from __future__ import annotations
+from importlib import import_module
 
-from .ensemble import accuracy, ensemble_members, select, soft_vote
-from .labels import corrupt_labels
-from .logistic import LogisticProbe
-from .neural import BNLinearProbe, MLPProbe
-from .ridge import RidgeProbe
-
-PROBES = {
-    "ridge": RidgeProbe,
-    "logistic": LogisticProbe,
-    "bn-linear": BNLinearProbe,
-    "mlp": MLPProbe,
+_API = {
+    "RidgeProbe": ".ridge",
+    "LogisticProbe": ".logistic",
+    "BNLinearProbe": ".neural",
+    "MLPProbe": ".neural",
+    "corrupt_labels": ".labels",
 }
+__all__ = ["make_probe", *_API]
 
 
 def make_probe(cfg, n_classes: int, device: str = "cpu", seed: int = 0):
-    """A fresh probe for a spec probe entry, chosen from the PROBES table."""
-    try:
-        cls = PROBES[cfg.kind]
-    except KeyError:
-        raise ValueError(
-            f"unknown probe kind {cfg.kind!r}; expected one of {sorted(PROBES)}"
-        ) from None
-    params = cfg.model_dump(exclude={"kind", "name", "layers"})
-    if cls in (BNLinearProbe, MLPProbe):
-        params["seed"] = seed
-    return cls(n_classes, **params, device=device)
+    """A fresh estimator for a spec's probe block (its kind's `estimator`)."""
+    return cfg.estimator(n_classes, device, seed)
 
 
-__all__ = [
-    "PROBES",
-    "make_probe",
-    "RidgeProbe",
-    "LogisticProbe",
-    "BNLinearProbe",
-    "MLPProbe",
-    "corrupt_labels",
-    "select",
-    "soft_vote",
-    "accuracy",
-    "ensemble_members",
-]
+def __getattr__(name: str):
+    if name not in _API:
+        raise AttributeError(f"module 'reprdyn.probes' has no attribute {name!r}")
+    return getattr(import_module(_API[name], __name__), name)

@@ -98,15 +98,16 @@ def fit_probes(task, ctx, stream: Stream, fit: np.ndarray, labels: PixelLabels, 
     `decision_function(X)` with scores (T, L, m, M): L ridge penalties, or L = 1."""
     spec, data = ctx.spec, ctx.data.get(task.dataset)
     seg, W, M = spec.segmentation, data.masks.shape[2], len(data.mask_classes)
-    # seg-linear: normal equations over every pixel, per (dense set, probe)
+    # streamed (seg-linear): normal equations over every pixel, per (dense set, probe)
     linear = {
         (name, p.label): SegLinear(M, p.lambdas, ctx.device)
         for p in probes
-        if p.kind == "seg-linear"
+        if p.pixels == "stream"
         for name in spec.probe_layers(p)
     }
-    # seg-mlp: each fit image gives its share of max_pixels, chosen before any feature exists
-    sampled = {name for p in probes if p.kind == "seg-mlp" for name in spec.probe_layers(p)}
+    # sampled (seg-mlp): each fit image gives its share of max_pixels, chosen before any feature
+    # exists
+    sampled = {name for p in probes if p.pixels == "sample" for name in spec.probe_layers(p)}
     share = -(-seg.max_pixels // max(len(fit), 1))
     chosen = {
         int(k): sample_pixels(
@@ -144,7 +145,7 @@ def fit_probes(task, ctx, stream: Stream, fit: np.ndarray, labels: PixelLabels, 
     if sampled:  # the sampled pixels' labels, in the same image order: (T, n)
         Y = np.concatenate([labels(k)[:, chosen[int(k)]] for k in fit], axis=1)
     for p in probes:
-        for name in spec.probe_layers(p) if p.kind == "seg-mlp" else ():
+        for name in spec.probe_layers(p) if p.pixels == "sample" else ():
             X = samples[name][None]  # (1, n, C)
             seed = derive_seed(spec.seed, task.dataset, task.params.model, name, inp, p.label)
             fitted[name, p.label] = Ensemble.fit(p, M, seed, task.params.sigma, spec, X, Y)

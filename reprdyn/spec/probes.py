@@ -1,8 +1,9 @@
-"""Probe blocks of a spec (a discriminated union on `kind`), and the soft-voting ensemble."""
+"""The base of a probe kind's spec block (the kinds themselves are `reprdyn.probes.kinds`, one
+module each; the spec's `probes` is the union of their blocks), and the soft-voting ensemble."""
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import Field
 
@@ -10,7 +11,17 @@ from .datacfg import Name, Strict
 from .grid import MAX_GRID
 
 
-class _Probe(Strict):
+class ProbeBlock(Strict):
+    """The base of a probe kind's spec block (declared as `PROBE` by its module in
+    `reprdyn.probes.kinds`): the fields every probe has, what the run asks of a kind, and how it
+    builds its estimator."""
+
+    # class-level facts of a kind (not spec fields)
+    pixels: ClassVar[str | None] = None  # segmentation: "stream" (normal equations) or "sample"
+    gram: ClassVar[bool] = False  # holds a C x C Gram matrix per sigma (the preflight counts it)
+    order: ClassVar[int] = 100  # where the kind comes in the schema's union
+    default: ClassVar[bool] = False  # the probe a spec without `probes` gets
+
     name: Name | None = Field(None, description="label on the `probe` coord; default: the kind")
     layers: list[str] | None = Field(None, description="layers this probe reads; default all")
     transform: Literal["none", "abs"] = Field(
@@ -26,84 +37,31 @@ class _Probe(Strict):
     def label(self) -> str:
         return self.name or self.kind
 
+    @property
+    def dense(self) -> bool:
+        """A segmentation probe: it reads dense sets pixel by pixel and reports miou."""
+        return self.pixels is not None
+
+    def params(self) -> dict:
+        """The block's settings, as the estimator's keyword arguments."""
+        return self.model_dump(exclude={"kind", "name", "layers"})
+
+    def estimator(self, n_classes: int, device: str = "cpu", seed: int = 0):
+        """A fresh estimator for this block (a classification probe: `fit`, `predict`,
+        `decision_function` over a stack of feature sets; see `reprdyn.probes.base`)."""
+        raise NotImplementedError(f"probe kind {self.kind!r} is fitted by its own protocol")
+
 
 PositiveFloat = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 
 
-class RidgeProbe(_Probe):
-    """Closed-form ridge on one-hot labels; lambda per feature set by exact LOO, GCV or
-    validation."""
+class TrainedBlock(ProbeBlock):
+    """The settings of a probe trained with Adam on minibatches."""
 
-    kind: Literal["ridge"]
-    lambdas: list[PositiveFloat] | None = Field(
-        None, min_length=1, description="the lambda grid; default 13 values from 1e-4 n to 1e2 n"
-    )
-    selection: Literal["gcv", "loo", "val"] = Field(
-        "gcv",
-        description="gcv: O(r) per lambda; loo: exact leave-one-out; val: validation accuracy",
-    )
-
-
-class LogisticProbe(_Probe):
-    """Multinomial L2 logistic regression, full-batch L-BFGS over the whole stack at once."""
-
-    kind: Literal["logistic"]
-    C: PositiveFloat | Annotated[list[PositiveFloat], Field(min_length=1)] = Field(
-        1.0, description="inverse regularisation; a list is a grid chosen on validation data"
-    )
-    max_iter: int = Field(500, gt=0, le=100_000)
-    tol: float = Field(1e-4, gt=0, description="L-BFGS gradient tolerance (scikit-learn's default)")
-
-
-class _TrainedProbe(_Probe):
     epochs: int = Field(50, gt=0, le=100_000)
     batch_size: int = Field(256, gt=1, le=1_000_000)
     lr: float = Field(1e-3, gt=0)
     weight_decay: float = Field(0.0, ge=0)
-
-
-class BNLinearProbe(_TrainedProbe):
-    """BatchNorm1d then Linear, trained with Adam: the paper's Table 1 protocol."""
-
-    kind: Literal["bn-linear"]
-
-
-class MLPProbe(_TrainedProbe):
-    """Linear, ReLU, Linear: the paper's posterior probe."""
-
-    kind: Literal["mlp"]
-    hidden: int = Field(256, gt=0, le=65_536)
-
-
-class SegLinearProbe(_Probe):
-    """Per-pixel ridge on one-hot mask labels from streamed normal equations (X^T X and X^T Y summed
-    over pixels): exact, in memory C x C whatever the number of pixels; lambda by validation mIoU.
-    """
-
-    kind: Literal["seg-linear"]
-    lambdas: list[PositiveFloat] | None = Field(
-        None,
-        min_length=1,
-        description="ridge penalties on standardised features; default 13 values from 1e-6 to 1",
-    )
-
-
-class SegMLPProbe(_TrainedProbe):
-    """The per-pixel MLP of Baranchuk et al. 2022 (Linear, ReLU, Linear), an ensemble of members
-    with their own seeds, trained on pixels sampled from the training images; their softmax outputs
-    are averaged."""
-
-    kind: Literal["seg-mlp"]
-    hidden: int = Field(256, gt=0, le=65_536)
-    ensemble: int = Field(3, ge=1, le=20, description="members, each with its own initialisation")
-    epochs: int = Field(10, gt=0, le=100_000)
-
-
-SEGMENTATION_PROBES = ("seg-linear", "seg-mlp")
-Probe = Annotated[
-    RidgeProbe | LogisticProbe | BNLinearProbe | MLPProbe | SegLinearProbe | SegMLPProbe,
-    Field(discriminator="kind"),
-]
 
 
 class Ensemble(Strict):

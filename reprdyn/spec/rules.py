@@ -15,7 +15,6 @@ from ..errors import did_you_mean
 from .kinds import PIXELS, PRETRAINED, STATIC_LAYERS
 from .modelcfg import EDM_SIGMA_RANGE, SIGMA_MAX
 from .patterns import expand, is_pattern, matches
-from .probes import SEGMENTATION_PROBES
 
 Problem = tuple[tuple, str]
 Rule = Callable[[object], Iterable[Problem]]
@@ -172,7 +171,7 @@ def layers_exist(spec) -> Iterable[Problem]:
 def probes_read_what_exists(spec) -> Iterable[Problem]:
     dense = list(spec.dense or {})
     for i, p in enumerate(spec.probes):
-        if p.kind in SEGMENTATION_PROBES:
+        if p.dense:
             if not dense:
                 yield (
                     ("probes", i),

@@ -13,15 +13,16 @@ from typing import Annotated, Literal
 from pydantic import Discriminator, Field, Tag, ValidationInfo, field_validator, model_validator
 
 from .. import metrics as registry
+from ..probes import kinds as probe_kinds
 from .datacfg import MAX_SAMPLES, Dataset, Name, Strict, path_field
 from .grid import MAX_GRID, Sigma, SigmaRange, grid_kind
 from .kinds import PIXELS, replicates
 from .modelcfg import Model
-from .probes import SEGMENTATION_PROBES, Ensemble, Probe, RidgeProbe
+from .probes import Ensemble
 from .rules import dups, problems
 from .settings import Analysis, Compute
 
-__all__ = ["Spec", "SigmaRange", "MAX_GRID", "MAX_SAMPLES", "SEGMENTATION_PROBES"]
+__all__ = ["Spec", "SigmaRange", "MAX_GRID", "MAX_SAMPLES"]
 
 
 def _sorted_unique(values: list, what: str) -> list:
@@ -122,8 +123,11 @@ class Spec(Strict):
     noise_draws: int = Field(
         1, ge=1, le=1000, description="noisy input: features averaged over this many draws"
     )
-    probes: list[Probe] = Field(
-        default_factory=lambda: [RidgeProbe(kind="ridge")], min_length=1, max_length=100
+    # the union of every probe kind's block: `install_probes` below, again whenever one registers
+    probes: list = Field(
+        default_factory=probe_kinds.defaults,
+        min_length=1,
+        max_length=100,
     )
     label_noise: list[Annotated[float, Field(ge=0, lt=1, allow_inf_nan=False)]] = Field(
         [0.0],
@@ -326,7 +330,7 @@ class Spec(Strict):
 
     def probe_layers(self, probe) -> list[str]:
         """The layers a probe reads: pooled layers, or for a segmentation probe dense sets."""
-        if probe.kind in SEGMENTATION_PROBES:
+        if probe.dense:
             return probe.layers or list(self.dense or {})
         return probe.layers or self.layers
 
@@ -400,5 +404,28 @@ def install_metrics(model=Spec) -> None:
 
 
 _BLOCKS: dict = {}  # the settings blocks installed last time
+
+
+def install_probes(model=Spec) -> None:
+    """Give the spec's `probes` the union of every probe kind's block, from the probe registry."""
+    from pydantic.fields import FieldInfo
+
+    fields = dict(model.__pydantic_fields__)
+    old = fields["probes"]
+    fields["probes"] = FieldInfo.from_annotated_attribute(
+        list[probe_kinds.union()],  # type: ignore[misc]
+        Field(
+            default_factory=old.default_factory,
+            min_length=1,
+            max_length=100,
+            description=old.description,
+        ),
+    )
+    model.__pydantic_fields__ = fields
+    model.model_rebuild(force=True)
+
+
 install_metrics()
+install_probes()
 registry.on_change(install_metrics)
+probe_kinds.on_change(install_probes)

@@ -10,7 +10,6 @@ import numpy as np
 
 from .. import metrics
 from ..spec.kinds import PIXELS, replicates
-from ..spec.probes import SEGMENTATION_PROBES
 from .base import (
     BOUNDS,
     Cell,
@@ -67,7 +66,7 @@ def plan(spec, upstream) -> list[Task]:
         (data,) = upstream.of(Stage.DATA, ds.name)
         for name, cfg in spec.model_items():
             for probe in spec.probes:
-                if probe.kind in SEGMENTATION_PROBES:
+                if probe.dense:
                     continue  # the segment stage fits those
                 for layer in spec.probe_layers(probe):
                     for r in range(replicates(cfg)) if layer != PIXELS else ["all"]:
@@ -193,6 +192,6 @@ def estimate(ctx, dataset: str) -> dict:
             int(np.prod(ctx.models.inputs(m, dataset).shape[1:])) for m, _ in spec.model_items()
         ]
     n, n_train = len(data.y), int((data.split == "train").sum())
-    ridge = any(p.kind == "ridge" for p in spec.probes)
+    gram = any(p.gram for p in spec.probes)
     C = max(probed, default=1)
-    return {"probe_bytes": probe_bytes(len(spec.sigmas), n, n_train, C, ridge)}
+    return {"probe_bytes": probe_bytes(len(spec.sigmas), n, n_train, C, gram)}

@@ -7,7 +7,6 @@ from __future__ import annotations
 import numpy as np
 
 from .. import metrics
-from ..spec.probes import SEGMENTATION_PROBES
 from .base import BOUNDS, Cell, SigmaParams, Stage, Task, computed, labelled, model_dims, model_sel
 from .features import per_sigma
 
@@ -29,7 +28,7 @@ def plan(spec, upstream) -> list[Task]:
         spec.dense,
         spec.inputs,
         spec.noise_draws,
-        [p.model_dump(mode="json") for p in spec.probes if p.kind in SEGMENTATION_PROBES],
+        [p.model_dump(mode="json") for p in spec.probes if p.dense],
         spec.segmentation.model_dump(),
         spec.label_noise,
         spec.label_noise_kind,

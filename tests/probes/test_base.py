@@ -13,8 +13,9 @@ import pytest
 import torch
 from helpers import stack
 
-from reprdyn.probes import PROBES, corrupt_labels
+from reprdyn.probes import corrupt_labels
 from reprdyn.probes.base import affine
+from reprdyn.probes.kinds import registry
 from reprdyn.probes.segmentation import SegLinear
 
 SETTINGS = {
@@ -23,11 +24,12 @@ SETTINGS = {
     "bn-linear": [{"epochs": 3, "batch_size": 64, "lr": 0.01}],
     "mlp": [{"epochs": 3, "batch_size": 64, "lr": 0.01, "hidden": 16}],
 }
-CASES = [(kind, kw) for kind in PROBES for kw in SETTINGS[kind]]
+CLASSIFY = [kind for kind, block in registry().items() if block.pixels is None]
+CASES = [(kind, kw) for kind in CLASSIFY for kw in SETTINGS[kind]]
 
 
 def test_every_probe_kind_is_covered():
-    assert set(SETTINGS) == set(PROBES)
+    assert set(SETTINGS) == set(CLASSIFY)
 
 
 def test_affine_equals_the_product_it_names():
@@ -55,7 +57,8 @@ def test_a_pair_does_not_depend_on_its_stack_neighbours(kind, kw):
     def logits(S, T):
         # each pair's seed from its coordinates, as the probe stage derives it
         seeds = (100 * np.arange(3)[:, None] + np.arange(T)[None])[S]
-        probe = PROBES[kind](3, **kw).fit(X[S, fit], Y[:T, fit], X[S, val], Y[:T, val], seeds)
+        probe = registry()[kind](kind=kind, **kw).estimator(3)
+        probe = probe.fit(X[S, fit], Y[:T, fit], X[S, val], Y[:T, val], seeds)
         return probe.decision_function(X[S, test])  # (S, T, m, K)
 
     alone = logits(slice(None), 1)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from reprdyn.probes import (
+from reprdyn.probes.ensemble import (
     accuracy,
     ensemble_members,
     select,

@@ -5,9 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from reprdyn.probes import (
-    corrupt_labels,
-)
+from reprdyn.probes.labels import corrupt_labels
 
 
 @pytest.mark.parametrize("p", [0.0, 0.2, 0.37, 0.8])

@@ -74,7 +74,7 @@ def test_resampled_cell_is_the_loop_over_resamples(strategy):
     the validation and test samples by index, re-chooses sigma* and the ensemble with `select`, and
     scores them with `soft_vote` and `accuracy`."""
     from reprdyn.maths.uncertainty import interval
-    from reprdyn.probes import accuracy, select, soft_vote
+    from reprdyn.probes.ensemble import accuracy, select, soft_vote
     from reprdyn.probes.protocol import bootstrap_counts, resampled
 
     spec = validate_text(

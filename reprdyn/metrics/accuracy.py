@@ -21,32 +21,28 @@ if TYPE_CHECKING:  # annotations only: drawing imports matplotlib when it draws
 SIGMA_CURVE = ("sigma", *PROBE_DIMS)
 
 
-def _v(dims, description, **kw) -> Variable:
-    return Variable(dims, Stage.PROBE, (), description, **kw)
-
-
 VARIABLES = {
     **with_uncertainty(
         "accuracy",
-        _v(
+        Variable(
             SIGMA_CURVE,
             "test accuracy of the probe trained at each sigma",
             long_name="test accuracy",
         ),
     ),
-    "val_accuracy": _v(
+    "val_accuracy": Variable(
         SIGMA_CURVE,
         "accuracy on the validation split carved from train (used for selection)",
         long_name="validation accuracy",
     ),
-    "best_sigma": _v(
+    "best_sigma": Variable(
         PROBE_DIMS,
         "sigma with the highest validation accuracy",
         long_name="sigma* (chosen on validation)",
     ),
     **with_uncertainty(
         "best_accuracy",
-        _v(
+        Variable(
             PROBE_DIMS,
             "test accuracy of the single probe at best_sigma (the ensemble's baseline)",
             long_name="test accuracy at sigma*",
@@ -54,7 +50,7 @@ VARIABLES = {
     ),
     **with_uncertainty(
         "ensemble_accuracy",
-        _v(
+        Variable(
             PROBE_DIMS,
             "test accuracy of soft voting over the ensemble members (see the spec's ensemble)",
             long_name="ensemble test accuracy",
@@ -62,19 +58,19 @@ VARIABLES = {
     ),
     **with_uncertainty(
         "ensemble_gain",
-        _v(
+        Variable(
             PROBE_DIMS,
             "ensemble_accuracy - best_accuracy: what soft voting across sigmas adds (Table 1)",
             long_name="ensemble gain",
             comparison="ensemble − best single σ",
         ),
     ),
-    "ensemble_members": _v(
+    "ensemble_members": Variable(
         (*PROBE_DIMS, "member"),
         "sigmas in the ensemble (NaN-padded)",
         long_name="ensemble member sigmas",
     ),
-    "sigma_star_freq": _v(
+    "sigma_star_freq": Variable(
         SIGMA_CURVE,
         "share of bootstrap resamples of the validation split whose choice of sigma* is this sigma",
         long_name="frequency of sigma* under resampling",

@@ -54,9 +54,9 @@ class Variable:
     """One variable of the metric cube, declared by the metric (or stage) that writes it."""
 
     dims: tuple[str, ...]  # after the leading `model` and `replicate` dims
-    stage: Stage  # the stage that writes it (its chunks are that stage's)
-    metrics: tuple[str, ...]  # the spec metrics that ask for it (any of them); () = its metric's
     description: str
+    stage: Stage | None = None  # the stage that writes it (its chunks): None = its metric's
+    metrics: tuple[str, ...] = ()  # the spec metrics that ask for it (any of them): () = its own
     per_model: bool = True  # False: a property of the data alone, with no model / replicate dims
     applies: Callable[[object], bool] = always  # whether a spec that asks for it can have it
     units: str = "1"  # CF units: "1" for shares, ratios and data-scaled quantities
@@ -85,7 +85,7 @@ def with_uncertainty(name: str, v: Variable) -> dict[str, Variable]:
     def derived(dim: str, about: str, what: str) -> Variable:
         long_name = f"{v.long_name or name}, {what}"
         meta = dict(applies=applies, units=v.units, long_name=long_name)
-        return Variable((*v.dims, dim), v.stage, v.metrics, about, **meta)
+        return Variable((*v.dims, dim), about, stage=v.stage, metrics=v.metrics, **meta)
 
     return {
         name: v,
@@ -186,8 +186,11 @@ class Metric:
         if self.reads - set(READS):
             unknown = sorted(self.reads - set(READS))[0]
             raise ValueError(f"unknown need {unknown!r}; expected one of {', '.join(READS)}")
-        # a variable's `metrics` default to its own metric's name
-        for name, v in list(self.variables.items()):
+        # a variable's stage and `metrics` default to its own metric's
+        for name, v in self.variables.items():
+            if v.stage not in (None, self.stage):
+                raise ValueError(f"variable {name!r} of metric {self.name!r} names another stage")
+            object.__setattr__(v, "stage", self.stage)
             if not v.metrics:
                 object.__setattr__(v, "metrics", (self.name,))
 

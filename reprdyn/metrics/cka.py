@@ -14,6 +14,15 @@ if TYPE_CHECKING:  # annotations only: drawing imports matplotlib when it draws
     import xarray as xr
 
 
+VARIABLES = {
+    "cka": Variable(
+        ("layer", "input", "sigma", "sigma_ref"),
+        "linear CKA between the features at sigma and at sigma_ref (test subset)",
+        long_name="linear CKA",
+    ),
+}
+
+
 def compute(cell) -> dict:
     from ..maths.distances import cka_matrix
 
@@ -49,15 +58,7 @@ METRIC = Metric(
     name="cka",
     stage=Stage.ANALYSIS,
     about="linear CKA between a layer's features at every pair of sigmas",
-    variables={
-        "cka": Variable(
-            ("layer", "input", "sigma", "sigma_ref"),
-            Stage.ANALYSIS,
-            (),
-            "linear CKA between the features at sigma and at sigma_ref (test subset)",
-            long_name="linear CKA",
-        ),
-    },
+    variables=VARIABLES,
     compute=compute,
     reads={"pooled"},
     figures=(

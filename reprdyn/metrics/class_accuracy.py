@@ -8,6 +8,14 @@ import numpy as np
 from .accuracy import classifies
 from .base import PROBE_DIMS, Metric, Stage, Variable
 
+VARIABLES = {
+    "class_accuracy": Variable(
+        ("sigma", *PROBE_DIMS, "class"),
+        "per-class test accuracy",
+        long_name="test accuracy per class",
+    )
+}
+
 
 def compute(cell) -> dict:
     """Per-class test accuracy (S, T, K), from the cell's test logits (S, T, m, K)."""
@@ -25,15 +33,7 @@ METRIC = Metric(
     name="class_accuracy",
     stage=Stage.PROBE,
     about="test accuracy per class of the probe at every sigma",
-    variables={
-        "class_accuracy": Variable(
-            ("sigma", *PROBE_DIMS, "class"),
-            Stage.PROBE,
-            (),
-            "per-class test accuracy",
-            long_name="test accuracy per class",
-        )
-    },
+    variables=VARIABLES,
     compute=compute,
     default=classifies,
     reads={"pooled", "labels"},

@@ -71,16 +71,12 @@ class Csnr(Settings):
 VARIABLES = {
     "csnr": Variable(
         ("sigma", "layer", "input", "class"),
-        Stage.FEATURES,
-        (),
         "empirical CSNR per class (docs/theory.md §4) on the train split; bases per the `csnr` "
         "attr",
         long_name="class-specific SNR",
     ),
     "csnr_overall": Variable(
         ("sigma", "layer", "input"),
-        Stage.FEATURES,
-        (),
         "empirical CSNR over all classes (ratio of means)",
         long_name="class-specific SNR, all classes",
     ),

@@ -5,6 +5,15 @@ from __future__ import annotations
 
 from .base import Metric, Stage, Variable
 
+VARIABLES = {
+    "csnr_theory": Variable(
+        ("sigma",),
+        "closed-form CSNR of the optimal posterior (docs/theory.md §5)",
+        per_model=False,
+        long_name="class-specific SNR, closed form",
+    ),
+}
+
 
 def compute(cell) -> dict:
     from ..maths.csnr import csnr_theory
@@ -48,16 +57,7 @@ METRIC = Metric(
     name="csnr_theory",
     stage=Stage.THEORY,
     about="closed-form CSNR of the optimal posterior on MoLRG data",
-    variables={
-        "csnr_theory": Variable(
-            ("sigma",),
-            Stage.THEORY,
-            (),
-            "closed-form CSNR of the optimal posterior (docs/theory.md §5)",
-            per_model=False,
-            long_name="class-specific SNR, closed form",
-        ),
-    },
+    variables=VARIABLES,
     compute=compute,
     default=default,
     reads={"labels"},

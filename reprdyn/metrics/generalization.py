@@ -37,15 +37,11 @@ class Generation(Settings):
 VARIABLES = {
     "generalization": Variable(
         (),
-        Stage.GENERATE,
-        (),
         "share of generated samples that are not near-copies of a training sample (d1/d2 >= "
         "threshold)",
         long_name="generalization score",
     ),
     "sample_distance_ratio": Variable(
-        (),
-        Stage.GENERATE,
         (),
         "median distance of generated samples to their nearest training sample over that of real "
         "held-out samples: near or below 1, samples lie among the data; above 2, the model has not "

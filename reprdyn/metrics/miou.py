@@ -58,8 +58,6 @@ VARIABLES = {
         "miou",
         Variable(
             ("sigma", *PROBE_DIMS),
-            Stage.SEGMENT,
-            (),
             "test mIoU of a segmentation probe on a dense layer set (lambda chosen on validation "
             "images)",
             long_name="test mIoU",
@@ -67,15 +65,11 @@ VARIABLES = {
     ),
     "val_miou": Variable(
         ("sigma", *PROBE_DIMS),
-        Stage.SEGMENT,
-        (),
         "mIoU on the validation images carved from train (noisy labels, as in training)",
         long_name="validation mIoU",
     ),
     "class_iou": Variable(
         ("sigma", *PROBE_DIMS, "segment_class"),
-        Stage.SEGMENT,
-        (),
         "test IoU of each mask class (NaN where a class is neither in the truth nor predicted)",
         long_name="test IoU per mask class",
     ),

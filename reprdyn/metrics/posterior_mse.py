@@ -10,16 +10,12 @@ from .base import Metric, Stage, Variable
 VARIABLES = {
     "posterior_mse": Variable(
         ("sigma",),
-        Stage.FEATURES,
-        (),
         "mean squared error per element of `output` on x0 + sigma eps against the clean x0 (test "
         "split)",
         long_name="posterior mean squared error",
     ),
     "posterior_psnr": Variable(
         ("sigma",),
-        Stage.FEATURES,
-        (),
         "10 log10(data_range^2 / posterior_mse), data_range the dataset's declared range (attr; 2 "
         "for data in [-1, 1])",
         units="dB",

@@ -17,16 +17,12 @@ if TYPE_CHECKING:  # annotations only: drawing imports matplotlib when it draws
 VARIABLES = {
     "sw_distance": Variable(
         ("sigma", "layer", "input"),
-        Stage.ANALYSIS,
-        (),
         "sliced Wasserstein distance between the features at sigma and at sw_reference (test "
         "subset)",
         long_name="sliced Wasserstein distance to the reference sigma",
     ),
     "sw_reference": Variable(
         ("layer", "input"),
-        Stage.ANALYSIS,
-        (),
         "the best sigma on validation of the first probe reading the layer (lowest label noise)",
         long_name="reference sigma of the sliced Wasserstein distance",
     ),

@@ -11,7 +11,7 @@ from .base import PROBE_DIMS, Metric, Stage, Variable, bootstrapped
 
 
 def _v(description, **kw) -> Variable:
-    return Variable(PROBE_DIMS, Stage.PROBE, (), description, **kw)
+    return Variable(PROBE_DIMS, description, **kw)
 
 
 VARIABLES = {

@@ -90,9 +90,9 @@ VARIABLES = {
         name,
         Variable(
             dims,
-            STAGE,
-            (f"stage:{Stage.PROBE}",),  # asked for with the probes' metrics
             (fn.__doc__ or "").split(";")[0].strip() + " (best_accuracy, paired)",
+            stage=STAGE,
+            metrics=(f"stage:{Stage.PROBE}",),  # asked for with the probes' metrics
             applies=applies,
             comparison=what,
             long_name=f"best accuracy, {what}",

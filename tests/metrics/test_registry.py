@@ -16,6 +16,14 @@ from pydantic import Field
 from reprdyn import metrics
 from reprdyn.metrics.base import Metric, Settings, Stage, Variable
 
+VARIABLES = {
+    "feature_norm": Variable(
+        ("sigma", "layer", "input"),
+        "mean norm of the features at sigma (analysis subset)",
+        long_name="mean feature norm",
+    )
+}
+
 
 class NormSettings(Settings):
     """The toy metric's settings block."""
@@ -34,15 +42,7 @@ TOY = Metric(
     name="feature_norm",
     stage=Stage.ANALYSIS,
     about="mean norm of a layer's features at every sigma (a toy, for the registry's tests)",
-    variables={
-        "feature_norm": Variable(
-            ("sigma", "layer", "input"),
-            Stage.ANALYSIS,
-            (),
-            "mean norm of the features at sigma (analysis subset)",
-            long_name="mean feature norm",
-        )
-    },
+    variables=VARIABLES,
     compute=_norm,
     reads={"pooled"},
     settings=("feature_norm", NormSettings),

@@ -154,6 +154,17 @@ def allowed_env(spec_file) -> list[str]:
     return [words[i + 1] for i, w in enumerate(words) if w == "--env"]
 
 
+def stand_in_data(spec_file, folder: Path, monkeypatch) -> list[str]:
+    """Point every environment variable a shipped spec reads (its grants) at an empty imagefolder
+    of the layout its validation checks (train/<class>/, test/<class>/); the variables."""
+    names = allowed_env(spec_file)
+    for name in names:
+        for split in ("train", "test"):
+            (folder / name / split / "c0").mkdir(parents=True, exist_ok=True)
+        monkeypatch.setenv(name, str(folder / name))
+    return names
+
+
 def molrg(name: str = "m", n_train: int = 30, n_test: int = 20) -> str:
     """The dataset list of the specs below: one small MoLRG, on two lines."""
     return (

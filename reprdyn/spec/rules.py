@@ -92,6 +92,20 @@ def sigma_in_range(spec) -> Iterable[Problem]:
                 )
 
 
+def hub_schedules_cover_the_grid(spec) -> Iterable[Problem]:
+    """A pretrained model of a hub id `reprdyn.spec.hub` knows: its schedule checked against the
+    grid before any download (models elsewhere: `reprdyn.runner.checks`, from a config on disk)."""
+    from .hub import SCHEDULES, sigma_problems
+
+    for name, m in _blocks(spec):
+        config = SCHEDULES.get(getattr(m, "id", None))
+        if config is None or getattr(m, "scheduler_subfolder", None) != "scheduler":
+            continue
+        source = "its scheduler_config.json, as reprdyn.spec.hub records it"
+        for field, message in sigma_problems(m, spec.sigmas, config, source):
+            yield ("sigma",) if field == "sigma" else (*_where(name), field), message
+
+
 def timesteps_have_a_schedule(spec) -> Iterable[Problem]:
     if spec.timesteps is None or spec.model is None and spec.models is None:
         return
@@ -246,6 +260,7 @@ RULES: tuple[Rule, ...] = (
     one_model_and_one_grid,
     trusted_code,
     sigma_in_range,
+    hub_schedules_cover_the_grid,
     timesteps_have_a_schedule,
     datasets_fit_the_models,
     layers_exist,

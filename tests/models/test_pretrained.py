@@ -157,7 +157,11 @@ def test_sigma_outside_the_model_range_is_a_clear_error(tmp_path, repos):
         repos,
         spec_text("{kind: diffusers-unet, id: ddpm}", "[mid_block]", "[0.001, 1.0]"),
     )
-    assert r.exit_code == 2 and "is outside this model's range" in r.stderr and not store.exists()
+    # refused before the weights load: the folder's scheduler config gives the range
+    assert r.exit_code == 2 and not store.exists()
+    assert (
+        "sigma 0.001 is outside the schedule of" in r.stderr and "scheduler_config.json" in r.stderr
+    )
 
 
 @pytest.mark.parametrize(

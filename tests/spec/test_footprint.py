@@ -60,7 +60,7 @@ def test_hub_ids_and_the_cache_of_a_trained_model(tmp_path):
     spec.write_text(
         BASE.replace(
             "model: {kind: molrg-optimal}", "model: {kind: dit, id: facebook/DiT-XL-2-256}"
-        )
+        ).replace("1e-3", "0.1")  # DiT's schedule starts at 0.01
     )
     r = invoke("validate", spec, "--format", "json")
     assert r.exit_code == 0, r.stderr  # validation reads no weights: the id stays a hub id

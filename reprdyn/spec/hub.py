@@ -1,0 +1,102 @@
+"""The noise schedules of the hub models the field studies, so `validate` checks a sigma grid
+against a model's schedule with no weights and no network.
+
+Each entry is the part of the model's `scheduler/scheduler_config.json` that fixes its schedule
+(public facts of the hub repositories). A model not listed is checked from its scheduler config
+when that file is on disk (a local folder, or the Hugging Face cache: `reprdyn.runner.checks`), and
+otherwise once it loads.
+"""
+
+from __future__ import annotations
+
+# DDPM's linear betas (Ho et al. 2020), also ADM's and DiT's
+DDPM = {
+    "beta_schedule": "linear",
+    "beta_start": 0.0001,
+    "beta_end": 0.02,
+    "num_train_timesteps": 1000,
+}
+# Stable Diffusion 1.x, 2.x and XL: linear in sqrt(beta); 2.x at 768 px predicts v
+SD = {
+    "beta_schedule": "scaled_linear",
+    "beta_start": 0.00085,
+    "beta_end": 0.012,
+    "num_train_timesteps": 1000,
+}
+SD_V = {**SD, "prediction_type": "v_prediction"}
+# the CompVis LDMs ("linear" in their own code is linear in sqrt(beta))
+LDM = {
+    "beta_schedule": "scaled_linear",
+    "beta_start": 0.0015,
+    "beta_end": 0.0195,
+    "num_train_timesteps": 1000,
+}
+# rectified flow: every sigma >= 0 has a time; `num_train_timesteps` fixes what a timestep means
+FLOW = {"_class_name": "FlowMatchEulerDiscreteScheduler", "num_train_timesteps": 1000}
+
+SCHEDULES: dict[str, dict] = {
+    "google/ddpm-cifar10-32": DDPM,
+    "google/ddpm-celebahq-256": DDPM,
+    "google/ddpm-church-256": DDPM,
+    "google/ddpm-bedroom-256": DDPM,
+    "google/ddpm-cat-256": DDPM,
+    "facebook/DiT-XL-2-256": DDPM,
+    "facebook/DiT-XL-2-512": DDPM,
+    "CompVis/ldm-celebahq-256": LDM,
+    "CompVis/stable-diffusion-v1-4": SD,
+    "runwayml/stable-diffusion-v1-5": SD,
+    "stable-diffusion-v1-5/stable-diffusion-v1-5": SD,
+    "stabilityai/stable-diffusion-2-base": SD,
+    "stabilityai/stable-diffusion-2-1-base": SD,
+    "stabilityai/stable-diffusion-2": SD_V,
+    "stabilityai/stable-diffusion-2-1": SD_V,
+    "stabilityai/stable-diffusion-xl-base-1.0": SD,
+    "stabilityai/stable-diffusion-3-medium-diffusers": {**FLOW, "shift": 3.0},
+    "stabilityai/stable-diffusion-3.5-medium": {**FLOW, "shift": 3.0},
+    "stabilityai/stable-diffusion-3.5-large": {**FLOW, "shift": 3.0},
+    "black-forest-labs/FLUX.1-dev": {**FLOW, "shift": 3.0, "use_dynamic_shifting": True},
+    "black-forest-labs/FLUX.1-schnell": {**FLOW, "shift": 1.0},
+}
+
+
+# what diffusers' DDPMScheduler takes for a field its config leaves out
+DEFAULTS = {"beta_schedule": "linear", "beta_start": 0.0001, "beta_end": 0.02}
+
+
+def describe(config: dict) -> str:
+    """A schedule's config in words: 'scaled_linear betas 0.00085 -> 0.012 over 1000 steps'."""
+    T = config.get("num_train_timesteps", 1000)
+    if config.get("_class_name") == "FlowMatchEulerDiscreteScheduler":
+        return f"rectified flow over {T} steps"
+    c = {**DEFAULTS, **config}
+    return f"{c['beta_schedule']} betas {c['beta_start']:g} -> {c['beta_end']:g} over {T} steps"
+
+
+def sigma_problems(cfg, sigmas: list[float], config: dict, source: str) -> list[tuple[str, str]]:
+    """What is wrong with a sigma grid (and a flow model's T) under a model's scheduler config:
+    (the field it is about, the message) pairs."""
+    from ..maths.schedules import VPSchedule
+
+    if config.get("_class_name") == "FlowMatchEulerDiscreteScheduler":
+        T = int(config.get("num_train_timesteps", 1000))
+        if getattr(cfg, "num_train_timesteps", T) != T:
+            return [
+                (
+                    "num_train_timesteps",
+                    f"the scheduler of {cfg.id} ({source}) has num_train_timesteps {T}, the spec "
+                    f"says {cfg.num_train_timesteps}: set `num_train_timesteps: {T}`",
+                )
+            ]
+        return []  # every finite sigma >= 0 has a flow time (the grid's own check)
+    schedule = VPSchedule.from_scheduler_config(config)
+    bad = schedule.out_of_range(sigmas)
+    if not bad:
+        return []
+    return [
+        (
+            "sigma",
+            f"sigma {bad[0]:g} is outside the schedule of {cfg.id} ({describe(config)}, {source}): "
+            f"sigma runs from {schedule.sigma_min:.4g} to {schedule.sigma_max:.4g}; use sigmas "
+            "inside that range",
+        )
+    ]

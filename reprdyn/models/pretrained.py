@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +21,7 @@ from torch import nn
 
 from ..errors import InputError, lookup
 from ..maths.schedules import VPSchedule
+from ..spec.hub import hub_cache, offline
 from .precond import VPPrecond
 
 
@@ -123,22 +123,6 @@ def pretrained_vp(
 # --- loading, local first ------------------------------------------------------------
 
 
-def _offline() -> bool:
-    return any(
-        os.environ.get(v, "").lower() in ("1", "true", "yes", "on")
-        for v in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
-    )
-
-
-def _hub_cache() -> str:
-    try:
-        from huggingface_hub import constants
-
-        return str(constants.HF_HUB_CACHE)
-    except Exception:  # noqa: BLE001 - only for the message
-        return os.path.expanduser("~/.cache/huggingface/hub")
-
-
 def from_pretrained(
     cls,
     id: str,
@@ -179,7 +163,7 @@ def from_pretrained(
             f"{what}: no such folder {id} (a relative path resolves against the spec's folder)"
         )
     last = None
-    for local_only in (True, False) if not _offline() else (True,):
+    for local_only in (True, False) if not offline() else (True,):
         for sub in subfolders:
             try:
                 return cls.from_pretrained(
@@ -190,7 +174,7 @@ def from_pretrained(
     rev = f" at revision {revision}" if revision else ""
     raise ModelUnavailable(
         f"{what} {id!r}{rev} is not available offline: looked in the Hugging Face cache "
-        f"{_hub_cache()} "
+        f"{hub_cache()} "
         f"for {' or '.join(repr(s or '.') for s in subfolders)} ({type(last).__name__}: "
         f"{str(last).splitlines()[0][:160] if last else ''}). Download it once on a machine with a "
         f"network (huggingface-cli download {id}) and copy the cache here, or save the model to a "

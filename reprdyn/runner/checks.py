@@ -12,7 +12,9 @@ turns into `file:line:col` errors like the schema's:
   never do: pretrained layers are checked once the model is loaded);
 - a pretrained model's noise schedule covers the sigma grid, from its `scheduler_config.json` when
   that is on disk (a local folder, or the Hugging Face cache: no download) and the model is not
-  one `reprdyn.spec.hub` records (the pure rules check those); otherwise it is checked at load.
+  one `reprdyn.spec.hub` records (the pure rules check those); otherwise it is checked at load;
+- a local image folder has the layout the run reads;
+- with HF_HUB_OFFLINE set, a hub model is in the Hugging Face cache (the run could not get it).
 """
 
 from __future__ import annotations
@@ -34,7 +36,48 @@ def problems(spec) -> list[Problem]:
     found += _shape_mismatches(spec, shapes)
     found += _schedules_on_disk(spec)
     found += _image_folders(spec)
+    found += _hub_models_offline(spec)
     return found or _layers(spec, shapes)
+
+
+def _hub_models_offline(spec) -> list[Problem]:
+    """With HF_HUB_OFFLINE set, a hub model must already be in the Hugging Face cache: the run
+    could not get it, so say so now, with what to do (online, the run downloads it)."""
+    from pathlib import Path
+
+    from ..spec.hub import hub_cache, offline
+
+    if not offline() or not _installed("huggingface_hub"):
+        return []
+    from huggingface_hub import try_to_load_from_cache
+
+    found = []
+    for name, cfg in spec.model_items():
+        model_id = getattr(cfg, "id", None)
+        if model_id is None or Path(model_id).is_dir() or model_id.startswith((".", "/", "~")):
+            continue
+        # the network's config where the loaders look for it, or a pipeline's index
+        subs = dict.fromkeys([getattr(cfg, "subfolder", None), "unet", "transformer"])
+        names = [f"{s}/config.json" for s in subs if s] + ["model_index.json", "config.json"]
+        try:
+            hit = any(
+                isinstance(try_to_load_from_cache(model_id, n, revision=cfg.revision), str)
+                for n in names
+            )
+        except Exception:  # noqa: BLE001 - not a repo id the cache knows
+            hit = False
+        if not hit:
+            where = ("models", name) if name else ("model",)
+            found.append(
+                (
+                    (*where, "id"),
+                    f"{model_id} is not in the Hugging Face cache ({hub_cache()}) and "
+                    "HF_HUB_OFFLINE is set, so the run cannot get it: run `huggingface-cli "
+                    f"download {model_id}` on a machine with a network and copy the cache here, "
+                    "or save the model with save_pretrained and set `id:` to that folder",
+                )
+            )
+    return found
 
 
 def _image_folders(spec) -> list[Problem]:

@@ -9,6 +9,8 @@ otherwise once it loads.
 
 from __future__ import annotations
 
+import os
+
 # DDPM's linear betas (Ho et al. 2020), also ADM's and DiT's
 DDPM = {
     "beta_schedule": "linear",
@@ -100,3 +102,21 @@ def sigma_problems(cfg, sigmas: list[float], config: dict, source: str) -> list[
             "inside that range",
         )
     ]
+
+
+def offline() -> bool:
+    """Whether the Hugging Face libraries are told to stay offline (HF_HUB_OFFLINE and its kin)."""
+    return any(
+        os.environ.get(v, "").lower() in ("1", "true", "yes", "on")
+        for v in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
+    )
+
+
+def hub_cache() -> str:
+    """Where the Hugging Face hub cache is (for messages)."""
+    try:
+        from huggingface_hub import constants
+
+        return str(constants.HF_HUB_CACHE)
+    except Exception:  # noqa: BLE001 - only for the message
+        return os.path.expanduser("~/.cache/huggingface/hub")

@@ -273,10 +273,9 @@ def test_a_hub_model_that_is_not_available_offline(tmp_path, repos, monkeypatch)
     r, store = run(
         tmp_path, repos, spec_text("{kind: diffusers-unet, id: nobody/no-model}", "[mid_block]")
     )
-    assert r.exit_code == 2 and r.stderr.startswith(
-        "error: UNet2DModel 'nobody/no-model' is not available"
-    )
-    assert not store.exists()
+    # refused at validation, before anything loads
+    assert r.exit_code == 2 and "nobody/no-model is not in the Hugging Face cache" in r.stderr
+    assert "huggingface-cli download nobody/no-model" in r.stderr and not store.exists()
 
 
 def test_local_weights_load_from_safetensors(repos, monkeypatch):

@@ -77,7 +77,7 @@ def test_a_cached_models_schedule_is_read_without_the_network(tmp_path, monkeypa
     snapshot = repo / "snapshots" / ("0" * 40) / "scheduler"
     snapshot.mkdir(parents=True)
     (snapshot / "scheduler_config.json").write_text(json.dumps(SCALED))
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)  # online, yet validation reads no network
     monkeypatch.setattr("huggingface_hub.constants.HF_HUB_CACHE", str(tmp_path / "hub"))
     (out,) = errors(_unet_spec("someone/unet", "[0.01, 1.0]"))
     assert "sigma 0.01 is outside the schedule of someone/unet" in out
@@ -93,7 +93,8 @@ def _images_spec(path) -> str:
     )
 
 
-def test_an_image_folder_is_checked_before_anything_loads(tmp_path):
+def test_an_image_folder_is_checked_before_anything_loads(tmp_path, monkeypatch):
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)  # online: the model would download
     (out,) = errors(_images_spec("./images"))
     assert "the image folder" in out and "images does not exist" in out
     assert "train/<class>/*.png and test/<class>/*.png" in out
@@ -105,3 +106,22 @@ def test_an_image_folder_is_checked_before_anything_loads(tmp_path):
     assert "pics/train holds no class folders" in out and "label_column: null" in out
     (tmp_path / "pics" / "train" / "cat").mkdir()
     assert validate_text(_images_spec(tmp_path / "pics")).datasets[0].name == "pics"
+
+
+def test_offline_a_hub_model_must_be_in_the_cache(tmp_path, monkeypatch):
+    import json
+
+    pytest.importorskip("huggingface_hub")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr("huggingface_hub.constants.HF_HUB_CACHE", str(tmp_path / "hub"))
+    (out,) = errors(_unet_spec("someone/unet", "[0.5]"))
+    assert out.startswith("s.yaml:3:") and "someone/unet is not in the Hugging Face cache" in out
+    assert "huggingface-cli download someone/unet" in out
+    snapshot = tmp_path / "hub" / "models--someone--unet" / "snapshots" / ("0" * 40)
+    (snapshot / "unet").mkdir(parents=True)
+    (snapshot / "unet" / "config.json").write_text(json.dumps({"_class_name": "UNet2DModel"}))
+    (tmp_path / "hub" / "models--someone--unet" / "refs").mkdir()
+    (tmp_path / "hub" / "models--someone--unet" / "refs" / "main").write_text("0" * 40)
+    assert validate_text(_unet_spec("someone/unet", "[0.5]")).model.id == "someone/unet"
+    monkeypatch.delenv("HF_HUB_OFFLINE")  # online, the run downloads what is missing
+    assert validate_text(_unet_spec("someone/else", "[0.5]")).model.id == "someone/else"

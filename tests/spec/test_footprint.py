@@ -55,7 +55,8 @@ TRAINED = """model:
   train: {data: m, epochs: 1}"""
 
 
-def test_hub_ids_and_the_cache_of_a_trained_model(tmp_path):
+def test_hub_ids_and_the_cache_of_a_trained_model(tmp_path, monkeypatch):
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)  # online: the run would download DiT
     spec = tmp_path / "s.yaml"
     spec.write_text(
         BASE.replace(

@@ -23,7 +23,7 @@ def test_every_shipped_spec_family_has_a_template():
 
 @pytest.mark.parametrize("name", list(TEMPLATES))
 def test_each_template_writes_a_valid_commented_spec(tmp_path, name, monkeypatch):
-    spec_file, schema, base = init(name, tmp_path / "exp" / f"my-{name}.yaml")
+    spec_file, *built, schema, base = init(name, tmp_path / "exp" / f"my-{name}.yaml")
     stand_in_data(spec_file, tmp_path / "data", monkeypatch)  # the image folders it reads
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)  # online: the run would download models
     text = spec_file.read_text()

@@ -33,6 +33,10 @@ TEMPLATES = {  # name -> what it sets up
     "images and masks)",
     "celebahq-ldm-segmentation": "face-part segmentation with a CelebA-HQ latent diffusion model "
     "(needs a GPU, local images and masks)",
+    "sd-tiny": "the Stable Diffusion path on a CPU: a tiny random SD model written beside the "
+    "spec, on rendered characters (needs diffusers; a minute)",
+    "flow-tiny": "the flow-matching (FLUX) path on a CPU: a tiny random FLUX model written "
+    "beside the spec, on rendered characters (needs diffusers; a minute)",
 }
 
 
@@ -55,6 +59,17 @@ def grants(text: str) -> list[str]:
         if line.startswith("# grants:"):
             return shlex.split(line.removeprefix("# grants:").split("(")[0])
     return []
+
+
+def builds(text: str) -> list[tuple[str, str]]:
+    """The tiny models a template's `# builds:` header lines ask `init` to write beside the spec:
+    (kind, folder) pairs (`reprdyn.models.tiny`)."""
+    out = []
+    for line in text.splitlines():
+        if line.startswith("# builds:"):
+            kind, folder = line.removeprefix("# builds:").split("(")[0].split()
+            out.append((kind, folder))
+    return out
 
 
 def init(
@@ -82,8 +97,9 @@ def init(
         text = re.sub(r"^name: .*$", f"name: {path.stem}", text, count=1, flags=re.M)
     text = f"# yaml-language-server: $schema={SCHEMA_FILE}\n" + text.replace("{file}", str(path))
     path.parent.mkdir(parents=True, exist_ok=True)
-    written = [path]
+    written = [*_build(text, path.parent, force)]
     path.write_text(text, encoding="utf-8")
+    written.insert(0, path)
     for name, data in ((SCHEMA_FILE, export()), (BASE_SCHEMA_FILE, export_base())):
         schema = path.parent / name
         if not schema.exists() or _ours(schema):
@@ -104,3 +120,23 @@ def _ours(schema: Path) -> bool:
         data.get("$id") in (ID, BASE_ID)  # what this reprdyn writes
         or (data.get("title") == "Spec" and "spec_version" in data.get("properties", {}))
     )
+
+
+def _build(text: str, folder: Path, force: bool) -> list[Path]:
+    """Write the tiny models the template asks for beside the spec (kept when already there)."""
+    import shutil
+
+    from ..models.tiny import build
+
+    out = []
+    for kind, name in builds(text):
+        target = folder / name
+        if target.exists() and not force:
+            continue
+        if target.exists():
+            shutil.rmtree(target)
+        try:
+            out.append(build(kind, target))
+        except ImportError as e:
+            raise InitError(str(e)) from None
+    return out

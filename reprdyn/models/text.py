@@ -26,6 +26,7 @@ def transformers_(kind: str):
             "pip install 'reprdyn[diffusers]'"
         ) from None
     transformers.utils.logging.set_verbosity_error()
+    transformers.utils.logging.disable_progress_bar()  # the run's own log says what loads
     return transformers
 
 

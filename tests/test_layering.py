@@ -46,8 +46,10 @@ def test_import_rules(code, banned):
     assert not set(banned) & loaded_after(code)
 
 
-def test_loading_a_pretrained_spec_with_file_checks_imports_no_torch(tmp_path):
+def test_loading_a_pretrained_spec_with_file_checks_imports_no_torch(tmp_path, monkeypatch):
     import numpy as np
+
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)  # online: some/model would download
 
     np.savez(tmp_path / "d.npz", x=np.zeros((6, 3, 8, 8), np.float32), y=np.arange(6) % 2)
     (tmp_path / "s.yaml").write_text(

@@ -24,6 +24,7 @@ from ..errors import InputError, lookup
 from ..maths.schedules import FlowSchedule
 from .precond import FlowPrecond
 from .pretrained import Pretrained, _cast, _diffusers, autoencoder, from_pretrained
+from .prompt_cache import cached
 from .text import CLIP_TOKENS, encode, has_folder, transformers_
 
 # the blocks whose forward returns (encoder_hidden_states, hidden_states): image stream last
@@ -129,7 +130,13 @@ def _t5(cfg, tr, suffix: str, length: int, width: int) -> torch.Tensor:
 
 def sd3_embedding(cfg, net) -> tuple[torch.Tensor, torch.Tensor]:
     """SD3's (context (1, 77 + L, D), pooled (1, P1 + P2)) for the prompt, as its pipeline forms
-    them with clip_skip unset."""
+    them with clip_skip unset (kept on disk: `prompt_cache`)."""
+    lengths = {"clip": CLIP_TOKENS, "t5": cfg.max_sequence_length or T5_TOKENS["sd3"]}
+    lengths["width"] = net.config.joint_attention_dim
+    return cached(cfg, "sd3", lengths, lambda: _sd3(cfg, net))
+
+
+def _sd3(cfg, net) -> tuple[torch.Tensor, torch.Tensor]:
     tr = transformers_("flow")
     clip = tr.CLIPTextModelWithProjection
     one = encode(cfg, tr.CLIPTokenizer, clip, "", CLIP_TOKENS)
@@ -142,7 +149,13 @@ def sd3_embedding(cfg, net) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def flux_embedding(cfg, net) -> tuple[torch.Tensor, torch.Tensor]:
-    """FLUX's (context (1, L, D) from T5, pooled (1, P) from CLIP) for the prompt."""
+    """FLUX's (context (1, L, D) from T5, pooled (1, P) from CLIP) for the prompt (kept on disk:
+    `prompt_cache`)."""
+    lengths = {"clip": CLIP_TOKENS, "t5": cfg.max_sequence_length or T5_TOKENS["flux"]}
+    return cached(cfg, "flux", lengths, lambda: _flux(cfg))
+
+
+def _flux(cfg) -> tuple[torch.Tensor, torch.Tensor]:
     tr = transformers_("flow")
     pooled = encode(cfg, tr.CLIPTokenizer, tr.CLIPTextModel, "", CLIP_TOKENS).pooler_output
     length = cfg.max_sequence_length or T5_TOKENS["flux"]

@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from .pretrained import DiffusersNet, Pretrained, autoencoder, pretrained_vp, vp_network
+from .prompt_cache import cached
 from .text import CLIP_TOKENS as TOKENS
 from .text import encode, transformers_
 
@@ -51,6 +52,10 @@ def prompt_embedding(cfg, unet) -> tuple[torch.Tensor, torch.Tensor | None]:
         pooled = unet.config.projection_class_embeddings_input_dim
         pooled -= 6 * unet.config.addition_time_embed_dim
         return torch.zeros(1, TOKENS, unet.config.cross_attention_dim), torch.zeros(1, pooled)
+    return cached(cfg, "sdxl" if xl else "sd", {"clip": TOKENS}, lambda: _encoded(cfg, xl))
+
+
+def _encoded(cfg, xl: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
     tr = transformers_("sd")
     if not xl:
         return encode(cfg, tr.CLIPTokenizer, tr.CLIPTextModel, "", TOKENS).last_hidden_state, None

@@ -1,0 +1,76 @@
+"""The prompt-embedding cache: a second load of the same model and prompt runs no text encoder and
+gives the same tensors; a new prompt or a changed encoder file is computed again; a model whose
+files are unknown is not kept."""
+
+from __future__ import annotations
+
+import os
+from types import SimpleNamespace as NS
+
+import pytest
+import torch
+
+from reprdyn.models import prompt_cache, stable_diffusion
+from reprdyn.models.loaders import load_pretrained
+from reprdyn.models.tiny import build
+from reprdyn.spec import validate_text
+
+pytest.importorskip("diffusers")
+
+
+@pytest.fixture(scope="module")
+def tiny_sd(tmp_path_factory):
+    return build("sd", tmp_path_factory.mktemp("tiny") / "tiny-sd")
+
+
+def _load(folder, prompt: str = ""):
+    text = (
+        "spec_version: 1\nname: t\n"
+        f"model: {{kind: sd, id: {folder}, prompt: '{prompt}'}}\n"
+        "datasets: [{kind: glyphs, name: g, size: 32, channels: 3, n_train: 8, n_test: 4}]\n"
+        "sigma: [0.5]\nlayers: [mid_block]\n"
+    )
+    return load_pretrained(validate_text(text).model)
+
+
+def _encodes(monkeypatch) -> list:
+    calls = []
+    real = stable_diffusion.encode
+
+    def counting(*a, **k):
+        calls.append(a[3])
+        return real(*a, **k)
+
+    monkeypatch.setattr(stable_diffusion, "encode", counting)
+    return calls
+
+
+def test_a_second_load_runs_no_text_encoder(tiny_sd, tmp_path, monkeypatch):
+    monkeypatch.setenv("REPRDYN_CACHE", str(tmp_path / "cache"))
+    calls = _encodes(monkeypatch)
+    first = _load(tiny_sd, "a photo").denoiser.net.context.clone()
+    assert len(calls) == 1
+    second = _load(tiny_sd, "a photo").denoiser.net.context
+    assert len(calls) == 1 and torch.equal(first, second)  # from the cache, bit for bit
+    _load(tiny_sd, "a drawing")
+    assert len(calls) == 2  # another prompt is another entry
+    assert len(list((tmp_path / "cache" / "prompts").glob("*.pt"))) == 2
+
+
+def test_a_changed_encoder_file_is_computed_again(tiny_sd, tmp_path, monkeypatch):
+    monkeypatch.setenv("REPRDYN_CACHE", str(tmp_path / "cache"))
+    calls = _encodes(monkeypatch)
+    _load(tiny_sd)
+    weights = next((tiny_sd / "text_encoder").glob("*.safetensors"))
+    stat = weights.stat()
+    os.utime(weights, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
+    _load(tiny_sd)
+    assert len(calls) == 2
+
+
+def test_unknown_files_are_computed_and_not_kept(tmp_path, monkeypatch):
+    monkeypatch.setenv("REPRDYN_CACHE", str(tmp_path / "cache"))
+    cfg = NS(id="nobody/not-cached", revision=None, prompt="")
+    assert prompt_cache.identity(cfg) is None
+    out = prompt_cache.cached(cfg, "sd", {}, lambda: (torch.ones(1, 2), None))
+    assert torch.equal(out[0], torch.ones(1, 2)) and not (tmp_path / "cache" / "prompts").exists()

@@ -25,7 +25,7 @@ from ..maths.schedules import FlowSchedule
 from .precond import FlowPrecond
 from .pretrained import Pretrained, _cast, _diffusers, autoencoder, from_pretrained
 from .prompt_cache import cached
-from .text import CLIP_TOKENS, encode, has_folder, transformers_
+from .text import CLIP_TOKENS, encode, encoder_dtype, has_folder, transformers_
 
 # the blocks whose forward returns (encoder_hidden_states, hidden_states): image stream last
 STREAM_LAST = ("JointTransformerBlock", "FluxTransformerBlock", "FluxSingleTransformerBlock")
@@ -120,46 +120,49 @@ class FluxNet(FlowNet):
 # --- the prompt's embeddings ---------------------------------------------------------
 
 
-def _t5(cfg, tr, suffix: str, length: int, width: int) -> torch.Tensor:
+def _t5(cfg, tr, suffix: str, length: int, width: int, device: str) -> torch.Tensor:
     """T5's last hidden state (1, length, width) of the prompt; zeros without a T5 encoder (SD3's
     pipeline runs without one)."""
     if not has_folder(cfg, f"text_encoder{suffix}"):
         return torch.zeros(1, length, width)
-    return encode(cfg, tr.T5TokenizerFast, tr.T5EncoderModel, suffix, length).last_hidden_state
+    return encode(
+        cfg, tr.T5TokenizerFast, tr.T5EncoderModel, suffix, length, device
+    ).last_hidden_state
 
 
-def sd3_embedding(cfg, net) -> tuple[torch.Tensor, torch.Tensor]:
+def sd3_embedding(cfg, net, device: str = "cpu") -> tuple[torch.Tensor, torch.Tensor]:
     """SD3's (context (1, 77 + L, D), pooled (1, P1 + P2)) for the prompt, as its pipeline forms
     them with clip_skip unset (kept on disk: `prompt_cache`)."""
     lengths = {"clip": CLIP_TOKENS, "t5": cfg.max_sequence_length or T5_TOKENS["sd3"]}
-    lengths["width"] = net.config.joint_attention_dim
-    return cached(cfg, "sd3", lengths, lambda: _sd3(cfg, net))
+    lengths |= {"width": net.config.joint_attention_dim, "encoder": encoder_dtype(cfg, device)}
+    return cached(cfg, "sd3", lengths, lambda: _sd3(cfg, net, device))
 
 
-def _sd3(cfg, net) -> tuple[torch.Tensor, torch.Tensor]:
+def _sd3(cfg, net, device: str) -> tuple[torch.Tensor, torch.Tensor]:
     tr = transformers_("flow")
     clip = tr.CLIPTextModelWithProjection
-    one = encode(cfg, tr.CLIPTokenizer, clip, "", CLIP_TOKENS)
-    two = encode(cfg, tr.CLIPTokenizer, clip, "_2", CLIP_TOKENS)
+    one = encode(cfg, tr.CLIPTokenizer, clip, "", CLIP_TOKENS, device)
+    two = encode(cfg, tr.CLIPTokenizer, clip, "_2", CLIP_TOKENS, device)
     width = net.config.joint_attention_dim
     states = torch.cat([one.hidden_states[-2], two.hidden_states[-2]], dim=-1)  # (1, 77, D1+D2)
     states = nn.functional.pad(states, (0, width - states.shape[-1]))  # (1, 77, D)
-    t5 = _t5(cfg, tr, "_3", cfg.max_sequence_length or T5_TOKENS["sd3"], width)
+    t5 = _t5(cfg, tr, "_3", cfg.max_sequence_length or T5_TOKENS["sd3"], width, device)
     return torch.cat([states, t5], dim=1), torch.cat([one.text_embeds, two.text_embeds], dim=-1)
 
 
-def flux_embedding(cfg, net) -> tuple[torch.Tensor, torch.Tensor]:
+def flux_embedding(cfg, net, device: str = "cpu") -> tuple[torch.Tensor, torch.Tensor]:
     """FLUX's (context (1, L, D) from T5, pooled (1, P) from CLIP) for the prompt (kept on disk:
     `prompt_cache`)."""
     lengths = {"clip": CLIP_TOKENS, "t5": cfg.max_sequence_length or T5_TOKENS["flux"]}
-    return cached(cfg, "flux", lengths, lambda: _flux(cfg))
+    lengths["encoder"] = encoder_dtype(cfg, device)
+    return cached(cfg, "flux", lengths, lambda: _flux(cfg, device))
 
 
-def _flux(cfg) -> tuple[torch.Tensor, torch.Tensor]:
+def _flux(cfg, device: str) -> tuple[torch.Tensor, torch.Tensor]:
     tr = transformers_("flow")
-    pooled = encode(cfg, tr.CLIPTokenizer, tr.CLIPTextModel, "", CLIP_TOKENS).pooler_output
+    pooled = encode(cfg, tr.CLIPTokenizer, tr.CLIPTextModel, "", CLIP_TOKENS, device).pooler_output
     length = cfg.max_sequence_length or T5_TOKENS["flux"]
-    t5 = encode(cfg, tr.T5TokenizerFast, tr.T5EncoderModel, "_2", length).last_hidden_state
+    t5 = encode(cfg, tr.T5TokenizerFast, tr.T5EncoderModel, "_2", length, device).last_hidden_state
     return t5, pooled
 
 
@@ -209,7 +212,7 @@ def _steps(d, cfg) -> int:
     return T
 
 
-def load_flow(cfg) -> Pretrained:
+def load_flow(cfg, device: str = "cpu") -> Pretrained:
     d = _diffusers()
     family, config = _family(d, cfg)
     guided = bool(config.get("guidance_embeds", False))
@@ -220,11 +223,14 @@ def load_flow(cfg) -> Pretrained:
         )
     T = _steps(d, cfg)  # the spec's mistakes first, then the weights
     cls = d.SD3Transformer2DModel if family == "sd3" else d.FluxTransformer2DModel
-    net = from_pretrained(cls, cfg.id, [cfg.subfolder], cfg.revision, cls.__name__, dtype=cfg.dtype)
+    net = from_pretrained(
+        cls, cfg.id, [cfg.subfolder], cfg.revision, cls.__name__, dtype=cfg.dtype,
+        variant=cfg.variant,
+    )  # fmt: skip
     if family == "sd3":
-        raw = SD3Net(_cast(net, cfg.dtype), T, *sd3_embedding(cfg, net))
+        raw = SD3Net(_cast(net, cfg.dtype), T, *sd3_embedding(cfg, net, device))
     else:
         guidance = (cfg.guidance if cfg.guidance is not None else GUIDANCE) if guided else None
-        raw = FluxNet(_cast(net, cfg.dtype), *flux_embedding(cfg, net), guidance)
+        raw = FluxNet(_cast(net, cfg.dtype), *flux_embedding(cfg, net, device), guidance)
     encoder = autoencoder(cfg, "kl", cfg.vae_dtype)
     return Pretrained(FlowPrecond(raw, FlowSchedule(T)), encoder)

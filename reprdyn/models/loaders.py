@@ -17,9 +17,10 @@ LOADERS = {
 }
 
 
-def load_pretrained(cfg) -> Pretrained:
-    """The pretrained model a block names, in eval mode."""
-    model = lookup(LOADERS, cfg.kind, "pretrained model kind")(cfg)
+def load_pretrained(cfg, device: str = "cpu") -> Pretrained:
+    """The pretrained model a block names, in eval mode; `device` is where its text encoders run
+    (once per prompt: `prompt_cache`), the denoiser is moved by its caller."""
+    model = lookup(LOADERS, cfg.kind, "pretrained model kind")(cfg, device)
     model.denoiser.eval()
     if model.encoder is not None:
         model.encoder.eval()

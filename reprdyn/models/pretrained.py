@@ -131,10 +131,13 @@ def from_pretrained(
     what: str,
     config_name: str = "config.json",
     dtype: str = "float32",
+    variant: str | None = None,
 ):
     """`cls.from_pretrained` from a local folder or the hub, trying `subfolders` in order; a
-    half-precision `dtype` is loaded as such (never a float32 copy first: FLUX's is 48 GB)."""
+    half-precision `dtype` is loaded as such (never a float32 copy first: FLUX's is 48 GB), and a
+    weight `variant` (fp16: the *.fp16.safetensors files) is asked for where given."""
     load = {} if dtype == "float32" else {"torch_dtype": DTYPES[dtype]}
+    load |= {"variant": variant} if variant else {}
     local = Path(id)
     if local.is_dir():
         for sub in subfolders:
@@ -222,6 +225,7 @@ def autoencoder(cfg, kind: str, dtype: str) -> LatentEncoder:
         [None] if cfg.vae_id else [cfg.vae_subfolder],
         cfg.revision,
         "autoencoder of",
+        variant=None if cfg.vae_id else cfg.variant,
     )
     scale, shift = 1.0, 0.0
     if kind == "kl":
@@ -235,16 +239,18 @@ def vp_network(cfg, cls: str, what: str, subfolders=None) -> tuple[nn.Module, np
     noise schedule: (network, alpha-bar per step, prediction type)."""
     d = _diffusers()
     subs = subfolders or [cfg.subfolder]
-    net = from_pretrained(getattr(d, cls), cfg.id, subs, cfg.revision, what, dtype=cfg.dtype)
+    net = from_pretrained(
+        getattr(d, cls), cfg.id, subs, cfg.revision, what, dtype=cfg.dtype, variant=cfg.variant
+    )
     return (_cast(net, cfg.dtype), *_schedule(d, cfg))
 
 
-def load_unet(cfg) -> Pretrained:
+def load_unet(cfg, device: str = "cpu") -> Pretrained:
     subs = [cfg.subfolder] if cfg.subfolder else ["unet", None]
     return Pretrained(pretrained_vp(*vp_network(cfg, "UNet2DModel", "UNet2DModel", subs)))
 
 
-def load_dit(cfg) -> Pretrained:
+def load_dit(cfg, device: str = "cpu") -> Pretrained:
     net, abar, prediction = vp_network(cfg, "DiTTransformer2DModel", "DiT transformer")
     null = cfg.class_label if cfg.class_label is not None else int(net.config.num_embeds_ada_norm)
     return Pretrained(
@@ -253,12 +259,12 @@ def load_dit(cfg) -> Pretrained:
     )
 
 
-def load_ldm(cfg) -> Pretrained:
+def load_ldm(cfg, device: str = "cpu") -> Pretrained:
     network = vp_network(cfg, "UNet2DModel", "latent UNet2DModel")
     return Pretrained(pretrained_vp(*network), autoencoder(cfg, cfg.autoencoder, cfg.dtype))
 
 
-def load_python(cfg) -> Pretrained:
+def load_python(cfg, device: str = "cpu") -> Pretrained:
     """Import the plugin and call its factory (only reached for specs that were trusted twice)."""
     if cfg.file:
         path = Path(cfg.file)

@@ -58,8 +58,8 @@ def _path(key: list) -> Path:
 
 
 def cached(cfg, family: str, lengths: dict, compute: Callable[[], tuple]) -> tuple:
-    """`compute()`'s tensors (None entries allowed) for this model and prompt: from the cache when
-    an entry is there, else computed and kept."""
+    """`compute()`'s tensors (None entries allowed), float32 on the CPU, for this model and prompt:
+    from the cache when an entry is there, else computed and kept."""
     who = identity(cfg)
     key = [family, cfg.prompt, lengths, who]
     if who is not None:
@@ -68,14 +68,14 @@ def cached(cfg, family: str, lengths: dict, compute: Callable[[], tuple]) -> tup
             return tuple(saved)
         except (OSError, RuntimeError, ValueError, EOFError, TypeError):
             pass
-    out = compute()
+    out = tuple(None if t is None else t.detach().float().cpu() for t in compute())
     who = who or identity(cfg)  # a hub model downloaded just now has a snapshot
     if who is not None:
         path = _path([family, cfg.prompt, lengths, who])
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             tmp = path.with_suffix(f".tmp{os.getpid()}")
-            torch.save([None if t is None else t.detach().cpu() for t in out], tmp)
+            torch.save(list(out), tmp)
             os.replace(tmp, path)
         except OSError:
             pass

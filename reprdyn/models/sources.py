@@ -121,7 +121,7 @@ class Loaded(Source):
         from .loaders import load_pretrained
 
         if self._loaded is None:
-            loaded = load_pretrained(self.cfg)
+            loaded = load_pretrained(self.cfg, self.device)
             loaded.denoiser.to(self.device)
             if loaded.encoder is not None:
                 loaded.encoder.to(self.device)

@@ -19,7 +19,7 @@ from torch import nn
 from .pretrained import DiffusersNet, Pretrained, autoencoder, pretrained_vp, vp_network
 from .prompt_cache import cached
 from .text import CLIP_TOKENS as TOKENS
-from .text import encode, transformers_
+from .text import encode, encoder_dtype, transformers_
 
 
 class ConditionedNet(DiffusersNet):
@@ -45,30 +45,32 @@ class ConditionedNet(DiffusersNet):
         return out[:, : x_in.shape[1]]
 
 
-def prompt_embedding(cfg, unet) -> tuple[torch.Tensor, torch.Tensor | None]:
+def prompt_embedding(cfg, unet, device: str = "cpu") -> tuple[torch.Tensor, torch.Tensor | None]:
     """(context (1, 77, D), pooled (1, P) or None) of the spec's prompt, in float32."""
     xl = unet.config.get("addition_embed_type") == "text_time"
     if xl and cfg.prompt == "":  # SDXL's unconditional branch: zeros of the UNet's widths
         pooled = unet.config.projection_class_embeddings_input_dim
         pooled -= 6 * unet.config.addition_time_embed_dim
         return torch.zeros(1, TOKENS, unet.config.cross_attention_dim), torch.zeros(1, pooled)
-    return cached(cfg, "sdxl" if xl else "sd", {"clip": TOKENS}, lambda: _encoded(cfg, xl))
+    lengths = {"clip": TOKENS, "encoder": encoder_dtype(cfg, device)}
+    return cached(cfg, "sdxl" if xl else "sd", lengths, lambda: _encoded(cfg, xl, device))
 
 
-def _encoded(cfg, xl: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
+def _encoded(cfg, xl: bool, device: str) -> tuple[torch.Tensor, torch.Tensor | None]:
     tr = transformers_("sd")
     if not xl:
-        return encode(cfg, tr.CLIPTokenizer, tr.CLIPTextModel, "", TOKENS).last_hidden_state, None
-    one = encode(cfg, tr.CLIPTokenizer, tr.CLIPTextModel, "", TOKENS)
-    two = encode(cfg, tr.CLIPTokenizer, tr.CLIPTextModelWithProjection, "_2", TOKENS)
+        out = encode(cfg, tr.CLIPTokenizer, tr.CLIPTextModel, "", TOKENS, device)
+        return out.last_hidden_state, None
+    one = encode(cfg, tr.CLIPTokenizer, tr.CLIPTextModel, "", TOKENS, device)
+    two = encode(cfg, tr.CLIPTokenizer, tr.CLIPTextModelWithProjection, "_2", TOKENS, device)
     context = torch.cat([one.hidden_states[-2], two.hidden_states[-2]], dim=-1)  # (1, 77, D1+D2)
     return context, two.text_embeds
 
 
-def load_sd(cfg) -> Pretrained:
+def load_sd(cfg, device: str = "cpu") -> Pretrained:
     net, abar, prediction = vp_network(cfg, "UNet2DConditionModel", "UNet2DConditionModel")
     encoder = autoencoder(cfg, "kl", cfg.vae_dtype)
-    context, pooled = prompt_embedding(cfg, net)
+    context, pooled = prompt_embedding(cfg, net, device)
     vae_scale = 2 ** (len(encoder.autoencoder.config.block_out_channels) - 1)
     denoiser = pretrained_vp(
         net, abar, prediction, ConditionedNet,

@@ -36,16 +36,25 @@ def has_folder(cfg, sub: str) -> bool:
     return not local.is_dir() or (local / sub).is_dir()
 
 
-def encode(cfg, tokenizer_cls, encoder_cls, suffix: str, max_length: int):
+def encoder_dtype(cfg, device: str) -> str:
+    """The dtype text encoders load in: the model's own on a GPU (half the memory: FLUX's T5-XXL
+    is 19 GB in float32), float32 on a CPU (half-precision kernels there are slow or missing)."""
+    return getattr(cfg, "dtype", "float32") if device.startswith("cuda") else "float32"
+
+
+def encode(cfg, tokenizer_cls, encoder_cls, suffix: str, max_length: int, device: str = "cpu"):
     """The outputs (with hidden states) of the encoder in `text_encoder{suffix}` on the spec's
-    prompt, tokenized by `tokenizer{suffix}` and padded to `max_length` tokens."""
+    prompt, tokenized by `tokenizer{suffix}` and padded to `max_length` tokens, computed on
+    `device` in `encoder_dtype`."""
     tok = from_pretrained(
         tokenizer_cls, cfg.id, [f"tokenizer{suffix}"], cfg.revision, "tokenizer of",
         "tokenizer_config.json",
     )  # fmt: skip
+    dtype = encoder_dtype(cfg, device)
     enc = from_pretrained(
-        encoder_cls, cfg.id, [f"text_encoder{suffix}"], cfg.revision, "text encoder of"
-    )
+        encoder_cls, cfg.id, [f"text_encoder{suffix}"], cfg.revision, "text encoder of",
+        dtype=dtype, variant=getattr(cfg, "variant", None),
+    )  # fmt: skip
     ids = tok(
         cfg.prompt,
         padding="max_length",
@@ -53,5 +62,6 @@ def encode(cfg, tokenizer_cls, encoder_cls, suffix: str, max_length: int):
         truncation=True,
         return_tensors="pt",
     ).input_ids  # (1, max_length)
+    enc = (enc.float() if dtype == "float32" else enc).to(device).eval()
     with torch.no_grad():  # not inference_mode: the outputs become buffers of a module
-        return enc.float().eval()(ids, output_hidden_states=True)
+        return enc(ids.to(device), output_hidden_states=True)

@@ -225,6 +225,13 @@ class _Pretrained(Strict):
         "auto", description="what the network predicts; auto reads the scheduler's prediction_type"
     )
     dtype: Dtype = "float32"
+    variant: str | None = Field(
+        None,
+        max_length=32,
+        pattern=r"^[A-Za-z0-9_.-]+$",
+        description="a weight-file variant to load, e.g. fp16 (its *.fp16.safetensors: half the "
+        "download); the network still runs in `dtype`",
+    )
 
 
 class DiffusersUNet(_Pretrained):
@@ -306,6 +313,13 @@ class Flow(Strict):
         "gives k = t T, so sigma = k / (T - k)",
     )
     dtype: Dtype = "float32"
+    variant: str | None = Field(
+        None,
+        max_length=32,
+        pattern=r"^[A-Za-z0-9_.-]+$",
+        description="a weight-file variant to load, e.g. fp16 (its *.fp16.safetensors: half the "
+        "download); the network still runs in `dtype`",
+    )
     vae_dtype: Dtype = Field("float32", description="the autoencoder's dtype")
     prompt: Prompt = ""
     max_sequence_length: int | None = Field(

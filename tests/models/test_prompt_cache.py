@@ -74,3 +74,40 @@ def test_unknown_files_are_computed_and_not_kept(tmp_path, monkeypatch):
     assert prompt_cache.identity(cfg) is None
     out = prompt_cache.cached(cfg, "sd", {}, lambda: (torch.ones(1, 2), None))
     assert torch.equal(out[0], torch.ones(1, 2)) and not (tmp_path / "cache" / "prompts").exists()
+
+
+def test_variant_weights_load_and_text_encoders_follow_the_device(tiny_sd, tmp_path, monkeypatch):
+    """`variant: fp16` loads the *.fp16.safetensors files a folder holds; on a CPU the text
+    encoders run in float32 whatever the model's dtype (`text.encoder_dtype`)."""
+    import shutil
+
+    import diffusers
+    import transformers
+
+    from reprdyn.models.text import encoder_dtype
+
+    monkeypatch.setenv("REPRDYN_CACHE", str(tmp_path / "cache"))
+    folder = tmp_path / "variant"
+    shutil.copytree(tiny_sd, folder)
+    parts = {
+        "unet": diffusers.UNet2DConditionModel,
+        "vae": diffusers.AutoencoderKL,
+        "text_encoder": transformers.CLIPTextModel,
+    }
+    for sub, cls in parts.items():
+        model = cls.from_pretrained(folder / sub)
+        for f in (folder / sub).glob("*.safetensors"):
+            f.unlink()  # only the variant's files remain
+        model.save_pretrained(folder / sub, variant="fp16")
+    with pytest.raises(Exception, match="unet|UNet"):
+        _load(folder)  # the plain files are gone
+    text = (
+        "spec_version: 1\nname: t\n"
+        f"model: {{kind: sd, id: {folder}, variant: fp16}}\n"
+        "datasets: [{kind: glyphs, name: g, size: 32, channels: 3, n_train: 8, n_test: 4}]\n"
+        "sigma: [0.5]\nlayers: [mid_block]\n"
+    )
+    ours = load_pretrained(validate_text(text).model).denoiser.net.context
+    torch.testing.assert_close(ours, _load(tiny_sd).denoiser.net.context)  # the same weights
+    cfg = validate_text(text.replace("variant: fp16", "variant: fp16, dtype: float16")).model
+    assert encoder_dtype(cfg, "cpu") == "float32" and encoder_dtype(cfg, "cuda:0") == "float16"

@@ -3,18 +3,25 @@ SD3 and FLUX — on a GPU, with random weights in each model's real configuratio
 for a session lent a device.
 
     python benchmarks/gpu_backbones.py [--images 256] [--dtype bfloat16] [--only sd3-medium]
+                                       [--json out.json]
     python benchmarks/gpu_backbones.py --smoke        # tiny configs on the CPU: does it run?
 
 For each backbone it encodes `--images` random images with the autoencoder (float32), then at
 four sigmas runs reprdyn's own extraction (the VP or flow wrapper, the prompt conditioning,
 hooks on two blocks, pooling) and, as the baseline measured in the same run, the bare network's
 forward on the same latents. It prints images per second for both, their ratio (reprdyn's
-overhead), and the peak GPU memory of each.
+overhead), and the peak GPU memory of each; `cifar-ddpm` is a CIFAR-10-sized extraction instead:
+50,000 32x32 images x 10 sigmas x every block of google/ddpm-cifar10-32's 36M-parameter U-Net
+(its real configuration, random weights). Every figure, with the peak host memory, also goes to a
+JSON file (`--json`).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import platform
+import resource
 import time
 
 import torch
@@ -62,6 +69,16 @@ BACKBONES = {
     "flux.1-schnell": ("flux", FLUX_TRANSFORMER, 512, 256, 4096, 768,
                        ["transformer_blocks.9", "single_transformer_blocks.18"]),
 }  # fmt: skip
+# google/ddpm-cifar10-32's UNet2DModel (its config.json): 35.7 M parameters
+CIFAR_UNET = dict(
+    sample_size=32, in_channels=3, out_channels=3, layers_per_block=2,
+    block_out_channels=(128, 256, 256, 256),
+    down_block_types=("DownBlock2D", "AttnDownBlock2D", "DownBlock2D", "DownBlock2D"),
+    up_block_types=("UpBlock2D", "UpBlock2D", "AttnUpBlock2D", "UpBlock2D"),
+)  # fmt: skip
+CIFAR_LAYERS = [*(f"down_blocks.{i}" for i in range(4)), "mid_block",
+                *(f"up_blocks.{i}" for i in range(4))]  # fmt: skip
+SMOKE_CIFAR = dict(CIFAR_UNET, block_out_channels=(8, 16, 16, 16), norm_num_groups=4)
 SMOKE = dict(
     sample_size=8, in_channels=4, out_channels=4, layers_per_block=1, block_out_channels=(8, 16),
     norm_num_groups=4, cross_attention_dim=8, attention_head_dim=2,
@@ -157,7 +174,64 @@ def _flow(family, cfg, text, dtype, device):
     return denoiser, bare
 
 
-def bench(name: str, spec: tuple, args, device: str) -> None:
+def _timed(run, n: int, device: str) -> tuple[float, float]:
+    """(images per second, peak GPU memory in GiB) of `run()` over n images."""
+    _reset(device)
+    _sync(device)
+    start = time.perf_counter()
+    run()
+    _sync(device)
+    return n / (time.perf_counter() - start), _peak(device)
+
+
+def bench_cifar(args, device: str) -> dict:
+    """A CIFAR-10-sized extraction: every block of a DDPM U-Net at 10 sigmas, pooled, against the
+    bare U-Net's forward on the same inputs."""
+    import diffusers
+    import numpy as np
+
+    from reprdyn.compute.extract import FORWARD_ROWS, extract
+    from reprdyn.models.pretrained import pretrained_vp
+
+    dtype = getattr(torch, args.dtype)
+    torch.manual_seed(0)
+    unet = diffusers.UNet2DModel(**(SMOKE_CIFAR if args.smoke else CIFAR_UNET))
+    unet = unet.to(device, dtype).eval()
+    sched = diffusers.DDPMScheduler()  # DDPM's linear betas, as the hub model's
+    denoiser = pretrained_vp(unet, sched.alphas_cumprod.double().numpy(), "epsilon").to(device)
+    n = args.cifar_images
+    g = torch.Generator().manual_seed(0)
+    x = (torch.rand(n, 3, 32, 32, generator=g) * 2 - 1).to(device)  # (N, 3, 32, 32)
+    sigmas = np.geomspace(0.02, 50.0, 10)
+    extract(denoiser, x[:2], float(sigmas[0]), CIFAR_LAYERS)  # warm-up
+
+    def ours():
+        for sigma in sigmas:
+            for block in x.split(FORWARD_ROWS * 8):
+                extract(denoiser, block, float(sigma), CIFAR_LAYERS)
+
+    def bare():
+        with torch.inference_mode():
+            for sigma in sigmas:
+                t = torch.tensor(float(denoiser.schedule.timestep([sigma])[0]), device=device)
+                for block in x.split(FORWARD_ROWS * 8):
+                    unet((block / (1 + sigma**2) ** 0.5).to(dtype), t)
+
+    rate, peak = _timed(ours, len(sigmas) * n, device)
+    base, base_peak = _timed(bare, len(sigmas) * n, device)
+    params = sum(p.numel() for p in unet.parameters()) / 1e6
+    print(
+        f"  cifar-ddpm ({params:,.1f} M parameters, {n:,} images x 10 sigmas x "
+        f"{len(CIFAR_LAYERS)} blocks): reprdyn {rate:,.0f} img/s (peak {peak:.1f} GiB), bare "
+        f"network {base:,.0f} img/s (peak {base_peak:.1f} GiB), ratio {rate / base:.2f}",
+        flush=True,
+    )
+    return dict(name="cifar-ddpm", params_m=params, images=n, sigmas=len(sigmas),
+                layers=len(CIFAR_LAYERS), ours_img_s=rate, bare_img_s=base, ratio=rate / base,
+                ours_peak_gib=peak, bare_peak_gib=base_peak)  # fmt: skip
+
+
+def bench(name: str, spec: tuple, args, device: str) -> dict:
     import numpy as np
 
     from reprdyn.compute.extract import FORWARD_ROWS, extract
@@ -212,6 +286,9 @@ def bench(name: str, spec: tuple, args, device: str) -> None:
     del denoiser, bare
     if device.startswith("cuda"):
         torch.cuda.empty_cache()
+    return dict(name=name, params_m=params, images=len(z), sigmas=len(sigmas), layers=len(layers),
+                ours_img_s=ours, bare_img_s=base, ratio=ours / base, ours_peak_gib=ours_peak,
+                bare_peak_gib=base_peak)  # fmt: skip
 
 
 def diffusers_vae(cfg: dict, device: str):
@@ -224,23 +301,39 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--images", type=int, default=256)
     ap.add_argument("--dtype", default="bfloat16", choices=["float16", "bfloat16", "float32"])
-    ap.add_argument("--only", nargs="*", default=list(BACKBONES), choices=list(BACKBONES))
+    names = [*BACKBONES, "cifar-ddpm"]
+    ap.add_argument("--only", nargs="*", default=names, choices=names)
+    ap.add_argument("--cifar-images", type=int, default=50_000)
     ap.add_argument("--smoke", action="store_true", help="tiny configs on the CPU")
+    ap.add_argument("--json", default="gpu_backbones.json", help="where the figures go")
     args = ap.parse_args()
     device = "cpu" if args.smoke else "cuda"
     if args.smoke:
         torch.set_num_threads(1)
         args.images, args.dtype = min(args.images, 8), "float32"
+        args.cifar_images = min(args.cifar_images, 128)
     elif not torch.cuda.is_available():
         raise SystemExit("no CUDA device; use --smoke to try the script on a CPU")
     where = "CPU (smoke)" if args.smoke else torch.cuda.get_device_name()
     print(f"{where}, torch {torch.__version__}, {args.dtype}, {args.images} images, 4 sigmas")
+    results, start = [], time.perf_counter()
     for name in args.only:
+        if name == "cifar-ddpm":
+            results.append(bench_cifar(args, device))
+            continue
         spec = BACKBONES[name]
         if args.smoke:
             family, _, _, _, _, pooled, _ = spec
             spec = _smoke(family, pooled)
-        bench(name, spec, args, device)
+        results.append(bench(name, spec, args, device))
+    host_gib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # Linux: KiB
+    total = time.perf_counter() - start
+    print(f"peak host memory {host_gib:.1f} GiB; {total:.0f} s in all")
+    with open(args.json, "w") as f:
+        json.dump(dict(device=where, smoke=args.smoke, dtype=args.dtype, torch=torch.__version__,
+                       machine=platform.machine(), seconds=total, peak_host_gib=host_gib,
+                       results=results), f, indent=2)  # fmt: skip
+    print(f"wrote {args.json}")
 
 
 def _smoke(family: str, pooled) -> tuple:

@@ -25,7 +25,7 @@ from ..maths.schedules import FlowSchedule
 from .precond import FlowPrecond
 from .pretrained import Pretrained, _cast, _diffusers, autoencoder, from_pretrained
 from .prompt_cache import cached
-from .text import CLIP_TOKENS, encode, encoder_dtype, has_folder, transformers_
+from .text import CLIP_TOKENS, encode, encoder_key, has_folder, transformers_
 
 # the blocks whose forward returns (encoder_hidden_states, hidden_states): image stream last
 STREAM_LAST = ("JointTransformerBlock", "FluxTransformerBlock", "FluxSingleTransformerBlock")
@@ -134,7 +134,7 @@ def sd3_embedding(cfg, net, device: str = "cpu") -> tuple[torch.Tensor, torch.Te
     """SD3's (context (1, 77 + L, D), pooled (1, P1 + P2)) for the prompt, as its pipeline forms
     them with clip_skip unset (kept on disk: `prompt_cache`)."""
     lengths = {"clip": CLIP_TOKENS, "t5": cfg.max_sequence_length or T5_TOKENS["sd3"]}
-    lengths |= {"width": net.config.joint_attention_dim, "encoder": encoder_dtype(cfg, device)}
+    lengths |= {"width": net.config.joint_attention_dim, "encoder": encoder_key(cfg, device)}
     return cached(cfg, "sd3", lengths, lambda: _sd3(cfg, net, device))
 
 
@@ -154,7 +154,7 @@ def flux_embedding(cfg, net, device: str = "cpu") -> tuple[torch.Tensor, torch.T
     """FLUX's (context (1, L, D) from T5, pooled (1, P) from CLIP) for the prompt (kept on disk:
     `prompt_cache`)."""
     lengths = {"clip": CLIP_TOKENS, "t5": cfg.max_sequence_length or T5_TOKENS["flux"]}
-    lengths["encoder"] = encoder_dtype(cfg, device)
+    lengths["encoder"] = encoder_key(cfg, device)
     return cached(cfg, "flux", lengths, lambda: _flux(cfg, device))
 
 

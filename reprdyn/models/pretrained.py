@@ -132,12 +132,14 @@ def from_pretrained(
     config_name: str = "config.json",
     dtype: str = "float32",
     variant: str | None = None,
+    device_map: str | None = None,
 ):
     """`cls.from_pretrained` from a local folder or the hub, trying `subfolders` in order; a
     half-precision `dtype` is loaded as such (never a float32 copy first: FLUX's is 48 GB), and a
     weight `variant` (fp16: the *.fp16.safetensors files) is asked for where given."""
     load = {} if dtype == "float32" else {"torch_dtype": DTYPES[dtype]}
     load |= {"variant": variant} if variant else {}
+    load |= {"device_map": device_map} if device_map else {}
     local = Path(id)
     if local.is_dir():
         for sub in subfolders:

@@ -19,7 +19,7 @@ from torch import nn
 from .pretrained import DiffusersNet, Pretrained, autoencoder, pretrained_vp, vp_network
 from .prompt_cache import cached
 from .text import CLIP_TOKENS as TOKENS
-from .text import encode, encoder_dtype, transformers_
+from .text import encode, encoder_key, transformers_
 
 
 class ConditionedNet(DiffusersNet):
@@ -52,7 +52,7 @@ def prompt_embedding(cfg, unet, device: str = "cpu") -> tuple[torch.Tensor, torc
         pooled = unet.config.projection_class_embeddings_input_dim
         pooled -= 6 * unet.config.addition_time_embed_dim
         return torch.zeros(1, TOKENS, unet.config.cross_attention_dim), torch.zeros(1, pooled)
-    lengths = {"clip": TOKENS, "encoder": encoder_dtype(cfg, device)}
+    lengths = {"clip": TOKENS, "encoder": encoder_key(cfg, device)}
     return cached(cfg, "sdxl" if xl else "sd", lengths, lambda: _encoded(cfg, xl, device))
 
 

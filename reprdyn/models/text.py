@@ -42,6 +42,17 @@ def encoder_dtype(cfg, device: str) -> str:
     return getattr(cfg, "dtype", "float32") if device.startswith("cuda") else "float32"
 
 
+def encoder_key(cfg, device: str) -> dict:
+    """What decides the encoders' rounding, for the prompt cache: their dtype, where they run, and
+    whether accelerate spreads them."""
+    on = "cuda" if device.startswith("cuda") else device
+    return {
+        "dtype": encoder_dtype(cfg, device),
+        "on": on,
+        "offload": getattr(cfg, "offload", False),
+    }
+
+
 def encode(cfg, tokenizer_cls, encoder_cls, suffix: str, max_length: int, device: str = "cpu"):
     """The outputs (with hidden states) of the encoder in `text_encoder{suffix}` on the spec's
     prompt, tokenized by `tokenizer{suffix}` and padded to `max_length` tokens, computed on
@@ -50,10 +61,11 @@ def encode(cfg, tokenizer_cls, encoder_cls, suffix: str, max_length: int, device
         tokenizer_cls, cfg.id, [f"tokenizer{suffix}"], cfg.revision, "tokenizer of",
         "tokenizer_config.json",
     )  # fmt: skip
-    dtype = encoder_dtype(cfg, device)
+    dtype, offload = encoder_dtype(cfg, device), getattr(cfg, "offload", False)
     enc = from_pretrained(
         encoder_cls, cfg.id, [f"text_encoder{suffix}"], cfg.revision, "text encoder of",
         dtype=dtype, variant=getattr(cfg, "variant", None),
+        device_map="auto" if offload else None,  # accelerate places the layers as they fit
     )  # fmt: skip
     ids = tok(
         cfg.prompt,
@@ -62,6 +74,9 @@ def encode(cfg, tokenizer_cls, encoder_cls, suffix: str, max_length: int, device
         truncation=True,
         return_tensors="pt",
     ).input_ids  # (1, max_length)
-    enc = (enc.float() if dtype == "float32" else enc).to(device).eval()
+    if offload:  # already placed: its inputs go where its first layer is
+        device = next(enc.parameters()).device
+    else:
+        enc = (enc.float() if dtype == "float32" else enc).to(device)
     with torch.no_grad():  # not inference_mode: the outputs become buffers of a module
-        return enc(ids.to(device), output_hidden_states=True)
+        return enc.eval()(ids.to(device), output_hidden_states=True)

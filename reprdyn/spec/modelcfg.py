@@ -287,6 +287,12 @@ class StableDiffusion(_Pretrained):
         "float32", description="the autoencoder's dtype (SDXL's overflows in float16)"
     )
     prompt: Prompt = ""
+    offload: bool = Field(
+        False,
+        description="load the text encoders with an accelerate device map (device_map auto): their "
+        "layers spread over the GPU and host memory as they fit, so a large encoder (FLUX's "
+        "T5-XXL, 19 GB in float32) never needs all of either at once; they run once per prompt",
+    )
 
 
 class Flow(Strict):
@@ -322,6 +328,12 @@ class Flow(Strict):
     )
     vae_dtype: Dtype = Field("float32", description="the autoencoder's dtype")
     prompt: Prompt = ""
+    offload: bool = Field(
+        False,
+        description="load the text encoders with an accelerate device map (device_map auto): their "
+        "layers spread over the GPU and host memory as they fit, so a large encoder (FLUX's "
+        "T5-XXL, 19 GB in float32) never needs all of either at once; they run once per prompt",
+    )
     max_sequence_length: int | None = Field(
         None,
         ge=1,

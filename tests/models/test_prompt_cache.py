@@ -111,3 +111,21 @@ def test_variant_weights_load_and_text_encoders_follow_the_device(tiny_sd, tmp_p
     torch.testing.assert_close(ours, _load(tiny_sd).denoiser.net.context)  # the same weights
     cfg = validate_text(text.replace("variant: fp16", "variant: fp16, dtype: float16")).model
     assert encoder_dtype(cfg, "cpu") == "float32" and encoder_dtype(cfg, "cuda:0") == "float16"
+
+
+def test_offloaded_encoders_give_the_same_embedding(tiny_sd, tmp_path, monkeypatch):
+    """`offload: true` loads the text encoders with accelerate's device map; on a CPU the numbers
+    are those of the plain load, and the cache keeps the two apart."""
+    pytest.importorskip("accelerate")
+    monkeypatch.setenv("REPRDYN_CACHE", str(tmp_path / "cache"))
+    calls = _encodes(monkeypatch)
+    plain = _load(tiny_sd, "a photo").denoiser.net.context
+    text = (
+        "spec_version: 1\nname: t\n"
+        f"model: {{kind: sd, id: {tiny_sd}, prompt: 'a photo', offload: true}}\n"
+        "datasets: [{kind: glyphs, name: g, size: 32, channels: 3, n_train: 8, n_test: 4}]\n"
+        "sigma: [0.5]\nlayers: [mid_block]\n"
+    )
+    offloaded = load_pretrained(validate_text(text).model).denoiser.net.context
+    assert len(calls) == 2  # computed, not read from the plain load's entry
+    torch.testing.assert_close(offloaded, plain, rtol=1e-6, atol=1e-6)

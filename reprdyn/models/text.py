@@ -3,6 +3,14 @@ run once in float32 and reused for every image and sigma.
 
 Stable Diffusion (CLIP) and the flow transformers (CLIP and T5) read their encoders from the
 model's folder (`tokenizer`, `text_encoder`, `tokenizer_2`, ...). Loading runs no remote code.
+
+Why not the pipelines' own `encode_prompt`: a pipeline object is built around its UNet or
+transformer, which reprdyn loads once, itself, in its own dtype and placement, and the encoders here
+load only when the prompt cache lacks the answer, in their own dtype or spread by accelerate. The
+few lines that form each family's conditioning are checked equal to `encode_prompt` of the SD,
+SDXL (including its zero negative branch for ""), SD3 and FLUX pipelines, and FLUX's packing to
+its pipeline's, in tests/models/test_stable_diffusion.py and test_flow.py: a diffusers release that
+moves them fails those tests.
 """
 
 from __future__ import annotations

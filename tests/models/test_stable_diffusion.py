@@ -1,5 +1,6 @@
 """kind: sd on tiny Stable Diffusion and SDXL folders written with save_pretrained: the prompt's
-conditioning against the text encoders run here by hand, SDXL's added conditioning, a whole spec
+conditioning against the text encoders run here by hand and against the pipelines' own
+encode_prompt (SDXL's "" as its zero negative branch), SDXL's added conditioning, a whole spec
 through `reprdyn run`, half precision against float32, and per-class prompts refused."""
 
 from __future__ import annotations
@@ -178,3 +179,44 @@ def test_attention_projections_are_tokens_on_their_level_grid(repos):
     torch.testing.assert_close(pooled, tokens.mean(1))
     torch.testing.assert_close(maps, tokens.transpose(1, 2).reshape(2, D, 4, 4))
     assert layer_shapes(model.denoiser, z, 0.5)[name] == (D, 4, 4)
+
+
+def _pipeline(repos, name: str):
+    """The diffusers pipeline over the same folder: the reference for the conditioning."""
+    parts = dict(
+        vae=diffusers.AutoencoderKL.from_pretrained(repos / name / "vae"),
+        unet=diffusers.UNet2DConditionModel.from_pretrained(repos / name / "unet"),
+        scheduler=diffusers.DDPMScheduler.from_pretrained(repos / name / "scheduler"),
+        tokenizer=transformers.CLIPTokenizer.from_pretrained(repos / name / "tokenizer"),
+        text_encoder=transformers.CLIPTextModel.from_pretrained(repos / name / "text_encoder"),
+    )
+    if name == "sd":
+        return diffusers.StableDiffusionPipeline(
+            **parts, safety_checker=None, feature_extractor=None, requires_safety_checker=False
+        )
+    two = transformers.CLIPTextModelWithProjection.from_pretrained(repos / name / "text_encoder_2")
+    tok = transformers.CLIPTokenizer.from_pretrained(repos / name / "tokenizer_2")
+    return diffusers.StableDiffusionXLPipeline(**parts, text_encoder_2=two, tokenizer_2=tok)
+
+
+def test_sd_conditioning_is_its_pipelines(repos):
+    with torch.no_grad():
+        want = _pipeline(repos, "sd").encode_prompt("a photo", "cpu", 1, False)[0]
+    torch.testing.assert_close(_model(repos, "sd", prompt="'a photo'").denoiser.net.context, want)
+
+
+def test_sdxl_conditioning_is_its_pipelines_and_empty_is_its_negative_branch(repos):
+    pipe = _pipeline(repos, "sdxl")
+    with torch.no_grad():
+        want, _, pooled, _ = pipe.encode_prompt(
+            "a photo", device="cpu", num_images_per_prompt=1, do_classifier_free_guidance=False
+        )
+        _, negative, _, negative_pooled = pipe.encode_prompt(
+            "a photo", device="cpu", num_images_per_prompt=1, do_classifier_free_guidance=True
+        )  # no negative prompt: force_zeros_for_empty_prompt gives zeros
+    model = _model(repos, "sdxl", prompt="'a photo'")
+    torch.testing.assert_close(model.denoiser.net.context, want)
+    torch.testing.assert_close(model.denoiser.net.pooled, pooled)
+    empty = _model(repos, "sdxl")  # prompt "": SDXL's unconditional branch
+    torch.testing.assert_close(empty.denoiser.net.context, negative)
+    torch.testing.assert_close(empty.denoiser.net.pooled, negative_pooled)

@@ -3,6 +3,10 @@
 A VP/DDPM model at timestep t sees x_t = sqrt(abar_t) x0 + sqrt(1 - abar_t) eps, the same point as
 x0 + sigma_t eps scaled by sqrt(abar_t), with sigma_t = sqrt((1 - abar_t) / abar_t). This module is
 the one place sigma and t convert into each other; it needs numpy only.
+
+Its code is part of every checkpoint key (`reprdyn.compute.train.code_version`, docstrings aside):
+a change here retrains every cached model once, so what only reads schedules (hub configs:
+`reprdyn.spec.hub`) lives elsewhere.
 """
 
 from __future__ import annotations
@@ -12,12 +16,6 @@ import math
 import numpy as np
 
 RANGE_SLACK = 1e-6  # relative: a sigma this close to an end of the schedule counts as inside
-# diffusers' beta_schedule names -> VPSchedule kinds (squaredcos_cap_v2 is Nichol & Dhariwal's)
-DIFFUSERS_BETAS = {
-    "linear": "linear",
-    "scaled_linear": "scaled_linear",
-    "squaredcos_cap_v2": "cosine",
-}
 
 
 class VPSchedule:
@@ -34,15 +32,12 @@ class VPSchedule:
         self.kind, self.T = kind, T
         if kind == "linear":
             betas = np.linspace(beta_start, beta_end, T, dtype=np.float64)
-        elif kind == "scaled_linear":  # Stable Diffusion and the LDMs: linear in sqrt(beta)
-            betas = np.linspace(beta_start**0.5, beta_end**0.5, T, dtype=np.float64) ** 2
         elif kind == "cosine":  # Nichol & Dhariwal 2021
             f = np.cos((np.arange(T + 1) / T + cosine_s) / (1 + cosine_s) * math.pi / 2) ** 2
             betas = np.clip(1 - f[1:] / f[:-1], 0, 0.999)
         else:
             raise ValueError(
-                f"unknown beta schedule {kind!r}; expected one of ['cosine', 'linear', "
-                "'scaled_linear']"
+                f"unknown beta schedule {kind!r}; expected one of ['cosine', 'linear']"
             )
         self.betas = betas
         self.alphas_cumprod = np.cumprod(1 - betas)  # abar_t, t = 0..T-1
@@ -52,26 +47,6 @@ class VPSchedule:
     def from_config(cls, p) -> VPSchedule:
         """The schedule of a spec's `precond: {kind: vp, ...}` block."""
         return cls(p.schedule, p.T, p.beta_start, p.beta_end)
-
-    @classmethod
-    def from_scheduler_config(cls, config: dict) -> VPSchedule:
-        """The schedule a diffusers DDPM/DDIM `scheduler_config.json` defines (its betas, as
-        diffusers computes them, in float64)."""
-        if config.get("trained_betas") is not None:
-            betas = np.asarray(config["trained_betas"], np.float64)
-            return cls.from_alphas_cumprod(np.cumprod(1 - betas))
-        kind = DIFFUSERS_BETAS.get(config.get("beta_schedule", "linear"))
-        if kind is None:
-            raise ValueError(
-                f"unknown beta_schedule {config.get('beta_schedule')!r}; expected one of "
-                f"{sorted(DIFFUSERS_BETAS)}"
-            )
-        return cls(
-            kind,
-            int(config.get("num_train_timesteps", 1000)),
-            float(config.get("beta_start", 1e-4)),
-            float(config.get("beta_end", 0.02)),
-        )
 
     @classmethod
     def from_alphas_cumprod(cls, alphas_cumprod) -> VPSchedule:

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import os
 
+import numpy as np
+
 # DDPM's linear betas (Ho et al. 2020), also ADM's and DiT's
 DDPM = {
     "beta_schedule": "linear",
@@ -74,11 +76,38 @@ def describe(config: dict) -> str:
     return f"{c['beta_schedule']} betas {c['beta_start']:g} -> {c['beta_end']:g} over {T} steps"
 
 
+# diffusers' beta_schedule names: betas of T steps from (beta_start, beta_end)
+BETAS = {
+    "linear": lambda b0, b1, T: np.linspace(b0, b1, T, dtype=np.float64),
+    "scaled_linear": lambda b0, b1, T: np.linspace(b0**0.5, b1**0.5, T, dtype=np.float64) ** 2,
+}
+
+
+def schedule(config: dict):
+    """The VP schedule a diffusers DDPM/DDIM scheduler config defines (its betas as diffusers
+    computes them, in float64). Kept here, not in `reprdyn.maths.schedules`, whose source is part
+    of every checkpoint key: reading hub configs must not retrain anyone's models."""
+    from ..maths.schedules import VPSchedule
+
+    c = {**DEFAULTS, "num_train_timesteps": 1000, **config}
+    T = int(c["num_train_timesteps"])
+    if c.get("trained_betas") is not None:
+        betas = np.asarray(c["trained_betas"], np.float64)
+    elif c["beta_schedule"] == "squaredcos_cap_v2":  # Nichol & Dhariwal's, as reprdyn's cosine
+        return VPSchedule("cosine", T)
+    elif c["beta_schedule"] in BETAS:
+        betas = BETAS[c["beta_schedule"]](float(c["beta_start"]), float(c["beta_end"]), T)
+    else:
+        raise ValueError(
+            f"unknown beta_schedule {c['beta_schedule']!r}; expected one of "
+            f"{sorted([*BETAS, 'squaredcos_cap_v2'])}"
+        )
+    return VPSchedule.from_alphas_cumprod(np.cumprod(1 - betas))
+
+
 def sigma_problems(cfg, sigmas: list[float], config: dict, source: str) -> list[tuple[str, str]]:
     """What is wrong with a sigma grid (and a flow model's T) under a model's scheduler config:
     (the field it is about, the message) pairs."""
-    from ..maths.schedules import VPSchedule
-
     if config.get("_class_name") == "FlowMatchEulerDiscreteScheduler":
         T = int(config.get("num_train_timesteps", 1000))
         if getattr(cfg, "num_train_timesteps", T) != T:
@@ -90,15 +119,15 @@ def sigma_problems(cfg, sigmas: list[float], config: dict, source: str) -> list[
                 )
             ]
         return []  # every finite sigma >= 0 has a flow time (the grid's own check)
-    schedule = VPSchedule.from_scheduler_config(config)
-    bad = schedule.out_of_range(sigmas)
+    vp = schedule(config)
+    bad = vp.out_of_range(sigmas)
     if not bad:
         return []
     return [
         (
             "sigma",
             f"sigma {bad[0]:g} is outside the schedule of {cfg.id} ({describe(config)}, {source}): "
-            f"sigma runs from {schedule.sigma_min:.4g} to {schedule.sigma_max:.4g}; use sigmas "
+            f"sigma runs from {vp.sigma_min:.4g} to {vp.sigma_max:.4g}; use sigmas "
             "inside that range",
         )
     ]

@@ -10,9 +10,8 @@ import numpy as np
 import pytest
 from helpers import allowed_env, grants, invoke
 
-from reprdyn.maths.schedules import VPSchedule
 from reprdyn.spec import load_spec
-from reprdyn.spec.hub import SCHEDULES, describe, sigma_problems
+from reprdyn.spec.hub import SCHEDULES, describe, schedule, sigma_problems
 
 ROOT = Path(__file__).parents[2]
 VP = {describe(c): c for c in SCHEDULES.values() if "beta_schedule" in c}  # the distinct ones
@@ -23,12 +22,12 @@ def test_a_recorded_schedule_is_diffusers_own(name):
     diffusers = pytest.importorskip("diffusers")
     config = VP[name]
     theirs = diffusers.DDPMScheduler(**{k: v for k, v in config.items() if k != "prediction_type"})
-    ours = VPSchedule.from_scheduler_config(config).alphas_cumprod
+    ours = schedule(config).alphas_cumprod
     np.testing.assert_allclose(ours, theirs.alphas_cumprod.double().numpy(), rtol=2e-6)
 
 
 def test_stable_diffusion_runs_from_0_0292_to_14_61():
-    sd = VPSchedule.from_scheduler_config(SCHEDULES["stabilityai/stable-diffusion-2-1"])
+    sd = schedule(SCHEDULES["stabilityai/stable-diffusion-2-1"])
     assert (round(sd.sigma_min, 4), round(sd.sigma_max, 2)) == (0.0292, 14.61)
 
 
@@ -58,3 +57,12 @@ def test_a_flow_models_steps_must_be_its_schedulers():
     block = type("M", (), {"id": "black-forest-labs/FLUX.1-schnell", "num_train_timesteps": 500})
     ((field, message),) = sigma_problems(block, [0.5], SCHEDULES[block.id], "recorded")
     assert field == "num_train_timesteps" and "set `num_train_timesteps: 1000`" in message
+
+
+def test_a_cosine_scheduler_config_is_diffusers_own():
+    diffusers = pytest.importorskip("diffusers")
+    config = {"beta_schedule": "squaredcos_cap_v2", "num_train_timesteps": 1000}
+    theirs = diffusers.DDPMScheduler(**config).alphas_cumprod.double().numpy()
+    np.testing.assert_allclose(schedule(config).alphas_cumprod, theirs, rtol=2e-6, atol=1e-12)
+    with pytest.raises(ValueError, match="unknown beta_schedule 'sigmoid'"):
+        schedule({"beta_schedule": "sigmoid"})

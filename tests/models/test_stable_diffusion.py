@@ -187,7 +187,8 @@ def _pipeline(repos, name: str):
         vae=diffusers.AutoencoderKL.from_pretrained(repos / name / "vae"),
         unet=diffusers.UNet2DConditionModel.from_pretrained(repos / name / "unet"),
         scheduler=diffusers.DDPMScheduler.from_pretrained(
-            repos / name / "scheduler", steps_offset=1  # what the pipelines ask of a config
+            repos / name / "scheduler",
+            steps_offset=1,  # what the pipelines ask of a config
         ),
         tokenizer=transformers.CLIPTokenizer.from_pretrained(repos / name / "tokenizer"),
         text_encoder=transformers.CLIPTextModel.from_pretrained(repos / name / "text_encoder"),

@@ -172,7 +172,9 @@ def _accuracy_rows(name: str, ds) -> list[SummaryRow]:
         prob = float("nan")
         if "unimodal_prob" in low:
             prob = float(np.nanmean(low["unimodal_prob"].sel(**at).values))
-        word = verdict(prob, confidence) if math.isfinite(prob) else ("yes" if u.unimodal else "no")
+        # a verdict only where the unimodality metric ran (under the bootstrap, with its share)
+        word = "yes" if u.unimodal else "no" if "unimodal" in low else "–"
+        word = verdict(prob, confidence) if math.isfinite(prob) else word
         c_best, c_peak = _csnr(ds, at, best)
         reps = int(np.isfinite(acc.values).any(axis=(1, 2)).sum())
         rows.append(

@@ -67,3 +67,19 @@ def test_accuracy_needs_a_classification_probe():
 )
 def test_it_is_a_default_where_a_probe_classifies(raw, default):
     assert accuracy.classifies(raw) is default
+
+
+def test_no_shape_verdict_where_the_unimodality_metric_did_not_run(tmp_path):
+    import reprdyn
+    from reprdyn.read.summary import summarize
+
+    text = molrg_spec(
+        sigma="[0.1, 0.5, 2.0]", rest="metrics: [accuracy]\nanalysis: {bootstrap: 0}\n"
+    )
+    reprdyn.run(validate_text(text), store=tmp_path / "s.zarr")
+    (row,) = summarize(str(tmp_path / "s.zarr"))
+    assert row.unimodal == "–" and np.isnan(row.unimodal_prob)
+    reprdyn.run(validate_text(text.replace("[accuracy]", "[accuracy, unimodality]")),
+                store=tmp_path / "u.zarr")  # fmt: skip
+    (row,) = summarize(str(tmp_path / "u.zarr"))
+    assert row.unimodal in ("yes", "no")  # the mean curve's shape: no bootstrap, no share

@@ -194,6 +194,25 @@ VaeId = Annotated[
 ]
 
 
+Variant = Annotated[
+    str | None,
+    Field(
+        max_length=32,
+        pattern=r"^[A-Za-z0-9_.-]+$",
+        description="a weight-file variant to load, e.g. fp16 (its *.fp16.safetensors: half the "
+        "download); the network still runs in `dtype`",
+    ),
+]
+Offload = Annotated[
+    bool,
+    Field(
+        description="load the text encoders with an accelerate device map (device_map auto): "
+        "their layers spread over the GPU and host memory as they fit, so a large encoder (FLUX's "
+        "T5-XXL, 19 GB in float32) never needs all of either at once; they run once per prompt"
+    ),
+]
+
+
 def one_prompt(v: str) -> str:
     """A prompt is one text for every image, never a per-class template."""
     if "{" in v or "}" in v:
@@ -225,13 +244,7 @@ class _Pretrained(Strict):
         "auto", description="what the network predicts; auto reads the scheduler's prediction_type"
     )
     dtype: Dtype = "float32"
-    variant: str | None = Field(
-        None,
-        max_length=32,
-        pattern=r"^[A-Za-z0-9_.-]+$",
-        description="a weight-file variant to load, e.g. fp16 (its *.fp16.safetensors: half the "
-        "download); the network still runs in `dtype`",
-    )
+    variant: Variant = None
 
 
 class DiffusersUNet(_Pretrained):
@@ -287,12 +300,7 @@ class StableDiffusion(_Pretrained):
         "float32", description="the autoencoder's dtype (SDXL's overflows in float16)"
     )
     prompt: Prompt = ""
-    offload: bool = Field(
-        False,
-        description="load the text encoders with an accelerate device map (device_map auto): their "
-        "layers spread over the GPU and host memory as they fit, so a large encoder (FLUX's "
-        "T5-XXL, 19 GB in float32) never needs all of either at once; they run once per prompt",
-    )
+    offload: Offload = False
 
 
 class Flow(Strict):
@@ -319,21 +327,10 @@ class Flow(Strict):
         "gives k = t T, so sigma = k / (T - k)",
     )
     dtype: Dtype = "float32"
-    variant: str | None = Field(
-        None,
-        max_length=32,
-        pattern=r"^[A-Za-z0-9_.-]+$",
-        description="a weight-file variant to load, e.g. fp16 (its *.fp16.safetensors: half the "
-        "download); the network still runs in `dtype`",
-    )
+    variant: Variant = None
     vae_dtype: Dtype = Field("float32", description="the autoencoder's dtype")
     prompt: Prompt = ""
-    offload: bool = Field(
-        False,
-        description="load the text encoders with an accelerate device map (device_map auto): their "
-        "layers spread over the GPU and host memory as they fit, so a large encoder (FLUX's "
-        "T5-XXL, 19 GB in float32) never needs all of either at once; they run once per prompt",
-    )
+    offload: Offload = False
     max_sequence_length: int | None = Field(
         None,
         ge=1,

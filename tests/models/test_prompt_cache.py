@@ -23,10 +23,12 @@ def tiny_sd(tmp_path_factory):
     return build("sd", tmp_path_factory.mktemp("tiny") / "tiny-sd")
 
 
-def _load(folder, prompt: str = ""):
+def _load(folder, prompt: str = "", **fields):
+    """The model of a one-layer spec on `folder`, with the block's extra `fields`."""
+    extra = "".join(f", {k}: {v}" for k, v in fields.items())
     text = (
         "spec_version: 1\nname: t\n"
-        f"model: {{kind: sd, id: {folder}, prompt: '{prompt}'}}\n"
+        f"model: {{kind: sd, id: {folder}, prompt: '{prompt}'{extra}}}\n"
         "datasets: [{kind: glyphs, name: g, size: 32, channels: 3, n_train: 8, n_test: 4}]\n"
         "sigma: [0.5]\nlayers: [mid_block]\n"
     )
@@ -101,15 +103,9 @@ def test_variant_weights_load_and_text_encoders_follow_the_device(tiny_sd, tmp_p
         model.save_pretrained(folder / sub, variant="fp16")
     with pytest.raises(Exception, match="unet|UNet"):
         _load(folder)  # the plain files are gone
-    text = (
-        "spec_version: 1\nname: t\n"
-        f"model: {{kind: sd, id: {folder}, variant: fp16}}\n"
-        "datasets: [{kind: glyphs, name: g, size: 32, channels: 3, n_train: 8, n_test: 4}]\n"
-        "sigma: [0.5]\nlayers: [mid_block]\n"
-    )
-    ours = load_pretrained(validate_text(text).model).denoiser.net.context
+    ours = _load(folder, variant="fp16").denoiser.net.context
     torch.testing.assert_close(ours, _load(tiny_sd).denoiser.net.context)  # the same weights
-    cfg = validate_text(text.replace("variant: fp16", "variant: fp16, dtype: float16")).model
+    cfg = NS(dtype="float16")
     assert encoder_dtype(cfg, "cpu") == "float32" and encoder_dtype(cfg, "cuda:0") == "float16"
 
 
@@ -120,12 +116,6 @@ def test_offloaded_encoders_give_the_same_embedding(tiny_sd, tmp_path, monkeypat
     monkeypatch.setenv("REPRDYN_CACHE", str(tmp_path / "cache"))
     calls = _encodes(monkeypatch)
     plain = _load(tiny_sd, "a photo").denoiser.net.context
-    text = (
-        "spec_version: 1\nname: t\n"
-        f"model: {{kind: sd, id: {tiny_sd}, prompt: 'a photo', offload: true}}\n"
-        "datasets: [{kind: glyphs, name: g, size: 32, channels: 3, n_train: 8, n_test: 4}]\n"
-        "sigma: [0.5]\nlayers: [mid_block]\n"
-    )
-    offloaded = load_pretrained(validate_text(text).model).denoiser.net.context
+    offloaded = _load(tiny_sd, "a photo", offload="true").denoiser.net.context
     assert len(calls) == 2  # computed, not read from the plain load's entry
     torch.testing.assert_close(offloaded, plain, rtol=1e-6, atol=1e-6)

@@ -94,7 +94,8 @@ def _print_result(
         summary(path, shown, diffs, wide)
         return
     result = {"store": path, "summary": json.loads(summary_json(rows)), "failed": failures}
-    for t, these in shown[1:]:
+    for i, (m, t) in enumerate(metrics.tables()):  # JSON has room for every table
+        these = table_rows(path, t) if i and m.name in ran else []
         if these:
             result[t.key] = json.loads(summary_json(these))
     if diffs:

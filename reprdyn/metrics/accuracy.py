@@ -196,6 +196,7 @@ def _accuracy_rows(name: str, ds) -> list[SummaryRow]:
                 unimodal_prob=prob,
                 replicates=reps,
                 seeds=int(acc.sizes["seed"]),
+                label_noise=r.level,
             )
         )
     return rows

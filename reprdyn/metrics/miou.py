@@ -207,6 +207,7 @@ def _segmentation_rows(name: str, ds) -> list[SegmentationRow]:
                 "yes" if u.unimodal else "no",
                 int(fitted.any(1).sum()),
                 Sd,
+                label_noise=r.level,
             )
         )
     return rows

@@ -235,3 +235,16 @@ def test_stderr_has_one_log_format_and_stdout_only_json(small_spec_file, tmp_pat
     lines = r.stderr.strip().splitlines()
     assert lines and all(re.match(r"\d\d:\d\d:\d\d \S", line) for line in lines), lines[:3]
     assert json.loads(r.stdout)["summary"][0]["probe"] == "logistic"
+
+
+def test_json_carries_every_rows_label_noise_and_the_gains_per_level(tmp_path):
+    from helpers import molrg_spec
+
+    spec = tmp_path / "s.yaml"
+    spec.write_text(molrg_spec(sigma="[0.1, 0.5, 2.0]", rest="label_noise: [0.0, 0.4]\n"))
+    r = invoke("run", spec, "--store", tmp_path / "s.zarr", "--format", "json")
+    assert r.exit_code == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert {row["label_noise"] for row in out["summary"]} == {0.0}  # the headline's level, named
+    assert sorted({row["label_noise"] for row in out["gains"]}) == [0.0, 0.4]  # Table 1
+    assert all(row["label_noise"] == 0.0 for row in out["comparisons"])

@@ -43,9 +43,9 @@ def _gain(point="", model=""):
 
 
 def test_coordinate_columns_only_where_they_vary():
-    assert lead_columns([_gain()]) == ("dataset", "layer", "input", "probe")
+    assert lead_columns([_gain()]) == ("dataset", "layer", "input", "probe", "label noise")
     swept = lead_columns([_gain("n=64", "a")])
-    assert swept == ("point", "dataset", "model", "layer", "input", "probe")
+    assert swept == ("point", "dataset", "model", "layer", "input", "probe", "label noise")
     header, body = as_cells([_gain()], GAIN_COLUMNS)
     assert header[4:] == ["label noise", "best single σ", "ensemble", "gain", "at the confidence"]
     assert body == [["d", "mid", "clean", "ridge", "0.4", "0.800 [0.780, 0.820]",

@@ -59,6 +59,11 @@ class Reading:
     tolerance: float
     low: object  # xr.Dataset
 
+    @property
+    def level(self) -> float:
+        """The label-noise level the rows are at."""
+        return float(self.low.label_noise)
+
     def interval(self, name: str, at: dict, ds=None) -> Interval:
         """`interval_of` one cell of `ds` (default: the lowest label noise)."""
         return interval_of(self.low if ds is None else ds, name, at, self.confidence, self.seed)
@@ -90,7 +95,7 @@ def _comparison_rows(name: str, ds) -> list[ComparisonRow]:
             diff = r.interval(var, at)
             if math.isfinite(diff.value):
                 cell = (str(at.get(k, "–")) for k in ("model", "layer", "input", "probe"))
-                rows.append(ComparisonRow(name, *cell, var, what, diff))
+                rows.append(ComparisonRow(name, *cell, var, what, diff, label_noise=r.level))
     return rows
 
 

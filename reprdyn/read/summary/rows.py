@@ -69,6 +69,7 @@ class SummaryRow:
     replicates: int
     seeds: int
     point: str = ""  # a sweep point, e.g. "n_train=64"; '' outside sweeps
+    label_noise: float = float("nan")  # the level the row is at (the lowest the cube holds)
 
     @property
     def best_sigma_label(self) -> str:
@@ -99,6 +100,7 @@ class SegmentationRow:
     replicates: int
     seeds: int
     point: str = ""
+    label_noise: float = float("nan")  # the level the row is at
 
     @property
     def best_sigma_label(self) -> str:
@@ -120,6 +122,7 @@ class ComparisonRow:
     what: str  # in words
     difference: Interval
     point: str = ""
+    label_noise: float = float("nan")  # the level the row is at
 
     @property
     def sign(self) -> str:
@@ -172,7 +175,6 @@ SEGMENTATION_COLUMNS = _cols(
     ("unimodal", lambda r: r.unimodal),
 )
 GAIN_COLUMNS = _cols(
-    ("label noise", lambda r: f"{r.label_noise:g}"),
     ("best single σ", lambda r: str(r.best_accuracy)),
     ("ensemble", lambda r: str(r.ensemble_accuracy)),
     ("gain", lambda r: r.ensemble_gain.signed()),
@@ -200,13 +202,16 @@ def _verdict(word: str, p: float) -> str:
 
 
 def lead_columns(rows: list, layer: str = "layer") -> tuple[str, ...]:
-    """The coordinate columns of a table: point and model only when they vary."""
+    """The coordinate columns of a table: point and model only when they vary; the label-noise
+    level last (said once above a table whose rows share it)."""
     multi, swept = any(r.model for r in rows), any(r.point for r in rows)
-    return ("point",) * swept + ("dataset",) + ("model",) * multi + (layer, "input", "probe")
+    cell = ("point",) * swept + ("dataset",) + ("model",) * multi + (layer, "input", "probe")
+    return cell + ("label noise",)
 
 
 def lead_cells(r, columns: tuple[str, ...]) -> list[str]:
-    return [{"layer": r.layer, "dense set": r.layer}.get(c, getattr(r, c, "")) for c in columns]
+    named = {"layer": r.layer, "dense set": r.layer, "label noise": f"{r.label_noise:g}"}
+    return [named.get(c, getattr(r, c, "")) for c in columns]
 
 
 def interval_note(rows: list, confidence: float | None, resamples: int) -> str:

@@ -87,15 +87,14 @@ def _print_result(
     shown = [  # the headline table's rows are the run's; the other metrics' tables where they ran
         (t, rows if i == 0 else table_rows(path, t) if m.name in ran else [])
         for i, (m, t) in enumerate(metrics.tables())
-        if not t.per_dataset
+        if format == Format.json or not t.per_dataset  # JSON has room for the per-dataset ones
     ]
     diffs = compare(path) if rows else []
     if format != Format.json:
         summary(path, shown, diffs, wide)
         return
     result = {"store": path, "summary": json.loads(summary_json(rows)), "failed": failures}
-    for i, (m, t) in enumerate(metrics.tables()):  # JSON has room for every table
-        these = table_rows(path, t) if i and m.name in ran else []
+    for t, these in shown[1:]:
         if these:
             result[t.key] = json.loads(summary_json(these))
     if diffs:

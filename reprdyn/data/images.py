@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
+from ..spec.hub import looks_local
 
 
 class DataUnavailable(InputError):
@@ -141,7 +142,7 @@ def _hf_source(cfg) -> tuple[tuple, dict, str]:
         fmt = _local_format(folder)
         kind = f"local {fmt}" if fmt == "imagefolder" else "local parquet folder"
         return (fmt,), {"data_dir": str(folder)}, f"{kind} {folder}"
-    if cfg.path.startswith((".", "/", "~")):
+    if looks_local(cfg.path):
         raise DataUnavailable(
             f"dataset folder {cfg.path} does not exist (a relative path resolves against the "
             "spec's folder)"

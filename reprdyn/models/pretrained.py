@@ -21,7 +21,7 @@ from torch import nn
 
 from ..errors import InputError, lookup
 from ..maths.schedules import VPSchedule
-from ..spec.hub import hub_cache, offline
+from ..spec.hub import hub_cache, looks_local, offline
 from .precond import VPPrecond
 
 
@@ -163,7 +163,7 @@ def from_pretrained(
             f"{sorted(p.name for p in local.iterdir())}. Write it with save_pretrained, or set the "
             "subfolder"
         )
-    if id.startswith((".", "/", "~")):
+    if looks_local(id):
         raise ModelUnavailable(
             f"{what}: no such folder {id} (a relative path resolves against the spec's folder)"
         )

@@ -38,15 +38,12 @@ def identity(cfg) -> list | None:
             for p in sub.rglob("*")
             if p.is_file()
         )
-    try:
-        from huggingface_hub import try_to_load_from_cache
+    from ..spec.hub import cached_file
 
-        hit = try_to_load_from_cache(cfg.id, "text_encoder/config.json", revision=cfg.revision)
-    except Exception:  # noqa: BLE001 - no hub library, or not a repo id: not kept
-        return None
-    if not isinstance(hit, str):
-        return None
-    parts = Path(hit).parts
+    hit = cached_file(cfg.id, "text_encoder/config.json", cfg.revision)
+    if hit is None:
+        return None  # not kept
+    parts = hit.parts
     return [cfg.id, parts[parts.index("snapshots") + 1]] if "snapshots" in parts else None
 
 

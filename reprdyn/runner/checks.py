@@ -45,32 +45,23 @@ def _hub_models_offline(spec) -> list[Problem]:
     could not get it, so say so now, with what to do (online, the run downloads it)."""
     from pathlib import Path
 
-    from ..spec.hub import hub_cache, offline
+    from ..spec.hub import cached_file, hub_cache, looks_local, offline
+    from ..spec.rules import model_location
 
     if not offline() or not _installed("huggingface_hub"):
         return []
-    from huggingface_hub import try_to_load_from_cache
-
     found = []
     for name, cfg in spec.model_items():
         model_id = getattr(cfg, "id", None)
-        if model_id is None or Path(model_id).is_dir() or model_id.startswith((".", "/", "~")):
+        if model_id is None or Path(model_id).is_dir() or looks_local(model_id):
             continue
         # the network's config where the loaders look for it, or a pipeline's index
         subs = dict.fromkeys([getattr(cfg, "subfolder", None), "unet", "transformer"])
         names = [f"{s}/config.json" for s in subs if s] + ["model_index.json", "config.json"]
-        try:
-            hit = any(
-                isinstance(try_to_load_from_cache(model_id, n, revision=cfg.revision), str)
-                for n in names
-            )
-        except Exception:  # noqa: BLE001 - not a repo id the cache knows
-            hit = False
-        if not hit:
-            where = ("models", name) if name else ("model",)
+        if not any(cached_file(model_id, n, cfg.revision) for n in names):
             found.append(
                 (
-                    (*where, "id"),
+                    (*model_location(name), "id"),
                     f"{model_id} is not in the Hugging Face cache ({hub_cache()}) and "
                     "HF_HUB_OFFLINE is set, so the run cannot get it: run `huggingface-cli "
                     f"download {model_id}` on a machine with a network and copy the cache here, "
@@ -86,6 +77,8 @@ def _image_folders(spec) -> list[Problem]:
     folders; a mask folder exists. A hub dataset name is left to the load."""
     from pathlib import Path
 
+    from ..spec.hub import looks_local
+
     found = []
     for loc, d in _dataset_blocks(spec):
         if d.kind != "hf":
@@ -94,7 +87,7 @@ def _image_folders(spec) -> list[Problem]:
         per = "<class>/" if d.label_column is not None else ""
         layout = f"an imagefolder holds {d.train_split}/{per}*.png and {d.test_split}/{per}*.png"
         if not folder.is_dir():
-            if d.path.startswith((".", "/", "~")):
+            if looks_local(d.path):
                 found.append(
                     (
                         (*loc, "path"),
@@ -133,21 +126,13 @@ def scheduler_config(cfg) -> tuple[dict, str] | None:
     import json
     from pathlib import Path
 
+    from ..spec.hub import cached_file
+
     names = [f"{cfg.scheduler_subfolder}/{SCHEDULER_CONFIG}", SCHEDULER_CONFIG]
-    found = None
     if Path(cfg.id).is_dir():
         found = next((Path(cfg.id) / n for n in names if (Path(cfg.id) / n).is_file()), None)
-    elif _installed("huggingface_hub") and not cfg.id.startswith((".", "/", "~")):
-        from huggingface_hub import try_to_load_from_cache
-
-        for n in names:
-            try:
-                hit = try_to_load_from_cache(cfg.id, n, revision=cfg.revision)
-            except Exception:  # noqa: BLE001 - not a repo id the cache knows: checked at load
-                return None
-            if isinstance(hit, str):
-                found = Path(hit)
-                break
+    else:
+        found = next(filter(None, (cached_file(cfg.id, n, cfg.revision) for n in names)), None)
     if found is None or found.stat().st_size > MAX_CONFIG_BYTES:
         return None
     try:
@@ -161,6 +146,7 @@ def _schedules_on_disk(spec) -> list[Problem]:
     """The grid against the schedule of every pretrained model not in `reprdyn.spec.hub`'s table
     whose scheduler config is on disk."""
     from ..spec.hub import SCHEDULES, sigma_problems
+    from ..spec.rules import model_location
 
     found = []
     for name, cfg in spec.model_items():
@@ -171,13 +157,7 @@ def _schedules_on_disk(spec) -> list[Problem]:
             continue
         config, where = on_disk
         try:
-            for field, message in sigma_problems(cfg, spec.sigmas, config, where):
-                loc = (
-                    ("sigma",)
-                    if field == "sigma"
-                    else (("models", name) if name else ("model",)) + (field,)
-                )
-                found.append((loc, message))
+            found += sigma_problems(cfg, spec.sigmas, config, where, model_location(name))
         except (KeyError, TypeError, ValueError):
             continue  # a scheduler reprdyn cannot read ahead: the load checks the range
     return found
@@ -186,11 +166,13 @@ def _schedules_on_disk(spec) -> list[Problem]:
 def _dataset_blocks(spec):
     """(location, block) of every dataset the spec names: probed ones, and training data given
     inline."""
+    from ..spec.rules import model_location
+
     out = [(("datasets", i), d) for i, d in enumerate(spec.datasets)]
     for name, cfg in spec.model_items():
         train = getattr(cfg, "train", None)
         if train is not None and not isinstance(train.data, str):
-            out.append(((("models", name) if name else ("model",)) + ("train", "data"), train.data))
+            out.append(((*model_location(name), "train", "data"), train.data))
     return out
 
 

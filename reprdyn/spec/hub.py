@@ -10,6 +10,7 @@ otherwise once it loads.
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import numpy as np
 
@@ -105,15 +106,17 @@ def schedule(config: dict):
     return VPSchedule.from_alphas_cumprod(np.cumprod(1 - betas))
 
 
-def sigma_problems(cfg, sigmas: list[float], config: dict, source: str) -> list[tuple[str, str]]:
+def sigma_problems(
+    cfg, sigmas: list[float], config: dict, source: str, where: tuple = ("model",)
+) -> list[tuple[tuple, str]]:
     """What is wrong with a sigma grid (and a flow model's T) under a model's scheduler config:
-    (the field it is about, the message) pairs."""
+    (location, message) pairs; `where` is the model block's location in the spec."""
     if config.get("_class_name") == "FlowMatchEulerDiscreteScheduler":
         T = int(config.get("num_train_timesteps", 1000))
         if getattr(cfg, "num_train_timesteps", T) != T:
             return [
                 (
-                    "num_train_timesteps",
+                    (*where, "num_train_timesteps"),
                     f"the scheduler of {cfg.id} ({source}) has num_train_timesteps {T}, the spec "
                     f"says {cfg.num_train_timesteps}: set `num_train_timesteps: {T}`",
                 )
@@ -125,12 +128,31 @@ def sigma_problems(cfg, sigmas: list[float], config: dict, source: str) -> list[
         return []
     return [
         (
-            "sigma",
+            ("sigma",),
             f"sigma {bad[0]:g} is outside the schedule of {cfg.id} ({describe(config)}, {source}): "
             f"sigma runs from {vp.sigma_min:.4g} to {vp.sigma_max:.4g}; use sigmas "
             "inside that range",
         )
     ]
+
+
+def looks_local(name: str) -> bool:
+    """A path-like name (starting with '.', '/' or '~'): a local file or folder, never a hub id."""
+    return name.startswith((".", "/", "~"))
+
+
+def cached_file(repo_id: str, filename: str, revision: str | None = None) -> Path | None:
+    """A hub repository's file in the Hugging Face cache, never the network; None when it is not
+    there, the hub library is missing, or `repo_id` is no repository id."""
+    if looks_local(repo_id):
+        return None
+    try:
+        from huggingface_hub import try_to_load_from_cache
+
+        hit = try_to_load_from_cache(repo_id, filename, revision=revision)
+    except Exception:  # noqa: BLE001 - no hub library, or not a repo id the cache knows
+        return None
+    return Path(hit) if isinstance(hit, str) else None
 
 
 def offline() -> bool:

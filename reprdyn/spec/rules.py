@@ -31,7 +31,8 @@ def dups(values: list) -> list:
     return out
 
 
-def _where(name: str) -> tuple:
+def model_location(name: str) -> tuple:
+    """Where a model block is in the spec: `model`, or `models.<name>`."""
     return ("models", name) if name else ("model",)
 
 
@@ -46,7 +47,7 @@ def trusted_code(spec) -> Iterable[Problem]:
     for name, m in _blocks(spec):
         if m.kind == "python" and not spec.trust_code:
             yield (
-                _where(name),
+                model_location(name),
                 (
                     "a `python` model runs code the spec names; only if you trust that code, set "
                     "`trust_code: true` in the spec and pass --trust-code"
@@ -102,8 +103,7 @@ def hub_schedules_cover_the_grid(spec) -> Iterable[Problem]:
         if config is None or getattr(m, "scheduler_subfolder", None) != "scheduler":
             continue
         source = "its scheduler_config.json, as reprdyn.spec.hub records it"
-        for field, message in sigma_problems(m, spec.sigmas, config, source):
-            yield ("sigma",) if field == "sigma" else (*_where(name), field), message
+        yield from sigma_problems(m, spec.sigmas, config, source, model_location(name))
 
 
 def timesteps_have_a_schedule(spec) -> Iterable[Problem]:

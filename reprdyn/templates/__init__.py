@@ -97,9 +97,9 @@ def init(
         text = re.sub(r"^name: .*$", f"name: {path.stem}", text, count=1, flags=re.M)
     text = f"# yaml-language-server: $schema={SCHEMA_FILE}\n" + text.replace("{file}", str(path))
     path.parent.mkdir(parents=True, exist_ok=True)
-    written = [*_build(text, path.parent, force)]
+    built = _build(text, path.parent, force)  # first: a missing extra leaves no spec behind
     path.write_text(text, encoding="utf-8")
-    written.insert(0, path)
+    written = [path, *built]
     for name, data in ((SCHEMA_FILE, export()), (BASE_SCHEMA_FILE, export_base())):
         schema = path.parent / name
         if not schema.exists() or _ours(schema):

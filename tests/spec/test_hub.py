@@ -55,8 +55,8 @@ def test_a_grid_outside_sd21_is_refused_offline(tmp_path, monkeypatch):
 
 def test_a_flow_models_steps_must_be_its_schedulers():
     block = type("M", (), {"id": "black-forest-labs/FLUX.1-schnell", "num_train_timesteps": 500})
-    ((field, message),) = sigma_problems(block, [0.5], SCHEDULES[block.id], "recorded")
-    assert field == "num_train_timesteps" and "set `num_train_timesteps: 1000`" in message
+    ((loc, message),) = sigma_problems(block, [0.5], SCHEDULES[block.id], "recorded")
+    assert loc == ("model", "num_train_timesteps") and "set `num_train_timesteps: 1000`" in message
 
 
 def test_a_cosine_scheduler_config_is_diffusers_own():

@@ -72,13 +72,27 @@ def hierarchical(draws: np.ndarray, confidence: float, seed: int) -> tuple[float
     d = d[np.isfinite(d).all((1, 2))]  # replicates with values
     if not d.size:
         return (np.nan, np.nan, np.nan)
-    R, Sd, B = d.shape
+    theta = combined_draws(d, seed)  # (B,)
+    low, high = interval(theta, confidence)
+    return float(d.mean((1, 2)).mean()), float(low), float(high)
+
+
+def combined_draws(draws: np.ndarray, seed: int) -> np.ndarray:
+    """The hierarchical bootstrap's combined draws of the mean over replicates and seeds: draws
+    (..., R, Sd, B) -> (..., B), every leading index (a sigma, a sweep point) with the same picks
+    of replicates and seeds, which are those of `hierarchical` for the same seed. A replicate
+    with a NaN anywhere is left out."""
+    d = np.asarray(draws, np.float64)
+    lead = d.shape[:-3]
+    keep = np.isfinite(d).reshape(-1, *d.shape[-3:]).all((0, 2, 3))  # (R,)
+    d = d[..., keep, :, :]
+    R, Sd, B = d.shape[-3:]
+    if not R:
+        return np.full((*lead, B), np.nan)
     rng = np.random.default_rng(seed)
     cr = _counts(rng.integers(0, R, size=(B, R)), R)  # (B, R)
     cs = _counts(rng.integers(0, Sd, size=(B, Sd)), Sd)  # (B, Sd)
-    theta = np.einsum("br,rsb,bs->b", cr, d, cs) / (R * Sd)  # (B,)
-    low, high = interval(theta, confidence)
-    return float(d.mean((1, 2)).mean()), float(low), float(high)
+    return np.einsum("br,...rsb,bs->...b", cr, d, cs) / (R * Sd)
 
 
 def curve_interval(draws: np.ndarray, confidence: float, seed: int) -> tuple[np.ndarray, ...]:

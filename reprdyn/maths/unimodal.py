@@ -1,4 +1,5 @@
-"""Unimodality of a curve over the sigma grid: peak, rise, fall and a tolerance-based flag."""
+"""The shape of a curve over the sigma grid: peak, rise, fall, and its class — unimodal,
+decreasing, increasing, flat or other — under a tolerance (docs/theory.md §6)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,11 @@ from dataclasses import dataclass
 import numpy as np
 
 TOLERANCE = 0.05  # as a share of the curve's range (max - min)
+FLAT = 0.01  # a curve whose range is at most this (in its own units: accuracy) is flat
+
+# the classes of a curve's shape, in the order of the `shape` dim (their codes are the indices)
+SHAPES = ("unimodal", "decreasing", "increasing", "flat", "other")
+UNIMODAL, DECREASING, INCREASING, FLATTISH, OTHER = range(len(SHAPES))
 
 
 @dataclass(frozen=True)
@@ -19,12 +25,12 @@ class Unimodality:
     unimodal: bool
 
 
-def unimodality(sigma, values, tol: float = TOLERANCE) -> Unimodality:
+def unimodality(sigma, values, tol: float = TOLERANCE, flat: float = 0.0) -> Unimodality:
     """Summarise a curve as rise-then-fall.
 
-    The curve is `unimodal` when its peak is interior (both the rise and the fall exceed tol *
-    range) and no step goes against the trend by more than tol * range: non-decreasing up to the
-    peak, non-increasing after it. NaN values are ignored.
+    The curve is `unimodal` when its range exceeds `flat`, its peak is interior (both the rise and
+    the fall exceed tol * range) and no step goes against the trend by more than tol * range:
+    non-decreasing up to the peak, non-increasing after it. NaN values are ignored.
     """
     sigma, values = np.asarray(sigma, float), np.asarray(values, float)
     ok = np.isfinite(values)
@@ -38,29 +44,60 @@ def unimodality(sigma, values, tol: float = TOLERANCE) -> Unimodality:
     steps = np.diff(values)
     against = np.concatenate([-steps[:i], steps[i:]])  # drops before the peak, rises after
     shape_ok = bool(len(against) == 0 or against.max() <= slack)
-    unimodal = span > 0 and rise > slack and fall > slack and shape_ok
+    unimodal = span > max(flat, 0.0) and rise > slack and fall > slack and shape_ok
     return Unimodality(i, float(sigma[i]), float(values[i]), rise, fall, bool(unimodal))
 
 
-def unimodal_many(values: np.ndarray, tol: float = TOLERANCE) -> np.ndarray:
-    """`unimodality(...).unimodal` of many curves at once: values (..., S) -> bool (...).
+def unimodal_many(values: np.ndarray, tol: float = TOLERANCE, flat: float = 0.0) -> np.ndarray:
+    """`unimodality(...).unimodal` of many curves at once: values (..., S) -> bool (...)."""
+    return shape_codes(values, tol, flat) == UNIMODAL
 
-    Curves holding NaN are judged one by one, as `unimodality` does (it drops the NaN points)."""
+
+def shape_codes(values: np.ndarray, tol: float = TOLERANCE, flat: float = FLAT) -> np.ndarray:
+    """The class of many curves at once, as indices into SHAPES: values (..., S) -> int (...);
+    -1 where a curve has no finite value. With span = max - min and slack = tol * span:
+
+    - flat: span <= flat;
+    - unimodal: an interior peak (rise and fall both > slack), no step against the trend by more
+      than slack (the `unimodality` test);
+    - decreasing: the peak within slack of the first value (rise <= slack), fall > slack, and no
+      step up by more than slack;
+    - increasing: the mirror image (fall <= slack, rise > slack, no step down by more than slack);
+    - other: anything else (a valley, several peaks).
+
+    The classes are exclusive. Curves holding NaN are judged on their finite points, in order.
+    """
     v = np.asarray(values, np.float64)
+    lead, v = v.shape[:-1], v.reshape(-1, v.shape[-1])  # (N, S)
     finite = np.isfinite(v).all(-1)
-    out = np.zeros(v.shape[:-1], bool)
+    out = np.full(len(v), -1, np.int64)
     if finite.any():
-        f = v[finite]  # (N, S)
-        i = f.argmax(-1)  # the first maximum, as np.argmax in `unimodality`
-        rows = np.arange(len(f))
-        span = f.max(-1) - f.min(-1)
-        slack = tol * span
-        rise, fall = f[rows, i] - f[:, 0], f[rows, i] - f[:, -1]
-        steps = np.diff(f, axis=-1)  # (N, S - 1)
-        before = np.arange(f.shape[-1] - 1)[None] < i[:, None]
-        against = np.where(before, -steps, steps)  # drops before the peak, rises after
-        worst = against.max(-1) if against.shape[-1] else np.full(len(f), -np.inf)
-        out[finite] = (span > 0) & (rise > slack) & (fall > slack) & (worst <= slack)
-    for idx in zip(*np.nonzero(~finite)):
-        out[idx] = unimodality(np.arange(v.shape[-1]), v[idx], tol).unimodal
+        out[finite] = _codes(v[finite], tol, flat)
+    for i in np.flatnonzero(~finite):
+        curve = v[i][np.isfinite(v[i])]
+        if len(curve):
+            out[i] = _codes(curve[None], tol, flat)[0]
+    return out.reshape(lead)
+
+
+def _codes(f: np.ndarray, tol: float, flat: float) -> np.ndarray:
+    """shape_codes of finite curves f (N, S)."""
+    i = f.argmax(-1)  # the first maximum, as np.argmax in `unimodality`
+    rows = np.arange(len(f))
+    span = f.max(-1) - f.min(-1)
+    slack = tol * span
+    rise, fall = f[rows, i] - f[:, 0], f[rows, i] - f[:, -1]
+    steps = np.diff(f, axis=-1)  # (N, S - 1)
+    before = np.arange(f.shape[-1] - 1)[None] < i[:, None]
+    against = np.where(before, -steps, steps)  # drops before the peak, rises after
+    none = np.full(len(f), -np.inf)
+    worst = against.max(-1) if steps.shape[-1] else none
+    up = steps.max(-1) if steps.shape[-1] else none  # the largest step up
+    down = (-steps).max(-1) if steps.shape[-1] else none  # the largest step down
+    out = np.full(len(f), OTHER, np.int64)
+    unimodal = (rise > slack) & (fall > slack) & (worst <= slack)
+    out[unimodal] = UNIMODAL
+    out[(rise <= slack) & (fall > slack) & (up <= slack)] = DECREASING
+    out[(fall <= slack) & (rise > slack) & (down <= slack)] = INCREASING
+    out[span <= max(flat, 0.0)] = FLATTISH
     return out

@@ -123,6 +123,11 @@ def figures() -> dict:
     return {f.name: f for m in _load().values() for f in m.figures}
 
 
+def coords() -> dict[str, tuple[tuple, str]]:
+    """The dims the metrics declare of their own: {dim: (values, CF long_name)}."""
+    return {d: c for m in _load().values() for d, c in m.coords.items()}
+
+
 def tables() -> list:
     """Every summary table, in registry order: [(metric, Table)]."""
     return [
@@ -142,5 +147,6 @@ __all__ = [
     "at",
     "defaults",
     "figures",
+    "coords",
     "tables",
 ]

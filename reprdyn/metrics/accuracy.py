@@ -168,7 +168,7 @@ def _accuracy_rows(name: str, ds) -> list[SummaryRow]:
         if "sigma_star_freq" in low:
             freq = low["sigma_star_freq"].sel(**at).mean(("replicate", "seed"), skipna=True)
             spread = central_range(freq.values, sigmas, confidence)
-        u = unimodality(sigmas, curve.values, tol)
+        u = unimodality(sigmas, curve.values, tol, r.flat)
         prob = float("nan")
         if "unimodal_prob" in low:
             prob = float(np.nanmean(low["unimodal_prob"].sel(**at).values))

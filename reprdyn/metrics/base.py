@@ -125,7 +125,9 @@ class Figure:
 class Table:
     """A table of the run summary: `rows(dataset, cube)` over every cube holding `needs`, the
     columns as (header, cell(row)), and `headline` (validation score, test score) attributes of a
-    row for the catalog's choice of the best cell. `key` names it in `--format json`."""
+    row for the catalog's choice of the best cell. `key` names it in `--format json`. A `sweep`
+    table reads a sweep store's points joined along the swept dims, `rows(dataset, cube,
+    sweep_dims)`, and has no rows outside a sweep."""
 
     key: str
     needs: str  # the variable a cube must hold
@@ -137,6 +139,7 @@ class Table:
     per_dataset: bool = False  # the report shows it under each dataset, not at the top
     heading: str = ""  # the report's heading over it
     note: str = ""  # the report's line under the heading: what the numbers are
+    sweep: bool = False  # its rows read the joined cube of a sweep's points
 
 
 Problem = tuple[tuple, str]  # (where in the spec, message): the protocol of spec rules
@@ -180,6 +183,8 @@ class Metric:
     annotate: Callable | None = None  # (cube, spec, context) -> None: attrs on its variables
     protocol: Callable[[object], object] | None = None  # spec -> what its task keys depend on
     order: int = 100  # where its variables, tables and figures come among the metrics
+    coords: dict[str, tuple[tuple, str]] = field(default_factory=dict)  # its own dims: (values,
+    # CF long_name), e.g. {"shape": (("unimodal", ...), "class of a curve's shape")}
 
     def __post_init__(self):
         object.__setattr__(self, "reads", frozenset(self.reads))

@@ -194,7 +194,7 @@ def _segmentation_rows(name: str, ds) -> list[SegmentationRow]:
             draws = boot[pick, np.arange(R)[:, None], np.arange(Sd)[None]]  # (R, Sd, B)
             value = Interval(value.value, *hierarchical(draws, confidence, hseed)[1:])
         curve = test.mean(("replicate", "seed"), skipna=True)
-        u = unimodality(sigmas, curve.values, tol)
+        u = unimodality(sigmas, curve.values, tol, r.flat)
         rows.append(
             SegmentationRow(
                 name,

@@ -23,7 +23,8 @@ VARIABLES = {
     "fall": _v("accuracy at the peak minus at the highest sigma", long_name="fall after the peak"),
     "unimodal": _v(
         "true when the test accuracy curve rises to an interior peak and falls, within the "
-        "tolerance attribute (false also where its probe task has not run: see peak_sigma, NaN "
+        "tolerance attribute, and its range exceeds the flat attribute (the unimodal row of "
+        "shape_prob) (false also where its probe task has not run: see peak_sigma, NaN "
         "there)",
         long_name="unimodal accuracy curve",
         dtype="bool",
@@ -42,21 +43,21 @@ def compute(cell) -> dict:
     from ..maths.unimodal import unimodal_many, unimodality
 
     spec, acc = cell.spec, cell.values["accuracy"]
-    tol = spec.analysis.tolerance
-    shapes = [unimodality(spec.sigmas, acc[:, t], tol) for t in range(acc.shape[1])]
+    tol, flat = spec.analysis.tolerance, spec.analysis.flat
+    shapes = [unimodality(spec.sigmas, acc[:, t], tol, flat) for t in range(acc.shape[1])]
     out = {
         name: np.array([float(getattr(u, name)) for u in shapes])
         for name in ("peak_sigma", "rise", "fall", "unimodal")
     }
     if "accuracy_boot" in cell.values:
         curves = np.moveaxis(cell.values["accuracy_boot"], 0, -1)  # (T, B, S)
-        out["unimodal_prob"] = unimodal_many(curves, tol).mean(-1)
+        out["unimodal_prob"] = unimodal_many(curves, tol, flat).mean(-1)
     return out
 
 
 def annotate(ds, spec, context) -> None:
     if "unimodal" in ds:
-        ds["unimodal"].attrs["tolerance"] = spec.analysis.tolerance
+        ds["unimodal"].attrs.update(tolerance=spec.analysis.tolerance, flat=spec.analysis.flat)
 
 
 METRIC = Metric(

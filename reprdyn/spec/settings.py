@@ -22,6 +22,13 @@ class Analysis(Strict):
         lt=1,
         description="unimodality: allowed dip against the trend, as a share of the curve's range",
     )
+    flat: float = Field(
+        0.01,
+        ge=0,
+        lt=1,
+        description="curve shape: a curve whose range across sigma is at most this (in accuracy or "
+        "mIoU) is flat, and never unimodal",
+    )
     max_samples: int = Field(
         1000, gt=1, le=10_000_000, description="sw_distance / cka: test samples used (a subset)"
     )

@@ -57,6 +57,7 @@ def plan(spec, upstream) -> list[Task]:
         spec.ensemble.model_dump(),
         asked,
         spec.analysis.tolerance,
+        spec.analysis.flat,
         spec.analysis.bootstrap,
         spec.analysis.confidence,
         spec.analysis.seed,

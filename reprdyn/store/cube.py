@@ -88,6 +88,12 @@ DATA_VARS = {
 }
 
 
+def _metric_coords() -> dict:
+    from .. import metrics
+
+    return metrics.coords()
+
+
 def settings(ds: xr.Dataset, name: str) -> dict:
     """A cube's `csnr` or `analysis` attribute: an object (stores before format 2: JSON text)."""
     import json
@@ -105,7 +111,13 @@ def describe(ds: xr.Dataset) -> xr.Dataset:
             long, units = v.long_name or name.replace("_", " "), v.units
             ds[name].attrs["description"] = v.description
         else:
-            long, units = COORDS.get(name) or DATA_VARS.get(name) or (name.replace("_", " "), "1")
+            own = _metric_coords().get(name)
+            long, units = (
+                COORDS.get(name)
+                or DATA_VARS.get(name)
+                or (own and (own[1], "1"))
+                or (name.replace("_", " "), "1")
+            )
         ds[name].attrs.update(long_name=long, units=units)
     return ds
 
@@ -151,6 +163,7 @@ def template(
         "sigma_ref": spec.sigmas,
         "bound": np.array(BOUNDS, dtype=object),
         "boot": np.arange(spec.bootstrap),
+        **{d: np.array(values, dtype=object) for d, (values, _) in _metric_coords().items()},
     }
     size = {k: len(v) for k, v in c.items() if not isinstance(v, tuple)}
     data = {}

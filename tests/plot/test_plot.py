@@ -13,7 +13,7 @@ from reprdyn.plot import FIGURES, FigureError, figure, write
 from reprdyn.spec import validate_text
 
 METRICS = (
-    "metrics: [accuracy, class_accuracy, csnr, csnr_theory, unimodality, sw_distance, cka, "
+    "metrics: [accuracy, class_accuracy, csnr, csnr_theory, shape, sw_distance, cka, "
     "generalization]\n"
 )
 SETTINGS = "analysis: {max_samples: 100, projections: 32}\ngeneration: {samples: 32, steps: 8}\n"
@@ -67,6 +67,7 @@ WHERE = {
     "cka": "plain",
     "dae-vs-diffusion": "two",
     "generalization": "swept",
+    "shape": "swept",
     "segmentation": "seg",
 }
 SWEPT = {"segmentation": "seg-swept"}  # the sweep store of figures the MoLRG stores cannot draw

@@ -58,6 +58,7 @@ class Reading:
     seed: int  # the hierarchical bootstrap's
     tolerance: float
     low: object  # xr.Dataset
+    flat: float = 0.0  # a curve whose range is at most this is flat (0: stores made before it)
 
     @property
     def level(self) -> float:
@@ -80,7 +81,8 @@ def reading(ds) -> Reading:
     """How the summary reads `ds`."""
     confidence, resamples, seed, tolerance = settings(ds)
     hseed = derive_seed(seed, "hierarchical")
-    return Reading(confidence, resamples, hseed, tolerance, lowest(ds))
+    flat = float(cube.settings(ds, "analysis").get("flat", 0.0))
+    return Reading(confidence, resamples, hseed, tolerance, lowest(ds), flat)
 
 
 def _comparison_rows(name: str, ds) -> list[ComparisonRow]:
@@ -156,7 +158,25 @@ def store_settings(path: str) -> tuple[float | None, int]:
 
 def table_rows(path: str, table) -> list:
     """The rows of one summary table (`metrics.base.Table`) over a store."""
+    if table.sweep:
+        return _swept_rows(path, table)
     return _rows(path, table.needs, table.rows)
+
+
+def _swept_rows(path: str, table) -> list:
+    """A sweep table's rows over the joined cube of each dataset ([] outside a sweep)."""
+    from ...store import Results
+
+    res = Results(path)
+    if not res.sweep_dims or not res.points:
+        return []
+    rows = []
+    for name in res.datasets:
+        ds = res[name]
+        if table.needs in ds:
+            ds = ds.expand_dims(model=[""]) if "model" not in ds.dims else ds
+            rows += table.rows(name, ds, list(res.sweep_dims))
+    return rows
 
 
 def tables(path: str) -> list[tuple]:

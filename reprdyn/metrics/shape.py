@@ -320,6 +320,7 @@ METRIC = Metric(
     "other) with its probability; on a sweep, where it turns from unimodal to decreasing",
     variables=VARIABLES,
     compute=compute,
+    default=classifies,
     reads={"labels", "curves"},
     brings=("unimodality",),
     check_var="curve_shape",

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import numpy as np
-
 from .base import Figure, Metric, Stage, Variable
 
 if TYPE_CHECKING:  # annotations only: drawing imports matplotlib when it draws
@@ -33,25 +31,7 @@ def compute(cell) -> dict:
 def figure(ds: xr.Dataset, dataset: str, sweep: list[str]) -> plt.Figure:
     from ..plot import style
 
-    m = style.with_model(style.need(ds, "cka", "cka")).mean("replicate").load()
-    maps = list(style.series(m, ("sigma", "sigma_ref")))
-    fig, axes = style.panels(len(maps))
-    every = 2 if len(m.sigma) > 10 else 1  # every other tick on long grids, so labels stay legible
-    ticks = [f"{s:.3g}" if i % every == 0 else "" for i, s in enumerate(m.sigma.values)]
-    lo = float(np.nanmin([np.nanmin(v.values) for _, v in maps]))
-    vmin = min(
-        np.floor(lo * 20) / 20, 0.95
-    )  # the data's range, in steps of 0.05, so contrast shows
-    for ax, (label, v) in zip(axes, maps):
-        im = ax.imshow(v.values, vmin=vmin, vmax=1, cmap="magma", origin="lower")
-        ax.set_xticks(range(len(ticks)), ticks, rotation=90)
-        ax.set_yticks(range(len(ticks)), ticks)
-        ax.set_xlabel("σ (reference)")
-        ax.set_ylabel("σ")
-        ax.grid(False)
-        ax.set_title(f"{dataset}: {label}")
-    fig.colorbar(im, ax=axes, shrink=0.8, label=f"linear CKA (scale from {vmin:g})")
-    return fig
+    return style.sigma_heatmaps(ds, dataset, "cka", "linear CKA")
 
 
 METRIC = Metric(

@@ -131,8 +131,14 @@ def _shape_rows(name: str, ds) -> list[ShapeRow]:
         cell = (str(at[k]) for k in ("model", "layer", "input", "probe"))
         rows.append(
             ShapeRow(
-                name, *cell, SHAPES[i], float(p[i]), tuple(float(x) for x in p), reps,
-                int(codes.sizes["seed"]), label_noise=r.level,
+                name,
+                *cell,
+                SHAPES[i],
+                float(p[i]),
+                tuple(float(x) for x in p),
+                reps,
+                int(codes.sizes["seed"]),
+                label_noise=r.level,
             )  # fmt: skip
         )
     return rows
@@ -205,9 +211,17 @@ def _change_rows(name: str, ds, sweep: list[str]) -> list[ChangeRow]:
                 cell = (str(at[k]) for k in ("model", "layer", "input", "probe"))
                 rows.append(
                     ChangeRow(
-                        name, *cell, along, shapes, change, span, share,
-                        int(acc.sizes["replicate"]), int(acc.sizes["seed"]),
-                        point=point_label(fixed) if fixed else "", label_noise=r.level,
+                        name,
+                        *cell,
+                        along,
+                        shapes,
+                        change,
+                        span,
+                        share,
+                        int(acc.sizes["replicate"]),
+                        int(acc.sizes["seed"]),
+                        point=point_label(fixed) if fixed else "",
+                        label_noise=r.level,
                     )  # fmt: skip
                 )
     return rows

@@ -158,3 +158,25 @@ def caption(fig: plt.Figure, text: str) -> None:
     """What a figure's marks mean, in small type beneath its panels (the title stays short: what
     the figure is, and the selection it shows); wrapped to the figure's width when it is named."""
     fig._reprdyn_caption = text[:1].upper() + text[1:]
+
+
+def sigma_heatmaps(ds: xr.Dataset, dataset: str, var: str, what: str) -> plt.Figure:
+    """A similarity between every pair of sigmas (`var`, dims sigma x sigma_ref), a heatmap per
+    layer, input, model and sweep point, on one colour scale from the data's minimum to 1."""
+    m = with_model(need(ds, var, var)).mean("replicate").load()
+    maps = list(series(m, ("sigma", "sigma_ref")))
+    fig, axes = panels(len(maps))
+    every = 2 if len(m.sigma) > 10 else 1  # every other tick on long grids, so labels stay legible
+    ticks = [f"{s:.3g}" if i % every == 0 else "" for i, s in enumerate(m.sigma.values)]
+    lo = float(np.nanmin([np.nanmin(v.values) for _, v in maps]))
+    vmin = min(np.floor(lo * 20) / 20, 0.95)  # the data's range, in steps of 0.05: contrast shows
+    for ax, (label, v) in zip(axes, maps):
+        im = ax.imshow(v.values, vmin=vmin, vmax=1, cmap="magma", origin="lower")
+        ax.set_xticks(range(len(ticks)), ticks, rotation=90)
+        ax.set_yticks(range(len(ticks)), ticks)
+        ax.set_xlabel("σ (reference)")
+        ax.set_ylabel("σ")
+        ax.grid(False)
+        ax.set_title(f"{dataset}: {label}")
+    fig.colorbar(im, ax=axes, shrink=0.8, label=f"{what} (scale from {vmin:g})")
+    return fig

@@ -77,8 +77,15 @@ def _swept_cube(curves: dict, draws: dict, B: int) -> xr.Dataset:
             "curve_shape": (("n_train", "replicate", *dims[3:]), np.zeros((len(points), 1, *one))),
         },
         coords=dict(
-            n_train=points, replicate=[0], sigma=np.arange(5.0), layer=["fc"], label_noise=[0.0],
-            seed=[0], probe=["linear"], input=["clean"], shape=list(SHAPES),
+            n_train=points,
+            replicate=[0],
+            sigma=np.arange(5.0),
+            layer=["fc"],
+            label_noise=[0.0],
+            seed=[0],
+            probe=["linear"],
+            input=["clean"],
+            shape=list(SHAPES),
         ),  # fmt: skip
         attrs={"analysis": {"confidence": 0.9, "bootstrap": B, "seed": 0, "flat": 0.01}},
     )

@@ -13,8 +13,8 @@ from reprdyn.plot import FIGURES, FigureError, figure, write
 from reprdyn.spec import validate_text
 
 METRICS = (
-    "metrics: [accuracy, class_accuracy, csnr, csnr_theory, shape, sw_distance, cka, "
-    "generalization]\n"
+    "metrics: [accuracy, class_accuracy, csnr, csnr_theory, shape, sw_distance, cka, cknna, "
+    "rankme, generalization]\n"
 )
 SETTINGS = "analysis: {max_samples: 100, projections: 32}\ngeneration: {samples: 32, steps: 8}\n"
 
@@ -65,6 +65,8 @@ WHERE = {
     "csnr": "plain",
     "label-noise": "plain",
     "cka": "plain",
+    "cknna": "plain",
+    "regret": "plain",
     "dae-vs-diffusion": "two",
     "generalization": "swept",
     "shape": "swept",

@@ -23,6 +23,7 @@ SETTINGS = {
     "logistic": [{"C": 1.0}, {"C": [0.1, 1.0]}],
     "bn-linear": [{"epochs": 3, "batch_size": 64, "lr": 0.01}],
     "mlp": [{"epochs": 3, "batch_size": 64, "lr": 0.01, "hidden": 16}],
+    "knn": [{"k": 5}, {"k": 20, "standardize": True}],
 }
 CLASSIFY = [kind for kind, block in registry().items() if block.pixels is None]
 CASES = [(kind, kw) for kind in CLASSIFY for kw in SETTINGS[kind]]

@@ -376,6 +376,7 @@ METRIC = Metric(
     default=classifies,
     reads={"pooled", "labels"},
     provides=("curves",),
+    brings=("aggregation",),  # the joint probes' accuracy, where a spec has one
     rules=_classification_probe,
     check_var="val_accuracy",
     figures=(

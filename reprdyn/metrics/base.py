@@ -23,6 +23,7 @@ class Stage(str, Enum):
     FEATURES = "features"
     THEORY = "theory"
     PROBE = "probe"
+    JOINT = "joint"
     COMPARE = "compare"
     ANALYSIS = "analysis"
     SEGMENT = "segment"

@@ -35,7 +35,7 @@ def compute(cell) -> dict:
     from ..maths.distances import sliced_wasserstein
 
     spec, p, cfg, X = cell.spec, cell.params, cell.spec.analysis, cell.X
-    has_probe = any(p.layer in spec.probe_layers(q) for q in spec.probes)
+    has_probe = any(p.layer in spec.probe_layers(q) for q in _per_sigma(spec))
     ref = reference_sigma(spec, cell.io, cell.dataset, p) if has_probe else None
     sw = np.full(len(X), np.nan)
     if ref is not None:
@@ -44,10 +44,15 @@ def compute(cell) -> dict:
     return {"sw_distance": sw.reshape(-1, 1, 1), "sw_reference": np.full((1, 1), at)}
 
 
+def _per_sigma(spec) -> list:
+    """The classification probes fitted at each sigma (not the joint ones, nor segmentation)."""
+    return [q for q in spec.probes if not (q.dense or q.joint)]
+
+
 def reference_sigma(spec, io, dataset: str, p) -> int:
     """Index of the best sigma on validation for the first probe reading the layer, at the lowest
     label noise (by value), mean over seeds; the probes' own choice, never the test split."""
-    probe = next(q for q in spec.probes if p.layer in spec.probe_layers(q))
+    probe = next(q for q in _per_sigma(spec) if p.layer in spec.probe_layers(q))
     val = io.metrics(dataset)["val_accuracy"]
     where = {"layer": p.layer, "input": p.input, "probe": probe.label, "replicate": p.replicate}
     val = val.sel({**where, **({"model": p.model} if spec.multi_model else {})})

@@ -21,6 +21,7 @@ class ProbeBlock(Strict):
     gram: ClassVar[bool] = False  # holds a C x C Gram matrix per sigma (the preflight counts it)
     order: ClassVar[int] = 100  # where the kind comes in the schema's union
     default: ClassVar[bool] = False  # the probe a spec without `probes` gets
+    joint: ClassVar[bool] = False  # one fit over every (layer, sigma) it reads (the joint stage)
 
     name: Name | None = Field(None, description="label on the `probe` coord; default: the kind")
     layers: list[str] | None = Field(None, description="layers this probe reads; default all")

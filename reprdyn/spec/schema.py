@@ -329,9 +329,12 @@ class Spec(Strict):
         return [float(t) for t in clock.timestep(self.sigmas)]
 
     def probe_layers(self, probe) -> list[str]:
-        """The layers a probe reads: pooled layers, or for a segmentation probe dense sets."""
+        """The layers a probe reads: pooled layers, or for a segmentation probe dense sets; a
+        joint probe reads the network's layers (never the raw-input baseline)."""
         if probe.dense:
             return probe.layers or list(self.dense or {})
+        if probe.joint:
+            return [x for x in probe.layers or self.layers if x != PIXELS]
         return probe.layers or self.layers
 
     @property

@@ -1,6 +1,6 @@
 """Stages: the units of a run, one module each, folded over in `ORDER` by the plan.
 
-    train -> data -> features (per sigma) -> theory, probe -> compare, analysis, generate
+    train -> data -> features (per sigma) -> theory, probe, joint -> compare, analysis, generate
                   -> segment (per sigma)
 
 Every stage module declares its `STAGE`, the `CHUNKS` it owns, the `VARIABLES` it writes, its
@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from . import analysis, compare, data, features, generate, probe, segment, theory, train
+from . import analysis, compare, data, features, generate, joint, probe, segment, theory, train
 from .base import Stage, Task
 
 # the stages in the order their tasks are planned (each only depends on earlier ones)
@@ -23,6 +23,7 @@ ORDER: tuple[ModuleType, ...] = (
     features,
     theory,
     probe,
+    joint,
     compare,
     analysis,
     segment,

@@ -67,8 +67,8 @@ def plan(spec, upstream) -> list[Task]:
         (data,) = upstream.of(Stage.DATA, ds.name)
         for name, cfg in spec.model_items():
             for probe in spec.probes:
-                if probe.dense:
-                    continue  # the segment stage fits those
+                if probe.dense or probe.joint:
+                    continue  # the segment and joint stages fit those
                 for layer in spec.probe_layers(probe):
                     for r in range(replicates(cfg)) if layer != PIXELS else ["all"]:
                         mine = upstream.of(Stage.FEATURES, ds.name, model=name, replicate=r)

@@ -46,8 +46,15 @@ def stores(tmp_path_factory, shared_cache):
     seg_swept = validate_text(
         SEG_SMALL + "sweep:\n  datasets[0].n_train: [40, 50]\n", overrides=cache
     )
+    joint = validate_text(
+        SMALL.replace(
+            "probes: [{kind: logistic, transform: abs, standardize: false}]",
+            "probes: [{kind: ridge}, {kind: aggregate, epochs: 2, width: 4}]",
+        )
+    )
     out = {}
     for name, spec in (
+        ("joint", joint),
         ("plain", plain),
         ("two", two),
         ("swept", swept),
@@ -67,12 +74,16 @@ WHERE = {
     "cka": "plain",
     "cknna": "plain",
     "regret": "plain",
+    "mixing": "joint",
     "dae-vs-diffusion": "two",
     "generalization": "swept",
     "shape": "swept",
     "segmentation": "seg",
 }
-SWEPT = {"segmentation": "seg-swept"}  # the sweep store of figures the MoLRG stores cannot draw
+SWEPT = {
+    "segmentation": "seg-swept",
+    "mixing": "joint",
+}  # the sweep store of figures the MoLRG stores cannot draw
 
 
 @pytest.mark.parametrize("name", list(FIGURES))

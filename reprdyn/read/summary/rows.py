@@ -210,7 +210,7 @@ def lead_columns(rows: list, layer: str = "layer") -> tuple[str, ...]:
 
 
 def lead_cells(r, columns: tuple[str, ...]) -> list[str]:
-    named = {"layer": r.layer, "dense set": r.layer, "layers": r.layer}
+    named = {"layer": r.layer, "dense set": r.layer, "layers": r.layer, "best cell": r.layer}
     named["label noise"] = f"{r.label_noise:g}"
     return [named.get(c, getattr(r, c, "")) for c in columns]
 

@@ -70,6 +70,17 @@ def problems(spec, shapes: dict[str, Shapes]) -> list[tuple[tuple, str]]:
                 found.append(
                     (("layers", i), f"unknown layer {layer!r} for {where}" + hint(layer, names))
                 )
+        for i, probe in enumerate(spec.probes):
+            flat = [x for x in spec.probe_layers(probe) if x in known and not spatial(known[x])]
+            if probe.tokens and flat:
+                found.append(
+                    (
+                        ("probes", i),
+                        f"probe {probe.label!r} attends over a layer's spatial tokens, but layer "
+                        f"{flat[0]!r} of {where} gives per-sample shape {known[flat[0]]}, not a "
+                        "(C, h, w) map; give the probe `layers` with a spatial map",
+                    )
+                )
         for set_name, members in (spec.dense or {}).items():
             for i, layer in enumerate(members):
                 loc = ("dense", set_name, i)

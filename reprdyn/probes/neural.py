@@ -51,9 +51,9 @@ class _Trained(StackProbe):
     def fit(self, X, Y, X_val=None, Y_val=None, seeds=None) -> _Trained:
         """Fit every (feature set, target set) pair; `seeds` (S, T) seeds each pair's initialisation
         (default: from the probe's seed and the pair's place in the stack)."""
-        X = self._fit_scaler(self._prepare(X))  # (S, n, C)
+        X = self._fit_scaler(self._prepare(X))  # (S, n, C), or (S, n, L, C) for token probes
         Y = torch.as_tensor(np.asarray(Y), device=self.device)  # (T, n)
-        S, n, D = X.shape
+        (S, n), D = X.shape[:2], X.shape[-1]
         T = Y.shape[0]
         if seeds is None:
             seeds = [

@@ -22,6 +22,7 @@ class ProbeBlock(Strict):
     order: ClassVar[int] = 100  # where the kind comes in the schema's union
     default: ClassVar[bool] = False  # the probe a spec without `probes` gets
     joint: ClassVar[bool] = False  # one fit over every (layer, sigma) it reads (the joint stage)
+    tokens: ClassVar[bool] = False  # reads a layer's spatial tokens (S, n, h * w, C), not pooled
 
     name: Name | None = Field(None, description="label on the `probe` coord; default: the kind")
     layers: list[str] | None = Field(None, description="layers this probe reads; default all")

@@ -330,10 +330,10 @@ class Spec(Strict):
 
     def probe_layers(self, probe) -> list[str]:
         """The layers a probe reads: pooled layers, or for a segmentation probe dense sets; a
-        joint probe reads the network's layers (never the raw-input baseline)."""
+        joint probe, or one reading tokens, reads the network's own layers (never `pixels`)."""
         if probe.dense:
             return probe.layers or list(self.dense or {})
-        if probe.joint:
+        if probe.joint or probe.tokens:  # the network's own layers
             return [x for x in probe.layers or self.layers if x != PIXELS]
         return probe.layers or self.layers
 

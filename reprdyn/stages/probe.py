@@ -96,7 +96,10 @@ def run(task: Task, ctx, io) -> None:
     from ..seeds import derive_seed
 
     spec, data, p = ctx.spec, ctx.data.get(task.dataset), task.params
-    if p.layer == PIXELS:
+    cfg = next(q for q in spec.probes if q.label == p.probe)
+    if cfg.tokens:
+        X = _tokens(ctx, task.dataset, p)  # (S, N, h * w, C)
+    elif p.layer == PIXELS:
         X = pixel_stack(
             spec, task.dataset, p.model, ctx.models.inputs(p.model, task.dataset), p.input
         )
@@ -107,7 +110,6 @@ def run(task: Task, ctx, io) -> None:
     fit, hold = val_split(spec, task.dataset, data.y[train])
     Y = noisy_labels(spec, task.dataset, data.y[train], data.n_classes)  # (T, n_train)
     probe_seed = derive_seed(spec.seed, task.dataset, p.model, p.layer, p.input, p.probe)
-    cfg = next(q for q in spec.probes if q.label == p.probe)
     probe = make_probe(cfg, data.n_classes, ctx.device, probe_seed)
     # every (sigma, label noise, seed) fit draws from its own coordinates, never from its place
     # in the grid; the clean pixel baseline is one fit that serves every sigma
@@ -139,6 +141,28 @@ def run(task: Task, ctx, io) -> None:
         list(range(replicates(ctx.models.cfg(p.model)))) if p.replicate == "all" else [p.replicate]
     )
     io.write(task.dataset, _region(spec, p, values, reps))
+
+
+def _tokens(ctx, dataset: str, p: Params) -> np.ndarray:
+    """The layer's map at every sigma, read as tokens: (S, N, h * w, C) float32, from the same
+    extraction loop and noise as the pooled features (whose mean over tokens they are)."""
+    from ..compute.dense import iter_maps
+    from ..compute.extract import Pass, input_noise
+
+    spec = ctx.spec
+    x0 = ctx.models.inputs(p.model, dataset)
+    out = None
+    for s, sigma in enumerate(spec.sigmas):
+        net = ctx.models.denoiser(p.model, dataset, s, p.replicate)
+        noise = input_noise(spec, dataset, p.model, sigma, x0.shape[1:], p.input)
+        how = Pass(sigma, noise, spec.noise_draws, device=ctx.device)
+        for idx, maps in iter_maps(net, x0, np.arange(len(x0)), [p.layer], how):
+            m = maps[p.layer]  # (B, C, h, w)
+            tokens = m.flatten(2).transpose(1, 2).float().cpu().numpy()  # (B, h * w, C)
+            if out is None:
+                out = np.empty((len(spec.sigmas), len(x0), *tokens.shape[1:]), np.float32)
+            out[s, idx] = tokens
+    return out
 
 
 def _model(spec, model: str) -> dict:

@@ -75,3 +75,12 @@ def test_models_whose_patterns_expand_differently_are_refused():
     with pytest.raises(InputError, match="match different layers in models 'a' and 'b'") as e:
         layers.concrete(_spec("layers: ['enc.*']\n"), {"a": SHAPES, "b": other})
     assert e.value.at == ("layers",)
+
+
+def test_a_probe_reading_tokens_needs_layers_with_a_spatial_map():
+    spec = _spec("layers: [mid, mid.emb]\nprobes: [{kind: ridge}, {kind: attentive}]\n")
+    with pytest.raises(InputError, match="probe 'attentive' attends over a layer's spatial") as e:
+        layers.concrete(spec, {"a": SHAPES})
+    assert e.value.at == ("probes", 1) and "'mid.emb'" in str(e.value)
+    fine = _spec("layers: [mid, mid.emb]\nprobes: [{kind: attentive, layers: [mid]}]\n")
+    assert layers.concrete(fine, {"a": SHAPES}) is fine

@@ -24,6 +24,7 @@ SETTINGS = {
     "bn-linear": [{"epochs": 3, "batch_size": 64, "lr": 0.01}],
     "mlp": [{"epochs": 3, "batch_size": 64, "lr": 0.01, "hidden": 16}],
     "knn": [{"k": 5}, {"k": 20, "standardize": True}],
+    "attentive": [{"epochs": 3, "batch_size": 64, "lr": 0.01, "heads": 2, "head_dim": 4}],
 }
 # the per-sigma classification probes (joint ones read every cell at once: test_joint.py)
 CLASSIFY = [k for k, block in registry().items() if block.pixels is None and not block.joint]

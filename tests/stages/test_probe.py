@@ -118,3 +118,28 @@ def test_pixel_baseline_equals_probing_the_input_itself(tmp_path):
     acc = reprdyn.open(tmp_path / "s.zarr")["toy"]["accuracy"].squeeze("probe")
     diff = np.abs(acc.sel(layer="output") - acc.sel(layer="pixels")).max()
     assert float(diff) <= 1 / 200 + 1e-12  # 200 test samples
+
+
+def test_the_attentive_probe_reads_the_tokens_whose_mean_is_the_pooled_feature(tmp_path):
+
+    from reprdyn.runner.context import Context
+    from reprdyn.stages.probe import Params, _tokens
+
+    text = (
+        "spec_version: 1\nname: att\nmodel:\n  kind: diffusion\n"
+        "  network: {kind: unet, channels: 4, mult: [1, 2], blocks: 1}\n"
+        "  precond: {kind: edm, sigma_data: 0.5}\n  train: {data: g, epochs: 1, batch_size: 32}\n"
+        'datasets:\n  - {kind: glyphs, name: g, chars: "012", n_train: 60, n_test: 30}\n'
+        "sigma: [0.1, 1.0]\nlayers: [enc.1]\ninputs: [clean, noisy]\n"
+        "probes: [{kind: attentive, epochs: 2, batch_size: 30, heads: 1, head_dim: 4}]\n"
+    )
+    spec = validate_text(text, overrides=[f"compute.cache={tmp_path / 'cache'}"])
+    reprdyn.run(spec, store=tmp_path / "a.zarr")
+    ds = reprdyn.open(tmp_path / "a.zarr")["g"]
+    assert ds["accuracy_ci"].notnull().all() and ds["best_accuracy"].notnull().all()
+    ctx = Context.create(spec)
+    feats = reprdyn.open(tmp_path / "a.zarr").features("g", "enc.1")["features"]
+    for inp in ("clean", "noisy"):
+        tokens = _tokens(ctx, "g", Params("", 0, "enc.1", inp, "attentive"))  # (S, N, L, C)
+        pooled = feats.sel(input=inp, replicate=0).values  # (S, N, C)
+        np.testing.assert_allclose(tokens.mean(2), pooled, rtol=1e-5, atol=1e-6)

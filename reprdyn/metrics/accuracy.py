@@ -175,7 +175,9 @@ def _accuracy_rows(name: str, ds) -> list[SummaryRow]:
         # a verdict only where the unimodality metric ran (under the bootstrap, with its share)
         word = "yes" if u.unimodal else "no" if "unimodal" in low else "–"
         word = verdict(prob, confidence) if math.isfinite(prob) else word
+        chosen = _candidates(low["best_sigma"].sel(**at).values)
         c_best, c_peak = _csnr(ds, at, best)
+        c_each = tuple(_csnr(ds, at, s)[0] for s, _ in chosen)
         reps = int(np.isfinite(acc.values).any(axis=(1, 2)).sum())
         rows.append(
             SummaryRow(
@@ -197,9 +199,21 @@ def _accuracy_rows(name: str, ds) -> list[SummaryRow]:
                 replicates=reps,
                 seeds=int(acc.sizes["seed"]),
                 label_noise=r.level,
+                candidates=chosen,
+                csnr_at_candidates=c_each,
             )
         )
     return rows
+
+
+def _candidates(best: np.ndarray) -> tuple[tuple[float, float], ...]:
+    """Every sigma* the fits chose, the most chosen first (the lower sigma on ties), with its
+    share of the fits."""
+    v = np.asarray(best, float).ravel()
+    v = v[np.isfinite(v)]
+    values, counts = np.unique(v, return_counts=True)
+    order = np.lexsort((values, -counts))
+    return tuple((float(values[i]), float(counts[i] / len(v))) for i in order)
 
 
 def _csnr(ds, at: dict, best: float) -> tuple[float, float]:

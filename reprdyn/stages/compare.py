@@ -3,10 +3,12 @@ intervals (docs/theory.md §8).
 
 Each comparison is one cell's `best_accuracy` minus another's, in the same replicate and seed:
 clean minus noisy input (Figure 1), a layer minus the raw-input baseline `pixels`, and the
-diffusion model minus each DAE (Figure 7). Every cell of a dataset was scored on the same
-bootstrap resamples of its validation and test samples, so the resampled differences (`*_boot`)
-are paired, and their percentile interval is the difference's (`*_ci`). The ensemble's gain over
-its own best sigma is a difference within one cell, made by the probe stage.
+diffusion model minus each DAE (Figure 7); and CleanDIFT's question, the soft-voting ensemble of
+noisy-input features over sigma minus clean-input features at sigma*. Every cell of a dataset was
+scored on the same bootstrap resamples of its validation and test samples, so the resampled
+differences (`*_boot`) are paired, and their percentile interval is the difference's (`*_ci`).
+The ensemble's gain over its own best sigma is a difference within one cell, made by the probe
+stage.
 """
 
 from __future__ import annotations
@@ -43,19 +45,30 @@ def _has_dae(spec) -> bool:
     return "diffusion" in kinds and "dae" in kinds
 
 
-def clean_minus_noisy(spec, acc):
+def clean_minus_noisy(spec, d):
     """Clean input minus noisy input, in every other coordinate (Figure 1)."""
+    acc = d["best_accuracy"]
     return acc.sel(input="clean", drop=True) - acc.sel(input="noisy", drop=True)
 
 
-def features_minus_pixels(spec, acc):
+def noisy_ensemble_minus_clean(spec, d):
+    """The noisy-input soft-voting ensemble over sigma minus clean input at sigma*; CleanDIFT
+    (Stracke et al. 2025) holds that no ensemble of noisy features makes up for clean ones
+    (ensemble_accuracy minus best_accuracy, paired)."""
+    noisy = d["ensemble_accuracy"].sel(input="noisy", drop=True)
+    return noisy - d["best_accuracy"].sel(input="clean", drop=True)
+
+
+def features_minus_pixels(spec, d):
     """Each layer minus the raw-input baseline; NaN at the baseline itself."""
+    acc = d["best_accuracy"]
     out = acc - acc.sel(layer=PIXELS, drop=True)
     return out.where(out.layer != PIXELS)
 
 
-def diffusion_minus_dae(spec, acc):
+def diffusion_minus_dae(spec, d):
     """At each DAE model: the first diffusion model minus it (Figure 7); NaN at other models."""
+    acc = d["best_accuracy"]
     kinds = {name: cfg.kind for name, cfg in spec.model_items()}
     diffusion = next(name for name, kind in kinds.items() if kind == "diffusion")
     out = acc.sel(model=diffusion, drop=True) - acc
@@ -69,6 +82,12 @@ DIFFERENCES = {
         ("layer", "label_noise", "seed", "probe"),
         _has_inputs,
         "clean − noisy input",
+    ),
+    "noisy_ensemble_minus_clean": (
+        noisy_ensemble_minus_clean,
+        ("layer", "label_noise", "seed", "probe"),
+        _has_inputs,
+        "noisy-input ensemble − clean σ*",
     ),
     "features_minus_pixels": (
         features_minus_pixels,
@@ -90,7 +109,8 @@ VARIABLES = {
         name,
         Variable(
             dims,
-            (fn.__doc__ or "").split(";")[0].strip() + " (best_accuracy, paired)",
+            (fn.__doc__ or "").split(";")[0].strip()
+            + (" (best_accuracy, paired)" if "paired" not in (fn.__doc__ or "") else ""),
             stage=STAGE,
             metrics=(f"stage:{Stage.PROBE}",),  # asked for with the probes' metrics
             applies=applies,
@@ -123,9 +143,11 @@ def run(task: Task, ctx, io) -> None:
 
     spec = ctx.spec
     ds = io.metrics(task.dataset)
-    sources = {"": ds["best_accuracy"].load()}  # the point values, and their resamples
+    read = ["best_accuracy", "ensemble_accuracy"]
+    sources = {"": ds[read].load()}  # the point values, and their resamples
     if spec.bootstrap:
-        sources["_boot"] = ds["best_accuracy_boot"].load()
+        boot = ds[[f"{v}_boot" for v in read]].load()
+        sources["_boot"] = boot.rename({f"{v}_boot": v for v in read})
     made = wanted(spec, VARIABLES)
     out = {}
     for name, (diff, *_) in DIFFERENCES.items():

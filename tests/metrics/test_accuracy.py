@@ -83,3 +83,19 @@ def test_no_shape_verdict_where_the_unimodality_metric_did_not_run(tmp_path):
                 store=tmp_path / "u.zarr")  # fmt: skip
     (row,) = summarize(str(tmp_path / "u.zarr"))
     assert row.unimodal in ("yes", "no")  # the mean curve's shape: no bootstrap, no share
+
+
+def test_where_fits_disagree_on_sigma_star_the_row_names_every_choice_and_its_csnr():
+    from reprdyn.metrics.accuracy import _candidates
+    from reprdyn.read.summary.rows import SummaryRow
+
+    best = np.array([[0.3, 0.1, np.nan], [0.1, 0.3, 0.1]])  # (replicate, seed); NaN: not run
+    assert _candidates(best) == ((0.1, 0.6), (0.3, 0.4))
+    assert _candidates(np.array([0.3, 0.1])) == ((0.1, 0.5), (0.3, 0.5))  # a tie: both, lower first
+    nan = float("nan")
+    row = SummaryRow(
+        "d", "", "mid", "clean", "ridge", 0.1, 0.6, (nan, nan), *([None] * 4), 3.9, 0.3, 0.3,
+        0.9, "–", nan, 2, 3, candidates=((0.1, 0.6), (0.3, 0.4)), csnr_at_candidates=(3.9, 1.0),
+    )  # fmt: skip
+    assert row.best_sigma_label == "0.1 (60%) / 0.3 (40%)"
+    assert row.csnr_label == "3.9 / 1"

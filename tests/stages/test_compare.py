@@ -32,5 +32,22 @@ def test_comparisons_are_the_paired_differences(replicated):
     assert {r.comparison for r in rows} == {
         "ensemble_gain",
         "clean_minus_noisy",
+        "noisy_ensemble_minus_clean",
         "features_minus_pixels",
     }
+
+
+def test_the_noisy_ensemble_is_compared_with_clean_features_at_sigma_star(replicated):
+    """CleanDIFT's question: the noisy-input ensemble over sigma minus clean input at sigma*,
+    resample by resample (both read the same test resamples)."""
+    _, tmp, _ = replicated
+    ds = reprdyn.open(tmp / "r.zarr")["m"].load()
+    ens, best = ds["ensemble_accuracy"], ds["best_accuracy"]
+    want = ens.sel(input="noisy", drop=True) - best.sel(input="clean", drop=True)
+    got = ds["noisy_ensemble_minus_clean"]
+    xrt.assert_allclose(got, want.transpose(*got.dims))
+    draws = ds["ensemble_accuracy_boot"].sel(input="noisy", drop=True) - ds[
+        "best_accuracy_boot"
+    ].sel(input="clean", drop=True)
+    got = ds["noisy_ensemble_minus_clean_boot"]
+    np.testing.assert_array_equal(got.values, draws.transpose(*got.dims).values)

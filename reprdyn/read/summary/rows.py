@@ -70,15 +70,28 @@ class SummaryRow:
     seeds: int
     point: str = ""  # a sweep point, e.g. "n_train=64"; '' outside sweeps
     label_noise: float = float("nan")  # the level the row is at (the lowest the cube holds)
+    # every sigma* the fits chose, most chosen first, with its share, and the CSNR at each
+    candidates: tuple[tuple[float, float], ...] = ()
+    csnr_at_candidates: tuple[float, ...] = ()
 
     @property
     def best_sigma_label(self) -> str:
-        """sigma*, with its spread under resampling when that is wider than one grid point."""
+        """sigma*, with its spread under resampling when that is wider than one grid point; where
+        the replicates and seeds chose differently, every choice with its share of the fits."""
         lo, hi = self.best_sigma_range
         text = f"{self.best_sigma:.4g}"
+        if len(self.candidates) > 1:
+            text = " / ".join(f"{s:.4g} ({share:.0%})" for s, share in self.candidates)
         if math.isfinite(lo) and (lo, hi) != (self.best_sigma, self.best_sigma):
             text += f" [{lo:.3g}–{hi:.3g}]"
         return text
+
+    @property
+    def csnr_label(self) -> str:
+        """CSNR at sigma*, or at each sigma* the fits chose where they disagree."""
+        if len(self.csnr_at_candidates) > 1:
+            return " / ".join(_fmt(c) for c in self.csnr_at_candidates)
+        return _fmt(self.csnr_at_best)
 
 
 @dataclass(frozen=True)
@@ -161,7 +174,7 @@ ACCURACY_COLUMNS = _cols(
     ("acc@σ*", lambda r: str(r.best_accuracy)),
     ("ensemble acc", lambda r: str(r.ensemble_accuracy)),
     ("ensemble gain", lambda r: r.ensemble_gain.signed()),
-    ("CSNR@σ*", lambda r: _fmt(r.csnr_at_best)),
+    ("CSNR@σ*", lambda r: r.csnr_label),
     ("CSNR peak σ", lambda r: _fmt(r.csnr_peak_sigma)),
     ("test-curve peak σ", lambda r: _fmt(r.test_peak_sigma)),
     ("test-curve peak acc", lambda r: _fmt4(r.test_peak_accuracy)),

@@ -14,10 +14,16 @@ def task_threads(setting: int | str) -> int:
 
 
 def use_threads(setting: int | str) -> None:
-    """Run the following torch work on `compute.threads` threads (called before every task)."""
+    """Run the following work on `compute.threads` threads (called before every task): torch's
+    own, and the BLAS numpy calls, whose thread count decides how a matrix product is split and
+    so its last bit. A Dask or SLURM worker starts with one BLAS thread and this process with one
+    per core: set here, the same task gives the same numbers on every path."""
+    from threadpoolctl import threadpool_limits
+
     n = task_threads(setting)
     if torch.get_num_threads() != n:
         torch.set_num_threads(n)
+    threadpool_limits(limits=n, user_api="blas")
 
 
 def pick_device(name: str) -> str:

@@ -32,6 +32,27 @@ def test_localcluster_matches_local(small_store, tmp_path):
 
 
 @pytest.mark.slow  # a cluster of worker processes
+def test_the_feature_analyses_match_local_bit_for_bit(tmp_path, shared_cache):
+    """CKA, CKNNA, RankMe and the sliced Wasserstein distance go through numpy's BLAS, which a
+    worker starts on one thread and this process on one per core (on 256-wide features, CKA then
+    differs in its last bit): each task sets the spec's count, so the cubes agree to the bit."""
+    from helpers import trained_spec
+
+    rest = (
+        "layers: [fc1]\nmetrics: [accuracy, cka, cknna, rankme, sw_distance]\n"
+        "analysis: {max_samples: 600, bootstrap: 0}\n"
+    )
+    text = trained_spec("w", width=256, n_train=100, n_test=600, grid="sigma: [0.1, 1.0, 3.0]",
+                        train="steps: 20", rest=rest)  # fmt: skip
+    cache = [f"compute.cache={shared_cache}"]
+    reprdyn.run(validate_text(text, overrides=cache), store=tmp_path / "l.zarr")
+    dask = text + "compute: {executor: dask, n_workers: 2}\n"
+    reprdyn.run(validate_text(dask, overrides=cache), store=tmp_path / "d.zarr")
+    a, b = reprdyn.open(tmp_path / "l.zarr"), reprdyn.open(tmp_path / "d.zarr")
+    xrt.assert_identical(a["m"].load(), b["m"].load())
+
+
+@pytest.mark.slow  # a cluster of worker processes
 def test_failures_are_reported_once_and_dependents_skipped(tmp_path, monkeypatch, dask_address):
     """A task that raises on a worker is reported with its error and run once, whatever
     compute.retries says (retries are for dead workers); the tasks that need it are skipped and

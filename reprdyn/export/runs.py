@@ -283,14 +283,23 @@ def _created_ms(attrs: dict) -> int:
 def _write_artifacts(
     path: str, attrs: dict, workdir: Path, resolved_yaml: str, summary: list
 ) -> dict:
-    """The spec as written and resolved, the provenance, the summary and every figure that
-    applies, as files under `workdir`: {path in the run: file}."""
+    """The spec as written and resolved, the provenance, the summary, every other summary table
+    with rows (`tables/<key>.json`: shapes, label-free choice, joint probes ...) and every figure
+    that applies, as files under `workdir`: {path in the run: file}."""
+    from .. import metrics
+    from ..read.summary import table_rows
+
     files = {
         "spec.yaml": attrs.get("spec", ""),
         "spec.resolved.yaml": resolved_yaml,
         "provenance.json": json.dumps(attrs, indent=1, sort_keys=True, default=str),
         "summary.json": summary_json(summary),
     }
+    for _, table in metrics.tables()[1:]:  # every other summary table the store has rows for
+        rows = table_rows(path, table)
+        if rows:
+            files[f"tables/{table.key}.json"] = summary_json(rows)
+    (workdir / "tables").mkdir(exist_ok=True)
     out = {}
     for rel, text in files.items():
         (workdir / rel).write_text(text)

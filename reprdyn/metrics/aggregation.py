@@ -1,7 +1,7 @@
 """Metric `aggregation`: test accuracy of the joint probes (`aggregate`, `concat`), which read
 every (layer, sigma) cell at once, with the probes' paired bootstrap; the learned mixing weights
 as a cube over sigma x layer; and Table 1 with a third column: the joint probe beside the best
-single cell and the soft-voting ensemble (docs/theory.md §7). The `accuracy` metric brings it.
+single cell and the soft-voting ensemble (docs/theory.md §10). The `accuracy` metric brings it.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Joint probes: one classifier over every (layer, sigma) cell at once (docs/theory.md §7).
+"""Joint probes: one classifier over every (layer, sigma) cell at once (docs/theory.md §10).
 
 - `ConcatProbe`: every cell's standardised features side by side, one ridge probe on the lot: the
   plain baseline.

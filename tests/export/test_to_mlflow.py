@@ -54,7 +54,13 @@ def test_the_store_run_holds_spec_provenance_and_figures(tracked, tmp_path):
     prov = json.loads(open(client.download_artifacts(result["run_id"], "provenance.json")).read())
     assert prov["spec_hash"] == parent.data.params["spec.hash"]
     figures = {a.path for a in client.list_artifacts(result["run_id"], "figures/toy")}
-    assert "figures/toy/curves.png" in figures
+    assert {"figures/toy/curves.png", "figures/toy/shape.png"} <= figures
+    tables = {a.path for a in client.list_artifacts(result["run_id"], "tables")}
+    assert "tables/shapes.json" in tables  # every summary table with rows, as the run prints it
+    shapes = json.loads(
+        open(client.download_artifacts(result["run_id"], "tables/shapes.json")).read()
+    )
+    assert shapes and {"shape", "prob", "probs", "label_noise"} <= set(shapes[0])
     assert str(tmp / "artifacts") in parent.info.artifact_uri  # where the user said
 
 

@@ -20,8 +20,14 @@ TEMPLATES = {  # name -> what it sets up
     "glyphs-segmentation": "per-pixel segmentation probes on decoder maps across sigma, clean "
     "and noisy (minutes)",
     "dae-vs-diffusion": "single-sigma DAEs against one diffusion model (minutes)",
-    "memorization": "a sweep over training-set size: probe curves and the generalisation score "
-    "(minutes)",
+    "memorization": "a sweep over training-set size and length: probe curves, their shape and "
+    "the generalisation score (minutes)",
+    "memorization-unet": "the curve's shape as a test of memorisation, on a U-Net trained on "
+    "50 or 1,500 MNIST digits (minutes)",
+    "cleandift": "CleanDIFT's claim: the noisy-input ensemble over sigma against clean input "
+    "at sigma*, paired (minutes)",
+    "digits-probes": "k-NN, attentive and joint probes, label-free choice of sigma and layer, "
+    "CKNNA, on a digits U-Net (minutes)",
     "cifar10-ddpm": "a pretrained diffusers DDPM on a CIFAR-10 subset (needs diffusers, datasets, "
     "a download)",
     "imagenet-dit": "DiT-XL/2 on a local ImageNet subset, latents and patch tokens (needs a GPU)",

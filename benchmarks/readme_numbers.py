@@ -211,21 +211,61 @@ def memorization(res) -> None:
     ds = res["molrg"]
     confidence, seed = _settings(ds)
     low = ds.sel(label_noise=0, input="clean", layer="fc2").isel(probe=0)
-    print("## memorization: n_train, generalisation, sample distance, fc2 curve")
+    print("## memorization: n_train x steps, generalisation, sample distance, fc2 curve, shape")
     for n in ds.n_train.values:
-        at = low.sel(n_train=n)
-        gen = at["generalization"].values.ravel()
-        ratio = at["sample_distance_ratio"].values.ravel()
-        curve = at["accuracy"].mean(("replicate", "seed")).squeeze()
-        p = float(np.nanmean(at["unimodal_prob"].values))
-        peak = int(np.nanargmax(curve.values))
-        print(
-            f"  n={int(n)}: generalization {np.mean(gen):.2f} (replicates "
-            f"{np.round(gen, 2).tolist()}), "
-            f"sample distance ratio {np.mean(ratio):.2f}; unimodal {verdict(p, confidence)} "
-            f"({p:.2f}); peak sigma {float(curve.sigma[peak]):.3g} at {curve.values[peak]:.3f}; "
-            f"first {curve.values[0]:.3f}, last {curve.values[-1]:.3f}"
-        )
+        for steps in ds.steps.values:
+            at = low.sel(n_train=n, steps=steps)
+            gen = at["generalization"].values.ravel()
+            ratio = at["sample_distance_ratio"].values.ravel()
+            curve = at["accuracy"].mean(("replicate", "seed")).squeeze()
+            p = float(np.nanmean(at["unimodal_prob"].values))
+            peak = int(np.nanargmax(curve.values))
+            print(
+                f"  n={int(n)}, steps={int(steps)}: generalization {np.mean(gen):.2f} (replicates "
+                f"{np.round(gen, 2).tolist()}), "
+                f"sample distance ratio {np.mean(ratio):.2f}; unimodal {verdict(p, confidence)} "
+                f"({p:.2f}); peak sigma {float(curve.sigma[peak]):.3g} at "
+                f"{curve.values[peak]:.3f}; first {curve.values[0]:.3f}, last {curve.values[-1]:.3f}"
+            )
+    _tables(res, "shapes", "shape_change")
+
+
+def _tables(res, *keys: str) -> None:
+    """The summary tables `keys` of a store, as the run prints them (one line per row)."""
+    from reprdyn import metrics
+    from reprdyn.read.summary import as_cells, rows_of
+
+    declared = {t.key: t for _, t in metrics.tables()}
+    for key in keys:
+        rows = rows_of(str(res.path), key)
+        header, body = as_cells(rows, declared[key].columns, declared[key].layer)
+        print(f"## {key}: " + " | ".join(header))
+        for cells in body:
+            print("  " + " | ".join(str(c) for c in cells))
+
+
+def memorization_unet(res) -> None:
+    _tables(res, "shapes", "shape_change")
+
+
+def digits_probes(res) -> None:
+    _tables(res, "summary", "joint", "label_free", "shapes")
+
+
+def cleandift(res) -> None:
+    from reprdyn.read.summary import compare
+
+    print("## cleandift: noisy-input ensemble minus clean input at sigma*, per level")
+    ds = res["digits"]
+    confidence, seed = _settings(ds)
+    for level in ds.label_noise.values:
+        for layer in ds.layer.values:
+            at = ds.sel(label_noise=level, layer=layer).isel(probe=0)
+            m, lo, hi = _hier(at["noisy_ensemble_minus_clean_boot"], confidence, seed)
+            print(f"  p={float(level):g} {layer}: {m:+.3f} [{lo:+.3f}, {hi:+.3f}]")
+    rows = [r for r in compare(str(res.path)) if r.comparison == "clean_minus_noisy"]
+    for r in rows:
+        print(f"  clean - noisy at sigma*, {r.layer}: {r.difference.signed()}")
 
 
 def main() -> None:
@@ -252,6 +292,9 @@ def main() -> None:
             "mnist-unet": mnist,
             "dae-vs-diffusion": dae,
             "memorization": memorization,
+            "memorization-unet": memorization_unet,
+            "digits-probes": digits_probes,
+            "cleandift": cleandift,
         }[name](res)
         hardware(res.points[0][1] if res.sweep_dims else res)
 

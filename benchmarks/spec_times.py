@@ -30,6 +30,9 @@ OFFLINE = (  # the shipped specs that need no download
     "mnist-unet",
     "dae-vs-diffusion",
     "memorization",
+    "memorization-unet",
+    "digits-probes",
+    "cleandift",
 )
 
 

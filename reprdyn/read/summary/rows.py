@@ -89,7 +89,8 @@ class SummaryRow:
     @property
     def csnr_label(self) -> str:
         """CSNR at sigma*, or at each sigma* the fits chose where they disagree."""
-        if len(self.csnr_at_candidates) > 1:
+        finite = [c for c in self.csnr_at_candidates if math.isfinite(c)]
+        if len(self.csnr_at_candidates) > 1 and finite:
             return " / ".join(_fmt(c) for c in self.csnr_at_candidates)
         return _fmt(self.csnr_at_best)
 

@@ -225,7 +225,8 @@ def memorization(res) -> None:
                 f"{np.round(gen, 2).tolist()}), "
                 f"sample distance ratio {np.mean(ratio):.2f}; unimodal {verdict(p, confidence)} "
                 f"({p:.2f}); peak sigma {float(curve.sigma[peak]):.3g} at "
-                f"{curve.values[peak]:.3f}; first {curve.values[0]:.3f}, last {curve.values[-1]:.3f}"
+                f"{curve.values[peak]:.3f}; first {curve.values[0]:.3f}, "
+                f"last {curve.values[-1]:.3f}"
             )
     _tables(res, "shapes", "shape_change")
 

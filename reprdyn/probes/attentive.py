@@ -53,12 +53,15 @@ class AttentiveProbe(_Trained):
         S, B, L, _ = X.shape
         T, H, dh = p["q"].shape[1], self.heads, self.head_dim
         Xt = X.reshape(S, 1, B * L, -1).expand(-1, T, -1, -1)  # (S, T, B*L, C)
-        keys = (Xt @ p["Wk"]).view(S, T, B, L, H, dh)  # one (B*L, C) x (C, D) GEMM per pair
-        vals = (Xt @ p["Wv"]).view(S, T, B, L, H, dh)
-        scores = torch.einsum("stblhd,sthd->stbhl", keys, p["q"]) / math.sqrt(dh)
-        att = torch.softmax(scores, -1)  # (S, T, B, H, L)
-        pooled = torch.einsum("stbhl,stblhd->stbhd", att, vals).reshape(S, T, B, H * dh)
-        return pooled, att
+        # every product below has one pair's own shape, whatever S and T are (an einsum would
+        # fold the stack into its GEMMs and round by the stack's size)
+        keys = (Xt @ p["Wk"]).view(S, T, B, L, H, dh).transpose(3, 4)  # (S, T, B, H, L, dh)
+        vals = (Xt @ p["Wv"]).view(S, T, B, L, H, dh).transpose(3, 4)
+        q = p["q"][:, :, None, :, :, None]  # (S, T, 1, H, dh, 1)
+        scores = (keys @ q)[..., 0] / math.sqrt(dh)  # (S, T, B, H, L)
+        att = torch.softmax(scores, -1)
+        pooled = (att[..., None, :] @ vals)[..., 0, :]  # (S, T, B, H, dh)
+        return pooled.reshape(S, T, B, H * dh), att
 
     def _forward(self, p, X, train: bool) -> torch.Tensor:
         pooled, _ = self.attention(p, X)

@@ -48,3 +48,22 @@ def test_pooled_features_are_one_token_each():
     probe.fit(X, rng.integers(0, 2, (1, 50)))
     _, att = probe.attention(probe.params_, probe.transform_input(X))
     torch.testing.assert_close(att, torch.ones_like(att))  # one token: all the weight on it
+
+
+def test_a_pair_over_many_tokens_does_not_depend_on_its_stack_neighbours():
+    """The stack contract of tests/probes/test_base.py, with 16 tokens a sample: every product
+    has one pair's own shape, so a pair's logits are those it has alone, bit for bit (einsums
+    over the stack moved them by a float32 ulp here)."""
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(4, 200, 16, 4))
+    Y = rng.integers(0, 3, size=(3, 200))
+    seeds = [[10 * s + t for t in range(3)] for s in range(4)]
+    kw = dict(heads=4, head_dim=16, epochs=2, batch_size=64, lr=0.01)
+    whole = AttentiveProbe(3, **kw).fit(X[:, :150], Y[:, :150], seeds=seeds)
+    alone = AttentiveProbe(3, **kw).fit(X[1:2, :150], Y[2:, :150], seeds=[[seeds[1][2]]])
+    torch.testing.assert_close(
+        alone.decision_function(X[1:2, 150:])[0, 0],
+        whole.decision_function(X[:, 150:])[1, 2],
+        rtol=0,
+        atol=0,
+    )

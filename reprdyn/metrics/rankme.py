@@ -131,7 +131,7 @@ def _regret_rows(name: str, ds) -> list[RegretRow]:
                     if var not in low:
                         continue
                     s = low[var].sel(model=model, input=inp).mean("replicate")  # (sigma, layer)
-                    good = xr_apply(choose, s)
+                    good = _apply(choose, s)
                     pick = _argmax(good, test)
                     if pick is None:
                         continue
@@ -175,7 +175,7 @@ def _regret_rows(name: str, ds) -> list[RegretRow]:
     return rows
 
 
-def xr_apply(f, da):
+def _apply(f, da):
     """f applied to the values of a DataArray, keeping its coordinates."""
     return da.copy(data=f(da.values))
 
@@ -232,12 +232,12 @@ def figure(ds: xr.Dataset, dataset: str, sweep: list[str]) -> plt.Figure:
     from ..plot import style
 
     style.need(ds, "rankme", "regret")
-    from .shape import _grid
+    from ..read.summary.build import combos
 
     ds = ds if "model" in ds.dims else ds.expand_dims(model=[""])
     rows = [
         r
-        for at in _grid(ds, sweep)
+        for at in combos(ds, sweep)
         for r in _regret_rows(", ".join(f"{d}={v:g}" for d, v in at.items()) or dataset, ds.sel(at))
     ]
     if not rows:

@@ -163,7 +163,7 @@ def boundary(codes: np.ndarray, first: int, second: int) -> np.ndarray:
 def _change_rows(name: str, ds, sweep: list[str]) -> list[ChangeRow]:
     from ..maths.uncertainty import central_range, combined_draws
     from ..maths.unimodal import DECREASING, UNIMODAL, shape_codes
-    from ..read.summary.build import cell_grid, reading
+    from ..read.summary.build import cell_grid, combos, reading
     from ..store import point_label
 
     r = reading(ds)
@@ -172,7 +172,7 @@ def _change_rows(name: str, ds, sweep: list[str]) -> list[ChangeRow]:
     for along in sweep:
         others = [d for d in sweep if d != along]
         values = low[along].values
-        for fixed in _grid(low, others):
+        for fixed in combos(low, others):
             for at in cell_grid(low):
                 acc = low["accuracy"].sel(**at, **fixed)
                 mean = acc.mean(("replicate", "seed")).transpose(along, "sigma").values  # (J, S)
@@ -225,13 +225,6 @@ def _change_rows(name: str, ds, sweep: list[str]) -> list[ChangeRow]:
                     )  # fmt: skip
                 )
     return rows
-
-
-def _grid(ds, dims: list[str]) -> list[dict]:
-    """Every combination of the values of `dims` ([{}] for none)."""
-    import itertools
-
-    return [dict(zip(dims, combo)) for combo in itertools.product(*(ds[d].values for d in dims))]
 
 
 def _p(v: float) -> str:
@@ -289,10 +282,11 @@ def figure(ds: xr.Dataset, dataset: str, sweep: list[str]) -> plt.Figure:
     from matplotlib.patches import Patch
 
     from ..plot import style
+    from ..read.summary.build import combos
 
     prob = style.with_model(style.lowest_of(ds, "shape_prob", "shape")).load()
     p = prob.mean(("replicate", "seed"), skipna=True)
-    points = _grid(p, sweep)
+    points = combos(p, sweep)
     panels = list(style.series(p.isel({d: 0 for d in sweep}), ("layer", "shape")))
     fig, axes = style.panels(len(panels), cols=2, panel=(max(3.2, 1.2 + 0.7 * len(points)), 2.4))
     for ax, (label, first) in zip(axes, panels):

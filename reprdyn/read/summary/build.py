@@ -123,6 +123,11 @@ def cell_grid(ds) -> list[dict]:
     ]
 
 
+def combos(ds, dims: list[str]) -> list[dict]:
+    """Every combination of the values of `dims` in a cube ([{}] for none): a sweep's points."""
+    return [dict(zip(dims, c)) for c in itertools.product(*(ds[d].values for d in dims))]
+
+
 def _rows(path: str, var: str | None, build) -> list:
     """`build(dataset, cube)` over every dataset cube holding `var` (a `model` dim always
     present); a sweep store's points one after another, each row labelled with its point."""

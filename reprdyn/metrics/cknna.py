@@ -1,11 +1,13 @@
-"""Metric `cknna`: CKNNA (Huh et al. 2024) between a layer's features at every pair of sigmas, on
-the same seeded test subset as `cka`: the alignment of the two kernels on mutual k-nearest
-neighbours, with the unbiased HSIC (docs/theory.md §6)."""
+"""Metric `cknna`: CKNNA (Huh et al. 2024) between a layer's features at every pair of sigmas,
+and in a spec with several models between each pair of models at every sigma, on the same seeded
+test subset as `cka`: the alignment of the two kernels on mutual k-nearest neighbours, with the
+unbiased HSIC (docs/theory.md §6)."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import numpy as np
 from pydantic import Field
 
 from .base import Figure, Metric, Settings, Stage, Variable
@@ -23,6 +25,10 @@ class Cknna(Settings):
     )
 
 
+def _several_models(spec) -> bool:
+    return spec.multi_model
+
+
 VARIABLES = {
     "cknna": Variable(
         ("layer", "input", "sigma", "sigma_ref"),
@@ -30,15 +36,45 @@ VARIABLES = {
         "neighbourhoods of the L2-normalised features (test subset, k: the attribute)",
         long_name="CKNNA",
     ),
+    "cknna_models": Variable(
+        ("layer", "input", "sigma", "model_ref"),
+        "CKNNA between this model's features and model_ref's at the same layer, input, sigma and "
+        "replicate (test subset; 1 against itself)",
+        long_name="CKNNA between models",
+        applies=_several_models,
+    ),
 }
 
 
 def compute(cell) -> dict:
     from ..maths.distances import cknna_matrix
 
-    X = cell.X
-    k = min(cell.spec.cknna.k, len(X[0]) - 1)
-    return {"cknna": cknna_matrix(X, k).reshape(1, 1, len(X), -1)}  # (layer, input, S, S_ref)
+    spec, X = cell.spec, cell.X
+    k = min(spec.cknna.k, len(X[0]) - 1)
+    out = {"cknna": cknna_matrix(X, k).reshape(1, 1, len(X), -1)}  # (layer, input, S, S_ref)
+    if spec.multi_model:
+        out["cknna_models"] = _between_models(cell, k)
+    return out
+
+
+def _between_models(cell, k: int) -> np.ndarray:
+    """CKNNA of this model's features against every model's, sigma by sigma: (1, 1, S, M); NaN
+    where the other model has no such replicate."""
+    from ..maths.distances import cknna_matrix
+
+    spec, p = cell.spec, cell.params
+    feats = cell.io.features(cell.dataset, p.layer).sel(input=p.input)
+    names = [n for n, _ in spec.model_items()]
+    out = np.full((len(cell.X), len(names)), np.nan)
+    for j, other in enumerate(names):
+        if p.replicate >= feats.sizes["replicate"]:
+            continue
+        theirs = feats.sel(model=other, replicate=p.replicate)  # (S, N, C)
+        for s, mine in enumerate(cell.X):
+            Y = theirs.isel(sigma=s, sample=cell.rows).values.astype(np.float64)
+            if np.isfinite(Y).all():
+                out[s, j] = cknna_matrix([mine, Y], k)[0, 1]
+    return out.reshape(1, 1, *out.shape)
 
 
 def annotate(ds, spec, context) -> None:

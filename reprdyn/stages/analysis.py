@@ -18,9 +18,9 @@ from .base import Cell, Stage, Task, base, computed, key, labelled, model_sel
 STAGE = Stage.ANALYSIS
 CHUNKS = {"model": 1, "replicate": 1, "layer": 1, "input": 1}
 # What an analysis task hands its metrics: one layer and input of a model replicate, its
-# features at every sigma on the analysis subset (`X`, a list of (n, C)), and the store (the
-# probes' validation choices).
-# Its fields: spec, dataset, params, io, X (a `base.Cell`).
+# features at every sigma on the analysis subset (`X`, a list of (n, C); `rows`, that subset's
+# sample indices), and the store (the probes' validation choices; the other models' features).
+# Its fields: spec, dataset, params, io, X, rows (a `base.Cell`).
 
 
 @dataclass(frozen=True)
@@ -32,8 +32,9 @@ class Params:
 
 
 def plan(spec, upstream) -> list[Task]:
-    """One task per (dataset, model, replicate, layer, input), after that replicate's features and
-    the probes of that layer and input (they choose the reference sigma)."""
+    """One task per (dataset, model, replicate, layer, input), after that replicate's features (of
+    every model, in a spec with several) and the probes of that layer and input (they choose the
+    reference sigma)."""
     asked = sorted(m.name for m in metrics.at(spec, STAGE))
     if not asked:
         return []
@@ -43,6 +44,13 @@ def plan(spec, upstream) -> list[Task]:
         for name, cfg in spec.model_items():
             for r in range(replicates(cfg)):
                 feats = upstream.of(Stage.FEATURES, ds.name, model=name, replicate=r)
+                if spec.multi_model:  # the other models' features, for comparisons between them
+                    feats = feats + [
+                        t
+                        for other, _ in spec.model_items()
+                        if other != name
+                        for t in upstream.of(Stage.FEATURES, ds.name, model=other, replicate=r)
+                    ]
                 for layer in spec.hooked_layers:
                     for inp in spec.inputs:
                         p = Params(name, r, layer, inp)
@@ -65,7 +73,8 @@ def run(task: Task, ctx, io) -> None:
     rows = test[_subset(len(test), cfg.max_samples, cfg.seed)]
     S = len(spec.sigmas)
     X = [feats.isel(sigma=s, sample=rows).values.astype(np.float64) for s in range(S)]  # (n, C)
-    values = computed(spec, STAGE, Cell(spec=spec, dataset=task.dataset, params=p, io=io, X=X))
+    cell = Cell(spec=spec, dataset=task.dataset, params=p, io=io, X=X, rows=rows)
+    values = computed(spec, STAGE, cell)
     coords = {
         "layer": [p.layer],
         "input": [p.input],
@@ -73,6 +82,8 @@ def run(task: Task, ctx, io) -> None:
         "sigma_ref": spec.sigmas,
         **model_sel(spec, p.model, p.replicate),
     }
+    if spec.multi_model:
+        coords["model_ref"] = [n for n, _ in spec.model_items()]
     io.write(task.dataset, labelled(spec, STAGE, values, **coords))
 
 

@@ -74,6 +74,7 @@ COORDS: dict[str, tuple[str, str]] = {
     "segment_class": ("mask class", "1"),
     "member": ("ensemble member", "1"),
     "sigma_ref": ("reference noise level sigma", "1"),
+    "model_ref": ("reference model", "1"),
     "bound": ("interval bound", "1"),
     "boot": ("bootstrap resample", "1"),
     "sample": ("sample", "1"),
@@ -130,6 +131,7 @@ def grid_coords(spec) -> dict:
         c["timestep"] = ("sigma", spec.timestep_coord)
     if spec.multi_model:
         c["model"] = np.array([n for n, _ in spec.model_items()], dtype=object)
+        c["model_ref"] = c["model"]  # the other side of a comparison between models
     return c
 
 

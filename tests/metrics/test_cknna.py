@@ -79,3 +79,31 @@ def test_k_must_be_below_the_analysis_subset():
 
     (msg,) = errors(SMALL + "analysis: {max_samples: 8}\ncknna: {k: 8}\nmetrics: [cknna]\n")
     assert msg.startswith("s.yaml:13:12: cknna.k: cknna.k = 8 needs more than k samples")
+
+
+def test_between_models_it_is_cknna_of_their_stored_features(tmp_path, shared_cache):
+    import reprdyn
+    from reprdyn.stages.analysis import _subset
+
+    net = "network: {kind: mlp, width: 16}, precond: {kind: edm}"
+    text = (
+        "spec_version: 1\nname: two\nmodels:\n"
+        f"  a: {{kind: diffusion, {net}, train: {{data: m, steps: 20}}}}\n"
+        f"  b: {{kind: dae, {net}, train: {{data: m, steps: 20}}, train_sigma: 0.5}}\n"
+        "datasets:\n  - {kind: molrg, name: m, n: 8, K: 2, d: 2, delta: 0.3, n_train: 60, "
+        "n_test: 40}\nsigma: [0.1, 1.0]\nlayers: [fc1]\nmetrics: [accuracy, cknna]\n"
+        "analysis: {bootstrap: 0}\ncknna: {k: 5}\n"
+    )
+    spec = validate_text(text, overrides=[f"compute.cache={shared_cache}"])
+    reprdyn.run(spec, store=tmp_path / "t.zarr")
+    res = reprdyn.open(tmp_path / "t.zarr")
+    got = res["m"]["cknna_models"].sel(replicate=0, layer="fc1", input="clean")  # (model, S, ref)
+    feats = res.features("m", "fc1")["features"].sel(replicate=0, input="clean")
+    split = res.data("m")["split"].values
+    test = np.flatnonzero(split == "test")
+    rows = test[_subset(len(test), spec.analysis.max_samples, spec.analysis.seed)]
+    for s, sigma in enumerate(spec.sigmas):
+        X = [feats.sel(model=m, sigma=sigma).values[rows].astype(np.float64) for m in "ab"]
+        want = cknna_matrix(X, 5)  # (model, model_ref)
+        np.testing.assert_allclose(got.isel(sigma=s).transpose("model", "model_ref"), want)
+    assert np.allclose(np.diagonal(got.values, axis1=0, axis2=2), 1.0)

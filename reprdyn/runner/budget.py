@@ -29,7 +29,8 @@ class Estimate:
     data_bytes: int  # samples (and latents) in memory
     weight_bytes: int  # every model's parameters
     extract_bytes: int  # activations of one extraction batch
-    probe_bytes: int  # one probe task: a layer's features over sigma, plus ridge's Gram matrices
+    probe_bytes: int  # the largest probe task: a layer's features (or tokens) over sigma, ridge's
+    # Gram matrices; a joint probe's every layer and sigma
 
     @property
     def peak_bytes(self) -> int:
@@ -60,8 +61,9 @@ def estimate(ctx, dataset: str) -> Estimate:
 
     parts = {"samples": len(ctx.data.get(dataset).y)}
     for stage in ORDER:
-        if hasattr(stage, "estimate"):
-            parts.update(stage.estimate(ctx, dataset))
+        if hasattr(stage, "estimate"):  # a working set two stages name: the larger one counts
+            for key, value in stage.estimate(ctx, dataset).items():
+                parts[key] = max(parts.get(key, 0), value)
     return Estimate(dataset, **parts)
 
 

@@ -135,3 +135,20 @@ def _region(spec, p: Params, values: dict, layers: list[str]):
     if spec.bootstrap:
         coords["bound"], coords["boot"] = list(BOUNDS), np.arange(spec.bootstrap)
     return labelled(spec, STAGE, region, **coords)
+
+
+def estimate(ctx, dataset: str) -> dict:
+    """This stage's part of the preflight: a joint task's working set. Every cell it reads, in
+    float64 (standardised, and for concat side by side), and concat's Gram matrix over all of
+    them with its eigenvectors (D x D, D = the widths of every layer times the sigmas)."""
+    spec, data = ctx.spec, ctx.data.get(dataset)
+    joint = [p for p in spec.probes if p.joint]
+    if not joint:
+        return {}
+    widths = ctx.models.channels(dataset)
+    n, S = len(data.y), len(spec.sigmas)
+    out = 0
+    for p in joint:
+        D = S * sum(widths[x] for x in spec.probe_layers(p))
+        out = max(out, 2 * n * D * 8 + (2 * D * D * 8 if p.gram else 0))
+    return {"probe_bytes": out}

@@ -207,7 +207,8 @@ def _on_grid(spec, x: np.ndarray, name: str, reps: int = 1) -> np.ndarray:
 
 def estimate(ctx, dataset: str) -> dict:
     """This stage's part of the preflight: one probe task's working set on the widest layer it
-    reads (the raw-input baseline: the flattened input)."""
+    reads (the raw-input baseline: the flattened input; an attentive probe: the layer's tokens at
+    every sigma)."""
     from ..probes.base import probe_bytes
 
     spec, data = ctx.spec, ctx.data.get(dataset)
@@ -217,6 +218,12 @@ def estimate(ctx, dataset: str) -> dict:
             int(np.prod(ctx.models.inputs(m, dataset).shape[1:])) for m, _ in spec.model_items()
         ]
     n, n_train = len(data.y), int((data.split == "train").sum())
-    gram = any(p.gram for p in spec.probes)
+    gram = any(p.gram for p in spec.probes if not p.joint)
     C = max(probed, default=1)
-    return {"probe_bytes": probe_bytes(len(spec.sigmas), n, n_train, C, gram)}
+    out = probe_bytes(len(spec.sigmas), n, n_train, C, gram)
+    shapes = ctx.models.layer_shapes(dataset)
+    for q in spec.probes:  # a layer's tokens at every sigma, read and standardised (float32)
+        for layer in spec.probe_layers(q) if q.tokens else ():
+            size = max(int(np.prod(s[layer])) for s in shapes.values() if layer in s)
+            out = max(out, 3 * len(spec.sigmas) * n * size * 4)
+    return {"probe_bytes": out}

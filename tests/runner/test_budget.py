@@ -92,3 +92,12 @@ def test_layer_checks_never_build_real_weights():
     t = time.perf_counter()
     validate_text(TOY_MLP.replace("width: 32", "width: 65536"))
     assert time.perf_counter() - t < 10
+
+
+def test_a_joint_probe_counts_every_cell_and_concat_its_gram_matrix():
+    base = TOY_MLP  # 150 samples, three sigmas, layers fc1 (32), fc2 (32), output (12)
+    plain = estimate(Context.create(validate_text(base)), "toy").probe_bytes
+    spec = validate_text(base + "probes: [{kind: ridge}, {kind: concat, layers: [fc1, fc2]}]\n")
+    D = 3 * (32 + 32)  # every layer it reads, at every sigma, side by side
+    got = estimate(Context.create(spec), "toy").probe_bytes
+    assert got == max(plain, 2 * 150 * D * 8 + 2 * D * D * 8)

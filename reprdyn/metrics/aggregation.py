@@ -101,59 +101,62 @@ class JointRow:
 
 
 def _joint_rows(name: str, ds) -> list[JointRow]:
-    from ..maths.uncertainty import combined_draws, interval
     from ..read.summary.build import reading
-    from ..read.summary.rows import Interval
 
     r = reading(ds)
     rows = []
     for level in ds.label_noise.values:
-        at_level = ds.sel(label_noise=level)
         for model in ds.model.values:
             for inp in ds.input.values:
-                cell = _best_cell(at_level.sel(model=model, input=inp))
+                here = ds.sel(label_noise=level, model=model, input=inp)
+                cell = _best_cell(here)  # None: no per-sigma probe to compare with
                 for probe in ds.probe.values:
-                    joint = at_level["joint_accuracy"].sel(model=model, input=inp, probe=probe)
-                    if not np.isfinite(joint.values).any() or cell is None:
-                        continue
-                    here = at_level.sel(model=model, input=inp)
-                    names = ("best_accuracy", "ensemble_accuracy")
-                    single = [here[v].sel(layer=cell[0], probe=cell[1]) for v in names]
-                    values = [float(np.nanmean(v.values)) for v in (*single, joint)]
-                    cis = [(np.nan, np.nan)] * 5
-                    if "joint_accuracy_boot" in ds and "best_accuracy_boot" in ds:
-                        boots = [
-                            here[f"{v}_boot"].sel(layer=cell[0], probe=cell[1]) for v in names
-                        ] + [
-                            at_level["joint_accuracy_boot"].sel(model=model, input=inp, probe=probe)
-                        ]
-                        d = combined_draws(
-                            np.stack(
-                                [b.transpose("replicate", "seed", "boot").values for b in boots]
-                            ),
-                            r.seed,
-                        )  # (3, B): the same picks of replicates and seeds for all three
-                        cis = [interval(x, r.confidence) for x in (*d, d[2] - d[0], d[2] - d[1])]
-                    best_sigma = float(
-                        np.nanmedian(here["best_sigma"].sel(layer=cell[0], probe=cell[1]))
-                    )
-                    rows.append(
-                        JointRow(
-                            name,
-                            str(model),
-                            f"{cell[0]} / {cell[1]}",
-                            str(inp),
-                            str(probe),
-                            float(level),
-                            best_sigma,
-                            *(Interval(v, *c) for v, c in zip(values, cis[:3])),
-                            Interval(values[2] - values[0], *cis[3]),
-                            Interval(values[2] - values[1], *cis[4]),
-                            int(joint.sizes["replicate"]),
-                            int(joint.sizes["seed"]),
-                        )  # fmt: skip
-                    )
+                    joint = here["joint_accuracy"].sel(probe=probe)  # (replicate, seed)
+                    if np.isfinite(joint.values).any():
+                        at = dict(dataset=name, model=str(model), input=str(inp), probe=str(probe))
+                        rows.append(_joint_row(r, here, joint, cell, float(level), at))
     return rows
+
+
+def _joint_row(r, here, joint, cell, level: float, at: dict) -> JointRow:
+    """One joint probe against the best single cell and its ensemble, with paired intervals:
+    the same hierarchical picks of replicates and seeds, the same test resamples."""
+    from ..maths.uncertainty import combined_draws, interval
+    from ..read.summary.rows import Interval
+
+    names = ("best_accuracy", "ensemble_accuracy", "joint_accuracy")
+    nan = np.full(joint.shape, np.nan)
+    single = [here[v].sel(layer=cell[0], probe=cell[1]) if cell else nan for v in names[:2]]
+    values = [float(np.nanmean(np.asarray(v))) for v in (*single, joint)]
+    cis = [(np.nan, np.nan)] * 5
+    if "joint_accuracy_boot" in here:
+        boots = [here["joint_accuracy_boot"].sel(probe=at["probe"])]
+        if cell and "best_accuracy_boot" in here:
+            boots = [here[f"{v}_boot"].sel(layer=cell[0], probe=cell[1]) for v in names[:2]] + boots
+        d = combined_draws(
+            np.stack([b.transpose("replicate", "seed", "boot").values for b in boots]), r.seed
+        )  # the same picks of replicates and seeds for every row of d
+        if len(d) == 3:
+            cis = [interval(x, r.confidence) for x in (*d, d[2] - d[0], d[2] - d[1])]
+        else:
+            cis[2] = interval(d[0], r.confidence)
+    best_sigma = float("nan")
+    if cell:
+        best_sigma = float(np.nanmedian(here["best_sigma"].sel(layer=cell[0], probe=cell[1])))
+    return JointRow(
+        at["dataset"],
+        at["model"],
+        f"{cell[0]} / {cell[1]}" if cell else "–",
+        at["input"],
+        at["probe"],
+        level,
+        best_sigma,
+        *(Interval(v, *c) for v, c in zip(values, cis[:3])),
+        Interval(values[2] - values[0], *cis[3]),
+        Interval(values[2] - values[1], *cis[4]),
+        int(joint.sizes["replicate"]),
+        int(joint.sizes["seed"]),
+    )
 
 
 def _best_cell(ds) -> tuple[str, str] | None:
@@ -169,14 +172,22 @@ def _best_cell(ds) -> tuple[str, str] | None:
     return str(val.layer.values[i]), str(val.probe.values[j])
 
 
+def _at_sigma(r: JointRow) -> str:
+    if not math.isfinite(r.best_sigma):
+        return "–"
+    return f"{r.best_accuracy} at σ={r.best_sigma:.3g}"
+
+
 def _sign(x: Interval) -> str:
+    if not math.isfinite(x.value):
+        return ""
     if not math.isfinite(x.low):
         return "n/a"
     return "> 0" if x.low > 0 else "< 0" if x.high < 0 else "within noise"
 
 
 JOINT_COLUMNS = (
-    ("best single cell", lambda r: f"{r.best_accuracy} at σ={r.best_sigma:.3g}"),
+    ("best single cell", lambda r: _at_sigma(r)),
     ("ensemble", lambda r: str(r.ensemble_accuracy)),
     ("joint probe", lambda r: str(r.joint_accuracy)),
     ("joint − best", lambda r: f"{r.over_best.signed()} {_sign(r.over_best)}"),

@@ -53,3 +53,13 @@ def test_table_one_gains_a_third_column_with_paired_differences(joint):
     r = rows[0]
     assert r.over_best.value == pytest.approx(r.joint_accuracy.value - r.best_accuracy.value)
     assert r.layer.endswith(" / ridge")  # the best single cell is a per-sigma probe's
+
+
+def test_a_spec_with_joint_probes_alone_still_reports_their_accuracy(tmp_path, shared_cache):
+    rest = "layers: [fc1, fc2]\nanalysis: {bootstrap: 20}\nprobes: [{kind: concat}]\n"
+    text = trained_spec("c", n_train=60, n_test=40, grid="sigma: [0.1, 1.0]", rest=rest)
+    spec = validate_text(text, overrides=[f"compute.cache={shared_cache}"])
+    reprdyn.run(spec, store=tmp_path / "c.zarr")
+    (row,) = rows_of(str(tmp_path / "c.zarr"), "joint")
+    assert row.layer == "–" and np.isnan(row.best_accuracy.value)  # nothing per sigma to compare
+    assert row.joint_accuracy.low <= row.joint_accuracy.value <= row.joint_accuracy.high

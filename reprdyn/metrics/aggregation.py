@@ -127,7 +127,7 @@ def _joint_row(r, here, joint, cell, level: float, at: dict) -> JointRow:
     names = ("best_accuracy", "ensemble_accuracy", "joint_accuracy")
     nan = np.full(joint.shape, np.nan)
     single = [here[v].sel(layer=cell[0], probe=cell[1]) if cell else nan for v in names[:2]]
-    values = [float(np.nanmean(np.asarray(v))) for v in (*single, joint)]
+    values = [_mean(v) for v in (*single, joint)]
     cis = [(np.nan, np.nan)] * 5
     if "joint_accuracy_boot" in here:
         boots = [here["joint_accuracy_boot"].sel(probe=at["probe"])]
@@ -170,6 +170,12 @@ def _best_cell(ds) -> tuple[str, str] | None:
         return None
     i, j = np.unravel_index(int(np.nanargmax(v)), v.shape)
     return str(val.layer.values[i]), str(val.probe.values[j])
+
+
+def _mean(v) -> float:
+    """The mean of the finite values (NaN where there are none)."""
+    v = np.asarray(v, float)
+    return float(v[np.isfinite(v)].mean()) if np.isfinite(v).any() else float("nan")
 
 
 def _at_sigma(r: JointRow) -> str:

@@ -52,10 +52,12 @@ def _per_sigma(spec) -> list:
 def reference_sigma(spec, io, dataset: str, p) -> int:
     """Index of the best sigma on validation for the first probe reading the layer, at the lowest
     label noise (by value), mean over seeds; the probes' own choice, never the test split."""
+    from ..stages.base import model_at
+
     probe = next(q for q in _per_sigma(spec) if p.layer in spec.probe_layers(q))
     val = io.metrics(dataset)["val_accuracy"]
     where = {"layer": p.layer, "input": p.input, "probe": probe.label, "replicate": p.replicate}
-    val = val.sel({**where, **({"model": p.model} if spec.multi_model else {})})
+    val = val.sel({**where, **model_at(spec, p.model)})
     curve = val.sel(label_noise=min(spec.label_noise)).mean("seed").values  # (S,)
     return int(np.nanargmax(curve))
 

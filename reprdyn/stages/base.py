@@ -136,10 +136,16 @@ def computed(spec, stage: Stage, cell) -> dict:
     return cell.values
 
 
+def model_at(spec, model: str) -> dict:
+    """The selection of one model by name, in a cube or a feature store: {} where the spec has
+    one model (there is no `model` dim)."""
+    return {"model": model} if spec.multi_model else {}
+
+
 def model_sel(spec, model: str, replicate: int | list[int]) -> dict:
     """The `model` and `replicate` coordinates of one model's region."""
     reps = list(replicate) if isinstance(replicate, (list, tuple, range)) else [replicate]
-    return {**({"model": [model]} if spec.multi_model else {}), "replicate": reps}
+    return {**{k: [v] for k, v in model_at(spec, model).items()}, "replicate": reps}
 
 
 def labelled(spec, variables: Stage | dict[str, Variable], values: dict, **coords):

@@ -11,7 +11,7 @@ import numpy as np
 
 from .. import metrics
 from ..spec.kinds import replicates
-from .base import BOUNDS, Cell, Stage, Task, base, computed, key, labelled, model_sel
+from .base import BOUNDS, Cell, Stage, Task, base, computed, key, labelled, model_at, model_sel
 
 STAGE = Stage.JOINT
 CHUNKS = {"model": 1, "replicate": 1, "probe": 1, "input": 1}
@@ -71,7 +71,7 @@ def run(task: Task, ctx, io) -> None:
     spec, data, p = ctx.spec, ctx.data.get(task.dataset), task.params
     cfg = next(q for q in spec.probes if q.label == p.probe)
     layers = spec.probe_layers(cfg)
-    where = {"input": p.input, "replicate": p.replicate, **_model(spec, p.model)}
+    where = {"input": p.input, "replicate": p.replicate, **model_at(spec, p.model)}
     X = [io.features(task.dataset, layer).sel(where).values for layer in layers]  # [(S, N, C_l)]
     train, test = np.flatnonzero(data.split == "train"), np.flatnonzero(data.split == "test")
     fit, hold = val_split(spec, task.dataset, data.y[train])
@@ -97,10 +97,6 @@ def run(task: Task, ctx, io) -> None:
     )
     values = computed(spec, STAGE, cell)
     io.write(task.dataset, _region(spec, p, values, layers))
-
-
-def _model(spec, model: str) -> dict:
-    return {"model": model} if spec.multi_model else {}
 
 
 def _region(spec, p: Params, values: dict, layers: list[str]):

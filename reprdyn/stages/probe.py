@@ -20,6 +20,7 @@ from .base import (
     key,
     labelled,
     metric_variables,
+    model_at,
     model_dims,
     model_sel,
 )
@@ -105,7 +106,7 @@ def run(task: Task, ctx, io) -> None:
         )
     else:
         where = {"input": p.input, "replicate": p.replicate}
-        X = io.features(task.dataset, p.layer).sel({**where, **_model(spec, p.model)}).values
+        X = io.features(task.dataset, p.layer).sel({**where, **model_at(spec, p.model)}).values
     train, test = np.flatnonzero(data.split == "train"), np.flatnonzero(data.split == "test")
     fit, hold = val_split(spec, task.dataset, data.y[train])
     Y = noisy_labels(spec, task.dataset, data.y[train], data.n_classes)  # (T, n_train)
@@ -163,10 +164,6 @@ def _tokens(ctx, dataset: str, p: Params) -> np.ndarray:
                 out = np.empty((len(spec.sigmas), len(x0), *tokens.shape[1:]), np.float32)
             out[s, idx] = tokens
     return out
-
-
-def _model(spec, model: str) -> dict:
-    return {"model": model} if spec.multi_model else {}
 
 
 def _region(spec, p: Params, values: dict, reps: list) -> object:

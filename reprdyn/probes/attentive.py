@@ -20,6 +20,8 @@ from .neural import _Trained
 
 
 class AttentiveProbe(_Trained):
+    sample_dims = (1, 2)  # standardised per channel, over samples and tokens
+
     def __init__(self, n_classes: int, heads: int = 4, head_dim: int = 16, **kw):
         super().__init__(n_classes, **kw)
         self.heads = heads
@@ -29,16 +31,6 @@ class AttentiveProbe(_Trained):
         X = torch.as_tensor(X, dtype=self.dtype, device=self.device)
         X = X[:, :, None] if X.ndim == 3 else X  # (S, n, L, C)
         return X.abs() if self.transform == "abs" else X
-
-    def _fit_scaler(self, X: torch.Tensor) -> torch.Tensor:
-        """Per channel, over samples and tokens (the fitting data's statistics)."""
-        if self.standardize:
-            self.mean_ = X.mean((1, 2), keepdim=True)  # (S, 1, 1, C)
-            sd = X.std((1, 2), unbiased=False, keepdim=True)
-            self.scale_ = torch.where(sd > 1e-12, sd, torch.ones_like(sd))
-        else:
-            self.mean_, self.scale_ = torch.zeros_like(X[:, :1, :1]), torch.ones_like(X[:, :1, :1])
-        return self._scale(X)
 
     def _init(self, S, T, C, seeds):
         D, K, H = self.heads * self.head_dim, self.n_classes, self.heads

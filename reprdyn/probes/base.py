@@ -37,13 +37,14 @@ class StackProbe:
         X = as_stack(X, self.device, self.dtype)
         return X.abs() if self.transform == "abs" else X
 
+    sample_dims: tuple[int, ...] = (1,)  # the dims the statistics run over (and tokens, if any)
+
     def _fit_scaler(self, X: torch.Tensor) -> torch.Tensor:
         if self.standardize:
-            self.mean_ = X.mean(1, keepdim=True)  # (S, 1, C)
-            sd = X.std(1, unbiased=False, keepdim=True)
-            self.scale_ = torch.where(sd > 1e-12, sd, torch.ones_like(sd))
+            self.mean_, self.scale_ = moments(X, self.sample_dims)  # (S, 1, C)
         else:
-            self.mean_, self.scale_ = torch.zeros_like(X[:, :1]), torch.ones_like(X[:, :1])
+            one = X[(slice(None), *(slice(0, 1) for _ in self.sample_dims))]
+            self.mean_, self.scale_ = torch.zeros_like(one), torch.ones_like(one)
         return self._scale(X)
 
     def _scale(self, X: torch.Tensor) -> torch.Tensor:
@@ -58,6 +59,13 @@ class StackProbe:
     def predict(self, X) -> np.ndarray:
         """Class predictions (S, T, m)."""
         return self.decision_function(X).argmax(-1)
+
+
+def moments(X: torch.Tensor, dims: tuple[int, ...] = (1,)) -> tuple[torch.Tensor, torch.Tensor]:
+    """(mean, standard deviation) of X over `dims`, kept as singletons; a deviation of ~0 (a
+    constant channel) is 1, so standardising leaves that channel at 0."""
+    sd = X.std(dims, unbiased=False, keepdim=True)
+    return X.mean(dims, keepdim=True), torch.where(sd > 1e-12, sd, torch.ones_like(sd))
 
 
 def one_hot(Y: torch.Tensor, K: int, dtype) -> torch.Tensor:

@@ -20,6 +20,8 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
+from .base import moments
+
 
 def _scaled(probe, Xs, stats=None, dtype=torch.float64):
     """Each layer's stack (|.| first under transform 'abs') standardised per (sigma, channel) with
@@ -28,13 +30,7 @@ def _scaled(probe, Xs, stats=None, dtype=torch.float64):
     Xs = [X.abs() for X in Xs] if probe.transform == "abs" else Xs
     if not probe.standardize:
         return Xs, []
-    if stats is None:
-        stats = []
-        for X in Xs:
-            sd = X.std(1, unbiased=False, keepdim=True)
-            stats.append(
-                (X.mean(1, keepdim=True), torch.where(sd > 1e-12, sd, torch.ones_like(sd)))
-            )
+    stats = [moments(X) for X in Xs] if stats is None else stats  # (S, 1, C_l) each
     return [(X - m) / s for X, (m, s) in zip(Xs, stats)], stats
 
 

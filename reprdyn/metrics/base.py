@@ -151,6 +151,7 @@ READS = {
     "pooled": "pooled features (the `features` stage runs for it)",
     "labels": "class labels (a dataset with masks alone has none)",
     "curves": "the probes' accuracy curves (a rule: it needs `accuracy`)",
+    "models": "every model's features, in a spec with several (a comparison between them)",
 }
 
 

@@ -58,22 +58,21 @@ def compute(cell) -> dict:
 
 
 def _between_models(cell, k: int) -> np.ndarray:
-    """CKNNA of this model's features against every model's, sigma by sigma: (1, 1, S, M); NaN
-    where the other model has no such replicate."""
+    """CKNNA of this model's features against every model's, sigma by sigma: (1, 1, S, M), one
+    CKNNA matrix over the models per sigma (each kernel formed once); NaN against a model that
+    lacks this replicate."""
     from ..maths.distances import cknna_matrix
 
     spec, p = cell.spec, cell.params
-    feats = cell.io.features(cell.dataset, p.layer).sel(input=p.input)
+    feats = cell.io.features(cell.dataset, p.layer).sel(input=p.input, replicate=p.replicate)
     names = [n for n, _ in spec.model_items()]
+    me = names.index(p.model)
     out = np.full((len(cell.X), len(names)), np.nan)
-    for j, other in enumerate(names):
-        if p.replicate >= feats.sizes["replicate"]:
-            continue
-        theirs = feats.sel(model=other, replicate=p.replicate)  # (S, N, C)
-        for s, mine in enumerate(cell.X):
-            Y = theirs.isel(sigma=s, sample=cell.rows).values.astype(np.float64)
-            if np.isfinite(Y).all():
-                out[s, j] = cknna_matrix([mine, Y], k)[0, 1]
+    for s, mine in enumerate(cell.X):
+        X = [mine if j == me else feats.sel(model=m).isel(sigma=s, sample=cell.rows).values
+             for j, m in enumerate(names)]  # fmt: skip
+        have = [j for j, x in enumerate(X) if np.isfinite(x).all()]  # the models with it
+        out[s, have] = cknna_matrix([np.asarray(X[j], np.float64) for j in have], k)[have.index(me)]
     return out.reshape(1, 1, *out.shape)
 
 
@@ -105,7 +104,7 @@ METRIC = Metric(
     "every pair of sigmas",
     variables=VARIABLES,
     compute=compute,
-    reads={"pooled"},
+    reads={"pooled", "models"},
     settings=("cknna", Cknna),
     rules=_rules,
     annotate=annotate,

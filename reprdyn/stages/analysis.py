@@ -13,7 +13,7 @@ import numpy as np
 
 from .. import metrics
 from ..spec.kinds import replicates
-from .base import Cell, Stage, Task, base, computed, key, labelled, model_sel
+from .base import Cell, Stage, Task, base, computed, key, labelled, model_at, model_sel
 
 STAGE = Stage.ANALYSIS
 CHUNKS = {"model": 1, "replicate": 1, "layer": 1, "input": 1}
@@ -33,18 +33,19 @@ class Params:
 
 def plan(spec, upstream) -> list[Task]:
     """One task per (dataset, model, replicate, layer, input), after that replicate's features (of
-    every model, in a spec with several) and the probes of that layer and input (they choose the
-    reference sigma)."""
+    every model, where a metric compares models) and the probes of that layer and input (they
+    choose the reference sigma)."""
     asked = sorted(m.name for m in metrics.at(spec, STAGE))
     if not asked:
         return []
+    across = spec.multi_model and any("models" in m.reads for m in metrics.at(spec, STAGE))
     what = (asked, spec.analysis.model_dump())
     out = []
     for ds in spec.datasets:
         for name, cfg in spec.model_items():
             for r in range(replicates(cfg)):
                 feats = upstream.of(Stage.FEATURES, ds.name, model=name, replicate=r)
-                if spec.multi_model:  # the other models' features, for comparisons between them
+                if across:  # the other models' features, for a metric that compares them
                     feats = feats + [
                         t
                         for other, _ in spec.model_items()
@@ -67,7 +68,7 @@ def plan(spec, upstream) -> list[Task]:
 def run(task: Task, ctx, io) -> None:
     spec, data, cfg, p = ctx.spec, ctx.data.get(task.dataset), ctx.spec.analysis, task.params
     feats = io.features(task.dataset, p.layer)
-    where = {"input": p.input, "replicate": p.replicate, **_model(spec, p.model)}
+    where = {"input": p.input, "replicate": p.replicate, **model_at(spec, p.model)}
     feats = feats.sel(where)  # (S, N, C)
     test = np.flatnonzero(data.split == "test")
     rows = test[_subset(len(test), cfg.max_samples, cfg.seed)]
@@ -85,10 +86,6 @@ def run(task: Task, ctx, io) -> None:
     if spec.multi_model:
         coords["model_ref"] = [n for n, _ in spec.model_items()]
     io.write(task.dataset, labelled(spec, STAGE, values, **coords))
-
-
-def _model(spec, model: str) -> dict:
-    return {"model": model} if spec.multi_model else {}
 
 
 def _subset(n: int, max_samples: int, seed: int) -> np.ndarray:

@@ -176,8 +176,7 @@ def _accuracy_rows(name: str, ds) -> list[SummaryRow]:
         word = "yes" if u.unimodal else "no" if "unimodal" in low else "–"
         word = verdict(prob, confidence) if math.isfinite(prob) else word
         chosen = _candidates(low["best_sigma"].sel(**at).values)
-        c_best, c_peak = _csnr(ds, at, best)
-        c_each = tuple(_csnr(ds, at, s)[0] for s, _ in chosen)
+        (c_best, *c_each), c_peak = _csnr(ds, at, [best, *(s for s, _ in chosen)])
         reps = int(np.isfinite(acc.values).any(axis=(1, 2)).sum())
         rows.append(
             SummaryRow(
@@ -200,7 +199,7 @@ def _accuracy_rows(name: str, ds) -> list[SummaryRow]:
                 seeds=int(acc.sizes["seed"]),
                 label_noise=r.level,
                 candidates=chosen,
-                csnr_at_candidates=c_each,
+                csnr_at_candidates=tuple(c_each),
             )
         )
     return rows
@@ -216,17 +215,20 @@ def _candidates(best: np.ndarray) -> tuple[tuple[float, float], ...]:
     return tuple((float(values[i]), float(counts[i] / len(v))) for i in order)
 
 
-def _csnr(ds, at: dict, best: float) -> tuple[float, float]:
-    """Empirical CSNR at sigma* and where its mean curve over replicates peaks."""
+def _csnr(ds, at: dict, sigmas: list[float]) -> tuple[list[float], float]:
+    """Empirical CSNR at each of `sigmas` (sigma* first, then the fits' choices), and where its
+    mean curve over replicates peaks; NaN throughout without a sigma*."""
     from ..maths.unimodal import unimodality
 
-    if "csnr_overall" not in ds or not np.isfinite(best):
-        return float("nan"), float("nan")
+    none = ([float("nan")] * len(sigmas), float("nan"))
+    if "csnr_overall" not in ds or not np.isfinite(sigmas[0]):  # no sigma*: nothing to read
+        return none
     snr = ds["csnr_overall"].sel(model=at["model"], layer=at["layer"], input=at["input"])
     snr = snr.mean("replicate", skipna=True).load()
     if not np.isfinite(snr.values).any():
-        return float("nan"), float("nan")
-    return float(snr.sel(sigma=best)), unimodality(snr.sigma.values, snr.values).peak_sigma
+        return none
+    at_each = [float(snr.sel(sigma=s)) if np.isfinite(s) else float("nan") for s in sigmas]
+    return at_each, unimodality(snr.sigma.values, snr.values).peak_sigma
 
 
 def _gain_rows(name: str, ds) -> list[GainRow]:

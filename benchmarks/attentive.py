@@ -17,9 +17,9 @@ import time
 
 import numpy as np
 import torch
+from probes import targets  # this folder: run as python benchmarks/attentive.py
 
 from reprdyn.data.digits import digits
-from reprdyn.probes import corrupt_labels
 from reprdyn.probes.attentive import AttentiveProbe
 
 NOISE = [0.0, 0.2, 0.4]
@@ -39,9 +39,7 @@ def main() -> None:
     args = ap.parse_args()
     rng = np.random.default_rng(0)
     X, y, n = tokens(args.sigmas, rng)  # (S, N, L, C)
-    Y = np.stack(
-        [corrupt_labels(y[:n], p, 10, np.random.default_rng(i)) for i, p in enumerate(NOISE)]
-    )  # (T, n)
+    Y = targets(y[:n], NOISE)  # (T, n)
     S, T = X.shape[0], len(NOISE)
     seeds = (1000 * np.arange(S)[:, None] + np.arange(T)[None]).tolist()
     kw = dict(heads=4, head_dim=16, epochs=args.epochs, batch_size=128, lr=0.003)

@@ -18,10 +18,9 @@ import time
 
 import numpy as np
 import torch
-from probes import NOISE, features
+from probes import NOISE, features, targets
 from sklearn.neighbors import KNeighborsClassifier
 
-from reprdyn.probes import corrupt_labels
 from reprdyn.probes.knn import KNNProbe
 
 TEMPERATURE = 0.07
@@ -64,9 +63,7 @@ def main() -> None:
     rng = np.random.default_rng(0)
     F, y, n = features(args.dims, args.sigmas, rng)
     tr, te = slice(0, n), slice(n, None)
-    Y = np.stack(
-        [corrupt_labels(y[tr], p, 10, np.random.default_rng(i)) for i, p in enumerate(NOISE)]
-    )  # (T, n)
+    Y = targets(y[tr])  # (T, n)
     print(f"threads {torch.get_num_threads()}; {F.shape[0]} sigmas x {len(NOISE)} levels, "
           f"{n} train / {len(y) - n} test, {args.dims} dims, k={args.k}")  # fmt: skip
     t0 = time.perf_counter()

@@ -37,6 +37,13 @@ def features(dims: int, n_sigmas: int, rng: np.random.Generator):
     return F, y, n_train
 
 
+def targets(y: np.ndarray, levels=NOISE) -> np.ndarray:
+    """One label vector per label-noise level, each drawn from its own seed: (T, n)."""
+    return np.stack(
+        [corrupt_labels(y, p, 10, np.random.default_rng(i)) for i, p in enumerate(levels)]
+    )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--dims", type=int, default=256)
@@ -45,9 +52,7 @@ def main() -> None:
     rng = np.random.default_rng(0)
     F, y, n = features(args.dims, args.sigmas, rng)
     tr, te = slice(0, n), slice(n, None)
-    Y = np.stack(
-        [corrupt_labels(y[tr], p, 10, np.random.default_rng(i)) for i, p in enumerate(NOISE)]
-    )  # (T, n)
+    Y = targets(y[tr])  # (T, n)
     S, T = F.shape[0], len(NOISE)
     print(
         f"grid: {S} sigmas x {T} label-noise levels = {S * T} probes; {n} train, {len(y) - n} "
